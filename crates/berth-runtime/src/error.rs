@@ -1,0 +1,32 @@
+//! Errors of the runtime layer.
+
+use berth_types::InstanceName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("instance {0} is not running")]
+    NotRunning(InstanceName),
+    #[error("instance {0} is already running")]
+    AlreadyRunning(InstanceName),
+    #[error("backend {backend} is not usable here: {reason}")]
+    Unusable {
+        backend: &'static str,
+        reason: String,
+    },
+    #[error("command timed out after {0} s")]
+    ExecTimeout(u64),
+    #[error("command not found in the guest: {0}")]
+    CommandNotFound(String),
+    #[error("{action} failed for {name}: {reason}")]
+    Failed {
+        name: InstanceName,
+        action: &'static str,
+        reason: String,
+    },
+    #[error("I/O on {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

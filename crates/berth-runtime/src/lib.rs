@@ -1,0 +1,105 @@
+//! The `Runtime` trait every backend implements, and `AnyRuntime`, the closed set of backends.
+//!
+//! A runtime runs one prepared root filesystem as a system container: it starts the guest's init,
+//! stops it, freezes it, runs commands in it and removes every trace of it. It does not build
+//! root filesystems (berth-image) or remember instances (berth-store).
+
+pub mod builtin;
+mod error;
+pub mod sim;
+mod spec;
+
+pub use error::RuntimeError;
+pub use spec::{ContainerSpec, ExecResult, ExecSpec, RuntimeStatus};
+
+use std::time::Duration;
+
+use berth_types::{InstanceName, Limits};
+
+/// What every backend does. Futures are awaited on the daemon's tokio runtime; anything that
+/// forks or blocks runs in a helper process or a blocking thread, never on the executor.
+#[allow(
+    async_fn_in_trait,
+    reason = "dispatched statically through AnyRuntime; no dyn use"
+)]
+pub trait Runtime {
+    /// The backend's name as the API shows it (`builtin`, `sim`).
+    fn name(&self) -> &'static str;
+    /// `Ok` when this host can run the backend, or the reason it cannot.
+    fn check_usable(&self) -> Result<(), String>;
+    /// Boots the guest's init and returns its host PID once it runs.
+    async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError>;
+    /// Asks init to shut down (SIGRTMIN+3 for systemd), killing it after `timeout`; returns
+    /// once nothing of the guest runs any more.
+    async fn stop(&self, name: &InstanceName, timeout: Duration) -> Result<(), RuntimeError>;
+    /// Kills every process of the guest at once and waits for them to be gone.
+    async fn kill(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+    /// Freezes every process of the guest (cgroup freezer).
+    async fn freeze(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+    async fn thaw(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+    /// What the guest is doing now, read from the host (not remembered).
+    async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError>;
+    /// Runs a command inside a running guest and collects its output.
+    async fn exec(&self, name: &InstanceName, exec: &ExecSpec) -> Result<ExecResult, RuntimeError>;
+    /// Applies new limits to a running guest.
+    async fn update_limits(&self, name: &InstanceName, limits: &Limits)
+    -> Result<(), RuntimeError>;
+    /// Removes everything the backend keeps for `name` (processes, state, cgroups). Idempotent:
+    /// removing what is not there succeeds.
+    async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+}
+
+/// The closed set of backends, dispatched without `dyn`.
+pub enum AnyRuntime {
+    Builtin(builtin::BuiltinRuntime),
+    Sim(sim::SimRuntime),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $rt:ident => $call:expr) => {
+        match $self {
+            AnyRuntime::Builtin($rt) => $call,
+            AnyRuntime::Sim($rt) => $call,
+        }
+    };
+}
+
+impl Runtime for AnyRuntime {
+    fn name(&self) -> &'static str {
+        dispatch!(self, rt => rt.name())
+    }
+    fn check_usable(&self) -> Result<(), String> {
+        dispatch!(self, rt => rt.check_usable())
+    }
+    async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
+        dispatch!(self, rt => rt.start(spec).await)
+    }
+    async fn stop(&self, name: &InstanceName, timeout: Duration) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.stop(name, timeout).await)
+    }
+    async fn kill(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.kill(name).await)
+    }
+    async fn freeze(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.freeze(name).await)
+    }
+    async fn thaw(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.thaw(name).await)
+    }
+    async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError> {
+        dispatch!(self, rt => rt.status(name).await)
+    }
+    async fn exec(&self, name: &InstanceName, exec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
+        dispatch!(self, rt => rt.exec(name, exec).await)
+    }
+    async fn update_limits(
+        &self,
+        name: &InstanceName,
+        limits: &Limits,
+    ) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.update_limits(name, limits).await)
+    }
+    async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.remove(name).await)
+    }
+}

@@ -1,0 +1,157 @@
+//! Request and response bodies of the REST API (`/api/v1`), shared by berthd and the CLI.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{Limits, Operation};
+
+/// `{"error": {...}}` — every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `not_found`, `invalid`, `conflict`, `unavailable`, `internal`, …
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `202 Accepted` body of every long action.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OperationEnvelope {
+    pub operation: Operation,
+}
+
+/// `POST /instances`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstanceRequest {
+    /// Instance name; generated when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `debian/12`, `ubuntu/24.04`, or an alias such as `debian:bookworm`.
+    pub image: String,
+    #[serde(default)]
+    pub limits: Limits,
+    /// `builtin` (default) or another backend.
+    #[serde(default)]
+    pub backend: Option<String>,
+    #[serde(default)]
+    pub autostart: bool,
+    /// Start the instance once created (default true).
+    #[serde(default)]
+    pub start: Option<bool>,
+}
+
+/// `PATCH /instances/{name}`: change limits and autostart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchInstanceRequest {
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    #[serde(default)]
+    pub autostart: Option<bool>,
+}
+
+/// Body of `POST /instances/{name}/{stop,restart}` and `DELETE /instances/{name}` (all optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerRequest {
+    /// Kill at once instead of asking the guest's init to shut down.
+    #[serde(default)]
+    pub force: bool,
+    /// Seconds to wait for a clean shutdown before killing (default 30).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+/// `POST /instances/{name}/exec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecRequest {
+    /// argv; the first element is looked up in the guest's PATH.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Bytes fed to the command's standard input.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Seconds before the command is killed (default 60).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExecResponse {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// True when output went past the cap and was cut.
+    pub truncated: bool,
+}
+
+/// `POST /images`: build (or rebuild) an image into the cache.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildImageRequest {
+    pub image: String,
+    /// Rebuild even when cached.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An image in the library.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImageInfo {
+    /// Canonical alias, `debian/12`.
+    pub alias: String,
+    pub distro: String,
+    pub version: String,
+    pub codename: String,
+    pub arch: String,
+    /// `cached` when built, `missing` when it must be built first.
+    pub status: String,
+    pub size: Option<u64>,
+    pub built_at: Option<DateTime<Utc>>,
+}
+
+/// One runtime backend and whether this host can use it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackendInfo {
+    pub name: String,
+    pub usable: bool,
+    /// Why not, when unusable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `GET /system`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SystemInfo {
+    pub version: String,
+    pub arch: String,
+    pub hostname: String,
+    pub kernel: String,
+    pub cpus: usize,
+    pub memory: u64,
+    /// `v1-hybrid`, `v1` or `v2`.
+    pub cgroup: String,
+    /// Storage driver in use: `btrfs` or `dir`.
+    pub storage_driver: String,
+    pub storage_path: String,
+    pub storage_used: Option<u64>,
+    pub storage_free: Option<u64>,
+    pub default_backend: String,
+    pub backends: Vec<BackendInfo>,
+    pub instances: usize,
+}

@@ -1,0 +1,198 @@
+//! Image references: `debian/12`, `ubuntu/24.04`, and the aliases `debian:bookworm`, `ubuntu:22.04`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Distro {
+    Debian,
+    Ubuntu,
+}
+
+/// CPU architecture in Debian's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    /// The architecture of the host this code runs on.
+    pub fn host() -> Option<Self> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Self::Amd64),
+            "aarch64" => Some(Self::Arm64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Amd64 => "amd64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+/// One known release: its canonical version and its code name.
+struct Release {
+    distro: Distro,
+    version: &'static str,
+    codename: &'static str,
+}
+
+const RELEASES: &[Release] = &[
+    Release {
+        distro: Distro::Debian,
+        version: "11",
+        codename: "bullseye",
+    },
+    Release {
+        distro: Distro::Debian,
+        version: "12",
+        codename: "bookworm",
+    },
+    Release {
+        distro: Distro::Debian,
+        version: "13",
+        codename: "trixie",
+    },
+    Release {
+        distro: Distro::Ubuntu,
+        version: "20.04",
+        codename: "focal",
+    },
+    Release {
+        distro: Distro::Ubuntu,
+        version: "22.04",
+        codename: "jammy",
+    },
+    Release {
+        distro: Distro::Ubuntu,
+        version: "24.04",
+        codename: "noble",
+    },
+];
+
+/// A known image, in canonical form (`debian/12`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageRef {
+    pub distro: Distro,
+    pub version: &'static str,
+    pub codename: &'static str,
+}
+
+impl ImageRef {
+    /// Parses `debian/12`, `debian:bookworm`, `debian:12`, `ubuntu/22.04`, `ubuntu:jammy`.
+    pub fn parse_field(raw: &str, field: &str) -> Result<Self, FieldError> {
+        let unknown = || {
+            let known: Vec<String> = Self::all().map(|i| i.to_string()).collect();
+            FieldError::new(
+                field,
+                format!("unknown image {raw:?}; known images: {}", known.join(", ")),
+            )
+        };
+        let (distro, release) = raw.split_once(['/', ':']).ok_or_else(unknown)?;
+        let distro = match distro {
+            "debian" => Distro::Debian,
+            "ubuntu" => Distro::Ubuntu,
+            _ => return Err(unknown()),
+        };
+        RELEASES
+            .iter()
+            .find(|r| r.distro == distro && (r.version == release || r.codename == release))
+            .map(|r| Self {
+                distro,
+                version: r.version,
+                codename: r.codename,
+            })
+            .ok_or_else(unknown)
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::parse_field(raw, "image")
+    }
+
+    pub fn all() -> impl Iterator<Item = Self> {
+        RELEASES.iter().map(|r| Self {
+            distro: r.distro,
+            version: r.version,
+            codename: r.codename,
+        })
+    }
+
+    /// A file-name-safe key for this image on one architecture: `debian-12-amd64`.
+    pub fn cache_key(&self, arch: Arch) -> String {
+        format!("{}-{}-{}", self.distro_str(), self.version, arch.as_str())
+    }
+
+    pub fn distro_str(&self) -> &'static str {
+        match self.distro {
+            Distro::Debian => "debian",
+            Distro::Ubuntu => "ubuntu",
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.distro_str(), self.version)
+    }
+}
+
+impl Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_canonical_and_aliases() {
+        for (raw, want) in [
+            ("debian/12", "debian/12"),
+            ("debian:bookworm", "debian/12"),
+            ("debian:12", "debian/12"),
+            ("ubuntu:22.04", "ubuntu/22.04"),
+            ("ubuntu/noble", "ubuntu/24.04"),
+            ("debian/11", "debian/11"),
+        ] {
+            assert_eq!(
+                ImageRef::parse(raw).map(|i| i.to_string()).ok().as_deref(),
+                Some(want),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_images_name_the_field_and_list_known_ones() {
+        let err = ImageRef::parse("fedora/40").expect_err("fedora is unknown");
+        assert_eq!(err.field, "image");
+        assert!(err.message.contains("debian/12"));
+        assert!(ImageRef::parse("debian/99").is_err());
+        assert!(ImageRef::parse("debian").is_err());
+    }
+
+    #[test]
+    fn cache_key_names_arch() {
+        let image = ImageRef::parse("debian/12").expect("known");
+        assert_eq!(image.cache_key(Arch::Amd64), "debian-12-amd64");
+    }
+}

@@ -1,0 +1,86 @@
+//! The instance as the API shows it, and its lifecycle states.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::Limits;
+
+/// `creating → stopped ⇄ running ⇄ suspended`, plus `error` and `deleting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceState {
+    Creating,
+    Stopped,
+    Running,
+    Suspended,
+    Error,
+    Deleting,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Stopped => "stopped",
+            Self::Running => "running",
+            Self::Suspended => "suspended",
+            Self::Error => "error",
+            Self::Deleting => "deleting",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::Creating,
+            Self::Stopped,
+            Self::Running,
+            Self::Suspended,
+            Self::Error,
+            Self::Deleting,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A port forward from the host into an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Forward {
+    pub id: String,
+    /// Host address and port, e.g. `127.0.0.1:2222`.
+    pub listen: String,
+    /// Guest port.
+    pub port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// Addresses of an instance. Empty until the instance is attached to the bridge.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InstanceNetwork {
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+    pub mac: Option<String>,
+    pub forwards: Vec<Forward>,
+}
+
+/// One VPS, as `GET /instances/{name}` and `berth info NAME --format json` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Instance {
+    pub name: String,
+    pub id: Uuid,
+    pub owner: String,
+    pub backend: String,
+    pub image: String,
+    pub state: InstanceState,
+    pub autostart: bool,
+    pub created_at: DateTime<Utc>,
+    pub limits: Limits,
+    pub network: InstanceNetwork,
+    pub node: String,
+    /// PID of the guest's init on the host, while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+}

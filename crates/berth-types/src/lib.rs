@@ -1,0 +1,18 @@
+//! Berth's shared vocabulary: instance names, image references, limits, states, operations and
+//! the request/response types of the REST API. Everything here validates but does no I/O.
+
+pub mod api;
+pub mod error;
+pub mod image;
+pub mod instance;
+pub mod limits;
+pub mod name;
+pub mod operation;
+pub mod units;
+
+pub use error::FieldError;
+pub use image::{Arch, Distro, ImageRef};
+pub use instance::{Instance, InstanceNetwork, InstanceState};
+pub use limits::Limits;
+pub use name::InstanceName;
+pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};
