@@ -1,0 +1,245 @@
+//! The `instances` table: one row per instance, created first and deleted last.
+
+use std::path::PathBuf;
+
+use berth_types::{Instance, InstanceName, InstanceNetwork, InstanceState, Limits};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use crate::{Store, StoreError, is_unique_violation};
+
+/// An instance as Berth remembers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRecord {
+    pub id: Uuid,
+    pub name: InstanceName,
+    pub owner: String,
+    pub backend: String,
+    pub image: String,
+    pub state: InstanceState,
+    pub autostart: bool,
+    pub limits: Limits,
+    pub node: String,
+    /// Where its root filesystem lives, once cloned.
+    pub rootfs: Option<PathBuf>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl InstanceRecord {
+    /// The API view of this record.
+    pub fn to_api(&self, network: InstanceNetwork, pid: Option<i32>) -> Instance {
+        Instance {
+            name: self.name.to_string(),
+            id: self.id,
+            owner: self.owner.clone(),
+            backend: self.backend.clone(),
+            image: self.image.clone(),
+            state: self.state,
+            autostart: self.autostart,
+            created_at: self.created_at,
+            limits: self.limits,
+            network,
+            node: self.node.clone(),
+            pid,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, name, owner, backend, image, state, autostart, limits, node, rootfs, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError>> {
+    let id: String = row.get(0)?;
+    let name: String = row.get(1)?;
+    let state: String = row.get(5)?;
+    let limits: String = row.get(7)?;
+    let rootfs: Option<String> = row.get(9)?;
+    let created_at: DateTime<Utc> = row.get(10)?;
+    let owner: String = row.get(2)?;
+    let backend: String = row.get(3)?;
+    let image: String = row.get(4)?;
+    let autostart: bool = row.get(6)?;
+    let node: String = row.get(8)?;
+    Ok((|| {
+        Ok(InstanceRecord {
+            id: Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt {
+                column: "instances.id",
+                value: id.clone(),
+            })?,
+            name: InstanceName::parse(&name).map_err(|_| StoreError::Corrupt {
+                column: "instances.name",
+                value: name.clone(),
+            })?,
+            owner,
+            backend,
+            image,
+            state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                column: "instances.state",
+                value: state.clone(),
+            })?,
+            autostart,
+            limits: serde_json::from_str(&limits).map_err(|source| StoreError::Json {
+                column: "instances.limits",
+                source,
+            })?,
+            node,
+            rootfs: rootfs.map(PathBuf::from),
+            created_at,
+        })
+    })())
+}
+
+fn limits_json(limits: &Limits) -> Result<String, StoreError> {
+    serde_json::to_string(limits).map_err(|source| StoreError::Json {
+        column: "instances.limits",
+        source,
+    })
+}
+
+impl Store {
+    /// Inserts a new instance; a taken name is `Conflict`.
+    pub fn insert_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
+        let limits = limits_json(&record.limits)?;
+        let result = self.conn().execute(
+            &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                record.id.to_string(),
+                record.name.as_str(),
+                record.owner,
+                record.backend,
+                record.image,
+                record.state.as_str(),
+                record.autostart,
+                limits,
+                record.node,
+                record.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                record.created_at,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("instance {}", record.name)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn get_instance(&self, name: &InstanceName) -> Result<Option<InstanceRecord>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM instances WHERE name = ?1"),
+                [name.as_str()],
+                from_row,
+            )
+            .optional()?;
+        row.transpose()
+    }
+
+    pub fn list_instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM instances ORDER BY name"))?;
+        let rows = stmt.query_map([], from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Writes every mutable column of `record` (state, autostart, limits, rootfs).
+    pub fn update_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
+        let limits = limits_json(&record.limits)?;
+        self.conn().execute(
+            "UPDATE instances SET state = ?2, autostart = ?3, limits = ?4, rootfs = ?5 WHERE name = ?1",
+            params![
+                record.name.as_str(),
+                record.state.as_str(),
+                record.autostart,
+                limits,
+                record.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_instance_state(
+        &self,
+        name: &InstanceName,
+        state: InstanceState,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE instances SET state = ?2 WHERE name = ?1",
+            params![name.as_str(), state.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the row; deleting a missing row succeeds.
+    pub fn delete_instance(&self, name: &InstanceName) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM instances WHERE name = ?1", [name.as_str()])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn record(name: &str) -> InstanceRecord {
+        InstanceRecord {
+            id: Uuid::new_v4(),
+            name: InstanceName::parse(name).expect("valid test name"),
+            owner: "admin".into(),
+            backend: "sim".into(),
+            image: "debian/12".into(),
+            state: InstanceState::Creating,
+            autostart: false,
+            limits: Limits {
+                cpu: Some(1.5),
+                memory: Some(512 << 20),
+                ..Limits::default()
+            },
+            node: "local".into(),
+            rootfs: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_refuses_duplicate_names() -> Result<(), StoreError> {
+        let store = Store::open_in_memory()?;
+        let mut web1 = record("web1");
+        store.insert_instance(&web1)?;
+        assert!(matches!(
+            store.insert_instance(&record("web1")),
+            Err(StoreError::Conflict(_))
+        ));
+        web1.state = InstanceState::Running;
+        web1.rootfs = Some("/var/lib/berth/x".into());
+        store.update_instance(&web1)?;
+        assert_eq!(store.get_instance(&web1.name)?.as_ref(), Some(&web1));
+        assert_eq!(store.list_instances()?.len(), 1);
+        store.delete_instance(&web1.name)?;
+        assert_eq!(store.get_instance(&web1.name)?, None);
+        store.delete_instance(&web1.name)?;
+        Ok(())
+    }
+
+    #[test]
+    fn file_database_survives_reopen() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|_| StoreError::Corrupt {
+            column: "tmp",
+            value: String::new(),
+        })?;
+        let path = dir.path().join("berth.db");
+        Store::open(&path)?.insert_instance(&record("keep"))?;
+        let store = Store::open(&path)?;
+        assert_eq!(store.list_instances()?.len(), 1);
+        assert_eq!(store.schema_version()?, 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! Versioned schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Migration N (1-based) brings the schema from version N-1 to N. Never edit a released one;
+/// append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: instances and operations.
+    "CREATE TABLE instances (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        owner       TEXT NOT NULL,
+        backend     TEXT NOT NULL,
+        image       TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        autostart   INTEGER NOT NULL DEFAULT 0,
+        limits      TEXT NOT NULL,
+        node        TEXT NOT NULL,
+        rootfs      TEXT,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE operations (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        progress    INTEGER NOT NULL,
+        message     TEXT NOT NULL,
+        steps       TEXT NOT NULL,
+        error       TEXT,
+        owner       TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX operations_status ON operations(status);",
+];
+
+pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
