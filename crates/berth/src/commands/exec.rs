@@ -1,0 +1,140 @@
+//! `berth exec NAME -- CMD…` and `berth run IMAGE -- CMD…` (ephemeral instance).
+
+use std::io::{IsTerminal, Read, Write};
+
+use berth_types::api::{
+    CreateInstanceRequest, ExecRequest, ExecResponse, OperationEnvelope, PowerRequest,
+};
+use berth_types::{InstanceName, Limits};
+use clap::Args;
+
+use super::Context;
+use crate::progress;
+
+/// A command's exit code, passed through to berth's own.
+#[derive(Debug, thiserror::Error)]
+#[error("exit {0}")]
+pub struct ExitWith(pub u8);
+
+#[derive(Args)]
+pub struct ExecArgs {
+    pub name: String,
+    /// Seconds before the command is killed.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Working directory inside the instance.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// KEY=VALUE environment for the command (repeatable).
+    #[arg(long = "env", short = 'e')]
+    pub env: Vec<String>,
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    pub image: String,
+    /// Memory for the throwaway instance, e.g. 512MiB.
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+pub async fn exec(ctx: &Context, args: ExecArgs) -> anyhow::Result<()> {
+    let mut env = std::collections::BTreeMap::new();
+    for pair in &args.env {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--env {pair:?}: write KEY=VALUE"))?;
+        env.insert(key.to_owned(), value.to_owned());
+    }
+    let stdin = if std::io::stdin().is_terminal() {
+        None
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        Some(input).filter(|s| !s.is_empty())
+    };
+    let request = ExecRequest {
+        command: args.command,
+        env,
+        cwd: args.cwd,
+        stdin,
+        timeout: args.timeout,
+    };
+    let code = run_in(ctx, &args.name, &request).await?;
+    exit_with(code)
+}
+
+async fn run_in(ctx: &Context, name: &str, request: &ExecRequest) -> anyhow::Result<i32> {
+    let response: ExecResponse = ctx
+        .client
+        .post(&format!("/instances/{name}/exec"), request)
+        .await?;
+    std::io::stdout().write_all(response.stdout.as_bytes())?;
+    std::io::stderr().write_all(response.stderr.as_bytes())?;
+    if response.truncated {
+        eprintln!("berth: output was cut at the size cap");
+    }
+    Ok(response.exit_code)
+}
+
+fn exit_with(code: i32) -> anyhow::Result<()> {
+    match code {
+        0 => Ok(()),
+        1..=255 => Err(ExitWith(code as u8).into()),
+        _ => Err(ExitWith(255).into()),
+    }
+}
+
+pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
+    let name = format!("run-{}", InstanceName::generate());
+    let memory = args
+        .memory
+        .as_deref()
+        .map(|m| berth_types::units::parse_bytes(m, "--memory"))
+        .transpose()?;
+    let request = CreateInstanceRequest {
+        name: Some(name.clone()),
+        image: args.image,
+        limits: Limits {
+            memory,
+            ..Limits::default()
+        },
+        start: Some(true),
+        ..CreateInstanceRequest::default()
+    };
+    let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
+    let created = progress::follow(&ctx.client, envelope.operation, ctx.quiet).await;
+    let result = match created {
+        Ok(_) => {
+            let exec = ExecRequest {
+                command: args.command,
+                ..ExecRequest::default()
+            };
+            run_in(ctx, &name, &exec).await
+        }
+        Err(e) => Err(e),
+    };
+    // Always remove the throwaway instance, whatever happened above.
+    let removal = async {
+        let envelope: OperationEnvelope = ctx
+            .client
+            .delete(
+                &format!("/instances/{name}"),
+                &PowerRequest {
+                    force: true,
+                    timeout: None,
+                },
+            )
+            .await?;
+        progress::follow(&ctx.client, envelope.operation, true).await
+    }
+    .await;
+    if let Err(e) = removal {
+        eprintln!("berth: removing {name} failed: {e:#}");
+    }
+    exit_with(result?)
+}

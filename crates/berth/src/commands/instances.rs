@@ -1,0 +1,204 @@
+//! `berth launch | list | info | set`.
+
+use berth_types::api::{CreateInstanceRequest, OperationEnvelope, PatchInstanceRequest};
+use berth_types::units::{format_bytes, parse_bytes};
+use berth_types::{Instance, Limits};
+use clap::Args;
+
+use super::Context;
+use crate::output::{self, Format};
+use crate::progress;
+
+#[derive(Args)]
+pub struct LaunchArgs {
+    /// Image: debian/12, debian/13, debian/11, ubuntu/24.04, ubuntu/22.04, ubuntu/20.04.
+    pub image: String,
+    /// Instance name (generated when left out).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Backend: builtin (default) or another this daemon offers.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Start when the host boots.
+    #[arg(long)]
+    pub autostart: bool,
+    /// Create without starting.
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+#[derive(Args, Default)]
+pub struct LimitArgs {
+    /// CPU cores, fractions allowed (1.5).
+    #[arg(long)]
+    pub cpu: Option<f64>,
+    /// Memory, e.g. 512MiB.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Root disk size, e.g. 10GiB.
+    #[arg(long)]
+    pub disk: Option<String>,
+    /// Most processes.
+    #[arg(long)]
+    pub processes: Option<u64>,
+}
+
+impl LimitArgs {
+    fn to_limits(&self) -> anyhow::Result<Limits> {
+        Ok(Limits {
+            cpu: self.cpu,
+            memory: self
+                .memory
+                .as_deref()
+                .map(|m| parse_bytes(m, "--memory"))
+                .transpose()?,
+            disk: self
+                .disk
+                .as_deref()
+                .map(|d| parse_bytes(d, "--disk"))
+                .transpose()?,
+            processes: self.processes,
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct SetArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Start when the host boots (true/false).
+    #[arg(long)]
+    pub autostart: Option<bool>,
+}
+
+pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
+    let request = CreateInstanceRequest {
+        name: args.name,
+        image: args.image,
+        limits: args.limits.to_limits()?,
+        backend: args.backend,
+        autostart: args.autostart,
+        start: Some(!args.no_start),
+    };
+    let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
+    let name = envelope.operation.target.clone();
+    if ctx.format == Format::Table && !ctx.quiet {
+        eprintln!("Creating {name}");
+    }
+    progress::follow(&ctx.client, envelope.operation, ctx.quiet).await?;
+    let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
+    match ctx.format {
+        Format::Json => output::json(&instance),
+        Format::Table => {
+            println!("Instance {name} is {}", instance.state.as_str());
+            Ok(())
+        }
+    }
+}
+
+pub async fn list(ctx: &Context) -> anyhow::Result<()> {
+    let instances: Vec<Instance> = ctx.client.get("/instances").await?;
+    if ctx.format == Format::Json {
+        return output::json(&instances);
+    }
+    let rows: Vec<Vec<String>> = instances
+        .iter()
+        .map(|i| {
+            vec![
+                i.name.clone(),
+                i.state.as_str().to_owned(),
+                i.image.clone(),
+                i.network.ipv4.clone().unwrap_or_else(|| "-".into()),
+                i.limits
+                    .cpu
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                i.limits
+                    .memory
+                    .map(format_bytes)
+                    .unwrap_or_else(|| "-".into()),
+                i.limits
+                    .disk
+                    .map(format_bytes)
+                    .unwrap_or_else(|| "-".into()),
+                i.backend.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "NAME", "STATE", "IMAGE", "IPV4", "CPU", "MEMORY", "DISK", "BACKEND",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
+    if ctx.format == Format::Json {
+        return output::json(&instance);
+    }
+    let limit = |v: Option<u64>| v.map(format_bytes).unwrap_or_else(|| "unlimited".into());
+    println!("Name:       {}", instance.name);
+    println!("State:      {}", instance.state.as_str());
+    println!("Image:      {}", instance.image);
+    println!("Backend:    {} on {}", instance.backend, instance.node);
+    println!("Owner:      {}", instance.owner);
+    println!(
+        "Created:    {}",
+        instance.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    println!("Autostart:  {}", instance.autostart);
+    if let Some(pid) = instance.pid {
+        println!("PID:        {pid}");
+    }
+    println!(
+        "CPU:        {}",
+        instance
+            .limits
+            .cpu
+            .map(|c| format!("{c} cores"))
+            .unwrap_or_else(|| "unlimited".into())
+    );
+    println!("Memory:     {}", limit(instance.limits.memory));
+    println!("Disk:       {}", limit(instance.limits.disk));
+    println!(
+        "Processes:  {}",
+        instance
+            .limits
+            .processes
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unlimited".into())
+    );
+    println!(
+        "IPv4:       {}",
+        instance.network.ipv4.as_deref().unwrap_or("-")
+    );
+    println!(
+        "IPv6:       {}",
+        instance.network.ipv6.as_deref().unwrap_or("-")
+    );
+    Ok(())
+}
+
+pub async fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
+    let limits = args.limits.to_limits()?;
+    let request = PatchInstanceRequest {
+        limits: (limits != Limits::default()).then_some(limits),
+        autostart: args.autostart,
+    };
+    let instance: Instance = ctx
+        .client
+        .patch(&format!("/instances/{}", args.name), &request)
+        .await?;
+    match ctx.format {
+        Format::Json => output::json(&instance),
+        Format::Table => {
+            println!("Instance {} updated", instance.name);
+            Ok(())
+        }
+    }
+}

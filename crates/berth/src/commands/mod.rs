@@ -1,0 +1,83 @@
+//! The commands, one module per resource.
+
+mod exec;
+mod images;
+mod instances;
+mod operations;
+mod power;
+mod system;
+
+use clap::Subcommand;
+
+use crate::client::Client;
+use crate::output::Format;
+
+pub struct Context {
+    pub client: Client,
+    pub format: Format,
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create and start an instance from an image.
+    Launch(instances::LaunchArgs),
+    /// List instances.
+    #[command(alias = "ls")]
+    List,
+    /// Show one instance.
+    Info { name: String },
+    /// Start a stopped instance.
+    Start { name: String },
+    /// Stop an instance (clean shutdown; --force kills).
+    Stop(power::StopArgs),
+    /// Restart an instance.
+    Restart(power::StopArgs),
+    /// Freeze every process of an instance.
+    Suspend { name: String },
+    /// Thaw a suspended instance.
+    Resume { name: String },
+    /// Delete an instance (--force stops it first).
+    #[command(alias = "rm")]
+    Delete(power::DeleteArgs),
+    /// Change limits or autostart.
+    Set(instances::SetArgs),
+    /// Run a command in an instance; its exit code becomes berth's.
+    Exec(exec::ExecArgs),
+    /// Launch a throwaway instance, run a command in it, print, delete it.
+    Run(exec::RunArgs),
+    /// The image library.
+    #[command(subcommand)]
+    Image(images::ImageCommand),
+    /// Operations (long actions).
+    #[command(subcommand, alias = "op")]
+    Operation(operations::OperationCommand),
+    /// Host, storage and backends.
+    System,
+}
+
+/// Runs a command and returns the process exit code.
+pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Launch(args) => instances::launch(ctx, args).await,
+        Command::List => instances::list(ctx).await,
+        Command::Info { name } => instances::info(ctx, &name).await,
+        Command::Start { name } => power::power(ctx, &name, "start", Default::default()).await,
+        Command::Stop(args) => power::stop(ctx, args, "stop").await,
+        Command::Restart(args) => power::stop(ctx, args, "restart").await,
+        Command::Suspend { name } => power::power(ctx, &name, "suspend", Default::default()).await,
+        Command::Resume { name } => power::power(ctx, &name, "resume", Default::default()).await,
+        Command::Delete(args) => power::delete(ctx, args).await,
+        Command::Set(args) => instances::set(ctx, args).await,
+        Command::Exec(args) => exec::exec(ctx, args).await,
+        Command::Run(args) => exec::run(ctx, args).await,
+        Command::Image(command) => images::run(ctx, command).await,
+        Command::Operation(command) => operations::run(ctx, command).await,
+        Command::System => system::show(ctx).await,
+    }
+    .map(|()| 0)
+    .or_else(|e| match e.downcast::<exec::ExitWith>() {
+        Ok(exit) => Ok(exit.0),
+        Err(e) => Err(e),
+    })
+}
