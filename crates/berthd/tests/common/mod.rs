@@ -1,0 +1,83 @@
+//! Shared test helpers: an in-process daemon on the sim backend, called through its router.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use berthd::app::App;
+use berthd::app::failpoint::Failpoints;
+use berthd::config::Config;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+pub struct SimDaemon {
+    pub app: Arc<App>,
+    router: axum::Router,
+    dir: tempfile::TempDir,
+}
+
+impl SimDaemon {
+    /// A daemon in a fresh temp data dir, `sim` the default backend, with these failpoints.
+    pub async fn start(failpoints: &[(String, &str)]) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().display().to_string();
+        let env = [
+            ("BERTH_DATA_DIR", root.clone()),
+            ("BERTH_RUNTIME_DIR", format!("{root}/run")),
+            ("BERTH_SOCKET", format!("{root}/run/berth.sock")),
+            ("BERTH_DEFAULT_BACKEND", "sim".into()),
+            ("BERTH_TESTING__SIM_BACKEND", "true".into()),
+            ("BERTH_STORAGE__DRIVER", "dir".into()),
+        ];
+        let empty = dir.path().join("berth.toml");
+        std::fs::write(&empty, "")?;
+        let config = Config::load(Some(&empty), env.into_iter().map(|(k, v)| (k.to_owned(), v)))?;
+        let spec: Vec<String> = failpoints.iter().map(|(p, a)| format!("{p}={a}")).collect();
+        let app = App::start(config, Failpoints::parse(&spec.join(","))).await.map_err(|e| e.to_string())?;
+        let router = berthd::api::router(app.clone());
+        Ok(Self { app, router, dir })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// One request; the answer's status and JSON body (`null` when empty).
+    pub async fn call(&self, method: &str, path: &str, body: Value) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+        let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
+        let request = Request::builder().method(method).uri(path).header("content-type", "application/json").body(body)?;
+        let response = self.router.clone().oneshot(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? };
+        Ok((status, json))
+    }
+
+    /// Waits for the operation in a 202 answer to end; returns it.
+    pub async fn wait(&self, accepted: &Value) -> Result<Value, Box<dyn std::error::Error>> {
+        let id = accepted["operation"]["id"].as_str().ok_or("no operation in answer")?;
+        for _ in 0..600 {
+            let (_, op) = self.call("GET", &format!("/api/v1/operations/{id}"), Value::Null).await?;
+            if ["success", "failure", "cancelled"].contains(&op["status"].as_str().unwrap_or("")) {
+                return Ok(op);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(format!("operation {id} did not end").into())
+    }
+
+    pub async fn wait_success(&self, accepted: &Value) -> Result<Value, Box<dyn std::error::Error>> {
+        let op = self.wait(accepted).await?;
+        if op["status"] != "success" {
+            return Err(format!("operation failed: {op}").into());
+        }
+        Ok(op)
+    }
+}

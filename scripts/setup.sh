@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what Berth needs on a Debian 12 host, builds it, installs berthd and berth into
+# /usr/local/bin and starts berthd. Safe to run again: it updates and restarts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (berthd manages cgroups, mounts and networks)" >&2; exit 1; }
+
+echo "==> Debian packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential pkg-config libseccomp-dev \
+  mmdebstrap debootstrap arch-test debian-archive-keyring \
+  btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
+  ca-certificates sqlite3 jq >/dev/null
+
+command -v cargo >/dev/null || { echo "setup.sh: cargo is missing; install Rust 1.95 with rustup first" >&2; exit 1; }
+[ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 || true; }
+
+echo "==> Building Berth (release)"
+cargo build --release --locked -p berthd -p berth
+
+echo "==> Installing /usr/local/bin/berthd and /usr/local/bin/berth"
+install -m 0755 target/release/berthd /usr/local/bin/berthd.new
+install -m 0755 target/release/berth /usr/local/bin/berth
+mv -f /usr/local/bin/berthd.new /usr/local/bin/berthd
+install -d -m 0755 /etc/berth /var/lib/berth
+
+echo "==> Starting berthd"
+if [ -d /run/systemd/system ]; then
+  install -m 0644 scripts/berthd.service /etc/systemd/system/berthd.service
+  systemctl daemon-reload
+  systemctl enable berthd >/dev/null
+  systemctl restart berthd
+else
+  # No systemd as PID 1 (containers, CI): run it in the background. Instances survive this
+  # restart; berthd finds them again.
+  if [ -f /run/berth/berthd.pid ] && kill -0 "$(cat /run/berth/berthd.pid)" 2>/dev/null; then
+    kill "$(cat /run/berth/berthd.pid)"
+    for _ in $(seq 50); do kill -0 "$(cat /run/berth/berthd.pid)" 2>/dev/null || break; sleep 0.1; done
+  fi
+  install -d -m 0755 /run/berth /var/log/berth
+  setsid nohup /usr/local/bin/berthd >>/var/log/berth/berthd.log 2>&1 </dev/null &
+  echo $! > /run/berth/berthd.pid
+fi
+
+for _ in $(seq 100); do
+  if berth system >/dev/null 2>&1; then
+    echo "==> berthd is running: try 'berth image build debian/12' then 'berth launch debian/12 web1'"
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "setup.sh: berthd did not answer; see /var/log/berth/berthd.log (or journalctl -u berthd)" >&2
+exit 1
