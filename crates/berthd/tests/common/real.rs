@@ -1,0 +1,218 @@
+//! A real berthd process for end-to-end tests: its own data dir, runtime dir and socket, the
+//! shared test image cache, the builtin runtime. Dropping it deletes every instance, stops the
+//! daemon and removes everything it created (pool mount, loop device, directories).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub type Error = Box<dyn std::error::Error>;
+
+/// Where tests keep built images between runs.
+pub fn image_cache() -> PathBuf {
+    std::env::var_os("BERTH_TEST_IMAGE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/cache/berth-test/images".into())
+}
+
+pub fn berthd_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berthd"))
+}
+
+/// The CLI binary, built beside berthd by `cargo test --workspace`.
+pub fn berth_bin() -> PathBuf {
+    berthd_bin().with_file_name("berth")
+}
+
+pub struct RealDaemon {
+    pub id: String,
+    pub data_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+static IMAGE_BUILD: Mutex<()> = Mutex::new(());
+
+impl RealDaemon {
+    /// Starts a daemon with `extra_env` (e.g. failpoints) and waits until it answers.
+    pub fn start(extra_env: &[(&str, &str)]) -> Result<Self, Error> {
+        let id = format!("bt{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let data_dir = PathBuf::from("/var/lib/berth-test").join(&id);
+        let runtime_dir = PathBuf::from("/run/berth-test").join(&id);
+        std::fs::create_dir_all(&data_dir)?;
+        std::fs::create_dir_all(&runtime_dir)?;
+        let env = vec![
+            ("BERTH_DATA_DIR".to_owned(), data_dir.display().to_string()),
+            ("BERTH_RUNTIME_DIR".to_owned(), runtime_dir.display().to_string()),
+            ("BERTH_SOCKET".to_owned(), runtime_dir.join("berth.sock").display().to_string()),
+            ("BERTH_LISTEN".to_owned(), "[]".to_owned()),
+            ("BERTH_IMAGES__CACHE_DIR".to_owned(), image_cache().display().to_string()),
+            ("BERTH_STORAGE__POOL_SIZE".to_owned(), "20GiB".to_owned()),
+        ];
+        let mut daemon = Self { id, data_dir, runtime_dir, child: None, env };
+        daemon.spawn(extra_env)?;
+        Ok(daemon)
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir.join("berth.sock")
+    }
+
+    /// (Re)starts the berthd process.
+    pub fn spawn(&mut self, extra_env: &[(&str, &str)]) -> Result<(), Error> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.join("berthd.log"))?;
+        let mut command = Command::new(berthd_bin());
+        command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("BERTH_LOG", "info,berthd=debug");
+        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command.envs(extra_env.iter().copied());
+        command.arg("--config").arg("/dev/null").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        self.child = Some(command.spawn()?);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.berth(&["system"]).map(|o| o.status.success()).unwrap_or(false) {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    return Err(format!("berthd exited with {status}; log:\n{}", self.log()).into());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("berthd did not answer; log:\n{}", self.log()).into())
+    }
+
+    /// SIGKILL the daemon, as a crash would.
+    pub fn kill9(&mut self) -> Result<(), Error> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("berthd.log")).unwrap_or_default()
+    }
+
+    /// Runs the CLI against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Result<Output, Error> {
+        Ok(Command::new(berth_bin()).arg("--socket").arg(self.socket()).arg("--quiet").args(args).stdin(Stdio::null()).output()?)
+    }
+
+    /// Runs the CLI and fails with its stderr unless it succeeds; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String, Error> {
+        let out = self.berth(args)?;
+        if !out.status.success() {
+            return Err(format!("berth {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// `berth … --format json`, parsed.
+    pub fn json(&self, args: &[&str]) -> Result<Value, Error> {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        Ok(serde_json::from_str(&self.ok(&all)?)?)
+    }
+
+    /// Builds debian/12 into the shared cache once per test process (a no-op when cached).
+    pub fn ensure_image(&self) -> Result<(), Error> {
+        let _one_at_a_time = IMAGE_BUILD.lock().unwrap_or_else(|p| p.into_inner());
+        self.ok(&["image", "build", "debian/12"]).map(|_| ())
+    }
+
+    /// A unique instance name for this daemon.
+    pub fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.id)
+    }
+
+    /// Runs a command in the instance; (exit code, stdout).
+    pub fn exec(&self, name: &str, command: &[&str]) -> Result<(i32, String), Error> {
+        let mut args = vec!["exec", name, "--"];
+        args.extend(command);
+        let out = self.berth(&args)?;
+        Ok((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
+    }
+}
+
+/// Host-side traces of an instance: cgroup dirs, mounts mentioning it, its shim.
+pub fn host_traces(name: &str) -> Vec<String> {
+    let mut traces = Vec::new();
+    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+        for controller in controllers.flatten() {
+            let dir = controller.path().join("berth").join(name);
+            if dir.exists() {
+                traces.push(format!("cgroup {}", dir.display()));
+            }
+        }
+    }
+    if Path::new("/sys/fs/cgroup/berth").join(name).exists() {
+        traces.push("cgroup v2 dir".into());
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    traces.extend(mounts.lines().filter(|l| l.contains(&format!("/{name}/")) || l.ends_with(&format!("/{name}"))).map(|l| format!("mount {l}")));
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for proc in procs.flatten() {
+            let cmdline = std::fs::read(proc.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(" shim ") && text.contains(name) {
+                traces.push(format!("process {}: {text}", proc.file_name().to_string_lossy()));
+            }
+        }
+    }
+    traces
+}
+
+impl Drop for RealDaemon {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            if let Ok(list) = self.json(&["list"]) {
+                for instance in list.as_array().into_iter().flatten() {
+                    if let Some(name) = instance["name"].as_str() {
+                        let _ = self.berth(&["delete", "--force", name]);
+                    }
+                }
+            }
+        }
+        if let Some(mut child) = self.child.take() {
+            // SAFETY-free: a plain SIGTERM through kill(1) so berthd shuts down cleanly.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        unmount_below(&self.data_dir);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        let _ = std::fs::remove_dir_all(&self.runtime_dir);
+    }
+}
+
+/// Unmounts everything under `dir` (deepest first) and detaches loop devices backed by files in it.
+pub fn unmount_below(dir: &Path) {
+    let prefix = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<String> =
+        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&prefix)).map(str::to_owned).collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let _ = Command::new("umount").arg("-l").arg(&point).status();
+    }
+    if let Ok(out) = Command::new("losetup").args(["-n", "-O", "NAME,BACK-FILE", "-l"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut cols = line.split_whitespace();
+            if let (Some(dev), Some(file)) = (cols.next(), cols.next()) {
+                if file.starts_with(&prefix) {
+                    let _ = Command::new("losetup").arg("-d").arg(dev).status();
+                }
+            }
+        }
+    }
+}
