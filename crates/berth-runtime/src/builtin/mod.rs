@@ -1,57 +1,181 @@
 //! The builtin backend: youki's libcontainer, run from one `shim` supervisor process per guest.
-//! (Being written: see the runtime helper's brief.)
+//!
+//! `start` writes an OCI bundle and spawns a detached shim (`berth-shim run` or `berthd shim
+//! run`) that forks the guest with libcontainer, reports init's pid and lives until init exits,
+//! then cleans up. Everything else works from files under `state_root` and the cgroup tree, so
+//! a restarted daemon finds its guests again; nothing here forks inside the daemon except the
+//! shim and the short-lived `exec` helper.
 
+mod cgroup;
+mod console;
+mod control;
+mod exec;
+mod launch;
+mod shim;
+mod spec;
+mod state;
+mod tenant;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
 
-use crate::{ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus};
+pub use shim::shim_main;
 
-pub struct BuiltinRuntime;
+use crate::{ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus};
+use state::Paths;
+
+/// Where the backend keeps its state and how it runs its shim.
+#[derive(Debug, Clone)]
+pub struct BuiltinConfig {
+    /// Runtime state: pid files and libcontainer's state (e.g. `/run/berth/runtime`).
+    pub state_root: PathBuf,
+    /// The argv prefix that runs the shim: `["/usr/bin/berthd", "shim"]` or
+    /// `["/usr/lib/berth/berth-shim"]`; `run …` or `exec …` is appended.
+    pub shim_command: Vec<OsString>,
+}
+
+pub struct BuiltinRuntime {
+    config: BuiltinConfig,
+}
+
+impl BuiltinRuntime {
+    pub fn new(config: BuiltinConfig) -> Self {
+        Self { config }
+    }
+
+    pub fn config(&self) -> &BuiltinConfig {
+        &self.config
+    }
+
+    fn paths(&self, name: &InstanceName) -> Paths {
+        Paths::new(&self.config.state_root, name.as_str())
+    }
+
+    /// Runs a blocking control function off the executor and maps its error.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        name: &InstanceName,
+        action: &'static str,
+        f: impl FnOnce(&Paths) -> Result<T, control::ControlError> + Send + 'static,
+    ) -> Result<T, RuntimeError> {
+        let paths = self.paths(name);
+        let joined = tokio::task::spawn_blocking(move || f(&paths)).await;
+        let result = joined.map_err(|e| failed(name, action, e))?;
+        result.map_err(|e| match e {
+            control::ControlError::NotRunning => RuntimeError::NotRunning(name.clone()),
+            other => {
+                tracing::warn!(instance = %name, action, "{other}");
+                failed(name, action, other)
+            }
+        })
+    }
+}
+
+fn failed(name: &InstanceName, action: &'static str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Failed {
+        name: name.clone(),
+        action,
+        reason: e.to_string(),
+    }
+}
 
 impl Runtime for BuiltinRuntime {
     fn name(&self) -> &'static str {
         "builtin"
     }
+
     fn check_usable(&self) -> Result<(), String> {
-        Err("not built yet".into())
+        if !nix::unistd::geteuid().is_root() {
+            return Err("the builtin runtime needs root".into());
+        }
+        let layout = cgroup::Layout::detect().map_err(|e| e.to_string())?;
+        for controller in ["cpu", "memory", "pids", "freezer"] {
+            layout
+                .controller_dir(controller, "probe")
+                .map_err(|e| e.to_string())?;
+        }
+        if let cgroup::Layout::V1(_) = layout {
+            if layout.named_systemd().is_none() {
+                return Err(
+                    "cgroup v1 without the name=systemd hierarchy cannot boot systemd".into(),
+                );
+            }
+        }
+        match self.config.shim_command.first() {
+            None => Err("no shim command configured".into()),
+            Some(p) if PathBuf::from(p).is_absolute() && !PathBuf::from(p).exists() => {
+                Err(format!("shim {} does not exist", p.to_string_lossy()))
+            }
+            Some(_) => Ok(()),
+        }
     }
+
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
-        Err(RuntimeError::Unusable {
-            backend: "builtin",
-            reason: format!("cannot start {}", spec.name),
-        })
+        launch::start(&self.config, spec)
+            .await
+            .map_err(|e| match e {
+                launch::LaunchError::AlreadyRunning => {
+                    RuntimeError::AlreadyRunning(spec.name.clone())
+                }
+                other => {
+                    tracing::warn!(instance = %spec.name, "start: {other}");
+                    failed(&spec.name, "start", other)
+                }
+            })
     }
-    async fn stop(&self, name: &InstanceName, _timeout: Duration) -> Result<(), RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+
+    async fn stop(&self, name: &InstanceName, timeout: Duration) -> Result<(), RuntimeError> {
+        tracing::info!(instance = %name, ?timeout, "stopping");
+        self.blocking(name, "stop", move |p| control::stop(p, timeout))
+            .await
     }
+
     async fn kill(&self, name: &InstanceName) -> Result<(), RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+        tracing::info!(instance = %name, "killing");
+        self.blocking(name, "kill", control::kill).await
     }
+
     async fn freeze(&self, name: &InstanceName) -> Result<(), RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+        self.blocking(name, "freeze", |p| control::freeze(p, true))
+            .await
     }
+
     async fn thaw(&self, name: &InstanceName) -> Result<(), RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+        self.blocking(name, "thaw", |p| control::freeze(p, false))
+            .await
     }
-    async fn status(&self, _name: &InstanceName) -> Result<RuntimeStatus, RuntimeError> {
-        Ok(RuntimeStatus::Stopped)
+
+    async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError> {
+        self.blocking(name, "status", control::status).await
     }
-    async fn exec(
-        &self,
-        name: &InstanceName,
-        _exec: &ExecSpec,
-    ) -> Result<ExecResult, RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+
+    async fn exec(&self, name: &InstanceName, spec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
+        exec::run(&self.config, name.as_str(), spec)
+            .await
+            .map_err(|e| match e {
+                exec::ExecError::NotRunning => RuntimeError::NotRunning(name.clone()),
+                exec::ExecError::NotFound(cmd) => RuntimeError::CommandNotFound(cmd),
+                exec::ExecError::Timeout => RuntimeError::ExecTimeout(spec.timeout.as_secs()),
+                exec::ExecError::Failed(reason) => failed(name, "exec", reason),
+            })
     }
+
     async fn update_limits(
         &self,
         name: &InstanceName,
-        _limits: &Limits,
+        limits: &Limits,
     ) -> Result<(), RuntimeError> {
-        Err(RuntimeError::NotRunning(name.clone()))
+        let limits = limits.clone();
+        self.blocking(name, "update limits", move |p| {
+            control::update_limits(p, &limits)
+        })
+        .await
     }
-    async fn remove(&self, _name: &InstanceName) -> Result<(), RuntimeError> {
-        Ok(())
+
+    async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.blocking(name, "remove", control::remove).await
     }
 }

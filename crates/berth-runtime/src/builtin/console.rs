@@ -1,0 +1,106 @@
+//! The guest's `/dev/console`: a pty whose slave the shim bind-mounts into the guest and whose
+//! master it drains into a size-capped `console.log` (boot messages, a getty's prompt).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
+
+/// Bytes of console output kept before the log is rotated to `console.log.1`.
+const LOG_CAP: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("cannot allocate a pty: {0}")]
+    Pty(#[from] nix::Error),
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// An open pty pair. The slave stays open here so the master never reads EIO while the guest
+/// has no console open.
+pub struct Console {
+    master: PtyMaster,
+    slave: File,
+    pub slave_path: PathBuf,
+}
+
+impl Console {
+    pub fn open() -> Result<Console, ConsoleError> {
+        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let slave_path = PathBuf::from(ptsname_r(&master)?);
+        let slave = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&slave_path)
+            .map_err(|source| ConsoleError::Open {
+                path: slave_path.clone(),
+                source,
+            })?;
+        Ok(Console {
+            master,
+            slave,
+            slave_path,
+        })
+    }
+
+    /// A new descriptor of the slave, for the guest init's stdio.
+    pub fn slave_fd(&self) -> io::Result<OwnedFd> {
+        self.slave.as_fd().try_clone_to_owned()
+    }
+
+    /// Copies everything the guest writes to its console into `log`, on a thread of its own.
+    pub fn drain_into(&self, log: PathBuf) -> io::Result<()> {
+        let fd = self.master.as_fd().try_clone_to_owned()?;
+        std::thread::Builder::new()
+            .name("console".into())
+            .spawn(move || copy_capped(File::from(fd), &log))?;
+        Ok(())
+    }
+}
+
+fn copy_capped(mut master: File, log: &Path) {
+    let mut buf = [0u8; 4096];
+    let mut out = open_log(log);
+    let mut written = out
+        .as_ref()
+        .and_then(|f| f.metadata().ok())
+        .map_or(0, |m| m.len());
+    loop {
+        let n = match master.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // EIO: no slave open right now; the slave kept open makes this rare.
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+        };
+        if written + n as u64 > LOG_CAP {
+            let _ = fs::rename(log, log.with_extension("log.1"));
+            out = open_log(log);
+            written = 0;
+        }
+        if let Some(f) = out.as_mut() {
+            if f.write_all(&buf[..n]).is_ok() {
+                written += n as u64;
+            }
+        }
+    }
+}
+
+fn open_log(path: &Path) -> Option<File> {
+    OpenOptions::new().create(true).append(true).open(path).ok()
+}

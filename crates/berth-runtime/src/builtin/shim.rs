@@ -1,0 +1,283 @@
+//! The per-guest supervisor (`berth-shim run`), like containerd's shim: detaches from the daemon,
+//! starts the guest with libcontainer, reports init's pid, reaps init and cleans up after it.
+//! `berth-shim exec` is the short-lived helper that runs one command inside (see `tenant`).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::Container;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, dup2, fork, setsid};
+use oci_spec::runtime::Spec;
+
+use super::cgroup::{self, Layout};
+use super::console::Console;
+use super::spec::CONSOLE;
+use super::state::{Paths, Proc};
+use super::tenant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("usage: {0}")]
+    Usage(String),
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
+    #[error(transparent)]
+    Console(#[from] super::console::ConsoleError),
+    #[error(transparent)]
+    State(#[from] super::state::StateError),
+    #[error("bundle: {0}")]
+    Bundle(String),
+    #[error("libcontainer: {0}")]
+    Container(#[from] libcontainer::error::LibcontainerError),
+    #[error("{0}")]
+    Sys(#[from] nix::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Options shared by the subcommands.
+#[derive(Debug, Default)]
+pub(super) struct Opts {
+    pub name: String,
+    pub state_root: PathBuf,
+    pub bundle: Option<PathBuf>,
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub argv: Vec<String>,
+}
+
+impl Opts {
+    fn parse(args: &[OsString]) -> Result<Opts, ShimError> {
+        let mut o = Opts::default();
+        let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+        while let Some(flag) = it.next() {
+            if flag == "--" {
+                o.argv = it.by_ref().collect();
+                break;
+            }
+            let value = it
+                .next()
+                .ok_or_else(|| ShimError::Usage(format!("{flag} needs a value")))?;
+            match flag.as_str() {
+                "--name" => o.name = value,
+                "--state-root" => o.state_root = value.into(),
+                "--bundle" => o.bundle = Some(value.into()),
+                "--cwd" => o.cwd = Some(value),
+                "--env" => {
+                    let (k, v) = value.split_once('=').unwrap_or((&value, ""));
+                    o.env.push((k.to_owned(), v.to_owned()));
+                }
+                other => return Err(ShimError::Usage(format!("unknown option {other}"))),
+            }
+        }
+        if o.name.is_empty() || o.state_root.as_os_str().is_empty() {
+            return Err(ShimError::Usage(
+                "--name and --state-root are required".into(),
+            ));
+        }
+        Ok(o)
+    }
+}
+
+/// Entry point of `berth-shim` / `berthd shim`. `args` are the arguments after the program
+/// (or after `shim`): `run --name N --state-root DIR --bundle DIR`, or
+/// `exec --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`.
+pub fn shim_main(args: Vec<OsString>) -> i32 {
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("berth-shim: usage: berth-shim run|exec --name N --state-root DIR ...");
+        return 2;
+    };
+    let opts = match Opts::parse(rest) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("berth-shim: {e}");
+            return 2;
+        }
+    };
+    match cmd.to_str() {
+        Some("run") => run(opts),
+        Some("exec") => tenant::exec_main(opts),
+        _ => {
+            eprintln!("berth-shim: unknown command {}", cmd.to_string_lossy());
+            2
+        }
+    }
+}
+
+/// `run`: stdout is the daemon's ready pipe, stderr the shim log.
+fn run(opts: Opts) -> i32 {
+    // Detach: the daemon reaps the parent at once; the child lives on in its own session.
+    // SAFETY: the shim is single-threaded here, so the child may run arbitrary code after fork.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => return 0,
+        Ok(ForkResult::Child) => {}
+        Err(e) => {
+            println!("error cannot fork the shim: {e}");
+            return 1;
+        }
+    }
+    let _ = setsid();
+    init_logging();
+    let paths = Paths::new(&opts.state_root, &opts.name);
+    let mut ready = Some(std::io::stdout());
+    let result = supervise(&opts, &paths, &mut ready);
+    if let Err(e) = &result {
+        tracing::error!(instance = %opts.name, "{e}");
+        if let Some(out) = ready.as_mut() {
+            let _ = writeln!(out, "error {}", e.to_string().replace('\n', " "));
+        }
+    }
+    cleanup(&paths);
+    tracing::info!(instance = %opts.name, "shim exits");
+    i32::from(result.is_err())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_SHIM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libcgroups=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn supervise(
+    opts: &Opts,
+    paths: &Paths,
+    ready: &mut Option<std::io::Stdout>,
+) -> Result<(), ShimError> {
+    let name = opts.name.as_str();
+    let bundle = opts
+        .bundle
+        .clone()
+        .ok_or_else(|| ShimError::Usage("--bundle is required".into()))?;
+    std::fs::create_dir_all(&paths.dir)?;
+    let me =
+        Proc::of(std::process::id() as i32).ok_or_else(|| ShimError::Bundle("no /proc".into()))?;
+    Paths::write_proc(&paths.shim_pid(), me)?;
+    nix::sys::prctl::set_child_subreaper(true)?;
+    let layout = Layout::detect()?;
+    let console = Console::open()?;
+    set_console_source(&bundle, &console.slave_path)?;
+    console.drain_into(bundle.join("console.log"))?;
+    loop {
+        let init = start_container(name, paths, &layout, &bundle, &console)?;
+        tracing::info!(instance = name, pid = init.pid, "guest started");
+        if let Some(mut out) = ready.take() {
+            writeln!(out, "ready {}", init.pid)?;
+            out.flush()?;
+            // Our stdout becomes the log too; this closes the daemon's pipe.
+            dup2(std::io::stderr().as_raw_fd(), 1)?;
+        }
+        let status = wait_for(Pid::from_raw(init.pid));
+        tracing::info!(instance = name, ?status, "guest init exited");
+        let rebooting = matches!(status, WaitStatus::Signaled(_, Signal::SIGHUP, _));
+        if !rebooting || paths.stopping().exists() {
+            return Ok(());
+        }
+        tracing::info!(instance = name, "guest asked for a reboot");
+        cleanup_container(paths, &layout);
+    }
+}
+
+/// Builds and starts the container; returns init once it runs the guest's `/sbin/init`.
+fn start_container(
+    name: &str,
+    paths: &Paths,
+    layout: &Layout,
+    bundle: &Path,
+    console: &Console,
+) -> Result<Proc, ShimError> {
+    // libcgroups leaves the named systemd (and hybrid cgroup2) hierarchies alone: join the
+    // guest's cgroup there ourselves so the forked init (and its cgroup namespace) starts in
+    // it, then step back out.
+    let mut homes = Vec::new();
+    for (h, key) in layout.self_joined() {
+        homes.push((h, cgroup::process_cgroup("self", key)?));
+        cgroup::enter(&cgroup::guest_dir(&h.mount, name))?;
+    }
+    let built = ContainerBuilder::new(name.to_owned(), SyscallType::default())
+        .with_root_path(&paths.youki_root)?
+        .with_stdin(console.slave_fd()?)
+        .with_stdout(console.slave_fd()?)
+        .with_stderr(console.slave_fd()?)
+        .validate_id()?
+        .as_init(bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build();
+    for (h, home) in homes {
+        let back = h.mount.join(home.trim_start_matches('/'));
+        if let Err(e) = cgroup::enter(&back) {
+            tracing::warn!(instance = name, "cannot leave the guest's cgroup: {e}");
+        }
+    }
+    let mut container = built?;
+    container.start()?;
+    let pid = container
+        .pid()
+        .ok_or_else(|| ShimError::Bundle("libcontainer reported no init pid".into()))?;
+    let init =
+        Proc::of(pid.as_raw()).ok_or_else(|| ShimError::Bundle("init died at once".into()))?;
+    Paths::write_proc(&paths.init_pid(), init)?;
+    Ok(init)
+}
+
+/// Points the `/dev/console` bind mount of the bundle at this shim's pty.
+fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), ShimError> {
+    let path = bundle.join("config.json");
+    let mut spec = Spec::load(&path).map_err(|e| ShimError::Bundle(e.to_string()))?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for m in mounts
+        .iter_mut()
+        .filter(|m| m.destination() == Path::new(CONSOLE))
+    {
+        m.set_source(Some(slave.to_owned()));
+    }
+    spec.set_mounts(Some(mounts));
+    spec.save(&path)
+        .map_err(|e| ShimError::Bundle(e.to_string()))
+}
+
+/// Reaps children (we are a subreaper) until `init` exits; returns how it ended.
+fn wait_for(init: Pid) -> WaitStatus {
+    loop {
+        match waitpid(None, None) {
+            Ok(s @ (WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _))) if p == init => {
+                return s;
+            }
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(_) => return WaitStatus::StillAlive,
+        }
+    }
+}
+
+/// libcontainer's delete, then our own pruning of every cgroup it does not know about.
+fn cleanup_container(paths: &Paths, layout: &Layout) {
+    if let Ok(mut c) = Container::load(paths.youki_dir()) {
+        if let Err(e) = c.delete(true) {
+            tracing::warn!(instance = %paths.name, "libcontainer delete: {e}");
+        }
+    }
+    if let Err(e) = cgroup::prune(layout, &paths.name) {
+        tracing::warn!(instance = %paths.name, "prune cgroups: {e}");
+    }
+}
+
+/// Everything the guest left behind: libcontainer state, cgroups, our pid files.
+pub(super) fn cleanup(paths: &Paths) {
+    match Layout::detect() {
+        Ok(layout) => cleanup_container(paths, &layout),
+        Err(e) => tracing::warn!(instance = %paths.name, "cgroups: {e}"),
+    }
+    if let Err(e) = paths.remove_all() {
+        tracing::warn!(instance = %paths.name, "remove state: {e}");
+    }
+}

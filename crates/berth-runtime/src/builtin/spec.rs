@@ -1,0 +1,406 @@
+//! The OCI runtime spec of a system container: the guest's systemd as PID 1 in its own
+//! namespaces, with the mounts, devices, capabilities, seccomp filter and limits it needs.
+
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+use serde_json::{Value, json};
+
+use super::cgroup::{self, Layout};
+use crate::ContainerSpec;
+
+/// Where the shim's console pty is bind-mounted; the shim fills in the source.
+pub const CONSOLE: &str = "/dev/console";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("invalid OCI spec: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error("cannot write {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+/// Capabilities the guest does not get (LXC's default drop list).
+const DROPPED_CAPS: &[&str] = &[
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_TIME",
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+];
+
+/// Every capability, in kernel numbering order (index = capability number).
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Syscalls that fail with EPERM inside (LXC's default deny list).
+const DENIED_SYSCALLS: &[&str] = &[
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "init_module",
+    "finit_module",
+    "delete_module",
+];
+
+/// Builds the OCI spec for `spec` on a host whose cgroups look like `layout`.
+pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError> {
+    let name = spec.name.as_str();
+    // A capability outside our own bounding set cannot be granted (capset fails).
+    let bounding = bounding_set();
+    let caps: Vec<&str> = ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| bounding >> i & 1 == 1 && !DROPPED_CAPS.contains(c))
+        .map(|(_, c)| *c)
+        .collect();
+    let mut netns = json!({"type": "network"});
+    if let Some(path) = &spec.netns {
+        netns["path"] = json!(path);
+    }
+    let value = json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": spec.rootfs, "readonly": false},
+        "hostname": spec.hostname,
+        "annotations": {"org.berth.stop-signal": "SIGRTMIN+3"},
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["/sbin/init"],
+            "env": [
+                "container=berth",
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=linux",
+            ],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps,
+            },
+            "noNewPrivileges": false,
+        },
+        "mounts": mounts(name, layout),
+        "linux": {
+            "cgroupsPath": format!("/{}/{name}", cgroup::PARENT),
+            "namespaces": [
+                {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+                {"type": "cgroup"}, netns,
+            ],
+            "devices": [
+                char_dev("/dev/net/tun", 10, 200, 0o666),
+                char_dev("/dev/fuse", 10, 229, 0o666),
+            ],
+            "resources": resources(spec),
+            "seccomp": seccomp(),
+            "maskedPaths": [
+                "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                "/proc/scsi", "/proc/acpi", "/sys/firmware",
+            ],
+            "readonlyPaths": ["/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"],
+        },
+    });
+    Ok(serde_json::from_value(value)?)
+}
+
+/// This process's capability bounding set (all bits when it cannot be read).
+fn bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("CapBnd:"))?;
+            u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).ok()
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// Writes `config.json` into `bundle`.
+pub fn write_bundle(oci: &Spec, bundle: &Path) -> Result<(), SpecError> {
+    let path = bundle.join("config.json");
+    oci.save(&path).map_err(|e| SpecError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
+    json!({"destination": dest, "type": typ, "source": source, "options": options})
+}
+
+fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
+    let mut m = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        // /proc/sys is read-only except the guest's own network namespace's part.
+        mount(
+            "/proc/sys",
+            "bind",
+            "/proc/sys",
+            &["bind", "ro", "nosuid", "nodev", "noexec"],
+        ),
+        mount(
+            "/proc/sys/net",
+            "bind",
+            "/proc/sys/net",
+            &["bind", "rw", "nosuid", "nodev", "noexec"],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(CONSOLE, "bind", "/dev/null", &["bind", "rw"]),
+        mount("/run", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=755"]),
+        mount(
+            "/run/lock",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "nodev", "noexec", "size=5120k"],
+        ),
+        mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]),
+    ];
+    let opts = ["nosuid", "noexec", "nodev"];
+    match layout {
+        Layout::V2(_) => m.push(mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["rw", "nosuid", "noexec", "nodev"],
+        )),
+        Layout::V1(hierarchies) => {
+            m.push(mount(
+                "/sys/fs/cgroup",
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "noexec", "nodev", "mode=755"],
+            ));
+            let wanted =
+                |h: &&cgroup::Hierarchy| h.is_managed() || h.is_named_systemd() || h.is_unified();
+            for h in hierarchies.iter().filter(wanted) {
+                let source = cgroup::guest_dir(&h.mount, name);
+                let source = source.to_string_lossy();
+                // Controllers are read-only so the guest cannot lift its own limits; systemd
+                // only needs its own hierarchies (named, and a hybrid host's cgroup2) writable.
+                let own = h.is_named_systemd() || h.is_unified();
+                let rw = if own { "rw" } else { "ro" };
+                let base = h
+                    .mount
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
+                let mut dests: Vec<String> = base.into_iter().collect();
+                if h.controllers.len() > 1 && !own {
+                    dests.extend(h.controllers.iter().cloned());
+                }
+                dests.dedup();
+                for d in dests {
+                    let dest = format!("/sys/fs/cgroup/{d}");
+                    m.push(mount(
+                        &dest,
+                        "bind",
+                        &source,
+                        &["bind", rw, opts[0], opts[1], opts[2]],
+                    ));
+                }
+            }
+        }
+    }
+    m
+}
+
+fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
+    json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0})
+}
+
+fn allow(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Value {
+    json!({"allow": true, "type": typ, "major": major, "minor": minor, "access": access})
+}
+
+fn resources(spec: &ContainerSpec) -> Value {
+    let mut r = json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            allow("c", None, None, "m"),
+            allow("b", None, None, "m"),
+            allow("c", Some(1), Some(3), "rwm"),   // null
+            allow("c", Some(1), Some(5), "rwm"),   // zero
+            allow("c", Some(1), Some(7), "rwm"),   // full
+            allow("c", Some(1), Some(8), "rwm"),   // random
+            allow("c", Some(1), Some(9), "rwm"),   // urandom
+            allow("c", Some(5), Some(0), "rwm"),   // tty
+            allow("c", Some(5), Some(1), "rwm"),   // console
+            allow("c", Some(5), Some(2), "rwm"),   // ptmx
+            allow("c", Some(136), None, "rwm"),    // pts
+            allow("c", Some(10), Some(200), "rwm"), // tun
+            allow("c", Some(10), Some(229), "rwm"), // fuse
+        ],
+    });
+    if let Some(cpu) = spec.limits.cpu {
+        r["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
+    }
+    if let Some(memory) = spec.limits.memory {
+        // OCI `swap` is RAM+swap: equal to the RAM limit, the guest cannot swap past it.
+        r["memory"] = json!({"limit": memory, "swap": memory});
+    }
+    if let Some(processes) = spec.limits.processes {
+        r["pids"] = json!({"limit": processes});
+    }
+    r
+}
+
+fn seccomp() -> Value {
+    // The native architecture is always in the filter; add the compat ones so the deny list
+    // cannot be bypassed through 32-bit syscalls.
+    let arches: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["SCMP_ARCH_ARM"]
+    } else {
+        &[]
+    };
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": arches,
+        "syscalls": [{"names": DENIED_SYSCALLS, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use berth_types::{InstanceName, Limits};
+
+    use super::*;
+    use crate::builtin::cgroup::Hierarchy;
+
+    fn container() -> ContainerSpec {
+        ContainerSpec {
+            name: InstanceName::parse("web1").expect("valid name"),
+            rootfs: PathBuf::from("/var/lib/berth/web1/rootfs"),
+            hostname: "web1".into(),
+            limits: Limits {
+                cpu: Some(1.5),
+                memory: Some(512 << 20),
+                disk: None,
+                processes: Some(100),
+            },
+            state_dir: PathBuf::from("/run/berth/web1"),
+            netns: Some(PathBuf::from("/run/netns/web1")),
+        }
+    }
+
+    #[test]
+    fn system_container_spec() {
+        let layout = Layout::V1(vec![
+            Hierarchy {
+                mount: "/sys/fs/cgroup/systemd".into(),
+                controllers: vec!["name=systemd".into()],
+            },
+            Hierarchy {
+                mount: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                controllers: vec!["cpu".into(), "cpuacct".into()],
+            },
+        ]);
+        let oci = generate(&container(), &layout).expect("valid spec");
+        let v = serde_json::to_value(&oci).expect("serializes");
+        assert_eq!(v["process"]["args"][0], "/sbin/init");
+        assert_eq!(v["hostname"], "web1");
+        assert_eq!(v["linux"]["cgroupsPath"], "/berth/web1");
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 150_000);
+        assert_eq!(v["linux"]["resources"]["memory"]["swap"], 512 << 20);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 100);
+        let ns = v["linux"]["namespaces"].as_array().expect("namespaces");
+        assert!(
+            ns.iter()
+                .any(|n| n["type"] == "network" && n["path"] == "/run/netns/web1")
+        );
+        let caps = v["process"]["capabilities"]["bounding"]
+            .as_array()
+            .expect("caps");
+        assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+        assert!(!caps.iter().any(|c| c == "CAP_SYS_MODULE"));
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .filter_map(|m| m["destination"].as_str())
+            .collect();
+        for d in [
+            "/sys/fs/cgroup/systemd",
+            "/sys/fs/cgroup/cpu,cpuacct",
+            "/sys/fs/cgroup/cpu",
+        ] {
+            assert!(dests.contains(&d), "{d} missing in {dests:?}");
+        }
+    }
+}
