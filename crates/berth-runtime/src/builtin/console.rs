@@ -93,10 +93,10 @@ fn copy_capped(mut master: File, log: &Path) {
             out = open_log(log);
             written = 0;
         }
-        if let Some(f) = out.as_mut() {
-            if f.write_all(&buf[..n]).is_ok() {
-                written += n as u64;
-            }
+        if let Some(f) = out.as_mut()
+            && f.write_all(&buf[..n]).is_ok()
+        {
+            written += n as u64;
         }
     }
 }

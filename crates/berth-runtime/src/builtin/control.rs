@@ -124,11 +124,11 @@ pub fn settle(paths: &Paths, layout: &Layout) {
     if paths.init().is_some() {
         return;
     }
-    if let Some(shim) = paths.shim() {
-        if !shim.wait_gone(SHIM_GRACE) {
-            tracing::warn!(instance = %paths.name, pid = shim.pid, "shim still running");
-            return;
-        }
+    if let Some(shim) = paths.shim()
+        && !shim.wait_gone(SHIM_GRACE)
+    {
+        tracing::warn!(instance = %paths.name, pid = shim.pid, "shim still running");
+        return;
     }
     if let Err(e) = cgroup::prune(layout, &paths.name) {
         tracing::warn!(instance = %paths.name, "prune cgroups: {e}");

@@ -1,7 +1,7 @@
 //! Daemon side of `exec`: starts the `berth-shim exec` helper with piped stdio and a status
 //! pipe, feeds stdin, collects capped output, enforces the timeout and reads the exit code.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,10 +62,8 @@ pub async fn run(
     }
     let mut child = cmd.spawn()?;
     drop(status_tx);
-    let mut status = BufReader::new(tokio::fs::File::from_std(std::fs::File::from(
-        OwnedFd::from(status_rx),
-    )))
-    .lines();
+    let mut status =
+        BufReader::new(tokio::fs::File::from_std(std::fs::File::from(status_rx))).lines();
 
     if let Some(mut stdin) = child.stdin.take() {
         let input = exec.stdin.clone().unwrap_or_default();

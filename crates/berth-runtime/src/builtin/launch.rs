@@ -96,11 +96,11 @@ pub async fn start(cfg: &BuiltinConfig, spec: &ContainerSpec) -> Result<i32, Lau
     // The first shim process exits right after forking the real one.
     let _ = child.wait().await;
     let line = line.map_err(|_| LaunchError::Timeout(READY_TIMEOUT.as_secs()))?;
-    if let Some(pid) = line.trim().strip_prefix("ready ") {
-        if let Ok(pid) = pid.parse() {
-            tracing::info!(instance = name, pid, "guest started");
-            return Ok(pid);
-        }
+    if let Some(pid) = line.trim().strip_prefix("ready ")
+        && let Ok(pid) = pid.parse()
+    {
+        tracing::info!(instance = name, pid, "guest started");
+        return Ok(pid);
     }
     let reason = match line.trim().strip_prefix("error ") {
         Some(msg) => msg.to_owned(),

@@ -97,12 +97,10 @@ impl Runtime for BuiltinRuntime {
                 .controller_dir(controller, "probe")
                 .map_err(|e| e.to_string())?;
         }
-        if let cgroup::Layout::V1(_) = layout {
-            if layout.named_systemd().is_none() {
-                return Err(
-                    "cgroup v1 without the name=systemd hierarchy cannot boot systemd".into(),
-                );
-            }
+        if let cgroup::Layout::V1(_) = layout
+            && layout.named_systemd().is_none()
+        {
+            return Err("cgroup v1 without the name=systemd hierarchy cannot boot systemd".into());
         }
         match self.config.shim_command.first() {
             None => Err("no shim command configured".into()),
@@ -168,7 +166,7 @@ impl Runtime for BuiltinRuntime {
         name: &InstanceName,
         limits: &Limits,
     ) -> Result<(), RuntimeError> {
-        let limits = limits.clone();
+        let limits = *limits;
         self.blocking(name, "update limits", move |p| {
             control::update_limits(p, &limits)
         })

@@ -261,10 +261,10 @@ fn wait_for(init: Pid) -> WaitStatus {
 
 /// libcontainer's delete, then our own pruning of every cgroup it does not know about.
 fn cleanup_container(paths: &Paths, layout: &Layout) {
-    if let Ok(mut c) = Container::load(paths.youki_dir()) {
-        if let Err(e) = c.delete(true) {
-            tracing::warn!(instance = %paths.name, "libcontainer delete: {e}");
-        }
+    if let Ok(mut c) = Container::load(paths.youki_dir())
+        && let Err(e) = c.delete(true)
+    {
+        tracing::warn!(instance = %paths.name, "libcontainer delete: {e}");
     }
     if let Err(e) = cgroup::prune(layout, &paths.name) {
         tracing::warn!(instance = %paths.name, "prune cgroups: {e}");
