@@ -224,8 +224,9 @@ fn start_container(
     let pid = container
         .pid()
         .ok_or_else(|| ShimError::Bundle("libcontainer reported no init pid".into()))?;
-    let init =
-        Proc::of(pid.as_raw()).ok_or_else(|| ShimError::Bundle("init died at once".into()))?;
+    // Our child: it exists at least as a zombie until we reap it, even if it exited at once.
+    let (init, _) = Proc::stat(pid.as_raw())
+        .ok_or_else(|| ShimError::Bundle("init vanished before it was reaped".into()))?;
     Paths::write_proc(&paths.init_pid(), init)?;
     Ok(init)
 }

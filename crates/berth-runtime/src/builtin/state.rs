@@ -26,15 +26,18 @@ pub struct Proc {
 impl Proc {
     /// The process `pid` as it is now, if it exists (zombies count as gone).
     pub fn of(pid: i32) -> Option<Proc> {
+        Self::stat(pid).and_then(|(proc, zombie)| (!zombie).then_some(proc))
+    }
+
+    /// The process `pid`, even as a zombie not reaped yet, and whether it is one.
+    pub fn stat(pid: i32) -> Option<(Proc, bool)> {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the command name, which may itself contain spaces and parentheses.
         let rest = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = rest.split(' ').collect();
-        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-            return None;
-        }
+        let zombie = matches!(fields.first(), Some(&"Z") | Some(&"X"));
         let start = fields.get(19)?.parse().ok()?;
-        Some(Proc { pid, start })
+        Some((Proc { pid, start }, zombie))
     }
 
     /// Whether this very process (not a later one with the same pid) still runs.
