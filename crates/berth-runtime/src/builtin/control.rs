@@ -21,6 +21,8 @@ pub enum ControlError {
     NotRunning,
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Layout(#[from] super::layout::LayoutError),
     #[error("signal {signal} to pid {pid}: {source}")]
     Signal {
         signal: i32,

@@ -24,7 +24,7 @@ pub enum LaunchError {
     #[error("already running")]
     AlreadyRunning,
     #[error(transparent)]
-    Cgroup(#[from] super::cgroup::CgroupError),
+    Layout(#[from] super::layout::LayoutError),
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error("{path}: {source}")]

@@ -11,6 +11,8 @@ mod console;
 mod control;
 mod exec;
 mod launch;
+mod layout;
+mod security;
 mod shim;
 mod spec;
 mod state;

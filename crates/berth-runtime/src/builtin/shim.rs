@@ -28,6 +28,8 @@ pub enum ShimError {
     #[error(transparent)]
     Cgroup(#[from] cgroup::CgroupError),
     #[error(transparent)]
+    Layout(#[from] cgroup::LayoutError),
+    #[error(transparent)]
     Console(#[from] super::console::ConsoleError),
     #[error(transparent)]
     State(#[from] super::state::StateError),

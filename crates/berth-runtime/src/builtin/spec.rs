@@ -7,6 +7,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
 use super::cgroup::{self, Layout};
+use super::security;
 use crate::ContainerSpec;
 
 /// Where the shim's console pty is bind-mounted; the shim fills in the source.
@@ -20,81 +21,10 @@ pub enum SpecError {
     Write { path: String, reason: String },
 }
 
-/// Capabilities the guest does not get (LXC's default drop list).
-const DROPPED_CAPS: &[&str] = &[
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_TIME",
-    "CAP_MAC_ADMIN",
-    "CAP_MAC_OVERRIDE",
-];
-
-/// Every capability, in kernel numbering order (index = capability number).
-const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// Syscalls that fail with EPERM inside (LXC's default deny list).
-const DENIED_SYSCALLS: &[&str] = &[
-    "kexec_load",
-    "kexec_file_load",
-    "open_by_handle_at",
-    "init_module",
-    "finit_module",
-    "delete_module",
-];
-
 /// Builds the OCI spec for `spec` on a host whose cgroups look like `layout`.
 pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError> {
     let name = spec.name.as_str();
-    // A capability outside our own bounding set cannot be granted (capset fails).
-    let bounding = bounding_set();
-    let caps: Vec<&str> = ALL_CAPS
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| bounding >> i & 1 == 1 && !DROPPED_CAPS.contains(c))
-        .map(|(_, c)| *c)
-        .collect();
+    let caps = security::capabilities();
     let mut netns = json!({"type": "network"});
     if let Some(path) = &spec.netns {
         netns["path"] = json!(path);
@@ -126,12 +56,9 @@ pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError
                 {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
                 {"type": "cgroup"}, netns,
             ],
-            "devices": [
-                char_dev("/dev/net/tun", 10, 200, 0o666),
-                char_dev("/dev/fuse", 10, 229, 0o666),
-            ],
+            "devices": security::extra_devices(),
             "resources": resources(spec),
-            "seccomp": seccomp(),
+            "seccomp": security::seccomp(),
             "maskedPaths": [
                 "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
                 "/proc/scsi", "/proc/acpi", "/sys/firmware",
@@ -140,17 +67,6 @@ pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError
         },
     });
     Ok(serde_json::from_value(value)?)
-}
-
-/// This process's capability bounding set (all bits when it cannot be read).
-fn bounding_set() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("CapBnd:"))?;
-            u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).ok()
-        })
-        .unwrap_or(u64::MAX)
 }
 
 /// Writes `config.json` into `bundle`.
@@ -244,8 +160,9 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
                 "tmpfs",
                 &["nosuid", "noexec", "nodev", "mode=755"],
             ));
-            let wanted =
-                |h: &&cgroup::Hierarchy| h.is_managed() || h.is_named_systemd() || h.is_unified();
+            let wanted = |h: &&super::layout::Hierarchy| {
+                h.is_managed() || h.is_named_systemd() || h.is_unified()
+            };
             for h in hierarchies.iter().filter(wanted) {
                 let source = cgroup::guest_dir(&h.mount, name);
                 let source = source.to_string_lossy();
@@ -277,33 +194,8 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
     m
 }
 
-fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
-    json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0})
-}
-
-fn allow(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Value {
-    json!({"allow": true, "type": typ, "major": major, "minor": minor, "access": access})
-}
-
 fn resources(spec: &ContainerSpec) -> Value {
-    let mut r = json!({
-        "devices": [
-            {"allow": false, "access": "rwm"},
-            allow("c", None, None, "m"),
-            allow("b", None, None, "m"),
-            allow("c", Some(1), Some(3), "rwm"),   // null
-            allow("c", Some(1), Some(5), "rwm"),   // zero
-            allow("c", Some(1), Some(7), "rwm"),   // full
-            allow("c", Some(1), Some(8), "rwm"),   // random
-            allow("c", Some(1), Some(9), "rwm"),   // urandom
-            allow("c", Some(5), Some(0), "rwm"),   // tty
-            allow("c", Some(5), Some(1), "rwm"),   // console
-            allow("c", Some(5), Some(2), "rwm"),   // ptmx
-            allow("c", Some(136), None, "rwm"),    // pts
-            allow("c", Some(10), Some(200), "rwm"), // tun
-            allow("c", Some(10), Some(229), "rwm"), // fuse
-        ],
-    });
+    let mut r = json!({"devices": security::device_rules()});
     if let Some(cpu) = spec.limits.cpu {
         r["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
     }
@@ -317,23 +209,6 @@ fn resources(spec: &ContainerSpec) -> Value {
     r
 }
 
-fn seccomp() -> Value {
-    // The native architecture is always in the filter; add the compat ones so the deny list
-    // cannot be bypassed through 32-bit syscalls.
-    let arches: &[&str] = if cfg!(target_arch = "x86_64") {
-        &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-    } else if cfg!(target_arch = "aarch64") {
-        &["SCMP_ARCH_ARM"]
-    } else {
-        &[]
-    };
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": arches,
-        "syscalls": [{"names": DENIED_SYSCALLS, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}],
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -341,7 +216,7 @@ mod tests {
     use berth_types::{InstanceName, Limits};
 
     use super::*;
-    use crate::builtin::cgroup::Hierarchy;
+    use crate::builtin::layout::Hierarchy;
 
     fn container() -> ContainerSpec {
         ContainerSpec {

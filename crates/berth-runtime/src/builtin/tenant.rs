@@ -34,6 +34,12 @@ impl From<cgroup::CgroupError> for TenantError {
     }
 }
 
+impl From<cgroup::LayoutError> for TenantError {
+    fn from(e: cgroup::LayoutError) -> Self {
+        TenantError::Failed(e.to_string())
+    }
+}
+
 pub(super) fn exec_main(opts: Opts) -> i32 {
     // SAFETY: the daemon starts the helper with its status pipe on STATUS_FD and nothing else
     // in this process owns that descriptor.

@@ -1,0 +1,145 @@
+//! What the guest may do: its capabilities (LXC's default drop list), the seccomp deny list,
+//! and the devices its cgroup lets it open.
+
+use serde_json::{Value, json};
+
+/// Capabilities the guest does not get (LXC's default drop list).
+const DROPPED_CAPS: &[&str] = &[
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_TIME",
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+];
+
+/// Every capability, in kernel numbering order (index = capability number).
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Syscalls that fail with EPERM inside (LXC's default deny list).
+const DENIED_SYSCALLS: &[&str] = &[
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "init_module",
+    "finit_module",
+    "delete_module",
+];
+
+/// The capabilities the guest gets: all but the dropped ones, within our own bounding set
+/// (a capability outside it cannot be granted: capset fails).
+pub fn capabilities() -> Vec<&'static str> {
+    let bounding = bounding_set();
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| bounding >> i & 1 == 1 && !DROPPED_CAPS.contains(c))
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// This process's capability bounding set (all bits when it cannot be read).
+fn bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("CapBnd:"))?;
+            u64::from_str_radix(line.trim_start_matches("CapBnd:").trim(), 16).ok()
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// The devices the guest gets besides libcontainer's defaults (null, zero, full, tty,
+/// random, urandom).
+pub fn extra_devices() -> Value {
+    json!([
+        char_dev("/dev/net/tun", 10, 200, 0o666),
+        char_dev("/dev/fuse", 10, 229, 0o666)
+    ])
+}
+
+fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
+    json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0})
+}
+
+fn allow(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Value {
+    json!({"allow": true, "type": typ, "major": major, "minor": minor, "access": access})
+}
+
+/// The device cgroup rules: deny all, allow creating nodes, and using the usual ones.
+pub fn device_rules() -> Value {
+    json!([
+        {"allow": false, "access": "rwm"},
+        allow("c", None, None, "m"),
+        allow("b", None, None, "m"),
+        allow("c", Some(1), Some(3), "rwm"),    // null
+        allow("c", Some(1), Some(5), "rwm"),    // zero
+        allow("c", Some(1), Some(7), "rwm"),    // full
+        allow("c", Some(1), Some(8), "rwm"),    // random
+        allow("c", Some(1), Some(9), "rwm"),    // urandom
+        allow("c", Some(5), Some(0), "rwm"),    // tty
+        allow("c", Some(5), Some(1), "rwm"),    // console
+        allow("c", Some(5), Some(2), "rwm"),    // ptmx
+        allow("c", Some(136), None, "rwm"),     // pts
+        allow("c", Some(10), Some(200), "rwm"), // tun
+        allow("c", Some(10), Some(229), "rwm"), // fuse
+    ])
+}
+
+pub fn seccomp() -> Value {
+    // The native architecture is always in the filter; add the compat ones so the deny list
+    // cannot be bypassed through 32-bit syscalls.
+    let arches: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["SCMP_ARCH_ARM"]
+    } else {
+        &[]
+    };
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": arches,
+        "syscalls": [{"names": DENIED_SYSCALLS, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}],
+    })
+}
