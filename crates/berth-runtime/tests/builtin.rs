@@ -44,6 +44,10 @@ async fn boots_systemd_with_hostname_limits_and_exec() {
             "0x9",
             "lo is up"
         );
+        // Devices outside the allow-list cannot be opened even after mknod.
+        let (code, _) = g.sh("mknod /tmp/kmsg c 1 11 && : < /tmp/kmsg").await;
+        assert_ne!(code, 0, "a denied device could be opened");
+        assert_eq!(g.sh(": < /dev/null && echo ok").await, (0, "ok".into()));
         let (_, limits) = g
             .sh(
                 "cd /sys/fs/cgroup; if [ -f cpu.max ]; then cat cpu.max memory.max pids.max; \

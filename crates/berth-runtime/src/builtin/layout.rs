@@ -162,6 +162,17 @@ impl Layout {
         }
     }
 
+    /// The guest's cgroup in the cgroup2 hierarchy (unified, or a hybrid host's), if any.
+    pub fn unified_dir(&self, name: &str) -> Option<PathBuf> {
+        match self {
+            Layout::V2(root) => Some(guest_dir(root, name)),
+            Layout::V1(hs) => hs
+                .iter()
+                .find(|h| h.is_unified())
+                .map(|h| guest_dir(&h.mount, name)),
+        }
+    }
+
     /// The v1 `name=systemd` hierarchy, if there is one.
     pub fn named_systemd(&self) -> Option<&Hierarchy> {
         match self {

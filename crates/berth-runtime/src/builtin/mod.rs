@@ -9,6 +9,7 @@
 mod cgroup;
 mod console;
 mod control;
+mod devices;
 mod exec;
 mod launch;
 mod layout;

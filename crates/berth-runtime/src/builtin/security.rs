@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::devices::DeviceRule;
+
 /// Capabilities the guest does not get (LXC's default drop list).
 const DROPPED_CAPS: &[&str] = &[
     "CAP_SYS_MODULE",
@@ -103,28 +105,46 @@ fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
     json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0})
 }
 
-fn allow(typ: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Value {
-    json!({"allow": true, "type": typ, "major": major, "minor": minor, "access": access})
+/// The devices the guest may use (everything else is denied); creating nodes is allowed.
+pub const DEVICE_RULES: &[DeviceRule] = &[
+    rule(None, None, None, "m"),
+    rule(Some('c'), Some(1), Some(3), "rwm"),    // null
+    rule(Some('c'), Some(1), Some(5), "rwm"),    // zero
+    rule(Some('c'), Some(1), Some(7), "rwm"),    // full
+    rule(Some('c'), Some(1), Some(8), "rwm"),    // random
+    rule(Some('c'), Some(1), Some(9), "rwm"),    // urandom
+    rule(Some('c'), Some(5), Some(0), "rwm"),    // tty
+    rule(Some('c'), Some(5), Some(1), "rwm"),    // console
+    rule(Some('c'), Some(5), Some(2), "rwm"),    // ptmx
+    rule(Some('c'), Some(136), None, "rwm"),     // pts
+    rule(Some('c'), Some(10), Some(200), "rwm"), // tun
+    rule(Some('c'), Some(10), Some(229), "rwm"), // fuse
+];
+
+const fn rule(
+    kind: Option<char>,
+    major: Option<u32>,
+    minor: Option<u32>,
+    access: &'static str,
+) -> DeviceRule {
+    DeviceRule {
+        kind,
+        major,
+        minor,
+        access,
+    }
 }
 
-/// The device cgroup rules: deny all, allow creating nodes, and using the usual ones.
+/// [`DEVICE_RULES`] as OCI device cgroup entries, after a deny-all.
 pub fn device_rules() -> Value {
-    json!([
-        {"allow": false, "access": "rwm"},
-        allow("c", None, None, "m"),
-        allow("b", None, None, "m"),
-        allow("c", Some(1), Some(3), "rwm"),    // null
-        allow("c", Some(1), Some(5), "rwm"),    // zero
-        allow("c", Some(1), Some(7), "rwm"),    // full
-        allow("c", Some(1), Some(8), "rwm"),    // random
-        allow("c", Some(1), Some(9), "rwm"),    // urandom
-        allow("c", Some(5), Some(0), "rwm"),    // tty
-        allow("c", Some(5), Some(1), "rwm"),    // console
-        allow("c", Some(5), Some(2), "rwm"),    // ptmx
-        allow("c", Some(136), None, "rwm"),     // pts
-        allow("c", Some(10), Some(200), "rwm"), // tun
-        allow("c", Some(10), Some(229), "rwm"), // fuse
-    ])
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    for r in DEVICE_RULES {
+        let kind = r.kind.map_or("a".to_owned(), String::from);
+        rules.push(json!({
+            "allow": true, "type": kind, "major": r.major, "minor": r.minor, "access": r.access,
+        }));
+    }
+    Value::Array(rules)
 }
 
 pub fn seccomp() -> Value {

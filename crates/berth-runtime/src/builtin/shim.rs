@@ -20,6 +20,7 @@ use super::console::Console;
 use super::spec::CONSOLE;
 use super::state::{Paths, Proc};
 use super::tenant;
+use super::{devices, security};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShimError {
@@ -33,6 +34,8 @@ pub enum ShimError {
     Console(#[from] super::console::ConsoleError),
     #[error(transparent)]
     State(#[from] super::state::StateError),
+    #[error(transparent)]
+    Devices(#[from] devices::DevicesError),
     #[error("bundle: {0}")]
     Bundle(String),
     #[error("libcontainer: {0}")]
@@ -222,6 +225,10 @@ fn start_container(
         }
     }
     let mut container = built?;
+    // cgroup v2 has no device controller file: attach our filter before init runs the guest.
+    if let Some(dir) = layout.unified_dir(name) {
+        devices::attach(&dir, security::DEVICE_RULES)?;
+    }
     container.start()?;
     let pid = container
         .pid()
