@@ -1,1 +1,23 @@
-//! placeholder
+//! Berth images: the catalog of images and their mirrors, building root filesystems with
+//! mmdebstrap (or debootstrap) into a shared cache, cloning them per instance through a storage
+//! driver (`dir` or `btrfs`), and customising a clone safely (no write ever leaves the rootfs).
+//!
+//! Cache layout (others rely on it): `<cache_dir>/<image.cache_key(arch)>/rootfs/` and
+//! `<cache_dir>/<key>/image.json`.
+
+pub mod catalog;
+pub mod sources;
+
+pub use catalog::{Mirrors, Source};
+
+/// An error and its causes on one line: `a: b: c`.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
