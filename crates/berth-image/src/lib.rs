@@ -6,6 +6,8 @@
 //! `<cache_dir>/<key>/image.json`.
 
 pub mod catalog;
+pub mod customise;
+pub mod rootfs;
 pub mod sources;
 
 pub use catalog::{Mirrors, Source};
