@@ -5,11 +5,22 @@
 //! Cache layout (others rely on it): `<cache_dir>/<image.cache_key(arch)>/rootfs/` and
 //! `<cache_dir>/<key>/image.json`.
 
+pub mod bootstrap;
+pub mod build;
+pub mod cache;
 pub mod catalog;
+pub mod cmd;
 pub mod customise;
+pub mod mounts;
 pub mod rootfs;
 pub mod sources;
+pub mod tailor;
 
+pub use build::{BuildError, BuildProgress, build, ensure_built};
+pub use cache::{
+    CacheError, CachedImage, ImageMeta, delete_cached, find_cached, list_cached,
+    remove_partial_builds,
+};
 pub use catalog::{Mirrors, Source};
 
 /// An error and its causes on one line: `a: b: c`.

@@ -1,0 +1,299 @@
+//! The image cache: `<cache_dir>/<key>/rootfs/` and `<cache_dir>/<key>/image.json`, where the key
+//! is [`ImageRef::cache_key`] (`debian-12-amd64`). Builds happen in `.build-<key>-<id>` beside it
+//! and are renamed into place whole; a per-key lock file serialises builders across processes.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_types::{Arch, ImageRef};
+use chrono::{DateTime, Utc};
+use rustix::fs::FlockOperation;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+/// The version of the layout and customisation; images of another version are rebuilt.
+pub const FORMAT_VERSION: u32 = 1;
+
+const META: &str = "image.json";
+const ROOTFS: &str = "rootfs";
+const BUILD_PREFIX: &str = ".build-";
+const TRASH_PREFIX: &str = ".trash-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the metadata {}", .0.display())]
+    Meta(PathBuf, #[source] serde_json::Error),
+}
+
+pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
+    let path = path.to_owned();
+    move |source| CacheError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// `image.json`: what was built, when, and how big it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageMeta {
+    pub format_version: u32,
+    /// Canonical alias, `debian/12`.
+    pub alias: ImageRef,
+    pub arch: Arch,
+    pub built_at: DateTime<Utc>,
+    /// Bytes the rootfs takes on disk (hard links counted once).
+    pub size: u64,
+    /// The apt sources it was built from.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// A built image in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedImage {
+    pub image: ImageRef,
+    pub arch: Arch,
+    /// `debian-12-amd64`.
+    pub key: String,
+    /// `<cache_dir>/<key>`.
+    pub dir: PathBuf,
+    /// `<cache_dir>/<key>/rootfs`.
+    pub rootfs: PathBuf,
+    pub built_at: DateTime<Utc>,
+    pub size: u64,
+}
+
+impl CachedImage {
+    fn from_meta(dir: PathBuf, meta: ImageMeta) -> Self {
+        Self {
+            key: meta.alias.cache_key(meta.arch),
+            rootfs: dir.join(ROOTFS),
+            dir,
+            image: meta.alias,
+            arch: meta.arch,
+            built_at: meta.built_at,
+            size: meta.size,
+        }
+    }
+}
+
+fn read_meta(dir: &Path) -> Option<ImageMeta> {
+    let text = std::fs::read(dir.join(META)).ok()?;
+    let meta: ImageMeta = serde_json::from_slice(&text)
+        .inspect_err(|e| warn!(dir = %dir.display(), error = %e, "unreadable image.json"))
+        .ok()?;
+    (meta.format_version == FORMAT_VERSION && dir.join(ROOTFS).is_dir()).then_some(meta)
+}
+
+/// The cached image, if it is complete and of the current format.
+pub fn find_cached(cache_dir: &Path, image: ImageRef, arch: Arch) -> Option<CachedImage> {
+    let dir = cache_dir.join(image.cache_key(arch));
+    let meta = read_meta(&dir)?;
+    (meta.alias == image && meta.arch == arch).then(|| CachedImage::from_meta(dir, meta))
+}
+
+/// Every complete image in the cache, sorted by key.
+pub fn list_cached(cache_dir: &Path) -> Result<Vec<CachedImage>, CacheError> {
+    let entries = match std::fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read", cache_dir)(e)),
+    };
+    let mut images: Vec<CachedImage> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| {
+            let dir = e.path();
+            let meta = read_meta(&dir)?;
+            (e.file_name().to_str() == Some(meta.alias.cache_key(meta.arch).as_str()))
+                .then(|| CachedImage::from_meta(dir, meta))
+        })
+        .collect();
+    images.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(images)
+}
+
+/// Removes a cached image (the directory disappears at once, its files right after); removing
+/// a missing image is not an error.
+pub fn delete_cached(cache_dir: &Path, image: ImageRef, arch: Arch) -> Result<(), CacheError> {
+    let key = image.cache_key(arch);
+    let dir = cache_dir.join(&key);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let trash = cache_dir.join(format!(
+        "{TRASH_PREFIX}{key}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
+    remove_tree(&trash)?;
+    info!(image = %image, arch = arch.as_str(), "deleted cached image");
+    Ok(())
+}
+
+/// Removes what interrupted builds and deletions left (`.build-*`, `.trash-*`), skipping
+/// builds whose lock is still held by a running builder.
+pub fn remove_partial_builds(cache_dir: &Path) -> Result<(), CacheError> {
+    let entries = match std::fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("read", cache_dir)(e)),
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(TRASH_PREFIX) {
+            remove_tree(&path)?;
+        } else if let Some(rest) = name.strip_prefix(BUILD_PREFIX) {
+            // `.build-<key>-<32 hex>`: the key is all but the last part.
+            let Some((key, _)) = rest.rsplit_once('-') else {
+                continue;
+            };
+            match KeyLock::try_acquire(cache_dir, key)? {
+                Some(_lock) => {
+                    info!(dir = %path.display(), "removing an interrupted build");
+                    remove_tree(&path)?;
+                }
+                None => debug!(dir = %path.display(), "build still running; left alone"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive lock on one image key (`<cache_dir>/.<key>.lock`), held while building or
+/// replacing it; released when dropped.
+pub(crate) struct KeyLock {
+    _file: File,
+}
+
+impl KeyLock {
+    fn open(cache_dir: &Path, key: &str) -> Result<File, CacheError> {
+        let path = cache_dir.join(format!(".{key}.lock"));
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open the lock", &path))
+    }
+
+    /// The lock, or `None` if another builder holds it.
+    pub(crate) fn try_acquire(cache_dir: &Path, key: &str) -> Result<Option<Self>, CacheError> {
+        let file = Self::open(cache_dir, key)?;
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(io("lock", &cache_dir.join(key))(e.into())),
+        }
+    }
+
+    /// Waits for the lock without blocking the runtime (dropping the future stops waiting).
+    pub(crate) async fn acquire(cache_dir: &Path, key: &str) -> Result<Self, CacheError> {
+        let mut logged = false;
+        loop {
+            if let Some(lock) = Self::try_acquire(cache_dir, key)? {
+                return Ok(lock);
+            }
+            if !logged {
+                info!(
+                    key,
+                    "another build of this image is running; waiting for it"
+                );
+                logged = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// A fresh build directory for `key`: `<cache_dir>/.build-<key>-<id>`.
+pub(crate) fn build_dir(cache_dir: &Path, key: &str) -> PathBuf {
+    cache_dir.join(format!(
+        "{BUILD_PREFIX}{key}-{}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+/// Writes `image.json` into a build directory and renames it to `<cache_dir>/<key>`, moving a
+/// stale or incomplete entry of that key aside first. The caller holds the key's lock.
+pub(crate) fn commit(
+    cache_dir: &Path,
+    build: &Path,
+    meta: ImageMeta,
+) -> Result<CachedImage, CacheError> {
+    let meta_path = build.join(META);
+    let text =
+        serde_json::to_vec_pretty(&meta).map_err(|e| CacheError::Meta(meta_path.clone(), e))?;
+    std::fs::write(&meta_path, text).map_err(io("write", &meta_path))?;
+    let key = meta.alias.cache_key(meta.arch);
+    let dir = cache_dir.join(&key);
+    if dir.exists() {
+        let trash = cache_dir.join(format!(
+            "{TRASH_PREFIX}{key}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
+        remove_tree(&trash)?;
+    }
+    std::fs::rename(build, &dir).map_err(io("rename into place", build))?;
+    Ok(CachedImage::from_meta(dir, meta))
+}
+
+pub(crate) fn rootfs_of(build: &Path) -> PathBuf {
+    build.join(ROOTFS)
+}
+
+/// Bytes a tree takes on disk, hard links counted once; never leaves the tree's filesystem.
+pub fn disk_usage(path: &Path) -> Result<u64, CacheError> {
+    let top = std::fs::symlink_metadata(path).map_err(io("inspect", path))?;
+    let mut seen = HashSet::new();
+    let mut total = 0u64;
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(io("read", &dir))?;
+        for entry in entries {
+            let entry = entry.map_err(io("read", &dir))?;
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.dev() != top.dev() {
+                continue;
+            }
+            if meta.nlink() > 1 && !seen.insert(meta.ino()) {
+                continue;
+            }
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    Ok(total + top.blocks() * 512)
+}
+
+/// Removes a tree, refusing when something is mounted inside it (a leftover bind mount of
+/// `/dev` or `/proc` must never be deleted through).
+pub(crate) fn remove_tree(path: &Path) -> Result<(), CacheError> {
+    if let Some(mount) = crate::mounts::mounted_below(path) {
+        return Err(CacheError::Io {
+            action: "remove (something is mounted inside it)",
+            path: mount,
+            source: std::io::Error::from(std::io::ErrorKind::ResourceBusy),
+        });
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("remove", path)(e)),
+    }
+}
