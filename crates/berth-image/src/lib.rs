@@ -14,6 +14,7 @@ pub mod customise;
 pub mod mounts;
 pub mod rootfs;
 pub mod sources;
+pub mod storage;
 pub mod tailor;
 
 pub use build::{BuildError, BuildProgress, build, ensure_built};
@@ -22,6 +23,7 @@ pub use cache::{
     remove_partial_builds,
 };
 pub use catalog::{Mirrors, Source};
+pub use storage::{DiskUsage, DriverChoice, StorageDriver, StorageError};
 
 /// An error and its causes on one line: `a: b: c`.
 pub fn error_chain(err: &dyn std::error::Error) -> String {

@@ -1,0 +1,314 @@
+//! The `btrfs` driver: each cached image is imported once into a read-only subvolume
+//! (`images/<key>`), and each instance is a writable snapshot of it (`instances/<name>`),
+//! which takes milliseconds whatever the image size. Disk limits are qgroup limits on the
+//! instance's subvolume (writes past them fail with EDQUOT inside).
+
+use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::Mutex;
+use tracing::{debug, info, warn};
+
+use super::DiskUsage;
+use super::pool::{self, PoolError};
+use crate::cache::{self, CacheError, CachedImage};
+use crate::cmd::{self, CmdError};
+
+/// The inode number of every btrfs subvolume's root directory.
+const SUBVOLUME_INO: u64 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BtrfsError {
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error("instance {0:?} already has a rootfs")]
+    Exists(String),
+    #[error("instance {0:?} has no rootfs")]
+    Missing(String),
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("btrfs failed on {}", path.display())]
+    Tool {
+        path: PathBuf,
+        #[source]
+        source: CmdError,
+    },
+    #[error("unexpected `btrfs qgroup show` output for {}: {output:?}", path.display())]
+    Qgroup { path: PathBuf, output: String },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("the disk usage task died")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BtrfsError {
+    let path = path.to_owned();
+    move |source| BtrfsError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn tool(path: &Path) -> impl FnOnce(CmdError) -> BtrfsError {
+    let path = path.to_owned();
+    move |source| BtrfsError::Tool { path, source }
+}
+
+/// Runs `btrfs args…`; errors name `about`.
+async fn btrfs(args: &[&dyn AsRef<OsStr>], about: &Path) -> Result<String, BtrfsError> {
+    let args = args.iter().map(|a| a.as_ref());
+    cmd::run("btrfs", args).await.map_err(tool(about))
+}
+
+#[derive(Debug)]
+pub struct BtrfsDriver {
+    storage_dir: PathBuf,
+    root: PathBuf,
+    pool_file: PathBuf,
+    pool_size: u64,
+    /// The storage directory is on btrfs itself: no pool file.
+    native: bool,
+    import: Mutex<()>,
+}
+
+impl BtrfsDriver {
+    pub fn new(storage_dir: &Path, pool_size: u64) -> Self {
+        Self {
+            storage_dir: storage_dir.to_owned(),
+            root: storage_dir.join("btrfs"),
+            pool_file: storage_dir.join("btrfs.img"),
+            pool_size,
+            native: pool::is_btrfs(storage_dir),
+            import: Mutex::new(()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether the pool lives on the host's own btrfs (no loop file).
+    pub fn is_native(&self) -> bool {
+        self.native
+    }
+
+    pub fn instance_path(&self, instance: &str) -> PathBuf {
+        self.root.join("instances").join(instance)
+    }
+
+    pub async fn prepare(&self) -> Result<(), BtrfsError> {
+        if self.native {
+            std::fs::create_dir_all(&self.root).map_err(io("create", &self.root))?;
+        } else {
+            std::fs::create_dir_all(&self.storage_dir).map_err(io("create", &self.storage_dir))?;
+            pool::mount(&self.pool_file, &self.root, self.pool_size).await?;
+            btrfs(&[&"quota", &"enable", &self.root], &self.root).await?;
+        }
+        for sub in ["images", "instances"] {
+            let dir = self.root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        }
+        Ok(())
+    }
+
+    /// The read-only subvolume holding `cached`, imported now if missing or from an older build.
+    async fn import(&self, cached: &CachedImage) -> Result<PathBuf, BtrfsError> {
+        let _one_at_a_time = self.import.lock().await;
+        let images = self.root.join("images");
+        let path = images.join(&cached.key);
+        let stamp_path = images.join(format!("{}.built_at", cached.key));
+        let stamp = cached.built_at.to_rfc3339();
+        if is_subvolume(&path) && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+            return Ok(path);
+        }
+        info!(image = %cached.image, "importing the image into the btrfs pool");
+        let tmp = images.join(format!(
+            ".{}.tmp-{}",
+            cached.key,
+            uuid::Uuid::new_v4().simple()
+        ));
+        btrfs(&[&"subvolume", &"create", &tmp], &tmp).await?;
+        let imported = async {
+            let mut from = cached.rootfs.clone().into_os_string();
+            from.push("/.");
+            let args: [&OsStr; 4] = [
+                "-a".as_ref(),
+                "--reflink=auto".as_ref(),
+                &from,
+                tmp.as_os_str(),
+            ];
+            cmd::run("cp", args).await.map_err(tool(&tmp))?;
+            btrfs(&[&"property", &"set", &"-ts", &tmp, &"ro", &"true"], &tmp).await?;
+            if is_subvolume(&path) {
+                btrfs(&[&"subvolume", &"delete", &path], &path).await?;
+            }
+            std::fs::rename(&tmp, &path).map_err(io("rename into place", &tmp))?;
+            std::fs::write(&stamp_path, &stamp).map_err(io("write", &stamp_path))
+        }
+        .await;
+        if let Err(e) = imported {
+            if let Err(undo) = btrfs(&[&"subvolume", &"delete", &tmp], &tmp).await {
+                warn!(error = %undo, "cannot remove a failed import");
+            }
+            return Err(e);
+        }
+        Ok(path)
+    }
+
+    pub async fn clone_image(
+        &self,
+        cached: &CachedImage,
+        instance: &str,
+        disk_limit: Option<u64>,
+    ) -> Result<PathBuf, BtrfsError> {
+        let image = self.import(cached).await?;
+        let target = self.instance_path(instance);
+        if target.exists() {
+            return Err(BtrfsError::Exists(instance.to_owned()));
+        }
+        btrfs(&[&"subvolume", &"snapshot", &image, &target], &target).await?;
+        if let Some(bytes) = disk_limit
+            && let Err(e) = self.set_disk_limit(instance, Some(bytes)).await
+        {
+            let _ = self.destroy(instance).await;
+            return Err(e);
+        }
+        info!(instance, image = %cached.image, path = %target.display(), "cloned (btrfs snapshot)");
+        Ok(target)
+    }
+
+    pub async fn destroy(&self, instance: &str) -> Result<(), BtrfsError> {
+        let path = self.instance_path(instance);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(());
+        }
+        let qgroup = btrfs(&[&"inspect-internal", &"rootid", &path], &path)
+            .await
+            .ok();
+        let deleted = is_subvolume(&path)
+            && btrfs(&[&"subvolume", &"delete", &path], &path)
+                .await
+                .is_ok();
+        if !deleted {
+            // Not a subvolume, or one holding nested subvolumes: remove it file by file
+            // (rmdir removes the emptied subvolumes too).
+            let doomed = path.clone();
+            tokio::task::spawn_blocking(move || cache::remove_tree(&doomed)).await??;
+        }
+        if let Some(id) = qgroup.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+            let qgroup = format!("0/{id}");
+            let destroyed = btrfs(&[&"qgroup", &"destroy", &qgroup, &self.root], &self.root).await;
+            if let Err(e) = destroyed {
+                debug!(instance, error = %e, "qgroup left for the kernel to clean");
+            }
+        }
+        info!(instance, "destroyed (btrfs)");
+        Ok(())
+    }
+
+    pub async fn set_disk_limit(
+        &self,
+        instance: &str,
+        bytes: Option<u64>,
+    ) -> Result<(), BtrfsError> {
+        let path = self.instance_path(instance);
+        if !is_subvolume(&path) {
+            return Err(BtrfsError::Missing(instance.to_owned()));
+        }
+        if self.native {
+            // Quotas on the host's own filesystem are enabled only once a limit is wanted.
+            btrfs(&[&"quota", &"enable", &self.root], &self.root).await?;
+        }
+        let limit = bytes.map_or_else(|| "none".to_owned(), |b| b.to_string());
+        btrfs(&[&"qgroup", &"limit", &limit, &path], &path).await?;
+        debug!(instance, limit, "disk limit set");
+        Ok(())
+    }
+
+    pub async fn usage(&self, instance: &str) -> Result<DiskUsage, BtrfsError> {
+        let path = self.instance_path(instance);
+        if !is_subvolume(&path) {
+            return Err(BtrfsError::Missing(instance.to_owned()));
+        }
+        btrfs(&[&"filesystem", &"sync", &self.root], &self.root).await?;
+        match btrfs(&[&"qgroup", &"show", &"-ref", &"--raw", &path], &path).await {
+            Ok(out) => parse_qgroup(&out).ok_or(BtrfsError::Qgroup { path, output: out }),
+            Err(e) => {
+                debug!(instance, error = %e, "no qgroups; measuring by walking the tree");
+                let used = tokio::task::spawn_blocking(move || cache::disk_usage(&path)).await??;
+                Ok(DiskUsage {
+                    used,
+                    exclusive: None,
+                    limit: None,
+                })
+            }
+        }
+    }
+
+    /// `(used, free)`; a loop pool's free space is capped by what its host filesystem has left.
+    pub fn pool_usage(&self) -> Result<(u64, u64), BtrfsError> {
+        let (used, free) = pool::fs_usage(&self.root).map_err(io("inspect", &self.root))?;
+        if self.native {
+            return Ok((used, free));
+        }
+        let (_, host_free) =
+            pool::fs_usage(&self.storage_dir).map_err(io("inspect", &self.storage_dir))?;
+        Ok((used, free.min(host_free)))
+    }
+
+    pub async fn teardown(&self) -> Result<(), BtrfsError> {
+        if !self.native {
+            pool::unmount(&self.pool_file, &self.root).await?;
+        }
+        Ok(())
+    }
+}
+
+fn is_subvolume(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == SUBVOLUME_INO)
+}
+
+/// Parses `btrfs qgroup show -ref --raw PATH`: the `0/<id>` row's referenced, exclusive and
+/// referenced-limit columns.
+pub fn parse_qgroup(out: &str) -> Option<DiskUsage> {
+    let row = out.lines().find(|l| l.trim_start().starts_with("0/"))?;
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let used = cols.get(1)?.parse().ok()?;
+    let exclusive = cols.get(2).and_then(|c| c.parse().ok());
+    let limit = cols.get(3).and_then(|c| c.parse().ok());
+    Some(DiskUsage {
+        used,
+        exclusive,
+        limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_qgroup_rows() {
+        let out = "qgroupid         rfer         excl     max_rfer     max_excl \n\
+                   --------         ----         ----     --------     -------- \n\
+                   0/257       229425152        16384    536870912         none \n";
+        assert_eq!(
+            parse_qgroup(out),
+            Some(DiskUsage {
+                used: 229_425_152,
+                exclusive: Some(16_384),
+                limit: Some(536_870_912)
+            })
+        );
+        let unlimited = "0/258 4096 4096 none none\n";
+        assert_eq!(parse_qgroup(unlimited).and_then(|u| u.limit), None);
+        assert_eq!(parse_qgroup("quotas not enabled"), None);
+    }
+}
