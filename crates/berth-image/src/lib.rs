@@ -36,3 +36,41 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The daemon runs these on tokio's multi-threaded runtime: their futures must be `Send`.
+    #[test]
+    fn futures_are_send() {
+        let image = berth_types::ImageRef::parse("debian/12").expect("known");
+        let arch = berth_types::Arch::Amd64;
+        let mirrors = Mirrors::default();
+        let cache = Path::new("/nonexistent");
+        assert_send(&ensure_built(cache, image, arch, &mirrors, |_| {}));
+        assert_send(&build(cache, image, arch, &mirrors, |_| {}));
+        assert_send(&StorageDriver::open("dir", cache, 1 << 30));
+        let driver = StorageDriver::Btrfs(storage::BtrfsDriver::new(cache, 1 << 30));
+        let cached = CachedImage {
+            image,
+            arch,
+            key: image.cache_key(arch),
+            dir: cache.into(),
+            rootfs: cache.into(),
+            built_at: chrono::Utc::now(),
+            size: 0,
+        };
+        assert_send(&driver.clone_image(&cached, "a", None));
+        assert_send(&driver.destroy("a"));
+        assert_send(&driver.usage("a"));
+        assert_send(&driver.set_disk_limit("a", 1));
+        assert_send(&driver.pool_usage());
+        assert_send(&driver.prepare());
+        assert_send(&driver.teardown());
+    }
+}

@@ -62,7 +62,7 @@ fn tool(path: &Path) -> impl FnOnce(CmdError) -> BtrfsError {
 }
 
 /// Runs `btrfs args…`; errors name `about`.
-async fn btrfs(args: &[&dyn AsRef<OsStr>], about: &Path) -> Result<String, BtrfsError> {
+async fn btrfs(args: &[&(dyn AsRef<OsStr> + Sync)], about: &Path) -> Result<String, BtrfsError> {
     let args = args.iter().map(|a| a.as_ref());
     cmd::run("btrfs", args).await.map_err(tool(about))
 }
