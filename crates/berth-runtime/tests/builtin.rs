@@ -31,6 +31,8 @@ async fn boots_systemd_with_hostname_limits_and_exec() {
             g.rt.status(g.name()).await.expect("status"),
             RuntimeStatus::Running { pid }
         );
+        let again = g.rt.start(&g.spec).await.expect_err("second start");
+        assert!(matches!(again, RuntimeError::AlreadyRunning(_)), "{again}");
         let state = g.wait_booted(Duration::from_secs(90)).await;
         eprintln!("{}: {state} after {:?}", g.name(), t.elapsed());
         assert!(
@@ -144,20 +146,42 @@ async fn fork_bomb_stops_at_the_process_limit() {
         let g = Guest::prepare(limits(None, None, Some(150))).await;
         g.start().await;
         g.wait_booted(Duration::from_secs(90)).await;
-        let bomb = "timeout -s KILL 5 bash -c ':(){ :|:& };:' >/dev/null 2>&1; echo done";
-        let (_, out) = g.sh(bomb).await;
-        assert_eq!(out, "done");
-        let name = g.name().as_str();
-        let events = common::host_cgroup_file(name, "pids.events").unwrap_or_default();
-        let hit: u64 = events
-            .strip_prefix("max ")
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0);
-        assert!(hit > 0, "limit never reached: {events:?}");
-        let current: u64 = common::host_cgroup_file(name, "pids.current")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(u64::MAX);
-        assert!(current <= 150, "{current} tasks");
+        let name = g.name().to_string();
+        let count = |file: &str| -> u64 {
+            common::host_cgroup_file(&name, file)
+                .and_then(|v| v.trim_start_matches("max ").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        // The bomb stays in the command's process group, which the exec timeout kills whole.
+        let bomb = ExecSpec {
+            argv: vec!["bash".into(), "-c".into(), ":(){ :|:& };:; sleep 60".into()],
+            env: Default::default(),
+            cwd: None,
+            stdin: None,
+            timeout: Duration::from_secs(5),
+            output_cap: 1024,
+        };
+        let run = g.rt.exec(g.name(), &bomb);
+        let watch = async {
+            let mut peak = 0;
+            for _ in 0..40 {
+                peak = peak.max(count("pids.current"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            peak
+        };
+        let (result, peak) = tokio::join!(run, watch);
+        assert!(
+            matches!(result, Err(RuntimeError::ExecTimeout(5))),
+            "{result:?}"
+        );
+        assert!(count("pids.events") > 0, "the limit was never reached");
+        assert!(peak <= 150, "{peak} tasks");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count("pids.current") > 60 {
+            assert!(Instant::now() < deadline, "the bomb outlived its exec");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // The guest still works once the bomb is gone.
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(g.sh("cat /proc/1/comm").await, (0, "systemd".into()));
@@ -177,6 +201,19 @@ async fn freeze_thaw_then_stop_leaves_nothing() {
             g.rt.status(g.name()).await.expect("status"),
             RuntimeStatus::Frozen { pid }
         );
+        let frozen = ExecSpec {
+            argv: vec!["true".into()],
+            env: Default::default(),
+            cwd: None,
+            stdin: None,
+            timeout: Duration::from_secs(30),
+            output_cap: 64,
+        };
+        let err =
+            g.rt.exec(g.name(), &frozen)
+                .await
+                .expect_err("exec while frozen");
+        assert!(err.to_string().contains("frozen"), "{err}");
         g.rt.thaw(g.name()).await.expect("thaw");
         assert_eq!(
             g.rt.status(g.name()).await.expect("status"),
@@ -265,67 +302,4 @@ async fn two_guests_run_side_by_side_and_reboot_restarts_one() {
         assert!(a.host_cgroups().is_empty() && b.host_cgroups().is_empty());
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joins_a_prepared_network_namespace() {
-    require_host!();
-    bounded(120, async {
-        let mut g = Guest::prepare(Limits::default()).await;
-        let netns = NetNs::create(&format!("berth-{}", g.name()));
-        g.spec.netns = Some(netns.path());
-        g.start().await;
-        let (code, links) = g.sh("cat /proc/net/dev").await;
-        assert_eq!(code, 0);
-        assert!(
-            links.contains("berthtest0"),
-            "the guest's interfaces: {links}"
-        );
-        let inode =
-            std::fs::metadata(netns.path()).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        let (_, inside) = g.sh("readlink /proc/1/ns/net").await;
-        assert_eq!(inside, format!("net:[{}]", inode.expect("netns inode")));
-    })
-    .await;
-}
-
-/// A named network namespace with a veth pair in it, deleted on drop.
-struct NetNs(String);
-
-impl NetNs {
-    fn create(name: &str) -> NetNs {
-        let ip = |args: &[&str]| {
-            let ok = std::process::Command::new("ip")
-                .args(args)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "ip {args:?} failed");
-        };
-        ip(&["netns", "add", name]);
-        let ns = NetNs(name.to_owned());
-        ip(&[
-            "-n",
-            name,
-            "link",
-            "add",
-            "berthtest0",
-            "type",
-            "veth",
-            "peer",
-            "berthtest1",
-        ]);
-        ns
-    }
-
-    fn path(&self) -> std::path::PathBuf {
-        std::path::Path::new("/run/netns").join(&self.0)
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "delete", &self.0])
-            .status();
-    }
 }

@@ -154,6 +154,10 @@ impl Runtime for BuiltinRuntime {
     }
 
     async fn exec(&self, name: &InstanceName, spec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
+        // A command in a frozen guest would freeze too, until its timeout.
+        if let RuntimeStatus::Frozen { .. } = self.status(name).await? {
+            return Err(failed(name, "exec", "the instance is frozen"));
+        }
         exec::run(&self.config, name.as_str(), spec)
             .await
             .map_err(|e| match e {

@@ -3,6 +3,7 @@
 //! `berth-shim exec` is the short-lived helper that runs one command inside (see `tenant`).
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
+use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, dup2, fork, setsid};
@@ -131,6 +133,15 @@ fn run(opts: Opts) -> i32 {
     init_logging();
     let paths = Paths::new(&opts.state_root, &opts.name);
     let mut ready = Some(std::io::stdout());
+    // One shim per guest: a second one must not touch (or clean up) the first one's guest.
+    let _lock = match lock(&paths) {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::error!(instance = %opts.name, "{e}");
+            println!("error {e}");
+            return 1;
+        }
+    };
     let result = supervise(&opts, &paths, &mut ready);
     if let Err(e) = &result {
         tracing::error!(instance = %opts.name, "{e}");
@@ -141,6 +152,14 @@ fn run(opts: Opts) -> i32 {
     cleanup(&paths);
     tracing::info!(instance = %opts.name, "shim exits");
     i32::from(result.is_err())
+}
+
+/// Takes the guest's lock file, held for the shim's lifetime.
+fn lock(paths: &Paths) -> Result<Flock<File>, ShimError> {
+    std::fs::create_dir_all(&paths.dir)?;
+    let file = File::create(paths.dir.join("shim.lock"))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map_err(|_| ShimError::Bundle("another shim runs this guest".into()))
 }
 
 fn init_logging() {
