@@ -246,6 +246,11 @@ async fn freeze_thaw_then_stop_leaves_nothing() {
         g.rt.remove(g.name()).await.expect("remove");
         let err = g.rt.freeze(g.name()).await.expect_err("freeze stopped");
         assert!(matches!(err, RuntimeError::NotRunning(_)), "{err}");
+        let err =
+            g.rt.exec(g.name(), &frozen)
+                .await
+                .expect_err("exec stopped");
+        assert!(matches!(err, RuntimeError::NotRunning(_)), "{err}");
     })
     .await;
 }

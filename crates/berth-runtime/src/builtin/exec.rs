@@ -61,6 +61,7 @@ pub async fn run(
         });
     }
     let mut child = cmd.spawn()?;
+    tracing::debug!(instance = name, argv = ?exec.argv, "exec");
     drop(status_tx);
     let mut status =
         BufReader::new(tokio::fs::File::from_std(std::fs::File::from(status_rx))).lines();

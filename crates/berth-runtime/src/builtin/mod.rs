@@ -5,6 +5,11 @@
 //! then cleans up. Everything else works from files under `state_root` and the cgroup tree, so
 //! a restarted daemon finds its guests again; nothing here forks inside the daemon except the
 //! shim and the short-lived `exec` helper.
+//!
+//! Files: the bundle (`config.json`), `shim.log` and `console.log` (the guest's `/dev/console`)
+//! in `ContainerSpec::state_dir`; `shim.pid`, `init.pid` (pid and start time), `shim.lock` and
+//! the `stopping` marker in `state_root/<name>/`; libcontainer's state in
+//! `state_root/youki/<name>/`. The guest's cgroup is `/berth/<name>` in every hierarchy.
 
 mod cgroup;
 mod console;

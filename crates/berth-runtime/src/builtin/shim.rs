@@ -94,7 +94,8 @@ impl Opts {
 
 /// Entry point of `berth-shim` / `berthd shim`. `args` are the arguments after the program
 /// (or after `shim`): `run --name N --state-root DIR --bundle DIR`, or
-/// `exec --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`.
+/// `exec --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`; returns the exit
+/// code. `run` forks: call this first thing in `main`, before any thread or tokio runtime.
 pub fn shim_main(args: Vec<OsString>) -> i32 {
     let Some((cmd, rest)) = args.split_first() else {
         eprintln!("berth-shim: usage: berth-shim run|exec --name N --state-root DIR ...");

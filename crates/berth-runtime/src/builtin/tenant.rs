@@ -41,6 +41,10 @@ impl From<cgroup::LayoutError> for TenantError {
 }
 
 pub(super) fn exec_main(opts: Opts) -> i32 {
+    if nix::fcntl::fcntl(STATUS_FD, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        eprintln!("berth-shim exec: descriptor {STATUS_FD} (the status pipe) is not open");
+        return 2;
+    }
     // SAFETY: the daemon starts the helper with its status pipe on STATUS_FD and nothing else
     // in this process owns that descriptor.
     let mut status = File::from(unsafe { OwnedFd::from_raw_fd(STATUS_FD) });
