@@ -124,21 +124,37 @@ pub fn list_cached(cache_dir: &Path) -> Result<Vec<CachedImage>, CacheError> {
     Ok(images)
 }
 
-/// Removes a cached image (the directory disappears at once, its files right after); removing
-/// a missing image is not an error.
+/// Removes a cached image: the directory disappears at once, its files on a background thread.
+/// Removing a missing image is not an error.
 pub fn delete_cached(cache_dir: &Path, image: ImageRef, arch: Arch) -> Result<(), CacheError> {
     let key = image.cache_key(arch);
-    let dir = cache_dir.join(&key);
-    if !dir.exists() {
+    if !cache_dir.join(&key).exists() {
         return Ok(());
     }
+    move_to_trash(cache_dir, &key)?;
+    info!(image = %image, arch = arch.as_str(), "deleted cached image");
+    Ok(())
+}
+
+/// Renames `<cache_dir>/<key>` to a `.trash-` name (so the key is free at once) and removes it
+/// on a thread of its own; [`remove_partial_builds`] sweeps up if the process dies first.
+fn move_to_trash(cache_dir: &Path, key: &str) -> Result<(), CacheError> {
+    let dir = cache_dir.join(key);
     let trash = cache_dir.join(format!(
         "{TRASH_PREFIX}{key}-{}",
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
-    remove_tree(&trash)?;
-    info!(image = %image, arch = arch.as_str(), "deleted cached image");
+    let removal = std::thread::Builder::new()
+        .name("berth-image-trash".into())
+        .spawn(move || {
+            if let Err(e) = remove_tree(&trash) {
+                warn!(dir = %trash.display(), error = %e, "cannot remove an old image");
+            }
+        });
+    if let Err(e) = removal {
+        warn!(error = %e, "cannot start removing an old image; start-up sweeps it");
+    }
     Ok(())
 }
 
@@ -240,12 +256,7 @@ pub(crate) fn commit(
     let key = meta.alias.cache_key(meta.arch);
     let dir = cache_dir.join(&key);
     if dir.exists() {
-        let trash = cache_dir.join(format!(
-            "{TRASH_PREFIX}{key}-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
-        remove_tree(&trash)?;
+        move_to_trash(cache_dir, &key)?;
     }
     std::fs::rename(build, &dir).map_err(io("rename into place", build))?;
     Ok(CachedImage::from_meta(dir, meta))
