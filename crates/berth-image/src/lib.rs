@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cmd;
 pub mod customise;
 pub mod mounts;
+pub mod network;
 pub mod rootfs;
 pub mod sources;
 pub mod storage;

@@ -1,0 +1,174 @@
+//! Guest network files: a systemd-networkd `.network` file giving the guest's interface its
+//! static addresses and routes, and `/etc/resolv.conf` (images have no systemd-resolved).
+//! Written through [`crate::rootfs`] like every other guest file.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use crate::rootfs::{Rootfs, RootfsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("{0:?} is not a valid interface name")]
+    BadInterface(String),
+    #[error("prefix length /{0} is out of range")]
+    BadPrefix(u8),
+    #[error("{0:?} is not a valid DNS search domain")]
+    BadDomain(String),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+}
+
+/// How one guest interface is addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestNetwork {
+    /// The interface inside the guest, `eth0`.
+    pub interface: String,
+    /// IPv4 address and prefix length, with its gateway.
+    pub ipv4: Option<(Ipv4Addr, u8)>,
+    pub gateway4: Option<Ipv4Addr>,
+    /// IPv6 address and prefix length, with its gateway.
+    pub ipv6: Option<(Ipv6Addr, u8)>,
+    pub gateway6: Option<Ipv6Addr>,
+    /// Name servers for `/etc/resolv.conf`; empty leaves the file alone.
+    pub dns: Vec<IpAddr>,
+    pub search: Vec<String>,
+}
+
+impl GuestNetwork {
+    /// Where the `.network` file goes in the guest.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/etc/systemd/network/10-berth-{}.network",
+            self.interface
+        ))
+    }
+
+    /// The systemd-networkd file text.
+    pub fn networkd_file(&self) -> Result<String, NetworkError> {
+        let name = &self.interface;
+        let valid = !name.is_empty()
+            && name.len() <= 15
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(NetworkError::BadInterface(name.clone()));
+        }
+        let mut text = format!("# Written by Berth.\n[Match]\nName={name}\n\n[Network]\n");
+        if let Some((address, prefix)) = self.ipv4 {
+            if prefix > 32 {
+                return Err(NetworkError::BadPrefix(prefix));
+            }
+            let _ = writeln!(text, "Address={address}/{prefix}");
+        }
+        if let Some(gateway) = self.gateway4 {
+            let _ = writeln!(text, "Gateway={gateway}");
+        }
+        if let Some((address, prefix)) = self.ipv6 {
+            if prefix > 128 {
+                return Err(NetworkError::BadPrefix(prefix));
+            }
+            let _ = writeln!(text, "Address={address}/{prefix}");
+        }
+        if let Some(gateway) = self.gateway6 {
+            let _ = writeln!(text, "Gateway={gateway}");
+        }
+        for server in &self.dns {
+            let _ = writeln!(text, "DNS={server}");
+        }
+        text.push_str("IPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n");
+        Ok(text)
+    }
+
+    /// The `/etc/resolv.conf` text, or `None` when no name servers are given.
+    pub fn resolv_conf(&self) -> Result<Option<String>, NetworkError> {
+        if self.dns.is_empty() {
+            return Ok(None);
+        }
+        let mut text = String::from("# Written by Berth.\n");
+        for server in &self.dns {
+            let _ = writeln!(text, "nameserver {server}");
+        }
+        if !self.search.is_empty() {
+            for domain in &self.search {
+                let valid = !domain.is_empty()
+                    && domain.len() <= 253
+                    && domain
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                if !valid {
+                    return Err(NetworkError::BadDomain(domain.clone()));
+                }
+            }
+            let _ = writeln!(text, "search {}", self.search.join(" "));
+        }
+        Ok(Some(text))
+    }
+}
+
+/// Writes the guest's `.network` file and, with name servers, its `/etc/resolv.conf`.
+pub fn configure(root: &Rootfs, network: &GuestNetwork) -> Result<(), NetworkError> {
+    let networkd = network.networkd_file()?;
+    let resolv = network.resolv_conf()?;
+    root.write_file(&network.path(), networkd.as_bytes(), 0o644)?;
+    if let Some(resolv) = resolv {
+        root.write_file(Path::new("/etc/resolv.conf"), resolv.as_bytes(), 0o644)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> GuestNetwork {
+        GuestNetwork {
+            interface: "eth0".into(),
+            ipv4: Some((Ipv4Addr::new(10, 88, 0, 12), 24)),
+            gateway4: Some(Ipv4Addr::new(10, 88, 0, 1)),
+            ipv6: Some(("fd42:88::c".parse().expect("v6"), 64)),
+            gateway6: Some("fd42:88::1".parse().expect("v6")),
+            dns: vec![IpAddr::V4(Ipv4Addr::new(10, 88, 0, 1))],
+            search: vec!["berth.internal".into()],
+        }
+    }
+
+    #[test]
+    fn writes_networkd_and_resolv_conf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = Rootfs::open(dir.path()).expect("open");
+        configure(&root, &sample()).expect("configure");
+        let networkd =
+            std::fs::read_to_string(dir.path().join("etc/systemd/network/10-berth-eth0.network"))
+                .expect("network file");
+        assert!(networkd.contains("[Match]\nName=eth0\n"));
+        assert!(networkd.contains("Address=10.88.0.12/24\nGateway=10.88.0.1\n"));
+        assert!(networkd.contains("Address=fd42:88::c/64\nGateway=fd42:88::1\n"));
+        let resolv = std::fs::read_to_string(dir.path().join("etc/resolv.conf")).expect("resolv");
+        assert!(resolv.contains("nameserver 10.88.0.1\nsearch berth.internal\n"));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let mut bad = sample();
+        bad.interface = "eth0/../../x".into();
+        assert!(matches!(
+            bad.networkd_file(),
+            Err(NetworkError::BadInterface(_))
+        ));
+        let mut bad = sample();
+        bad.ipv4 = Some((Ipv4Addr::new(10, 0, 0, 1), 33));
+        assert!(matches!(
+            bad.networkd_file(),
+            Err(NetworkError::BadPrefix(33))
+        ));
+        let mut bad = sample();
+        bad.search = vec!["a b\nnameserver 1.1.1.1".into()];
+        assert!(matches!(bad.resolv_conf(), Err(NetworkError::BadDomain(_))));
+        let mut none = sample();
+        none.dns.clear();
+        assert_eq!(none.resolv_conf().expect("ok"), None);
+    }
+}
