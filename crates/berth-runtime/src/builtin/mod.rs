@@ -105,10 +105,28 @@ impl Runtime for BuiltinRuntime {
                 .controller_dir(controller, "probe")
                 .map_err(|e| e.to_string())?;
         }
-        if let cgroup::Layout::V1(_) = layout
-            && layout.named_systemd().is_none()
-        {
-            return Err("cgroup v1 without the name=systemd hierarchy cannot boot systemd".into());
+        match &layout {
+            cgroup::Layout::V1(_) if layout.named_systemd().is_none() => {
+                return Err(
+                    "cgroup v1 without the name=systemd hierarchy cannot boot systemd".into(),
+                );
+            }
+            cgroup::Layout::V1(_) => {}
+            cgroup::Layout::V2(root) => {
+                let path = root.join("cgroup.controllers");
+                let have = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let missing: Vec<&str> = ["cpu", "memory", "pids"]
+                    .into_iter()
+                    .filter(|c| !have.split_whitespace().any(|h| h == *c))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "cgroup2 controllers missing: {}",
+                        missing.join(", ")
+                    ));
+                }
+            }
         }
         match self.config.shim_command.first() {
             None => Err("no shim command configured".into()),
