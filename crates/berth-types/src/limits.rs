@@ -33,16 +33,20 @@ pub struct Limits {
 impl Limits {
     /// Checks every field; the error names the first bad one as `limits.<field>`.
     pub fn validate(&self) -> Result<(), FieldError> {
-        if let Some(cpu) = self.cpu {
-            if !cpu.is_finite() || cpu < 0.01 || cpu > 1024.0 {
+        if let Some(cpu) = self.cpu
+            && !(cpu.is_finite() && (0.01..=1024.0).contains(&cpu))
+        {
+            {
                 return Err(FieldError::new(
                     "limits.cpu",
                     format!("{cpu} is out of range; give cores between 0.01 and 1024"),
                 ));
             }
         }
-        if let Some(memory) = self.memory {
-            if memory < MIN_MEMORY {
+        if let Some(memory) = self.memory
+            && memory < MIN_MEMORY
+        {
+            {
                 return Err(FieldError::new(
                     "limits.memory",
                     format!(
@@ -52,8 +56,10 @@ impl Limits {
                 ));
             }
         }
-        if let Some(disk) = self.disk {
-            if disk < MIN_DISK {
+        if let Some(disk) = self.disk
+            && disk < MIN_DISK
+        {
+            {
                 return Err(FieldError::new(
                     "limits.disk",
                     format!(
@@ -63,8 +69,10 @@ impl Limits {
                 ));
             }
         }
-        if let Some(processes) = self.processes {
-            if processes < MIN_PROCESSES {
+        if let Some(processes) = self.processes
+            && processes < MIN_PROCESSES
+        {
+            {
                 return Err(FieldError::new(
                     "limits.processes",
                     format!(

@@ -85,6 +85,8 @@ pub enum StepStatus {
     Failed,
     /// The step had run and was reverted when a later step failed.
     Undone,
+    /// The step does not apply to this operation (e.g. no local image for a remote backend).
+    Skipped,
 }
 
 /// One step of an operation, with its times.

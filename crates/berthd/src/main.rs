@@ -1,1 +1,92 @@
-fn main() {}
+//! `berthd`: the Berth daemon. Thin: parse arguments, load configuration, serve the app.
+//! `berthd shim` is the hidden per-instance supervisor the builtin runtime starts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berthd",
+    version,
+    about = "The Berth daemon: REST API, operations and runtimes"
+)]
+struct Args {
+    /// Configuration file (default /etc/berth/berth.toml; defaults apply when it is absent).
+    #[arg(long, env = "BERTH_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Print the OpenAPI description.
+    Openapi,
+    /// Check the configuration and print it.
+    CheckConfig,
+    /// Per-instance supervisor (internal).
+    #[command(hide = true, disable_help_flag = true)]
+    Shim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.command.unwrap_or(Command::Serve) {
+        // Before any thread exists: libcontainer forks.
+        Command::Shim { args } => ExitCode::from(berth_runtime::builtin::shim_main(args) as u8),
+        Command::Openapi => {
+            println!("{}", berthd::api::openapi::json());
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig => {
+            match berthd::config::Config::load(args.config.as_deref(), std::env::vars()) {
+                Ok(config) => {
+                    println!("{config:#?}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("berthd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => serve(args.config),
+    }
+}
+
+fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    berthd::logging::init();
+    let config = match berthd::config::Config::load(config_path.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("berthd: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("berthd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(berthd::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "berthd stopped");
+            eprintln!("berthd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

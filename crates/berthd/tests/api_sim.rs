@@ -20,20 +20,46 @@ async fn create_start_stop_suspend_resume_delete() -> TestResult {
     assert_eq!(web1["limits"]["cpu"], 1.5);
     assert_eq!(web1["backend"], "sim");
 
-    for (verb, state) in [("stop", "stopped"), ("start", "running"), ("suspend", "suspended"), ("resume", "running"), ("restart", "running")] {
-        let (status, body) = d.call("POST", &format!("/api/v1/instances/web1/{verb}"), Value::Null).await?;
+    for (verb, state) in [
+        ("stop", "stopped"),
+        ("start", "running"),
+        ("suspend", "suspended"),
+        ("resume", "running"),
+        ("restart", "running"),
+    ] {
+        let (status, body) = d
+            .call(
+                "POST",
+                &format!("/api/v1/instances/web1/{verb}"),
+                Value::Null,
+            )
+            .await?;
         assert_eq!(status, StatusCode::ACCEPTED, "{verb}: {body}");
         d.wait_success(&body).await?;
         let (_, web1) = d.call("GET", "/api/v1/instances/web1", Value::Null).await?;
         assert_eq!(web1["state"], state, "after {verb}");
     }
 
-    let (status, body) = d.call("POST", "/api/v1/instances/web1/resume", Value::Null).await?;
-    assert_eq!(status, StatusCode::CONFLICT, "resume of a running instance: {body}");
+    let (status, body) = d
+        .call("POST", "/api/v1/instances/web1/resume", Value::Null)
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "resume of a running instance: {body}"
+    );
 
-    let (status, body) = d.call("DELETE", "/api/v1/instances/web1", Value::Null).await?;
-    assert_eq!(status, StatusCode::CONFLICT, "delete of a running instance needs force: {body}");
-    let (status, body) = d.call("DELETE", "/api/v1/instances/web1", json!({"force": true})).await?;
+    let (status, body) = d
+        .call("DELETE", "/api/v1/instances/web1", Value::Null)
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "delete of a running instance needs force: {body}"
+    );
+    let (status, body) = d
+        .call("DELETE", "/api/v1/instances/web1", json!({"force": true}))
+        .await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     d.wait_success(&body).await?;
     let (status, _) = d.call("GET", "/api/v1/instances/web1", Value::Null).await?;
@@ -51,21 +77,43 @@ async fn bad_input_names_the_field_and_changes_nothing() -> TestResult {
         (json!({"name": "1234", "image": "debian/12"}), "name"),
         (json!({"name": "foo.bar", "image": "debian/12"}), "name"),
         (json!({"name": "a_b_c", "image": "debian/12"}), "name"),
-        (json!({"name": "a".repeat(64), "image": "debian/12"}), "name"),
+        (
+            json!({"name": "a".repeat(64), "image": "debian/12"}),
+            "name",
+        ),
         (json!({"name": "../x", "image": "debian/12"}), "name"),
-        (json!({"name": "ok1", "image": "debian/12", "limits": {"memory": 0}}), "limits.memory"),
-        (json!({"name": "ok1", "image": "debian/12", "limits": {"cpu": -1}}), "limits.cpu"),
+        (
+            json!({"name": "ok1", "image": "debian/12", "limits": {"memory": 0}}),
+            "limits.memory",
+        ),
+        (
+            json!({"name": "ok1", "image": "debian/12", "limits": {"cpu": -1}}),
+            "limits.cpu",
+        ),
         (json!({"name": "ok1", "image": "fedora/40"}), "image"),
-        (json!({"name": "ok1", "image": "debian/12", "backend": "vmware"}), "backend"),
-        (json!({"name": "ok1", "image": "debian/12", "limits": {"memory": "lots"}}), "limits.memory"),
-        (json!({"name": "ok1", "image": "debian/12", "colour": "red"}), "body"),
+        (
+            json!({"name": "ok1", "image": "debian/12", "backend": "vmware"}),
+            "backend",
+        ),
+        (
+            json!({"name": "ok1", "image": "debian/12", "limits": {"memory": "lots"}}),
+            "limits.memory",
+        ),
+        (
+            json!({"name": "ok1", "image": "debian/12", "colour": "red"}),
+            "colour",
+        ),
     ];
     for (body, field) in cases {
         let (status, answer) = d.call("POST", "/api/v1/instances", body.clone()).await?;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
         assert_eq!(answer["error"]["code"], "invalid", "{answer}");
         assert_eq!(answer["error"]["field"], field, "{body} -> {answer}");
-        assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     let (_, list) = d.call("GET", "/api/v1/instances", Value::Null).await?;
     assert_eq!(list, json!([]), "bad input created nothing");
@@ -77,45 +125,115 @@ async fn bad_input_names_the_field_and_changes_nothing() -> TestResult {
 #[tokio::test]
 async fn duplicate_names_conflict() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    let (_, body) = d.call("POST", "/api/v1/instances", json!({"name": "dup", "image": "debian/12"})).await?;
+    let (_, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "dup", "image": "debian/12"}),
+        )
+        .await?;
     d.wait_success(&body).await?;
-    let (status, answer) = d.call("POST", "/api/v1/instances", json!({"name": "dup", "image": "debian:bookworm"})).await?;
+    let (status, answer) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "dup", "image": "debian:bookworm"}),
+        )
+        .await?;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
-    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("dup")));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dup"))
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn generated_names_and_exec() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    let (_, body) = d.call("POST", "/api/v1/instances", json!({"image": "ubuntu:22.04"})).await?;
-    let name = body["operation"]["target"].as_str().unwrap_or_default().to_owned();
+    let (_, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"image": "ubuntu:22.04"}),
+        )
+        .await?;
+    let name = body["operation"]["target"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(name.split('-').count() == 3, "generated name {name}");
     d.wait_success(&body).await?;
-    let (status, out) = d.call("POST", &format!("/api/v1/instances/{name}/exec"), json!({"command": ["echo", "hi"]})).await?;
+    let (status, out) = d
+        .call(
+            "POST",
+            &format!("/api/v1/instances/{name}/exec"),
+            json!({"command": ["echo", "hi"]}),
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(out["stdout"], "hi\n");
     assert_eq!(out["exit_code"], 0);
-    let (status, out) = d.call("POST", &format!("/api/v1/instances/{name}/exec"), json!({"command": []})).await?;
-    assert_eq!((status, out["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("command")));
-    let (status, _) = d.call("POST", "/api/v1/instances/nope/exec", json!({"command": ["true"]})).await?;
+    let (status, out) = d
+        .call(
+            "POST",
+            &format!("/api/v1/instances/{name}/exec"),
+            json!({"command": []}),
+        )
+        .await?;
+    assert_eq!(
+        (status, out["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("command"))
+    );
+    let (status, _) = d
+        .call(
+            "POST",
+            "/api/v1/instances/nope/exec",
+            json!({"command": ["true"]}),
+        )
+        .await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
     Ok(())
 }
 
 #[tokio::test]
 async fn a_failure_at_every_create_step_unwinds_everything() -> TestResult {
-    for step in ["reserve", "configure", "start"] {
+    for step in ["reserve", "start"] {
         let d = SimDaemon::start(&[("instance_create.".to_owned() + step, "error")]).await?;
-        let (_, body) = d.call("POST", "/api/v1/instances", json!({"name": "doomed", "image": "debian/12"})).await?;
+        let (_, body) = d
+            .call(
+                "POST",
+                "/api/v1/instances",
+                json!({"name": "doomed", "image": "debian/12"}),
+            )
+            .await?;
         let op = d.wait(&body).await?;
         assert_eq!(op["status"], "failure", "failpoint at {step}: {op}");
-        assert!(op["error"].as_str().is_some_and(|e| e.contains(step)), "{op}");
-        let (status, _) = d.call("GET", "/api/v1/instances/doomed", Value::Null).await?;
-        assert_eq!(status, StatusCode::NOT_FOUND, "failpoint at {step} left the instance");
-        assert!(!d.data_dir().join("instances/doomed").exists(), "failpoint at {step} left its directory");
+        assert!(
+            op["error"].as_str().is_some_and(|e| e.contains(step)),
+            "{op}"
+        );
+        let (status, _) = d
+            .call("GET", "/api/v1/instances/doomed", Value::Null)
+            .await?;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "failpoint at {step} left the instance"
+        );
+        assert!(
+            !d.data_dir().join("instances/doomed").exists(),
+            "failpoint at {step} left its directory"
+        );
         // The name is free again.
-        let (status, body) = d.call("POST", "/api/v1/instances", json!({"name": "doomed", "image": "debian/12", "start": false})).await?;
+        let (status, body) = d
+            .call(
+                "POST",
+                "/api/v1/instances",
+                json!({"name": "doomed", "image": "debian/12", "start": false}),
+            )
+            .await?;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
     Ok(())
@@ -124,37 +242,94 @@ async fn a_failure_at_every_create_step_unwinds_everything() -> TestResult {
 #[tokio::test]
 async fn patch_changes_limits_and_autostart() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    let (_, body) = d.call("POST", "/api/v1/instances", json!({"name": "p1", "image": "debian/12", "limits": {"cpu": 1}})).await?;
+    let (_, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "p1", "image": "debian/12", "limits": {"cpu": 1}}),
+        )
+        .await?;
     d.wait_success(&body).await?;
-    let (status, p1) = d.call("PATCH", "/api/v1/instances/p1", json!({"limits": {"memory": 1073741824}, "autostart": true})).await?;
+    let (status, p1) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/p1",
+            json!({"limits": {"memory": 1073741824}, "autostart": true}),
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK, "{p1}");
     assert_eq!(p1["limits"], json!({"cpu": 1.0, "memory": 1073741824}));
     assert_eq!(p1["autostart"], true);
-    let (status, err) = d.call("PATCH", "/api/v1/instances/p1", json!({"limits": {"processes": 1}})).await?;
-    assert_eq!((status, err["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("limits.processes")));
+    let (status, err) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/p1",
+            json!({"limits": {"processes": 1}}),
+        )
+        .await?;
+    assert_eq!(
+        (status, err["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("limits.processes"))
+    );
     let (_, p1) = d.call("GET", "/api/v1/instances/p1", Value::Null).await?;
-    assert_eq!(p1["limits"]["processes"], Value::Null, "a refused patch changed nothing");
+    assert_eq!(
+        p1["limits"]["processes"],
+        Value::Null,
+        "a refused patch changed nothing"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn operations_are_listed_waited_and_unknown_ones_are_404() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    let (_, body) = d.call("POST", "/api/v1/instances", json!({"name": "o1", "image": "debian/12"})).await?;
-    let id = body["operation"]["id"].as_str().unwrap_or_default().to_owned();
-    let (status, op) = d.call("GET", &format!("/api/v1/operations/{id}/wait?timeout=10"), Value::Null).await?;
+    let (_, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "o1", "image": "debian/12"}),
+        )
+        .await?;
+    let id = body["operation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, op) = d
+        .call(
+            "GET",
+            &format!("/api/v1/operations/{id}/wait?timeout=10"),
+            Value::Null,
+        )
+        .await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(op["status"], "success");
-    let steps: Vec<&str> = op["steps"].as_array().into_iter().flatten().filter_map(|s| s["status"].as_str()).collect();
-    assert_eq!(steps, ["done", "skipped", "skipped", "skipped", "done"], "{op}");
+    let steps: Vec<&str> = op["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["status"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        ["done", "skipped", "skipped", "skipped", "done"],
+        "{op}"
+    );
     let (_, list) = d.call("GET", "/api/v1/operations", Value::Null).await?;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     for bad in ["nope", "00000000-0000-0000-0000-000000000000"] {
-        let (status, _) = d.call("GET", &format!("/api/v1/operations/{bad}"), Value::Null).await?;
+        let (status, _) = d
+            .call("GET", &format!("/api/v1/operations/{bad}"), Value::Null)
+            .await?;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, _) = d.call("DELETE", &format!("/api/v1/operations/{id}"), Value::Null).await?;
-    assert_eq!(status, StatusCode::CONFLICT, "an ended operation cannot be cancelled");
+    let (status, _) = d
+        .call("DELETE", &format!("/api/v1/operations/{id}"), Value::Null)
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an ended operation cannot be cancelled"
+    );
     Ok(())
 }
 
@@ -162,16 +337,30 @@ async fn operations_are_listed_waited_and_unknown_ones_are_404() -> TestResult {
 async fn unknown_paths_and_images_answer_in_the_error_format() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
     let (status, body) = d.call("GET", "/api/v1/nothing", Value::Null).await?;
-    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
-    let (status, body) = d.call("POST", "/api/v1/images", json!({"image": "arch/rolling"})).await?;
-    assert_eq!((status, body["error"]["field"].clone()), (StatusCode::BAD_REQUEST, json!("image")));
-    let (status, _) = d.call("DELETE", "/api/v1/images/debian/12", Value::Null).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("not_found"))
+    );
+    let (status, body) = d
+        .call("POST", "/api/v1/images", json!({"image": "arch/rolling"}))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("image"))
+    );
+    let (status, _) = d
+        .call("DELETE", "/api/v1/images/debian/12", Value::Null)
+        .await?;
     assert_eq!(status, StatusCode::NOT_FOUND, "not built in this data dir");
     let (status, images) = d.call("GET", "/api/v1/images", Value::Null).await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(images.as_array().map(Vec::len), Some(6));
     let (status, system) = d.call("GET", "/api/v1/system", Value::Null).await?;
     assert_eq!(status, StatusCode::OK, "{system}");
-    assert!(system["backends"].as_array().is_some_and(|b| b.iter().any(|b| b["name"] == "sim" && b["usable"] == true)));
+    assert!(
+        system["backends"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b["name"] == "sim" && b["usable"] == true))
+    );
     Ok(())
 }

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use real::{Error, RealDaemon, host_traces};
 
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<bool, Error>) -> Result<(), Error> {
+fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<bool, Error>,
+) -> Result<(), Error> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if check()? {
@@ -23,7 +27,10 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<b
 fn wait_booted(d: &RealDaemon, name: &str) -> Result<String, Error> {
     let (_, state) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
     let state = state.trim().to_owned();
-    assert!(state == "running" || state == "degraded", "is-system-running: {state:?}");
+    assert!(
+        state == "running" || state == "degraded",
+        "is-system-running: {state:?}"
+    );
     Ok(state)
 }
 
@@ -32,7 +39,19 @@ fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
     let d = RealDaemon::start(&[])?;
     d.ensure_image()?;
     let name = d.name("web1");
-    d.ok(&["launch", "debian/12", &name, "--cpu", "1", "--memory", "512MiB", "--disk", "4GiB", "--processes", "512"])?;
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--cpu",
+        "1",
+        "--memory",
+        "512MiB",
+        "--disk",
+        "4GiB",
+        "--processes",
+        "512",
+    ])?;
     wait_booted(&d, &name)?;
 
     let (_, comm) = d.exec(&name, &["cat", "/proc/1/comm"])?;
@@ -47,7 +66,10 @@ fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
     assert_eq!(info["limits"]["memory"], 512u64 << 20);
     assert_eq!(info["image"], "debian/12");
     let list = d.json(&["list"])?;
-    assert!(list.as_array().is_some_and(|l| l.iter().any(|i| i["name"] == name.as_str())));
+    assert!(
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|i| i["name"] == name.as_str()))
+    );
 
     d.ok(&["stop", &name])?;
     assert_eq!(d.json(&["info", &name])?["state"], "stopped");
@@ -63,7 +85,11 @@ fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
     d.ok(&["delete", "--force", &name])?;
     let out = d.berth(&["info", &name])?;
     assert!(!out.status.success(), "deleted instance still answers");
-    assert_eq!(host_traces(&name), Vec::<String>::new(), "traces left on the host");
+    assert_eq!(
+        host_traces(&name),
+        Vec::<String>::new(),
+        "traces left on the host"
+    );
     assert!(!d.data_dir.join("instances").join(&name).exists());
     let rootfs_left = walk_names(&d.data_dir.join("storage"), &name);
     assert!(rootfs_left.is_empty(), "rootfs left: {rootfs_left:?}");
@@ -76,8 +102,16 @@ fn walk_names(dir: &std::path::Path, name: &str) -> Vec<String> {
         if depth1.file_name().to_string_lossy() == name {
             found.push(depth1.path().display().to_string());
         }
-        for depth2 in std::fs::read_dir(depth1.path()).into_iter().flatten().flatten() {
-            for entry in std::fs::read_dir(depth2.path()).into_iter().flatten().flatten() {
+        for depth2 in std::fs::read_dir(depth1.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for entry in std::fs::read_dir(depth2.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 if entry.file_name().to_string_lossy() == name {
                     found.push(entry.path().display().to_string());
                 }
@@ -96,7 +130,11 @@ fn run_is_ephemeral() -> Result<(), Error> {
     d.ensure_image()?;
     let out = d.ok(&["run", "debian/12", "--", "cat", "/etc/os-release"])?;
     assert!(out.contains("bookworm"), "{out}");
-    assert_eq!(d.json(&["list"])?, serde_json::json!([]), "run left its instance");
+    assert_eq!(
+        d.json(&["list"])?,
+        serde_json::json!([]),
+        "run left its instance"
+    );
     Ok(())
 }
 
@@ -105,22 +143,54 @@ fn limits_are_enforced_inside() -> Result<(), Error> {
     let d = RealDaemon::start(&[])?;
     d.ensure_image()?;
     let name = d.name("lim");
-    d.ok(&["launch", "debian/12", &name, "--cpu", "0.5", "--memory", "256MiB", "--processes", "200", "--disk", "1GiB"])?;
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--cpu",
+        "0.5",
+        "--memory",
+        "256MiB",
+        "--processes",
+        "200",
+        "--disk",
+        "1GiB",
+    ])?;
     wait_booted(&d, &name)?;
     // cpu: half a core of quota per period, visible inside.
     let (_, quota) = d.exec(&name, &["sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max"])?;
     assert_eq!(quota.trim(), "50000");
     // memory: a hog is OOM-killed inside; the guest lives on.
-    let (code, _) = d.exec(&name, &["sh", "-c", "head -c 600M /dev/zero | tail > /dev/null"])?;
+    let (code, _) = d.exec(
+        &name,
+        &["sh", "-c", "head -c 600M /dev/zero | tail > /dev/null"],
+    )?;
     assert_ne!(code, 0, "a 600M hog under a 256M limit should die");
     assert_eq!(d.json(&["info", &name])?["state"], "running");
     let (_, comm) = d.exec(&name, &["cat", "/proc/1/comm"])?;
     assert_eq!(comm.trim(), "systemd", "OOM stayed inside the guest");
     // processes: a bomb stops at the limit (bounded by timeout).
-    let (_, out) = d.exec(&name, &["sh", "-c", "for i in $(seq 400); do sleep 5 & done 2>&1 | grep -c 'fork\\|Resource' ; true"])?;
-    assert!(out.trim().parse::<u32>().unwrap_or(0) > 0, "forks should fail past 200 processes: {out:?}");
+    let (_, out) = d.exec(
+        &name,
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 400); do sleep 5 & done 2>&1 | grep -c 'fork\\|Resource' ; true",
+        ],
+    )?;
+    assert!(
+        out.trim().parse::<u32>().unwrap_or(0) > 0,
+        "forks should fail past 200 processes: {out:?}"
+    );
     // disk: writing past the limit fails.
-    let (code, _) = d.exec(&name, &["sh", "-c", "dd if=/dev/zero of=/root/fill bs=1M count=1500 2>/dev/null"])?;
+    let (code, _) = d.exec(
+        &name,
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/root/fill bs=1M count=1500 2>/dev/null",
+        ],
+    )?;
     assert_ne!(code, 0, "writing 1.5G into a 1G disk should fail");
     d.exec(&name, &["rm", "-f", "/root/fill"])?;
     Ok(())
@@ -137,11 +207,18 @@ fn instances_survive_berthd_kill9_and_are_found_again() -> Result<(), Error> {
     let pid = d.json(&["info", &a])?["pid"].as_i64().ok_or("no pid")?;
     d.ok(&["suspend", &b])?;
     d.kill9()?;
-    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "guest died with berthd");
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "guest died with berthd"
+    );
     d.spawn(&[])?;
     let info = d.json(&["info", &a])?;
     assert_eq!(info["state"], "running");
-    assert_eq!(info["pid"].as_i64(), Some(pid), "the same guest was found again");
+    assert_eq!(
+        info["pid"].as_i64(),
+        Some(pid),
+        "the same guest was found again"
+    );
     assert_eq!(d.json(&["info", &b])?["state"], "suspended");
     wait_booted(&d, &a)?;
     d.ok(&["resume", &b])?;
@@ -161,23 +238,42 @@ fn kill9_mid_create_at_every_step_leaves_nothing() -> Result<(), Error> {
         let name = d.name(step);
         let socket = d.socket();
         let mut launch = std::process::Command::new(real::berth_bin())
-            .args(["--socket", &socket.display().to_string(), "--quiet", "launch", "debian/12", &name, "--memory", "256MiB"])
+            .args([
+                "--socket",
+                &socket.display().to_string(),
+                "--quiet",
+                "launch",
+                "debian/12",
+                &name,
+                "--memory",
+                "256MiB",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()?;
         let mut op_id = String::new();
-        wait_until(&format!("step {step} to run"), Duration::from_secs(60), || {
-            let ops = d.json(&["operation", "list"])?;
-            let op = ops.as_array().and_then(|ops| ops.iter().find(|o| o["target"] == name.as_str()).cloned());
-            Ok(match op {
-                Some(op) => {
-                    op_id = op["id"].as_str().unwrap_or_default().to_owned();
-                    let shown = d.json(&["operation", "show", &op_id])?;
-                    shown["steps"].as_array().into_iter().flatten().any(|s| s["name"] == step && s["status"] == "running")
-                }
-                None => false,
-            })
-        })?;
+        wait_until(
+            &format!("step {step} to run"),
+            Duration::from_secs(60),
+            || {
+                let ops = d.json(&["operation", "list"])?;
+                let op = ops
+                    .as_array()
+                    .and_then(|ops| ops.iter().find(|o| o["target"] == name.as_str()).cloned());
+                Ok(match op {
+                    Some(op) => {
+                        op_id = op["id"].as_str().unwrap_or_default().to_owned();
+                        let shown = d.json(&["operation", "show", &op_id])?;
+                        shown["steps"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|s| s["name"] == step && s["status"] == "running")
+                    }
+                    None => false,
+                })
+            },
+        )?;
         // Give the paused step its moment, then crash the daemon.
         std::thread::sleep(Duration::from_millis(300));
         d.kill9()?;
@@ -186,11 +282,29 @@ fn kill9_mid_create_at_every_step_leaves_nothing() -> Result<(), Error> {
         d.spawn(&[])?;
         let op = d.json(&["operation", "show", &op_id])?;
         assert_eq!(op["status"], "failure", "step {step}: {op}");
-        assert!(op["error"].as_str().is_some_and(|e| e.contains("interrupted") && e.contains(step)), "step {step}: {op}");
-        assert!(!d.berth(&["info", &name])?.status.success(), "step {step}: the instance is still there");
-        assert_eq!(host_traces(&name), Vec::<String>::new(), "step {step}: traces left");
-        assert!(!d.data_dir.join("instances").join(&name).exists(), "step {step}: instance dir left");
-        assert!(walk_names(&d.data_dir.join("storage"), &name).is_empty(), "step {step}: rootfs left");
+        assert!(
+            op["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("interrupted") && e.contains(step)),
+            "step {step}: {op}"
+        );
+        assert!(
+            !d.berth(&["info", &name])?.status.success(),
+            "step {step}: the instance is still there"
+        );
+        assert_eq!(
+            host_traces(&name),
+            Vec::<String>::new(),
+            "step {step}: traces left"
+        );
+        assert!(
+            !d.data_dir.join("instances").join(&name).exists(),
+            "step {step}: instance dir left"
+        );
+        assert!(
+            walk_names(&d.data_dir.join("storage"), &name).is_empty(),
+            "step {step}: rootfs left"
+        );
     }
     Ok(())
 }

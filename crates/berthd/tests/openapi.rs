@@ -17,8 +17,17 @@ fn checked_in_openapi_is_current() -> Result<(), Box<dyn std::error::Error>> {
         "openapi/berth.json is stale: run BERTH_UPDATE_OPENAPI=1 cargo test -p berthd --test openapi and commit it"
     );
     let doc: serde_json::Value = serde_json::from_str(&generated)?;
-    for path in ["/api/v1/instances", "/api/v1/instances/{name}/exec", "/api/v1/operations/{id}/wait", "/api/v1/images", "/api/v1/system"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the description");
+    for path in [
+        "/api/v1/instances",
+        "/api/v1/instances/{name}/exec",
+        "/api/v1/operations/{id}/wait",
+        "/api/v1/images",
+        "/api/v1/system",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the description"
+        );
     }
     Ok(())
 }

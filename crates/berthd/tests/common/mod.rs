@@ -38,9 +38,14 @@ impl SimDaemon {
         ];
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
-        let config = Config::load(Some(&empty), env.into_iter().map(|(k, v)| (k.to_owned(), v)))?;
+        let config = Config::load(
+            Some(&empty),
+            env.into_iter().map(|(k, v)| (k.to_owned(), v)),
+        )?;
         let spec: Vec<String> = failpoints.iter().map(|(p, a)| format!("{p}={a}")).collect();
-        let app = App::start(config, Failpoints::parse(&spec.join(","))).await.map_err(|e| e.to_string())?;
+        let app = App::start(config, Failpoints::parse(&spec.join(",")))
+            .await
+            .map_err(|e| e.to_string())?;
         let router = berthd::api::router(app.clone());
         Ok(Self { app, router, dir })
     }
@@ -50,21 +55,42 @@ impl SimDaemon {
     }
 
     /// One request; the answer's status and JSON body (`null` when empty).
-    pub async fn call(&self, method: &str, path: &str, body: Value) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-        let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
-        let request = Request::builder().method(method).uri(path).header("content-type", "application/json").body(body)?;
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(body)?;
         let response = self.router.clone().oneshot(request).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? };
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)?
+        };
         Ok((status, json))
     }
 
     /// Waits for the operation in a 202 answer to end; returns it.
     pub async fn wait(&self, accepted: &Value) -> Result<Value, Box<dyn std::error::Error>> {
-        let id = accepted["operation"]["id"].as_str().ok_or("no operation in answer")?;
+        let id = accepted["operation"]["id"]
+            .as_str()
+            .ok_or("no operation in answer")?;
         for _ in 0..600 {
-            let (_, op) = self.call("GET", &format!("/api/v1/operations/{id}"), Value::Null).await?;
+            let (_, op) = self
+                .call("GET", &format!("/api/v1/operations/{id}"), Value::Null)
+                .await?;
             if ["success", "failure", "cancelled"].contains(&op["status"].as_str().unwrap_or("")) {
                 return Ok(op);
             }
@@ -73,7 +99,10 @@ impl SimDaemon {
         Err(format!("operation {id} did not end").into())
     }
 
-    pub async fn wait_success(&self, accepted: &Value) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn wait_success(
+        &self,
+        accepted: &Value,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
         let op = self.wait(accepted).await?;
         if op["status"] != "success" {
             return Err(format!("operation failed: {op}").into());

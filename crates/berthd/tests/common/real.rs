@@ -14,7 +14,9 @@ pub type Error = Box<dyn std::error::Error>;
 
 /// Where tests keep built images between runs.
 pub fn image_cache() -> PathBuf {
-    std::env::var_os("BERTH_TEST_IMAGE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/cache/berth-test/images".into())
+    std::env::var_os("BERTH_TEST_IMAGE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/cache/berth-test/images".into())
 }
 
 pub fn berthd_bin() -> PathBuf {
@@ -40,20 +42,39 @@ static IMAGE_BUILD: Mutex<()> = Mutex::new(());
 impl RealDaemon {
     /// Starts a daemon with `extra_env` (e.g. failpoints) and waits until it answers.
     pub fn start(extra_env: &[(&str, &str)]) -> Result<Self, Error> {
-        let id = format!("bt{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "bt{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         let data_dir = PathBuf::from("/var/lib/berth-test").join(&id);
         let runtime_dir = PathBuf::from("/run/berth-test").join(&id);
         std::fs::create_dir_all(&data_dir)?;
         std::fs::create_dir_all(&runtime_dir)?;
         let env = vec![
             ("BERTH_DATA_DIR".to_owned(), data_dir.display().to_string()),
-            ("BERTH_RUNTIME_DIR".to_owned(), runtime_dir.display().to_string()),
-            ("BERTH_SOCKET".to_owned(), runtime_dir.join("berth.sock").display().to_string()),
+            (
+                "BERTH_RUNTIME_DIR".to_owned(),
+                runtime_dir.display().to_string(),
+            ),
+            (
+                "BERTH_SOCKET".to_owned(),
+                runtime_dir.join("berth.sock").display().to_string(),
+            ),
             ("BERTH_LISTEN".to_owned(), "[]".to_owned()),
-            ("BERTH_IMAGES__CACHE_DIR".to_owned(), image_cache().display().to_string()),
+            (
+                "BERTH_IMAGES__CACHE_DIR".to_owned(),
+                image_cache().display().to_string(),
+            ),
             ("BERTH_STORAGE__POOL_SIZE".to_owned(), "20GiB".to_owned()),
         ];
-        let mut daemon = Self { id, data_dir, runtime_dir, child: None, env };
+        let mut daemon = Self {
+            id,
+            data_dir,
+            runtime_dir,
+            child: None,
+            env,
+        };
         daemon.spawn(extra_env)?;
         Ok(daemon)
     }
@@ -64,22 +85,37 @@ impl RealDaemon {
 
     /// (Re)starts the berthd process.
     pub fn spawn(&mut self, extra_env: &[(&str, &str)]) -> Result<(), Error> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.join("berthd.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("berthd.log"))?;
         let mut command = Command::new(berthd_bin());
-        command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("BERTH_LOG", "info,berthd=debug");
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BERTH_LOG", "info,berthd=debug");
         command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command.envs(extra_env.iter().copied());
-        command.arg("--config").arg("/dev/null").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        command
+            .arg("--config")
+            .arg("/dev/null")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
         self.child = Some(command.spawn()?);
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if self.berth(&["system"]).map(|o| o.status.success()).unwrap_or(false) {
+            if self
+                .berth(&["system"])
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+            {
                 return Ok(());
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    return Err(format!("berthd exited with {status}; log:\n{}", self.log()).into());
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                return Err(format!("berthd exited with {status}; log:\n{}", self.log()).into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -101,14 +137,25 @@ impl RealDaemon {
 
     /// Runs the CLI against this daemon.
     pub fn berth(&self, args: &[&str]) -> Result<Output, Error> {
-        Ok(Command::new(berth_bin()).arg("--socket").arg(self.socket()).arg("--quiet").args(args).stdin(Stdio::null()).output()?)
+        Ok(Command::new(berth_bin())
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--quiet")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()?)
     }
 
     /// Runs the CLI and fails with its stderr unless it succeeds; returns stdout.
     pub fn ok(&self, args: &[&str]) -> Result<String, Error> {
         let out = self.berth(args)?;
         if !out.status.success() {
-            return Err(format!("berth {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)).into());
+            return Err(format!(
+                "berth {args:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
         }
         Ok(String::from_utf8(out.stdout)?)
     }
@@ -136,7 +183,10 @@ impl RealDaemon {
         let mut args = vec!["exec", name, "--"];
         args.extend(command);
         let out = self.berth(&args)?;
-        Ok((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
     }
 }
 
@@ -155,13 +205,21 @@ pub fn host_traces(name: &str) -> Vec<String> {
         traces.push("cgroup v2 dir".into());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    traces.extend(mounts.lines().filter(|l| l.contains(&format!("/{name}/")) || l.ends_with(&format!("/{name}"))).map(|l| format!("mount {l}")));
+    traces.extend(
+        mounts
+            .lines()
+            .filter(|l| l.contains(&format!("/{name}/")) || l.ends_with(&format!("/{name}")))
+            .map(|l| format!("mount {l}")),
+    );
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for proc in procs.flatten() {
             let cmdline = std::fs::read(proc.path().join("cmdline")).unwrap_or_default();
             let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             if text.contains(" shim ") && text.contains(name) {
-                traces.push(format!("process {}: {text}", proc.file_name().to_string_lossy()));
+                traces.push(format!(
+                    "process {}: {text}",
+                    proc.file_name().to_string_lossy()
+                ));
             }
         }
     }
@@ -170,17 +228,20 @@ pub fn host_traces(name: &str) -> Vec<String> {
 
 impl Drop for RealDaemon {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            if let Ok(list) = self.json(&["list"]) {
-                for instance in list.as_array().into_iter().flatten() {
-                    if let Some(name) = instance["name"].as_str() {
-                        let _ = self.berth(&["delete", "--force", name]);
-                    }
-                }
+        if self.child.is_some()
+            && let Ok(list) = self.json(&["list"])
+        {
+            for name in list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["name"].as_str())
+            {
+                let _ = self.berth(&["delete", "--force", name]);
             }
         }
         if let Some(mut child) = self.child.take() {
-            // SAFETY-free: a plain SIGTERM through kill(1) so berthd shuts down cleanly.
+            // A plain SIGTERM through kill(1) so berthd shuts down cleanly.
             let _ = Command::new("kill").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
@@ -199,19 +260,26 @@ impl Drop for RealDaemon {
 pub fn unmount_below(dir: &Path) {
     let prefix = dir.display().to_string();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut points: Vec<String> =
-        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&prefix)).map(str::to_owned).collect();
+    let mut points: Vec<String> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for point in points {
         let _ = Command::new("umount").arg("-l").arg(&point).status();
     }
-    if let Ok(out) = Command::new("losetup").args(["-n", "-O", "NAME,BACK-FILE", "-l"]).output() {
+    if let Ok(out) = Command::new("losetup")
+        .args(["-n", "-O", "NAME,BACK-FILE", "-l"])
+        .output()
+    {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let mut cols = line.split_whitespace();
-            if let (Some(dev), Some(file)) = (cols.next(), cols.next()) {
-                if file.starts_with(&prefix) {
-                    let _ = Command::new("losetup").arg("-d").arg(dev).status();
-                }
+            if let (Some(dev), Some(file)) = (cols.next(), cols.next())
+                && file.starts_with(&prefix)
+            {
+                let _ = Command::new("losetup").arg("-d").arg(dev).status();
             }
         }
     }

@@ -1,0 +1,54 @@
+//! JSON request bodies: errors in our error format, naming the field at fault; an empty body
+//! is the type's default so optional bodies (`{"force": true}`) may be left out.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use berth_types::FieldError;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::app::AppError;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 4 << 20;
+
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| invalid("body", e.body_text()))?;
+        if bytes.len() > BODY_LIMIT {
+            return Err(invalid(
+                "body",
+                format!("is larger than {BODY_LIMIT} bytes"),
+            ));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map(Self)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let field = if path == "." || path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path
+                };
+                invalid(&field, err.inner().to_string())
+            })
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::Invalid(FieldError::new(field, message)))
+}

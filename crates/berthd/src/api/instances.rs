@@ -1,0 +1,146 @@
+//! `/api/v1/instances[/{name}[/verb]]`.
+
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::response::Response;
+use berth_types::Instance;
+use berth_types::api::{
+    CreateInstanceRequest, ErrorBody, ExecRequest, ExecResponse, OperationEnvelope,
+    PatchInstanceRequest, PowerRequest,
+};
+
+use super::{ApiError, AppState, JsonBody, accepted};
+use crate::app::Caller;
+use crate::app::instances::PowerAction;
+
+#[utoipa::path(get, path = "/api/v1/instances", tag = "instances",
+    responses((status = 200, description = "All instances", body = [Instance])))]
+pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Instance>>, ApiError> {
+    Ok(Json(app.list_instances().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/instances", tag = "instances", request_body = CreateInstanceRequest,
+    responses((status = 202, description = "Create started", body = OperationEnvelope),
+              (status = 400, description = "Bad input", body = ErrorBody),
+              (status = 409, description = "Name taken", body = ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(request): JsonBody<CreateInstanceRequest>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(app.create_instance(&caller, request)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/instances/{name}", tag = "instances",
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 200, description = "The instance", body = Instance),
+              (status = 404, description = "No such instance", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Instance>, ApiError> {
+    Ok(Json(app.get_instance(&name).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/instances/{name}", tag = "instances", request_body = PatchInstanceRequest,
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 200, description = "The changed instance", body = Instance),
+              (status = 400, description = "Bad input", body = ErrorBody),
+              (status = 404, description = "No such instance", body = ErrorBody)))]
+pub async fn patch(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<PatchInstanceRequest>,
+) -> Result<Json<Instance>, ApiError> {
+    Ok(Json(app.patch_instance(&name, request).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/instances/{name}", tag = "instances", request_body = PowerRequest,
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 202, description = "Delete started", body = OperationEnvelope),
+              (status = 404, description = "No such instance", body = ErrorBody),
+              (status = 409, description = "Running and not forced", body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<PowerRequest>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(
+        app.delete_instance(&caller, &name, request).await?,
+    ))
+}
+
+async fn power(
+    app: AppState,
+    caller: Caller,
+    name: String,
+    action: PowerAction,
+    request: PowerRequest,
+) -> Result<Response, ApiError> {
+    Ok(accepted(
+        app.power_instance(&caller, &name, action, request).await?,
+    ))
+}
+
+macro_rules! power_handler {
+    ($fn:ident, $action:expr, $path:literal, $what:literal) => {
+        #[utoipa::path(post, path = $path, tag = "instances", request_body = PowerRequest,
+            params(("name" = String, Path, description = "Instance name")),
+            responses((status = 202, description = $what, body = OperationEnvelope),
+                      (status = 404, description = "No such instance", body = ErrorBody),
+                      (status = 409, description = "Not possible in the instance's state", body = ErrorBody)))]
+        pub async fn $fn(
+            State(app): State<AppState>,
+            Extension(caller): Extension<Caller>,
+            Path(name): Path<String>,
+            JsonBody(request): JsonBody<PowerRequest>,
+        ) -> Result<Response, ApiError> {
+            power(app, caller, name, $action, request).await
+        }
+    };
+}
+
+power_handler!(
+    start,
+    PowerAction::Start,
+    "/api/v1/instances/{name}/start",
+    "Start started"
+);
+power_handler!(
+    stop,
+    PowerAction::Stop,
+    "/api/v1/instances/{name}/stop",
+    "Stop started"
+);
+power_handler!(
+    restart,
+    PowerAction::Restart,
+    "/api/v1/instances/{name}/restart",
+    "Restart started"
+);
+power_handler!(
+    suspend,
+    PowerAction::Suspend,
+    "/api/v1/instances/{name}/suspend",
+    "Suspend started"
+);
+power_handler!(
+    resume,
+    PowerAction::Resume,
+    "/api/v1/instances/{name}/resume",
+    "Resume started"
+);
+
+#[utoipa::path(post, path = "/api/v1/instances/{name}/exec", tag = "instances", request_body = ExecRequest,
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 200, description = "Exit code and output", body = ExecResponse),
+              (status = 404, description = "No such instance", body = ErrorBody),
+              (status = 409, description = "Not running", body = ErrorBody)))]
+pub async fn exec(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<ExecRequest>,
+) -> Result<Json<ExecResponse>, ApiError> {
+    Ok(Json(app.exec_instance(&name, request).await?))
+}

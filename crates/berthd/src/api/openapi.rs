@@ -1,0 +1,81 @@
+//! The OpenAPI description, generated from the handlers' and types' annotations. The checked-in
+//! copy (`openapi/berth.json`) is compared with it by a test, so it can never go stale.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use berth_types::api::{
+    BackendInfo, BuildImageRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest,
+    ExecResponse, ImageInfo, OperationEnvelope, PatchInstanceRequest, PowerRequest, SystemInfo,
+};
+use berth_types::instance::Forward;
+use berth_types::{
+    Instance, InstanceNetwork, InstanceState, Limits, Operation, OperationKind, OperationStatus,
+    OperationStep, StepStatus,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth API",
+        description = "Self-hosted VPS hosting: instances, operations, images.",
+        version = "1"
+    ),
+    paths(
+        super::instances::list,
+        super::instances::create,
+        super::instances::get,
+        super::instances::patch,
+        super::instances::delete,
+        super::instances::start,
+        super::instances::stop,
+        super::instances::restart,
+        super::instances::suspend,
+        super::instances::resume,
+        super::instances::exec,
+        super::operations::list,
+        super::operations::get,
+        super::operations::wait,
+        super::operations::cancel,
+        super::images::list,
+        super::images::build,
+        super::images::delete,
+        super::system::get,
+    ),
+    components(schemas(
+        Instance,
+        InstanceNetwork,
+        InstanceState,
+        Forward,
+        Limits,
+        Operation,
+        OperationKind,
+        OperationStatus,
+        OperationStep,
+        StepStatus,
+        ErrorBody,
+        ErrorDetail,
+        OperationEnvelope,
+        CreateInstanceRequest,
+        PatchInstanceRequest,
+        PowerRequest,
+        ExecRequest,
+        ExecResponse,
+        BuildImageRequest,
+        ImageInfo,
+        BackendInfo,
+        SystemInfo,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The description as pretty JSON, exactly as checked in.
+pub fn json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

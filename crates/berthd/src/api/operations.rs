@@ -1,0 +1,60 @@
+//! `/api/v1/operations[/{id}[/wait]]`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use berth_types::Operation;
+use berth_types::api::ErrorBody;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiError, AppState};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WaitQuery {
+    /// Seconds to wait at most (default and maximum 3600).
+    timeout: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/operations", tag = "operations",
+    responses((status = 200, description = "Recent operations, newest first", body = [Operation])))]
+pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Operation>>, ApiError> {
+    Ok(Json(app.list_operations()?))
+}
+
+#[utoipa::path(get, path = "/api/v1/operations/{id}", tag = "operations",
+    params(("id" = String, Path, description = "Operation id")),
+    responses((status = 200, description = "The operation", body = Operation),
+              (status = 404, description = "No such operation", body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Operation>, ApiError> {
+    Ok(Json(app.get_operation(&id)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/operations/{id}/wait", tag = "operations",
+    params(("id" = String, Path, description = "Operation id"), WaitQuery),
+    responses((status = 200, description = "The operation once ended, or at the timeout", body = Operation),
+              (status = 404, description = "No such operation", body = ErrorBody)))]
+pub async fn wait(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> Result<Json<Operation>, ApiError> {
+    Ok(Json(app.wait_operation(&id, query.timeout).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/operations/{id}", tag = "operations",
+    params(("id" = String, Path, description = "Operation id")),
+    responses((status = 202, description = "Cancellation requested", body = Operation),
+              (status = 404, description = "No such operation", body = ErrorBody),
+              (status = 409, description = "Ended or not cancellable now", body = ErrorBody)))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Operation>), ApiError> {
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(app.cancel_operation(&id)?),
+    ))
+}

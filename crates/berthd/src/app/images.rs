@@ -1,0 +1,206 @@
+//! The image library and instance storage, as the app uses them: list, build and delete
+//! cached images; clone, configure and destroy instance root filesystems.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_image::{CachedImage, Mirrors, StorageDriver};
+use berth_types::api::{BuildImageRequest, ImageInfo};
+use berth_types::{Arch, ImageRef, InstanceName, Operation, OperationKind};
+
+use super::error::error_chain;
+use super::operation::{OpError, OpHandle};
+use super::{App, AppError, Caller};
+use crate::config::Config;
+
+pub const BUILD_STEPS: &[&str] = &["build"];
+
+pub struct ImageService {
+    cache_dir: PathBuf,
+    arch: Arch,
+    mirrors: Mirrors,
+    storage: StorageDriver,
+    build_lock: tokio::sync::Mutex<()>,
+}
+
+impl ImageService {
+    pub async fn new(config: &Config) -> Result<Self, AppError> {
+        let arch = Arch::host().ok_or_else(|| {
+            AppError::Unavailable(format!(
+                "architecture {} is not supported; use amd64 or arm64",
+                std::env::consts::ARCH
+            ))
+        })?;
+        let cache_dir = config.image_cache_dir();
+        std::fs::create_dir_all(&cache_dir)
+            .map_err(|e| AppError::internal(&format!("creating {}", cache_dir.display()), e))?;
+        let pool_size =
+            berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
+        let storage = StorageDriver::open(
+            &config.storage.driver,
+            &config.data_dir.join("storage"),
+            pool_size,
+        )
+        .await
+        .map_err(|e| AppError::internal("preparing storage", error_chain(&e)))?;
+        let empty_none = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let mirrors = Mirrors {
+            debian: empty_none(&config.images.debian_mirror),
+            ubuntu: empty_none(&config.images.ubuntu_mirror),
+            ubuntu_ports: empty_none(&config.images.ubuntu_ports_mirror),
+        };
+        Ok(Self {
+            cache_dir,
+            arch,
+            mirrors,
+            storage,
+            build_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The cached image, building it first when missing, with progress on `op`.
+    pub async fn ensure(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
+        if let Some(cached) = berth_image::find_cached(&self.cache_dir, image, self.arch) {
+            return Ok(cached);
+        }
+        // One build at a time: a second create of the same image waits and then finds it cached.
+        let _building = self.build_lock.lock().await;
+        berth_image::ensure_built(
+            &self.cache_dir,
+            image,
+            self.arch,
+            &self.mirrors,
+            |progress| op.message(format!("building {image}: {progress}")),
+        )
+        .await
+        .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
+    }
+
+    pub async fn clone_for(
+        &self,
+        cached: &CachedImage,
+        name: &InstanceName,
+        disk: Option<u64>,
+    ) -> Result<PathBuf, String> {
+        self.storage
+            .clone_image(cached, name.as_str(), disk)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
+        berth_image::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
+    }
+
+    pub fn disk_limit_supported(&self) -> Result<(), String> {
+        self.storage.disk_limit_supported()
+    }
+
+    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), String> {
+        self.storage
+            .set_disk_limit(name.as_str(), bytes)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    pub async fn pool_usage(&self) -> (Option<u64>, Option<u64>) {
+        match self.storage.pool_usage().await {
+            Ok((used, free)) => (Some(used), Some(free)),
+            Err(_) => (None, None),
+        }
+    }
+
+    pub fn driver_name(&self) -> &'static str {
+        self.storage.name()
+    }
+
+    pub fn pool_path(&self) -> PathBuf {
+        self.storage.root().to_owned()
+    }
+
+    fn info(&self, image: ImageRef, cached: Option<&CachedImage>) -> ImageInfo {
+        ImageInfo {
+            alias: image.to_string(),
+            distro: image.distro_str().to_owned(),
+            version: image.version.to_owned(),
+            codename: image.codename.to_owned(),
+            arch: self.arch.as_str().to_owned(),
+            status: if cached.is_some() {
+                "cached"
+            } else {
+                "missing"
+            }
+            .to_owned(),
+            size: cached.map(|c| c.size),
+            built_at: cached.map(|c| c.built_at),
+        }
+    }
+}
+
+impl App {
+    pub fn list_images(&self) -> Result<Vec<ImageInfo>, AppError> {
+        let images = &self.images;
+        Ok(ImageRef::all()
+            .map(|image| {
+                let cached = berth_image::find_cached(&images.cache_dir, image, images.arch);
+                images.info(image, cached.as_ref())
+            })
+            .collect())
+    }
+
+    pub fn build_image(
+        self: &Arc<Self>,
+        caller: &Caller,
+        request: BuildImageRequest,
+    ) -> Result<Operation, AppError> {
+        let image = ImageRef::parse(&request.image)?;
+        let params = serde_json::to_value(&request).unwrap_or_default();
+        self.spawn_operation(
+            caller,
+            OperationKind::ImageBuild,
+            &image.to_string(),
+            None,
+            BUILD_STEPS,
+            params,
+            move |app, op| async move {
+                op.step(0, format!("building {image}")).await?;
+                let images = &app.images;
+                if request.force {
+                    berth_image::delete_cached(&images.cache_dir, image, images.arch).map_err(
+                        |e| {
+                            OpError::Failed(format!(
+                                "removing the old {image}: {}",
+                                error_chain(&e)
+                            ))
+                        },
+                    )?;
+                }
+                op.cancellable(images.ensure(image, &op)).await.map(|_| ())
+            },
+        )
+    }
+
+    pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+        let image = ImageRef::parse_field(alias, "alias")
+            .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
+        let images = &self.images;
+        if berth_image::find_cached(&images.cache_dir, image, images.arch).is_none() {
+            return Err(AppError::NotFound(format!("image {image} (not built)")));
+        }
+        berth_image::delete_cached(&images.cache_dir, image, images.arch)
+            .map_err(|e| AppError::internal(&format!("deleting {image}"), error_chain(&e)))
+    }
+
+    pub(crate) async fn storage_destroy(&self, name: &InstanceName) -> Result<(), String> {
+        self.images
+            .storage
+            .destroy(name.as_str())
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
+    pub(crate) fn images_remove_partial(&self) -> Result<(), String> {
+        berth_image::remove_partial_builds(&self.images.cache_dir).map_err(|e| error_chain(&e))
+    }
+}

@@ -1,0 +1,151 @@
+//! Creating an instance: reserve the name, make sure the image is built, clone it, configure
+//! the clone, start it. Every step registers its undo first.
+
+use std::sync::Arc;
+
+use berth_runtime::Runtime;
+use berth_store::InstanceRecord;
+use berth_types::api::CreateInstanceRequest;
+use berth_types::{FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind};
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::app::operation::{OpError, OpHandle};
+use crate::app::undo::UndoAction;
+use crate::app::{App, AppError, Caller};
+
+pub const CREATE_STEPS: &[&str] = &["reserve", "image", "clone", "configure", "start"];
+
+impl App {
+    /// Validates `request` (nothing is changed when it is bad) and starts the create operation.
+    pub fn create_instance(
+        self: &Arc<Self>,
+        caller: &Caller,
+        request: CreateInstanceRequest,
+    ) -> Result<Operation, AppError> {
+        let name = match &request.name {
+            Some(raw) => InstanceName::parse(raw)?,
+            None => self.unused_name()?,
+        };
+        let image = ImageRef::parse(&request.image)?;
+        request.limits.validate()?;
+        let backend = self
+            .config
+            .route_backend(name.as_str(), request.backend.as_deref());
+        self.runtime(&backend)?;
+        if request.limits.disk.is_some() && Self::uses_local_rootfs(&backend) {
+            self.images
+                .disk_limit_supported()
+                .map_err(|why| FieldError::new("limits.disk", why))?;
+        }
+        if self.store.get_instance(&name)?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "instance {name} already exists; choose another name"
+            )));
+        }
+        let record = InstanceRecord {
+            id: Uuid::new_v4(),
+            name: name.clone(),
+            owner: caller.user.clone(),
+            backend,
+            image: image.to_string(),
+            state: InstanceState::Creating,
+            autostart: request.autostart,
+            limits: request.limits,
+            node: "local".into(),
+            rootfs: None,
+            created_at: Utc::now(),
+        };
+        let start = request.start.unwrap_or(true);
+        let params = serde_json::to_value(&request).unwrap_or_default();
+        self.spawn_operation(
+            caller,
+            OperationKind::InstanceCreate,
+            name.as_str(),
+            Some(&name),
+            CREATE_STEPS,
+            params,
+            move |app, op| async move { app.run_create(&op, record, image, start).await },
+        )
+    }
+
+    fn unused_name(&self) -> Result<InstanceName, AppError> {
+        for _ in 0..20 {
+            let name = InstanceName::generate();
+            if self.store.get_instance(&name)?.is_none() {
+                return Ok(name);
+            }
+        }
+        Err(AppError::Conflict(
+            "could not find an unused name; give one".into(),
+        ))
+    }
+
+    async fn run_create(
+        &self,
+        op: &OpHandle,
+        mut record: InstanceRecord,
+        image: ImageRef,
+        start: bool,
+    ) -> Result<(), OpError> {
+        let name = record.name.clone();
+        op.step(0, format!("reserving {name}")).await?;
+        self.store
+            .insert_instance(&record)
+            .map_err(|e| OpError::failed("reserving the name", e))?;
+        op.on_undo(UndoAction::DeleteRecord { name: name.clone() });
+        op.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
+        let dir = self.instance_dir(&name);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
+
+        if Self::uses_local_rootfs(&record.backend) {
+            op.step(1, format!("image {image}: checking the cache"))
+                .await?;
+            let cached = op.cancellable(self.images.ensure(image, op)).await?;
+            op.step(2, format!("cloning {image} for {name}")).await?;
+            op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
+            let rootfs = self
+                .images
+                .clone_for(&cached, &name, record.limits.disk)
+                .await
+                .map_err(|e| OpError::failed("cloning the image", e))?;
+            op.step(3, format!("configuring {name}: hostname, machine id"))
+                .await?;
+            self.images
+                .customise(&rootfs, &name)
+                .await
+                .map_err(|e| OpError::failed("configuring the rootfs", e))?;
+            record.rootfs = Some(rootfs);
+        } else {
+            let why = format!("backend {} keeps its own root filesystem", record.backend);
+            for index in 1..=3 {
+                op.skip(index, why.clone());
+            }
+        }
+        record.state = InstanceState::Stopped;
+        if !start {
+            op.skip(4, "created stopped, as asked");
+        } else {
+            op.step(4, format!("starting {name}")).await?;
+            op.on_undo(UndoAction::RemoveContainer {
+                name: name.clone(),
+                backend: record.backend.clone(),
+            });
+            let runtime = self
+                .runtime(&record.backend)
+                .map_err(|e| OpError::failed("backend", e))?;
+            runtime
+                .start(&self.container_spec(&record))
+                .await
+                .map_err(|e| OpError::failed("starting", e))?;
+            record.state = InstanceState::Running;
+        }
+        self.store
+            .update_instance(&record)
+            .map_err(|e| OpError::failed("saving the instance", e))?;
+        tracing::info!(instance = %name, operation = %op.id(), state = record.state.as_str(), "created");
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Deleting an instance: stop it, remove its container state, destroy its rootfs, forget it.
+//! Deletion rolls forward: once started it finishes, even after a daemon crash.
+
+use std::sync::Arc;
+
+use berth_runtime::Runtime;
+use berth_store::InstanceRecord;
+use berth_types::api::PowerRequest;
+use berth_types::{InstanceState, Operation, OperationKind};
+
+use crate::app::error::error_chain;
+use crate::app::operation::{OpError, OpHandle};
+use crate::app::{App, AppError, Caller};
+
+pub const DELETE_STEPS: &[&str] = &["stop", "remove", "forget"];
+
+impl App {
+    pub async fn delete_instance(
+        self: &Arc<Self>,
+        caller: &Caller,
+        name: &str,
+        request: PowerRequest,
+    ) -> Result<Operation, AppError> {
+        let record = self.instance_record(name)?;
+        let state = self.observed_state(&record).await;
+        if matches!(state, InstanceState::Running | InstanceState::Suspended) && !request.force {
+            return Err(AppError::Conflict(format!(
+                "instance {name} is {}; stop it first or delete with force",
+                state.as_str()
+            )));
+        }
+        let params = serde_json::to_value(&request).unwrap_or_default();
+        let target = record.name.clone();
+        self.spawn_operation(
+            caller,
+            OperationKind::InstanceDelete,
+            name,
+            Some(&target),
+            DELETE_STEPS,
+            params,
+            move |app, op| async move { app.run_delete(Some(&op), &record, state, &request).await },
+        )
+    }
+
+    /// Removes every trace of `record`. Also used by crash recovery, without an operation.
+    pub(crate) async fn run_delete(
+        &self,
+        op: Option<&OpHandle>,
+        record: &InstanceRecord,
+        state: InstanceState,
+        request: &PowerRequest,
+    ) -> Result<(), OpError> {
+        let name = &record.name;
+        self.store
+            .set_instance_state(name, InstanceState::Deleting)
+            .map_err(|e| OpError::failed("saving", e))?;
+        let step = |index: usize, message: String| async move {
+            match op {
+                Some(op) => op.step(index, message).await,
+                None => Ok(()),
+            }
+        };
+        step(0, format!("stopping {name}")).await?;
+        if let Ok(runtime) = self.runtime(&record.backend) {
+            if matches!(
+                state,
+                InstanceState::Running | InstanceState::Suspended | InstanceState::Error
+            ) {
+                let forced = PowerRequest {
+                    force: true,
+                    ..request.clone()
+                };
+                let halted = self
+                    .halt(
+                        runtime,
+                        record,
+                        state,
+                        if request.force { &forced } else { request },
+                    )
+                    .await;
+                if let Err(err) = halted {
+                    tracing::warn!(instance = %name, error = %error_chain(&err), "stop before delete failed; killing");
+                }
+            }
+            step(1, format!("removing {name}")).await?;
+            runtime
+                .remove(name)
+                .await
+                .map_err(|e| OpError::Failed(format!("removing {name}: {}", error_chain(&e))))?;
+        }
+        if Self::uses_local_rootfs(&record.backend) {
+            self.storage_destroy(name)
+                .await
+                .map_err(|e| OpError::Failed(format!("destroying the rootfs: {e}")))?;
+        }
+        step(2, format!("forgetting {name}")).await?;
+        match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(OpError::failed("removing the instance directory", e));
+            }
+            _ => {}
+        }
+        self.store
+            .delete_instance(name)
+            .map_err(|e| OpError::failed("forgetting", e))?;
+        tracing::info!(instance = %name, "deleted");
+        Ok(())
+    }
+}

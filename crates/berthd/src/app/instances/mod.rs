@@ -1,0 +1,41 @@
+//! Instances: create, power, delete, read, change and exec, one verb per module.
+
+mod create;
+mod delete;
+mod exec;
+mod patch;
+pub mod power;
+mod query;
+
+use berth_runtime::ContainerSpec;
+use berth_store::InstanceRecord;
+use berth_types::InstanceName;
+
+use super::{App, AppError};
+
+/// Seconds a clean shutdown may take before the guest is killed.
+pub const DEFAULT_STOP_TIMEOUT: u64 = 30;
+
+impl App {
+    /// The stored record of `name`, or a 404 naming it.
+    pub(crate) fn instance_record(&self, name: &str) -> Result<InstanceRecord, AppError> {
+        let parsed = InstanceName::parse(name)
+            .map_err(|_| AppError::NotFound(format!("instance {name:?}")))?;
+        self.store
+            .get_instance(&parsed)?
+            .ok_or_else(|| AppError::NotFound(format!("instance {name}")))
+    }
+
+    /// What the backend needs to boot `record`.
+    pub(crate) fn container_spec(&self, record: &InstanceRecord) -> ContainerSpec {
+        ContainerSpec {
+            name: record.name.clone(),
+            rootfs: record.rootfs.clone().unwrap_or_default(),
+            hostname: record.name.to_string(),
+            limits: record.limits,
+            state_dir: self.instance_dir(&record.name).join("runtime"),
+            netns: None,
+        }
+    }
+}
+pub use power::PowerAction;

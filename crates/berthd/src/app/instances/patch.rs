@@ -1,0 +1,55 @@
+//! Changing an instance's limits and autostart flag.
+
+use berth_runtime::Runtime;
+use berth_types::api::PatchInstanceRequest;
+use berth_types::{FieldError, Instance, InstanceState};
+
+use crate::app::error::error_chain;
+use crate::app::{App, AppError};
+
+impl App {
+    pub async fn patch_instance(
+        &self,
+        name: &str,
+        request: PatchInstanceRequest,
+    ) -> Result<Instance, AppError> {
+        let mut record = self.instance_record(name)?;
+        if self.busy_lock().contains_key(&record.name) {
+            return Err(AppError::Conflict(format!(
+                "instance {name} is busy with an operation; wait for it"
+            )));
+        }
+        record.state = self.observed_state(&record).await;
+        if let Some(patch) = &request.limits {
+            let limits = record.limits.merged(patch);
+            limits.validate()?;
+            if let Some(disk) = patch.disk
+                && Self::uses_local_rootfs(&record.backend)
+            {
+                self.images
+                    .disk_limit_supported()
+                    .map_err(|why| FieldError::new("limits.disk", why))?;
+                self.images
+                    .set_disk_limit(&record.name, disk)
+                    .await
+                    .map_err(|e| AppError::internal("setting the disk limit", e))?;
+            }
+            if matches!(
+                record.state,
+                InstanceState::Running | InstanceState::Suspended
+            ) {
+                let runtime = self.runtime(&record.backend)?;
+                runtime
+                    .update_limits(&record.name, &limits)
+                    .await
+                    .map_err(|e| AppError::internal("applying limits", error_chain(&e)))?;
+            }
+            record.limits = limits;
+        }
+        if let Some(autostart) = request.autostart {
+            record.autostart = autostart;
+        }
+        self.store.update_instance(&record)?;
+        self.get_instance(name).await
+    }
+}

@@ -1,0 +1,74 @@
+//! Reading instances. The stored state is checked against what the backend sees, so a guest
+//! that powered itself off, or one found running after a daemon restart, shows its true state.
+
+use berth_runtime::{Runtime, RuntimeStatus};
+use berth_store::InstanceRecord;
+use berth_types::{Instance, InstanceNetwork, InstanceState};
+
+use crate::app::error::error_chain;
+use crate::app::{App, AppError};
+
+impl App {
+    pub async fn list_instances(&self) -> Result<Vec<Instance>, AppError> {
+        let mut out = Vec::new();
+        for record in self.store.list_instances()? {
+            out.push(self.instance_view(record).await);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_instance(&self, name: &str) -> Result<Instance, AppError> {
+        let record = self.instance_record(name)?;
+        Ok(self.instance_view(record).await)
+    }
+
+    async fn instance_view(&self, mut record: InstanceRecord) -> Instance {
+        let (state, pid) = self.observe(&record).await;
+        record.state = state;
+        record.to_api(InstanceNetwork::default(), pid)
+    }
+
+    /// The state the backend reports, saved when it differs from the stored one.
+    pub(crate) async fn observed_state(&self, record: &InstanceRecord) -> InstanceState {
+        self.observe(record).await.0
+    }
+
+    async fn observe(&self, record: &InstanceRecord) -> (InstanceState, Option<i32>) {
+        let settled = matches!(
+            record.state,
+            InstanceState::Running
+                | InstanceState::Stopped
+                | InstanceState::Suspended
+                | InstanceState::Error
+        );
+        let Ok(runtime) = self.runtime(&record.backend) else {
+            return (record.state, None);
+        };
+        let status = match runtime.status(&record.name).await {
+            Ok(status) => status,
+            Err(err) => {
+                tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot read status");
+                return (record.state, None);
+            }
+        };
+        let (seen, pid) = match status {
+            RuntimeStatus::Running { pid } => (InstanceState::Running, Some(pid)),
+            RuntimeStatus::Frozen { pid } => (InstanceState::Suspended, Some(pid)),
+            RuntimeStatus::Stopped => (InstanceState::Stopped, None),
+        };
+        let busy = self.busy_lock().contains_key(&record.name);
+        if !settled || busy {
+            return (record.state, pid);
+        }
+        if seen != record.state && record.state != InstanceState::Error {
+            tracing::info!(instance = %record.name, stored = record.state.as_str(), seen = seen.as_str(), "state changed outside berthd");
+            if let Err(err) = self.store.set_instance_state(&record.name, seen) {
+                tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot save observed state");
+            }
+        }
+        if record.state == InstanceState::Error && seen == InstanceState::Stopped {
+            return (InstanceState::Error, None);
+        }
+        (seen, pid)
+    }
+}

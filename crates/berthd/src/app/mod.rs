@@ -1,0 +1,221 @@
+//! The app layer: what berthd does, independent of HTTP. Handlers and tests call these methods;
+//! long actions become operations (see `operation`).
+
+pub mod error;
+pub mod failpoint;
+mod images;
+pub mod instances;
+pub mod operation;
+mod operations;
+mod recovery;
+mod system;
+pub mod undo;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use berth_runtime::{AnyRuntime, Runtime};
+use berth_store::Store;
+use berth_types::{InstanceName, OperationKind};
+use uuid::Uuid;
+
+pub use error::AppError;
+use failpoint::Failpoints;
+use operation::{OpError, OpHandle, OperationTracker};
+
+use crate::config::Config;
+
+/// Who is asking. Authentication fills this in; until then the socket and localhost are admin.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: String,
+}
+
+impl Caller {
+    pub fn admin() -> Self {
+        Self {
+            user: "admin".into(),
+        }
+    }
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<Store>,
+    runtimes: BTreeMap<String, AnyRuntime>,
+    images: images::ImageService,
+    operations: OperationTracker,
+    /// Instances with an operation under way, and which.
+    busy: Mutex<HashMap<InstanceName, Uuid>>,
+}
+
+/// Frees an instance's busy mark when its operation ends.
+struct BusyGuard {
+    app: Arc<App>,
+    name: InstanceName,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.app.busy_lock().remove(&self.name);
+    }
+}
+
+impl App {
+    /// Opens the store, sets up storage and backends, and recovers from the last run.
+    pub async fn start(config: Config, failpoints: Failpoints) -> Result<Arc<Self>, AppError> {
+        for dir in [
+            &config.data_dir,
+            &config.runtime_dir,
+            &config.data_dir.join("instances"),
+        ] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AppError::internal(&format!("creating {}", dir.display()), e))?;
+        }
+        let store = Arc::new(Store::open(&config.database_path())?);
+        let images = images::ImageService::new(&config).await?;
+        let runtimes = Self::backends(&config);
+        let app = Arc::new(Self {
+            config,
+            store: store.clone(),
+            runtimes,
+            images,
+            operations: OperationTracker::new(store.clone(), failpoints),
+            busy: Mutex::default(),
+        });
+        app.recover().await?;
+        Ok(app)
+    }
+
+    fn backends(config: &Config) -> BTreeMap<String, AnyRuntime> {
+        let mut runtimes = BTreeMap::new();
+        let shim =
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/berthd"));
+        runtimes.insert(
+            "builtin".to_owned(),
+            AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(
+                berth_runtime::builtin::BuiltinConfig {
+                    state_root: config.runtime_dir.join("runtime"),
+                    shim_command: vec![shim.into_os_string(), "shim".into()],
+                },
+            )),
+        );
+        if config.testing.sim_backend {
+            runtimes.insert(
+                "sim".to_owned(),
+                AnyRuntime::Sim(berth_runtime::sim::SimRuntime::new()),
+            );
+        }
+        runtimes
+    }
+
+    /// The backend called `name`, or why it cannot be used.
+    pub fn runtime(&self, name: &str) -> Result<&AnyRuntime, AppError> {
+        let runtime = self.runtimes.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.runtimes.keys().map(String::as_str).collect();
+            AppError::Invalid(berth_types::FieldError::new(
+                "backend",
+                format!(
+                    "unknown backend {name:?}; this berthd offers: {}",
+                    known.join(", ")
+                ),
+            ))
+        })?;
+        runtime.check_usable().map_err(|reason| {
+            AppError::Invalid(berth_types::FieldError::new(
+                "backend",
+                format!("backend {name} is not usable here: {reason}"),
+            ))
+        })?;
+        Ok(runtime)
+    }
+
+    pub fn runtimes(&self) -> impl Iterator<Item = (&String, &AnyRuntime)> {
+        self.runtimes.iter()
+    }
+
+    /// Whether instances on `backend` live in a local root filesystem Berth clones.
+    fn uses_local_rootfs(backend: &str) -> bool {
+        backend != "sim"
+    }
+
+    pub fn instance_dir(&self, name: &InstanceName) -> PathBuf {
+        self.config.data_dir.join("instances").join(name.as_str())
+    }
+
+    fn busy_lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceName, Uuid>> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts an operation in the background and returns its first view. `target` is marked
+    /// busy for its duration when it is an instance; a second operation on it is refused.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site per operation kind; a builder would only hide them"
+    )]
+    pub(crate) fn spawn_operation<F, Fut>(
+        self: &Arc<Self>,
+        caller: &Caller,
+        kind: OperationKind,
+        target: &str,
+        busy: Option<&InstanceName>,
+        steps: &[&str],
+        request: serde_json::Value,
+        work: F,
+    ) -> Result<berth_types::Operation, AppError>
+    where
+        F: FnOnce(Arc<App>, OpHandle) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), OpError>> + Send + 'static,
+    {
+        // Check and mark in one critical section, so two requests cannot both pass.
+        let guard = match busy {
+            Some(name) => {
+                let mut busy = self.busy_lock();
+                if let Some(other) = busy.get(name) {
+                    return Err(AppError::Conflict(format!(
+                        "instance {name} is busy with operation {other}; wait for it to finish"
+                    )));
+                }
+                busy.insert(name.clone(), Uuid::nil());
+                Some(BusyGuard {
+                    app: self.clone(),
+                    name: name.clone(),
+                })
+            }
+            None => None,
+        };
+        let op = self
+            .operations
+            .begin(kind, target, &caller.user, steps, request);
+        if let Some(guard) = &guard {
+            self.busy_lock().insert(guard.name.clone(), op.id());
+        }
+        let first_view = op.snapshot();
+        let app = self.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            let id = op.id();
+            let result = work(app.clone(), op.clone()).await;
+            if let Err(err) = &result {
+                tracing::warn!(operation = %id, error = %err, "operation failed; unwinding");
+                app.unwind(&op).await;
+            }
+            op.finish(&result);
+            app.operations.forget(id);
+        });
+        Ok(first_view)
+    }
+
+    /// Runs an operation's undo log, newest first, marking each step undone.
+    async fn unwind(&self, op: &OpHandle) {
+        for (step, action) in op.take_undo() {
+            if let Err(err) = self.undo(&action).await {
+                tracing::error!(operation = %op.id(), ?action, %err, "undo failed");
+            }
+            op.mark_undone(step);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The operation engine: every long action runs as a persisted operation made of named steps.
+//! Each step registers its undo *before* it acts (undos are idempotent), so a failure, a
+//! cancellation or a daemon crash at any step can be unwound to leave nothing half-made.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use berth_store::{OperationRecord, Store};
+use berth_types::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::failpoint::{FailAction, Failpoints};
+use super::undo::UndoAction;
+
+/// Why an operation stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl OpError {
+    pub fn failed(context: &str, err: impl std::fmt::Display) -> Self {
+        Self::Failed(format!("{context}: {err}"))
+    }
+}
+
+/// What an operation persists beside its public view: its request and its undo log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OpParams {
+    pub request: serde_json::Value,
+    /// (step index, action), in the order registered.
+    pub undo: Vec<(usize, UndoAction)>,
+}
+
+struct OpState {
+    operation: Operation,
+    params: OpParams,
+}
+
+/// The running side of one operation, shared by the task that does the work.
+#[derive(Clone)]
+pub struct OpHandle {
+    store: Arc<Store>,
+    state: Arc<Mutex<OpState>>,
+    tx: Arc<watch::Sender<Operation>>,
+    cancel: CancellationToken,
+    failpoints: Arc<Failpoints>,
+}
+
+impl OpHandle {
+    pub fn id(&self) -> Uuid {
+        self.snapshot().id
+    }
+
+    pub fn snapshot(&self) -> Operation {
+        self.lock().operation.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `change`, recomputes progress, persists and notifies waiters.
+    fn update(&self, change: impl FnOnce(&mut OpState)) {
+        let (record, operation) = {
+            let mut state = self.lock();
+            change(&mut state);
+            let op = &mut state.operation;
+            op.updated_at = Utc::now();
+            if !op.status.is_final() {
+                op.progress = progress(&op.steps);
+            }
+            let operation = state.operation.clone();
+            (
+                OperationRecord {
+                    operation: operation.clone(),
+                    params: params_json(&state.params),
+                },
+                operation,
+            )
+        };
+        if let Err(err) = self.store.save_operation(&record) {
+            tracing::error!(operation = %operation.id, error = %super::error::error_chain(&err), "cannot persist operation");
+        }
+        self.tx.send_replace(operation);
+    }
+
+    /// Ends the running step as done and starts step `index` with `message`. Fails when the
+    /// operation was cancelled or a failpoint is set on `<kind>.<step>`.
+    pub async fn step(&self, index: usize, message: impl Into<String>) -> Result<(), OpError> {
+        let message = message.into();
+        let point = self.update_returning(|state| {
+            let op = &mut state.operation;
+            let now = Utc::now();
+            for step in op
+                .steps
+                .iter_mut()
+                .filter(|s| s.status == StepStatus::Running)
+            {
+                step.status = StepStatus::Done;
+                step.finished_at = Some(now);
+            }
+            op.status = OperationStatus::Running;
+            op.message = message.clone();
+            let step = op.steps.get_mut(index);
+            step.map(|step| {
+                step.status = StepStatus::Running;
+                step.started_at = Some(now);
+                step.message = message.clone();
+                format!("{}.{}", op.kind.as_str(), step.name)
+            })
+        });
+        tracing::info!(operation = %self.id(), step = index, %message, "step");
+        if self.cancel.is_cancelled() {
+            return Err(OpError::Cancelled);
+        }
+        match point.and_then(|p| self.failpoints.get(&p).map(|a| (p, a))) {
+            Some((point, FailAction::Error)) => Err(OpError::Failed(format!("failpoint {point}"))),
+            Some((point, FailAction::Pause)) => {
+                tracing::warn!(%point, "paused at failpoint");
+                std::future::pending::<()>().await;
+                Err(OpError::Failed(format!("failpoint {point}")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn update_returning<T>(&self, change: impl FnOnce(&mut OpState) -> T) -> T {
+        let mut out = None;
+        self.update(|state| out = Some(change(state)));
+        out.unwrap_or_else(|| unreachable!("update always runs its closure"))
+    }
+
+    /// Marks step `index` as not applying here.
+    pub fn skip(&self, index: usize, message: impl Into<String>) {
+        let message = message.into();
+        self.update(|state| {
+            if let Some(step) = state.operation.steps.get_mut(index) {
+                step.status = StepStatus::Skipped;
+                step.message = message;
+            }
+        });
+    }
+
+    /// Replaces the running step's message, e.g. `installing packages (3/6)`.
+    pub fn message(&self, message: impl Into<String>) {
+        let message = message.into();
+        self.update(|state| {
+            let op = &mut state.operation;
+            op.message = message.clone();
+            if let Some(step) = op
+                .steps
+                .iter_mut()
+                .find(|s| s.status == StepStatus::Running)
+            {
+                step.message = message;
+            }
+        });
+    }
+
+    /// Registers how to undo what the current step is about to do. Persisted at once.
+    pub fn on_undo(&self, action: UndoAction) {
+        self.update(|state| {
+            let index = state
+                .operation
+                .steps
+                .iter()
+                .position(|s| s.status == StepStatus::Running)
+                .unwrap_or(0);
+            state.params.undo.push((index, action));
+        });
+    }
+
+    pub fn set_cancellable(&self, cancellable: bool) {
+        self.update(|state| state.operation.cancellable = cancellable);
+    }
+
+    /// Runs `work` unless the operation is cancelled first.
+    pub async fn cancellable<T>(
+        &self,
+        work: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, OpError> {
+        self.set_cancellable(true);
+        let result = tokio::select! {
+            result = work => result,
+            () = self.cancel.cancelled() => Err(OpError::Cancelled),
+        };
+        self.set_cancellable(false);
+        result
+    }
+
+    /// The undo log, newest first, emptied.
+    pub fn take_undo(&self) -> Vec<(usize, UndoAction)> {
+        let mut undo = Vec::new();
+        self.update(|state| undo = std::mem::take(&mut state.params.undo));
+        undo.reverse();
+        undo
+    }
+
+    pub fn mark_undone(&self, index: usize) {
+        self.update(|state| {
+            if let Some(step) = state
+                .operation
+                .steps
+                .get_mut(index)
+                .filter(|s| s.status == StepStatus::Done)
+            {
+                step.status = StepStatus::Undone;
+            }
+        });
+    }
+
+    /// Ends the operation with `result`.
+    pub fn finish(&self, result: &Result<(), OpError>) {
+        self.update(|state| {
+            let op = &mut state.operation;
+            let now = Utc::now();
+            op.cancellable = false;
+            match result {
+                Ok(()) => {
+                    op.status = OperationStatus::Success;
+                    op.progress = 100;
+                    op.message = "done".into();
+                }
+                Err(OpError::Cancelled) => {
+                    op.status = OperationStatus::Cancelled;
+                    op.error = Some("cancelled".into());
+                }
+                Err(OpError::Failed(reason)) => {
+                    op.status = OperationStatus::Failure;
+                    op.error = Some(reason.clone());
+                }
+            }
+            for step in op.steps.iter_mut() {
+                if step.status == StepStatus::Running {
+                    step.status = if result.is_ok() {
+                        StepStatus::Done
+                    } else {
+                        StepStatus::Failed
+                    };
+                    step.finished_at = Some(now);
+                }
+            }
+        });
+    }
+}
+
+fn params_json(params: &OpParams) -> serde_json::Value {
+    serde_json::to_value(params).unwrap_or(serde_json::Value::Null)
+}
+
+fn progress(steps: &[OperationStep]) -> u8 {
+    if steps.is_empty() {
+        return 0;
+    }
+    let done = steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Skipped))
+        .count();
+    ((done * 100) / steps.len()).min(99) as u8
+}
+
+/// Live operations of this daemon, for `wait` and `cancel`.
+pub struct OperationTracker {
+    store: Arc<Store>,
+    failpoints: Arc<Failpoints>,
+    live: Mutex<HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>,
+}
+
+impl OperationTracker {
+    pub fn new(store: Arc<Store>, failpoints: Failpoints) -> Self {
+        Self {
+            store,
+            failpoints: Arc::new(failpoints),
+            live: Mutex::default(),
+        }
+    }
+
+    /// Creates and persists a pending operation with the given steps.
+    pub fn begin(
+        &self,
+        kind: OperationKind,
+        target: &str,
+        owner: &str,
+        steps: &[&str],
+        request: serde_json::Value,
+    ) -> OpHandle {
+        let now = Utc::now();
+        let operation = Operation {
+            id: Uuid::new_v4(),
+            kind,
+            target: target.to_owned(),
+            status: OperationStatus::Pending,
+            progress: 0,
+            message: "queued".into(),
+            steps: steps
+                .iter()
+                .map(|name| OperationStep {
+                    name: (*name).to_owned(),
+                    status: StepStatus::Pending,
+                    message: String::new(),
+                    started_at: None,
+                    finished_at: None,
+                })
+                .collect(),
+            error: None,
+            cancellable: false,
+            owner: owner.to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let (tx, rx) = watch::channel(operation.clone());
+        let cancel = CancellationToken::new();
+        self.lock().insert(operation.id, (rx, cancel.clone()));
+        let handle = OpHandle {
+            store: self.store.clone(),
+            state: Arc::new(Mutex::new(OpState {
+                operation,
+                params: OpParams {
+                    request,
+                    undo: Vec::new(),
+                },
+            })),
+            tx: Arc::new(tx),
+            cancel,
+            failpoints: self.failpoints.clone(),
+        };
+        handle.update(|_| {});
+        handle
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>
+    {
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A receiver for a live operation, if it runs in this daemon.
+    pub fn watch(&self, id: Uuid) -> Option<watch::Receiver<Operation>> {
+        self.lock().get(&id).map(|(rx, _)| rx.clone())
+    }
+
+    /// Requests cancellation; `false` when the operation is not live here.
+    pub fn cancel(&self, id: Uuid) -> bool {
+        self.lock()
+            .get(&id)
+            .map(|(_, cancel)| cancel.cancel())
+            .is_some()
+    }
+
+    /// Forgets a finished operation (its row stays in the store).
+    pub fn forget(&self, id: Uuid) {
+        self.lock().remove(&id);
+    }
+}

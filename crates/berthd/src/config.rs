@@ -1,0 +1,367 @@
+//! berthd's configuration: `/etc/berth/berth.toml` (or `--config FILE`), every key overridable by
+//! a `BERTH_*` environment variable (`BERTH_DATA_DIR`, `BERTH_NETWORK__BRIDGE`), unknown keys
+//! rejected by name, and defaults for everything so no file is needed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
+
+/// Environment variables that start with `BERTH_` but are not configuration keys.
+const NOT_CONFIG_VARS: &[&str] = &[
+    "BERTH_REMOTE",
+    "BERTH_TOKEN",
+    "BERTH_FAILPOINTS",
+    "BERTH_CONFIG",
+    "BERTH_LOG",
+    "BERTH_FORMAT",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// TCP listeners, `ADDR:PORT`.
+    pub listen: Vec<String>,
+    pub socket: PathBuf,
+    /// Runtime state that must not outlive a host reboot (pid files, shim state, boot marker).
+    pub runtime_dir: PathBuf,
+    pub default_backend: String,
+    pub storage: StorageConfig,
+    pub images: ImagesConfig,
+    pub network: NetworkConfig,
+    pub routing: Vec<RoutingRule>,
+    pub proxmox: Option<ProxmoxConfig>,
+    pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `auto`, `dir` or `btrfs`.
+    pub driver: String,
+    /// Size of the loop-backed btrfs pool berthd creates when the data dir is not on btrfs.
+    pub pool_size: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Built images; `<data_dir>/images` when empty.
+    pub cache_dir: Option<PathBuf>,
+    /// Empty: the mirror the host's apt sources use.
+    pub debian_mirror: String,
+    pub ubuntu_mirror: String,
+    pub ubuntu_ports_mirror: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub bridge: String,
+    pub ipv4: String,
+    pub ipv6: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    pub pattern: String,
+    pub backend: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxmoxConfig {
+    pub url: String,
+    pub token_id: String,
+    pub token_secret: String,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub verify_tls: bool,
+}
+
+/// Switches for test suites; not for production.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// Offer the in-memory `sim` backend.
+    pub sim_backend: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: "/var/lib/berth".into(),
+            listen: vec!["127.0.0.1:8440".into()],
+            socket: "/run/berth/berth.sock".into(),
+            runtime_dir: "/run/berth".into(),
+            default_backend: "builtin".into(),
+            storage: StorageConfig::default(),
+            images: ImagesConfig::default(),
+            network: NetworkConfig::default(),
+            routing: Vec::new(),
+            proxmox: None,
+            testing: TestingConfig::default(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            driver: "auto".into(),
+            pool_size: "100GiB".into(),
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            bridge: "berth0".into(),
+            ipv4: "10.88.0.1/24".into(),
+            ipv6: "fd42:88::1/64".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (a missing default file means defaults), applies `BERTH_*` overrides from
+    /// `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (text, origin) = match path {
+            Some(path) => (read(path)?, path.display().to_string()),
+            None => match std::fs::read_to_string(DEFAULT_CONFIG_PATH) {
+                Ok(text) => (text, DEFAULT_CONFIG_PATH.to_owned()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    (String::new(), "defaults".to_owned())
+                }
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: DEFAULT_CONFIG_PATH.into(),
+                        source,
+                    });
+                }
+            },
+        };
+        let invalid = |origin: &str, message: String| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        };
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(&origin, e.to_string()))?;
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("BERTH_") else {
+                continue;
+            };
+            if NOT_CONFIG_VARS.contains(&key.as_str()) {
+                continue;
+            }
+            let path: Vec<String> = rest
+                .split("__")
+                .map(|part| part.to_ascii_lowercase())
+                .collect();
+            set_path(&mut table, &path, parse_env_value(&value)).map_err(|m| invalid(&key, m))?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(&origin, e.message().to_owned()))?;
+        config.validate().map_err(|m| invalid(&origin, m))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for listen in &self.listen {
+            let addr: SocketAddr = listen
+                .parse()
+                .map_err(|_| format!("listen: {listen:?} is not ADDR:PORT, e.g. 127.0.0.1:8440"))?;
+            if !addr.ip().is_loopback() {
+                return Err(format!(
+                    "listen: {listen} is not a loopback address; until authentication is configured berthd \
+                     serves TCP on localhost only"
+                ));
+            }
+        }
+        if !["auto", "dir", "btrfs"].contains(&self.storage.driver.as_str()) {
+            return Err(format!(
+                "storage.driver: {:?} is unknown; use auto, dir or btrfs",
+                self.storage.driver
+            ));
+        }
+        berth_types::units::parse_bytes(&self.storage.pool_size, "storage.pool_size")
+            .map_err(|e| e.to_string())?;
+        if !self.data_dir.is_absolute() {
+            return Err(format!(
+                "data_dir: {} must be an absolute path",
+                self.data_dir.display()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn image_cache_dir(&self) -> PathBuf {
+        self.images
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("images"))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("berth.db")
+    }
+
+    /// The backend for a new instance: the explicit one, else the first routing rule whose
+    /// pattern matches the name, else the default.
+    pub fn route_backend(&self, name: &str, explicit: Option<&str>) -> String {
+        if let Some(backend) = explicit {
+            return backend.to_owned();
+        }
+        self.routing
+            .iter()
+            .find(|rule| glob_match(&rule.pattern, name))
+            .map(|rule| rule.backend.clone())
+            .unwrap_or_else(|| self.default_backend.clone())
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// An env value is read as TOML when it parses as a value (`true`, `3`, `["a"]`), else as a string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => set_path(inner, rest, value),
+                _ => Err(format!("{first} is not a section")),
+            }
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(tail) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob_match(rest, &tail[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|source| ConfigError::Read {
+            path: "tmp".into(),
+            source,
+        })?;
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, text).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::load(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() -> Result<(), ConfigError> {
+        let config = load("", &[])?;
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/berth"));
+        assert_eq!(
+            config.image_cache_dir(),
+            PathBuf::from("/var/lib/berth/images")
+        );
+        assert_eq!(config.network.bridge, "berth0");
+        Ok(())
+    }
+
+    #[test]
+    fn env_overrides_nested_keys() -> Result<(), ConfigError> {
+        let config = load(
+            "data_dir = \"/srv/berth\"\n[network]\nbridge = \"br9\"\n",
+            &[
+                ("BERTH_NETWORK__BRIDGE", "brx"),
+                ("BERTH_TESTING__SIM_BACKEND", "true"),
+                ("BERTH_TOKEN", "x"),
+            ],
+        )?;
+        assert_eq!(config.network.bridge, "brx");
+        assert!(config.testing.sim_backend);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/berth"));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = load("[storage]\ndrivr = \"dir\"\n", &[]).expect_err("typo");
+        assert!(err.to_string().contains("drivr"), "{err}");
+        let err = load("", &[("BERTH_BOGUS", "1")]).expect_err("unknown env key");
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn public_listeners_are_refused_until_auth() {
+        let err = load("listen = [\"0.0.0.0:8440\"]", &[]).expect_err("public");
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn routing_picks_first_matching_rule() -> Result<(), ConfigError> {
+        let config = load("[[routing]]\npattern = \"ct-*\"\nbackend = \"lxc\"\n", &[])?;
+        assert_eq!(config.route_backend("ct-web", None), "lxc");
+        assert_eq!(config.route_backend("web", None), "builtin");
+        assert_eq!(config.route_backend("ct-web", Some("nspawn")), "nspawn");
+        assert!(glob_match("*-db-*", "pg-db-1"));
+        assert!(!glob_match("ct-*", "xct-1"));
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! berthd as a library: configuration, the app layer, the HTTP API and the server, so tests
+//! drive the same code the binary runs.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod logging;
+pub mod server;
