@@ -38,6 +38,10 @@ pub enum BootstrapError {
     },
 }
 
+/// mmdebstrap's hook that sets merged-/usr up by installing `usr-is-merged` where the release
+/// has it: without it bookworm pulls in `usrmerge` and, with it, 47 MiB of perl.
+pub const MAYBE_MERGED_USR: &str = "/usr/share/mmdebstrap/hooks/maybe-merged-usr";
+
 /// The program that lays down the base system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tool {
@@ -83,6 +87,9 @@ impl Tool {
                     "--dpkgopt=force-unsafe-io",
                 ] {
                     args.push(flag.into());
+                }
+                if Path::new(MAYBE_MERGED_USR).is_dir() {
+                    args.push(format!("--hook-dir={MAYBE_MERGED_USR}").into());
                 }
                 args.push(source.suite.into());
                 args.push(target.into());
@@ -208,8 +215,8 @@ pub fn step_of(line: &str) -> Option<String> {
         .trim()
         .trim_end_matches("...")
         .trim();
-    if text.is_empty() || text.starts_with("success in") || text.starts_with("automatically chosen")
-    {
+    let noise = ["success in", "automatically chosen", "running --"];
+    if text.is_empty() || noise.iter().any(|n| text.starts_with(n)) {
         return None;
     }
     let mut chars = text.chars();

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use berth_types::{Arch, ImageRef};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::bootstrap::{self, BootstrapError, Tool};
 use crate::cache::{self, CacheError, CachedImage, ImageMeta, KeyLock};
 use crate::catalog::{Mirrors, Source};
+use crate::cleanup::RemoveOnDrop;
 use crate::tailor::{self, TailorError};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,37 +83,6 @@ impl Reporter<'_> {
     }
 }
 
-/// Removes a build directory unless disarmed: on failure and on cancellation (drop). Removal
-/// runs on a thread of its own, after the killed bootstrapper had a moment to exit.
-struct BuildDirGuard {
-    dir: Option<PathBuf>,
-}
-
-impl Drop for BuildDirGuard {
-    fn drop(&mut self) {
-        let Some(dir) = self.dir.take() else { return };
-        let spawned = std::thread::Builder::new()
-            .name("berth-image-cleanup".into())
-            .spawn(move || {
-                for attempt in 0..20 {
-                    if attempt > 0 {
-                        std::thread::sleep(std::time::Duration::from_millis(250));
-                    }
-                    match cache::remove_tree(&dir) {
-                        Ok(()) => return,
-                        Err(e) if attempt == 19 => {
-                            warn!(dir = %dir.display(), error = %e, "cannot remove a failed build");
-                        }
-                        Err(_) => {}
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            warn!(error = %e, "cannot start the cleanup of a failed build");
-        }
-    }
-}
-
 /// The cached image, built first if it is missing (see [`build`]). Concurrent callers, in this
 /// process or another sharing the cache, build it once.
 pub async fn ensure_built(
@@ -166,9 +136,7 @@ async fn build_locked(
 
     let build_dir = cache::build_dir(cache_dir, &image.cache_key(arch));
     std::fs::create_dir(&build_dir).map_err(cache::io("create", &build_dir))?;
-    let mut guard = BuildDirGuard {
-        dir: Some(build_dir.clone()),
-    };
+    let guard = RemoveOnDrop::new(build_dir.clone(), "a failed build");
     let rootfs = cache::rootfs_of(&build_dir);
 
     report.step(2, None);
@@ -204,7 +172,7 @@ async fn build_locked(
         sources: source.apt_lines(),
     };
     let cached = cache::commit(cache_dir, &build_dir, meta)?;
-    guard.dir = None;
+    guard.disarm();
     info!(
         %image,
         arch = arch.as_str(),

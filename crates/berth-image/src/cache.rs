@@ -145,16 +145,7 @@ fn move_to_trash(cache_dir: &Path, key: &str) -> Result<(), CacheError> {
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
-    let removal = std::thread::Builder::new()
-        .name("berth-image-trash".into())
-        .spawn(move || {
-            if let Err(e) = remove_tree(&trash) {
-                warn!(dir = %trash.display(), error = %e, "cannot remove an old image");
-            }
-        });
-    if let Err(e) = removal {
-        warn!(error = %e, "cannot start removing an old image; start-up sweeps it");
-    }
+    crate::cleanup::remove_in_background(trash, "an old image");
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod cache;
 pub mod catalog;
+mod cleanup;
 pub mod cmd;
 pub mod customise;
 pub mod mounts;

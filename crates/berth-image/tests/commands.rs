@@ -102,6 +102,10 @@ fn steps_come_from_info_lines() {
     );
     assert_eq!(step_of("I: success in 27.69 seconds"), None);
     assert_eq!(
+        step_of("I: running --setup-hook directly: /usr/share/mmdebstrap/hooks/x/setup00.sh /t"),
+        None
+    );
+    assert_eq!(
         step_of("Get:1 http://deb.debian.org bookworm InRelease"),
         None
     );

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
-use super::DiskUsage;
 use super::pool::{self, PoolError};
+use super::{DiskUsage, qgroup};
 use crate::cache::{self, CacheError, CachedImage};
+use crate::cleanup::{self, RemoveOnDrop};
 use crate::cmd::{self, CmdError};
 
 /// The inode number of every btrfs subvolume's root directory.
@@ -115,7 +116,29 @@ impl BtrfsDriver {
             let dir = self.root.join(sub);
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         }
+        self.sweep().await;
         Ok(())
+    }
+
+    /// Deletes what interrupted imports left (`images/.<key>.tmp-*`).
+    async fn sweep(&self) {
+        let images = self.root.join("images");
+        let Ok(entries) = std::fs::read_dir(&images) else {
+            return;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with('.') && name.contains(".tmp-")) {
+                continue;
+            }
+            let path = entry.path();
+            if btrfs(&[&"subvolume", &"delete", &path], &path)
+                .await
+                .is_err()
+            {
+                cleanup::remove_in_background(path, "an interrupted import");
+            }
+        }
     }
 
     /// The read-only subvolume holding `cached`, imported now if missing or from an older build.
@@ -135,6 +158,9 @@ impl BtrfsDriver {
             uuid::Uuid::new_v4().simple()
         ));
         btrfs(&[&"subvolume", &"create", &tmp], &tmp).await?;
+        // A cancelled import is removed file by file (before it is made read-only) or by the
+        // next `prepare`'s sweep.
+        let guard = RemoveOnDrop::new(tmp.clone(), "a cancelled import");
         let imported = async {
             let mut from = cached.rootfs.clone().into_os_string();
             from.push("/.");
@@ -159,6 +185,7 @@ impl BtrfsDriver {
             }
             return Err(e);
         }
+        guard.disarm();
         Ok(path)
     }
 
@@ -239,7 +266,7 @@ impl BtrfsDriver {
         }
         btrfs(&[&"filesystem", &"sync", &self.root], &self.root).await?;
         match btrfs(&[&"qgroup", &"show", &"-ref", &"--raw", &path], &path).await {
-            Ok(out) => parse_qgroup(&out).ok_or(BtrfsError::Qgroup { path, output: out }),
+            Ok(out) => qgroup::parse(&out).ok_or(BtrfsError::Qgroup { path, output: out }),
             Err(e) => {
                 debug!(instance, error = %e, "no qgroups; measuring by walking the tree");
                 let used = tokio::task::spawn_blocking(move || cache::disk_usage(&path)).await??;
@@ -273,42 +300,4 @@ impl BtrfsDriver {
 
 fn is_subvolume(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == SUBVOLUME_INO)
-}
-
-/// Parses `btrfs qgroup show -ref --raw PATH`: the `0/<id>` row's referenced, exclusive and
-/// referenced-limit columns.
-pub fn parse_qgroup(out: &str) -> Option<DiskUsage> {
-    let row = out.lines().find(|l| l.trim_start().starts_with("0/"))?;
-    let cols: Vec<&str> = row.split_whitespace().collect();
-    let used = cols.get(1)?.parse().ok()?;
-    let exclusive = cols.get(2).and_then(|c| c.parse().ok());
-    let limit = cols.get(3).and_then(|c| c.parse().ok());
-    Some(DiskUsage {
-        used,
-        exclusive,
-        limit,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_qgroup_rows() {
-        let out = "qgroupid         rfer         excl     max_rfer     max_excl \n\
-                   --------         ----         ----     --------     -------- \n\
-                   0/257       229425152        16384    536870912         none \n";
-        assert_eq!(
-            parse_qgroup(out),
-            Some(DiskUsage {
-                used: 229_425_152,
-                exclusive: Some(16_384),
-                limit: Some(536_870_912)
-            })
-        );
-        let unlimited = "0/258 4096 4096 none none\n";
-        assert_eq!(parse_qgroup(unlimited).and_then(|u| u.limit), None);
-        assert_eq!(parse_qgroup("quotas not enabled"), None);
-    }
 }

@@ -1,12 +1,14 @@
 //! The `dir` driver: each instance is a full copy of its image (`cp -a --reflink=auto`, so a
 //! reflink-capable filesystem such as xfs shares the blocks). No disk limits.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use tracing::info;
 
 use super::DiskUsage;
 use crate::cache::{self, CacheError, CachedImage};
+use crate::cleanup::{self, RemoveOnDrop};
 use crate::cmd::{self, CmdError};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,9 +77,18 @@ impl DirDriver {
             .unwrap_or(false)
     }
 
+    /// Creates the directories and sweeps what interrupted copies and removals left.
     pub async fn prepare(&self) -> Result<(), DirError> {
         let instances = self.instances();
-        std::fs::create_dir_all(&instances).map_err(io("create", &instances))
+        std::fs::create_dir_all(&instances).map_err(io("create", &instances))?;
+        for entry in std::fs::read_dir(&instances).map_err(io("read", &instances))? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && (name.contains(".tmp-") || name.contains(".trash-")) {
+                cleanup::remove_in_background(entry.path(), "an interrupted copy");
+            }
+        }
+        Ok(())
     }
 
     pub async fn clone_image(
@@ -97,25 +108,18 @@ impl DirDriver {
             .instances()
             .join(format!(".{instance}.tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&tmp).map_err(io("create", &tmp))?;
+        let guard = RemoveOnDrop::new(tmp.clone(), "a failed copy");
         let mut from = cached.rootfs.clone().into_os_string();
         from.push("/.");
-        let copied = cmd::run(
-            "cp",
-            [
-                "-a".as_ref(),
-                "--reflink=auto".as_ref(),
-                from.as_os_str(),
-                tmp.as_os_str(),
-            ],
-        )
-        .await;
-        let renamed = copied
-            .map_err(DirError::Copy)
-            .and_then(|_| std::fs::rename(&tmp, &target).map_err(io("rename into place", &tmp)));
-        if let Err(e) = renamed {
-            let _ = cache::remove_tree(&tmp);
-            return Err(e);
-        }
+        let args: [&OsStr; 4] = [
+            "-a".as_ref(),
+            "--reflink=auto".as_ref(),
+            &from,
+            tmp.as_os_str(),
+        ];
+        cmd::run("cp", args).await.map_err(DirError::Copy)?;
+        std::fs::rename(&tmp, &target).map_err(io("rename into place", &tmp))?;
+        guard.disarm();
         info!(instance, image = %cached.image, path = %target.display(), "cloned (dir)");
         Ok(target)
     }

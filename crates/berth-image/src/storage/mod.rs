@@ -17,6 +17,7 @@ use crate::cache::CachedImage;
 pub mod btrfs;
 pub mod dir;
 mod pool;
+mod qgroup;
 
 pub use btrfs::{BtrfsDriver, BtrfsError};
 pub use dir::{DirDriver, DirError};

@@ -1,0 +1,42 @@
+//! Reading btrfs qgroup numbers: what an instance's subvolume refers to, holds alone, and may
+//! grow to.
+
+use super::DiskUsage;
+
+/// Parses `btrfs qgroup show -ref --raw PATH`: the `0/<id>` row's referenced, exclusive and
+/// referenced-limit columns.
+pub fn parse(out: &str) -> Option<DiskUsage> {
+    let row = out.lines().find(|l| l.trim_start().starts_with("0/"))?;
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let used = cols.get(1)?.parse().ok()?;
+    let exclusive = cols.get(2).and_then(|c| c.parse().ok());
+    let limit = cols.get(3).and_then(|c| c.parse().ok());
+    Some(DiskUsage {
+        used,
+        exclusive,
+        limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_qgroup_rows() {
+        let out = "qgroupid         rfer         excl     max_rfer     max_excl \n\
+                   --------         ----         ----     --------     -------- \n\
+                   0/257       229425152        16384    536870912         none \n";
+        assert_eq!(
+            parse(out),
+            Some(DiskUsage {
+                used: 229_425_152,
+                exclusive: Some(16_384),
+                limit: Some(536_870_912)
+            })
+        );
+        let unlimited = "0/258 4096 4096 none none\n";
+        assert_eq!(parse(unlimited).and_then(|u| u.limit), None);
+        assert_eq!(parse("quotas not enabled"), None);
+    }
+}
