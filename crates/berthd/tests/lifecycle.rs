@@ -23,14 +23,16 @@ fn wait_until(
     Err(format!("timed out waiting for {what}").into())
 }
 
-/// systemd reaches running (or degraded) inside the guest.
+/// systemd reaches running (or degraded) inside the guest. Right after start its bus socket
+/// may not exist yet (`offline`), so ask again until it answers.
 fn wait_booted(d: &RealDaemon, name: &str) -> Result<String, Error> {
-    let (_, state) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
-    let state = state.trim().to_owned();
-    assert!(
-        state == "running" || state == "degraded",
-        "is-system-running: {state:?}"
-    );
+    let mut state = String::new();
+    wait_until("systemd to finish booting", Duration::from_secs(90), || {
+        let (_, out) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
+        state = out.trim().to_owned();
+        Ok(state == "running" || state == "degraded")
+    })
+    .map_err(|e| format!("{e}: is-system-running said {state:?}"))?;
     Ok(state)
 }
 
