@@ -117,6 +117,18 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         .await
         .expect("destroy is idempotent");
     assert!(!driver.instance_path("clone-3").exists());
+    let qgroups = Command::new("btrfs")
+        .args(["qgroup", "show", "--raw"])
+        .arg(driver.root())
+        .output()
+        .expect("qgroups");
+    let stale = String::from_utf8_lossy(&qgroups.stdout)
+        .matches("<stale>")
+        .count();
+    assert!(
+        stale <= 2,
+        "{stale} stale qgroups left behind by 20 destroys"
+    );
 
     // Re-open while mounted (idempotent), then after an unmount as after a reboot.
     StorageDriver::open("btrfs", &storage_dir, POOL)

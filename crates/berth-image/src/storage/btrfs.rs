@@ -117,7 +117,28 @@ impl BtrfsDriver {
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         }
         self.sweep().await;
+        if !self.native {
+            self.sweep_stale_qgroups().await;
+        }
         Ok(())
+    }
+
+    /// Destroys the qgroups of deleted subvolumes the kernel has finished cleaning (one still
+    /// being cleaned is busy and goes on a later sweep).
+    async fn sweep_stale_qgroups(&self) {
+        let root = &self.root;
+        if btrfs(&[&"filesystem", &"sync", root], root).await.is_err() {
+            return;
+        }
+        let Ok(out) = btrfs(&[&"qgroup", &"show", &"--raw", root], root).await else {
+            return;
+        };
+        for id in qgroup::stale(&out) {
+            match btrfs(&[&"qgroup", &"destroy", &id, root], root).await {
+                Ok(_) => debug!(qgroup = id, "stale qgroup destroyed"),
+                Err(e) => debug!(qgroup = id, error = %e, "stale qgroup still busy"),
+            }
+        }
     }
 
     /// Deletes what interrupted imports left (`images/.<key>.tmp-*`).
@@ -216,9 +237,6 @@ impl BtrfsDriver {
         if std::fs::symlink_metadata(&path).is_err() {
             return Ok(());
         }
-        let qgroup = btrfs(&[&"inspect-internal", &"rootid", &path], &path)
-            .await
-            .ok();
         let deleted = is_subvolume(&path)
             && btrfs(&[&"subvolume", &"delete", &path], &path)
                 .await
@@ -229,13 +247,7 @@ impl BtrfsDriver {
             let doomed = path.clone();
             tokio::task::spawn_blocking(move || cache::remove_tree(&doomed)).await??;
         }
-        if let Some(id) = qgroup.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
-            let qgroup = format!("0/{id}");
-            let destroyed = btrfs(&[&"qgroup", &"destroy", &qgroup, &self.root], &self.root).await;
-            if let Err(e) = destroyed {
-                debug!(instance, error = %e, "qgroup left for the kernel to clean");
-            }
-        }
+        self.sweep_stale_qgroups().await;
         info!(instance, "destroyed (btrfs)");
         Ok(())
     }

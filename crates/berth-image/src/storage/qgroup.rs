@@ -18,6 +18,16 @@ pub fn parse(out: &str) -> Option<DiskUsage> {
     })
 }
 
+/// The level-0 qgroups `btrfs qgroup show` marks `<stale>` (their subvolume is deleted).
+pub fn stale(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.trim_end().ends_with("<stale>"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|id| id.starts_with("0/"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +48,15 @@ mod tests {
         let unlimited = "0/258 4096 4096 none none\n";
         assert_eq!(parse(unlimited).and_then(|u| u.limit), None);
         assert_eq!(parse("quotas not enabled"), None);
+    }
+
+    #[test]
+    fn finds_stale_qgroups() {
+        let out = "Qgroupid    Referenced    Exclusive   Path \n\
+                   --------    ----------    ---------   ---- \n\
+                   0/5              16384        16384   <toplevel>\n\
+                   0/256            16384        16384   images/debian-12-amd64\n\
+                   0/257            16384        16384   <stale>\n";
+        assert_eq!(stale(out), ["0/257"]);
     }
 }
