@@ -18,7 +18,10 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let source = PathBuf::from(args.next().unwrap_or("/var/tmp/berth-probe/rootfs".into()));
+    let source = PathBuf::from(
+        args.next()
+            .unwrap_or("/var/cache/berth-test/images/debian-12-amd64/rootfs".into()),
+    );
     let runs: usize = args.next().map_or(Ok(3), |r| r.parse())?;
     let exe = std::env::current_exe()?;
     let shim = exe

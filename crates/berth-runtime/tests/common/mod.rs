@@ -1,5 +1,6 @@
-//! Harness for the builtin runtime's real-container tests: a `Guest` owns a copy of the probe
-//! root filesystem and its runtime state, and removes both when dropped, even on failure.
+//! Harness for the builtin runtime's real-container tests: a `Guest` owns a copy of the real
+//! debian/12 image (built once into the shared test cache by berth-image) and its runtime state,
+//! and removes both when dropped, even on failure.
 
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
 
@@ -12,8 +13,35 @@ use berth_runtime::{ContainerSpec, ExecResult, ExecSpec, Runtime};
 use berth_types::{InstanceName, Limits};
 use tokio::sync::Semaphore;
 
-/// The prepared Debian 12 root filesystem the tests copy (never booted in place).
-pub const PROBE_ROOTFS: &str = "/var/tmp/berth-probe/rootfs";
+/// Where tests keep built images between runs.
+pub fn image_cache() -> PathBuf {
+    std::env::var_os("BERTH_TEST_IMAGE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/cache/berth-test/images".into())
+}
+
+/// The cached debian/12 root filesystem the tests copy (never booted in place); built on first
+/// use and kept between runs.
+pub async fn image_rootfs() -> PathBuf {
+    static ROOTFS: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    ROOTFS
+        .get_or_init(|| async {
+            let image = berth_types::ImageRef::parse("debian/12").expect("known image");
+            let arch = berth_types::Arch::host().expect("amd64 or arm64 host");
+            let cached = berth_image::ensure_built(
+                &image_cache(),
+                image,
+                arch,
+                &berth_image::Mirrors::default(),
+                |_| {},
+            )
+            .await
+            .expect("building the debian/12 test image");
+            cached.rootfs
+        })
+        .await
+        .clone()
+}
 
 /// At most two guests boot at once on the 2-core test machine.
 static SLOTS: Semaphore = Semaphore::const_new(2);
@@ -22,9 +50,6 @@ static SLOTS: Semaphore = Semaphore::const_new(2);
 pub fn skip_reason() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not root".into());
-    }
-    if !Path::new(PROBE_ROOTFS).join("sbin/init").exists() {
-        return Some(format!("{PROBE_ROOTFS} is missing"));
     }
     BuiltinRuntime::new(config(Path::new("/run/berth-test")))
         .check_usable()
@@ -65,8 +90,9 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Copies the probe rootfs and names the guest (the image builder's job in berthd).
+    /// Copies the image's rootfs and names the guest (the image builder's job in berthd).
     pub async fn prepare(limits: Limits) -> Guest {
+        let image = image_rootfs().await;
         let slot = SLOTS.acquire().await.expect("semaphore open");
         let name = unique_name();
         let dir = tempfile::Builder::new()
@@ -75,7 +101,8 @@ impl Guest {
             .expect("temp dir");
         let rootfs = dir.path().join("rootfs");
         let copy = tokio::process::Command::new("cp")
-            .args(["-a", "--reflink=auto", PROBE_ROOTFS])
+            .args(["-a", "--reflink=auto"])
+            .arg(&image)
             .arg(&rootfs)
             .status()
             .await
