@@ -364,3 +364,48 @@ async fn unknown_paths_and_images_answer_in_the_error_format() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn autostart_instances_start_after_a_host_boot_and_others_stay_stopped() -> TestResult {
+    let mut d = SimDaemon::start(&[]).await?;
+    for (name, autostart) in [("auto1", true), ("manual1", false)] {
+        let (_, body) = d
+            .call(
+                "POST",
+                "/api/v1/instances",
+                json!({"name": name, "image": "debian/12", "autostart": autostart}),
+            )
+            .await?;
+        d.wait_success(&body).await?;
+    }
+    // A daemon restart without a host boot: the boot marker is there, nothing is started, and
+    // the sim guests (gone with the old daemon) are seen as stopped.
+    d.restart().await?;
+    for name in ["auto1", "manual1"] {
+        let (_, instance) = d
+            .call("GET", &format!("/api/v1/instances/{name}"), Value::Null)
+            .await?;
+        assert_eq!(
+            instance["state"], "stopped",
+            "{name} after a daemon restart"
+        );
+    }
+    // A host boot clears /run: the marker is gone, autostart instances start.
+    std::fs::remove_file(d.runtime_dir().join("booted"))?;
+    d.restart().await?;
+    let (_, ops) = d.call("GET", "/api/v1/operations", Value::Null).await?;
+    let start = ops
+        .as_array()
+        .and_then(|ops| ops.iter().find(|o| o["kind"] == "instance_start").cloned())
+        .ok_or("no start operation")?;
+    d.wait_success(&json!({"operation": start})).await?;
+    let (_, auto1) = d
+        .call("GET", "/api/v1/instances/auto1", Value::Null)
+        .await?;
+    assert_eq!(auto1["state"], "running");
+    let (_, manual1) = d
+        .call("GET", "/api/v1/instances/manual1", Value::Null)
+        .await?;
+    assert_eq!(manual1["state"], "stopped");
+    Ok(())
+}

@@ -20,6 +20,7 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub struct SimDaemon {
     pub app: Arc<App>,
     router: axum::Router,
+    config: Config,
     dir: tempfile::TempDir,
 }
 
@@ -43,11 +44,30 @@ impl SimDaemon {
             env.into_iter().map(|(k, v)| (k.to_owned(), v)),
         )?;
         let spec: Vec<String> = failpoints.iter().map(|(p, a)| format!("{p}={a}")).collect();
-        let app = App::start(config, Failpoints::parse(&spec.join(",")))
+        let app = App::start(config.clone(), Failpoints::parse(&spec.join(",")))
             .await
             .map_err(|e| e.to_string())?;
         let router = berthd::api::router(app.clone());
-        Ok(Self { app, router, dir })
+        Ok(Self {
+            app,
+            router,
+            config,
+            dir,
+        })
+    }
+
+    /// A new daemon on the same data dir, as after a restart. The sim backend forgets its
+    /// guests, as a host reboot would.
+    pub async fn restart(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        self.app = App::start(self.config.clone(), Failpoints::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.router = berthd::api::router(self.app.clone());
+        Ok(())
+    }
+
+    pub fn runtime_dir(&self) -> &Path {
+        &self.config.runtime_dir
     }
 
     pub fn data_dir(&self) -> &Path {
