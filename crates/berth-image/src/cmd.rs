@@ -35,7 +35,9 @@ where
         .collect::<Vec<_>>()
         .join(" ");
     debug!(%command, "running");
-    let output = tokio::process::Command::new(program)
+    // Root's tools live in sbin, which a daemon's PATH may lack.
+    let resolved = which(program).unwrap_or_else(|| program.into());
+    let output = tokio::process::Command::new(resolved)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
