@@ -27,17 +27,7 @@ pub use cache::{
 pub use catalog::{Mirrors, Source};
 pub use storage::{DiskUsage, DriverChoice, StorageDriver, StorageError};
 
-/// An error and its causes on one line: `a: b: c`.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use berth_types::error_chain;
 
 #[cfg(test)]
 mod tests {

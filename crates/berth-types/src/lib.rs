@@ -10,7 +10,7 @@ pub mod name;
 pub mod operation;
 pub mod units;
 
-pub use error::FieldError;
+pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};
 pub use instance::{Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;

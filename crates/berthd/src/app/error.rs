@@ -50,14 +50,4 @@ impl From<berth_store::StoreError> for AppError {
     }
 }
 
-/// An error and its sources on one line: `a: b: c`.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use berth_types::error_chain;
