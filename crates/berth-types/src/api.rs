@@ -28,6 +28,9 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OperationEnvelope {
     pub operation: Operation,
+    /// A root password Berth generated for this request: shown here once, stored nowhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// `POST /instances`.
@@ -49,6 +52,31 @@ pub struct CreateInstanceRequest {
     /// Start the instance once created (default true).
     #[serde(default)]
     pub start: Option<bool>,
+    /// Root password (8–256 characters); stored only as a hash inside the guest.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Generate a root password and return it once in the answer.
+    #[serde(default)]
+    pub generate_password: bool,
+    /// OpenSSH public keys for root's `authorized_keys`.
+    #[serde(default)]
+    pub ssh_keys: Vec<String>,
+}
+
+/// `POST /instances/{name}/password`: set a given password, or generate one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub generate: bool,
+}
+
+/// The generated password, shown once; `null` when one was given.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasswordResponse {
+    pub password: Option<String>,
 }
 
 /// `PATCH /instances/{name}`: change limits and autostart.

@@ -2,6 +2,7 @@
 //! the request/response types of the REST API. Everything here validates but does no I/O.
 
 pub mod api;
+pub mod credentials;
 pub mod error;
 pub mod image;
 pub mod instance;

@@ -409,3 +409,91 @@ async fn autostart_instances_start_after_a_host_boot_and_others_stay_stopped() -
     assert_eq!(manual1["state"], "stopped");
     Ok(())
 }
+
+#[tokio::test]
+async fn root_credentials_are_validated_and_never_stored_in_clear() -> TestResult {
+    let d = SimDaemon::start(&[]).await?;
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbl8f6yP2N1PRxGx2D9rG3m0Yb3dO8bS4w3E6iSx0rN t@h";
+    for (body, field) in [
+        (
+            json!({"name": "c1", "image": "debian/12", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"name": "c1", "image": "debian/12", "password": "Long-enough-1", "generate_password": true}),
+            "password",
+        ),
+        (
+            json!({"name": "c1", "image": "debian/12", "ssh_keys": ["ssh-ed25519 !!!"]}),
+            "ssh_keys[0]",
+        ),
+        (
+            json!({"name": "c1", "image": "debian/12", "ssh_keys": [key, "rsa-nonsense"]}),
+            "ssh_keys[1]",
+        ),
+    ] {
+        let (status, answer) = d.call("POST", "/api/v1/instances", body.clone()).await?;
+        assert_eq!(
+            (status, answer["error"]["field"].clone()),
+            (StatusCode::BAD_REQUEST, json!(field)),
+            "{body}"
+        );
+        assert!(
+            !answer.to_string().contains("Long-enough-1"),
+            "the error echoes the password"
+        );
+    }
+    let secret = "Kept-out-of-the-db-42";
+    let (status, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "c1", "image": "debian/12", "password": secret, "ssh_keys": [key]}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body.get("password"), None, "a given password is not echoed");
+    d.wait_success(&body).await?;
+    let (_, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "c2", "image": "debian/12", "generate_password": true}),
+        )
+        .await?;
+    let generated = body["password"]
+        .as_str()
+        .ok_or("no generated password")?
+        .to_owned();
+    assert_eq!(generated.len(), 20);
+    d.wait_success(&body).await?;
+    for file in ["berth.db", "berth.db-wal"] {
+        let bytes = std::fs::read(d.data_dir().join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(secret) && !text.contains(&generated),
+            "{file} holds a password in clear"
+        );
+    }
+    let (status, answer) = d
+        .call(
+            "POST",
+            "/api/v1/instances/c1/password",
+            json!({"password": "x"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, answer["error"]["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("password"))
+    );
+    let (status, _) = d
+        .call(
+            "POST",
+            "/api/v1/instances/nope/password",
+            json!({"generate": true}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    Ok(())
+}

@@ -334,3 +334,94 @@ fn bad_input_is_refused_by_the_cli_with_one_line() -> Result<(), Error> {
     assert_eq!(d.json(&["list"])?, serde_json::json!([]));
     Ok(())
 }
+
+/// Root's hash in the guest's /etc/shadow.
+fn root_hash(d: &RealDaemon, name: &str) -> Result<String, Error> {
+    let (_, shadow) = d.exec(name, &["cat", "/etc/shadow"])?;
+    let line = shadow
+        .lines()
+        .find(|l| l.starts_with("root:"))
+        .ok_or("no root in /etc/shadow")?;
+    Ok(line.split(':').nth(1).unwrap_or_default().to_owned())
+}
+
+#[test]
+fn root_password_and_keys_are_set_hashed_and_changeable() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let keydir = tempfile::tempdir()?;
+    let keyfile = keydir.path().join("id.pub");
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbl8f6yP2N1PRxGx2D9rG3m0Yb3dO8bS4w3E6iSx0rN test@berth";
+    std::fs::write(&keyfile, format!("{key}\n"))?;
+    let (a, b) = (d.name("pw"), d.name("keys"));
+    let first = "S3cure!pass";
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &a,
+        "--memory",
+        "256MiB",
+        "--password",
+        first,
+    ])?;
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &b,
+        "--memory",
+        "256MiB",
+        "--ssh-key",
+        &keyfile.display().to_string(),
+    ])?;
+
+    let hash = root_hash(&d, &a)?;
+    assert!(
+        hash.starts_with("$6$"),
+        "sha512-crypt hash expected: {hash}"
+    );
+    assert!(
+        sha_crypt::sha512_check(first, &hash).is_ok(),
+        "the hash does not match the password"
+    );
+    let (_, policy) = d.exec(&a, &["cat", "/etc/ssh/sshd_config.d/berth.conf"])?;
+    assert!(policy.contains("PermitRootLogin yes"), "{policy}");
+    let (_, keys) = d.exec(&b, &["cat", "/root/.ssh/authorized_keys"])?;
+    assert_eq!(keys.trim(), key);
+    let (_, policy) = d.exec(&b, &["cat", "/etc/ssh/sshd_config.d/berth.conf"])?;
+    assert!(
+        policy.contains("PermitRootLogin prohibit-password"),
+        "{policy}"
+    );
+
+    // A generated password replaces the old one.
+    let out = d.json(&["password", &a, "--generate"])?;
+    let generated = out["password"]
+        .as_str()
+        .ok_or("no password printed")?
+        .to_owned();
+    let hash = root_hash(&d, &a)?;
+    assert!(sha_crypt::sha512_check(&generated, &hash).is_ok());
+    assert!(
+        sha_crypt::sha512_check(first, &hash).is_err(),
+        "the old password still works"
+    );
+
+    // Host keys are made per instance at first boot, never shared from the image.
+    wait_booted(&d, &a)?;
+    wait_booted(&d, &b)?;
+    let (_, key_a) = d.exec(&a, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])?;
+    let (_, key_b) = d.exec(&b, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])?;
+    assert!(
+        key_a.starts_with("ssh-ed25519 ") && key_a != key_b,
+        "host keys: {key_a:?} / {key_b:?}"
+    );
+    let (_, sshd) = d.exec(&a, &["systemctl", "is-active", "ssh"])?;
+    assert_eq!(sshd.trim(), "active");
+
+    let log = d.log();
+    assert!(
+        !log.contains(first) && !log.contains(&generated),
+        "a password reached the log"
+    );
+    Ok(())
+}

@@ -26,6 +26,15 @@ pub struct LaunchArgs {
     /// Create without starting.
     #[arg(long)]
     pub no_start: bool,
+    /// Root password (visible in your shell history: prefer --generate-password or keys).
+    #[arg(long, conflicts_with = "generate_password")]
+    pub password: Option<String>,
+    /// Generate a root password and print it once.
+    #[arg(long)]
+    pub generate_password: bool,
+    /// A file of OpenSSH public keys for root (repeatable), e.g. ~/.ssh/id_ed25519.pub.
+    #[arg(long = "ssh-key")]
+    pub ssh_keys: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args, Default)]
@@ -74,6 +83,17 @@ pub struct SetArgs {
 }
 
 pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
+    let mut ssh_keys = Vec::new();
+    for file in &args.ssh_keys {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("--ssh-key {}: {e}", file.display()))?;
+        ssh_keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
     let request = CreateInstanceRequest {
         name: args.name,
         image: args.image,
@@ -81,8 +101,12 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         backend: args.backend,
         autostart: args.autostart,
         start: Some(!args.no_start),
+        password: args.password,
+        generate_password: args.generate_password,
+        ssh_keys,
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
+    let generated = envelope.password.clone();
     let name = envelope.operation.target.clone();
     if ctx.format == Format::Table && !ctx.quiet {
         eprintln!("Creating {name}");
@@ -90,9 +114,17 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
     progress::follow(&ctx.client, envelope.operation, ctx.quiet).await?;
     let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
     match ctx.format {
-        Format::Json => output::json(&instance),
+        Format::Json => match generated {
+            Some(password) => {
+                output::json(&serde_json::json!({"instance": instance, "password": password}))
+            }
+            None => output::json(&instance),
+        },
         Format::Table => {
             println!("Instance {name} is {}", instance.state.as_str());
+            if let Some(password) = generated {
+                println!("Root password (shown once): {password}");
+            }
             Ok(())
         }
     }

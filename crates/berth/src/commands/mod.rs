@@ -4,6 +4,7 @@ mod exec;
 mod images;
 mod instances;
 mod operations;
+mod password;
 mod power;
 mod system;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Delete(power::DeleteArgs),
     /// Change limits or autostart.
     Set(instances::SetArgs),
+    /// Set root's password (read from standard input), or generate one with --generate.
+    Password(password::PasswordArgs),
     /// Run a command in an instance; its exit code becomes berth's.
     Exec(exec::ExecArgs),
     /// Launch a throwaway instance, run a command in it, print, delete it.
@@ -69,6 +72,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Resume { name } => power::power(ctx, &name, "resume", Default::default()).await,
         Command::Delete(args) => power::delete(ctx, args).await,
         Command::Set(args) => instances::set(ctx, args).await,
+        Command::Password(args) => password::set(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
         Command::Image(command) => images::run(ctx, command).await,

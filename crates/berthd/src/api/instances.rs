@@ -6,7 +6,7 @@ use axum::response::Response;
 use berth_types::Instance;
 use berth_types::api::{
     CreateInstanceRequest, ErrorBody, ExecRequest, ExecResponse, OperationEnvelope,
-    PatchInstanceRequest, PowerRequest,
+    PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
 };
 
 use super::{ApiError, AppState, JsonBody, accepted};
@@ -28,7 +28,8 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     JsonBody(request): JsonBody<CreateInstanceRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_instance(&caller, request)?))
+    let (operation, password) = app.create_instance(&caller, request)?;
+    Ok(super::accepted_with_password(operation, password))
 }
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}", tag = "instances",
@@ -143,4 +144,17 @@ pub async fn exec(
     JsonBody(request): JsonBody<ExecRequest>,
 ) -> Result<Json<ExecResponse>, ApiError> {
     Ok(Json(app.exec_instance(&name, request).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/instances/{name}/password", tag = "instances", request_body = PasswordRequest,
+    params(("name" = String, Path, description = "Instance name")),
+    responses((status = 200, description = "Changed; a generated password is returned once", body = PasswordResponse),
+              (status = 400, description = "Weak or invalid password", body = ErrorBody),
+              (status = 404, description = "No such instance", body = ErrorBody)))]
+pub async fn password(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<PasswordRequest>,
+) -> Result<Json<PasswordResponse>, ApiError> {
+    Ok(Json(app.set_password(&name, request).await?))
 }

@@ -41,6 +41,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/instances/{name}/suspend", post(instances::suspend))
         .route("/instances/{name}/resume", post(instances::resume))
         .route("/instances/{name}/exec", post(instances::exec))
+        .route("/instances/{name}/password", post(instances::password))
         .route("/operations", get(operations::list))
         .route(
             "/operations/{id}",
@@ -111,10 +112,18 @@ impl IntoResponse for ApiError {
 
 /// `202 Accepted` with the operation and its `Location`.
 pub fn accepted(operation: Operation) -> Response {
+    accepted_with_password(operation, None)
+}
+
+/// `202 Accepted`, also carrying a generated root password (shown this once).
+pub fn accepted_with_password(operation: Operation, password: Option<String>) -> Response {
     let location = format!("/api/v1/operations/{}", operation.id);
     let mut response = (
         StatusCode::ACCEPTED,
-        axum::Json(OperationEnvelope { operation }),
+        axum::Json(OperationEnvelope {
+            operation,
+            password,
+        }),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

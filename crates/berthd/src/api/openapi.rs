@@ -6,7 +6,8 @@ use utoipa::OpenApi;
 
 use berth_types::api::{
     BackendInfo, BuildImageRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest,
-    ExecResponse, ImageInfo, OperationEnvelope, PatchInstanceRequest, PowerRequest, SystemInfo,
+    ExecResponse, ImageInfo, OperationEnvelope, PasswordRequest, PasswordResponse,
+    PatchInstanceRequest, PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::{
@@ -44,6 +45,8 @@ use berth_types::{
     ),
     components(schemas(
         Instance,
+        PasswordRequest,
+        PasswordResponse,
         InstanceNetwork,
         InstanceState,
         Forward,

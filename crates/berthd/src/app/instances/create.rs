@@ -18,17 +18,23 @@ pub const CREATE_STEPS: &[&str] = &["reserve", "image", "clone", "configure", "s
 
 impl App {
     /// Validates `request` (nothing is changed when it is bad) and starts the create operation.
+    /// Returns it with the generated root password, if one was asked for (shown once).
     pub fn create_instance(
         self: &Arc<Self>,
         caller: &Caller,
-        request: CreateInstanceRequest,
-    ) -> Result<Operation, AppError> {
+        mut request: CreateInstanceRequest,
+    ) -> Result<(Operation, Option<String>), AppError> {
         let name = match &request.name {
             Some(raw) => InstanceName::parse(raw)?,
             None => self.unused_name()?,
         };
         let image = ImageRef::parse(&request.image)?;
         request.limits.validate()?;
+        let (credentials, generated) = Self::credentials_for_create(&request)?;
+        // The operation keeps its request for recovery: never with the password in it.
+        if request.password.is_some() {
+            request.password = Some("<redacted>".into());
+        }
         let backend = self
             .config
             .route_backend(name.as_str(), request.backend.as_deref());
@@ -58,15 +64,19 @@ impl App {
         };
         let start = request.start.unwrap_or(true);
         let params = serde_json::to_value(&request).unwrap_or_default();
-        self.spawn_operation(
-            caller,
-            OperationKind::InstanceCreate,
-            name.as_str(),
-            Some(&name),
-            CREATE_STEPS,
-            params,
-            move |app, op| async move { app.run_create(&op, record, image, start).await },
-        )
+        let operation =
+            self.spawn_operation(
+                caller,
+                OperationKind::InstanceCreate,
+                name.as_str(),
+                Some(&name),
+                CREATE_STEPS,
+                params,
+                move |app, op| async move {
+                    app.run_create(&op, record, image, start, credentials).await
+                },
+            )?;
+        Ok((operation, generated))
     }
 
     fn unused_name(&self) -> Result<InstanceName, AppError> {
@@ -87,6 +97,7 @@ impl App {
         mut record: InstanceRecord,
         image: ImageRef,
         start: bool,
+        credentials: super::password::RootCredentials,
     ) -> Result<(), OpError> {
         let name = record.name.clone();
         op.step(0, format!("reserving {name}")).await?;
@@ -111,12 +122,20 @@ impl App {
                 .clone_for(&cached, &name, record.limits.disk)
                 .await
                 .map_err(|e| OpError::failed("cloning the image", e))?;
-            op.step(3, format!("configuring {name}: hostname, machine id"))
-                .await?;
+            op.step(
+                3,
+                format!("configuring {name}: hostname, machine id, root login"),
+            )
+            .await?;
             self.images
                 .customise(&rootfs, &name)
                 .await
                 .map_err(|e| OpError::failed("configuring the rootfs", e))?;
+            let target = rootfs.clone();
+            tokio::task::spawn_blocking(move || Self::write_credentials(&target, &credentials))
+                .await
+                .map_err(|e| OpError::failed("credentials task", e))?
+                .map_err(|e| OpError::failed("writing root credentials", e))?;
             record.rootfs = Some(rootfs);
         } else {
             let why = format!("backend {} keeps its own root filesystem", record.backend);

@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod exec;
+mod password;
 mod patch;
 pub mod power;
 mod query;

@@ -1,0 +1,177 @@
+//! Root credentials: a password (hashed with sha512-crypt straight into the guest's
+//! /etc/shadow, never stored or logged in clear) and SSH public keys, at create and later.
+
+use std::path::Path;
+
+use berth_image::rootfs::Rootfs;
+use berth_runtime::{ExecSpec, Runtime, RuntimeStatus};
+use berth_types::FieldError;
+use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse};
+use berth_types::credentials::{generate_password, validate_password, validate_ssh_key};
+
+use crate::app::error::error_chain;
+use crate::app::{App, AppError};
+
+/// sha512-crypt rounds (glibc's default is 5000; more slows guessing from a stolen shadow).
+const HASH_ROUNDS: usize = 65_536;
+const SSHD_DROP_IN: &str = "/etc/ssh/sshd_config.d/berth.conf";
+
+/// What goes into the guest: a hash, never the password.
+#[derive(Clone, Default)]
+pub struct RootCredentials {
+    pub password_hash: Option<String>,
+    pub ssh_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ssh_keys", &self.ssh_keys.len())
+            .finish()
+    }
+}
+
+/// The password to set: the given one, validated, or a generated one (returned for display).
+fn choose_password(
+    given: Option<&str>,
+    generate: bool,
+    field: &str,
+) -> Result<(Option<String>, Option<String>), AppError> {
+    match (given, generate) {
+        (Some(_), true) => Err(FieldError::new(
+            field,
+            "give a password or ask for a generated one, not both",
+        )
+        .into()),
+        (Some(password), false) => {
+            validate_password(password, field)?;
+            Ok((Some(password.to_owned()), None))
+        }
+        (None, true) => {
+            let password = generate_password();
+            Ok((Some(password.clone()), Some(password)))
+        }
+        (None, false) => Ok((None, None)),
+    }
+}
+
+fn hash(password: &str) -> Result<String, AppError> {
+    let params = sha_crypt::Sha512Params::new(HASH_ROUNDS)
+        .map_err(|_| AppError::Internal("hash parameters".into()))?;
+    sha_crypt::sha512_simple(password, &params)
+        .map_err(|_| AppError::Internal("hashing the password failed".into()))
+}
+
+impl App {
+    /// Validates the credentials of a create request; returns them and a generated password.
+    pub(crate) fn credentials_for_create(
+        request: &CreateInstanceRequest,
+    ) -> Result<(RootCredentials, Option<String>), AppError> {
+        let (password, generated) = choose_password(
+            request.password.as_deref(),
+            request.generate_password,
+            "password",
+        )?;
+        let ssh_keys = request
+            .ssh_keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| validate_ssh_key(key, &format!("ssh_keys[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let password_hash = password.as_deref().map(hash).transpose()?;
+        Ok((
+            RootCredentials {
+                password_hash,
+                ssh_keys,
+            },
+            generated,
+        ))
+    }
+
+    /// Writes credentials into a guest rootfs: shadow, authorized_keys, and sshd's root login
+    /// policy (password login only when a password is set; keys always).
+    pub(crate) fn write_credentials(
+        rootfs: &Path,
+        credentials: &RootCredentials,
+    ) -> Result<(), String> {
+        let root = Rootfs::open(rootfs).map_err(|e| error_chain(&e))?;
+        if let Some(hash) = &credentials.password_hash {
+            berth_image::customise::set_root_password_hash(&root, hash)
+                .map_err(|e| error_chain(&e))?;
+        }
+        if !credentials.ssh_keys.is_empty() {
+            berth_image::customise::set_root_ssh_keys(&root, &credentials.ssh_keys)
+                .map_err(|e| error_chain(&e))?;
+        }
+        let policy = if credentials.password_hash.is_some() {
+            "yes"
+        } else {
+            "prohibit-password"
+        };
+        let text = format!(
+            "# Written by Berth: root may log in with {}.\nPermitRootLogin {policy}\n",
+            if policy == "yes" {
+                "a password or a key"
+            } else {
+                "a key only"
+            }
+        );
+        root.write_file(Path::new(SSHD_DROP_IN), text.as_bytes(), 0o644)
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// `POST /instances/{name}/password`: on a running or stopped instance.
+    pub async fn set_password(
+        &self,
+        name: &str,
+        request: PasswordRequest,
+    ) -> Result<PasswordResponse, AppError> {
+        let record = self.instance_record(name)?;
+        let (password, generated) =
+            choose_password(request.password.as_deref(), request.generate, "password")?;
+        let password = password
+            .ok_or_else(|| FieldError::new("password", "give a password, or generate: true"))?;
+        let rootfs = record.rootfs.clone().ok_or_else(|| {
+            AppError::Conflict(format!(
+                "instance {name} has no local root filesystem (backend {})",
+                record.backend
+            ))
+        })?;
+        let credentials = RootCredentials {
+            password_hash: Some(hash(&password)?),
+            ssh_keys: Vec::new(),
+        };
+        let written =
+            tokio::task::spawn_blocking(move || Self::write_credentials(&rootfs, &credentials))
+                .await
+                .map_err(|e| AppError::internal("password task", e))?;
+        written.map_err(|e| AppError::internal("writing the password", e))?;
+        // sshd reads its configuration at start: reload it so a new login policy applies now.
+        let runtime = self.runtime(&record.backend)?;
+        if let Ok(RuntimeStatus::Running { .. }) = runtime.status(&record.name).await {
+            let reload = ExecSpec {
+                argv: vec![
+                    "systemctl".into(),
+                    "try-reload-or-restart".into(),
+                    "ssh.service".into(),
+                ],
+                env: Default::default(),
+                cwd: None,
+                stdin: None,
+                timeout: std::time::Duration::from_secs(30),
+                output_cap: 4096,
+            };
+            if let Err(e) = runtime.exec(&record.name, &reload).await {
+                tracing::warn!(instance = %record.name, error = %error_chain(&e), "reloading sshd failed");
+            }
+        }
+        tracing::info!(instance = %record.name, generated = generated.is_some(), "root password changed");
+        Ok(PasswordResponse {
+            password: generated,
+        })
+    }
+}
