@@ -12,4 +12,7 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
+# The end-to-end tests drive the real CLI binary beside berthd: build it first (cargo test
+# builds only test harnesses of bin crates, not the binaries other packages' tests run).
+cargo build --locked -p berth -p berthd
 cargo test --workspace --locked -- --test-threads=2

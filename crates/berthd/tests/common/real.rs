@@ -42,6 +42,13 @@ static IMAGE_BUILD: Mutex<()> = Mutex::new(());
 impl RealDaemon {
     /// Starts a daemon with `extra_env` (e.g. failpoints) and waits until it answers.
     pub fn start(extra_env: &[(&str, &str)]) -> Result<Self, Error> {
+        if !berth_bin().exists() {
+            return Err(format!(
+                "the berth CLI is not built at {}: run `cargo build -p berth` first (scripts/test.sh does)",
+                berth_bin().display()
+            )
+            .into());
+        }
         let id = format!(
             "bt{}x{}",
             std::process::id(),
