@@ -186,7 +186,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn record(name: &str) -> InstanceRecord {
@@ -239,7 +239,7 @@ mod tests {
         Store::open(&path)?.insert_instance(&record("keep"))?;
         let store = Store::open(&path)?;
         assert_eq!(store.list_instances()?.len(), 1);
-        assert_eq!(store.schema_version()?, 1);
+        assert_eq!(store.schema_version()?, 2);
         Ok(())
     }
 }

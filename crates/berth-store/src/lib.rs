@@ -1,10 +1,12 @@
 //! Berth's SQLite store: one database file in WAL mode, versioned migrations, and one
 //! repository module per table.
 
+mod addresses;
 mod instances;
 mod migrations;
 mod operations;
 
+pub use addresses::AddressRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;
 
@@ -44,7 +46,6 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Self::from_connection(conn)
     }
@@ -55,6 +56,7 @@ impl Store {
     }
 
     fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

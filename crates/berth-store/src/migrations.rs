@@ -36,6 +36,13 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     CREATE INDEX operations_status ON operations(status);",
+    // 2: network addresses, one row per instance; UNIQUE so an address is never handed out twice.
+    "CREATE TABLE addresses (
+        instance    TEXT PRIMARY KEY REFERENCES instances(name) ON DELETE CASCADE,
+        ipv4        TEXT NOT NULL UNIQUE,
+        ipv6        TEXT UNIQUE,
+        mac         TEXT NOT NULL UNIQUE
+    );",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
