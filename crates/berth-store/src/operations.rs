@@ -123,6 +123,14 @@ impl Store {
         ))
     }
 
+    /// Deletes ended operations last updated before `before`; returns how many.
+    pub fn prune_operations(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM operations WHERE status IN ('success', 'failure', 'cancelled') AND updated_at < ?1",
+            [before],
+        )?)
+    }
+
     fn query_operations(&self, sql: &str) -> Result<Vec<OperationRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(sql)?;
@@ -174,7 +182,16 @@ mod tests {
         record.operation.status = OperationStatus::Failure;
         store.save_operation(&record)?;
         assert!(store.unfinished_operations()?.is_empty());
-        assert_eq!(store.get_operation(record.operation.id)?, Some(record));
+        assert_eq!(
+            store.get_operation(record.operation.id)?,
+            Some(record.clone())
+        );
+        assert_eq!(store.prune_operations(now)?, 0, "newer than the cut-off");
+        assert_eq!(
+            store.prune_operations(Utc::now() + chrono::Duration::seconds(1))?,
+            1
+        );
+        assert_eq!(store.get_operation(record.operation.id)?, None);
         Ok(())
     }
 }

@@ -15,6 +15,8 @@ use super::{App, AppError, Caller};
 
 /// Created in the runtime dir (a tmpfs) once per host boot.
 const BOOT_MARKER: &str = "booted";
+/// Ended operations are kept this long, then pruned at start-up.
+const OPERATION_RETENTION_DAYS: i64 = 30;
 
 impl App {
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<(), AppError> {
@@ -23,6 +25,15 @@ impl App {
         }
         for record in self.store.unfinished_operations()? {
             self.recover_operation(record).await?;
+        }
+        let pruned = self
+            .store
+            .prune_operations(Utc::now() - chrono::Duration::days(OPERATION_RETENTION_DAYS))?;
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                "pruned operations older than {OPERATION_RETENTION_DAYS} days"
+            );
         }
         for record in self.store.list_instances()? {
             if record.state == InstanceState::Creating {
