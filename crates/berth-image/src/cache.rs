@@ -24,24 +24,16 @@ const TRASH_PREFIX: &str = ".trash-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::PathIoError),
     #[error("cannot write the metadata {}", .0.display())]
     Meta(PathBuf, #[source] serde_json::Error),
 }
 
+/// `io` of [`crate::fsio`], for functions that return this module's error without `?`.
 pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
-    let path = path.to_owned();
-    move |source| CacheError::Io {
-        action,
-        path,
-        source,
-    }
+    let io = crate::fsio::io(action, path);
+    move |source| CacheError::Io(io(source))
 }
 
 /// `image.json`: what was built, when, and how big it is.
@@ -287,11 +279,9 @@ pub fn disk_usage(path: &Path) -> Result<u64, CacheError> {
 /// `/dev` or `/proc` must never be deleted through).
 pub(crate) fn remove_tree(path: &Path) -> Result<(), CacheError> {
     if let Some(mount) = crate::mounts::mounted_below(path) {
-        return Err(CacheError::Io {
-            action: "remove (something is mounted inside it)",
-            path: mount,
-            source: std::io::Error::from(std::io::ErrorKind::ResourceBusy),
-        });
+        return Err(io("remove (something is mounted inside it)", &mount)(
+            std::io::Error::from(std::io::ErrorKind::ResourceBusy),
+        ));
     }
     match std::fs::remove_dir_all(path) {
         Ok(()) => Ok(()),

@@ -12,6 +12,7 @@ pub mod catalog;
 mod cleanup;
 pub mod cmd;
 pub mod customise;
+pub mod fsio;
 pub mod mounts;
 pub mod network;
 pub mod rootfs;

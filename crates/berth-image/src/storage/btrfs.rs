@@ -27,13 +27,8 @@ pub enum BtrfsError {
     Exists(String),
     #[error("instance {0:?} has no rootfs")]
     Missing(String),
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::PathIoError),
     #[error("btrfs failed on {}", path.display())]
     Tool {
         path: PathBuf,
@@ -48,14 +43,7 @@ pub enum BtrfsError {
     Join(#[from] tokio::task::JoinError),
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BtrfsError {
-    let path = path.to_owned();
-    move |source| BtrfsError::Io {
-        action,
-        path,
-        source,
-    }
-}
+use crate::fsio::io;
 
 fn tool(path: &Path) -> impl FnOnce(CmdError) -> BtrfsError {
     let path = path.to_owned();
@@ -197,7 +185,8 @@ impl BtrfsDriver {
                 btrfs(&[&"subvolume", &"delete", &path], &path).await?;
             }
             std::fs::rename(&tmp, &path).map_err(io("rename into place", &tmp))?;
-            std::fs::write(&stamp_path, &stamp).map_err(io("write", &stamp_path))
+            std::fs::write(&stamp_path, &stamp).map_err(io("write", &stamp_path))?;
+            Ok::<(), BtrfsError>(())
         }
         .await;
         if let Err(e) = imported {

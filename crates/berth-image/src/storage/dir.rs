@@ -20,13 +20,8 @@ pub enum DirError {
     NoDiskLimit,
     #[error("instance {0:?} already has a rootfs")]
     Exists(String),
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::PathIoError),
     #[error("copying the image failed")]
     Copy(#[source] CmdError),
     #[error(transparent)]
@@ -35,14 +30,7 @@ pub enum DirError {
     Join(#[from] tokio::task::JoinError),
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DirError {
-    let path = path.to_owned();
-    move |source| DirError::Io {
-        action,
-        path,
-        source,
-    }
-}
+use crate::fsio::io;
 
 #[derive(Debug, Clone)]
 pub struct DirDriver {
@@ -151,6 +139,6 @@ impl DirDriver {
     }
 
     pub fn pool_usage(&self) -> Result<(u64, u64), DirError> {
-        super::pool::fs_usage(&self.root).map_err(io("inspect", &self.root))
+        Ok(super::pool::fs_usage(&self.root).map_err(io("inspect", &self.root))?)
     }
 }

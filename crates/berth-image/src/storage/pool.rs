@@ -13,13 +13,8 @@ const BTRFS_SUPER_MAGIC: i128 = 0x9123_683E;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::PathIoError),
     #[error("{} is already mounted with {fs_type}, not btrfs", path.display())]
     NotBtrfs { path: PathBuf, fs_type: String },
     #[error("setting up the btrfs pool {} failed", path.display())]
@@ -30,14 +25,7 @@ pub enum PoolError {
     },
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PoolError {
-    let path = path.to_owned();
-    move |source| PoolError::Io {
-        action,
-        path,
-        source,
-    }
-}
+use crate::fsio::io;
 
 fn tool(path: &Path) -> impl FnOnce(CmdError) -> PoolError {
     let path = path.to_owned();
