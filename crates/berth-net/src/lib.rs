@@ -1,8 +1,16 @@
 //! Berth's host networking: the bridge, one network namespace and veth pair per instance,
 //! address management, and the nftables table that does NAT and port forwards.
 
+pub mod bridge;
 pub mod ipam;
 pub mod names;
+pub mod netns;
+mod nl;
+pub mod veth;
 
+pub use bridge::{BridgeConfig, BridgeError};
 pub use ipam::{Allocation, IpamError, Net4, Net6, NetworkPlan};
-pub use names::{host_veth_name, instance_mac, netns_name};
+pub use names::{format_mac, host_veth_name, instance_mac, netns_name};
+pub use netns::{NetnsError, NetnsPath};
+pub use nl::NlError;
+pub use veth::{GUEST_IFNAME, GuestLink, VethError, attach, detach};
