@@ -2,6 +2,7 @@
 //! address management, and the nftables table that does NAT and port forwards.
 
 pub mod bridge;
+pub mod forward;
 pub mod ipam;
 pub mod names;
 pub mod netns;
@@ -9,6 +10,9 @@ mod nl;
 pub mod veth;
 
 pub use bridge::{BridgeConfig, BridgeError};
+pub use forward::{
+    Forward, ForwardError, ForwardSpec, Listener, Protocol, check_conflicts, host_listeners,
+};
 pub use ipam::{Allocation, IpamError, Net4, Net6, NetworkPlan};
 pub use names::{format_mac, host_veth_name, instance_mac, netns_name};
 pub use netns::{NetnsError, NetnsPath};
