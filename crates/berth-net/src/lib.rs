@@ -6,6 +6,7 @@ pub mod forward;
 pub mod ipam;
 pub mod names;
 pub mod netns;
+pub mod nft;
 mod nl;
 pub mod veth;
 
@@ -16,5 +17,6 @@ pub use forward::{
 pub use ipam::{Allocation, IpamError, Net4, Net6, NetworkPlan};
 pub use names::{format_mac, host_veth_name, instance_mac, netns_name};
 pub use netns::{NetnsError, NetnsPath};
+pub use nft::{Firewall, NftError, remove_table};
 pub use nl::NlError;
 pub use veth::{GUEST_IFNAME, GuestLink, VethError, attach, detach};
