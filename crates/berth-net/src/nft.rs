@@ -220,3 +220,66 @@ fn enable_sysctl(key: &str) -> Result<(), NftError> {
     tracing::info!(sysctl = %key.replace('/', "."), "enabled");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::ForwardSpec;
+    use crate::ipam::NetworkPlan;
+
+    fn firewall(specs: &[&str]) -> Firewall {
+        let plan = NetworkPlan::parse("10.88.0.1/24", Some("fd42:88::1/64")).expect("plan");
+        Firewall {
+            table: "berth".into(),
+            bridge: BridgeConfig {
+                name: "berth0".into(),
+                plan,
+            },
+            forwards: specs
+                .iter()
+                .map(|raw| Forward {
+                    instance: "web1".into(),
+                    spec: ForwardSpec::parse_field(raw, "f").expect("spec"),
+                    guest4: "10.88.0.2".parse().expect("v4"),
+                    guest6: plan.ipv6_for("10.88.0.2".parse().expect("v4")),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn script_recreates_only_our_table() {
+        let s = firewall(&[]).script().expect("script");
+        assert!(s.starts_with("table inet berth\ndelete table inet berth\ntable inet berth {"));
+        assert!(s.contains("ip saddr 10.88.0.0/24 oifname != \"berth0\" masquerade"));
+        assert!(s.contains("ip6 saddr fd42:88::/64 oifname != \"berth0\" masquerade"));
+        assert!(!s.contains("flush ruleset"));
+    }
+
+    #[test]
+    fn forwards_render_for_both_families_and_ranges() {
+        let s = firewall(&["127.0.0.1:2222:22", "8000-8001:9000/udp", "53-60:53/udp"])
+            .script()
+            .expect("script");
+        assert!(
+            s.contains("ip daddr 127.0.0.1 tcp dport 2222 dnat ip to 10.88.0.2:22"),
+            "{s}"
+        );
+        assert!(!s.contains("dport 2222 dnat ip6"), "{s}");
+        assert!(s.contains("fib daddr type local udp dport 8001 dnat ip to 10.88.0.2:9001"));
+        assert!(s.contains("udp dport 8000 dnat ip6 to [fd42:88::2]:9000"));
+        assert!(s.contains("udp dport 53-60 dnat ip to 10.88.0.2\n"));
+        // Both the prerouting and the output chain carry each rule.
+        assert_eq!(s.matches("tcp dport 2222").count(), 2);
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let mut f = firewall(&[]);
+        f.table = "berth; flush ruleset".into();
+        assert!(matches!(f.script(), Err(NftError::BadTable(_))));
+        let mut f = firewall(&[]);
+        f.bridge.name = "a\"b".into();
+        assert!(matches!(f.script(), Err(NftError::BadBridge(_))));
+    }
+}

@@ -138,7 +138,7 @@ impl Netlink {
         }
     }
 
-    /// The index of the link called `name`, `None` when there is none.
+    /// The link called `name`, `None` when there is none.
     pub fn link(&mut self, name: &str) -> Result<Option<LinkMessage>, NlError> {
         let mut message = LinkMessage::default();
         message
