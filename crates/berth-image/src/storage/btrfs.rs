@@ -171,15 +171,9 @@ impl BtrfsDriver {
         // next `prepare`'s sweep.
         let guard = RemoveOnDrop::new(tmp.clone(), "a cancelled import");
         let imported = async {
-            let mut from = cached.rootfs.clone().into_os_string();
-            from.push("/.");
-            let args: [&OsStr; 4] = [
-                "-a".as_ref(),
-                "--reflink=auto".as_ref(),
-                &from,
-                tmp.as_os_str(),
-            ];
-            cmd::run("cp", args).await.map_err(tool(&tmp))?;
+            super::copy_tree(&cached.rootfs, &tmp)
+                .await
+                .map_err(tool(&tmp))?;
             btrfs(&[&"property", &"set", &"-ts", &tmp, &"ro", &"true"], &tmp).await?;
             if is_subvolume(&path) {
                 btrfs(&[&"subvolume", &"delete", &path], &path).await?;

@@ -1,7 +1,6 @@
 //! The `dir` driver: each instance is a full copy of its image (`cp -a --reflink=auto`, so a
 //! reflink-capable filesystem such as xfs shares the blocks). No disk limits.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use tracing::info;
@@ -9,7 +8,7 @@ use tracing::info;
 use super::DiskUsage;
 use crate::cache::{self, CacheError, CachedImage};
 use crate::cleanup::{self, RemoveOnDrop};
-use crate::cmd::{self, CmdError};
+use crate::cmd::CmdError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
@@ -97,15 +96,9 @@ impl DirDriver {
             .join(format!(".{instance}.tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&tmp).map_err(io("create", &tmp))?;
         let guard = RemoveOnDrop::new(tmp.clone(), "a failed copy");
-        let mut from = cached.rootfs.clone().into_os_string();
-        from.push("/.");
-        let args: [&OsStr; 4] = [
-            "-a".as_ref(),
-            "--reflink=auto".as_ref(),
-            &from,
-            tmp.as_os_str(),
-        ];
-        cmd::run("cp", args).await.map_err(DirError::Copy)?;
+        super::copy_tree(&cached.rootfs, &tmp)
+            .await
+            .map_err(DirError::Copy)?;
         std::fs::rename(&tmp, &target).map_err(io("rename into place", &tmp))?;
         guard.disarm();
         info!(instance, image = %cached.image, path = %target.display(), "cloned (dir)");

@@ -14,6 +14,20 @@ use tracing::{info, warn};
 
 use crate::cache::CachedImage;
 
+/// Copies the contents of `from` into the existing directory `to`, preserving everything and
+/// sharing extents where the filesystem can (`cp -a --reflink=auto FROM/. TO`).
+async fn copy_tree(from: &Path, to: &Path) -> Result<String, crate::cmd::CmdError> {
+    let mut source = from.as_os_str().to_owned();
+    source.push("/.");
+    let args: [&std::ffi::OsStr; 4] = [
+        "-a".as_ref(),
+        "--reflink=auto".as_ref(),
+        &source,
+        to.as_os_str(),
+    ];
+    crate::cmd::run("cp", args).await
+}
+
 pub mod btrfs;
 pub mod dir;
 mod pool;
