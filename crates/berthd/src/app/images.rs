@@ -20,7 +20,6 @@ pub struct ImageService {
     arch: Arch,
     mirrors: Mirrors,
     storage: StorageDriver,
-    build_lock: tokio::sync::Mutex<()>,
 }
 
 impl ImageService {
@@ -54,26 +53,24 @@ impl ImageService {
             arch,
             mirrors,
             storage,
-            build_lock: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The cached image, building it first when missing, with progress on `op`.
+    /// berth-image locks per image, so concurrent creates of one image build it once.
     pub async fn ensure(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
-        if let Some(cached) = berth_image::find_cached(&self.cache_dir, image, self.arch) {
-            return Ok(cached);
-        }
-        // One build at a time: a second create of the same image waits and then finds it cached.
-        let _building = self.build_lock.lock().await;
-        berth_image::ensure_built(
-            &self.cache_dir,
-            image,
-            self.arch,
-            &self.mirrors,
-            |progress| op.message(format!("building {image}: {progress}")),
-        )
-        .await
-        .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
+        let progress = |p| op.message(format!("building {image}: {p}"));
+        berth_image::ensure_built(&self.cache_dir, image, self.arch, &self.mirrors, progress)
+            .await
+            .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
+    }
+
+    /// Builds `image` again, replacing the cached one under the same per-image lock.
+    pub async fn rebuild(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
+        let progress = |p| op.message(format!("building {image}: {p}"));
+        berth_image::build(&self.cache_dir, image, self.arch, &self.mirrors, progress)
+            .await
+            .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
     }
 
     pub async fn clone_for(
@@ -165,17 +162,14 @@ impl App {
             move |app, op| async move {
                 op.step(0, format!("building {image}")).await?;
                 let images = &app.images;
-                if request.force {
-                    berth_image::delete_cached(&images.cache_dir, image, images.arch).map_err(
-                        |e| {
-                            OpError::Failed(format!(
-                                "removing the old {image}: {}",
-                                error_chain(&e)
-                            ))
-                        },
-                    )?;
-                }
-                op.cancellable(images.ensure(image, &op)).await.map(|_| ())
+                let build = async {
+                    if request.force {
+                        images.rebuild(image, &op).await
+                    } else {
+                        images.ensure(image, &op).await
+                    }
+                };
+                op.cancellable(build).await.map(|_| ())
             },
         )
     }
