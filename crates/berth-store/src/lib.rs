@@ -2,11 +2,13 @@
 //! repository module per table.
 
 mod addresses;
+mod forwards;
 mod instances;
 mod migrations;
 mod operations;
 
 pub use addresses::AddressRecord;
+pub use forwards::ForwardRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;
 

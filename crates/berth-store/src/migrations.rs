@@ -43,6 +43,19 @@ const MIGRATIONS: &[&str] = &[
         ipv6        TEXT UNIQUE,
         mac         TEXT NOT NULL UNIQUE
     );",
+    // 3: port forwards, removed with their instance. Clashes (overlapping ranges, wildcard
+    // addresses, host listeners) are refused by berthd under one lock before inserting.
+    "CREATE TABLE forwards (
+        id          TEXT PRIMARY KEY,
+        instance    TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE,
+        listen      TEXT,
+        host_start  INTEGER NOT NULL,
+        host_end    INTEGER NOT NULL,
+        guest_port  INTEGER NOT NULL,
+        protocol    TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX forwards_instance ON forwards(instance);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
