@@ -183,3 +183,40 @@ pub struct SystemInfo {
     pub backends: Vec<BackendInfo>,
     pub instances: usize,
 }
+
+/// `POST /instances/{name}/forwards`: host `[ADDR:]PORT[-END]` → guest `port`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateForwardRequest {
+    /// Host side: `2222`, `127.0.0.1:2222`, `[2001:db8::1]:80`, `8000-8010`; no address means
+    /// every address of the host.
+    pub listen: String,
+    /// The guest port the (first) host port goes to.
+    pub port: u16,
+    /// `tcp` (default) or `udp`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+/// `GET /network`: the host bridge and what this host can do for IPv6.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NetworkInfo {
+    pub bridge: BridgeInfo,
+    /// Name servers guests are given.
+    pub dns: Vec<String>,
+    /// The nftables table (family `inet`) berthd owns.
+    pub nft_table: String,
+    /// Instances with an address on the bridge.
+    pub instances: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BridgeInfo {
+    pub name: String,
+    /// `up`, `down`, or `absent` (created when the first instance needs it).
+    pub state: String,
+    /// Gateway and subnet, `10.88.0.1/24`.
+    pub ipv4: String,
+    /// Gateway and prefix, `fd42:88::1/64`; absent without IPv6.
+    pub ipv6: Option<String>,
+}

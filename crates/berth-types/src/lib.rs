@@ -13,7 +13,7 @@ pub mod units;
 
 pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};
-pub use instance::{Instance, InstanceNetwork, InstanceState};
+pub use instance::{Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;
 pub use name::InstanceName;
 pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};

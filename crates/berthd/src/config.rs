@@ -2,9 +2,10 @@
 //! a `BERTH_*` environment variable (`BERTH_DATA_DIR`, `BERTH_NETWORK__BRIDGE`), unknown keys
 //! rejected by name, and defaults for everything so no file is needed.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use berth_types::FieldError;
 use serde::Deserialize;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
@@ -72,9 +73,16 @@ pub struct ImagesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
+    /// The bridge instances plug into; created, or adopted when it exists.
     pub bridge: String,
+    /// Gateway address and subnet, `10.88.0.1/24`.
     pub ipv4: String,
+    /// Gateway address and prefix, `fd42:88::1/64`; empty for no IPv6.
     pub ipv6: String,
+    /// The nftables table (family `inet`) berthd owns and rebuilds; it touches no other.
+    pub table: String,
+    /// Name servers written into guests; empty: the host's own (loopback ones skipped).
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,7 +145,33 @@ impl Default for NetworkConfig {
             bridge: "berth0".into(),
             ipv4: "10.88.0.1/24".into(),
             ipv6: "fd42:88::1/64".into(),
+            table: "berth".into(),
+            dns: Vec::new(),
         }
+    }
+}
+
+impl NetworkConfig {
+    /// The bridge's subnets, validated together (errors name `network.ipv4` / `network.ipv6`).
+    pub fn plan(&self) -> Result<berth_net::NetworkPlan, FieldError> {
+        let ipv6 = Some(self.ipv6.as_str()).filter(|v6| !v6.is_empty());
+        berth_net::NetworkPlan::parse(&self.ipv4, ipv6)
+    }
+
+    /// The configured name servers, parsed.
+    pub fn dns_servers(&self) -> Result<Vec<IpAddr>, FieldError> {
+        self.dns
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                raw.parse().map_err(|_| {
+                    FieldError::new(
+                        format!("network.dns[{i}]"),
+                        format!("{raw:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -210,6 +244,25 @@ impl Config {
         }
         berth_types::units::parse_bytes(&self.storage.pool_size, "storage.pool_size")
             .map_err(|e| e.to_string())?;
+        self.network.plan().map_err(|e| e.to_string())?;
+        self.network.dns_servers().map_err(|e| e.to_string())?;
+        let table = &self.network.table;
+        if table.is_empty()
+            || table.len() > 32
+            || !table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(format!(
+                "network.table: {table:?} is not 1-32 characters of [A-Za-z0-9_]"
+            ));
+        }
+        if !berth_net::bridge::valid_ifname(&self.network.bridge) {
+            return Err(format!(
+                "network.bridge: {:?} is not an interface name (1-15 characters of [A-Za-z0-9_.-])",
+                self.network.bridge
+            ));
+        }
         if !self.data_dir.is_absolute() {
             return Err(format!(
                 "data_dir: {} must be an absolute path",

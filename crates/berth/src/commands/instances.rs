@@ -213,6 +213,15 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
         "IPv6:       {}",
         instance.network.ipv6.as_deref().unwrap_or("-")
     );
+    if let Some(mac) = &instance.network.mac {
+        println!("MAC:        {mac}");
+    }
+    for forward in &instance.network.forwards {
+        println!(
+            "Forward:    {} → {}/{}",
+            forward.listen, forward.port, forward.protocol
+        );
+    }
     Ok(())
 }
 

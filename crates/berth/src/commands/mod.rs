@@ -1,8 +1,10 @@
 //! The commands, one module per resource.
 
 mod exec;
+mod forwards;
 mod images;
 mod instances;
+mod network;
 mod operations;
 mod password;
 mod power;
@@ -49,6 +51,11 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Launch a throwaway instance, run a command in it, print, delete it.
     Run(exec::RunArgs),
+    /// Port forwards from the host to an instance.
+    #[command(subcommand)]
+    Forward(forwards::ForwardCommand),
+    /// The host bridge and its subnets.
+    Network,
     /// The image library.
     #[command(subcommand)]
     Image(images::ImageCommand),
@@ -75,6 +82,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Password(args) => password::set(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
+        Command::Forward(command) => forwards::run(ctx, command).await,
+        Command::Network => network::show(ctx).await,
         Command::Image(command) => images::run(ctx, command).await,
         Command::Operation(command) => operations::run(ctx, command).await,
         Command::System => system::show(ctx).await,

@@ -2,8 +2,10 @@
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
 mod body;
+mod forwards;
 mod images;
 mod instances;
+mod network;
 pub mod openapi;
 mod operations;
 mod system;
@@ -42,6 +44,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/instances/{name}/resume", post(instances::resume))
         .route("/instances/{name}/exec", post(instances::exec))
         .route("/instances/{name}/password", post(instances::password))
+        .route(
+            "/instances/{name}/forwards",
+            get(forwards::list).post(forwards::create),
+        )
+        .route("/instances/{name}/forwards/{id}", delete(forwards::delete))
+        .route("/network", get(network::get))
         .route("/operations", get(operations::list))
         .route(
             "/operations/{id}",

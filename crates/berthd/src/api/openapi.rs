@@ -5,9 +5,9 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use berth_types::api::{
-    BackendInfo, BuildImageRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest,
-    ExecResponse, ImageInfo, OperationEnvelope, PasswordRequest, PasswordResponse,
-    PatchInstanceRequest, PowerRequest, SystemInfo,
+    BackendInfo, BridgeInfo, BuildImageRequest, CreateForwardRequest, CreateInstanceRequest,
+    ErrorBody, ErrorDetail, ExecRequest, ExecResponse, ImageInfo, NetworkInfo, OperationEnvelope,
+    PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::{
@@ -34,6 +34,11 @@ use berth_types::{
         super::instances::suspend,
         super::instances::resume,
         super::instances::exec,
+        super::instances::password,
+        super::forwards::list,
+        super::forwards::create,
+        super::forwards::delete,
+        super::network::get,
         super::operations::list,
         super::operations::get,
         super::operations::wait,
@@ -68,6 +73,9 @@ use berth_types::{
         ImageInfo,
         BackendInfo,
         SystemInfo,
+        CreateForwardRequest,
+        NetworkInfo,
+        BridgeInfo,
     ))
 )]
 pub struct ApiDoc;

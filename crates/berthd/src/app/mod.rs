@@ -5,6 +5,7 @@ pub mod error;
 pub mod failpoint;
 mod images;
 pub mod instances;
+pub mod network;
 pub mod operation;
 mod operations;
 mod recovery;
@@ -45,6 +46,9 @@ pub struct App {
     pub store: Arc<Store>,
     runtimes: BTreeMap<String, AnyRuntime>,
     images: images::ImageService,
+    network: network::HostNetwork,
+    /// Held while a forward is checked against the others and stored.
+    forwards_lock: tokio::sync::Mutex<()>,
     operations: OperationTracker,
     /// Instances with an operation under way, and which.
     busy: Mutex<HashMap<InstanceName, Uuid>>,
@@ -76,11 +80,14 @@ impl App {
         let store = Arc::new(Store::open(&config.database_path())?);
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config);
+        let network = network::HostNetwork::new(&config.network)?;
         let app = Arc::new(Self {
             config,
             store: store.clone(),
             runtimes,
             images,
+            network,
+            forwards_lock: tokio::sync::Mutex::default(),
             operations: OperationTracker::new(store.clone(), failpoints),
             busy: Mutex::default(),
         });

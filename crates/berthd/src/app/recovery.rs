@@ -10,6 +10,7 @@ use berth_types::{InstanceName, InstanceState, OperationKind, OperationStatus, S
 use chrono::Utc;
 
 use super::error::error_chain;
+use super::network::networked;
 use super::operation::OpParams;
 use super::{App, AppError, Caller};
 
@@ -54,6 +55,7 @@ impl App {
             let seen = self.observed_state(&record).await;
             tracing::info!(instance = %record.name, state = seen.as_str(), "found");
         }
+        self.restore_network().await;
         let marker = self.config.runtime_dir.join(BOOT_MARKER);
         if !marker.exists() {
             self.autostart().await;
@@ -158,6 +160,18 @@ impl App {
                 Ok(op) => tracing::info!(instance = %record.name, operation = %op.id, "autostart"),
                 Err(e) => tracing::error!(instance = %record.name, error = %e, "autostart failed"),
             }
+        }
+    }
+
+    /// Brings the bridge and the nftables table back (after a host reboot, or when someone
+    /// flushed them) when any instance uses them; forwards are restored from the store.
+    async fn restore_network(&self) {
+        let networked = match self.store.list_instances() {
+            Ok(records) => records.iter().any(|r| networked(&r.backend)),
+            Err(e) => return tracing::error!(error = %error_chain(&e), "cannot list instances"),
+        };
+        if networked && let Err(e) = self.ensure_bridge().await {
+            tracing::error!(error = %e, "cannot restore the bridge and its nftables table");
         }
     }
 }

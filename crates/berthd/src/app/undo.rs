@@ -17,6 +17,8 @@ pub enum UndoAction {
     DestroyRootfs { name: InstanceName },
     /// Stop the guest and remove what the backend keeps for it.
     RemoveContainer { name: InstanceName, backend: String },
+    /// Remove the instance's veth and netns.
+    DetachNetwork { name: InstanceName },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
     /// Put the row's state back.
@@ -39,6 +41,7 @@ impl App {
                 Ok(runtime) => runtime.remove(name).await.map_err(|e| error_chain(&e)),
                 Err(_) => Ok(()),
             },
+            UndoAction::DetachNetwork { name } => self.detach_network(name).await,
             UndoAction::RemoveStateDir { name } => {
                 match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),

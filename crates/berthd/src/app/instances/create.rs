@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use berth_runtime::Runtime;
 use berth_store::InstanceRecord;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::{FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
 use crate::app::{App, AppError, Caller};
@@ -104,7 +104,16 @@ impl App {
         self.store
             .insert_instance(&record)
             .map_err(|e| OpError::failed("reserving the name", e))?;
+        // Addresses go with the row (ON DELETE CASCADE), so DeleteRecord undoes both.
         op.on_undo(UndoAction::DeleteRecord { name: name.clone() });
+        let address = if takes_address(&record.backend) {
+            Some(
+                self.allocate_addresses(&record)
+                    .map_err(|e| OpError::failed("reserving addresses", e))?,
+            )
+        } else {
+            None
+        };
         op.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
         let dir = self.instance_dir(&name);
         tokio::fs::create_dir_all(&dir)
@@ -131,6 +140,11 @@ impl App {
                 .customise(&rootfs, &name)
                 .await
                 .map_err(|e| OpError::failed("configuring the rootfs", e))?;
+            if let Some(address) = &address {
+                self.write_guest_network(&rootfs, address)
+                    .await
+                    .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
+            }
             let target = rootfs.clone();
             tokio::task::spawn_blocking(move || Self::write_credentials(&target, &credentials))
                 .await
@@ -148,17 +162,14 @@ impl App {
             op.skip(4, "created stopped, as asked");
         } else {
             op.step(4, format!("starting {name}")).await?;
+            op.on_undo(UndoAction::DetachNetwork { name: name.clone() });
             op.on_undo(UndoAction::RemoveContainer {
                 name: name.clone(),
                 backend: record.backend.clone(),
             });
-            let runtime = self
-                .runtime(&record.backend)
-                .map_err(|e| OpError::failed("backend", e))?;
-            runtime
-                .start(&self.container_spec(&record))
+            self.boot(&record)
                 .await
-                .map_err(|e| OpError::failed("starting", e))?;
+                .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
             record.state = InstanceState::Running;
         }
         self.store

@@ -9,6 +9,7 @@ use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
 use crate::app::error::error_chain;
+use crate::app::network::networked;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::{App, AppError, Caller};
 
@@ -88,6 +89,11 @@ impl App {
                 .await
                 .map_err(|e| OpError::Failed(format!("removing {name}: {}", error_chain(&e))))?;
         }
+        if networked(&record.backend) {
+            self.detach_network(name)
+                .await
+                .map_err(|e| OpError::Failed(format!("unplugging {name}: {e}")))?;
+        }
         if Self::uses_local_rootfs(&record.backend) {
             self.storage_destroy(name)
                 .await
@@ -100,9 +106,20 @@ impl App {
             }
             _ => {}
         }
+        let had_forwards = !self
+            .store
+            .list_forwards(Some(name))
+            .map_err(|e| OpError::failed("reading forwards", e))?
+            .is_empty();
+        // Addresses and forwards go with the row.
         self.store
             .delete_instance(name)
             .map_err(|e| OpError::failed("forgetting", e))?;
+        if had_forwards {
+            self.rebuild_firewall()
+                .await
+                .map_err(|e| OpError::Failed(format!("removing {name}'s forwards: {e}")))?;
+        }
         tracing::info!(instance = %name, "deleted");
         Ok(())
     }

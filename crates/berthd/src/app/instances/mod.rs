@@ -8,10 +8,11 @@ mod patch;
 pub mod power;
 mod query;
 
-use berth_runtime::ContainerSpec;
+use berth_runtime::{ContainerSpec, Runtime};
 use berth_store::InstanceRecord;
 use berth_types::InstanceName;
 
+use super::error::error_chain;
 use super::{App, AppError};
 
 /// Seconds a clean shutdown may take before the guest is killed.
@@ -37,6 +38,19 @@ impl App {
             state_dir: self.instance_dir(&record.name).join("runtime"),
             netns: None,
         }
+    }
+
+    /// Starts `record`'s guest: plugs it into the bridge, then has its backend boot it.
+    pub(crate) async fn boot(&self, record: &InstanceRecord) -> Result<(), String> {
+        let runtime = self.runtime(&record.backend).map_err(|e| e.to_string())?;
+        let mut spec = self.container_spec(record);
+        spec.netns = self
+            .attach_network(record)
+            .await
+            .map_err(|e| format!("network: {e}"))?;
+        let pid = runtime.start(&spec).await.map_err(|e| error_chain(&e))?;
+        tracing::debug!(instance = %record.name, pid, "booted");
+        Ok(())
     }
 }
 pub use power::PowerAction;

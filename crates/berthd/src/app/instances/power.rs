@@ -123,10 +123,9 @@ impl App {
         match action {
             PowerAction::Start => {
                 op.step(0, format!("starting {name}")).await?;
-                runtime
-                    .start(&self.container_spec(&record))
+                self.boot(&record)
                     .await
-                    .map_err(|e| failed("starting", e))?;
+                    .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
                 record.state = InstanceState::Running;
             }
             PowerAction::Stop | PowerAction::Restart => {
@@ -140,10 +139,9 @@ impl App {
                     .map_err(|e| OpError::failed("saving", e))?;
                 if action == PowerAction::Restart {
                     op.step(1, format!("starting {name}")).await?;
-                    runtime
-                        .start(&self.container_spec(&record))
+                    self.boot(&record)
                         .await
-                        .map_err(|e| failed("starting", e))?;
+                        .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
                     record.state = InstanceState::Running;
                 }
             }

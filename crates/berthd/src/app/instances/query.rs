@@ -25,7 +25,11 @@ impl App {
     async fn instance_view(&self, mut record: InstanceRecord) -> Instance {
         let (state, pid) = self.observe(&record).await;
         record.state = state;
-        record.to_api(InstanceNetwork::default(), pid)
+        let network = self.instance_network(&record).unwrap_or_else(|err| {
+            tracing::warn!(instance = %record.name, error = %err, "cannot read addresses");
+            InstanceNetwork::default()
+        });
+        record.to_api(network, pid)
     }
 
     /// The state the backend reports, saved when it differs from the stored one.

@@ -1,0 +1,125 @@
+//! Plugging an instance into the bridge: its netns and veth before the guest starts, the
+//! guest's own network files in its rootfs, and unplugging when it is deleted.
+
+use std::path::{Path, PathBuf};
+
+use berth_image::network::GuestNetwork;
+use berth_image::rootfs::Rootfs;
+use berth_net::{GUEST_IFNAME, GuestLink};
+use berth_store::{AddressRecord, InstanceRecord};
+use berth_types::InstanceName;
+
+use super::networked;
+use crate::app::App;
+use crate::app::error::error_chain;
+
+impl App {
+    /// Makes sure the bridge is up and the nftables table is in place; once per run, and
+    /// again after a rebuild failed.
+    pub(crate) async fn ensure_bridge(&self) -> Result<(), String> {
+        let mut ready = self.network.ready.lock().await;
+        if *ready {
+            return Ok(());
+        }
+        let bridge = self.network.bridge.clone();
+        tokio::task::spawn_blocking(move || {
+            bridge.check_host_overlap()?;
+            bridge.ensure().map(|_| ())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| error_chain(&e))?;
+        *ready = true;
+        drop(ready);
+        self.rebuild_firewall().await
+    }
+
+    /// Creates `record`'s netns with its veth on the bridge and returns the netns for the
+    /// runtime to join; `None` for backends that bring their own network.
+    pub(crate) async fn attach_network(
+        &self,
+        record: &InstanceRecord,
+    ) -> Result<Option<PathBuf>, String> {
+        if !networked(&record.backend) {
+            return Ok(None);
+        }
+        let address = self
+            .store
+            .addresses_of(&record.name)
+            .map_err(|e| error_chain(&e))?
+            .ok_or_else(|| format!("instance {} has no addresses", record.name))?;
+        self.ensure_bridge().await?;
+        let link = guest_link(&address)?;
+        let bridge = self.network.bridge.clone();
+        let name = record.name.clone();
+        let netns = tokio::task::spawn_blocking(move || berth_net::attach(&bridge, &name, &link))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| error_chain(&e))?;
+        Ok(Some(netns.into_path_buf()))
+    }
+
+    /// Removes `name`'s veth and netns; nothing there is fine.
+    pub(crate) async fn detach_network(&self, name: &InstanceName) -> Result<(), String> {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || berth_net::detach(&name))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Writes the guest's systemd-networkd file and resolv.conf for `address`.
+    pub(crate) async fn write_guest_network(
+        &self,
+        rootfs: &Path,
+        address: &AddressRecord,
+    ) -> Result<(), String> {
+        let plan = *self.network.plan();
+        let ipv4 = address
+            .ipv4
+            .parse()
+            .map_err(|_| format!("stored address {:?} is not IPv4", address.ipv4))?;
+        let ipv6 = match (&address.ipv6, plan.ipv6) {
+            (Some(raw), Some(net6)) => Some((
+                raw.parse()
+                    .map_err(|_| format!("stored address {raw:?} is not IPv6"))?,
+                net6.prefix,
+            )),
+            _ => None,
+        };
+        let guest = GuestNetwork {
+            interface: GUEST_IFNAME.to_owned(),
+            ipv4: Some((ipv4, plan.ipv4.prefix)),
+            gateway4: Some(plan.ipv4.gateway),
+            ipv6,
+            gateway6: plan.ipv6.filter(|_| ipv6.is_some()).map(|n| n.gateway),
+            dns: self.network.dns.clone(),
+            search: Vec::new(),
+        };
+        let rootfs = rootfs.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let root = Rootfs::open(&rootfs).map_err(|e| error_chain(&e))?;
+            berth_image::network::configure(&root, &guest).map_err(|e| error_chain(&e))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
+
+fn guest_link(address: &AddressRecord) -> Result<GuestLink, String> {
+    let mut mac = [0u8; 6];
+    let parts: Vec<&str> = address.mac.split(':').collect();
+    if parts.len() != 6 {
+        return Err(format!("stored MAC {:?} is not valid", address.mac));
+    }
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16)
+            .map_err(|_| format!("stored MAC {:?} is not valid", address.mac))?;
+    }
+    Ok(GuestLink {
+        mac,
+        ipv4: address.ipv4.parse().ok(),
+        ipv6: address.ipv6.as_deref().and_then(|v6| v6.parse().ok()),
+        configure: true,
+    })
+}

@@ -1,0 +1,89 @@
+//! The nftables table, rebuilt whole from the store: every forward of every networked
+//! instance that has addresses. Applied atomically by `nft -f`; other tables are never touched.
+
+use std::net::IpAddr;
+
+use berth_net::{Firewall, Forward, ForwardSpec};
+use berth_store::ForwardRecord;
+
+use super::networked;
+use crate::app::App;
+use crate::app::error::error_chain;
+
+impl App {
+    /// Rebuilds the table when the bridge is up (before that there is nothing to forward to).
+    pub(crate) async fn rebuild_firewall(&self) -> Result<(), String> {
+        let ready = self.network.ready.lock().await;
+        if !*ready {
+            return Ok(());
+        }
+        let forwards = self.firewall_forwards()?;
+        let firewall = Firewall {
+            table: self.network.table.clone(),
+            bridge: self.network.bridge.clone(),
+            forwards,
+        };
+        let applied = tokio::task::spawn_blocking(move || firewall.apply())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| error_chain(&e));
+        drop(ready);
+        applied
+    }
+
+    fn firewall_forwards(&self) -> Result<Vec<Forward>, String> {
+        let mut out = Vec::new();
+        let instances = self.store.list_instances().map_err(|e| error_chain(&e))?;
+        for record in instances.iter().filter(|r| networked(&r.backend)) {
+            let Some(address) = self
+                .store
+                .addresses_of(&record.name)
+                .map_err(|e| error_chain(&e))?
+            else {
+                continue;
+            };
+            let Ok(guest4) = address.ipv4.parse() else {
+                continue;
+            };
+            let guest6 = address.ipv6.as_deref().and_then(|v6| v6.parse().ok());
+            for stored in self
+                .store
+                .list_forwards(Some(&record.name))
+                .map_err(|e| error_chain(&e))?
+            {
+                match spec_of(&stored) {
+                    Some(spec) => out.push(Forward {
+                        instance: record.name.to_string(),
+                        spec,
+                        guest4,
+                        guest6,
+                    }),
+                    None => {
+                        tracing::warn!(instance = %record.name, forward = %stored.id, "skipping a stored forward that does not parse")
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The spec a stored forward was made from.
+pub(crate) fn spec_of(stored: &ForwardRecord) -> Option<ForwardSpec> {
+    let listen = match &stored.listen {
+        Some(raw) => Some(raw.parse::<IpAddr>().ok()?),
+        None => None,
+    };
+    let protocol = match stored.protocol.as_str() {
+        "tcp" => berth_net::Protocol::Tcp,
+        "udp" => berth_net::Protocol::Udp,
+        _ => return None,
+    };
+    Some(ForwardSpec {
+        listen,
+        start: stored.host_start,
+        end: stored.host_end,
+        guest_port: stored.guest_port,
+        protocol,
+    })
+}

@@ -1,0 +1,86 @@
+//! The host network as berthd runs it: the bridge, each instance's addresses, netns and veth,
+//! and the one nftables table (NAT, port forwards), rebuilt from the store whenever it changes.
+
+mod addresses;
+mod attach;
+mod firewall;
+pub mod forwards;
+mod status;
+
+use std::net::IpAddr;
+
+use berth_net::{BridgeConfig, NetworkPlan};
+use tokio::sync::Mutex;
+
+use crate::app::AppError;
+use crate::config::NetworkConfig;
+
+/// The host side of Berth's network: fixed at start from `[network]`.
+pub struct HostNetwork {
+    bridge: BridgeConfig,
+    table: String,
+    dns: Vec<IpAddr>,
+    /// Serialises changes to the bridge and the table; `true` once the bridge is up.
+    ready: Mutex<bool>,
+}
+
+impl HostNetwork {
+    pub fn new(config: &NetworkConfig) -> Result<Self, AppError> {
+        let plan: NetworkPlan = config.plan()?;
+        let mut dns = config.dns_servers()?;
+        if dns.is_empty() {
+            dns = host_resolvers(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+        }
+        Ok(Self {
+            bridge: BridgeConfig {
+                name: config.bridge.clone(),
+                plan,
+            },
+            table: config.table.clone(),
+            dns,
+            ready: Mutex::new(false),
+        })
+    }
+
+    pub fn plan(&self) -> &NetworkPlan {
+        &self.bridge.plan
+    }
+}
+
+/// The `nameserver` lines of a resolv.conf a guest can reach: loopback ones (a local stub
+/// resolver) are the host's own and useless inside a guest.
+fn host_resolvers(resolv_conf: &str) -> Vec<IpAddr> {
+    resolv_conf
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|rest| rest.trim().parse::<IpAddr>().ok())
+        .filter(|addr| !addr.is_loopback() && !addr.is_unspecified())
+        .collect()
+}
+
+/// Whether instances of `backend` get a netns on Berth's bridge.
+pub(crate) fn networked(backend: &str) -> bool {
+    backend == "builtin"
+}
+
+/// Whether instances of `backend` get addresses from Berth's IPAM: the networked ones, and the
+/// simulated backend, which stands in for them in API tests (it never touches the host).
+pub(crate) fn takes_address(backend: &str) -> bool {
+    networked(backend) || backend == "sim"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_resolvers_skip_loopback_stubs() {
+        let text = "# x\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\n\
+                    nameserver 2001:db8::53\nsearch example\nnameserver bogus\n";
+        let found: Vec<String> = host_resolvers(text)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(found, vec!["192.0.2.53", "2001:db8::53"]);
+    }
+}

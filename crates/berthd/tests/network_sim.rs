@@ -1,0 +1,185 @@
+//! Addresses and port forwards through the API on the `sim` backend: IPAM, forward validation
+//! and conflicts, and that forwards go with their instance. The host's bridge and nftables are
+//! never touched here (sim instances are not plugged in); tests/network.rs does that for real.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{SimDaemon, TestResult};
+use serde_json::{Value, json};
+
+async fn launch(d: &SimDaemon, name: &str) -> TestResult {
+    let (status, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": name, "image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    d.wait_success(&body).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn instances_get_distinct_addresses_released_on_delete() -> TestResult {
+    let d = SimDaemon::start(&[]).await?;
+    launch(&d, "a1").await?;
+    launch(&d, "a2").await?;
+    let (_, a1) = d.call("GET", "/api/v1/instances/a1", Value::Null).await?;
+    let (_, a2) = d.call("GET", "/api/v1/instances/a2", Value::Null).await?;
+    assert_eq!(a1["network"]["ipv4"], "10.88.0.2", "{a1}");
+    assert_eq!(a1["network"]["ipv6"], "fd42:88::2");
+    assert_eq!(a2["network"]["ipv4"], "10.88.0.3");
+    assert_ne!(a1["network"]["mac"], a2["network"]["mac"]);
+    assert!(
+        a1["network"]["mac"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("52:54:00:"))
+    );
+
+    let (status, body) = d
+        .call("DELETE", "/api/v1/instances/a1", json!({"force": true}))
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    d.wait_success(&body).await?;
+    launch(&d, "a3").await?;
+    let (_, a3) = d.call("GET", "/api/v1/instances/a3", Value::Null).await?;
+    assert_eq!(
+        a3["network"]["ipv4"], "10.88.0.2",
+        "a released address is reused"
+    );
+
+    let (status, net) = d.call("GET", "/api/v1/network", Value::Null).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(net["bridge"]["ipv4"], "10.88.0.1/24");
+    assert_eq!(net["instances"], 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn forwards_are_validated_and_conflicts_refused() -> TestResult {
+    let d = SimDaemon::start(&[]).await?;
+    launch(&d, "web").await?;
+    launch(&d, "db").await?;
+    let url = "/api/v1/instances/web/forwards";
+
+    let (status, fwd) = d
+        .call(
+            "POST",
+            url,
+            json!({"listen": "127.0.0.1:40222", "port": 22}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{fwd}");
+    assert_eq!(fwd["listen"], "127.0.0.1:40222");
+    assert_eq!(fwd["protocol"], "tcp");
+    let (status, udp) = d
+        .call(
+            "POST",
+            url,
+            json!({"listen": "40353", "port": 53, "protocol": "udp"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{udp}");
+    assert_eq!(udp["listen"], "0.0.0.0:40353");
+    let (status, range) = d
+        .call("POST", url, json!({"listen": "40800-40810", "port": 8000}))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{range}");
+
+    // Every bad input: 400 naming the field, nothing stored.
+    let held = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let held_port = held.local_addr()?.port();
+    let bad = [
+        (json!({"listen": "40223", "port": 0}), "port"),
+        (json!({"listen": "40223", "port": 70000}), "port"),
+        (json!({"listen": "0", "port": 22}), "listen"),
+        (json!({"listen": "65536", "port": 22}), "listen"),
+        (
+            json!({"listen": "40223", "port": 22, "protocol": "sctp"}),
+            "protocol",
+        ),
+        (json!({"listen": "not-an-ip:40223", "port": 22}), "listen"),
+        (json!({"listen": "40810-40800", "port": 22}), "listen"),
+        (json!({"listen": "40222", "port": 22}), "listen"),
+        (json!({"listen": "40805", "port": 80}), "listen"),
+        (
+            json!({"listen": format!("127.0.0.1:{held_port}"), "port": 22}),
+            "listen",
+        ),
+        (json!({"listen": "40223", "port": 22, "bogus": 1}), "bogus"),
+    ];
+    for (body, field) in bad {
+        let (status, answer) = d.call("POST", url, body.clone()).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+    }
+    // The clash names the other instance when it is another's forward.
+    let (status, answer) = d
+        .call(
+            "POST",
+            "/api/v1/instances/db/forwards",
+            json!({"listen": "40222", "port": 5432}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("web")),
+        "{answer}"
+    );
+    drop(held);
+
+    let (status, answer) = d
+        .call(
+            "POST",
+            "/api/v1/instances/ghost/forwards",
+            json!({"listen": "40999", "port": 22}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+
+    let (_, list) = d.call("GET", url, Value::Null).await?;
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
+    let (_, web) = d.call("GET", "/api/v1/instances/web", Value::Null).await?;
+    assert_eq!(web["network"]["forwards"], list);
+
+    let id = fwd["id"].as_str().ok_or("no id")?;
+    let (status, _) = d
+        .call("DELETE", &format!("{url}/{id}"), Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = d
+        .call("DELETE", &format!("{url}/{id}"), Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = d
+        .call(
+            "DELETE",
+            &format!(
+                "/api/v1/instances/db/forwards/{}",
+                udp["id"].as_str().ok_or("id")?
+            ),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another instance's forward");
+
+    // Forwards go with their instance; the port is free again.
+    let (status, body) = d
+        .call("DELETE", "/api/v1/instances/web", json!({"force": true}))
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    d.wait_success(&body).await?;
+    let (status, answer) = d
+        .call(
+            "POST",
+            "/api/v1/instances/db/forwards",
+            json!({"listen": "40353", "port": 53, "protocol": "udp"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    Ok(())
+}
