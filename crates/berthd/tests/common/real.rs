@@ -1,6 +1,9 @@
 //! A real berthd process for end-to-end tests: its own data dir, runtime dir and socket, the
 //! shared test image cache, the builtin runtime. Dropping it deletes every instance, stops the
-//! daemon and removes everything it created (pool mount, loop device, directories).
+//! daemon and removes everything it created (pool mount, loop device, directories, its
+//! bridge, nftables table and netns).
+
+#![allow(dead_code, reason = "each test file uses a different part")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -30,10 +33,27 @@ pub fn berth_bin() -> PathBuf {
 
 pub struct RealDaemon {
     pub id: String,
+    pub net: TestNet,
     pub data_dir: PathBuf,
     pub runtime_dir: PathBuf,
     child: Option<Child>,
     env: Vec<(String, String)>,
+}
+
+/// The `[network]` a test daemon runs with.
+pub struct TestNet {
+    pub bridge: String,
+    pub table: String,
+    /// Gateway and subnet, `10.150.7.1/24`.
+    pub ipv4: String,
+    pub ipv6: String,
+}
+
+impl TestNet {
+    /// The gateway address (the bridge's own).
+    pub fn gateway4(&self) -> &str {
+        self.ipv4.split('/').next().unwrap_or_default()
+    }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -49,11 +69,16 @@ impl RealDaemon {
             )
             .into());
         }
-        let id = format!(
-            "bt{}x{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let id = format!("bt{pid}x{counter}");
+        // A bridge, table and subnets of its own, so runs and daemons never collide.
+        let net = TestNet {
+            bridge: id.clone(),
+            table: format!("berth_{id}"),
+            ipv4: format!("10.{}.{}.1/24", 150 + counter % 50, pid % 250),
+            ipv6: format!("fd42:{:x}:{counter:x}::1/64", pid & 0xffff),
+        };
         let data_dir = PathBuf::from("/var/lib/berth-test").join(&id);
         let runtime_dir = PathBuf::from("/run/berth-test").join(&id);
         std::fs::create_dir_all(&data_dir)?;
@@ -74,9 +99,14 @@ impl RealDaemon {
                 image_cache().display().to_string(),
             ),
             ("BERTH_STORAGE__POOL_SIZE".to_owned(), "20GiB".to_owned()),
+            ("BERTH_NETWORK__BRIDGE".to_owned(), net.bridge.clone()),
+            ("BERTH_NETWORK__TABLE".to_owned(), net.table.clone()),
+            ("BERTH_NETWORK__IPV4".to_owned(), net.ipv4.clone()),
+            ("BERTH_NETWORK__IPV6".to_owned(), net.ipv6.clone()),
         ];
         let mut daemon = Self {
             id,
+            net,
             data_dir,
             runtime_dir,
             child: None,
@@ -211,6 +241,13 @@ pub fn host_traces(name: &str) -> Vec<String> {
     if Path::new("/sys/fs/cgroup/berth").join(name).exists() {
         traces.push("cgroup v2 dir".into());
     }
+    if Path::new("/run/netns").join(format!("berth-{name}")).exists() {
+        traces.push("netns".into());
+    }
+    let veth = berth_net::host_veth_name(name);
+    if Path::new("/sys/class/net").join(&veth).exists() {
+        traces.push(format!("veth {veth}"));
+    }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     traces.extend(
         mounts
@@ -256,6 +293,23 @@ impl Drop for RealDaemon {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // berthd leaves its bridge and table up on purpose (guests outlive it); tests don't.
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.net.table])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.net.bridge])
+            .stderr(Stdio::null())
+            .status();
+        if let Ok(entries) = std::fs::read_dir("/run/netns") {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file.starts_with(&format!("berth-{}-", self.id)) {
+                    let _ = Command::new("ip").args(["netns", "del", &file]).status();
+                }
+            }
         }
         unmount_below(&self.data_dir);
         let _ = std::fs::remove_dir_all(&self.data_dir);
