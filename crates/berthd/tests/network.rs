@@ -133,10 +133,38 @@ impl ClientNs {
         let peer = format!("{tag}p");
         let cmds: Vec<Vec<String>> = vec![
             vec!["ip", "netns", "add", &ns.name],
-            vec!["ip", "link", "add", &ns.host_if, "type", "veth", "peer", "name", &peer, "netns", &ns.name],
-            vec!["ip", "addr", "add", &format!("{}/30", ns.host_addr), "dev", &ns.host_if],
+            vec![
+                "ip",
+                "link",
+                "add",
+                &ns.host_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &peer,
+                "netns",
+                &ns.name,
+            ],
+            vec![
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/30", ns.host_addr),
+                "dev",
+                &ns.host_if,
+            ],
             vec!["ip", "link", "set", &ns.host_if, "up"],
-            vec!["ip", "-n", &ns.name, "addr", "add", &format!("10.{}.{}.2/30", octets.0, octets.1), "dev", &peer],
+            vec![
+                "ip",
+                "-n",
+                &ns.name,
+                "addr",
+                "add",
+                &format!("10.{}.{}.2/30", octets.0, octets.1),
+                "dev",
+                &peer,
+            ],
             vec!["ip", "-n", &ns.name, "link", "set", &peer, "up"],
             vec!["ip", "-n", &ns.name, "link", "set", "lo", "up"],
         ]
@@ -175,19 +203,57 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     d.ensure_image()?;
     let keys = tempfile::tempdir()?;
     let key = keys.path().join("id_ed25519");
-    let out = run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "berth-test", "-f", key.to_str().unwrap_or_default()]);
+    let out = run(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "berth-test",
+        "-f",
+        key.to_str().unwrap_or_default(),
+    ]);
     assert!(out.status.success(), "ssh-keygen: {}", explain(&out));
     let public = keys.path().join("id_ed25519.pub");
 
     let (a, b) = (d.name("sa"), d.name("sb"));
     let first_password = "First!pass-1234";
-    d.ok(&["launch", "debian/12", &a, "--memory", "256MiB", "--password", first_password, "--ssh-key", public.to_str().unwrap_or_default()])?;
-    d.ok(&["launch", "debian/12", &b, "--memory", "256MiB", "--ssh-key", public.to_str().unwrap_or_default()])?;
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &a,
+        "--memory",
+        "256MiB",
+        "--password",
+        first_password,
+        "--ssh-key",
+        public.to_str().unwrap_or_default(),
+    ])?;
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &b,
+        "--memory",
+        "256MiB",
+        "--ssh-key",
+        public.to_str().unwrap_or_default(),
+    ])?;
     let info_a = d.json(&["info", &a])?;
     let info_b = d.json(&["info", &b])?;
-    let ip_a = info_a["network"]["ipv4"].as_str().ok_or("no ipv4 for a")?.to_owned();
-    let ip_b = info_b["network"]["ipv4"].as_str().ok_or("no ipv4 for b")?.to_owned();
-    let ip6_a = info_a["network"]["ipv6"].as_str().ok_or("no ipv6 for a")?.to_owned();
+    let ip_a = info_a["network"]["ipv4"]
+        .as_str()
+        .ok_or("no ipv4 for a")?
+        .to_owned();
+    let ip_b = info_b["network"]["ipv4"]
+        .as_str()
+        .ok_or("no ipv4 for b")?
+        .to_owned();
+    let ip6_a = info_a["network"]["ipv6"]
+        .as_str()
+        .ok_or("no ipv6 for a")?
+        .to_owned();
     wait_port(&format!("{ip_a}:22"), Duration::from_secs(60))?;
     wait_port(&format!("{ip_b}:22"), Duration::from_secs(60))?;
 
@@ -209,9 +275,18 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     // Distinct host keys, as the real client sees them.
     let scan = |ip: &str| stdout(&run(&["ssh-keyscan", "-T", "5", "-t", "ed25519", ip]));
     let (key_a, key_b) = (scan(&ip_a), scan(&ip_b));
-    let fingerprint = |line: &str| line.split_whitespace().nth(2).unwrap_or_default().to_owned();
+    let fingerprint = |line: &str| {
+        line.split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned()
+    };
     assert!(!fingerprint(&key_a).is_empty(), "keyscan a: {key_a:?}");
-    assert_ne!(fingerprint(&key_a), fingerprint(&key_b), "host keys are per instance");
+    assert_ne!(
+        fingerprint(&key_a),
+        fingerprint(&key_b),
+        "host keys are per instance"
+    );
 
     // The guests reach each other and the gateway.
     let gateway = d.net.gateway4().to_owned();
@@ -219,16 +294,37 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
         let (code, out) = d.exec(&a, &["ping", "-c", "1", "-W", "3", target])?;
         assert_eq!(code, 0, "{a} pings {target}: {out}");
     }
-    let (code, out) = d.exec(&b, &["bash", "-c", &format!("exec 3<>/dev/tcp/{ip_a}/22 && head -c 7 <&3")])?;
-    assert_eq!((code, out.as_str()), (0, "SSH-2.0"), "{b} reaches {a}'s sshd");
+    let (code, out) = d.exec(
+        &b,
+        &[
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{ip_a}/22 && head -c 7 <&3"),
+        ],
+    )?;
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "SSH-2.0"),
+        "{b} reaches {a}'s sshd"
+    );
 
     // A forward on 127.0.0.1, with key and password.
     let local = free_port()?;
     d.ok(&["forward", "add", &a, &format!("127.0.0.1:{local}:22")])?;
     let out = ssh_key(&[], &key, "127.0.0.1", local, "hostname");
-    assert_eq!(stdout(&out), a, "key through 127.0.0.1:{local}: {}", explain(&out));
+    assert_eq!(
+        stdout(&out),
+        a,
+        "key through 127.0.0.1:{local}: {}",
+        explain(&out)
+    );
     let out = ssh_password(&[], first_password, "127.0.0.1", local, "hostname");
-    assert_eq!(stdout(&out), a, "password through the forward: {}", explain(&out));
+    assert_eq!(
+        stdout(&out),
+        a,
+        "password through the forward: {}",
+        explain(&out)
+    );
 
     // A forward on every address, used from another machine on the LAN.
     let octets = (200 + std::process::id() % 50, std::process::id() % 250);
@@ -236,11 +332,21 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     let wide = free_port()?;
     d.ok(&["forward", "add", &a, &format!("{wide}:22/tcp")])?;
     let out = ssh_key(&lan.prefix(), &key, &lan.host_addr, wide, "hostname");
-    assert_eq!(stdout(&out), a, "from the LAN through {}:{wide}: {}", lan.host_addr, explain(&out));
+    assert_eq!(
+        stdout(&out),
+        a,
+        "from the LAN through {}:{wide}: {}",
+        lan.host_addr,
+        explain(&out)
+    );
     // The same port on 127.0.0.1 is taken now: refused, naming the field.
     let out = d.berth(&["forward", "add", &b, &format!("127.0.0.1:{wide}:22")])?;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"), "{}", explain(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listen"),
+        "{}",
+        explain(&out)
+    );
 
     // A new password works at once; the old one stops working.
     let answer = d.json(&["password", &a, "--generate"])?;
@@ -256,9 +362,22 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     assert!(table.contains(&format!("dport {local}")), "{table}");
     d.ok(&["delete", "--force", &a])?;
     let table = nft_table(&d);
-    assert!(!table.contains(&format!("dport {local}")) && !table.contains(&format!("dport {wide}")), "{table}");
-    assert!(TcpStream::connect_timeout(&format!("127.0.0.1:{local}").parse()?, Duration::from_secs(2)).is_err());
-    assert!(real::host_traces(&a).is_empty(), "{:?}", real::host_traces(&a));
+    assert!(
+        !table.contains(&format!("dport {local}")) && !table.contains(&format!("dport {wide}")),
+        "{table}"
+    );
+    assert!(
+        TcpStream::connect_timeout(
+            &format!("127.0.0.1:{local}").parse()?,
+            Duration::from_secs(2)
+        )
+        .is_err()
+    );
+    assert!(
+        real::host_traces(&a).is_empty(),
+        "{:?}",
+        real::host_traces(&a)
+    );
     let network: Value = d.json(&["network"])?;
     assert_eq!(network["instances"], 1, "{network}");
     assert_eq!(network["bridge"]["state"], "up");

@@ -183,3 +183,46 @@ async fn forwards_are_validated_and_conflicts_refused() -> TestResult {
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     Ok(())
 }
+
+#[tokio::test]
+async fn subnets_overlapping_the_host_or_invalid_stop_berthd_naming_the_field() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().display().to_string();
+    let empty = dir.path().join("berth.toml");
+    std::fs::write(&empty, "")?;
+    let cases = [
+        ("BERTH_NETWORK__IPV4", "127.0.0.2/8", "network.ipv4"),
+        ("BERTH_NETWORK__IPV4", "10.88.0.1/33", "network.ipv4"),
+        ("BERTH_NETWORK__IPV4", "10.88.0.0/24", "network.ipv4"),
+        ("BERTH_NETWORK__IPV6", "::1/64", "network.ipv6"),
+        ("BERTH_NETWORK__IPV6", "fd42:88::1/121", "network.ipv6"),
+        ("BERTH_NETWORK__DNS", "[\"nope\"]", "network.dns[0]"),
+        (
+            "BERTH_NETWORK__BRIDGE",
+            "a-very-long-bridge-name",
+            "network.bridge",
+        ),
+        ("BERTH_NETWORK__TABLE", "bad-table", "network.table"),
+    ];
+    for (key, value, field) in cases {
+        let env = [
+            ("BERTH_DATA_DIR", root.clone()),
+            ("BERTH_RUNTIME_DIR", format!("{root}/run")),
+            ("BERTH_STORAGE__DRIVER", "dir".into()),
+            (key, value.to_owned()),
+        ];
+        let loaded = berthd::config::Config::load(
+            Some(&empty),
+            env.into_iter().map(|(k, v)| (k.to_owned(), v)),
+        );
+        let message = match loaded {
+            Err(e) => e.to_string(),
+            Ok(config) => match berthd::app::App::start(config, Default::default()).await {
+                Err(e) => e.to_string(),
+                Ok(_) => return Err(format!("{key}={value} was accepted").into()),
+            },
+        };
+        assert!(message.contains(field), "{key}={value}: {message}");
+    }
+    Ok(())
+}

@@ -81,6 +81,7 @@ impl App {
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config);
         let network = network::HostNetwork::new(&config.network)?;
+        network.check_host_overlap().await?;
         let app = Arc::new(Self {
             config,
             store: store.clone(),

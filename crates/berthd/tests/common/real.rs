@@ -241,7 +241,10 @@ pub fn host_traces(name: &str) -> Vec<String> {
     if Path::new("/sys/fs/cgroup/berth").join(name).exists() {
         traces.push("cgroup v2 dir".into());
     }
-    if Path::new("/run/netns").join(format!("berth-{name}")).exists() {
+    if Path::new("/run/netns")
+        .join(format!("berth-{name}"))
+        .exists()
+    {
         traces.push("netns".into());
     }
     let veth = berth_net::host_veth_name(name);

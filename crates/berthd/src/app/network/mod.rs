@@ -42,6 +42,23 @@ impl HostNetwork {
         })
     }
 
+    /// Refuses subnets that overlap another interface's addresses, naming the field; run at
+    /// start so a bad `[network]` stops berthd before it changes anything.
+    pub async fn check_host_overlap(&self) -> Result<(), AppError> {
+        let bridge = self.bridge.clone();
+        let checked = tokio::task::spawn_blocking(move || bridge.check_host_overlap())
+            .await
+            .map_err(|e| AppError::internal("checking the host's networks", e))?;
+        match checked {
+            Ok(()) => Ok(()),
+            Err(berth_net::BridgeError::Overlap(field)) => Err(field.into()),
+            Err(other) => Err(AppError::internal(
+                "reading the host's addresses",
+                crate::app::error::error_chain(&other),
+            )),
+        }
+    }
+
     pub fn plan(&self) -> &NetworkPlan {
         &self.bridge.plan
     }
