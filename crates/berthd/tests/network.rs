@@ -348,6 +348,20 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
         explain(&out)
     );
 
+    // A host reboot flushes nftables; a restarted berthd puts the forwards back from its store.
+    let mut d = d;
+    d.kill9()?;
+    let out = run(&["nft", "delete", "table", "inet", &d.net.table]);
+    assert!(out.status.success(), "{}", explain(&out));
+    d.spawn(&[])?;
+    let out = ssh_key(&[], &key, "127.0.0.1", local, "hostname");
+    assert_eq!(
+        stdout(&out),
+        a,
+        "forward after berthd restart: {}",
+        explain(&out)
+    );
+
     // A new password works at once; the old one stops working.
     let answer = d.json(&["password", &a, "--generate"])?;
     let new_password = answer["password"].as_str().unwrap_or_default().to_owned();
@@ -356,6 +370,17 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     assert_eq!(stdout(&out), "root", "new password: {}", explain(&out));
     let out = ssh_password(&[], first_password, &ip_a, 22, "true");
     assert!(!out.status.success(), "the old password must fail");
+
+    // b had keys only: a password turns password login on (sshd reloads its policy).
+    let answer = d.json(&["password", &b, "--generate"])?;
+    let b_password = answer["password"].as_str().unwrap_or_default().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut out = ssh_password(&[], &b_password, &ip_b, 22, "id -un");
+    while stdout(&out) != "root" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        out = ssh_password(&[], &b_password, &ip_b, 22, "id -un");
+    }
+    assert_eq!(stdout(&out), "root", "b's new password: {}", explain(&out));
 
     // After delete: forwards, address, netns and veth are gone.
     let table = nft_table(&d);

@@ -150,6 +150,7 @@ impl App {
                 .await
                 .map_err(|e| OpError::failed("credentials task", e))?
                 .map_err(|e| OpError::failed("writing root credentials", e))?;
+            // (Whether the sshd policy changed does not matter: the guest has not booted yet.)
             record.rootfs = Some(rootfs);
         } else {
             let why = format!("backend {} keeps its own root filesystem", record.backend);

@@ -93,11 +93,12 @@ impl App {
     }
 
     /// Writes credentials into a guest rootfs: shadow, authorized_keys, and sshd's root login
-    /// policy (password login only when a password is set; keys always).
+    /// policy (password login only when a password is set; keys always). Returns whether the
+    /// policy changed (sshd must then reload; a new password alone needs nothing).
     pub(crate) fn write_credentials(
         rootfs: &Path,
         credentials: &RootCredentials,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let root = Rootfs::open(rootfs).map_err(|e| error_chain(&e))?;
         if let Some(hash) = &credentials.password_hash {
             berth_image::customise::set_root_password_hash(&root, hash)
@@ -120,8 +121,15 @@ impl App {
                 "a key only"
             }
         );
+        let before = root
+            .read_optional(Path::new(SSHD_DROP_IN))
+            .map_err(|e| error_chain(&e))?;
+        if before.as_deref() == Some(text.as_bytes()) {
+            return Ok(false);
+        }
         root.write_file(Path::new(SSHD_DROP_IN), text.as_bytes(), 0o644)
-            .map_err(|e| error_chain(&e))
+            .map_err(|e| error_chain(&e))?;
+        Ok(true)
     }
 
     /// `POST /instances/{name}/password`: on a running or stopped instance.
@@ -149,10 +157,13 @@ impl App {
             tokio::task::spawn_blocking(move || Self::write_credentials(&rootfs, &credentials))
                 .await
                 .map_err(|e| AppError::internal("password task", e))?;
-        written.map_err(|e| AppError::internal("writing the password", e))?;
+        let policy_changed = written.map_err(|e| AppError::internal("writing the password", e))?;
         // sshd reads its configuration at start: reload it so a new login policy applies now.
+        // (A reload re-executes sshd, which refuses connections for a moment: only when needed.)
         let runtime = self.runtime(&record.backend)?;
-        if let Ok(RuntimeStatus::Running { .. }) = runtime.status(&record.name).await {
+        if policy_changed
+            && let Ok(RuntimeStatus::Running { .. }) = runtime.status(&record.name).await
+        {
             let reload = ExecSpec {
                 argv: vec![
                     "systemctl".into(),
