@@ -45,13 +45,16 @@ pub enum BtrfsError {
 
 use crate::fsio::io;
 
-fn tool(path: &Path) -> impl FnOnce(CmdError) -> BtrfsError {
+pub(super) fn tool(path: &Path) -> impl FnOnce(CmdError) -> BtrfsError {
     let path = path.to_owned();
     move |source| BtrfsError::Tool { path, source }
 }
 
 /// Runs `btrfs args…`; errors name `about`.
-async fn btrfs(args: &[&(dyn AsRef<OsStr> + Sync)], about: &Path) -> Result<String, BtrfsError> {
+pub(super) async fn btrfs(
+    args: &[&(dyn AsRef<OsStr> + Sync)],
+    about: &Path,
+) -> Result<String, BtrfsError> {
     let args = args.iter().map(|a| a.as_ref());
     cmd::run("btrfs", args).await.map_err(tool(about))
 }
@@ -293,6 +296,6 @@ impl BtrfsDriver {
     }
 }
 
-fn is_subvolume(path: &Path) -> bool {
+pub(super) fn is_subvolume(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == SUBVOLUME_INO)
 }

@@ -32,6 +32,7 @@ pub mod btrfs;
 pub mod dir;
 mod pool;
 mod qgroup;
+mod snapshot;
 
 pub use btrfs::{BtrfsDriver, BtrfsError};
 pub use dir::{DirDriver, DirError};
@@ -43,8 +44,14 @@ pub const DEFAULT_POOL_SIZE: u64 = 100 << 30;
 pub enum StorageError {
     #[error("storage.driver {0:?} is unknown; use auto, dir or btrfs")]
     UnknownDriver(String),
-    #[error("{0:?} is not a valid instance name")]
+    #[error("{0:?} is not a valid instance or snapshot name")]
     BadName(String),
+    #[error("snapshot {0} already exists")]
+    SnapshotExists(String),
+    #[error("snapshot {0} does not exist")]
+    NoSnapshot(String),
+    #[error("instance {0} has no root filesystem")]
+    NoRootfs(String),
     #[error(transparent)]
     Dir(#[from] DirError),
     #[error(transparent)]
@@ -152,9 +159,10 @@ impl StorageDriver {
         }
     }
 
-    /// Removes the instance's rootfs; absent is fine.
+    /// Removes the instance's rootfs and its snapshots; absent is fine.
     pub async fn destroy(&self, instance: &str) -> Result<(), StorageError> {
         check_name(instance)?;
+        self.delete_all_snapshots(instance).await?;
         match self {
             Self::Dir(d) => Ok(d.destroy(instance).await?),
             Self::Btrfs(b) => Ok(b.destroy(instance).await?),
