@@ -6,11 +6,13 @@ mod forwards;
 mod instances;
 mod migrations;
 mod operations;
+mod snapshots;
 
 pub use addresses::AddressRecord;
 pub use forwards::ForwardRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;
+pub use snapshots::ScheduleRecord;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

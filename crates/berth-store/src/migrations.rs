@@ -56,6 +56,23 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL
     );
     CREATE INDEX forwards_instance ON forwards(instance);",
+    // 4: snapshots and each instance's snapshot schedule, removed with the instance.
+    "CREATE TABLE snapshots (
+        instance    TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        size        INTEGER,
+        scheduled   INTEGER NOT NULL DEFAULT 0,
+        expires_at  TEXT,
+        PRIMARY KEY (instance, name)
+    );
+    CREATE TABLE snapshot_schedules (
+        instance    TEXT PRIMARY KEY REFERENCES instances(name) ON DELETE CASCADE,
+        schedule    TEXT NOT NULL,
+        expiry      TEXT,
+        max_count   INTEGER,
+        last_run    TEXT
+    );",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -87,6 +87,9 @@ pub struct PatchInstanceRequest {
     pub limits: Option<Limits>,
     #[serde(default)]
     pub autostart: Option<bool>,
+    /// The snapshot schedule; `{"schedule": ""}` turns it off.
+    #[serde(default)]
+    pub snapshots: Option<crate::snapshot::SnapshotSchedule>,
 }
 
 /// Body of `POST /instances/{name}/{stop,restart}` and `DELETE /instances/{name}` (all optional).

@@ -80,6 +80,9 @@ pub struct Instance {
     pub limits: Limits,
     pub network: InstanceNetwork,
     pub node: String,
+    /// The snapshot schedule, when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<crate::snapshot::SnapshotSchedule>,
     /// PID of the guest's init on the host, while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,

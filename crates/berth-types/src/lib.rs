@@ -9,6 +9,8 @@ pub mod instance;
 pub mod limits;
 pub mod name;
 pub mod operation;
+pub mod schedule;
+pub mod snapshot;
 pub mod units;
 
 pub use error::{FieldError, error_chain};

@@ -55,6 +55,8 @@ pub enum OperationKind {
     InstanceResume,
     InstanceDelete,
     InstanceRun,
+    InstanceSnapshot,
+    InstanceRestore,
     ImageBuild,
     ImageDelete,
 }
@@ -70,6 +72,8 @@ impl OperationKind {
             Self::InstanceResume => "instance_resume",
             Self::InstanceDelete => "instance_delete",
             Self::InstanceRun => "instance_run",
+            Self::InstanceSnapshot => "instance_snapshot",
+            Self::InstanceRestore => "instance_restore",
             Self::ImageBuild => "image_build",
             Self::ImageDelete => "image_delete",
         }

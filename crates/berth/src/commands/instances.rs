@@ -80,6 +80,16 @@ pub struct SetArgs {
     /// Start when the host boots (true/false).
     #[arg(long)]
     pub autostart: Option<bool>,
+    /// Take snapshots on a schedule: @hourly, @daily, @weekly, @monthly or cron "M H DoM Mon DoW"
+    /// (UTC); "" turns it off.
+    #[arg(long)]
+    pub snapshot_schedule: Option<String>,
+    /// Keep scheduled snapshots this long (e.g. 7d).
+    #[arg(long, requires = "snapshot_schedule")]
+    pub snapshot_expiry: Option<String>,
+    /// Keep at most this many scheduled snapshots.
+    #[arg(long, requires = "snapshot_schedule")]
+    pub snapshot_max: Option<u32>,
 }
 
 pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
@@ -216,6 +226,16 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     if let Some(mac) = &instance.network.mac {
         println!("MAC:        {mac}");
     }
+    if let Some(schedule) = &instance.snapshots {
+        println!(
+            "Snapshots:  {} (expiry {}, max {})",
+            schedule.schedule,
+            schedule.expiry.as_deref().unwrap_or("none"),
+            schedule
+                .max
+                .map_or_else(|| "none".into(), |m| m.to_string())
+        );
+    }
     for forward in &instance.network.forwards {
         println!(
             "Forward:    {} → {}/{}",
@@ -230,6 +250,13 @@ pub async fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
     let request = PatchInstanceRequest {
         limits: (limits != Limits::default()).then_some(limits),
         autostart: args.autostart,
+        snapshots: args
+            .snapshot_schedule
+            .map(|schedule| berth_types::snapshot::SnapshotSchedule {
+                schedule,
+                expiry: args.snapshot_expiry,
+                max: args.snapshot_max,
+            }),
     };
     let instance: Instance = ctx
         .client

@@ -8,6 +8,7 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod snapshots;
 mod system;
 
 use clap::Subcommand;
@@ -51,6 +52,9 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Launch a throwaway instance, run a command in it, print, delete it.
     Run(exec::RunArgs),
+    /// Snapshots of an instance.
+    #[command(subcommand, alias = "snap")]
+    Snapshot(snapshots::SnapshotCommand),
     /// Port forwards from the host to an instance.
     #[command(subcommand)]
     Forward(forwards::ForwardCommand),
@@ -82,6 +86,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Password(args) => password::set(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
+        Command::Snapshot(command) => snapshots::run(ctx, command).await,
         Command::Forward(command) => forwards::run(ctx, command).await,
         Command::Network => network::show(ctx).await,
         Command::Image(command) => images::run(ctx, command).await,

@@ -8,6 +8,7 @@ mod instances;
 mod network;
 pub mod openapi;
 mod operations;
+mod snapshots;
 mod system;
 
 use std::sync::Arc;
@@ -49,6 +50,18 @@ pub fn router(app: Arc<App>) -> Router {
             get(forwards::list).post(forwards::create),
         )
         .route("/instances/{name}/forwards/{id}", delete(forwards::delete))
+        .route(
+            "/instances/{name}/snapshots",
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(
+            "/instances/{name}/snapshots/{snap}",
+            delete(snapshots::delete),
+        )
+        .route(
+            "/instances/{name}/snapshots/{snap}/restore",
+            post(snapshots::restore),
+        )
         .route("/network", get(network::get))
         .route("/operations", get(operations::list))
         .route(

@@ -10,6 +10,7 @@ use berth_types::api::{
     PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
+use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
 use berth_types::{
     Instance, InstanceNetwork, InstanceState, Limits, Operation, OperationKind, OperationStatus,
     OperationStep, StepStatus,
@@ -39,6 +40,10 @@ use berth_types::{
         super::forwards::create,
         super::forwards::delete,
         super::network::get,
+        super::snapshots::list,
+        super::snapshots::create,
+        super::snapshots::restore,
+        super::snapshots::delete,
         super::operations::list,
         super::operations::get,
         super::operations::wait,
@@ -75,6 +80,9 @@ use berth_types::{
         SystemInfo,
         CreateForwardRequest,
         NetworkInfo,
+        Snapshot,
+        CreateSnapshotRequest,
+        SnapshotSchedule,
         BridgeInfo,
     ))
 )]

@@ -89,6 +89,11 @@ impl ImageService {
         berth_image::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
     }
 
+    /// The storage driver (snapshots work on it directly).
+    pub(crate) fn storage(&self) -> &StorageDriver {
+        &self.storage
+    }
+
     pub fn disk_limit_supported(&self) -> Result<(), String> {
         self.storage.disk_limit_supported()
     }

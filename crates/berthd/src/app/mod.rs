@@ -9,6 +9,7 @@ pub mod network;
 pub mod operation;
 mod operations;
 mod recovery;
+pub mod snapshots;
 mod system;
 pub mod undo;
 
@@ -93,6 +94,7 @@ impl App {
             busy: Mutex::default(),
         });
         app.recover().await?;
+        app.spawn_snapshot_scheduler();
         Ok(app)
     }
 

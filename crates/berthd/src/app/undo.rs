@@ -19,6 +19,13 @@ pub enum UndoAction {
     RemoveContainer { name: InstanceName, backend: String },
     /// Remove the instance's veth and netns.
     DetachNetwork { name: InstanceName },
+    /// Thaw a guest frozen for a consistent snapshot.
+    ThawGuest { name: InstanceName, backend: String },
+    /// Delete a half-taken snapshot (storage and row).
+    DeleteSnapshot {
+        name: InstanceName,
+        snapshot: String,
+    },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
     /// Put the row's state back.
@@ -42,6 +49,13 @@ impl App {
                 Err(_) => Ok(()),
             },
             UndoAction::DetachNetwork { name } => self.detach_network(name).await,
+            UndoAction::ThawGuest { name, backend } => match self.runtime(backend) {
+                Ok(runtime) => runtime.thaw(name).await.map_err(|e| error_chain(&e)),
+                Err(_) => Ok(()),
+            },
+            UndoAction::DeleteSnapshot { name, snapshot } => {
+                self.remove_snapshot(name, snapshot).await
+            }
             UndoAction::RemoveStateDir { name } => {
                 match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),

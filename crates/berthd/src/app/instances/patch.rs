@@ -19,6 +19,9 @@ impl App {
                 "instance {name} is busy with an operation; wait for it"
             )));
         }
+        if let Some(schedule) = &request.snapshots {
+            schedule.validate()?;
+        }
         record.state = self.observed_state(&record).await;
         if let Some(patch) = &request.limits {
             let limits = record.limits.merged(patch);
@@ -48,6 +51,9 @@ impl App {
         }
         if let Some(autostart) = request.autostart {
             record.autostart = autostart;
+        }
+        if let Some(schedule) = &request.snapshots {
+            self.set_snapshot_schedule(&record.name, schedule)?;
         }
         self.store.update_instance(&record)?;
         self.get_instance(name).await

@@ -29,7 +29,12 @@ impl App {
             tracing::warn!(instance = %record.name, error = %err, "cannot read addresses");
             InstanceNetwork::default()
         });
-        record.to_api(network, pid)
+        let mut instance = record.to_api(network, pid);
+        instance.snapshots = self
+            .store
+            .snapshot_schedule(&record.name)
+            .unwrap_or_default();
+        instance
     }
 
     /// The state the backend reports, saved when it differs from the stored one.

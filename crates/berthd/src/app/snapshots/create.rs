@@ -1,0 +1,127 @@
+//! Taking a snapshot: an operation on a busy-marked instance. A running guest is frozen for
+//! the copy (milliseconds on btrfs) so its files are consistent, then thawed.
+
+use std::sync::Arc;
+
+use berth_runtime::Runtime;
+use berth_store::InstanceRecord;
+use berth_types::snapshot::{CreateSnapshotRequest, Snapshot};
+use berth_types::{InstanceState, Operation, OperationKind};
+use chrono::{DateTime, Utc};
+
+use super::parse_snapshot_name;
+use crate::app::error::error_chain;
+use crate::app::operation::{OpError, OpHandle};
+use crate::app::undo::UndoAction;
+use crate::app::{App, AppError, Caller};
+
+pub const SNAPSHOT_STEPS: &[&str] = &["snapshot"];
+
+impl App {
+    /// `POST /instances/{name}/snapshots`: validates, then starts the operation.
+    pub fn create_snapshot(
+        self: &Arc<Self>,
+        caller: &Caller,
+        name: &str,
+        request: CreateSnapshotRequest,
+    ) -> Result<Operation, AppError> {
+        let record = self.instance_record(name)?;
+        let existing = self.store.list_snapshots(&record.name)?;
+        let snap = match &request.name {
+            Some(raw) => parse_snapshot_name(raw)?,
+            None => (0..)
+                .map(|i| format!("snap{i}"))
+                .find(|n| !existing.iter().any(|s| &s.name == n))
+                .unwrap_or_else(|| "snap".into()),
+        };
+        if existing.iter().any(|s| s.name == snap) {
+            return Err(AppError::Conflict(format!(
+                "instance {name} already has a snapshot {snap}; choose another name"
+            )));
+        }
+        let params = serde_json::json!({ "name": snap });
+        let target = record.name.clone();
+        self.spawn_operation(
+            caller,
+            OperationKind::InstanceSnapshot,
+            name,
+            Some(&target),
+            SNAPSHOT_STEPS,
+            params,
+            move |app, op| async move {
+                op.step(0, format!("snapshot {snap} of {}", record.name))
+                    .await?;
+                app.take_snapshot(Some(&op), &record, &snap, false, None)
+                    .await
+                    .map(|_| ())
+            },
+        )
+    }
+
+    /// Takes snapshot `snap` of `record` (freezing a running guest meanwhile) and records it.
+    /// Used by the operation and by the scheduler (`scheduled`, with its expiry).
+    pub(crate) async fn take_snapshot(
+        &self,
+        op: Option<&OpHandle>,
+        record: &InstanceRecord,
+        snap: &str,
+        scheduled: bool,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Snapshot, OpError> {
+        let name = &record.name;
+        let undo = |action: UndoAction| {
+            if let Some(op) = op {
+                op.on_undo(action);
+            }
+        };
+        let mut snapshot = Snapshot {
+            name: snap.to_owned(),
+            created_at: Utc::now(),
+            size: None,
+            scheduled,
+            expires_at,
+        };
+        undo(UndoAction::DeleteSnapshot {
+            name: name.clone(),
+            snapshot: snap.to_owned(),
+        });
+        if Self::uses_local_rootfs(&record.backend) {
+            let runtime = self
+                .runtime(&record.backend)
+                .map_err(|e| OpError::failed("backend", e))?;
+            let freeze = self.observed_state(record).await == InstanceState::Running;
+            if freeze {
+                undo(UndoAction::ThawGuest {
+                    name: name.clone(),
+                    backend: record.backend.clone(),
+                });
+                runtime.freeze(name).await.map_err(|e| {
+                    OpError::Failed(format!("freezing {name}: {}", error_chain(&e)))
+                })?;
+            }
+            let taken = self
+                .images
+                .storage()
+                .create_snapshot(name.as_str(), snap)
+                .await;
+            if freeze {
+                runtime
+                    .thaw(name)
+                    .await
+                    .map_err(|e| OpError::Failed(format!("thawing {name}: {}", error_chain(&e))))?;
+            }
+            taken.map_err(|e| OpError::Failed(format!("snapshot {snap}: {}", error_chain(&e))))?;
+            snapshot.size = self
+                .images
+                .storage()
+                .snapshot_size(name.as_str(), snap)
+                .await
+                .ok();
+        }
+        self.store
+            .insert_snapshot(name, &snapshot)
+            .map_err(|e| OpError::failed("recording the snapshot", e))?;
+        tracing::info!(instance = %name, snapshot = snap, size = ?snapshot.size, "snapshot taken");
+        Ok(snapshot)
+    }
+}

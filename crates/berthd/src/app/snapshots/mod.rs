@@ -1,0 +1,78 @@
+//! Snapshots of an instance's root filesystem: take (an operation; a running guest is frozen
+//! for the copy), list, restore (an operation; a running guest is stopped and started again),
+//! delete; and the per-instance schedule that takes and prunes them.
+
+mod create;
+mod restore;
+mod schedule;
+
+use berth_types::snapshot::Snapshot;
+use berth_types::{FieldError, InstanceName};
+
+use super::error::error_chain;
+use super::{App, AppError};
+
+impl App {
+    pub fn list_snapshots(&self, name: &str) -> Result<Vec<Snapshot>, AppError> {
+        let record = self.instance_record(name)?;
+        Ok(self.store.list_snapshots(&record.name)?)
+    }
+
+    /// `DELETE /instances/{name}/snapshots/{snap}`.
+    pub async fn delete_snapshot(&self, name: &str, snap: &str) -> Result<(), AppError> {
+        let record = self.instance_record(name)?;
+        self.snapshot_of(&record.name, snap)?;
+        if self.busy_lock().contains_key(&record.name) {
+            return Err(AppError::Conflict(format!(
+                "instance {name} is busy with an operation; wait for it"
+            )));
+        }
+        self.remove_snapshot(&record.name, snap)
+            .await
+            .map_err(|e| AppError::internal("deleting the snapshot", e))?;
+        tracing::info!(instance = %record.name, snapshot = snap, "snapshot deleted");
+        Ok(())
+    }
+
+    /// The stored snapshot `snap` of `instance`, or a 404 naming it.
+    pub(crate) fn snapshot_of(
+        &self,
+        instance: &InstanceName,
+        snap: &str,
+    ) -> Result<Snapshot, AppError> {
+        self.store
+            .list_snapshots(instance)?
+            .into_iter()
+            .find(|s| s.name == snap)
+            .ok_or_else(|| AppError::NotFound(format!("snapshot {snap} of instance {instance}")))
+    }
+
+    /// Removes a snapshot from storage, then forgets it; either being gone already is fine.
+    pub(crate) async fn remove_snapshot(
+        &self,
+        instance: &InstanceName,
+        snap: &str,
+    ) -> Result<(), String> {
+        if let Some(record) = self
+            .store
+            .get_instance(instance)
+            .map_err(|e| error_chain(&e))?
+            && Self::uses_local_rootfs(&record.backend)
+        {
+            self.images
+                .storage()
+                .delete_snapshot(instance.as_str(), snap)
+                .await
+                .map_err(|e| error_chain(&e))?;
+        }
+        self.store
+            .delete_snapshot(instance, snap)
+            .map_err(|e| error_chain(&e))?;
+        Ok(())
+    }
+}
+
+/// Checks a snapshot name: the rules of instance names, naming the field.
+fn parse_snapshot_name(raw: &str) -> Result<String, FieldError> {
+    InstanceName::parse_field(raw, "name").map(|n| n.to_string())
+}
