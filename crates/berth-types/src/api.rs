@@ -223,3 +223,9 @@ pub struct BridgeInfo {
     /// Gateway and prefix, `fd42:88::1/64`; absent without IPv6.
     pub ipv6: Option<String>,
 }
+
+/// `GET /instances/{name}/files?path=DIR`: the directory's entry names.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileListing {
+    pub entries: Vec<String>,
+}

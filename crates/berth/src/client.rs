@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use berth_types::api::ErrorBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
@@ -101,11 +101,29 @@ impl Client {
             Some(body) => Bytes::from(serde_json::to_vec(body)?),
             None => Bytes::new(),
         };
+        let (status, _, bytes) = self.raw(method, path, "application/json", body).await?;
+        let bytes = if bytes.is_empty() {
+            Bytes::from_static(b"null")
+        } else {
+            bytes
+        };
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("berthd sent an answer this berth cannot read ({status})"))
+    }
+
+    /// Sends `body` as it is to `/api/v1{path}`; a non-2xx answer becomes an [`ApiFailure`].
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("/api/v1{path}"))
-            .header(CONTENT_TYPE, "application/json");
-        let (status, bytes) = match &self.endpoint {
+            .header(CONTENT_TYPE, content_type);
+        let (status, headers, bytes) = match &self.endpoint {
             Endpoint::Socket(socket) => {
                 let stream = UnixStream::connect(socket).await.with_context(|| {
                     format!("cannot reach berthd at {}: is it running? (start it with scripts/setup.sh)", socket.display())
@@ -150,17 +168,14 @@ impl Client {
             }
             .into());
         }
-        let bytes = if bytes.is_empty() {
-            Bytes::from_static(b"null")
-        } else {
-            bytes
-        };
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("berthd sent an answer this berth cannot read ({status})"))
+        Ok((status, headers, bytes))
     }
 }
 
-async fn send<I>(io: I, request: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, Bytes)>
+async fn send<I>(
+    io: I,
+    request: Request<Full<Bytes>>,
+) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -168,9 +183,10 @@ where
     tokio::spawn(connection);
     let response = sender.send_request(request).await?;
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = response.into_body().collect().await?.to_bytes();
     if status == StatusCode::SWITCHING_PROTOCOLS {
         bail!("unexpected protocol switch");
     }
-    Ok((status, bytes))
+    Ok((status, headers, bytes))
 }

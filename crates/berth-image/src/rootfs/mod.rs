@@ -15,7 +15,10 @@ use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Uid};
 use rustix::io::Errno;
 use tracing::trace;
 
+mod files;
 mod tree;
+
+pub use files::{GuestEntry, GuestFileInfo, GuestFileKind};
 
 /// Refuses anything bigger from [`read_file`]: guest files are read for small edits only.
 pub const MAX_READ: u64 = 16 << 20;
@@ -35,6 +38,8 @@ pub enum RootfsError {
     },
     #[error("{path:?} in the guest is larger than {MAX_READ} bytes")]
     TooLarge { path: PathBuf },
+    #[error("{path:?}: more than {max} bytes were sent")]
+    TooBig { path: PathBuf, max: u64 },
 }
 
 fn io_err<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(Errno) -> RootfsError + 'p {

@@ -1,6 +1,7 @@
 //! The commands, one module per resource.
 
 mod exec;
+mod files;
 mod forwards;
 mod images;
 mod instances;
@@ -52,6 +53,9 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Launch a throwaway instance, run a command in it, print, delete it.
     Run(exec::RunArgs),
+    /// Copy files into and out of an instance.
+    #[command(subcommand)]
+    File(files::FileCommand),
     /// Snapshots of an instance.
     #[command(subcommand, alias = "snap")]
     Snapshot(snapshots::SnapshotCommand),
@@ -86,6 +90,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Password(args) => password::set(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
+        Command::File(command) => files::run(ctx, command).await,
         Command::Snapshot(command) => snapshots::run(ctx, command).await,
         Command::Forward(command) => forwards::run(ctx, command).await,
         Command::Network => network::show(ctx).await,

@@ -2,6 +2,7 @@
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
 mod body;
+mod files;
 mod forwards;
 mod images;
 mod instances;
@@ -61,6 +62,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/instances/{name}/snapshots/{snap}/restore",
             post(snapshots::restore),
+        )
+        .route(
+            "/instances/{name}/files",
+            get(files::pull).post(files::push),
         )
         .route("/network", get(network::get))
         .route("/operations", get(operations::list))

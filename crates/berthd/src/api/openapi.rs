@@ -6,8 +6,9 @@ use utoipa::OpenApi;
 
 use berth_types::api::{
     BackendInfo, BridgeInfo, BuildImageRequest, CreateForwardRequest, CreateInstanceRequest,
-    ErrorBody, ErrorDetail, ExecRequest, ExecResponse, ImageInfo, NetworkInfo, OperationEnvelope,
-    PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest, SystemInfo,
+    ErrorBody, ErrorDetail, ExecRequest, ExecResponse, FileListing, ImageInfo, NetworkInfo,
+    OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
+    SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -40,6 +41,8 @@ use berth_types::{
         super::forwards::create,
         super::forwards::delete,
         super::network::get,
+        super::files::pull,
+        super::files::push,
         super::snapshots::list,
         super::snapshots::create,
         super::snapshots::restore,
@@ -79,6 +82,7 @@ use berth_types::{
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,
+        FileListing,
         NetworkInfo,
         Snapshot,
         CreateSnapshotRequest,

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod failpoint;
+pub mod files;
 mod images;
 pub mod instances;
 pub mod network;

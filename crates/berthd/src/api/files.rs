@@ -1,0 +1,91 @@
+//! `/api/v1/instances/{name}/files?path=`: raw bytes in and out, owner and mode in headers.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_image::rootfs::{GuestEntry, GuestFileInfo};
+use berth_types::api::{ErrorBody, FileListing};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
+
+use super::{ApiError, AppState};
+use crate::app::AppError;
+use crate::app::files::PushTarget;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    /// Absolute path in the guest.
+    path: String,
+    /// Octal permission bits for a push, default `0644`.
+    mode: Option<String>,
+    /// Owner for a push, default 0.
+    uid: Option<u32>,
+    gid: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/instances/{name}/files", tag = "files",
+    params(("name" = String, Path, description = "Instance name"), FileQuery),
+    responses((status = 200, description = "The file's bytes (`X-Berth-Type: file`, with `X-Berth-Mode`, `X-Berth-Uid`, `X-Berth-Gid`), or a directory listing as JSON (`X-Berth-Type: directory`)", body = FileListing),
+              (status = 404, description = "No such instance or path", body = ErrorBody)))]
+pub async fn pull(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    let (info, entry) = app.pull_file(&name, &query.path).await?;
+    let mut response = match entry {
+        GuestEntry::File(file) => {
+            let stream = ReaderStream::new(tokio::fs::File::from_std(file));
+            let mut response = Body::from_stream(stream).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
+            response
+        }
+        GuestEntry::Directory(names) => axum::Json(FileListing {
+            entries: GuestEntry::names(&names),
+        })
+        .into_response(),
+    };
+    add_info(response.headers_mut(), &info);
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/instances/{name}/files", tag = "files",
+    params(("name" = String, Path, description = "Instance name"), FileQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "Written"),
+              (status = 400, description = "Bad path, mode or owner", body = ErrorBody),
+              (status = 404, description = "No such instance", body = ErrorBody)))]
+pub async fn push(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<FileQuery>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let target = PushTarget::parse(&query.path, query.mode.as_deref(), query.uid, query.gid)
+        .map_err(AppError::from)?;
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    app.push_file(&name, target, Box::new(reader)).await?;
+    Ok(StatusCode::CREATED)
+}
+
+fn add_info(headers: &mut HeaderMap, info: &GuestFileInfo) {
+    headers.insert("x-berth-type", HeaderValue::from_static(info.kind.as_str()));
+    let mode = format!("{:04o}", info.mode);
+    if let Ok(mode) = HeaderValue::from_str(&mode) {
+        headers.insert("x-berth-mode", mode);
+    }
+    headers.insert("x-berth-uid", HeaderValue::from(info.uid));
+    headers.insert("x-berth-gid", HeaderValue::from(info.gid));
+}
