@@ -8,9 +8,11 @@ pub mod builtin;
 mod error;
 pub mod sim;
 mod spec;
+pub mod terminal;
 
 pub use error::RuntimeError;
 pub use spec::{ContainerSpec, ExecResult, ExecSpec, RuntimeStatus};
+pub use terminal::{TerminalSession, TerminalSpec};
 
 use std::time::Duration;
 
@@ -41,6 +43,12 @@ pub trait Runtime {
     async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError>;
     /// Runs a command inside a running guest and collects its output.
     async fn exec(&self, name: &InstanceName, exec: &ExecSpec) -> Result<ExecResult, RuntimeError>;
+    /// Starts an interactive command on a pseudo-terminal inside a running guest.
+    async fn open_terminal(
+        &self,
+        name: &InstanceName,
+        spec: &TerminalSpec,
+    ) -> Result<TerminalSession, RuntimeError>;
     /// Applies new limits to a running guest.
     async fn update_limits(&self, name: &InstanceName, limits: &Limits)
     -> Result<(), RuntimeError>;
@@ -91,6 +99,13 @@ impl Runtime for AnyRuntime {
     }
     async fn exec(&self, name: &InstanceName, exec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
         dispatch!(self, rt => rt.exec(name, exec).await)
+    }
+    async fn open_terminal(
+        &self,
+        name: &InstanceName,
+        spec: &TerminalSpec,
+    ) -> Result<TerminalSession, RuntimeError> {
+        dispatch!(self, rt => rt.open_terminal(name, spec).await)
     }
     async fn update_limits(
         &self,

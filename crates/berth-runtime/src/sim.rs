@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
 
-use crate::{ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus};
+use crate::{
+    ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
+    TerminalSpec,
+};
 
 #[derive(Default)]
 pub struct SimRuntime {
@@ -108,6 +111,18 @@ impl Runtime for SimRuntime {
             stdout,
             stderr: Vec::new(),
             truncated: false,
+        })
+    }
+
+    async fn open_terminal(
+        &self,
+        name: &InstanceName,
+        _spec: &TerminalSpec,
+    ) -> Result<TerminalSession, RuntimeError> {
+        self.running_pid(name)?;
+        Err(RuntimeError::Unusable {
+            backend: "sim",
+            reason: "the simulated backend has no terminals".into(),
         })
     }
 

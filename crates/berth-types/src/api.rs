@@ -229,3 +229,33 @@ pub struct BridgeInfo {
 pub struct FileListing {
     pub entries: Vec<String>,
 }
+
+/// Query of `GET /instances/{name}/console` (a WebSocket).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleQuery {
+    /// `shell` (default: a root login shell) or `exec` (run `command`).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// With `mode=exec`: the argv as a JSON array, e.g. `["top"]`.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Initial terminal size (default 24×80).
+    #[serde(default)]
+    pub rows: Option<u16>,
+    #[serde(default)]
+    pub cols: Option<u16>,
+    /// `TERM` inside (default `xterm-256color`).
+    #[serde(default)]
+    pub term: Option<String>,
+}
+
+/// Control messages of the console WebSocket, as text frames (terminal bytes are binary).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleControl {
+    /// Client → server: the terminal's new size.
+    Resize { rows: u16, cols: u16 },
+    /// Server → client: the session ended with this exit code (-1: unknown).
+    Exit { code: i32 },
+}

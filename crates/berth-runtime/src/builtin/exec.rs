@@ -1,6 +1,7 @@
 //! Daemon side of `exec`: starts the `berth-shim exec` helper with piped stdio and a status
 //! pipe, feeds stdin, collects capped output, enforces the timeout and reads the exit code.
 
+use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -45,21 +46,15 @@ pub async fn run(
 ) -> Result<ExecResult, ExecError> {
     let (status_rx, status_tx) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ExecError::Failed(e.to_string()))?;
-    let mut cmd = helper_command(cfg, name, exec);
-    let tx_raw = status_tx.as_raw_fd();
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (dup2, fcntl) on descriptors that stay open until the spawn returns.
-    unsafe {
-        cmd.pre_exec(move || {
-            if tx_raw == STATUS_FD {
-                let flags = libc::fcntl(STATUS_FD, libc::F_GETFD);
-                libc::fcntl(STATUS_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            } else if libc::dup2(tx_raw, STATUS_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = helper_command(cfg, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
+    cmd.stdin(if exec.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    hand_over_status_pipe(&mut cmd, &status_tx);
     let mut child = cmd.spawn()?;
     tracing::debug!(instance = name, argv = ?exec.argv, "exec");
     drop(status_tx);
@@ -128,7 +123,32 @@ pub async fn run(
     })
 }
 
-fn helper_command(cfg: &BuiltinConfig, name: &str, exec: &ExecSpec) -> Command {
+/// Puts the write end of the status pipe on [`STATUS_FD`] in the helper.
+pub(super) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
+    let tx_raw = status_tx.as_raw_fd();
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (dup2, fcntl) on descriptors that stay open until the spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if tx_raw == STATUS_FD {
+                let flags = libc::fcntl(STATUS_FD, libc::F_GETFD);
+                libc::fcntl(STATUS_FD, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(tx_raw, STATUS_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// `berth-shim exec --name … -- argv…`; the caller sets up stdio.
+pub(super) fn helper_command(
+    cfg: &BuiltinConfig,
+    name: &str,
+    cwd: Option<&str>,
+    env: &BTreeMap<String, String>,
+    argv: &[String],
+) -> Command {
     let (program, prefix) = cfg
         .shim_command
         .split_first()
@@ -142,22 +162,13 @@ fn helper_command(cfg: &BuiltinConfig, name: &str, exec: &ExecSpec) -> Command {
         .arg(name)
         .arg("--state-root")
         .arg(&cfg.state_root);
-    if let Some(cwd) = &exec.cwd {
+    if let Some(cwd) = cwd {
         cmd.arg("--cwd").arg(cwd);
     }
-    for (k, v) in &exec.env {
+    for (k, v) in env {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
-    cmd.arg("--")
-        .args(&exec.argv)
-        .stdin(if exec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.arg("--").args(argv).kill_on_drop(true);
     cmd
 }
 

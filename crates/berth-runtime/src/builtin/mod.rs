@@ -23,12 +23,15 @@ mod shim;
 mod spec;
 mod state;
 mod tenant;
+mod terminal;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
+
+use crate::{TerminalSession, TerminalSpec};
 
 pub use shim::shim_main;
 
@@ -189,6 +192,23 @@ impl Runtime for BuiltinRuntime {
                 exec::ExecError::Timeout => RuntimeError::ExecTimeout(spec.timeout.as_secs()),
                 exec::ExecError::Failed(reason) => failed(name, "exec", reason),
             })
+    }
+
+    async fn open_terminal(
+        &self,
+        name: &InstanceName,
+        spec: &TerminalSpec,
+    ) -> Result<TerminalSession, RuntimeError> {
+        let pid = match self.status(name).await? {
+            RuntimeStatus::Running { pid } => pid,
+            RuntimeStatus::Frozen { .. } => {
+                return Err(failed(name, "terminal", "the instance is frozen"));
+            }
+            RuntimeStatus::Stopped => return Err(RuntimeError::NotRunning(name.clone())),
+        };
+        terminal::open(&self.config, name.as_str(), pid, spec)
+            .await
+            .map_err(|e| failed(name, "terminal", e.to_string()))
     }
 
     async fn update_limits(

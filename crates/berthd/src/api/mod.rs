@@ -2,6 +2,7 @@
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
 mod body;
+mod console;
 mod files;
 mod forwards;
 mod images;
@@ -46,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/instances/{name}/resume", post(instances::resume))
         .route("/instances/{name}/exec", post(instances::exec))
         .route("/instances/{name}/password", post(instances::password))
+        .route("/instances/{name}/console", get(console::console))
         .route(
             "/instances/{name}/forwards",
             get(forwards::list).post(forwards::create),

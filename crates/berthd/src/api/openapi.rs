@@ -5,10 +5,10 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use berth_types::api::{
-    BackendInfo, BridgeInfo, BuildImageRequest, CreateForwardRequest, CreateInstanceRequest,
-    ErrorBody, ErrorDetail, ExecRequest, ExecResponse, FileListing, ImageInfo, NetworkInfo,
-    OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
-    SystemInfo,
+    BackendInfo, BridgeInfo, BuildImageRequest, ConsoleControl, CreateForwardRequest,
+    CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest, ExecResponse, FileListing,
+    ImageInfo, NetworkInfo, OperationEnvelope, PasswordRequest, PasswordResponse,
+    PatchInstanceRequest, PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -41,6 +41,7 @@ use berth_types::{
         super::forwards::create,
         super::forwards::delete,
         super::network::get,
+        super::console::console,
         super::files::pull,
         super::files::push,
         super::snapshots::list,
@@ -82,6 +83,7 @@ use berth_types::{
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,
+        ConsoleControl,
         FileListing,
         NetworkInfo,
         Snapshot,

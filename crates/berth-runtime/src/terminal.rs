@@ -1,0 +1,71 @@
+//! Interactive sessions: a command inside a guest on a pseudo-terminal the daemon holds the
+//! master of (`berth console --shell`, `berth exec -t`). The daemon relays the master's bytes
+//! and resizes it; the guest side is a new session with the pty as its controlling terminal.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use tokio::fs::File;
+
+/// What to run on a terminal, and its initial size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// A running session: read and write the terminal, resize it, and wait for the exit code.
+pub struct TerminalSession {
+    /// Output of the session (the pty master, read side).
+    pub output: File,
+    /// Input to the session (the pty master, write side).
+    pub input: File,
+    pub resizer: TerminalResizer,
+    /// The exit code once the command ends (-1 when it is unknown).
+    pub exit: tokio::sync::oneshot::Receiver<i32>,
+}
+
+impl TerminalSession {
+    pub fn new(
+        master: OwnedFd,
+        exit: tokio::sync::oneshot::Receiver<i32>,
+    ) -> std::io::Result<Self> {
+        let output = File::from_std(std::fs::File::from(master.try_clone()?));
+        let input = File::from_std(std::fs::File::from(master.try_clone()?));
+        Ok(Self {
+            output,
+            input,
+            resizer: TerminalResizer(master),
+            exit,
+        })
+    }
+}
+
+/// Resizes a session's terminal.
+pub struct TerminalResizer(OwnedFd);
+
+impl TerminalResizer {
+    /// Sets the terminal size; the session's foreground process gets SIGWINCH.
+    pub fn resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
+        set_size(&self.0, rows, cols)
+    }
+}
+
+/// `TIOCSWINSZ` on a pty master.
+pub fn set_size(master: &OwnedFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let size = libc::winsize {
+        ws_row: rows.max(1),
+        ws_col: cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one `winsize` from the pointer, which outlives the call; the
+    // descriptor is an open pty master owned by the caller.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The console WebSocket with a real guest and a real WebSocket client over berthd's unix
+//! socket: type into a root shell and read the answer, resize, two viewers at once, exit codes,
+//! exec mode, and the refusals (stopped instance, bad mode).
+
+#[path = "common/real.rs"]
+mod real;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use real::{Error, RealDaemon};
+use tokio::net::UnixStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+type Socket = WebSocketStream<UnixStream>;
+
+async fn connect(d: &RealDaemon, path: &str) -> Result<Socket, Error> {
+    let stream = UnixStream::connect(d.socket()).await?;
+    let (socket, _) = client_async(format!("ws://localhost{path}"), stream).await?;
+    Ok(socket)
+}
+
+/// Reads terminal output until it contains `want`; returns everything read.
+async fn read_until(socket: &mut Socket, want: &str) -> Result<String, Error> {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !seen.contains(want) {
+        let next = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .map_err(|_| format!("no {want:?} within 20 s; got {seen:?}"))?;
+        match next {
+            Some(Ok(Message::Binary(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            Some(Ok(Message::Text(text))) => seen.push_str(&text),
+            Some(Ok(_)) => {}
+            other => {
+                return Err(
+                    format!("socket ended ({other:?}) waiting for {want:?}; got {seen:?}").into(),
+                );
+            }
+        }
+    }
+    Ok(seen)
+}
+
+async fn type_line(socket: &mut Socket, line: &str) -> Result<(), Error> {
+    socket
+        .send(Message::Binary(format!("{line}\n").into_bytes().into()))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_client_types_into_a_root_shell() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let name = d.name("con");
+    d.ok(&["launch", "debian/12", &name, "--memory", "256MiB"])?;
+    let path = format!("/api/v1/instances/{name}/console?rows=30&cols=100");
+
+    d.exec(&name, &["systemctl", "is-system-running", "--wait"])?;
+    let mut first = connect(&d, &path).await?;
+    let mut second = connect(&d, &path).await?;
+    type_line(&mut first, "hostname | tr a-z A-Z").await?;
+    read_until(&mut first, &name.to_uppercase()).await?;
+    type_line(&mut second, "echo $((6*7))-second").await?;
+    read_until(&mut second, "42-second").await?;
+
+    type_line(&mut first, "stty size").await?;
+    read_until(&mut first, "30 100").await?;
+    first
+        .send(Message::Text(r#"{"resize":{"rows":50,"cols":132}}"#.into()))
+        .await?;
+    type_line(&mut first, "stty size").await?;
+    read_until(&mut first, "50 132").await?;
+
+    type_line(&mut first, "exit 7").await?;
+    read_until(&mut first, r#"{"exit":{"code":7}}"#).await?;
+    type_line(&mut second, "exit 0").await?;
+    read_until(&mut second, r#"{"exit":{"code":0}}"#).await?;
+
+    let command = r#"["sh","-c","tty >/dev/null && echo on-a-tty"]"#;
+    let exec_path = format!(
+        "/api/v1/instances/{name}/console?mode=exec&command={}",
+        command
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            })
+            .collect::<String>()
+    );
+    let mut exec = connect(&d, &exec_path).await?;
+    let seen = read_until(&mut exec, r#"{"exit":{"code":0}}"#).await?;
+    assert!(seen.contains("on-a-tty"), "{seen:?}");
+
+    let bad = connect(&d, &format!("/api/v1/instances/{name}/console?mode=bogus")).await;
+    assert!(
+        bad.is_err_and(|e| e.to_string().contains("400")),
+        "bad mode is a 400"
+    );
+    d.ok(&["stop", "--force", &name])?;
+    let stopped = connect(&d, &path).await;
+    assert!(
+        stopped.is_err_and(|e| e.to_string().contains("409")),
+        "a stopped instance is a 409"
+    );
+    Ok(())
+}
