@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod output;
 mod progress;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

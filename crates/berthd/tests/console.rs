@@ -95,6 +95,22 @@ async fn a_websocket_client_types_into_a_root_shell() -> Result<(), Error> {
     let seen = read_until(&mut exec, r#"{"exit":{"code":0}}"#).await?;
     assert!(seen.contains("on-a-tty"), "{seen:?}");
 
+    // The CLI on a real terminal (script(1) gives it a pty): output, and the exit code.
+    let cli = format!(
+        "{} --socket {} exec -t {name} -- sh -c 'tty >/dev/null && echo via-cli; exit 3'",
+        real::berth_bin().display(),
+        d.socket().display()
+    );
+    let out = std::process::Command::new("timeout")
+        .args(["30", "script", "-qec", &cli, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("via-cli"),
+        "{out:?}"
+    );
+
     let bad = connect(&d, &format!("/api/v1/instances/{name}/console?mode=bogus")).await;
     assert!(
         bad.is_err_and(|e| e.to_string().contains("400")),

@@ -28,6 +28,9 @@ pub struct ExecArgs {
     /// KEY=VALUE environment for the command (repeatable).
     #[arg(long = "env", short = 'e')]
     pub env: Vec<String>,
+    /// Run on a terminal, interactively (Ctrl-] detaches).
+    #[arg(long, short = 't')]
+    pub tty: bool,
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
@@ -43,6 +46,17 @@ pub struct RunArgs {
 }
 
 pub async fn exec(ctx: &Context, args: ExecArgs) -> anyhow::Result<()> {
+    if args.tty {
+        let (rows, cols) = crate::terminal::size();
+        let command = serde_json::to_string(&args.command)?;
+        let path = format!(
+            "/instances/{}/console?mode=exec&rows={rows}&cols={cols}&command={}",
+            args.name,
+            super::console::query_value(&command)
+        );
+        let code = crate::terminal::attach(&ctx.client, &path).await?;
+        return super::console::exit_with(code);
+    }
     let mut env = std::collections::BTreeMap::new();
     for pair in &args.env {
         let (key, value) = pair
