@@ -61,6 +61,9 @@ pub struct CreateInstanceRequest {
     /// OpenSSH public keys for root's `authorized_keys`.
     #[serde(default)]
     pub ssh_keys: Vec<String>,
+    /// A wg-quick config for the guest (`/etc/wireguard/wg0.conf`, `wg-quick@wg0` enabled).
+    #[serde(default)]
+    pub wireguard: Option<String>,
 }
 
 /// `POST /instances/{name}/password`: set a given password, or generate one.

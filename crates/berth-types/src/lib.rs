@@ -12,6 +12,7 @@ pub mod operation;
 pub mod schedule;
 pub mod snapshot;
 pub mod units;
+pub mod wireguard;
 
 pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};

@@ -408,3 +408,76 @@ fn ssh_by_key_and_password_on_the_address_through_forwards_and_from_a_lan() -> R
     assert_eq!(network["bridge"]["state"], "up");
     Ok(())
 }
+
+#[test]
+fn a_wireguard_config_is_validated_installed_and_never_stored() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let dir = tempfile::tempdir()?;
+    let private = "YNqHbfBQKaGvzefSSuufuPmk5WOCzkjZbyL1XZGrNGQ=";
+    let config = format!(
+        "[Interface]\nPrivateKey = {private}\nAddress = 10.99.0.2/24\n\n[Peer]\n\
+         PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.99.0.0/24\n\
+         Endpoint = 192.0.2.1:51820\n"
+    );
+    let good = dir.path().join("wg0.conf");
+    std::fs::write(&good, &config)?;
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, config.replace("192.0.2.1:51820", "192.0.2.1"))?;
+
+    let name = d.name("wg");
+    let refused = d.berth(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--wireguard",
+        bad.to_str().unwrap_or_default(),
+    ])?;
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("wireguard") && message.contains("line 8"),
+        "{message}"
+    );
+    assert!(
+        d.json(&["list"])?.as_array().is_some_and(Vec::is_empty),
+        "nothing created"
+    );
+
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--no-start",
+        "--wireguard",
+        good.to_str().unwrap_or_default(),
+    ])?;
+    let root = d.data_dir.join("storage/btrfs/instances").join(&name);
+    let installed = root.join("etc/wireguard/wg0.conf");
+    assert_eq!(std::fs::read_to_string(&installed)?, config);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&installed)?.permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::read_link(
+            root.join("etc/systemd/system/multi-user.target.wants/wg-quick@wg0.service")
+        )?,
+        Path::new("/lib/systemd/system/wg-quick@.service")
+    );
+    assert!(
+        root.join("lib/systemd/system/wg-quick@.service").exists(),
+        "wireguard-tools is in the image"
+    );
+
+    // The private key is nowhere but the guest: not in the store (DB + WAL), not in the log.
+    for file in ["berth.db", "berth.db-wal", "berthd.log"] {
+        let bytes = std::fs::read(d.data_dir.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(private),
+            "the private key leaked into {file}"
+        );
+    }
+    Ok(())
+}

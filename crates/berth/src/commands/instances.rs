@@ -35,6 +35,9 @@ pub struct LaunchArgs {
     /// A file of OpenSSH public keys for root (repeatable), e.g. ~/.ssh/id_ed25519.pub.
     #[arg(long = "ssh-key")]
     pub ssh_keys: Vec<std::path::PathBuf>,
+    /// A wg-quick config file for the guest's wg0 (written 0600, wg-quick@wg0 enabled).
+    #[arg(long)]
+    pub wireguard: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Default)]
@@ -104,6 +107,13 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
                 .map(str::to_owned),
         );
     }
+    let wireguard = match &args.wireguard {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("--wireguard {}: {e}", file.display()))?,
+        ),
+        None => None,
+    };
     let request = CreateInstanceRequest {
         name: args.name,
         image: args.image,
@@ -114,6 +124,7 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         password: args.password,
         generate_password: args.generate_password,
         ssh_keys,
+        wireguard,
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
     let generated = envelope.password.clone();

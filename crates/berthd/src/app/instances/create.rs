@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use berth_store::InstanceRecord;
 use berth_types::api::CreateInstanceRequest;
+use berth_types::wireguard::WgQuickConfig;
 use berth_types::{FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::error::error_chain;
 use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
@@ -31,9 +33,17 @@ impl App {
         let image = ImageRef::parse(&request.image)?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
-        // The operation keeps its request for recovery: never with the password in it.
+        let wireguard = request
+            .wireguard
+            .as_deref()
+            .map(|text| WgQuickConfig::parse(text, "wireguard"))
+            .transpose()?;
+        // The operation keeps its request for recovery: never with a secret in it.
         if request.password.is_some() {
             request.password = Some("<redacted>".into());
+        }
+        if request.wireguard.is_some() {
+            request.wireguard = Some("<redacted>".into());
         }
         let backend = self
             .config
@@ -64,18 +74,18 @@ impl App {
         };
         let start = request.start.unwrap_or(true);
         let params = serde_json::to_value(&request).unwrap_or_default();
-        let operation =
-            self.spawn_operation(
-                caller,
-                OperationKind::InstanceCreate,
-                name.as_str(),
-                Some(&name),
-                CREATE_STEPS,
-                params,
-                move |app, op| async move {
-                    app.run_create(&op, record, image, start, credentials).await
-                },
-            )?;
+        let operation = self.spawn_operation(
+            caller,
+            OperationKind::InstanceCreate,
+            name.as_str(),
+            Some(&name),
+            CREATE_STEPS,
+            params,
+            move |app, op| async move {
+                app.run_create(&op, record, image, start, credentials, wireguard)
+                    .await
+            },
+        )?;
         Ok((operation, generated))
     }
 
@@ -98,6 +108,7 @@ impl App {
         image: ImageRef,
         start: bool,
         credentials: super::password::RootCredentials,
+        wireguard: Option<WgQuickConfig>,
     ) -> Result<(), OpError> {
         let name = record.name.clone();
         op.step(0, format!("reserving {name}")).await?;
@@ -151,6 +162,18 @@ impl App {
                 .map_err(|e| OpError::failed("credentials task", e))?
                 .map_err(|e| OpError::failed("writing root credentials", e))?;
             // (Whether the sshd policy changed does not matter: the guest has not booted yet.)
+            if let Some(config) = wireguard {
+                let target = rootfs.clone();
+                tokio::task::spawn_blocking(move || -> Result<(), String> {
+                    let root =
+                        berth_image::rootfs::Rootfs::open(&target).map_err(|e| error_chain(&e))?;
+                    berth_image::customise::install_wireguard(&root, config.text())
+                        .map_err(|e| error_chain(&e))
+                })
+                .await
+                .map_err(|e| OpError::failed("wireguard task", e))?
+                .map_err(|e| OpError::Failed(format!("writing the WireGuard config: {e}")))?;
+            }
             record.rootfs = Some(rootfs);
         } else {
             let why = format!("backend {} keeps its own root filesystem", record.backend);
