@@ -160,6 +160,26 @@ pub fn set_root_password_hash(root: &Rootfs, hash: &str) -> Result<(), Customise
     Ok(())
 }
 
+/// Installs a (validated) wg-quick config as `/etc/wireguard/wg0.conf` (0600, in a 0700
+/// directory) and enables `wg-quick@wg0` at boot.
+pub fn install_wireguard(root: &Rootfs, config_text: &str) -> Result<(), CustomiseError> {
+    root.create_dir_all(Path::new("/etc/wireguard"), 0o700)?;
+    root.write_file(
+        Path::new("/etc/wireguard/wg0.conf"),
+        config_text.as_bytes(),
+        0o600,
+    )?;
+    root.create_dir_all(
+        Path::new("/etc/systemd/system/multi-user.target.wants"),
+        0o755,
+    )?;
+    root.symlink(
+        Path::new("/etc/systemd/system/multi-user.target.wants/wg-quick@wg0.service"),
+        Path::new("/lib/systemd/system/wg-quick@.service"),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,24 +233,4 @@ mod tests {
             "ssh-ed25519 AAAA me@host\n"
         );
     }
-}
-
-/// Installs a (validated) wg-quick config as `/etc/wireguard/wg0.conf` (0600, in a 0700
-/// directory) and enables `wg-quick@wg0` at boot.
-pub fn install_wireguard(root: &Rootfs, config_text: &str) -> Result<(), CustomiseError> {
-    root.create_dir_all(Path::new("/etc/wireguard"), 0o700)?;
-    root.write_file(
-        Path::new("/etc/wireguard/wg0.conf"),
-        config_text.as_bytes(),
-        0o600,
-    )?;
-    root.create_dir_all(
-        Path::new("/etc/systemd/system/multi-user.target.wants"),
-        0o755,
-    )?;
-    root.symlink(
-        Path::new("/etc/systemd/system/multi-user.target.wants/wg-quick@wg0.service"),
-        Path::new("/lib/systemd/system/wg-quick@.service"),
-    )?;
-    Ok(())
 }
