@@ -31,6 +31,8 @@ pub struct GuestNetwork {
     /// IPv6 address and prefix length, with its gateway.
     pub ipv6: Option<(Ipv6Addr, u8)>,
     pub gateway6: Option<Ipv6Addr>,
+    /// More IPv6 addresses (a global one from the uplink's routed prefix).
+    pub extra_ipv6: Vec<(Ipv6Addr, u8)>,
     /// Name servers for `/etc/resolv.conf`; empty leaves the file alone.
     pub dns: Vec<IpAddr>,
     pub search: Vec<String>,
@@ -69,6 +71,12 @@ impl GuestNetwork {
         if let Some((address, prefix)) = self.ipv6 {
             if prefix > 128 {
                 return Err(NetworkError::BadPrefix(prefix));
+            }
+            let _ = writeln!(text, "Address={address}/{prefix}");
+        }
+        for (address, prefix) in &self.extra_ipv6 {
+            if *prefix > 128 {
+                return Err(NetworkError::BadPrefix(*prefix));
             }
             let _ = writeln!(text, "Address={address}/{prefix}");
         }
@@ -130,6 +138,7 @@ mod tests {
             gateway4: Some(Ipv4Addr::new(10, 88, 0, 1)),
             ipv6: Some(("fd42:88::c".parse().expect("v6"), 64)),
             gateway6: Some("fd42:88::1".parse().expect("v6")),
+            extra_ipv6: Vec::new(),
             dns: vec![IpAddr::V4(Ipv4Addr::new(10, 88, 0, 1))],
             search: vec!["berth.internal".into()],
         }

@@ -2,13 +2,17 @@
 //! address management, and the nftables table that does NAT and port forwards.
 
 pub mod bridge;
+pub mod caps;
 pub mod forward;
 pub mod ipam;
 pub mod names;
 pub mod netns;
 pub mod nft;
 mod nl;
+pub mod uplink;
 pub mod veth;
+pub mod wgdevice;
+pub mod wguapi;
 
 pub use bridge::{BridgeConfig, BridgeError};
 pub use forward::{

@@ -258,4 +258,52 @@ impl Netlink {
             other => other.map(drop),
         }
     }
+
+    /// A route to `dest/prefix` straight out of link `index` (no gateway); one already there
+    /// is fine.
+    pub fn add_link_route(&mut self, index: u32, dest: IpAddr, prefix: u8) -> Result<(), NlError> {
+        let mut message = RouteMessage::default();
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.protocol = RouteProtocol::Static;
+        message.header.scope = RouteScope::Link;
+        message.header.kind = RouteType::Unicast;
+        message.header.destination_prefix_length = prefix;
+        let (family, address) = match dest {
+            IpAddr::V4(v4) => (AddressFamily::Inet, RouteAddress::Inet(v4)),
+            IpAddr::V6(v6) => (AddressFamily::Inet6, RouteAddress::Inet6(v6)),
+        };
+        message.header.address_family = family;
+        if prefix > 0 {
+            message
+                .attributes
+                .push(RouteAttribute::Destination(address));
+        }
+        message.attributes.push(RouteAttribute::Oif(index));
+        let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        match self.request("add route", RouteNetlinkMessage::NewRoute(message), flags) {
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Removes `addr/prefix` from a link; one not there is fine.
+    pub fn del_address(&mut self, index: u32, addr: IpAddr, prefix: u8) -> Result<(), NlError> {
+        let mut message = AddressMessage::default();
+        message.header.index = index;
+        message.header.prefix_len = prefix;
+        message.header.family = match addr {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
+        message.attributes.push(AddressAttribute::Local(addr));
+        message.attributes.push(AddressAttribute::Address(addr));
+        match self.request(
+            "delete address",
+            RouteNetlinkMessage::DelAddress(message),
+            NLM_F_ACK,
+        ) {
+            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => Ok(()),
+            other => other.map(drop),
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod forwards;
 mod instances;
 mod migrations;
 mod operations;
+mod settings;
 mod snapshots;
 
 pub use addresses::AddressRecord;
@@ -25,6 +26,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("database")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("making the database readable by root only")]
+    Permissions(#[source] std::io::Error),
     #[error("stored JSON in {column}")]
     Json {
         column: &'static str,
@@ -48,6 +51,11 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
+        // It may hold secrets (settings): owner only, and the same for WAL and shm files,
+        // which SQLite creates with the database's mode.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::Permissions)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;

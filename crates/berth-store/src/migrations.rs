@@ -73,6 +73,11 @@ const MIGRATIONS: &[&str] = &[
         max_count   INTEGER,
         last_run    TEXT
     );",
+    // 5: host-wide settings as JSON values (the IPv6 uplink, …).
+    "CREATE TABLE settings (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL
+    );",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -214,6 +214,8 @@ pub struct NetworkInfo {
     pub nft_table: String,
     /// Instances with an address on the bridge.
     pub instances: usize,
+    pub ipv6_uplink: Ipv6UplinkInfo,
+    pub capabilities: NetworkCapabilities,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -261,4 +263,63 @@ pub enum ConsoleControl {
     Resize { rows: u16, cols: u16 },
     /// Server → client: the session ended with this exit code (-1: unknown).
     Exit { code: i32 },
+}
+
+/// `PUT /network/ipv6`: how this host gets IPv6 to its instances.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Ipv6UplinkRequest {
+    /// Only the bridge's own prefix (ULA); no global IPv6.
+    #[default]
+    None,
+    /// A prefix routed to this host (/48–/64); the bridge takes its first /64 and instances
+    /// get addresses from it.
+    Native { prefix: String },
+    /// A 6in4 (sit) tunnel to a tunnel broker.
+    #[serde(rename = "6in4")]
+    SixInFour {
+        server_ipv4: String,
+        local_ipv4: String,
+        /// This end's tunnel address, `2001:db8:1::2/64`.
+        client_ipv6: String,
+        routed_prefix: String,
+    },
+    /// A wg-quick config (no Pre/Post hooks); kernel WireGuard, or userspace without it.
+    Wireguard {
+        config: String,
+        /// A prefix routed through the tunnel for the instances.
+        #[serde(default)]
+        routed_prefix: Option<String>,
+    },
+}
+
+/// The IPv6 uplink as `GET /network` shows it (no private key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Ipv6UplinkInfo {
+    /// `none`, `native`, `6in4` or `wireguard`.
+    pub mode: String,
+    /// The routed prefix instances get addresses from.
+    pub prefix: Option<String>,
+    /// The tunnel interface, for 6in4 and wireguard.
+    pub interface: Option<String>,
+    /// `kernel` or `userspace` WireGuard.
+    pub implementation: Option<String>,
+    /// This end's WireGuard public key, to give the peer.
+    pub public_key: Option<String>,
+    pub server_ipv4: Option<String>,
+}
+
+/// One kernel capability and why it is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CapabilityInfo {
+    pub available: bool,
+    pub reason: Option<String>,
+}
+
+/// What this host can do for IPv6 uplinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NetworkCapabilities {
+    pub sit: CapabilityInfo,
+    pub wireguard_kernel: CapabilityInfo,
+    pub wireguard_userspace: CapabilityInfo,
 }

@@ -34,6 +34,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Userspace WireGuard device for the IPv6 uplink (internal).
+    #[command(hide = true, name = "uplink-wg")]
+    UplinkWg { ifname: String },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,13 @@ fn main() -> ExitCode {
     match args.command.unwrap_or(Command::Serve) {
         // Before any thread exists: libcontainer forks.
         Command::Shim { args } => ExitCode::from(berth_runtime::builtin::shim_main(args) as u8),
+        Command::UplinkWg { ifname } => match berth_net::wgdevice::run_userspace_device(&ifname) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("berthd uplink-wg: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Openapi => {
             println!("{}", berthd::api::openapi::json());
             ExitCode::SUCCESS

@@ -65,8 +65,11 @@ pub enum Command {
     /// Port forwards from the host to an instance.
     #[command(subcommand)]
     Forward(forwards::ForwardCommand),
-    /// The host bridge and its subnets.
-    Network,
+    /// The host bridge, its subnets and IPv6 uplink; `network ipv6 MODE` sets the uplink.
+    Network {
+        #[command(subcommand)]
+        command: Option<network::NetworkCommand>,
+    },
     /// The image library.
     #[command(subcommand)]
     Image(images::ImageCommand),
@@ -97,7 +100,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::File(command) => files::run(ctx, command).await,
         Command::Snapshot(command) => snapshots::run(ctx, command).await,
         Command::Forward(command) => forwards::run(ctx, command).await,
-        Command::Network => network::show(ctx).await,
+        Command::Network { command } => network::run(ctx, command).await,
         Command::Image(command) => images::run(ctx, command).await,
         Command::Operation(command) => operations::run(ctx, command).await,
         Command::System => system::show(ctx).await,

@@ -20,7 +20,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use berth_types::Operation;
 use berth_types::api::{ErrorBody, ErrorDetail, OperationEnvelope};
 
@@ -70,6 +70,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(files::pull).post(files::push),
         )
         .route("/network", get(network::get))
+        .route("/network/ipv6", put(network::set_ipv6))
         .route("/operations", get(operations::list))
         .route(
             "/operations/{id}",

@@ -2,12 +2,24 @@
 
 use axum::Json;
 use axum::extract::State;
-use berth_types::api::NetworkInfo;
+use berth_types::api::{ErrorBody, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkInfo};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, JsonBody};
 
 #[utoipa::path(get, path = "/api/v1/network", tag = "network",
     responses((status = 200, description = "The bridge, its subnets and the IPv6 uplink", body = NetworkInfo)))]
 pub async fn get(State(app): State<AppState>) -> Result<Json<NetworkInfo>, ApiError> {
     Ok(Json(app.network_info()?))
+}
+
+#[utoipa::path(put, path = "/api/v1/network/ipv6", tag = "network",
+    request_body = Ipv6UplinkRequest,
+    responses((status = 200, description = "The uplink, up", body = Ipv6UplinkInfo),
+              (status = 400, description = "Bad input, or a mode this host cannot do (the reason is given); nothing changed", body = ErrorBody),
+              (status = 503, description = "The uplink could not be brought up; the previous one was put back", body = ErrorBody)))]
+pub async fn set_ipv6(
+    State(app): State<AppState>,
+    JsonBody(request): JsonBody<Ipv6UplinkRequest>,
+) -> Result<Json<Ipv6UplinkInfo>, ApiError> {
+    Ok(Json(app.set_ipv6_uplink(request).await?))
 }

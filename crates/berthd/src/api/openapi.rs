@@ -5,10 +5,11 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use berth_types::api::{
-    BackendInfo, BridgeInfo, BuildImageRequest, ConsoleControl, CreateForwardRequest,
-    CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest, ExecResponse, FileListing,
-    ImageInfo, NetworkInfo, OperationEnvelope, PasswordRequest, PasswordResponse,
-    PatchInstanceRequest, PowerRequest, SystemInfo,
+    BackendInfo, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
+    CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest, ExecResponse,
+    FileListing, ImageInfo, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo,
+    OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
+    SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -41,6 +42,7 @@ use berth_types::{
         super::forwards::create,
         super::forwards::delete,
         super::network::get,
+        super::network::set_ipv6,
         super::console::console,
         super::files::pull,
         super::files::push,
@@ -83,6 +85,10 @@ use berth_types::{
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,
+        Ipv6UplinkRequest,
+        Ipv6UplinkInfo,
+        NetworkCapabilities,
+        CapabilityInfo,
         ConsoleControl,
         FileListing,
         NetworkInfo,

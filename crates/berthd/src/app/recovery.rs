@@ -170,8 +170,12 @@ impl App {
             Ok(records) => records.iter().any(|r| networked(&r.backend)),
             Err(e) => return tracing::error!(error = %error_chain(&e), "cannot list instances"),
         };
-        if networked && let Err(e) = self.ensure_bridge().await {
+        if !networked && !self.has_uplink() {
+            return;
+        }
+        if let Err(e) = self.ensure_bridge().await {
             tracing::error!(error = %e, "cannot restore the bridge and its nftables table");
         }
+        self.restore_uplink().await;
     }
 }

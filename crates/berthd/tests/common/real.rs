@@ -297,7 +297,15 @@ impl Drop for RealDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // berthd leaves its bridge and table up on purpose (guests outlive it); tests don't.
+        // berthd leaves its bridge, table and uplink up on purpose (guests outlive it); tests
+        // don't.
+        if let Ok(pid) = std::fs::read_to_string(self.runtime_dir.join("uplink-wg.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("{}-wg", self.net.bridge)])
+            .stderr(Stdio::null())
+            .status();
         let _ = Command::new("nft")
             .args(["delete", "table", "inet", &self.net.table])
             .stderr(Stdio::null())

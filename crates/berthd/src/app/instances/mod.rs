@@ -43,6 +43,19 @@ impl App {
     /// Starts `record`'s guest: plugs it into the bridge, then has its backend boot it.
     pub(crate) async fn boot(&self, record: &InstanceRecord) -> Result<(), String> {
         let runtime = self.runtime(&record.backend).map_err(|e| e.to_string())?;
+        // Guest network files are rewritten at every start, so a changed uplink applies.
+        if let (Some(rootfs), true) = (
+            &record.rootfs,
+            crate::app::network::networked(&record.backend),
+        ) && let Some(address) = self
+            .store
+            .addresses_of(&record.name)
+            .map_err(|e| error_chain(&e))?
+        {
+            self.write_guest_network(rootfs, &address)
+                .await
+                .map_err(|e| format!("guest network files: {e}"))?;
+        }
         let mut spec = self.container_spec(record);
         spec.netns = self
             .attach_network(record)

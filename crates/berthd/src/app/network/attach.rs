@@ -87,12 +87,23 @@ impl App {
             )),
             _ => None,
         };
+        // With a routed prefix, a global address too (same host part as the IPv4), and the
+        // default IPv6 route through the bridge's address in that prefix.
+        let global = self.routed_prefix().and_then(|prefix| {
+            let offset = u32::from(ipv4) & !(u32::MAX << (32 - u32::from(plan.ipv4.prefix)));
+            let addr = std::net::Ipv6Addr::from(u128::from(prefix.network) | u128::from(offset));
+            Some(((addr, 64), prefix.gateway())).filter(|_| offset > 1)
+        });
         let guest = GuestNetwork {
             interface: GUEST_IFNAME.to_owned(),
             ipv4: Some((ipv4, plan.ipv4.prefix)),
             gateway4: Some(plan.ipv4.gateway),
             ipv6,
-            gateway6: plan.ipv6.filter(|_| ipv6.is_some()).map(|n| n.gateway),
+            gateway6: match global {
+                Some((_, gateway)) => Some(gateway),
+                None => plan.ipv6.filter(|_| ipv6.is_some()).map(|n| n.gateway),
+            },
+            extra_ipv6: global.map(|(addr, _)| vec![addr]).unwrap_or_default(),
             dns: self.network.dns.clone(),
             search: Vec::new(),
         };
@@ -120,6 +131,7 @@ fn guest_link(address: &AddressRecord) -> Result<GuestLink, String> {
         mac,
         ipv4: address.ipv4.parse().ok(),
         ipv6: address.ipv6.as_deref().and_then(|v6| v6.parse().ok()),
-        configure: true,
+        // The guest's systemd-networkd configures eth0 from the files written at each start.
+        configure: false,
     })
 }

@@ -6,6 +6,7 @@ mod attach;
 mod firewall;
 pub mod forwards;
 mod status;
+mod uplink;
 
 use std::net::IpAddr;
 
@@ -20,6 +21,8 @@ pub struct HostNetwork {
     bridge: BridgeConfig,
     table: String,
     dns: Vec<IpAddr>,
+    /// What the kernel can do for IPv6 uplinks, probed once at start.
+    capabilities: berth_net::caps::HostCapabilities,
     /// Serialises changes to the bridge and the table; `true` once the bridge is up.
     ready: Mutex<bool>,
 }
@@ -38,6 +41,7 @@ impl HostNetwork {
             },
             table: config.table.clone(),
             dns,
+            capabilities: berth_net::caps::HostCapabilities::detect(),
             ready: Mutex::new(false),
         })
     }

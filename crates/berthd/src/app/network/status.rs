@@ -17,7 +17,10 @@ impl App {
             Ok(_) => "up".to_owned(),
         };
         let plan = bridge.plan;
+        let (ipv6_uplink, capabilities) = self.uplink_view();
         Ok(NetworkInfo {
+            ipv6_uplink,
+            capabilities,
             bridge: BridgeInfo {
                 name: bridge.name.clone(),
                 state,
