@@ -49,6 +49,9 @@ pub trait Runtime {
         name: &InstanceName,
         spec: &TerminalSpec,
     ) -> Result<TerminalSession, RuntimeError>;
+    /// Attaches to the guest's own console (`/dev/console`, where its getty runs); several
+    /// viewers may attach at once.
+    async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError>;
     /// Applies new limits to a running guest.
     async fn update_limits(&self, name: &InstanceName, limits: &Limits)
     -> Result<(), RuntimeError>;
@@ -106,6 +109,9 @@ impl Runtime for AnyRuntime {
         spec: &TerminalSpec,
     ) -> Result<TerminalSession, RuntimeError> {
         dispatch!(self, rt => rt.open_terminal(name, spec).await)
+    }
+    async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError> {
+        dispatch!(self, rt => rt.attach_console(name).await)
     }
     async fn update_limits(
         &self,

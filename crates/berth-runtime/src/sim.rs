@@ -114,6 +114,14 @@ impl Runtime for SimRuntime {
         })
     }
 
+    async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError> {
+        self.running_pid(name)?;
+        Err(RuntimeError::Unusable {
+            backend: "sim",
+            reason: "the simulated backend has no console".into(),
+        })
+    }
+
     async fn open_terminal(
         &self,
         name: &InstanceName,

@@ -5,6 +5,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use tokio::fs::File;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// What to run on a terminal, and its initial size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,28 +19,42 @@ pub struct TerminalSpec {
 
 /// A running session: read and write the terminal, resize it, and wait for the exit code.
 pub struct TerminalSession {
-    /// Output of the session (the pty master, read side).
-    pub output: File,
-    /// Input to the session (the pty master, write side).
-    pub input: File,
-    pub resizer: TerminalResizer,
-    /// The exit code once the command ends (-1 when it is unknown).
+    /// What the session prints.
+    pub output: Box<dyn AsyncRead + Send + Unpin>,
+    /// Keys to the session.
+    pub input: Box<dyn AsyncWrite + Send + Unpin>,
+    /// `None` when the terminal cannot be resized from here (the guest's console).
+    pub resizer: Option<TerminalResizer>,
+    /// The exit code once the command ends (-1, or an error, when it is unknown).
     pub exit: tokio::sync::oneshot::Receiver<i32>,
 }
 
 impl TerminalSession {
-    pub fn new(
+    /// A session on a pty master this process holds.
+    pub fn on_pty(
         master: OwnedFd,
         exit: tokio::sync::oneshot::Receiver<i32>,
     ) -> std::io::Result<Self> {
         let output = File::from_std(std::fs::File::from(master.try_clone()?));
         let input = File::from_std(std::fs::File::from(master.try_clone()?));
         Ok(Self {
-            output,
-            input,
-            resizer: TerminalResizer(master),
+            output: Box::new(output),
+            input: Box::new(input),
+            resizer: Some(TerminalResizer(master)),
             exit,
         })
+    }
+
+    /// A session on a stream (the shim's console socket), with no exit code of its own.
+    pub fn on_stream(stream: tokio::net::UnixStream) -> Self {
+        let (read, write) = stream.into_split();
+        let (_, exit) = tokio::sync::oneshot::channel();
+        Self {
+            output: Box::new(read),
+            input: Box::new(write),
+            resizer: None,
+            exit,
+        }
     }
 }
 

@@ -123,6 +123,9 @@ pub struct ExecRequest {
     /// Seconds before the command is killed (default 60).
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// Run as this guest user (a name, or a numeric uid); default root.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -239,7 +242,8 @@ pub struct FileListing {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleQuery {
-    /// `shell` (default: a root login shell) or `exec` (run `command`).
+    /// `console` (default: the guest's /dev/console, shared), `shell` (a root login shell of
+    /// your own) or `exec` (run `command`).
     #[serde(default)]
     pub mode: Option<String>,
     /// With `mode=exec`: the argv as a JSON array, e.g. `["top"]`.

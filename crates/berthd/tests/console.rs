@@ -56,7 +56,7 @@ async fn a_websocket_client_types_into_a_root_shell() -> Result<(), Error> {
     d.ensure_image()?;
     let name = d.name("con");
     d.ok(&["launch", "debian/12", &name, "--memory", "256MiB"])?;
-    let path = format!("/api/v1/instances/{name}/console?rows=30&cols=100");
+    let path = format!("/api/v1/instances/{name}/console?mode=shell&rows=30&cols=100");
 
     d.exec(&name, &["systemctl", "is-system-running", "--wait"])?;
     let mut first = connect(&d, &path).await?;
@@ -122,5 +122,51 @@ async fn a_websocket_client_types_into_a_root_shell() -> Result<(), Error> {
         stopped.is_err_and(|e| e.to_string().contains("409")),
         "a stopped instance is a 409"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guest_console_shows_its_login_prompt_to_every_viewer() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let name = d.name("tty");
+    let password = "Console!pass-42";
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--memory",
+        "256MiB",
+        "--password",
+        password,
+    ])?;
+    d.exec(&name, &["systemctl", "is-system-running", "--wait"])?;
+    let path = format!("/api/v1/instances/{name}/console");
+    let mut first = connect(&d, &path).await?;
+    let mut second = connect(&d, &path).await?;
+    first.send(Message::Binary(b"\r".to_vec().into())).await?;
+    read_until(&mut first, "login:").await?;
+    read_until(&mut second, "login:").await?;
+    for line in ["root", password] {
+        first
+            .send(Message::Binary(format!("{line}\r").into_bytes().into()))
+            .await?;
+        if line == "root" {
+            read_until(&mut first, "assword:").await?;
+        }
+    }
+    read_until(&mut first, "#").await?;
+    first
+        .send(Message::Binary(b"hostname | tr a-z A-Z\r".to_vec().into()))
+        .await?;
+    let upper = name.to_uppercase();
+    read_until(&mut first, &upper).await?;
+    read_until(&mut second, &upper)
+        .await
+        .map_err(|e| format!("the second viewer: {e}"))?;
+    first
+        .send(Message::Binary(b"exit\r".to_vec().into()))
+        .await?;
+    read_until(&mut second, "login:").await?;
     Ok(())
 }

@@ -150,6 +150,13 @@ fn files_go_in_and_out_and_symlinks_never_reach_the_host() -> Result<(), Error> 
             "{out:?}"
         );
     }
+    // exec as another user, by name or uid; a bad one names the field.
+    let as_nobody = d.ok(&["exec", "--user", "nobody", &name, "--", "id", "-un"])?;
+    assert_eq!(as_nobody.trim(), "nobody");
+    let by_uid = d.ok(&["exec", "--user", "65534", &name, "--", "id", "-u"])?;
+    assert_eq!(by_uid.trim(), "65534");
+    let bad = d.berth(&["exec", "--user", "Bad User", &name, "--", "true"])?;
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("user"));
     d.ok(&["delete", "--force", &name])?;
     Ok(())
 }

@@ -4,8 +4,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
@@ -60,17 +62,60 @@ impl Console {
         self.slave.as_fd().try_clone_to_owned()
     }
 
-    /// Copies everything the guest writes to its console into `log`, on a thread of its own.
-    pub fn drain_into(&self, log: PathBuf) -> io::Result<()> {
+    /// Copies everything the guest writes to its console into `log` and to every viewer
+    /// attached to `socket`, and viewers' keys to the console; threads of their own.
+    pub fn serve(&self, log: PathBuf, socket: PathBuf) -> io::Result<()> {
+        let viewers: Viewers = Arc::default();
         let fd = self.master.as_fd().try_clone_to_owned()?;
+        let out = viewers.clone();
         std::thread::Builder::new()
             .name("console".into())
-            .spawn(move || copy_capped(File::from(fd), &log))?;
+            .spawn(move || copy_capped(File::from(fd), &log, &out))?;
+        let _ = fs::remove_file(&socket);
+        // Viewers are a convenience: a socket that cannot be made (a path over the 108-byte
+        // limit) must not keep the guest from booting.
+        let listener = match UnixListener::bind(&socket) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(socket = %socket.display(), error = %e, "no console viewers");
+                return Ok(());
+            }
+        };
+        fs::set_permissions(&socket, fs::Permissions::from_mode(0o600))?;
+        let input = self.master.as_fd().try_clone_to_owned()?;
+        std::thread::Builder::new()
+            .name("console-viewers".into())
+            .spawn(move || accept_viewers(&listener, &input, &viewers))?;
         Ok(())
     }
 }
 
-fn copy_capped(mut master: File, log: &Path) {
+/// Everyone attached to the console.
+type Viewers = Arc<Mutex<Vec<UnixStream>>>;
+
+fn accept_viewers(listener: &UnixListener, master: &OwnedFd, viewers: &Viewers) {
+    for stream in listener.incoming().flatten() {
+        let (Ok(reader), Ok(writer), Ok(keys)) =
+            (stream.try_clone(), stream.try_clone(), master.try_clone())
+        else {
+            continue;
+        };
+        // A viewer that does not read is dropped rather than allowed to stall the guest.
+        let _ = writer.set_write_timeout(Some(std::time::Duration::from_millis(200)));
+        viewers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(writer);
+        let _ = std::thread::Builder::new()
+            .name("console-keys".into())
+            .spawn(move || {
+                let mut keys = File::from(keys);
+                let _ = io::copy(&mut { reader }, &mut keys);
+            });
+    }
+}
+
+fn copy_capped(mut master: File, log: &Path, viewers: &Viewers) {
     let mut buf = [0u8; 4096];
     let mut out = open_log(log);
     let mut written = out
@@ -98,6 +143,10 @@ fn copy_capped(mut master: File, log: &Path) {
         {
             written += n as u64;
         }
+        viewers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain_mut(|viewer| viewer.write_all(&buf[..n]).is_ok());
     }
 }
 

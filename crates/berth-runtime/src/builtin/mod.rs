@@ -211,6 +211,17 @@ impl Runtime for BuiltinRuntime {
             .map_err(|e| failed(name, "terminal", e.to_string()))
     }
 
+    async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError> {
+        if let RuntimeStatus::Stopped = self.status(name).await? {
+            return Err(RuntimeError::NotRunning(name.clone()));
+        }
+        let socket = state::Paths::new(&self.config.state_root, name.as_str()).console_socket();
+        let stream = tokio::net::UnixStream::connect(&socket)
+            .await
+            .map_err(|e| failed(name, "console", format!("{}: {e}", socket.display())))?;
+        Ok(TerminalSession::on_stream(stream))
+    }
+
     async fn update_limits(
         &self,
         name: &InstanceName,

@@ -191,7 +191,7 @@ fn supervise(
     let layout = Layout::detect()?;
     let console = Console::open()?;
     set_console_source(&bundle, &console.slave_path)?;
-    console.drain_into(bundle.join("console.log"))?;
+    console.serve(bundle.join("console.log"), paths.console_socket())?;
     loop {
         let init = start_container(name, paths, &layout, &bundle, &console)?;
         tracing::info!(instance = name, pid = init.pid, "guest started");

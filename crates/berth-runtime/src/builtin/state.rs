@@ -87,6 +87,10 @@ impl Paths {
     pub fn shim_pid(&self) -> PathBuf {
         self.dir.join("shim.pid")
     }
+    /// The shim's socket for console viewers.
+    pub fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
     pub fn init_pid(&self) -> PathBuf {
         self.dir.join("init.pid")
     }

@@ -121,5 +121,5 @@ pub async fn open(
             .unwrap_or(-1);
         let _ = exit_tx.send(code);
     });
-    TerminalSession::new(pty.master, exit_rx).map_err(TerminalError::Spawn)
+    TerminalSession::on_pty(pty.master, exit_rx).map_err(TerminalError::Spawn)
 }

@@ -19,6 +19,9 @@ pub struct ExitWith(pub u8);
 #[derive(Args)]
 pub struct ExecArgs {
     pub name: String,
+    /// Run as this guest user (name or uid).
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
     /// Seconds before the command is killed.
     #[arg(long)]
     pub timeout: Option<u64>,
@@ -77,6 +80,7 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> anyhow::Result<()> {
         cwd: args.cwd,
         stdin,
         timeout: args.timeout,
+        user: args.user,
     };
     let code = run_in(ctx, &args.name, &request).await?;
     exit_with(code)

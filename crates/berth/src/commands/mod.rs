@@ -52,8 +52,13 @@ pub enum Command {
     Password(password::PasswordArgs),
     /// Run a command in an instance; its exit code becomes berth's.
     Exec(exec::ExecArgs),
-    /// A root shell on an instance in this terminal (Ctrl-] detaches).
-    Console { name: String },
+    /// The instance's console (its login prompt) in this terminal; --shell for a root shell
+    /// of your own. Ctrl-] detaches.
+    Console {
+        name: String,
+        #[arg(long)]
+        shell: bool,
+    },
     /// Launch a throwaway instance, run a command in it, print, delete it.
     Run(exec::RunArgs),
     /// Copy files into and out of an instance.
@@ -96,7 +101,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Password(args) => password::set(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
-        Command::Console { name } => console::console(ctx, &name).await,
+        Command::Console { name, shell } => console::console(ctx, &name, shell).await,
         Command::File(command) => files::run(ctx, command).await,
         Command::Snapshot(command) => snapshots::run(ctx, command).await,
         Command::Forward(command) => forwards::run(ctx, command).await,

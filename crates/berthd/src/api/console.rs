@@ -60,7 +60,9 @@ async fn relay(socket: WebSocket, session: TerminalSession, name: String) {
             let open = match message {
                 Message::Binary(bytes) => input.write_all(&bytes).await.is_ok(),
                 Message::Text(text) => {
-                    if let Ok(ConsoleControl::Resize { rows, cols }) = serde_json::from_str(&text) {
+                    if let (Ok(ConsoleControl::Resize { rows, cols }), Some(resizer)) =
+                        (serde_json::from_str(&text), &resizer)
+                    {
                         let _ = resizer.resize(rows, cols);
                     }
                     true

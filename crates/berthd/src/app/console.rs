@@ -1,5 +1,6 @@
-//! Interactive sessions on an instance (`GET /instances/{name}/console`): a login shell, or a
-//! given command, on a pseudo-terminal inside the guest. Each viewer gets its own session.
+//! Interactive sessions on an instance (`GET /instances/{name}/console`): the guest's own
+//! console (its getty on /dev/console, shared by every viewer), a root shell, or a given
+//! command on a pseudo-terminal inside the guest (one session per viewer).
 
 use berth_runtime::{Runtime, TerminalSession, TerminalSpec};
 use berth_types::FieldError;
@@ -16,7 +17,22 @@ impl App {
         query: &ConsoleQuery,
     ) -> Result<TerminalSession, AppError> {
         let record = self.instance_record(name)?;
-        let argv = match query.mode.as_deref().unwrap_or("shell") {
+        let not_running = |e: berth_runtime::RuntimeError| match e {
+            berth_runtime::RuntimeError::NotRunning(_) => {
+                AppError::Conflict(format!("instance {name} is not running; start it first"))
+            }
+            other => AppError::Unavailable(error_chain(&other)),
+        };
+        let argv = match query.mode.as_deref().unwrap_or("console") {
+            "console" => {
+                let runtime = self.runtime(&record.backend)?;
+                let session = runtime
+                    .attach_console(&record.name)
+                    .await
+                    .map_err(not_running)?;
+                tracing::info!(instance = %record.name, "console viewer attached");
+                return Ok(session);
+            }
             "shell" => vec!["/bin/bash".to_owned(), "-l".to_owned()],
             "exec" => {
                 let raw = query.command.as_deref().ok_or_else(|| {
@@ -33,7 +49,7 @@ impl App {
             other => {
                 return Err(FieldError::new(
                     "mode",
-                    format!("{other:?} is not a mode; use shell or exec"),
+                    format!("{other:?} is not a mode; use console, shell or exec"),
                 )
                 .into());
             }
@@ -60,12 +76,7 @@ impl App {
         let session = runtime
             .open_terminal(&record.name, &spec)
             .await
-            .map_err(|e| match e {
-                berth_runtime::RuntimeError::NotRunning(_) => {
-                    AppError::Conflict(format!("instance {name} is not running; start it first"))
-                }
-                other => AppError::Unavailable(error_chain(&other)),
-            })?;
+            .map_err(not_running)?;
         tracing::info!(instance = %record.name, argv = ?spec.argv, "terminal opened");
         Ok(session)
     }

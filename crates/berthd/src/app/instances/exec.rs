@@ -36,9 +36,13 @@ impl App {
             )
             .into());
         }
+        let argv = match request.user.as_deref() {
+            None | Some("root") | Some("0") => request.command,
+            Some(user) => as_user(user)?.into_iter().chain(request.command).collect(),
+        };
         let runtime = self.runtime(&record.backend)?;
         let spec = ExecSpec {
-            argv: request.command,
+            argv,
             env: request.env,
             cwd: request.cwd,
             stdin: request.stdin.map(String::into_bytes),
@@ -68,4 +72,35 @@ impl App {
             truncated: result.truncated,
         })
     }
+}
+
+/// The prefix that runs a command as `user` inside the guest (util-linux, in every image):
+/// `runuser -u NAME --` for a name (with its groups), `setpriv` for a bare uid.
+fn as_user(user: &str) -> Result<Vec<String>, FieldError> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok(vec![
+            "setpriv".into(),
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ]);
+    }
+    let valid = user.len() <= 32
+        && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(FieldError::new(
+            "user",
+            format!("{user:?} is not a user name or uid"),
+        ));
+    }
+    Ok(vec![
+        "runuser".into(),
+        "-u".into(),
+        user.into(),
+        "--".into(),
+    ])
 }
