@@ -5,6 +5,7 @@
 //! Cache layout (others rely on it): `<cache_dir>/<image.cache_key(arch)>/rootfs/` and
 //! `<cache_dir>/<key>/image.json`.
 
+pub mod backup;
 pub mod bootstrap;
 pub mod build;
 pub mod cache;

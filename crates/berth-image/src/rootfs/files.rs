@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
 
-use super::{Rootfs, RootfsError, in_root, io_err, relative, temp_name};
+use super::{Rootfs, RootfsError, io_err, relative, temp_name};
 
 /// What a path in the guest is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Rootfs {
             relative(path),
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
-            in_root(),
+            self.resolve,
         )
         .map_err(io_err("open", path))?;
         let st = rustix::fs::fstat(&fd).map_err(io_err("inspect", path))?;

@@ -17,8 +17,10 @@ use tracing::trace;
 
 mod files;
 mod tree;
+mod unpack;
 
 pub use files::{GuestEntry, GuestFileInfo, GuestFileKind};
+pub use unpack::NodeKind;
 
 /// Refuses anything bigger from [`read_file`]: guest files are read for small edits only.
 pub const MAX_READ: u64 = 16 << 20;
@@ -58,6 +60,7 @@ fn in_root() -> ResolveFlags {
 /// An open guest root; every operation resolves relative to it.
 pub struct Rootfs {
     root: OwnedFd,
+    resolve: ResolveFlags,
 }
 
 impl Rootfs {
@@ -69,7 +72,18 @@ impl Rootfs {
             Mode::empty(),
         )
         .map_err(|e| RootfsError::OpenRoot(path.to_owned(), e.into()))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            resolve: in_root(),
+        })
+    }
+
+    /// Like [`Rootfs::open`], but no lookup may go through a symlink at all (an `ELOOP`
+    /// error instead): for unpacking archives, where a legitimate tree never needs one.
+    pub fn open_strict(path: &Path) -> Result<Self, RootfsError> {
+        let mut rootfs = Self::open(path)?;
+        rootfs.resolve |= ResolveFlags::NO_SYMLINKS;
+        Ok(rootfs)
     }
 
     /// Opens a directory inside the guest (`""` is the root itself).
@@ -85,7 +99,7 @@ impl Rootfs {
             rel,
             OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
-            in_root(),
+            self.resolve,
         )
     }
 
@@ -166,7 +180,7 @@ impl Rootfs {
             &rel,
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
-            in_root(),
+            self.resolve,
         )
         .map_err(io_err("open", path))?;
         let st = rustix::fs::fstat(&fd).map_err(io_err("inspect", path))?;
