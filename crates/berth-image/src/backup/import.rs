@@ -48,7 +48,7 @@ pub fn import(
             path: shown.clone(),
             reason: reason.to_owned(),
         };
-        let Some(path) = inside(&raw, "rootfs").map_err(|r| bad(r))? else {
+        let Some(path) = inside(&raw, "rootfs").map_err(&bad)? else {
             // Not part of the root filesystem (snapshots, future additions): skipped.
             continue;
         };
