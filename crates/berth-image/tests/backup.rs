@@ -172,8 +172,7 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
     // The "host": a directory outside the target that no archive may write into.
     let outside = scratch.path().join("outside");
     std::fs::create_dir(&outside)?;
-    let outside_s = outside.display().to_string();
-    let escape_dir = format!("{outside_s}");
+    let escape_dir = outside.display().to_string();
     let link_to_outside = Raw {
         link: escape_dir.as_bytes(),
         ..raw("rootfs/link", tar::EntryType::Symlink)
