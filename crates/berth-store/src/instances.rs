@@ -240,7 +240,7 @@ pub(crate) mod tests {
         Store::open(&path)?.insert_instance(&record("keep"))?;
         let store = Store::open(&path)?;
         assert_eq!(store.list_instances()?.len(), 1);
-        assert_eq!(store.schema_version()?, 5);
+        assert_eq!(store.schema_version()?, 6);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! repository module per table.
 
 mod addresses;
+mod backups;
 mod forwards;
 mod instances;
 mod migrations;
@@ -10,6 +11,7 @@ mod settings;
 mod snapshots;
 
 pub use addresses::AddressRecord;
+pub use backups::BackupRecord;
 pub use forwards::ForwardRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;

@@ -78,6 +78,15 @@ const MIGRATIONS: &[&str] = &[
         key         TEXT PRIMARY KEY,
         value       TEXT NOT NULL
     );",
+    // 6: backups (archives under <data_dir>/backups), removed with their instance.
+    "CREATE TABLE backups (
+        id          TEXT PRIMARY KEY,
+        instance    TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE,
+        created_at  TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        path        TEXT NOT NULL
+    );
+    CREATE INDEX backups_instance ON backups(instance);",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -327,3 +327,21 @@ pub struct NetworkCapabilities {
     pub wireguard_kernel: CapabilityInfo,
     pub wireguard_userspace: CapabilityInfo,
 }
+
+/// One backup of an instance (`GET /instances/{name}/backups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Backup {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// Bytes of the compressed archive.
+    pub size: u64,
+}
+
+/// Query of `POST /instances` with a backup archive as the body (`Content-Type:
+/// application/zstd`): the new instance's name, else the one in the backup.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    #[serde(default)]
+    pub name: Option<String>,
+}

@@ -57,6 +57,8 @@ pub enum OperationKind {
     InstanceRun,
     InstanceSnapshot,
     InstanceRestore,
+    InstanceBackup,
+    InstanceImport,
     ImageBuild,
     ImageDelete,
 }
@@ -74,6 +76,8 @@ impl OperationKind {
             Self::InstanceRun => "instance_run",
             Self::InstanceSnapshot => "instance_snapshot",
             Self::InstanceRestore => "instance_restore",
+            Self::InstanceBackup => "instance_backup",
+            Self::InstanceImport => "instance_import",
             Self::ImageBuild => "image_build",
             Self::ImageDelete => "image_delete",
         }

@@ -45,6 +45,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub images: ImagesConfig,
     pub network: NetworkConfig,
+    pub backups: BackupsConfig,
     pub routing: Vec<RoutingRule>,
     pub proxmox: Option<ProxmoxConfig>,
     pub testing: TestingConfig,
@@ -85,6 +86,25 @@ pub struct NetworkConfig {
     pub dns: Vec<String>,
 }
 
+/// `[backups]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// Backups kept per instance; older ones are deleted when a new one is made.
+    pub keep: u32,
+    /// The most an imported archive may unpack to.
+    pub max_import: String,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            keep: 7,
+            max_import: "64GiB".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingRule {
@@ -123,6 +143,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             images: ImagesConfig::default(),
             network: NetworkConfig::default(),
+            backups: BackupsConfig::default(),
             routing: Vec::new(),
             proxmox: None,
             testing: TestingConfig::default(),
@@ -244,6 +265,13 @@ impl Config {
         }
         berth_types::units::parse_bytes(&self.storage.pool_size, "storage.pool_size")
             .map_err(|e| e.to_string())?;
+        berth_types::units::parse_bytes(&self.backups.max_import, "backups.max_import")
+            .map_err(|e| e.to_string())?;
+        if self.backups.keep == 0 {
+            return Err(
+                "backups.keep: 0 would delete every backup as it is made; use 1 or more".into(),
+            );
+        }
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
         let table = &self.network.table;

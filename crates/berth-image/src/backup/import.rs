@@ -190,3 +190,11 @@ fn inside(raw: &[u8], top: &str) -> Result<Option<PathBuf>, &'static str> {
         _ => Ok(None),
     }
 }
+
+/// Reads only the manifest of the backup in `input` (to name and check an import first).
+pub fn read_manifest_of(input: impl Read) -> Result<BackupManifest, BackupError> {
+    let decoder = zstd::Decoder::new(input).map_err(BackupError::Corrupt)?;
+    let mut archive = Archive::new(decoder);
+    let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
+    read_manifest(entries.next())
+}

@@ -8,7 +8,7 @@ mod export;
 mod import;
 
 pub use export::{ExportStats, export};
-pub use import::{ImportLimits, import};
+pub use import::{ImportLimits, import, read_manifest_of};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -156,6 +156,34 @@ impl StorageDriver {
     }
 }
 
+impl StorageDriver {
+    /// An empty root filesystem for `instance` (to unpack a backup into): a subvolume on
+    /// btrfs, a directory on `dir`.
+    pub async fn create_empty(&self, instance: &str) -> Result<PathBuf, StorageError> {
+        check_name(instance)?;
+        let path = self.instance_path(instance);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(StorageError::NoRootfs(format!(
+                "{instance} (it already has one)"
+            )));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| DirError::from(io("create", parent)(e)))?;
+        }
+        match self {
+            Self::Btrfs(_) => {
+                btrfs(&[&"subvolume", &"create", &path], &path).await?;
+            }
+            Self::Dir(_) => {
+                std::fs::create_dir(&path).map_err(|e| DirError::from(io("create", &path)(e)))?;
+            }
+        }
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| DirError::from(io("chmod", &path)(e)))?;
+        Ok(path)
+    }
+}
+
 /// Copies `source` to a temporary sibling of `target`, then renames it into place.
 async fn copy_into_place(source: &Path, target: &Path) -> Result<(), DirError> {
     let parent = target.parent().map(Path::to_owned).unwrap_or_default();

@@ -1,5 +1,6 @@
 //! The commands, one module per resource.
 
+mod backups;
 mod console;
 mod exec;
 mod files;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Copy files into and out of an instance.
     #[command(subcommand)]
     File(files::FileCommand),
+    /// Backups: make, list, download, import, delete.
+    #[command(subcommand)]
+    Backup(backups::BackupCommand),
     /// Snapshots of an instance.
     #[command(subcommand, alias = "snap")]
     Snapshot(snapshots::SnapshotCommand),
@@ -104,6 +108,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Console { name, shell } => console::console(ctx, &name, shell).await,
         Command::File(command) => files::run(ctx, command).await,
         Command::Snapshot(command) => snapshots::run(ctx, command).await,
+        Command::Backup(command) => backups::run(ctx, command).await,
         Command::Forward(command) => forwards::run(ctx, command).await,
         Command::Network { command } => network::run(ctx, command).await,
         Command::Image(command) => images::run(ctx, command).await,

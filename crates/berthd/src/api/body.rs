@@ -52,3 +52,34 @@ where
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError(AppError::Invalid(FieldError::new(field, message)))
 }
+
+/// The body of `POST /instances`: JSON to create, or a backup archive
+/// (`Content-Type: application/zstd` or `application/octet-stream`) to import.
+pub enum CreateOrImport<T> {
+    Json(T),
+    Archive(axum::body::Body),
+}
+
+impl<S, T> FromRequest<S> for CreateOrImport<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let archive = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                t.starts_with("application/zstd") || t.starts_with("application/octet-stream")
+            });
+        if archive {
+            return Ok(Self::Archive(request.into_body()));
+        }
+        JsonBody::from_request(request, state)
+            .await
+            .map(|JsonBody(t)| Self::Json(t))
+    }
+}

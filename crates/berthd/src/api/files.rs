@@ -72,12 +72,16 @@ pub async fn push(
 ) -> Result<StatusCode, ApiError> {
     let target = PushTarget::parse(&query.path, query.mode.as_deref(), query.uid, query.gid)
         .map_err(AppError::from)?;
+    app.push_file(&name, target, body_reader(body)).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// A request body as a blocking reader (for `spawn_blocking` work).
+pub fn body_reader(body: Body) -> Box<dyn std::io::Read + Send> {
     let stream = body
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
-    let reader = SyncIoBridge::new(StreamReader::new(stream));
-    app.push_file(&name, target, Box::new(reader)).await?;
-    Ok(StatusCode::CREATED)
+    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
 }
 
 fn add_info(headers: &mut HeaderMap, info: &GuestFileInfo) {

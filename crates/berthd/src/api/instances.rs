@@ -1,14 +1,15 @@
 //! `/api/v1/instances[/{name}[/verb]]`.
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use berth_types::Instance;
 use berth_types::api::{
-    CreateInstanceRequest, ErrorBody, ExecRequest, ExecResponse, OperationEnvelope,
+    CreateInstanceRequest, ErrorBody, ExecRequest, ExecResponse, ImportQuery, OperationEnvelope,
     PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
 };
 
+use super::body::CreateOrImport;
 use super::{ApiError, AppState, JsonBody, accepted};
 use crate::app::Caller;
 use crate::app::instances::PowerAction;
@@ -19,17 +20,32 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Instance>>, Ap
     Ok(Json(app.list_instances().await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/instances", tag = "instances", request_body = CreateInstanceRequest,
-    responses((status = 202, description = "Create started", body = OperationEnvelope),
-              (status = 400, description = "Bad input", body = ErrorBody),
+#[utoipa::path(post, path = "/api/v1/instances", tag = "instances",
+    request_body(content((CreateInstanceRequest = "application/json"), (Vec<u8> = "application/zstd")),
+        description = "JSON creates an instance; a backup archive (`application/zstd`) imports one"),
+    params(ImportQuery),
+    responses((status = 202, description = "Create or import started", body = OperationEnvelope),
+              (status = 400, description = "Bad input or a bad archive", body = ErrorBody),
               (status = 409, description = "Name taken", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    JsonBody(request): JsonBody<CreateInstanceRequest>,
+    Query(query): Query<ImportQuery>,
+    body: CreateOrImport<CreateInstanceRequest>,
 ) -> Result<Response, ApiError> {
-    let (operation, password) = app.create_instance(&caller, request)?;
-    Ok(super::accepted_with_password(operation, password))
+    match body {
+        CreateOrImport::Json(request) => {
+            let (operation, password) = app.create_instance(&caller, request)?;
+            Ok(super::accepted_with_password(operation, password))
+        }
+        CreateOrImport::Archive(body) => {
+            let reader = super::files::body_reader(body);
+            let operation = app
+                .import_instance(&caller, query.name.as_deref(), reader)
+                .await?;
+            Ok(accepted(operation))
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}", tag = "instances",

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`: routing, the error body, and body extraction. Handlers are
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
+mod backups;
 mod body;
 mod console;
 mod files;
@@ -68,6 +69,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/instances/{name}/files",
             get(files::pull).post(files::push),
+        )
+        .route(
+            "/instances/{name}/backups",
+            get(backups::list).post(backups::create),
+        )
+        .route("/instances/{name}/backups/{id}", delete(backups::delete))
+        .route(
+            "/instances/{name}/backups/{id}/export",
+            get(backups::export),
         )
         .route("/network", get(network::get))
         .route("/network/ipv6", put(network::set_ipv6))

@@ -5,11 +5,11 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use berth_types::api::{
-    BackendInfo, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
+    BackendInfo, Backup, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
     CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest, ExecResponse,
-    FileListing, ImageInfo, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo,
-    OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
-    SystemInfo,
+    FileListing, ImageInfo, ImportQuery, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkCapabilities,
+    NetworkInfo, OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest,
+    PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -42,6 +42,10 @@ use berth_types::{
         super::forwards::create,
         super::forwards::delete,
         super::network::get,
+        super::backups::list,
+        super::backups::create,
+        super::backups::export,
+        super::backups::delete,
         super::network::set_ipv6,
         super::console::console,
         super::files::pull,
@@ -85,6 +89,8 @@ use berth_types::{
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,
+        Backup,
+        ImportQuery,
         Ipv6UplinkRequest,
         Ipv6UplinkInfo,
         NetworkCapabilities,

@@ -26,6 +26,8 @@ pub enum UndoAction {
         name: InstanceName,
         snapshot: String,
     },
+    /// Remove a file berthd made (a half-written backup).
+    RemoveFile { path: std::path::PathBuf },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
     /// Put the row's state back.
@@ -56,6 +58,10 @@ impl App {
             UndoAction::DeleteSnapshot { name, snapshot } => {
                 self.remove_snapshot(name, snapshot).await
             }
+            UndoAction::RemoveFile { path } => match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => Ok(()),
+            },
             UndoAction::RemoveStateDir { name } => {
                 match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),

@@ -111,7 +111,13 @@ impl App {
             .list_forwards(Some(name))
             .map_err(|e| OpError::failed("reading forwards", e))?
             .is_empty();
-        // Addresses and forwards go with the row.
+        match tokio::fs::remove_dir_all(self.backups_dir().join(name.as_str())).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(OpError::failed("removing the backups", e));
+            }
+            _ => {}
+        }
+        // Addresses, forwards, snapshots and backups go with the row.
         self.store
             .delete_instance(name)
             .map_err(|e| OpError::failed("forgetting", e))?;

@@ -1,0 +1,203 @@
+//! Importing a backup as a new instance: the upload is saved first (bounded), its manifest
+//! read to name and check the instance, then an operation unpacks it — hardened, into a
+//! fresh rootfs — gives it its own identity (hostname, machine id, addresses) and leaves it
+//! stopped. Any failure removes everything, including the upload.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_image::backup::{ImportLimits, read_manifest_of};
+use berth_store::InstanceRecord;
+use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, OperationKind};
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::app::error::error_chain;
+use crate::app::network::takes_address;
+use crate::app::operation::{OpError, OpHandle};
+use crate::app::undo::UndoAction;
+use crate::app::{App, AppError, Caller};
+
+pub const IMPORT_STEPS: &[&str] = &["reserve", "unpack", "configure"];
+
+impl App {
+    /// `POST /instances` with an archive body: saves it, checks it, starts the import.
+    pub async fn import_instance(
+        self: &Arc<Self>,
+        caller: &Caller,
+        name: Option<&str>,
+        body: Box<dyn Read + Send>,
+    ) -> Result<Operation, AppError> {
+        let max =
+            berth_types::units::parse_bytes(&self.config.backups.max_import, "backups.max_import")?;
+        let incoming = self
+            .backups_dir()
+            .join(format!(".incoming-{}.tar.zst", Uuid::new_v4().simple()));
+        let saved = incoming.clone();
+        let dir = self.backups_dir();
+        let manifest = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(&dir).map_err(|e| AppError::internal("backups dir", e))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&saved)
+                .map_err(|e| AppError::internal("saving the upload", e))?;
+            let copied = std::io::copy(&mut body.take(max + 1), &mut file);
+            let too_big = matches!(copied, Ok(n) if n > max);
+            if copied.is_err() || too_big {
+                let _ = std::fs::remove_file(&saved);
+                return Err(FieldError::new(
+                    "body",
+                    if too_big {
+                        format!("the archive is larger than {max} bytes")
+                    } else {
+                        "the upload broke off".into()
+                    },
+                )
+                .into());
+            }
+            let file = std::fs::File::open(&saved)
+                .map_err(|e| AppError::internal("reading the upload", e))?;
+            read_manifest_of(file).map_err(|e| {
+                let _ = std::fs::remove_file(&saved);
+                AppError::Invalid(FieldError::new("body", error_chain(&e)))
+            })
+        })
+        .await
+        .map_err(|e| AppError::internal("upload task", e))??;
+        let name = match name {
+            Some(raw) => InstanceName::parse(raw),
+            None => InstanceName::parse(&manifest.instance),
+        };
+        let name = match name {
+            Ok(name) if self.store.get_instance(&name)?.is_none() => name,
+            Ok(name) => {
+                let _ = std::fs::remove_file(&incoming);
+                return Err(AppError::Conflict(format!(
+                    "instance {name} already exists; import with ?name=OTHER"
+                )));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&incoming);
+                return Err(e.into());
+            }
+        };
+        let limits: Limits =
+            serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
+        let record = InstanceRecord {
+            id: Uuid::new_v4(),
+            name: name.clone(),
+            owner: caller.user.clone(),
+            backend: "builtin".into(),
+            image: manifest.image.clone(),
+            state: InstanceState::Creating,
+            autostart: false,
+            limits,
+            node: "local".into(),
+            rootfs: None,
+            created_at: Utc::now(),
+        };
+        let params = serde_json::json!({ "from": manifest.instance, "name": name.as_str() });
+        self.spawn_operation(
+            caller,
+            OperationKind::InstanceImport,
+            name.as_str(),
+            Some(&name),
+            IMPORT_STEPS,
+            params,
+            move |app, op| async move { app.run_import(&op, record, incoming).await },
+        )
+    }
+
+    async fn run_import(
+        &self,
+        op: &OpHandle,
+        mut record: InstanceRecord,
+        incoming: PathBuf,
+    ) -> Result<(), OpError> {
+        let name = record.name.clone();
+        op.on_undo(UndoAction::RemoveFile {
+            path: incoming.clone(),
+        });
+        op.step(0, format!("reserving {name}")).await?;
+        self.store
+            .insert_instance(&record)
+            .map_err(|e| OpError::failed("reserving the name", e))?;
+        op.on_undo(UndoAction::DeleteRecord { name: name.clone() });
+        op.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
+        let dir = self.instance_dir(&name);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
+        let address = if takes_address(&record.backend) {
+            Some(
+                self.allocate_addresses(&record)
+                    .map_err(|e| OpError::failed("reserving addresses", e))?,
+            )
+        } else {
+            None
+        };
+
+        op.step(1, format!("unpacking into {name}")).await?;
+        op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
+        let rootfs = self
+            .images
+            .storage()
+            .create_empty(name.as_str())
+            .await
+            .map_err(|e| OpError::failed("making the rootfs", error_chain(&e)))?;
+        let limits = ImportLimits {
+            max_bytes: berth_types::units::parse_bytes(
+                &self.config.backups.max_import,
+                "backups.max_import",
+            )
+            .map_err(|e| OpError::failed("limits", e))?,
+            max_entries: 5_000_000,
+        };
+        let (source, target) = (incoming.clone(), rootfs.clone());
+        op.cancellable(async {
+            tokio::task::spawn_blocking(move || -> Result<(), String> {
+                let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
+                berth_image::backup::import(std::io::BufReader::new(file), &target, limits)
+                    .map(drop)
+                    .map_err(|e| error_chain(&e))
+            })
+            .await
+            .map_err(|e| OpError::failed("unpack task", e))?
+            .map_err(|e| OpError::Failed(format!("unpacking: {e}")))
+        })
+        .await?;
+        if let Some(disk) = record.limits.disk {
+            self.images
+                .set_disk_limit(&name, disk)
+                .await
+                .map_err(|e| OpError::failed("disk limit", e))?;
+        }
+
+        op.step(
+            2,
+            format!("configuring {name}: hostname, machine id, network"),
+        )
+        .await?;
+        self.images
+            .customise(&rootfs, &name)
+            .await
+            .map_err(|e| OpError::failed("configuring the rootfs", e))?;
+        if let Some(address) = &address {
+            self.write_guest_network(&rootfs, address)
+                .await
+                .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
+        }
+        record.rootfs = Some(rootfs);
+        record.state = InstanceState::Stopped;
+        self.store
+            .update_instance(&record)
+            .map_err(|e| OpError::failed("saving the instance", e))?;
+        let _ = tokio::fs::remove_file(&incoming).await;
+        tracing::info!(instance = %name, operation = %op.id(), "imported");
+        Ok(())
+    }
+}

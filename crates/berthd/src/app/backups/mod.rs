@@ -1,0 +1,72 @@
+//! Backups of an instance: made as an operation (a consistent snapshot, exported to one
+//! `.tar.zst` under `<data_dir>/backups/<instance>/`, then the oldest beyond `[backups] keep`
+//! deleted), listed, downloaded, deleted; and imported as a new instance.
+
+mod create;
+mod import;
+
+use std::path::PathBuf;
+
+use berth_store::BackupRecord;
+use berth_types::api::Backup;
+use uuid::Uuid;
+
+use super::{App, AppError};
+
+impl App {
+    pub(crate) fn backups_dir(&self) -> PathBuf {
+        self.config.data_dir.join("backups")
+    }
+
+    pub fn list_backups(&self, name: &str) -> Result<Vec<Backup>, AppError> {
+        let record = self.instance_record(name)?;
+        Ok(self
+            .store
+            .list_backups(&record.name)?
+            .iter()
+            .map(view)
+            .collect())
+    }
+
+    /// The archive of backup `id` of `name`, to stream out.
+    pub fn backup_file(&self, name: &str, id: &str) -> Result<(Backup, PathBuf), AppError> {
+        let backup = self.backup_of(name, id)?;
+        Ok((view(&backup), PathBuf::from(&backup.path)))
+    }
+
+    pub async fn delete_backup(&self, name: &str, id: &str) -> Result<(), AppError> {
+        let backup = self.backup_of(name, id)?;
+        self.remove_backup(&backup).await
+    }
+
+    fn backup_of(&self, name: &str, id: &str) -> Result<BackupRecord, AppError> {
+        let record = self.instance_record(name)?;
+        let missing = || AppError::NotFound(format!("backup {id} of instance {name}"));
+        let id = Uuid::parse_str(id).map_err(|_| missing())?;
+        self.store
+            .list_backups(&record.name)?
+            .into_iter()
+            .find(|b| b.id == id)
+            .ok_or_else(missing)
+    }
+
+    async fn remove_backup(&self, backup: &BackupRecord) -> Result<(), AppError> {
+        match tokio::fs::remove_file(&backup.path).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(AppError::internal("removing the backup", e));
+            }
+            _ => {}
+        }
+        self.store.delete_backup(backup.id)?;
+        tracing::info!(instance = %backup.instance, backup = %backup.id, "backup deleted");
+        Ok(())
+    }
+}
+
+fn view(record: &BackupRecord) -> Backup {
+    Backup {
+        id: record.id.to_string(),
+        created_at: record.created_at,
+        size: record.size,
+    }
+}
