@@ -42,6 +42,7 @@ impl InstanceRecord {
             network,
             node: self.node.clone(),
             snapshots: None,
+            backups: None,
             pid,
         }
     }
@@ -240,7 +241,7 @@ pub(crate) mod tests {
         Store::open(&path)?.insert_instance(&record("keep"))?;
         let store = Store::open(&path)?;
         assert_eq!(store.list_instances()?.len(), 1);
-        assert_eq!(store.schema_version()?, 6);
+        assert_eq!(store.schema_version()?, 7);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod settings;
 mod snapshots;
 
 pub use addresses::AddressRecord;
-pub use backups::BackupRecord;
+pub use backups::{BackupRecord, BackupScheduleRecord};
 pub use forwards::ForwardRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;

@@ -87,6 +87,12 @@ const MIGRATIONS: &[&str] = &[
         path        TEXT NOT NULL
     );
     CREATE INDEX backups_instance ON backups(instance);",
+    // 7: each instance's backup schedule.
+    "CREATE TABLE backup_schedules (
+        instance    TEXT PRIMARY KEY REFERENCES instances(name) ON DELETE CASCADE,
+        schedule    TEXT NOT NULL,
+        last_run    TEXT
+    );",
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -93,6 +93,16 @@ pub struct PatchInstanceRequest {
     /// The snapshot schedule; `{"schedule": ""}` turns it off.
     #[serde(default)]
     pub snapshots: Option<crate::snapshot::SnapshotSchedule>,
+    /// The backup schedule (`@daily`, cron); `{"schedule": ""}` turns it off.
+    #[serde(default)]
+    pub backups: Option<BackupSchedule>,
+}
+
+/// When an instance is backed up by itself; `[backups] keep` bounds how many are kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSchedule {
+    pub schedule: String,
 }
 
 /// Body of `POST /instances/{name}/{stop,restart}` and `DELETE /instances/{name}` (all optional).

@@ -83,6 +83,9 @@ pub struct Instance {
     /// The snapshot schedule, when one is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<crate::snapshot::SnapshotSchedule>,
+    /// The backup schedule, when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<crate::api::BackupSchedule>,
     /// PID of the guest's init on the host, while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,

@@ -201,3 +201,36 @@ async fn the_schedule_takes_expires_and_caps_snapshots() -> TestResult {
     assert_eq!(run(2000).await, 0, "no schedule, no snapshots");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_backup_schedule_is_validated_shown_and_removed() -> TestResult {
+    let d = SimDaemon::start(&[]).await?;
+    launch(&d, "bs").await?;
+    let (status, answer) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/bs",
+            json!({"backups": {"schedule": "daily"}}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["field"], "backups.schedule");
+    let (status, bs) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/bs",
+            json!({"backups": {"schedule": "@daily"}}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{bs}");
+    assert_eq!(bs["backups"]["schedule"], "@daily");
+    let (_, bs) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/bs",
+            json!({"backups": {"schedule": ""}}),
+        )
+        .await?;
+    assert!(bs.get("backups").is_none(), "{bs}");
+    Ok(())
+}

@@ -93,6 +93,9 @@ pub struct SetArgs {
     /// Keep at most this many scheduled snapshots.
     #[arg(long, requires = "snapshot_schedule")]
     pub snapshot_max: Option<u32>,
+    /// Back up on a schedule (@daily, cron; "" turns it off); [backups] keep bounds how many.
+    #[arg(long)]
+    pub backup_schedule: Option<String>,
 }
 
 pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
@@ -247,6 +250,9 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
                 .map_or_else(|| "none".into(), |m| m.to_string())
         );
     }
+    if let Some(backups) = &instance.backups {
+        println!("Backups:    {}", backups.schedule);
+    }
     for forward in &instance.network.forwards {
         println!(
             "Forward:    {} → {}/{}",
@@ -268,6 +274,9 @@ pub async fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
                 expiry: args.snapshot_expiry,
                 max: args.snapshot_max,
             }),
+        backups: args
+            .backup_schedule
+            .map(|schedule| berth_types::api::BackupSchedule { schedule }),
     };
     let instance: Instance = ctx
         .client

@@ -22,6 +22,11 @@ impl App {
         if let Some(schedule) = &request.snapshots {
             schedule.validate()?;
         }
+        if let Some(backups) = &request.backups
+            && !backups.schedule.trim().is_empty()
+        {
+            berth_types::schedule::Schedule::parse(&backups.schedule, "backups.schedule")?;
+        }
         record.state = self.observed_state(&record).await;
         if let Some(patch) = &request.limits {
             let limits = record.limits.merged(patch);
@@ -54,6 +59,10 @@ impl App {
         }
         if let Some(schedule) = &request.snapshots {
             self.set_snapshot_schedule(&record.name, schedule)?;
+        }
+        if let Some(backups) = &request.backups {
+            let schedule = Some(backups.schedule.trim()).filter(|s| !s.is_empty());
+            self.store.set_backup_schedule(&record.name, schedule)?;
         }
         self.store.update_instance(&record)?;
         self.get_instance(name).await

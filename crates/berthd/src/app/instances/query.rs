@@ -34,6 +34,11 @@ impl App {
             .store
             .snapshot_schedule(&record.name)
             .unwrap_or_default();
+        instance.backups = self
+            .store
+            .backup_schedule(&record.name)
+            .unwrap_or_default()
+            .map(|schedule| berth_types::api::BackupSchedule { schedule });
         instance
     }
 

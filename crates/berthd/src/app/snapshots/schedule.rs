@@ -69,7 +69,47 @@ impl App {
                 tracing::warn!(instance = %entry.instance, error = %e, "pruning snapshots failed");
             }
         }
-        taken
+        taken + self.run_backup_schedules(now)
+    }
+
+    /// Starts the backups due at `now` (as operations); returns how many it started.
+    fn run_backup_schedules(self: &Arc<Self>, now: DateTime<Utc>) -> usize {
+        let Ok(schedules) = self.store.backup_schedules() else {
+            return 0;
+        };
+        let mut started = 0;
+        for berth_store::BackupScheduleRecord {
+            instance,
+            schedule: raw,
+            last_run,
+        } in schedules
+        {
+            let Ok(schedule) = berth_types::schedule::Schedule::parse(&raw, "backups.schedule")
+            else {
+                continue;
+            };
+            if schedule
+                .next_after(last_run.unwrap_or(now))
+                .is_none_or(|at| at > now)
+            {
+                continue;
+            }
+            let caller = crate::app::Caller {
+                user: "scheduler".into(),
+            };
+            match self.create_backup(&caller, instance.as_str()) {
+                Ok(op) => {
+                    started += 1;
+                    let _ = self.store.mark_backup_run(&instance, now);
+                    tracing::info!(instance = %instance, operation = %op.id, "scheduled backup");
+                }
+                // Busy or gone: tried again on the next tick.
+                Err(e) => {
+                    tracing::debug!(instance = %instance, error = %e, "scheduled backup deferred")
+                }
+            }
+        }
+        started
     }
 
     async fn run_schedule(
