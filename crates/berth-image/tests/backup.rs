@@ -74,6 +74,7 @@ fn a_tree_with_every_kind_of_entry_survives_a_round_trip() -> Result<(), Box<dyn
     assert_eq!(stats.skipped, 1, "the socket is skipped");
     let dst = scratch.path().join("dst");
     std::fs::create_dir(&dst)?;
+    berth_image::backup::verify(archive.as_slice(), LIMITS)?;
     let back = import(archive.as_slice(), &dst, LIMITS)?;
     assert_eq!(back.instance, "web1");
 
@@ -277,6 +278,8 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
             .collect();
         let target = scratch.path().join(format!("t-{slug}"));
         std::fs::create_dir(&target)?;
+        let checked = berth_image::backup::verify(archive.as_slice(), LIMITS);
+        assert!(checked.is_err(), "{what}: the dry run accepted it");
         let result = import(archive.as_slice(), &target, LIMITS);
         assert!(result.is_err(), "{what}: accepted");
         assert_eq!(

@@ -137,7 +137,7 @@ pub fn import(
     Ok(manifest)
 }
 
-fn read_manifest<R: Read>(
+pub(super) fn read_manifest<R: Read>(
     first: Option<std::io::Result<tar::Entry<'_, R>>>,
 ) -> Result<BackupManifest, BackupError> {
     let mut entry = first
@@ -169,7 +169,7 @@ fn read_manifest<R: Read>(
 }
 
 /// The part of archive path `raw` below `top/`, checked: `Ok(None)` for entries elsewhere.
-fn inside(raw: &[u8], top: &str) -> Result<Option<PathBuf>, &'static str> {
+pub(super) fn inside(raw: &[u8], top: &str) -> Result<Option<PathBuf>, &'static str> {
     if raw.contains(&0) {
         return Err("has a NUL byte in its path");
     }

@@ -6,9 +6,11 @@
 
 mod export;
 mod import;
+mod verify;
 
 pub use export::{ExportStats, export};
 pub use import::{ImportLimits, import, read_manifest_of};
+pub use verify::verify;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::backup::{ImportLimits, read_manifest_of};
+use berth_image::backup::{ImportLimits, verify};
 use berth_store::InstanceRecord;
 use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, OperationKind};
 use chrono::Utc;
@@ -20,6 +20,9 @@ use crate::app::undo::UndoAction;
 use crate::app::{App, AppError, Caller};
 
 pub const IMPORT_STEPS: &[&str] = &["reserve", "unpack", "configure"];
+
+/// Most entries one archive may have.
+const MAX_ENTRIES: u64 = 5_000_000;
 
 impl App {
     /// `POST /instances` with an archive body: saves it, checks it, starts the import.
@@ -61,7 +64,12 @@ impl App {
             }
             let file = std::fs::File::open(&saved)
                 .map_err(|e| AppError::internal("reading the upload", e))?;
-            read_manifest_of(file).map_err(|e| {
+            // The whole archive is checked now, so a bad one is a 400 before anything exists.
+            let limits = ImportLimits {
+                max_bytes: max,
+                max_entries: MAX_ENTRIES,
+            };
+            verify(std::io::BufReader::new(file), limits).map_err(|e| {
                 let _ = std::fs::remove_file(&saved);
                 AppError::Invalid(FieldError::new("body", error_chain(&e)))
             })
@@ -155,7 +163,7 @@ impl App {
                 "backups.max_import",
             )
             .map_err(|e| OpError::failed("limits", e))?,
-            max_entries: 5_000_000,
+            max_entries: MAX_ENTRIES,
         };
         let (source, target) = (incoming.clone(), rootfs.clone());
         op.cancellable(async {

@@ -1,0 +1,99 @@
+//! A dry run of an import: reads the whole archive and applies every check the importer does
+//! (paths, entry types, device nodes, hard links, paths through symlinks, sizes, truncation)
+//! without writing anything, so an upload can be refused before any instance exists.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::PathBuf;
+
+use tar::{Archive, EntryType};
+
+use super::import::{inside, read_manifest};
+use super::{BackupError, BackupManifest, ImportLimits};
+
+/// Checks the backup in `input` end to end; returns its manifest.
+pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, BackupError> {
+    let decoder = zstd::Decoder::new(input).map_err(BackupError::Corrupt)?;
+    let mut archive = Archive::new(decoder);
+    let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
+    let manifest = read_manifest(entries.next())?;
+    let (mut bytes, mut count) = (0u64, 1u64);
+    let mut symlinks: HashSet<PathBuf> = HashSet::new();
+    let mut files: HashSet<PathBuf> = HashSet::new();
+    for entry in entries {
+        let mut entry = entry.map_err(BackupError::Corrupt)?;
+        count += 1;
+        if count > limits.max_entries {
+            return Err(BackupError::TooManyEntries(limits.max_entries));
+        }
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let bad = |reason: &str| BackupError::Entry {
+            path: shown.clone(),
+            reason: reason.to_owned(),
+        };
+        let Some(path) = inside(&raw, "rootfs").map_err(&bad)? else {
+            continue;
+        };
+        if path.ancestors().skip(1).any(|a| symlinks.contains(a)) {
+            return Err(bad("goes through a symlink"));
+        }
+        let header = entry.header().clone();
+        header.mode().map_err(|_| bad("has no valid mode"))?;
+        header.uid().map_err(|_| bad("has no valid uid"))?;
+        header.gid().map_err(|_| bad("has no valid gid"))?;
+        let size = header.size().map_err(|_| bad("has no valid size"))?;
+        // A later entry of the same name replaces this one.
+        symlinks.remove(&path);
+        files.remove(&path);
+        match header.entry_type() {
+            EntryType::Directory | EntryType::XGlobalHeader | EntryType::XHeader => {}
+            EntryType::Regular | EntryType::Continuous => {
+                if bytes + size > limits.max_bytes {
+                    return Err(BackupError::TooBig(limits.max_bytes));
+                }
+                let read = std::io::copy(&mut entry, &mut std::io::sink())
+                    .map_err(BackupError::Corrupt)?;
+                if read != size {
+                    return Err(bad("is shorter than its header says"));
+                }
+                bytes += size;
+                files.insert(path);
+            }
+            EntryType::Symlink => {
+                let target = entry.link_name_bytes().unwrap_or_default();
+                if target.is_empty() || target.contains(&0) {
+                    return Err(bad("has an empty or invalid symlink target"));
+                }
+                symlinks.insert(path);
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| bad("is a hard link without a target"))?;
+                let existing = inside(&target, "rootfs")
+                    .map_err(|r| {
+                        bad(&format!(
+                            "links to {}: {r}",
+                            String::from_utf8_lossy(&target)
+                        ))
+                    })?
+                    .ok_or_else(|| bad("links outside rootfs/"))?;
+                if !files.contains(&existing) {
+                    return Err(bad("links to a file that is not (yet) in the archive"));
+                }
+                files.insert(path);
+            }
+            EntryType::Char | EntryType::Block if !path.starts_with("dev") => {
+                return Err(bad("is a device node outside /dev"));
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {}
+            other => {
+                return Err(bad(&format!(
+                    "has an entry type this importer refuses ({other:?})"
+                )));
+            }
+        }
+    }
+    Ok(manifest)
+}
