@@ -2,6 +2,7 @@
 //! (the tar-slip classes behind container-runtime advisories), each of which must be refused
 //! without touching anything outside the target directory.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
@@ -24,6 +25,7 @@ fn manifest() -> BackupManifest {
         image: "debian/12".into(),
         config: serde_json::json!({"limits": {"memory": 536870912}}),
         created_at: chrono::Utc::now(),
+        snapshots: Vec::new(),
     }
 }
 
@@ -69,13 +71,31 @@ fn a_tree_with_every_kind_of_entry_survives_a_round_trip() -> Result<(), Box<dyn
     let sock = std::os::unix::net::UnixListener::bind(src.join("sock"))?;
 
     let mut archive = Vec::new();
-    let stats = export(&src, &manifest(), &mut archive)?;
+    let snap = scratch.path().join("snap0");
+    std::fs::create_dir_all(snap.join("etc"))?;
+    std::fs::write(snap.join("etc/hostname"), "before\n")?;
+    let mut with_snapshot = manifest();
+    with_snapshot.snapshots = vec!["snap0".into()];
+    let stats = export(
+        &src,
+        &[("snap0".into(), snap.clone())],
+        &with_snapshot,
+        &mut archive,
+    )?;
     drop(sock);
     assert_eq!(stats.skipped, 1, "the socket is skipped");
     let dst = scratch.path().join("dst");
     std::fs::create_dir(&dst)?;
     berth_image::backup::verify(archive.as_slice(), LIMITS)?;
-    let back = import(archive.as_slice(), &dst, LIMITS)?;
+    let snap_dst = scratch.path().join("snap0-back");
+    std::fs::create_dir(&snap_dst)?;
+    let targets = BTreeMap::from([("snap0".to_owned(), snap_dst.clone())]);
+    let back = import(archive.as_slice(), &dst, &targets, LIMITS)?;
+    assert_eq!(back.snapshots, ["snap0"]);
+    assert_eq!(
+        std::fs::read_to_string(snap_dst.join("etc/hostname"))?,
+        "before\n"
+    );
     assert_eq!(back.instance, "web1");
 
     assert_eq!(std::fs::read_to_string(dst.join("etc/hostname"))?, "web1\n");
@@ -280,7 +300,7 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
         std::fs::create_dir(&target)?;
         let checked = berth_image::backup::verify(archive.as_slice(), LIMITS);
         assert!(checked.is_err(), "{what}: the dry run accepted it");
-        let result = import(archive.as_slice(), &target, LIMITS);
+        let result = import(archive.as_slice(), &target, &BTreeMap::new(), LIMITS);
         assert!(result.is_err(), "{what}: accepted");
         assert_eq!(
             std::fs::read_dir(&outside)?.count(),
@@ -306,7 +326,12 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
         max_entries: 10,
     };
     assert!(matches!(
-        import(hostile(&many, true).as_slice(), &target, small),
+        import(
+            hostile(&many, true).as_slice(),
+            &target,
+            &BTreeMap::new(),
+            small
+        ),
         Err(BackupError::TooManyEntries(10))
     ));
     let good = hostile(
@@ -320,14 +345,19 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
         let target = scratch.path().join(format!("cut-{cut}"));
         std::fs::create_dir(&target)?;
         assert!(
-            import(&good[..cut], &target, LIMITS).is_err(),
+            import(&good[..cut], &target, &BTreeMap::new(), LIMITS).is_err(),
             "cut at {cut} accepted"
         );
     }
     let target = scratch.path().join("garbage");
     std::fs::create_dir(&target)?;
     assert!(matches!(
-        import(&b"this is not zstd at all"[..], &target, LIMITS),
+        import(
+            &b"this is not zstd at all"[..],
+            &target,
+            &BTreeMap::new(),
+            LIMITS
+        ),
         Err(BackupError::Corrupt(_))
     ));
     let target = scratch.path().join("badjson");
@@ -339,7 +369,7 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
     tar.append_data(&mut header, "backup.json", &b"{oops"[..])?;
     let bad_json = zstd::encode_all(tar.into_inner()?.as_slice(), 3)?;
     assert!(matches!(
-        import(bad_json.as_slice(), &target, LIMITS),
+        import(bad_json.as_slice(), &target, &BTreeMap::new(), LIMITS),
         Err(BackupError::Manifest(_))
     ));
     std::io::stderr().flush()?;

@@ -355,3 +355,12 @@ pub struct ImportQuery {
     #[serde(default)]
     pub name: Option<String>,
 }
+
+/// `POST /instances/{name}/backups`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBackupRequest {
+    /// Include the instance's snapshots (they come back as snapshots on import).
+    #[serde(default)]
+    pub snapshots: bool,
+}

@@ -66,6 +66,38 @@ fn a_backup_is_made_downloaded_and_imported_and_bad_archives_are_refused() -> Re
     let taken = d.berth(&["backup", "import", file.to_str().unwrap_or_default(), &copy])?;
     assert!(!taken.status.success(), "a taken name is refused");
 
+    // With --snapshots, the snapshots come back as snapshots of the imported instance.
+    d.ok(&["snapshot", "create", &name, "s1"])?;
+    d.exec(&name, &["sh", "-c", "echo later > /root/state"])?;
+    d.ok(&["backup", "create", "--snapshots", &name])?;
+    let newest = d.json(&["backup", "list", &name])?;
+    let newest = newest[1]["id"].as_str().ok_or("no id")?.to_owned();
+    let with_snaps = scratch.path().join("with-snapshots.tar.zst");
+    d.ok(&[
+        "backup",
+        "export",
+        &name,
+        &newest,
+        with_snaps.to_str().unwrap_or_default(),
+    ])?;
+    let third = d.name("bk3");
+    d.ok(&[
+        "backup",
+        "import",
+        with_snaps.to_str().unwrap_or_default(),
+        &third,
+    ])?;
+    let snaps = d.json(&["snapshot", "list", &third])?;
+    assert_eq!(snaps[0]["name"], "s1", "{snaps}");
+    d.ok(&["snapshot", "restore", &third, "s1"])?;
+    d.ok(&["start", &third])?;
+    let (_, out) = d.exec(&third, &["cat", "/root/state"])?;
+    assert_eq!(
+        out.trim(),
+        "precious",
+        "the imported snapshot restores the old state"
+    );
+
     // A hostile archive (a `..` entry) and a truncated one: refused, nothing left.
     let mut tar = tar::Builder::new(Vec::new());
     let manifest = br#"{"format":1,"instance":"evil","image":"debian/12","config":{},"created_at":"2026-11-22T00:00:00Z"}"#;

@@ -21,9 +21,11 @@ pub struct ExportStats {
     pub skipped: u64,
 }
 
-/// Streams `manifest` and the tree at `rootfs` as zstd-compressed tar into `out`.
+/// Streams `manifest`, the tree at `rootfs` and the given snapshot trees (name, path) as
+/// zstd-compressed tar into `out`.
 pub fn export(
     rootfs: &Path,
+    snapshots: &[(String, PathBuf)],
     manifest: &BackupManifest,
     out: impl Write,
 ) -> Result<ExportStats, BackupError> {
@@ -42,6 +44,12 @@ pub fn export(
     let mut stats = ExportStats::default();
     let mut seen: HashMap<(u64, u64), PathBuf> = HashMap::new();
     walk(&mut tar, rootfs, Path::new("rootfs"), &mut seen, &mut stats)?;
+    for (name, path) in snapshots {
+        // Hard links never cross trees.
+        seen.clear();
+        let top = Path::new("snapshots").join(name);
+        walk(&mut tar, path, &top, &mut seen, &mut stats)?;
+    }
     let encoder = tar.into_inner().map_err(BackupError::Write)?;
     encoder.finish().map_err(BackupError::Write)?;
     Ok(stats)

@@ -3,6 +3,7 @@
 //! going through any symlink, and counted against the limits. On error the partial tree is
 //! left for the caller to remove (it was empty before).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -23,16 +24,22 @@ pub struct ImportLimits {
 /// Largest manifest read.
 const MANIFEST_MAX: u64 = 1 << 20;
 
-/// Unpacks the backup in `input` into `target` (an existing, empty directory) and returns its
-/// manifest. Snapshots, when the archive has them, are not unpacked.
+/// Unpacks the backup in `input` into `target` (an existing, empty directory) and its
+/// snapshots into `snapshots` (name → existing, empty directory; a snapshot in the archive
+/// without one is an error), and returns its manifest.
 pub fn import(
     input: impl Read,
     target: &Path,
+    snapshots: &BTreeMap<String, PathBuf>,
     limits: ImportLimits,
 ) -> Result<BackupManifest, BackupError> {
     let decoder = zstd::Decoder::new(input).map_err(BackupError::Corrupt)?;
     let mut archive = Archive::new(decoder);
-    let root = Rootfs::open_strict(target)?;
+    let mut roots: BTreeMap<Tree, Rootfs> = BTreeMap::new();
+    roots.insert(Tree::Rootfs, Rootfs::open_strict(target)?);
+    for (name, dir) in snapshots {
+        roots.insert(Tree::Snapshot(name.clone()), Rootfs::open_strict(dir)?);
+    }
     let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
     let manifest = read_manifest(entries.next())?;
     let (mut bytes, mut count) = (0u64, 1u64);
@@ -48,10 +55,13 @@ pub fn import(
             path: shown.clone(),
             reason: reason.to_owned(),
         };
-        let Some(path) = inside(&raw, "rootfs").map_err(&bad)? else {
-            // Not part of the root filesystem (snapshots, future additions): skipped.
+        let Some((tree, path)) = locate(&raw).map_err(&bad)? else {
+            // Not part of a tree (future additions): skipped.
             continue;
         };
+        let root = roots
+            .get(&tree)
+            .ok_or_else(|| bad("belongs to a snapshot the manifest does not list"))?;
         let header = entry.header().clone();
         let mode = header.mode().map_err(|_| bad("has no valid mode"))?;
         let owner = (
@@ -99,14 +109,16 @@ pub fn import(
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| bad("is a hard link without a target"))?;
-                let existing = inside(&target, "rootfs")
-                    .map_err(|r| {
-                        bad(&format!(
+                let existing = match locate(&target) {
+                    Ok(Some((other, existing))) if other == tree => existing,
+                    Ok(_) => return Err(bad("links outside its own tree")),
+                    Err(r) => {
+                        return Err(bad(&format!(
                             "links to {}: {r}",
                             String::from_utf8_lossy(&target)
-                        ))
-                    })?
-                    .ok_or_else(|| bad("links outside rootfs/"))?;
+                        )));
+                    }
+                };
                 root.hard_link(&path, &existing).map_err(entry_err)?;
             }
             kind @ (EntryType::Char | EntryType::Block | EntryType::Fifo) => {
@@ -168,8 +180,16 @@ pub(super) fn read_manifest<R: Read>(
     Ok(manifest)
 }
 
-/// The part of archive path `raw` below `top/`, checked: `Ok(None)` for entries elsewhere.
-pub(super) fn inside(raw: &[u8], top: &str) -> Result<Option<PathBuf>, &'static str> {
+/// Which tree of the archive an entry belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum Tree {
+    Rootfs,
+    Snapshot(String),
+}
+
+/// The tree of archive path `raw` and the path inside it, checked: `rootfs/…` or
+/// `snapshots/<name>/…`; `Ok(None)` for entries elsewhere.
+pub(super) fn locate(raw: &[u8]) -> Result<Option<(Tree, PathBuf)>, &'static str> {
     if raw.contains(&0) {
         return Err("has a NUL byte in its path");
     }
@@ -183,18 +203,19 @@ pub(super) fn inside(raw: &[u8], top: &str) -> Result<Option<PathBuf>, &'static 
             Component::ParentDir => return Err("has a `..` component"),
         }
     }
-    match parts.split_first() {
-        Some((first, rest)) if first.as_bytes() == top.as_bytes() => {
-            Ok(Some(rest.iter().collect()))
+    match parts.as_slice() {
+        [first, rest @ ..] if first.as_bytes() == b"rootfs" => {
+            Ok(Some((Tree::Rootfs, rest.iter().collect())))
+        }
+        [first, name, rest @ ..] if first.as_bytes() == b"snapshots" => {
+            let name = name
+                .to_str()
+                .ok_or("has a snapshot name that is not UTF-8")?;
+            Ok(Some((
+                Tree::Snapshot(name.to_owned()),
+                rest.iter().collect(),
+            )))
         }
         _ => Ok(None),
     }
-}
-
-/// Reads only the manifest of the backup in `input` (to name and check an import first).
-pub fn read_manifest_of(input: impl Read) -> Result<BackupManifest, BackupError> {
-    let decoder = zstd::Decoder::new(input).map_err(BackupError::Corrupt)?;
-    let mut archive = Archive::new(decoder);
-    let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
-    read_manifest(entries.next())
 }

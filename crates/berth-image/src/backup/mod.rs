@@ -9,7 +9,7 @@ mod import;
 mod verify;
 
 pub use export::{ExportStats, export};
-pub use import::{ImportLimits, import, read_manifest_of};
+pub use import::{ImportLimits, import};
 pub use verify::verify;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +30,9 @@ pub struct BackupManifest {
     /// The instance's limits and settings, as the API shows them.
     pub config: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// Snapshots in the archive (`snapshots/<name>/…`), oldest first.
+    #[serde(default)]
+    pub snapshots: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

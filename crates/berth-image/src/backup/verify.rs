@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use tar::{Archive, EntryType};
 
-use super::import::{inside, read_manifest};
+use super::import::{Tree, locate, read_manifest};
 use super::{BackupError, BackupManifest, ImportLimits};
 
 /// Checks the backup in `input` end to end; returns its manifest.
@@ -18,8 +18,8 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
     let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
     let manifest = read_manifest(entries.next())?;
     let (mut bytes, mut count) = (0u64, 1u64);
-    let mut symlinks: HashSet<PathBuf> = HashSet::new();
-    let mut files: HashSet<PathBuf> = HashSet::new();
+    let mut symlinks: HashSet<(Tree, PathBuf)> = HashSet::new();
+    let mut files: HashSet<(Tree, PathBuf)> = HashSet::new();
     for entry in entries {
         let mut entry = entry.map_err(BackupError::Corrupt)?;
         count += 1;
@@ -32,20 +32,30 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
             path: shown.clone(),
             reason: reason.to_owned(),
         };
-        let Some(path) = inside(&raw, "rootfs").map_err(&bad)? else {
+        let Some((tree, path)) = locate(&raw).map_err(&bad)? else {
             continue;
         };
-        if path.ancestors().skip(1).any(|a| symlinks.contains(a)) {
+        if let Tree::Snapshot(name) = &tree
+            && !manifest.snapshots.contains(name)
+        {
+            return Err(bad("belongs to a snapshot the manifest does not list"));
+        }
+        if path
+            .ancestors()
+            .skip(1)
+            .any(|a| symlinks.contains(&(tree.clone(), a.to_owned())))
+        {
             return Err(bad("goes through a symlink"));
         }
+        let key = (tree.clone(), path.clone());
         let header = entry.header().clone();
         header.mode().map_err(|_| bad("has no valid mode"))?;
         header.uid().map_err(|_| bad("has no valid uid"))?;
         header.gid().map_err(|_| bad("has no valid gid"))?;
         let size = header.size().map_err(|_| bad("has no valid size"))?;
         // A later entry of the same name replaces this one.
-        symlinks.remove(&path);
-        files.remove(&path);
+        symlinks.remove(&key);
+        files.remove(&key);
         match header.entry_type() {
             EntryType::Directory | EntryType::XGlobalHeader | EntryType::XHeader => {}
             EntryType::Regular | EntryType::Continuous => {
@@ -58,31 +68,33 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
                     return Err(bad("is shorter than its header says"));
                 }
                 bytes += size;
-                files.insert(path);
+                files.insert(key);
             }
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().unwrap_or_default();
                 if target.is_empty() || target.contains(&0) {
                     return Err(bad("has an empty or invalid symlink target"));
                 }
-                symlinks.insert(path);
+                symlinks.insert(key);
             }
             EntryType::Link => {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| bad("is a hard link without a target"))?;
-                let existing = inside(&target, "rootfs")
-                    .map_err(|r| {
-                        bad(&format!(
+                let existing = match locate(&target) {
+                    Ok(Some((other, existing))) if other == tree => existing,
+                    Ok(_) => return Err(bad("links outside its own tree")),
+                    Err(r) => {
+                        return Err(bad(&format!(
                             "links to {}: {r}",
                             String::from_utf8_lossy(&target)
-                        ))
-                    })?
-                    .ok_or_else(|| bad("links outside rootfs/"))?;
-                if !files.contains(&existing) {
+                        )));
+                    }
+                };
+                if !files.contains(&(tree.clone(), existing)) {
                     return Err(bad("links to a file that is not (yet) in the archive"));
                 }
-                files.insert(path);
+                files.insert(key);
             }
             EntryType::Char | EntryType::Block if !path.starts_with("dev") => {
                 return Err(bad("is a device node outside /dev"));

@@ -157,6 +157,41 @@ impl StorageDriver {
 }
 
 impl StorageDriver {
+    /// An empty snapshot `snap` of `instance` to unpack a backup's snapshot into; made
+    /// read-only by [`StorageDriver::seal_snapshot`] once filled.
+    pub async fn create_empty_snapshot(
+        &self,
+        instance: &str,
+        snap: &str,
+    ) -> Result<PathBuf, StorageError> {
+        check_name(instance)?;
+        check_name(snap)?;
+        let path = self.snapshot_path(instance, snap);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(StorageError::SnapshotExists(snap.to_owned()));
+        }
+        let dir = self.snapshots_dir(instance);
+        std::fs::create_dir_all(&dir).map_err(|e| DirError::from(io("create", &dir)(e)))?;
+        match self {
+            Self::Btrfs(_) => {
+                btrfs(&[&"subvolume", &"create", &path], &path).await?;
+            }
+            Self::Dir(_) => {
+                std::fs::create_dir(&path).map_err(|e| DirError::from(io("create", &path)(e)))?;
+            }
+        }
+        Ok(path)
+    }
+
+    /// Makes an unpacked snapshot read-only, like a taken one (btrfs; a no-op on `dir`).
+    pub async fn seal_snapshot(&self, instance: &str, snap: &str) -> Result<(), StorageError> {
+        let path = self.snapshot_path(instance, snap);
+        if let Self::Btrfs(_) = self {
+            btrfs(&[&"property", &"set", &"-ts", &path, &"ro", &"true"], &path).await?;
+        }
+        Ok(())
+    }
+
     /// An empty root filesystem for `instance` (to unpack a backup into): a subvolume on
     /// btrfs, a directory on `dir`.
     pub async fn create_empty(&self, instance: &str) -> Result<PathBuf, StorageError> {

@@ -15,7 +15,12 @@ use crate::progress;
 #[derive(Subcommand)]
 pub enum BackupCommand {
     /// Back an instance up (a running one is frozen only for a snapshot).
-    Create { name: String },
+    Create {
+        name: String,
+        /// Include its snapshots.
+        #[arg(long)]
+        snapshots: bool,
+    },
     /// An instance's backups.
     #[command(alias = "ls")]
     List { name: String },
@@ -37,10 +42,13 @@ pub enum BackupCommand {
 
 pub async fn run(ctx: &Context, command: BackupCommand) -> anyhow::Result<()> {
     match command {
-        BackupCommand::Create { name } => {
+        BackupCommand::Create { name, snapshots } => {
             let envelope: OperationEnvelope = ctx
                 .client
-                .post(&format!("/instances/{name}/backups"), &())
+                .post(
+                    &format!("/instances/{name}/backups"),
+                    &berth_types::api::CreateBackupRequest { snapshots },
+                )
                 .await?;
             let operation = progress::follow(&ctx.client, envelope.operation, ctx.quiet).await?;
             match ctx.format {

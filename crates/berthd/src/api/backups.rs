@@ -5,10 +5,10 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_types::api::{Backup, ErrorBody, OperationEnvelope};
+use berth_types::api::{Backup, CreateBackupRequest, ErrorBody, OperationEnvelope};
 use tokio_util::io::ReaderStream;
 
-use super::{ApiError, AppState, accepted};
+use super::{ApiError, AppState, JsonBody, accepted};
 use crate::app::{AppError, Caller};
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups", tag = "backups",
@@ -23,6 +23,7 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/backups", tag = "backups",
+    request_body = CreateBackupRequest,
     params(("name" = String, Path, description = "Instance name")),
     responses((status = 202, description = "Backup started", body = OperationEnvelope),
               (status = 404, description = "No such instance", body = ErrorBody),
@@ -31,8 +32,9 @@ pub async fn create(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    JsonBody(request): JsonBody<CreateBackupRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_backup(&caller, &name)?))
+    Ok(accepted(app.create_backup(&caller, &name, request)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups/{id}/export", tag = "backups",

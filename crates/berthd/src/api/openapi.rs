@@ -6,10 +6,10 @@ use utoipa::OpenApi;
 
 use berth_types::api::{
     BackendInfo, Backup, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
-    CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail, ExecRequest, ExecResponse,
-    FileListing, ImageInfo, ImportQuery, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkCapabilities,
-    NetworkInfo, OperationEnvelope, PasswordRequest, PasswordResponse, PatchInstanceRequest,
-    PowerRequest, SystemInfo,
+    CreateBackupRequest, CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail,
+    ExecRequest, ExecResponse, FileListing, ImageInfo, ImportQuery, Ipv6UplinkInfo,
+    Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo, OperationEnvelope, PasswordRequest,
+    PasswordResponse, PatchInstanceRequest, PowerRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -89,6 +89,7 @@ use berth_types::{
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,
+        CreateBackupRequest,
         Backup,
         ImportQuery,
         Ipv6UplinkRequest,

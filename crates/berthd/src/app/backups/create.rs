@@ -6,6 +6,7 @@ use std::sync::Arc;
 use berth_image::backup::BackupManifest;
 use berth_runtime::Runtime;
 use berth_store::{BackupRecord, InstanceRecord};
+use berth_types::api::CreateBackupRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
@@ -23,6 +24,7 @@ impl App {
         self: &Arc<Self>,
         caller: &Caller,
         name: &str,
+        request: CreateBackupRequest,
     ) -> Result<Operation, AppError> {
         let record = self.instance_record(name)?;
         if !Self::uses_local_rootfs(&record.backend) {
@@ -38,12 +40,17 @@ impl App {
             name,
             Some(&target),
             BACKUP_STEPS,
-            serde_json::Value::Null,
-            move |app, op| async move { app.run_backup(&op, record).await },
+            serde_json::json!({ "snapshots": request.snapshots }),
+            move |app, op| async move { app.run_backup(&op, record, request.snapshots).await },
         )
     }
 
-    async fn run_backup(&self, op: &OpHandle, record: InstanceRecord) -> Result<(), OpError> {
+    async fn run_backup(
+        &self,
+        op: &OpHandle,
+        record: InstanceRecord,
+        with_snapshots: bool,
+    ) -> Result<(), OpError> {
         let name = record.name.clone();
         let id = Uuid::new_v4();
         let snap = format!("backup-{}", &id.simple().to_string()[..12]);
@@ -84,7 +91,21 @@ impl App {
             .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!("{id}.tar.zst"));
         op.on_undo(UndoAction::RemoveFile { path: path.clone() });
+        let snapshots: Vec<(String, std::path::PathBuf)> = if with_snapshots {
+            self.store
+                .list_snapshots(&name)
+                .map_err(|e| OpError::failed("listing snapshots", e))?
+                .into_iter()
+                .map(|s| {
+                    let path = storage.snapshot_path(name.as_str(), &s.name);
+                    (s.name, path)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let manifest = BackupManifest {
+            snapshots: snapshots.iter().map(|(n, _)| n.clone()).collect(),
             format: berth_image::backup::FORMAT,
             instance: name.to_string(),
             image: record.image.clone(),
@@ -104,8 +125,9 @@ impl App {
                         .open(&out_path)
                         .map_err(|e| e.to_string())?;
                     let mut out = std::io::BufWriter::new(file);
-                    let stats = berth_image::backup::export(&source, &manifest, &mut out)
-                        .map_err(|e| error_chain(&e))?;
+                    let stats =
+                        berth_image::backup::export(&source, &snapshots, &manifest, &mut out)
+                            .map_err(|e| error_chain(&e))?;
                     std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
                     Ok(stats)
                 })

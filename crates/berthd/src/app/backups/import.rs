@@ -116,7 +116,10 @@ impl App {
             Some(&name),
             IMPORT_STEPS,
             params,
-            move |app, op| async move { app.run_import(&op, record, incoming).await },
+            move |app, op| async move {
+                app.run_import(&op, record, incoming, manifest.snapshots)
+                    .await
+            },
         )
     }
 
@@ -125,6 +128,7 @@ impl App {
         op: &OpHandle,
         mut record: InstanceRecord,
         incoming: PathBuf,
+        snapshot_names: Vec<String>,
     ) -> Result<(), OpError> {
         let name = record.name.clone();
         op.on_undo(UndoAction::RemoveFile {
@@ -165,19 +169,55 @@ impl App {
             .map_err(|e| OpError::failed("limits", e))?,
             max_entries: MAX_ENTRIES,
         };
+        // Each snapshot in the backup becomes one again (storage made first, rows after).
+        let mut snapshot_targets = std::collections::BTreeMap::new();
+        for snap in &snapshot_names {
+            let snap = berth_types::InstanceName::parse_field(snap, "snapshots")
+                .map_err(|e| OpError::Failed(e.to_string()))?
+                .to_string();
+            let path = self
+                .images
+                .storage()
+                .create_empty_snapshot(name.as_str(), &snap)
+                .await
+                .map_err(|e| OpError::failed("making a snapshot", error_chain(&e)))?;
+            snapshot_targets.insert(snap, path);
+        }
         let (source, target) = (incoming.clone(), rootfs.clone());
         op.cancellable(async {
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
-                berth_image::backup::import(std::io::BufReader::new(file), &target, limits)
-                    .map(drop)
-                    .map_err(|e| error_chain(&e))
+                berth_image::backup::import(
+                    std::io::BufReader::new(file),
+                    &target,
+                    &snapshot_targets,
+                    limits,
+                )
+                .map(drop)
+                .map_err(|e| error_chain(&e))
             })
             .await
             .map_err(|e| OpError::failed("unpack task", e))?
             .map_err(|e| OpError::Failed(format!("unpacking: {e}")))
         })
         .await?;
+        for snap in &snapshot_names {
+            let storage = self.images.storage();
+            storage
+                .seal_snapshot(name.as_str(), snap)
+                .await
+                .map_err(|e| OpError::failed("sealing a snapshot", error_chain(&e)))?;
+            let snapshot = berth_types::snapshot::Snapshot {
+                name: snap.clone(),
+                created_at: Utc::now(),
+                size: storage.snapshot_size(name.as_str(), snap).await.ok(),
+                scheduled: false,
+                expires_at: None,
+            };
+            self.store
+                .insert_snapshot(&name, &snapshot)
+                .map_err(|e| OpError::failed("recording a snapshot", e))?;
+        }
         if let Some(disk) = record.limits.disk {
             self.images
                 .set_disk_limit(&name, disk)

@@ -97,7 +97,7 @@ impl App {
             let caller = crate::app::Caller {
                 user: "scheduler".into(),
             };
-            match self.create_backup(&caller, instance.as_str()) {
+            match self.create_backup(&caller, instance.as_str(), Default::default()) {
                 Ok(op) => {
                     started += 1;
                     let _ = self.store.mark_backup_run(&instance, now);
