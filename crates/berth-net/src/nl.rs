@@ -194,15 +194,7 @@ impl Netlink {
 
     /// Adds `addr/prefix` to a link; an address already there is fine. IPv6 skips DAD.
     pub fn add_address(&mut self, index: u32, addr: IpAddr, prefix: u8) -> Result<(), NlError> {
-        let mut message = AddressMessage::default();
-        message.header.index = index;
-        message.header.prefix_len = prefix;
-        message.header.family = match addr {
-            IpAddr::V4(_) => AddressFamily::Inet,
-            IpAddr::V6(_) => AddressFamily::Inet6,
-        };
-        message.attributes.push(AddressAttribute::Local(addr));
-        message.attributes.push(AddressAttribute::Address(addr));
+        let mut message = address_message(index, addr, prefix);
         if addr.is_ipv6() {
             message
                 .attributes
@@ -288,15 +280,7 @@ impl Netlink {
 
     /// Removes `addr/prefix` from a link; one not there is fine.
     pub fn del_address(&mut self, index: u32, addr: IpAddr, prefix: u8) -> Result<(), NlError> {
-        let mut message = AddressMessage::default();
-        message.header.index = index;
-        message.header.prefix_len = prefix;
-        message.header.family = match addr {
-            IpAddr::V4(_) => AddressFamily::Inet,
-            IpAddr::V6(_) => AddressFamily::Inet6,
-        };
-        message.attributes.push(AddressAttribute::Local(addr));
-        message.attributes.push(AddressAttribute::Address(addr));
+        let message = address_message(index, addr, prefix);
         match self.request(
             "delete address",
             RouteNetlinkMessage::DelAddress(message),
@@ -306,4 +290,18 @@ impl Netlink {
             other => other.map(drop),
         }
     }
+}
+
+/// `addr/prefix` on link `index`, for adding or deleting.
+fn address_message(index: u32, addr: IpAddr, prefix: u8) -> AddressMessage {
+    let mut message = AddressMessage::default();
+    message.header.index = index;
+    message.header.prefix_len = prefix;
+    message.header.family = match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    message.attributes.push(AddressAttribute::Local(addr));
+    message.attributes.push(AddressAttribute::Address(addr));
+    message
 }

@@ -45,30 +45,23 @@ pub fn import(
     let (mut bytes, mut count) = (0u64, 1u64);
     for entry in entries {
         let mut entry = entry.map_err(BackupError::Corrupt)?;
-        count += 1;
-        if count > limits.max_entries {
-            return Err(BackupError::TooManyEntries(limits.max_entries));
-        }
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        let bad = |reason: &str| BackupError::Entry {
-            path: shown.clone(),
-            reason: reason.to_owned(),
-        };
-        let Some((tree, path)) = locate(&raw).map_err(&bad)? else {
+        let Some(Checked {
+            tree,
+            path,
+            shown,
+            header,
+            mode,
+            owner,
+            size,
+        }) = check(&entry, &mut count, limits)?
+        else {
             // Not part of a tree (future additions): skipped.
             continue;
         };
+        let bad = |reason: &str| entry_error(&shown, reason);
         let root = roots
             .get(&tree)
             .ok_or_else(|| bad("belongs to a snapshot the manifest does not list"))?;
-        let header = entry.header().clone();
-        let mode = header.mode().map_err(|_| bad("has no valid mode"))?;
-        let owner = (
-            header.uid().map_err(|_| bad("has no valid uid"))? as u32,
-            header.gid().map_err(|_| bad("has no valid gid"))? as u32,
-        );
-        let size = header.size().map_err(|_| bad("has no valid size"))?;
         let entry_err = |e: crate::rootfs::RootfsError| bad(&crate::error_chain(&e));
         match header.entry_type() {
             EntryType::Directory => {
@@ -178,6 +171,61 @@ pub(super) fn read_manifest<R: Read>(
         )));
     }
     Ok(manifest)
+}
+
+/// An entry's tree, path and header fields, checked the same way by the importer and the
+/// dry run.
+pub(super) struct Checked {
+    pub tree: Tree,
+    pub path: PathBuf,
+    /// The path as the archive has it, for errors.
+    pub shown: String,
+    pub header: tar::Header,
+    pub mode: u32,
+    pub owner: (u32, u32),
+    pub size: u64,
+}
+
+pub(super) fn entry_error(shown: &str, reason: &str) -> BackupError {
+    BackupError::Entry {
+        path: shown.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Counts `entry` against the limits and checks its path and header; `None` for entries
+/// outside every tree.
+pub(super) fn check<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    count: &mut u64,
+    limits: ImportLimits,
+) -> Result<Option<Checked>, BackupError> {
+    *count += 1;
+    if *count > limits.max_entries {
+        return Err(BackupError::TooManyEntries(limits.max_entries));
+    }
+    let raw = entry.path_bytes().into_owned();
+    let shown = String::from_utf8_lossy(&raw).into_owned();
+    let bad = |reason: &str| entry_error(&shown, reason);
+    let Some((tree, path)) = locate(&raw).map_err(bad)? else {
+        return Ok(None);
+    };
+    let header = entry.header().clone();
+    let mode = header.mode().map_err(|_| bad("has no valid mode"))?;
+    let owner = (
+        header.uid().map_err(|_| bad("has no valid uid"))? as u32,
+        header.gid().map_err(|_| bad("has no valid gid"))? as u32,
+    );
+    let size = header.size().map_err(|_| bad("has no valid size"))?;
+    Ok(Some(Checked {
+        tree,
+        path,
+        shown,
+        header,
+        mode,
+        owner,
+        size,
+    }))
 }
 
 /// Which tree of the archive an entry belongs to.

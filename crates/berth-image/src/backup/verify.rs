@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use tar::{Archive, EntryType};
 
-use super::import::{Tree, locate, read_manifest};
+use super::import::{Checked, Tree, check, entry_error, locate, read_manifest};
 use super::{BackupError, BackupManifest, ImportLimits};
 
 /// Checks the backup in `input` end to end; returns its manifest.
@@ -22,19 +22,18 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
     let mut files: HashSet<(Tree, PathBuf)> = HashSet::new();
     for entry in entries {
         let mut entry = entry.map_err(BackupError::Corrupt)?;
-        count += 1;
-        if count > limits.max_entries {
-            return Err(BackupError::TooManyEntries(limits.max_entries));
-        }
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        let bad = |reason: &str| BackupError::Entry {
-            path: shown.clone(),
-            reason: reason.to_owned(),
-        };
-        let Some((tree, path)) = locate(&raw).map_err(&bad)? else {
+        let Some(Checked {
+            tree,
+            path,
+            shown,
+            header,
+            size,
+            ..
+        }) = check(&entry, &mut count, limits)?
+        else {
             continue;
         };
+        let bad = |reason: &str| entry_error(&shown, reason);
         if let Tree::Snapshot(name) = &tree
             && !manifest.snapshots.contains(name)
         {
@@ -48,11 +47,6 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
             return Err(bad("goes through a symlink"));
         }
         let key = (tree.clone(), path.clone());
-        let header = entry.header().clone();
-        header.mode().map_err(|_| bad("has no valid mode"))?;
-        header.uid().map_err(|_| bad("has no valid uid"))?;
-        header.gid().map_err(|_| bad("has no valid gid"))?;
-        let size = header.size().map_err(|_| bad("has no valid size"))?;
         // A later entry of the same name replaces this one.
         symlinks.remove(&key);
         files.remove(&key);

@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::{Rootfs, RootfsError, io_err, relative, temp_name};
+use super::{Rootfs, RootfsError, io_err, relative};
 
 /// What a path in the guest is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,47 +102,25 @@ impl Rootfs {
                 path: path.to_owned(),
             });
         }
-        let tmp = temp_name(name);
-        let fd = rustix::fs::openat(
-            &dir,
-            &tmp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(io_err("create", path))?;
-        let result = (|| {
-            let mut file = std::fs::File::from(fd);
-            let io = |action: &'static str| {
-                move |source| RootfsError::Io {
-                    action,
-                    path: path.to_owned(),
-                    source,
-                }
-            };
-            let written =
-                std::io::copy(&mut reader.take(max + 1), &mut file).map_err(io("write"))?;
+        let written = self.replace_file(path, mode, Some(owner), |file| {
+            let written = std::io::copy(&mut reader.take(max + 1), file)?;
             if written > max {
-                return Err(RootfsError::TooBig {
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
+            file.flush()?;
+            Ok(written)
+        });
+        match written {
+            Err(RootfsError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::FileTooLarge =>
+            {
+                Err(RootfsError::TooBig {
                     path: path.to_owned(),
                     max,
-                });
+                })
             }
-            file.flush().map_err(io("write"))?;
-            rustix::fs::fchown(
-                &file,
-                Some(Uid::from_raw(owner.0)),
-                Some(Gid::from_raw(owner.1)),
-            )
-            .map_err(io_err("set the owner of", path))?;
-            rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o7777))
-                .map_err(io_err("set the mode of", path))?;
-            rustix::fs::renameat(&dir, &tmp, &dir, name).map_err(io_err("replace", path))?;
-            Ok(written)
-        })();
-        if result.is_err() {
-            let _ = rustix::fs::unlinkat(&dir, &tmp, AtFlags::empty());
+            other => other,
         }
-        result
     }
 }
 

@@ -131,14 +131,34 @@ impl Rootfs {
     /// Writes `bytes` to `path` atomically with `mode`; the owner of a replaced file is kept,
     /// a new file gets its directory's owner. Missing parent directories are created.
     pub fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), RootfsError> {
+        let written = self.replace_file(path, mode, None, |file| {
+            file.write_all(bytes).map(|()| bytes.len() as u64)
+        })?;
+        trace!(path = %path.display(), len = written, "wrote guest file");
+        Ok(())
+    }
+
+    /// Replaces `path` atomically: a temporary file beside it is filled by `fill`, given
+    /// `owner` (or the replaced file's, or the directory's) and `mode`, then renamed over it —
+    /// which replaces a symlink there rather than following it.
+    pub(super) fn replace_file(
+        &self,
+        path: &Path,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<u64>,
+    ) -> Result<u64, RootfsError> {
         let (dir, name) = self.parent(path, true)?;
-        let owner = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => (st.st_uid, st.st_gid),
-            Err(_) => {
-                let st =
-                    rustix::fs::fstat(&dir).map_err(io_err("inspect the directory of", path))?;
-                (st.st_uid, st.st_gid)
-            }
+        let owner = match owner {
+            Some(owner) => owner,
+            None => match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => (st.st_uid, st.st_gid),
+                Err(_) => {
+                    let st = rustix::fs::fstat(&dir)
+                        .map_err(io_err("inspect the directory of", path))?;
+                    (st.st_uid, st.st_gid)
+                }
+            },
         };
         let tmp = temp_name(name);
         let fd = rustix::fs::openat(
@@ -150,7 +170,7 @@ impl Rootfs {
         .map_err(io_err("create", path))?;
         let result = (|| {
             let mut file = std::fs::File::from(fd);
-            file.write_all(bytes).map_err(|source| RootfsError::Io {
+            let written = fill(&mut file).map_err(|source| RootfsError::Io {
                 action: "write",
                 path: path.to_owned(),
                 source,
@@ -163,12 +183,12 @@ impl Rootfs {
             .map_err(io_err("set the owner of", path))?;
             rustix::fs::fchmod(&file, Mode::from_raw_mode(mode & 0o7777))
                 .map_err(io_err("set the mode of", path))?;
-            rustix::fs::renameat(&dir, &tmp, &dir, name).map_err(io_err("replace", path))
+            rustix::fs::renameat(&dir, &tmp, &dir, name).map_err(io_err("replace", path))?;
+            Ok(written)
         })();
         if result.is_err() {
             let _ = rustix::fs::unlinkat(&dir, &tmp, AtFlags::empty());
         }
-        trace!(path = %path.display(), len = bytes.len(), "wrote guest file");
         result
     }
 

@@ -230,15 +230,7 @@ impl App {
             format!("configuring {name}: hostname, machine id, network"),
         )
         .await?;
-        self.images
-            .customise(&rootfs, &name)
-            .await
-            .map_err(|e| OpError::failed("configuring the rootfs", e))?;
-        if let Some(address) = &address {
-            self.write_guest_network(&rootfs, address)
-                .await
-                .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
-        }
+        self.give_identity(&rootfs, &name, address.as_ref()).await?;
         record.rootfs = Some(rootfs);
         record.state = InstanceState::Stopped;
         self.store

@@ -147,15 +147,7 @@ impl App {
                 format!("configuring {name}: hostname, machine id, root login"),
             )
             .await?;
-            self.images
-                .customise(&rootfs, &name)
-                .await
-                .map_err(|e| OpError::failed("configuring the rootfs", e))?;
-            if let Some(address) = &address {
-                self.write_guest_network(&rootfs, address)
-                    .await
-                    .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
-            }
+            self.give_identity(&rootfs, &name, address.as_ref()).await?;
             let target = rootfs.clone();
             tokio::task::spawn_blocking(move || Self::write_credentials(&target, &credentials))
                 .await
@@ -200,6 +192,25 @@ impl App {
             .update_instance(&record)
             .map_err(|e| OpError::failed("saving the instance", e))?;
         tracing::info!(instance = %name, operation = %op.id(), state = record.state.as_str(), "created");
+        Ok(())
+    }
+
+    /// Makes a new rootfs this instance's own: hostname, machine id, network files.
+    pub(crate) async fn give_identity(
+        &self,
+        rootfs: &std::path::Path,
+        name: &InstanceName,
+        address: Option<&berth_store::AddressRecord>,
+    ) -> Result<(), OpError> {
+        self.images
+            .customise(rootfs, name)
+            .await
+            .map_err(|e| OpError::failed("configuring the rootfs", e))?;
+        if let Some(address) = address {
+            self.write_guest_network(rootfs, address)
+                .await
+                .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
+        }
         Ok(())
     }
 }
