@@ -8,24 +8,11 @@ use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};
 use serde_json::{Value, json};
 
-async fn launch(d: &SimDaemon, name: &str) -> TestResult {
-    let (status, body) = d
-        .call(
-            "POST",
-            "/api/v1/instances",
-            json!({"name": name, "image": "debian/12"}),
-        )
-        .await?;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    d.wait_success(&body).await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn instances_get_distinct_addresses_released_on_delete() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    launch(&d, "a1").await?;
-    launch(&d, "a2").await?;
+    d.launch("a1").await?;
+    d.launch("a2").await?;
     let (_, a1) = d.call("GET", "/api/v1/instances/a1", Value::Null).await?;
     let (_, a2) = d.call("GET", "/api/v1/instances/a2", Value::Null).await?;
     assert_eq!(a1["network"]["ipv4"], "10.88.0.2", "{a1}");
@@ -43,7 +30,7 @@ async fn instances_get_distinct_addresses_released_on_delete() -> TestResult {
         .await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     d.wait_success(&body).await?;
-    launch(&d, "a3").await?;
+    d.launch("a3").await?;
     let (_, a3) = d.call("GET", "/api/v1/instances/a3", Value::Null).await?;
     assert_eq!(
         a3["network"]["ipv4"], "10.88.0.2",
@@ -60,8 +47,8 @@ async fn instances_get_distinct_addresses_released_on_delete() -> TestResult {
 #[tokio::test]
 async fn forwards_are_validated_and_conflicts_refused() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    launch(&d, "web").await?;
-    launch(&d, "db").await?;
+    d.launch("web").await?;
+    d.launch("db").await?;
     let url = "/api/v1/instances/web/forwards";
 
     let (status, fwd) = d

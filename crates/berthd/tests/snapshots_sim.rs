@@ -8,19 +8,6 @@ use chrono::{Duration, Utc};
 use common::{SimDaemon, TestResult};
 use serde_json::{Value, json};
 
-async fn launch(d: &SimDaemon, name: &str) -> TestResult {
-    let (status, body) = d
-        .call(
-            "POST",
-            "/api/v1/instances",
-            json!({"name": name, "image": "debian/12"}),
-        )
-        .await?;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    d.wait_success(&body).await?;
-    Ok(())
-}
-
 async fn names(d: &SimDaemon, instance: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let (_, list) = d
         .call(
@@ -40,7 +27,7 @@ async fn names(d: &SimDaemon, instance: &str) -> Result<Vec<String>, Box<dyn std
 #[tokio::test]
 async fn snapshots_are_taken_restored_and_deleted() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    launch(&d, "vm").await?;
+    d.launch("vm").await?;
     let url = "/api/v1/instances/vm/snapshots";
     let (status, body) = d.call("POST", url, Value::Null).await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -116,7 +103,7 @@ async fn snapshots_are_taken_restored_and_deleted() -> TestResult {
 #[tokio::test]
 async fn the_schedule_takes_expires_and_caps_snapshots() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    launch(&d, "cron").await?;
+    d.launch("cron").await?;
     let (status, body) = d
         .call(
             "POST",
@@ -205,7 +192,7 @@ async fn the_schedule_takes_expires_and_caps_snapshots() -> TestResult {
 #[tokio::test]
 async fn a_backup_schedule_is_validated_shown_and_removed() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
-    launch(&d, "bs").await?;
+    d.launch("bs").await?;
     let (status, answer) = d
         .call(
             "PATCH",

@@ -102,6 +102,20 @@ impl SimDaemon {
         Ok((status, json))
     }
 
+    /// Creates `name` from debian/12 on the sim backend and waits for it.
+    pub async fn launch(&self, name: &str) -> TestResult {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/instances",
+                serde_json::json!({"name": name, "image": "debian/12"}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        self.wait_success(&body).await?;
+        Ok(())
+    }
+
     /// Waits for the operation in a 202 answer to end; returns it.
     pub async fn wait(&self, accepted: &Value) -> Result<Value, Box<dyn std::error::Error>> {
         let id = accepted["operation"]["id"]
