@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Berth benchmarks: launch-from-cache latency, boot to is-system-running, berthd RSS idle and
-with N instances. Starts its own berthd (unique data dir, socket, no TCP) with the shared test
-image cache, prints figures, and removes everything it made. Run as root:
+with N instances, snapshots and backups. Starts its own berthd (unique data dir, socket,
+bridge, nftables table and subnet; no TCP) with the shared test image cache, prints figures,
+and removes everything it made. Run as root:
 
-    cargo build --release -p berthd -p berth && python3 bench/bench.py [--launches 20] [--instances 100]
+    cargo build --release -p berthd -p berth && python3 bench/bench.py [--launches 20] [--instances 100] [--storage 10]
 """
 import argparse
 import http.client
@@ -41,6 +42,9 @@ class Daemon:
             "PATH": os.environ["PATH"], "BERTH_DATA_DIR": self.data, "BERTH_RUNTIME_DIR": self.run,
             "BERTH_SOCKET": self.sock, "BERTH_LISTEN": "[]", "BERTH_IMAGES__CACHE_DIR": cache,
             "BERTH_STORAGE__POOL_SIZE": "50GiB", "BERTH_LOG": "warn",
+            "BERTH_NETWORK__BRIDGE": self.id[:15], "BERTH_NETWORK__TABLE": f"berth_{self.id}",
+            "BERTH_NETWORK__IPV4": f"10.199.{os.getpid() % 250}.1/24",
+            "BERTH_NETWORK__IPV6": f"fd42:{os.getpid() & 0xffff:x}:b::1/64",
         }
         self.log = open(f"{self.data}/berthd.log", "ab")
         self.proc = subprocess.Popen([f"{bindir}/berthd", "--config", "/dev/null"], env=env,
@@ -99,6 +103,8 @@ class Daemon:
                     subprocess.run(["losetup", "-d", cols[0]], check=False)
             shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.run, ignore_errors=True)
+            subprocess.run(["nft", "delete", "table", "inet", f"berth_{self.id}"], check=False, stderr=subprocess.DEVNULL)
+            subprocess.run(["ip", "link", "del", self.id[:15]], check=False, stderr=subprocess.DEVNULL)
 
 
 def pct(values, p):
@@ -110,12 +116,46 @@ def ms(seconds):
     return f"{seconds * 1000:.0f} ms"
 
 
+def storage(d, count):
+    """Snapshots of a running guest, a restore, a backup and its import."""
+    d.op("POST", "/instances", {"name": "s0", "image": "debian/12", "limits": {"memory": 268435456}})
+    snaps = []
+    for i in range(count):
+        t0 = time.monotonic()
+        d.op("POST", "/instances/s0/snapshots", {"name": f"snap{i}"})
+        snaps.append(time.monotonic() - t0)
+    print(f"snapshot of a running guest (freeze, btrfs snapshot, thaw, size), n={count}: p50 {ms(pct(snaps, 50))}, p99 {ms(pct(snaps, 99))}")
+    t0 = time.monotonic()
+    d.op("POST", "/instances/s0/snapshots/snap0/restore")
+    print(f"restore of a running guest (stop, swap, start): {ms(time.monotonic() - t0)}")
+    t0 = time.monotonic()
+    d.op("POST", "/instances/s0/backups", {})
+    made = time.monotonic() - t0
+    backup = d.call("GET", "/instances/s0/backups")[-1]
+    size = backup["size"]
+    print(f"backup of a running guest (snapshot + tar.zst export): {made:.2f} s, {size / 2**20:.0f} MiB compressed")
+    conn = UnixHTTP(d.sock)
+    conn.request("GET", f"/api/v1/instances/s0/backups/{backup['id']}/export")
+    archive = conn.getresponse().read()
+    conn.close()
+    t0 = time.monotonic()
+    conn = UnixHTTP(d.sock)
+    conn.request("POST", "/api/v1/instances?name=s1", body=archive, headers={"content-type": "application/zstd"})
+    accepted = json.loads(conn.getresponse().read())
+    conn.close()
+    op = d.call("GET", f"/operations/{accepted['operation']['id']}/wait?timeout=600")
+    if op["status"] != "success":
+        raise RuntimeError(f"import: {op['error']}")
+    print(f"import of that backup (upload, verify, unpack, configure): {time.monotonic() - t0:.2f} s")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bindir", default=f"{ROOT}/target/release")
     parser.add_argument("--cache", default=os.environ.get("BERTH_TEST_IMAGE_CACHE", "/var/cache/berth-test/images"))
     parser.add_argument("--launches", type=int, default=20)
     parser.add_argument("--instances", type=int, default=100)
+    parser.add_argument("--storage", type=int, default=10, help="snapshots taken for the snapshot/backup figures")
     args = parser.parse_args()
 
     d = Daemon(args.bindir, args.cache)
@@ -151,6 +191,9 @@ def main():
         print(f"launch from cache (create+start, init running), n={len(launch)}: p50 {ms(pct(launch, 50))}, p99 {ms(pct(launch, 99))}")
         print(f"delete --force of a running instance, n={len(delete)}: p50 {ms(pct(delete, 50))}, p99 {ms(pct(delete, 99))}")
         print(f"launch to is-system-running, n={len(boot)}: p50 {ms(pct(boot, 50))}, p99 {ms(pct(boot, 99))}")
+
+        if args.storage:
+            storage(d, args.storage)
 
         if args.instances:
             t0 = time.monotonic()
