@@ -117,6 +117,18 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         .await
         .expect("destroy is idempotent");
     assert!(!driver.instance_path("clone-3").exists());
+
+    // Re-open while mounted (idempotent), then after an unmount as after a reboot. The kernel
+    // cleans deleted subvolumes in the background; once it has (`subvolume sync`), the
+    // re-open's sweep must leave (almost) no stale qgroups behind.
+    Command::new("btrfs")
+        .args(["subvolume", "sync"])
+        .arg(driver.root())
+        .status()
+        .expect("subvolume sync");
+    StorageDriver::open("btrfs", &storage_dir, POOL)
+        .await
+        .expect("re-open");
     let qgroups = Command::new("btrfs")
         .args(["qgroup", "show", "--raw"])
         .arg(driver.root())
@@ -129,11 +141,6 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         stale <= 2,
         "{stale} stale qgroups left behind by 20 destroys"
     );
-
-    // Re-open while mounted (idempotent), then after an unmount as after a reboot.
-    StorageDriver::open("btrfs", &storage_dir, POOL)
-        .await
-        .expect("re-open");
     driver.teardown().await.expect("teardown");
     assert!(mounts_below(&scratch.path).is_empty());
     assert!(
