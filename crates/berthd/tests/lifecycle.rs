@@ -39,6 +39,12 @@ fn wait_booted(d: &RealDaemon, name: &str) -> Result<String, Error> {
 #[test]
 fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
     let d = RealDaemon::start(&[])?;
+    // Guest trees hold setuid-root programs: only root may reach them.
+    for dir in [d.data_dir.clone(), real::image_cache()] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    }
     d.ensure_image()?;
     let name = d.name("web1");
     d.ok(&[

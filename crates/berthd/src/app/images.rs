@@ -33,6 +33,8 @@ impl ImageService {
         let cache_dir = config.image_cache_dir();
         std::fs::create_dir_all(&cache_dir)
             .map_err(|e| AppError::internal(&format!("creating {}", cache_dir.display()), e))?;
+        // Cached images hold setuid-root programs too (they may live outside the data dir).
+        super::owner_only(&cache_dir)?;
         let pool_size =
             berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
         let storage = StorageDriver::open(

@@ -81,6 +81,9 @@ impl App {
             std::fs::create_dir_all(dir)
                 .map_err(|e| AppError::internal(&format!("creating {}", dir.display()), e))?;
         }
+        // Guest root filesystems (and cached images) hold setuid-root programs: no other host
+        // user may reach them, or they could run those programs as root on the host.
+        owner_only(&config.data_dir)?;
         let store = Arc::new(Store::open(&config.database_path())?);
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config);
@@ -231,4 +234,11 @@ impl App {
             op.mark_undone(step);
         }
     }
+}
+
+/// Makes `dir` reachable by its owner (root) only.
+pub(crate) fn owner_only(dir: &std::path::Path) -> Result<(), AppError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| AppError::internal(&format!("chmod 0700 {}", dir.display()), e))
 }
