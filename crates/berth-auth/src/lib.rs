@@ -14,3 +14,8 @@ pub use files::FileError;
 pub use quota::{Quota, QuotaError, Usage};
 pub use secret::{Secret, constant_time_eq};
 pub use users::{Role, User, UserError, validate_username};
+pub mod principal;
+pub mod sessions;
+
+pub use principal::{Denied, Principal, Scope, Via};
+pub use sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};
