@@ -19,3 +19,6 @@ pub mod sessions;
 
 pub use principal::{Denied, Principal, Scope, Via};
 pub use sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};
+pub mod tokens;
+
+pub use tokens::{ApiToken, CreatedToken, TokenError};
