@@ -22,3 +22,9 @@ pub use sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};
 pub mod tokens;
 
 pub use tokens::{ApiToken, CreatedToken, TokenError};
+pub mod ratelimit;
+
+pub use ratelimit::{LoginLimiter, RetryAfter};
+pub mod audit;
+
+pub use audit::{AuditEntry, AuditError, AuditFilter, NewAuditEntry, redact};
