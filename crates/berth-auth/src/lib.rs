@@ -28,3 +28,6 @@ pub use ratelimit::{LoginLimiter, RetryAfter};
 pub mod audit;
 
 pub use audit::{AuditEntry, AuditError, AuditFilter, NewAuditEntry, redact};
+pub mod tls;
+
+pub use tls::{TlsError, TlsMaterial};
