@@ -97,6 +97,13 @@ impl AuthDb {
         Ok(())
     }
 
+    /// Deletes an account without the last-admin check (undoing a half-done bootstrap).
+    pub(crate) fn delete_user_unchecked(&self, id: Uuid) -> Result<(), UserError> {
+        self.conn()
+            .execute("DELETE FROM users WHERE id = ?1", [id.to_string()])?;
+        Ok(())
+    }
+
     /// Changes a role; the last admin cannot be demoted.
     pub fn set_role(&self, id: Uuid, role: Role) -> Result<(), UserError> {
         let mut conn = self.conn();
