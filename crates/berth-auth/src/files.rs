@@ -41,10 +41,12 @@ pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<(), FileError> {
         source,
     };
     let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
+    tmp_name.push(format!(
+        ".tmp{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     let tmp = PathBuf::from(tmp_name);
-    // A leftover from a crash is ours to replace; create_new below then guarantees the mode.
-    let _ = fs::remove_file(&tmp);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

@@ -26,7 +26,7 @@ pub use db::{AuthDb, DbError};
 pub use files::FileError;
 pub use principal::{Denied, Principal, Scope, Via};
 pub use quota::{Quota, QuotaError, Usage};
-pub use ratelimit::{LoginLimiter, RetryAfter};
+pub use ratelimit::{Attempt, LoginLimiter, RetryAfter};
 pub use secret::{Secret, constant_time_eq};
 pub use service::{Auth, AuthError};
 pub use sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};

@@ -17,6 +17,15 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// Above this many tracked keys, stale ones are swept on each failure.
 const SWEEP_ABOVE: usize = 4096;
 
+/// A login attempt in progress, counted as a failure unless it [`LoginLimiter::succeeded`].
+#[derive(Debug)]
+#[must_use = "an attempt counts as failed unless passed to succeeded()"]
+pub struct Attempt {
+    ip: Option<String>,
+    username: String,
+    at: Instant,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Ip(String),
@@ -58,17 +67,19 @@ impl LoginLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether a login from `ip` for `username` may be tried now.
-    pub fn check(&self, ip: Option<&str>, username: &str) -> Result<(), RetryAfter> {
-        self.check_at(ip, username, Instant::now())
+    /// Starts a login attempt from `ip` for `username`: refused while either has too many
+    /// recent failures; otherwise counted as a failure at once (so parallel guesses cannot all
+    /// slip past the check) until [`LoginLimiter::succeeded`] takes it back.
+    pub fn begin(&self, ip: Option<&str>, username: &str) -> Result<Attempt, RetryAfter> {
+        self.begin_at(ip, username, Instant::now())
     }
 
-    pub fn check_at(
+    pub fn begin_at(
         &self,
         ip: Option<&str>,
         username: &str,
         now: Instant,
-    ) -> Result<(), RetryAfter> {
+    ) -> Result<Attempt, RetryAfter> {
         let mut failures = self.lock();
         let mut wait = Duration::ZERO;
         for key in keys(ip, username) {
@@ -81,21 +92,10 @@ impl LoginLimiter {
                 }
             }
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
+        if !wait.is_zero() {
             // Round up so a client that waits exactly this long gets through.
-            Err(RetryAfter(Duration::from_secs(wait.as_secs() + 1)))
+            return Err(RetryAfter(Duration::from_secs(wait.as_secs() + 1)));
         }
-    }
-
-    /// Counts a failed attempt against the IP and the username.
-    pub fn record_failure(&self, ip: Option<&str>, username: &str) {
-        self.record_failure_at(ip, username, Instant::now());
-    }
-
-    pub fn record_failure_at(&self, ip: Option<&str>, username: &str, now: Instant) {
-        let mut failures = self.lock();
         if failures.len() > SWEEP_ABOVE {
             failures.retain(|_, times| {
                 times
@@ -105,18 +105,30 @@ impl LoginLimiter {
         }
         for key in keys(ip, username) {
             let times = failures.entry(key).or_default();
-            self.expire(times, now);
             times.push_back(now);
             // Only the newest `max_failures` matter for the next decision.
             while times.len() > self.max_failures {
                 times.pop_front();
             }
         }
+        Ok(Attempt {
+            ip: ip.map(str::to_owned),
+            username: username.to_lowercase(),
+            at: now,
+        })
     }
 
-    /// A successful login clears the username's failures (not the IP's).
-    pub fn record_success(&self, username: &str) {
-        self.lock().remove(&Key::User(username.to_lowercase()));
+    /// The attempt succeeded: it no longer counts against its IP, and the username's failures
+    /// are cleared.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut failures = self.lock();
+        failures.remove(&Key::User(attempt.username));
+        if let Some(ip) = attempt.ip
+            && let Some(times) = failures.get_mut(&Key::Ip(ip))
+            && let Some(index) = times.iter().position(|at| *at == attempt.at)
+        {
+            times.remove(index);
+        }
     }
 
     fn expire(&self, times: &mut VecDeque<Instant>, now: Instant) {
@@ -135,50 +147,76 @@ mod tests {
 
     const MINUTE: Duration = Duration::from_secs(60);
 
+    fn fail(limiter: &LoginLimiter, ip: Option<&str>, user: &str, at: Instant) -> bool {
+        limiter.begin_at(ip, user, at).is_ok()
+    }
+
     #[test]
     fn blocks_after_five_failures_and_reopens_with_retry_after() {
         let limiter = LoginLimiter::default();
         let start = Instant::now();
         for i in 0..5 {
-            let at = start + MINUTE * i;
-            assert_eq!(limiter.check_at(Some("10.0.0.1"), "alice", at), Ok(()));
-            limiter.record_failure_at(Some("10.0.0.1"), "alice", at);
+            assert!(fail(
+                &limiter,
+                Some("10.0.0.1"),
+                "alice",
+                start + MINUTE * i
+            ));
         }
         let at = start + MINUTE * 4;
         // The first failure (at 0) ages out at 5 minutes: one minute from now.
-        assert_eq!(
-            limiter.check_at(Some("10.0.0.1"), "alice", at),
-            Err(RetryAfter(MINUTE + Duration::from_secs(1)))
-        );
-        // Per user: another IP is refused too; per IP: another user is refused too.
-        assert!(limiter.check_at(Some("10.0.0.2"), "Alice", at).is_err());
-        assert!(limiter.check_at(Some("10.0.0.1"), "bob", at).is_err());
-        assert_eq!(limiter.check_at(Some("10.0.0.2"), "bob", at), Ok(()));
-        let err = limiter.check_at(None, "alice", at).expect_err("blocked");
+        let err = limiter
+            .begin_at(Some("10.0.0.1"), "alice", at)
+            .expect_err("blocked");
+        assert_eq!(err, RetryAfter(MINUTE + Duration::from_secs(1)));
         assert_eq!(
             err.to_string(),
             "too many failed logins; try again in 61 seconds"
         );
-        assert_eq!(
-            limiter.check_at(Some("10.0.0.1"), "alice", start + MINUTE * 5),
-            Ok(())
-        );
+        // Per user: another IP is refused too; per IP: another user is refused too.
+        assert!(!fail(&limiter, Some("10.0.0.2"), "Alice", at));
+        assert!(!fail(&limiter, Some("10.0.0.1"), "bob", at));
+        assert!(!fail(&limiter, None, "alice", at));
+        assert!(fail(&limiter, Some("10.0.0.2"), "bob", at));
+        assert!(fail(
+            &limiter,
+            Some("10.0.0.1"),
+            "alice",
+            start + MINUTE * 5
+        ));
     }
 
     #[test]
-    fn success_clears_the_user_but_not_the_ip() {
+    fn parallel_attempts_are_counted_before_they_finish() {
+        let limiter = LoginLimiter::default();
+        let now = Instant::now();
+        let started: Vec<_> = (0..10)
+            .filter_map(|_| limiter.begin_at(Some("ip"), "alice", now).ok())
+            .collect();
+        assert_eq!(started.len(), 5);
+    }
+
+    #[test]
+    fn success_clears_the_user_and_its_own_ip_count() {
         let limiter = LoginLimiter::new(2, MINUTE);
         let now = Instant::now();
-        limiter.record_failure_at(Some("ip"), "alice", now);
-        limiter.record_failure_at(Some("ip"), "alice", now);
-        limiter.record_success("alice");
-        assert!(limiter.check_at(None, "alice", now).is_ok());
-        assert!(limiter.check_at(Some("ip"), "carol", now).is_err());
-        for i in 0..=SWEEP_ABOVE {
-            limiter.record_failure_at(None, &format!("user{i}"), now);
+        assert!(fail(&limiter, Some("ip"), "alice", now));
+        // Many successful logins from one address (an office) never block it.
+        for _ in 0..10 {
+            let attempt = limiter
+                .begin_at(Some("ip"), "bob", now)
+                .expect("not blocked");
+            limiter.succeeded(attempt);
         }
-        // Once the window has passed, the next failure sweeps the stale keys away.
-        limiter.record_failure_at(None, "late", now + MINUTE * 2);
+        assert!(fail(&limiter, Some("ip"), "alice", now));
+        assert!(!fail(&limiter, Some("ip"), "carol", now));
+        let attempt = limiter.begin_at(Some("other"), "dave", now).expect("fresh");
+        limiter.succeeded(attempt);
+        for i in 0..=SWEEP_ABOVE {
+            assert!(fail(&limiter, None, &format!("user{i}"), now));
+        }
+        // Once the window has passed, the next attempt sweeps the stale keys away.
+        assert!(fail(&limiter, None, "late", now + MINUTE * 2));
         assert_eq!(limiter.lock().len(), 1);
     }
 }

@@ -81,17 +81,13 @@ impl Auth {
         password: &str,
         client: &ClientInfo,
     ) -> Result<IssuedSession, AuthError> {
-        let ip = client.ip.as_deref();
-        self.limiter.check(ip, username)?;
+        let attempt = self.limiter.begin(client.ip.as_deref(), username)?;
         let user = match self.db.verify_credentials(username, password) {
             Ok(user) => user,
-            Err(UserError::InvalidCredentials) => {
-                self.limiter.record_failure(ip, username);
-                return Err(AuthError::InvalidCredentials);
-            }
+            Err(UserError::InvalidCredentials) => return Err(AuthError::InvalidCredentials),
             Err(e) => return Err(e.into()),
         };
-        self.limiter.record_success(username);
+        self.limiter.succeeded(attempt);
         Ok(self.db.create_session(&self.key, &user, client)?)
     }
 
@@ -131,14 +127,12 @@ impl Auth {
         if principal.scope == crate::Scope::ReadOnly {
             return Err(Denied::ReadOnly.into());
         }
-        let ip = client.ip.as_deref();
-        self.limiter.check(ip, &principal.username)?;
+        let attempt = self
+            .limiter
+            .begin(client.ip.as_deref(), &principal.username)?;
         match self.db.verify_credentials(&principal.username, current) {
-            Ok(_) => {}
-            Err(UserError::InvalidCredentials) => {
-                self.limiter.record_failure(ip, &principal.username);
-                return Err(AuthError::InvalidCredentials);
-            }
+            Ok(_) => self.limiter.succeeded(attempt),
+            Err(UserError::InvalidCredentials) => return Err(AuthError::InvalidCredentials),
             Err(e) => return Err(e.into()),
         }
         let keep = match principal.via {
