@@ -4,12 +4,15 @@
 //! rows, and [`AuthDb::reserve`] checks and writes in one IMMEDIATE transaction, so concurrent
 //! creates — from any thread or connection — cannot together pass a limit.
 
-use berth_types::FieldError;
+use berth_types::{FieldError, Limits};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AuthDb;
+use ledger::{Ledger, to_milli};
+
+mod ledger;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuotaError {
@@ -64,6 +67,20 @@ pub struct Usage {
     pub forwards: u32,
 }
 
+impl Usage {
+    /// What one instance with `limits` holds (unset limits count as zero; see
+    /// [`Quota::require_limits`]).
+    pub fn instance(limits: &Limits) -> Self {
+        Self {
+            instances: 1,
+            cpu: limits.cpu.unwrap_or(0.0),
+            memory: limits.memory.unwrap_or(0),
+            disk: limits.disk.unwrap_or(0),
+            ..Self::default()
+        }
+    }
+}
+
 impl Quota {
     /// Checks the quota itself; errors name `quota.<field>`.
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -84,6 +101,23 @@ impl Quota {
             ));
         }
         Ok(())
+    }
+
+    /// An instance's limits must be given for every resource this quota caps (an unlimited
+    /// instance would escape it). Errors name `limits.<field>`.
+    pub fn require_limits(&self, limits: &Limits) -> Result<(), FieldError> {
+        let missing = [
+            ("cpu", self.cpu.is_some() && limits.cpu.is_none()),
+            ("memory", self.memory.is_some() && limits.memory.is_none()),
+            ("disk", self.disk.is_some() && limits.disk.is_none()),
+        ];
+        match missing.iter().find(|(_, missing)| *missing) {
+            Some((field, _)) => Err(FieldError::new(
+                format!("limits.{field}"),
+                format!("is required: your quota caps total {field}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Whether the user may forward host port `port`.
@@ -138,59 +172,6 @@ impl Quota {
             }
         }
         Ok(())
-    }
-}
-
-/// Usage as stored: cpu in millicores so sums are exact.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Ledger([u64; 6]);
-
-fn to_milli(cpu: f64) -> u64 {
-    (cpu * 1000.0).round().max(0.0) as u64
-}
-
-impl Ledger {
-    fn of(usage: &Usage) -> Self {
-        Self([
-            u64::from(usage.instances),
-            to_milli(usage.cpu),
-            usage.memory,
-            usage.disk,
-            u64::from(usage.snapshots),
-            u64::from(usage.forwards),
-        ])
-    }
-
-    fn usage(&self) -> Usage {
-        let [instances, cpu, memory, disk, snapshots, forwards] = self.0;
-        Usage {
-            instances: u32::try_from(instances).unwrap_or(u32::MAX),
-            cpu: cpu as f64 / 1000.0,
-            memory,
-            disk,
-            snapshots: u32::try_from(snapshots).unwrap_or(u32::MAX),
-            forwards: u32::try_from(forwards).unwrap_or(u32::MAX),
-        }
-    }
-
-    fn plus(&self, other: &Ledger) -> Ledger {
-        Ledger(std::array::from_fn(|i| {
-            self.0[i].saturating_add(other.0[i])
-        }))
-    }
-
-    fn minus(&self, other: &Ledger) -> Ledger {
-        Ledger(std::array::from_fn(|i| {
-            self.0[i].saturating_sub(other.0[i])
-        }))
-    }
-
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Ledger> {
-        let mut values = [0u64; 6];
-        for (i, value) in values.iter_mut().enumerate() {
-            *value = row.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64;
-        }
-        Ok(Ledger(values))
     }
 }
 

@@ -80,6 +80,25 @@ fn reserve_release_resize_and_limits() -> Result {
 }
 
 #[test]
+fn instances_must_give_the_limits_their_quota_caps() {
+    let limits = Limits {
+        cpu: Some(1.5),
+        memory: Some(1 << 30),
+        ..Limits::default()
+    };
+    assert_eq!(Usage::instance(&limits), instance(1.5, 1 << 30));
+    assert!(Quota::default().require_limits(&Limits::default()).is_ok());
+    let quota = Quota {
+        disk: Some(1 << 40),
+        ..Quota::default()
+    };
+    assert_eq!(
+        quota.require_limits(&limits).map_err(|e| e.field),
+        Err("limits.disk".into())
+    );
+}
+
+#[test]
 fn ports_and_quota_validation() {
     let quota = Quota {
         port_range: Some((10000, 10100)),
