@@ -40,7 +40,7 @@ const SECRET_SUFFIXES: &[&str] = &[
 pub const MAX_PAGE: u32 = 1000;
 
 /// One logged action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,

@@ -5,6 +5,7 @@
 //! Its tables live in their own schema (versioned in `auth_schema`, not the store's
 //! `PRAGMA user_version`), normally in the store's database file through a second connection.
 
+pub mod api;
 pub mod audit;
 pub mod bootstrap;
 mod db;

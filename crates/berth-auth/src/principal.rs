@@ -20,9 +20,10 @@ pub enum Denied {
 }
 
 /// What a credential allows: everything its user may do, or only reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
+    #[default]
     Full,
     ReadOnly,
 }
@@ -54,6 +55,8 @@ pub enum Via {
     Token { token_id: Uuid, name: String },
     /// The local unix socket (peer credentials).
     Socket,
+    /// Berth itself, acting for the owner (recovery, autostart, schedules).
+    Berth,
 }
 
 /// An authenticated caller.
@@ -75,6 +78,17 @@ impl Principal {
             role: admin.role,
             scope: Scope::Full,
             via: Via::Socket,
+        }
+    }
+
+    /// Berth acting for `owner` on its own account (recovery, autostart, schedules).
+    pub fn berth_for(owner: &str) -> Self {
+        Self {
+            user_id: Uuid::nil(),
+            username: owner.to_owned(),
+            role: Role::User,
+            scope: Scope::Full,
+            via: Via::Berth,
         }
     }
 
@@ -129,6 +143,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Token { name, .. } => format!("{}/{name}", self.username),
+            Via::Berth => format!("berth (for {})", self.username),
             _ => self.username.clone(),
         }
     }

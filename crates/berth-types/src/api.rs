@@ -64,6 +64,10 @@ pub struct CreateInstanceRequest {
     /// A wg-quick config for the guest (`/etc/wireguard/wg0.conf`, `wg-quick@wg0` enabled).
     #[serde(default)]
     pub wireguard: Option<String>,
+    /// Who the instance belongs to (an admin may create for another user); the caller when
+    /// omitted.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// `POST /instances/{name}/password`: set a given password, or generate one.
@@ -267,6 +271,9 @@ pub struct ConsoleQuery {
     /// `TERM` inside (default `xterm-256color`).
     #[serde(default)]
     pub term: Option<String>,
+    /// For a browser session: its CSRF token (a WebSocket cannot carry the header).
+    #[serde(default)]
+    pub csrf: Option<String>,
 }
 
 /// Control messages of the console WebSocket, as text frames (terminal bytes are binary).

@@ -33,7 +33,7 @@ pub enum QuotaError {
 }
 
 /// Limits on what one user may hold; `None` means unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,11 +53,12 @@ pub struct Quota {
     pub forwards: Option<u32>,
     /// Host ports the user may forward from, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<u16>>)]
     pub port_range: Option<(u16, u16)>,
 }
 
 /// What a user holds, or what one target asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub instances: u32,
     pub cpu: f64,
@@ -233,6 +234,35 @@ impl AuthDb {
             "DELETE FROM quota_reservations WHERE user_id = ?1 AND target = ?2",
             params![user_id.to_string(), target],
         )? > 0)
+    }
+
+    /// Frees `target` and every target under it (`instance:<id>` and `instance:<id>:…`).
+    pub fn release_under(&self, user_id: Uuid, target: &str) -> Result<usize, QuotaError> {
+        Ok(self.conn().execute(
+            "DELETE FROM quota_reservations
+             WHERE user_id = ?1 AND (target = ?2 OR substr(target, 1, length(?2) + 1) = ?2 || ':')",
+            params![user_id.to_string(), target],
+        )?)
+    }
+
+    /// Replaces the whole ledger with what exists (at start, when no operation is under way),
+    /// so reservations lost to a crash or made before quotas existed are counted right.
+    /// Rows for users that no longer exist are skipped.
+    pub fn rebuild_ledger(&self, held: &[(Uuid, String, Usage)]) -> Result<(), QuotaError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM quota_reservations", [])?;
+        for (user_id, target, amount) in held {
+            let v = Ledger::of(amount).0.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+            tx.execute(
+                "INSERT OR REPLACE INTO quota_reservations
+                 (user_id, target, instances, cpu_milli, memory, disk, snapshots, forwards)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)",
+                params![user_id.to_string(), target, v[0], v[1], v[2], v[3], v[4], v[5]],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// What `user_id` holds now.

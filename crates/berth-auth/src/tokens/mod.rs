@@ -39,7 +39,7 @@ pub enum TokenError {
 }
 
 /// A token as listed: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: Uuid,
     pub user_id: Uuid,

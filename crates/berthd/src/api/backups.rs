@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_types::api::{Backup, CreateBackupRequest, ErrorBody, OperationEnvelope};
 use tokio_util::io::ReaderStream;
 
 use super::{ApiError, AppState, JsonBody, accepted};
-use crate::app::{AppError, Caller};
+use crate::app::AppError;
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups", tag = "backups",
     params(("name" = String, Path, description = "Instance name")),
@@ -30,11 +30,10 @@ pub async fn list(
               (status = 409, description = "The instance is busy", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<CreateBackupRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_backup(&caller, &name, request)?))
+    Ok(accepted(app.create_backup(&name, request)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups/{id}/export", tag = "backups",

@@ -7,7 +7,7 @@ use axum::response::Response;
 use berth_types::api::{BuildImageRequest, ErrorBody, ImageInfo, OperationEnvelope};
 
 use super::{ApiError, AppState, JsonBody, accepted};
-use crate::app::Caller;
+use crate::app::Principal;
 
 #[utoipa::path(get, path = "/api/v1/images", tag = "images",
     responses((status = 200, description = "Known images and whether they are cached", body = [ImageInfo])))]
@@ -20,7 +20,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<ImageInfo>>, A
               (status = 400, description = "Unknown image", body = ErrorBody)))]
 pub async fn build(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(caller): Extension<Principal>,
     JsonBody(request): JsonBody<BuildImageRequest>,
 ) -> Result<Response, ApiError> {
     Ok(accepted(app.build_image(&caller, request)?))

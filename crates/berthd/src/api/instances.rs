@@ -11,13 +11,16 @@ use berth_types::api::{
 
 use super::body::CreateOrImport;
 use super::{ApiError, AppState, JsonBody, accepted};
-use crate::app::Caller;
+use crate::app::Principal;
 use crate::app::instances::PowerAction;
 
 #[utoipa::path(get, path = "/api/v1/instances", tag = "instances",
     responses((status = 200, description = "All instances", body = [Instance])))]
-pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Instance>>, ApiError> {
-    Ok(Json(app.list_instances().await?))
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Principal>,
+) -> Result<Json<Vec<Instance>>, ApiError> {
+    Ok(Json(app.list_instances(&caller).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances", tag = "instances",
@@ -29,7 +32,7 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Instance>>, Ap
               (status = 409, description = "Name taken", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Extension(caller): Extension<Principal>,
     Query(query): Query<ImportQuery>,
     body: CreateOrImport<CreateInstanceRequest>,
 ) -> Result<Response, ApiError> {
@@ -79,25 +82,19 @@ pub async fn patch(
               (status = 409, description = "Running and not forced", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<PowerRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(
-        app.delete_instance(&caller, &name, request).await?,
-    ))
+    Ok(accepted(app.delete_instance(&name, request).await?))
 }
 
 async fn power(
     app: AppState,
-    caller: Caller,
     name: String,
     action: PowerAction,
     request: PowerRequest,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(
-        app.power_instance(&caller, &name, action, request).await?,
-    ))
+    Ok(accepted(app.power_instance(&name, action, request).await?))
 }
 
 macro_rules! power_handler {
@@ -109,11 +106,10 @@ macro_rules! power_handler {
                       (status = 409, description = "Not possible in the instance's state", body = ErrorBody)))]
         pub async fn $fn(
             State(app): State<AppState>,
-            Extension(caller): Extension<Caller>,
             Path(name): Path<String>,
             JsonBody(request): JsonBody<PowerRequest>,
         ) -> Result<Response, ApiError> {
-            power(app, caller, name, $action, request).await
+            power(app, name, $action, request).await
         }
     };
 }

@@ -1,39 +1,57 @@
 //! The REST API under `/api/v1`: routing, the error body, and body extraction. Handlers are
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
+pub mod access;
+mod audit;
+mod audit_entry;
+mod auth;
 mod backups;
 mod body;
 mod console;
 mod files;
 mod forwards;
+pub mod guard;
 mod images;
 mod instances;
 mod network;
 pub mod openapi;
 mod operations;
+pub mod session;
 mod snapshots;
 mod system;
+mod tokens;
+mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use berth_types::Operation;
 use berth_types::api::{ErrorBody, ErrorDetail, OperationEnvelope};
 
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 pub use body::JsonBody;
+pub use guard::Transport;
 
 pub type AppState = Arc<App>;
 
 /// Every route of the API. `/api/v1/openapi.json` serves the generated description.
 pub fn router(app: Arc<App>) -> Router {
     let v1 = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", patch(users::patch).delete(users::delete))
+        .route("/users/me/password", post(users::change_password))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::delete))
+        .route("/audit", get(audit::list))
         .route("/instances", get(instances::list).post(instances::create))
         .route(
             "/instances/{name}",
@@ -91,19 +109,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/images/{*alias}", delete(images::delete))
         .route("/system", get(system::get))
         .route("/openapi.json", get(openapi::serve))
+        // Runs after routing, for matched routes only: it needs the route's template.
+        .route_layer(middleware::from_fn_with_state(app.clone(), guard::guard))
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", v1)
         .fallback(not_found)
-        .layer(middleware::from_fn(identify))
         .with_state(app)
-}
-
-/// Attaches the caller. Authentication replaces this layer; until then every caller reaching
-/// berthd (root on the socket, or localhost over TCP) is the admin.
-async fn identify(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Caller::admin());
-    next.run(request).await
 }
 
 async fn not_found() -> ApiError {
@@ -130,6 +142,9 @@ impl IntoResponse for ApiError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self.0, "internal error");
@@ -145,7 +160,20 @@ impl IntoResponse for ApiError {
                 field: self.0.field().map(str::to_owned),
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let AppError::RateLimited(retry) = &self.0 {
+            let seconds = retry.0.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"berth\""),
+            );
+        }
+        response
     }
 }
 

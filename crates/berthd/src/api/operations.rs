@@ -1,7 +1,8 @@
 //! `/api/v1/operations[/{id}[/wait]]`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
+use berth_auth::Principal;
 use berth_types::Operation;
 use berth_types::api::ErrorBody;
 use serde::Deserialize;
@@ -17,8 +18,11 @@ pub struct WaitQuery {
 
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations",
     responses((status = 200, description = "Recent operations, newest first", body = [Operation])))]
-pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Operation>>, ApiError> {
-    Ok(Json(app.list_operations()?))
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Principal>,
+) -> Result<Json<Vec<Operation>>, ApiError> {
+    Ok(Json(app.list_operations(&caller)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/operations/{id}", tag = "operations",

@@ -1,14 +1,13 @@
 //! `/api/v1/instances/{name}/snapshots[/{snap}[/restore]]`.
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_types::api::{ErrorBody, OperationEnvelope};
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot};
 
 use super::{ApiError, AppState, JsonBody, accepted};
-use crate::app::Caller;
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/snapshots", tag = "snapshots",
     params(("name" = String, Path, description = "Instance name")),
@@ -30,11 +29,10 @@ pub async fn list(
               (status = 409, description = "Name taken, or the instance is busy", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<CreateSnapshotRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_snapshot(&caller, &name, request)?))
+    Ok(accepted(app.create_snapshot(&name, request)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/snapshots/{snap}/restore", tag = "snapshots",
@@ -45,10 +43,9 @@ pub async fn create(
               (status = 409, description = "The instance is busy", body = ErrorBody)))]
 pub async fn restore(
     State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path((name, snap)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.restore_snapshot(&caller, &name, &snap).await?))
+    Ok(accepted(app.restore_snapshot(&name, &snap).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}/snapshots/{snap}", tag = "snapshots",

@@ -14,6 +14,18 @@ pub enum AppError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// No credential, or a bad, expired or revoked one (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A quota would be exceeded (403, naming the resource).
+    #[error("{message}")]
+    QuotaExceeded { field: String, message: String },
+    /// Too many failed logins (429 with `Retry-After`).
+    #[error(transparent)]
+    RateLimited(berth_auth::RetryAfter),
 }
 
 impl AppError {
@@ -24,12 +36,17 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::RateLimited(_) => "rate_limited",
         }
     }
 
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Invalid(e) => Some(&e.field),
+            Self::QuotaExceeded { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -47,6 +64,112 @@ impl From<berth_store::StoreError> for AppError {
             }
             other => Self::internal("store", error_chain(&other)),
         }
+    }
+}
+
+impl From<berth_auth::Denied> for AppError {
+    fn from(denied: berth_auth::Denied) -> Self {
+        match denied {
+            // Someone else's resource: as if it did not exist.
+            berth_auth::Denied::Hidden => Self::NotFound("resource".into()),
+            other => Self::Forbidden(other.to_string()),
+        }
+    }
+}
+
+impl From<berth_auth::AuthError> for AppError {
+    fn from(err: berth_auth::AuthError) -> Self {
+        use berth_auth::AuthError as E;
+        match err {
+            E::InvalidCredentials => Self::Unauthorized(err.to_string()),
+            E::RateLimited(retry) => Self::RateLimited(retry),
+            E::Token(e) => e.into(),
+            E::Session(e) => e.into(),
+            E::Denied(e) => e.into(),
+            E::User(e) => e.into(),
+            other => Self::internal("auth", error_chain(&other)),
+        }
+    }
+}
+
+impl From<berth_auth::UserError> for AppError {
+    fn from(err: berth_auth::UserError) -> Self {
+        use berth_auth::UserError as E;
+        match err {
+            E::Invalid(field) => Self::Invalid(field),
+            E::Taken(name) => Self::Conflict(format!("username {name:?} is taken; choose another")),
+            E::NotFound => Self::NotFound("user".into()),
+            E::LastAdmin => Self::Conflict(err.to_string()),
+            E::InvalidCredentials => Self::Unauthorized(err.to_string()),
+            other => Self::internal("users", error_chain(&other)),
+        }
+    }
+}
+
+impl From<berth_auth::TokenError> for AppError {
+    fn from(err: berth_auth::TokenError) -> Self {
+        use berth_auth::TokenError as E;
+        match err {
+            E::Malformed | E::Invalid | E::Expired => Self::Unauthorized(err.to_string()),
+            E::Field(field) => Self::Invalid(field),
+            E::Taken(_) => Self::Conflict(format!("{err}; choose another name")),
+            E::NotFound => Self::NotFound("token".into()),
+            other => Self::internal("tokens", error_chain(&other)),
+        }
+    }
+}
+
+impl From<berth_auth::SessionError> for AppError {
+    fn from(err: berth_auth::SessionError) -> Self {
+        use berth_auth::SessionError as E;
+        match err {
+            E::InvalidToken | E::Expired | E::Revoked | E::InvalidRefresh => {
+                Self::Unauthorized(err.to_string())
+            }
+            E::User(e) => e.into(),
+            other => Self::internal("sessions", error_chain(&other)),
+        }
+    }
+}
+
+impl From<berth_auth::QuotaError> for AppError {
+    fn from(err: berth_auth::QuotaError) -> Self {
+        use berth_auth::QuotaError as E;
+        match &err {
+            E::Exceeded { resource, .. } => Self::QuotaExceeded {
+                field: quota_field(resource).into(),
+                message: format!("{err}; free some or ask an admin to raise your quota"),
+            },
+            E::PortOutsideRange { .. } => Self::QuotaExceeded {
+                field: "listen".into(),
+                message: format!("{err}; choose a port inside it"),
+            },
+            _ => Self::internal("quota", error_chain(&err)),
+        }
+    }
+}
+
+/// The request field a quota resource corresponds to.
+fn quota_field(resource: &str) -> &'static str {
+    match resource {
+        "cpu" => "limits.cpu",
+        "memory" => "limits.memory",
+        "disk" => "limits.disk",
+        "snapshots" => "snapshots",
+        "forwards" => "forwards",
+        _ => "instances",
+    }
+}
+
+impl From<berth_auth::AuditError> for AppError {
+    fn from(err: berth_auth::AuditError) -> Self {
+        Self::internal("audit log", error_chain(&err))
+    }
+}
+
+impl From<berth_auth::DbError> for AppError {
+    fn from(err: berth_auth::DbError) -> Self {
+        Self::internal("auth database", error_chain(&err))
     }
 }
 

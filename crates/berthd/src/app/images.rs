@@ -10,7 +10,7 @@ use berth_types::{Arch, ImageRef, InstanceName, Operation, OperationKind};
 
 use super::error::error_chain;
 use super::operation::{OpError, OpHandle};
-use super::{App, AppError, Caller};
+use super::{App, AppError, Principal};
 use crate::config::Config;
 
 pub const BUILD_STEPS: &[&str] = &["build"];
@@ -154,13 +154,13 @@ impl App {
 
     pub fn build_image(
         self: &Arc<Self>,
-        caller: &Caller,
+        caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
         let image = ImageRef::parse(&request.image)?;
         let params = serde_json::to_value(&request).unwrap_or_default();
         self.spawn_operation(
-            caller,
+            &caller.username,
             OperationKind::ImageBuild,
             &image.to_string(),
             None,

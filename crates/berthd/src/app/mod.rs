@@ -1,6 +1,7 @@
 //! The app layer: what berthd does, independent of HTTP. Handlers and tests call these methods;
 //! long actions become operations (see `operation`).
 
+pub mod auth;
 pub mod backups;
 pub mod console;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod instances;
 pub mod network;
 pub mod operation;
 mod operations;
+mod quota;
 mod recovery;
 pub mod snapshots;
 mod system;
@@ -25,29 +27,20 @@ use berth_store::Store;
 use berth_types::{InstanceName, OperationKind};
 use uuid::Uuid;
 
+pub use berth_auth::Principal;
 pub use error::AppError;
 use failpoint::Failpoints;
 use operation::{OpError, OpHandle, OperationTracker};
 
 use crate::config::Config;
 
-/// Who is asking. Authentication fills this in; until then the socket and localhost are admin.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: String,
-}
-
-impl Caller {
-    pub fn admin() -> Self {
-        Self {
-            user: "admin".into(),
-        }
-    }
-}
-
 pub struct App {
     pub config: Config,
     pub store: Arc<Store>,
+    /// Accounts, sessions, tokens, quotas and the audit log.
+    pub auth: Arc<berth_auth::Auth>,
+    /// Binds CSRF tokens to browser sessions.
+    pub csrf: auth::CsrfKey,
     runtimes: BTreeMap<String, AnyRuntime>,
     images: images::ImageService,
     network: network::HostNetwork,
@@ -85,6 +78,7 @@ impl App {
         // user may reach them, or they could run those programs as root on the host.
         owner_only(&config.data_dir)?;
         let store = Arc::new(Store::open(&config.database_path())?);
+        let auth = Arc::new(auth::open(&config)?);
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config);
         let network = network::HostNetwork::new(&config.network)?;
@@ -92,6 +86,8 @@ impl App {
         let app = Arc::new(Self {
             config,
             store: store.clone(),
+            auth,
+            csrf: auth::CsrfKey::random(),
             runtimes,
             images,
             network,
@@ -100,6 +96,8 @@ impl App {
             busy: Mutex::default(),
         });
         app.recover().await?;
+        app.rebuild_quota_ledger()?;
+        app.spawn_auth_pruner();
         app.spawn_snapshot_scheduler();
         Ok(app)
     }
@@ -166,15 +164,16 @@ impl App {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts an operation in the background and returns its first view. `target` is marked
-    /// busy for its duration when it is an instance; a second operation on it is refused.
+    /// Starts an operation in the background and returns its first view. It belongs to `owner`
+    /// (the owner of the instance it works on). `target` is marked busy for its duration when
+    /// it is an instance; a second operation on it is refused.
     #[allow(
         clippy::too_many_arguments,
         reason = "one call site per operation kind; a builder would only hide them"
     )]
     pub(crate) fn spawn_operation<F, Fut>(
         self: &Arc<Self>,
-        caller: &Caller,
+        owner: &str,
         kind: OperationKind,
         target: &str,
         busy: Option<&InstanceName>,
@@ -203,9 +202,7 @@ impl App {
             }
             None => None,
         };
-        let op = self
-            .operations
-            .begin(kind, target, &caller.user, steps, request);
+        let op = self.operations.begin(kind, target, owner, steps, request);
         if let Some(guard) = &guard {
             self.busy_lock().insert(guard.name.clone(), op.id());
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use berth_types::Operation;
 use uuid::Uuid;
 
-use super::{App, AppError};
+use super::{App, AppError, Principal};
 
 /// Most operations `GET /operations` returns.
 const LIST_LIMIT: usize = 200;
@@ -13,11 +13,13 @@ const LIST_LIMIT: usize = 200;
 pub const MAX_WAIT: u64 = 3600;
 
 impl App {
-    pub fn list_operations(&self) -> Result<Vec<Operation>, AppError> {
+    /// Recent operations `caller` may see: their own, or all for an admin.
+    pub fn list_operations(&self, caller: &Principal) -> Result<Vec<Operation>, AppError> {
         Ok(self
             .store
             .list_operations(LIST_LIMIT)?
             .into_iter()
+            .filter(|record| caller.can_read(&record.operation.owner))
             .map(|record| self.live_view(record.operation))
             .collect())
     }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::error::error_chain;
 use super::network::networked;
 use super::operation::OpParams;
-use super::{App, AppError, Caller};
+use super::{App, AppError};
 
 /// Created in the runtime dir (a tmpfs) once per host boot.
 const BOOT_MARKER: &str = "booted";
@@ -150,7 +150,6 @@ impl App {
             }
             let started = self
                 .power_instance(
-                    &Caller::admin(),
                     record.name.as_str(),
                     super::instances::PowerAction::Start,
                     PowerRequest::default(),

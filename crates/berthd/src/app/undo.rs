@@ -30,6 +30,8 @@ pub enum UndoAction {
     RemoveFile { path: std::path::PathBuf },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
+    /// Give back a quota reservation (and everything under it).
+    ReleaseQuota { owner: String, target: String },
     /// Put the row's state back.
     RestoreState {
         name: InstanceName,
@@ -55,6 +57,10 @@ impl App {
                 Ok(runtime) => runtime.thaw(name).await.map_err(|e| error_chain(&e)),
                 Err(_) => Ok(()),
             },
+            UndoAction::ReleaseQuota { owner, target } => {
+                self.release_quota(owner, target);
+                Ok(())
+            }
             UndoAction::DeleteSnapshot { name, snapshot } => {
                 self.remove_snapshot(name, snapshot).await
             }

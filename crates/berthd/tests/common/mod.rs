@@ -8,12 +8,24 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use berthd::api::Transport;
 use berthd::app::App;
 use berthd::app::failpoint::Failpoints;
 use berthd::config::Config;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
+
+/// A loopback TCP client.
+pub fn tcp() -> Transport {
+    Transport::Tcp {
+        peer: "127.0.0.1:40000".parse().expect("address"),
+        tls: false,
+    }
+}
+
+/// The first admin's password in sim daemons.
+pub const ADMIN_PASSWORD: &str = "Harbour-Master-77";
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -36,6 +48,7 @@ impl SimDaemon {
             ("BERTH_DEFAULT_BACKEND", "sim".into()),
             ("BERTH_TESTING__SIM_BACKEND", "true".into()),
             ("BERTH_STORAGE__DRIVER", "dir".into()),
+            ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
         ];
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
@@ -74,32 +87,76 @@ impl SimDaemon {
         self.dir.path()
     }
 
-    /// One request; the answer's status and JSON body (`null` when empty).
+    /// One request as root on the unix socket (an admin); the answer's status and JSON body
+    /// (`null` when empty).
     pub async fn call(
         &self,
         method: &str,
         path: &str,
         body: Value,
     ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+        let socket = Transport::Socket {
+            uid: 0,
+            admitted: true,
+        };
+        let (status, _, json) = self.request(socket, &[], method, path, body).await?;
+        Ok((status, json))
+    }
+
+    /// One request over loopback TCP with `Authorization: Bearer <bearer>` (none when `None`).
+    pub async fn call_as(
+        &self,
+        bearer: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+        let auth = bearer.map(|b| ("authorization".to_owned(), format!("Bearer {b}")));
+        let headers: Vec<(String, String)> = auth.into_iter().collect();
+        let (status, _, json) = self.request(tcp(), &headers, method, path, body).await?;
+        Ok((status, json))
+    }
+
+    /// One request with any transport and headers; status, headers and JSON body.
+    pub async fn request(
+        &self,
+        transport: Transport,
+        headers: &[(String, String)],
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<(StatusCode, axum::http::HeaderMap, Value), Box<dyn std::error::Error>> {
+        let content_length = if body.is_null() {
+            0
+        } else {
+            body.to_string().len()
+        };
         let body = if body.is_null() {
             Body::empty()
         } else {
             Body::from(body.to_string())
         };
-        let request = Request::builder()
+        let mut builder = Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
-            .body(body)?;
+            .header("content-length", content_length.to_string());
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let mut request = builder.body(body)?;
+        request.extensions_mut().insert(transport);
         let response = self.router.clone().oneshot(request).await?;
+        let response_headers = response.headers().clone();
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)?
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Ok((status, json))
+        Ok((status, response_headers, json))
     }
 
     /// Creates `name` from debian/12 on the sim backend and waits for it.

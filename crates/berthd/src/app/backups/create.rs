@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::app::error::error_chain;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 pub const BACKUP_STEPS: &[&str] = &["snapshot", "export", "prune"];
 
@@ -22,7 +22,6 @@ impl App {
     /// `POST /instances/{name}/backups`.
     pub fn create_backup(
         self: &Arc<Self>,
-        caller: &Caller,
         name: &str,
         request: CreateBackupRequest,
     ) -> Result<Operation, AppError> {
@@ -35,7 +34,7 @@ impl App {
         }
         let target = record.name.clone();
         self.spawn_operation(
-            caller,
+            &record.owner.clone(),
             OperationKind::InstanceBackup,
             name,
             Some(&target),

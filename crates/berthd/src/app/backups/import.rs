@@ -17,7 +17,7 @@ use crate::app::error::error_chain;
 use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError, Principal};
 
 pub const IMPORT_STEPS: &[&str] = &["reserve", "unpack", "configure"];
 
@@ -28,7 +28,7 @@ impl App {
     /// `POST /instances` with an archive body: saves it, checks it, starts the import.
     pub async fn import_instance(
         self: &Arc<Self>,
-        caller: &Caller,
+        caller: &Principal,
         name: Option<&str>,
         body: Box<dyn Read + Send>,
     ) -> Result<Operation, AppError> {
@@ -98,7 +98,7 @@ impl App {
         let record = InstanceRecord {
             id: Uuid::new_v4(),
             name: name.clone(),
-            owner: caller.user.clone(),
+            owner: caller.username.clone(),
             backend: "builtin".into(),
             image: manifest.image.clone(),
             state: InstanceState::Creating,
@@ -109,18 +109,43 @@ impl App {
             created_at: Utc::now(),
         };
         let params = serde_json::json!({ "from": manifest.instance, "name": name.as_str() });
-        self.spawn_operation(
-            caller,
+        // The instance and the snapshots it brings count against the owner's quota.
+        let target = crate::app::quota::instance_target(record.id);
+        let reserved = self
+            .reserve_instance(&record.owner, record.id, &record.limits)
+            .and_then(|()| {
+                manifest
+                    .snapshots
+                    .iter()
+                    .try_for_each(|snap| self.reserve_snapshot(&record.owner, record.id, snap))
+            });
+        if let Err(e) = reserved {
+            self.release_quota(&record.owner, &target);
+            let _ = std::fs::remove_file(&incoming);
+            return Err(e);
+        }
+        let quota = UndoAction::ReleaseQuota {
+            owner: record.owner.clone(),
+            target: target.clone(),
+        };
+        let owner = record.owner.clone();
+        let operation = self.spawn_operation(
+            &owner,
             OperationKind::InstanceImport,
             name.as_str(),
             Some(&name),
             IMPORT_STEPS,
             params,
             move |app, op| async move {
+                op.on_undo(quota);
                 app.run_import(&op, record, incoming, manifest.snapshots)
                     .await
             },
-        )
+        );
+        if operation.is_err() {
+            self.release_quota(&owner, &target);
+        }
+        operation
     }
 
     async fn run_import(

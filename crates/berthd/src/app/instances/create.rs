@@ -14,7 +14,7 @@ use crate::app::error::error_chain;
 use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError, Principal};
 
 pub const CREATE_STEPS: &[&str] = &["reserve", "image", "clone", "configure", "start"];
 
@@ -23,7 +23,7 @@ impl App {
     /// Returns it with the generated root password, if one was asked for (shown once).
     pub fn create_instance(
         self: &Arc<Self>,
-        caller: &Caller,
+        caller: &Principal,
         mut request: CreateInstanceRequest,
     ) -> Result<(Operation, Option<String>), AppError> {
         let name = match &request.name {
@@ -54,6 +54,7 @@ impl App {
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("limits.disk", why))?;
         }
+        let owner = crate::app::auth::owner_for_create(self, caller, request.owner.as_deref())?;
         if self.store.get_instance(&name)?.is_some() {
             return Err(AppError::Conflict(format!(
                 "instance {name} already exists; choose another name"
@@ -62,7 +63,7 @@ impl App {
         let record = InstanceRecord {
             id: Uuid::new_v4(),
             name: name.clone(),
-            owner: caller.user.clone(),
+            owner,
             backend,
             image: image.to_string(),
             state: InstanceState::Creating,
@@ -74,18 +75,36 @@ impl App {
         };
         let start = request.start.unwrap_or(true);
         let params = serde_json::to_value(&request).unwrap_or_default();
+        // Checked and held now, atomically, so concurrent creates cannot pass the quota
+        // together; the operation's undo gives it back.
+        self.reserve_instance(&record.owner, record.id, &record.limits)?;
+        let quota = UndoAction::ReleaseQuota {
+            owner: record.owner.clone(),
+            target: crate::app::quota::instance_target(record.id),
+        };
+        let release = quota.clone();
         let operation = self.spawn_operation(
-            caller,
+            &record.owner.clone(),
             OperationKind::InstanceCreate,
             name.as_str(),
             Some(&name),
             CREATE_STEPS,
             params,
             move |app, op| async move {
+                op.on_undo(quota);
                 app.run_create(&op, record, image, start, credentials, wireguard)
                     .await
             },
-        )?;
+        );
+        let operation = match operation {
+            Ok(operation) => operation,
+            Err(e) => {
+                if let UndoAction::ReleaseQuota { owner, target } = &release {
+                    self.release_quota(owner, target);
+                }
+                return Err(e);
+            }
+        };
         Ok((operation, generated))
     }
 

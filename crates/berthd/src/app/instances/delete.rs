@@ -11,14 +11,13 @@ use berth_types::{InstanceState, Operation, OperationKind};
 use crate::app::error::error_chain;
 use crate::app::network::networked;
 use crate::app::operation::{OpError, OpHandle};
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 pub const DELETE_STEPS: &[&str] = &["stop", "remove", "forget"];
 
 impl App {
     pub async fn delete_instance(
         self: &Arc<Self>,
-        caller: &Caller,
         name: &str,
         request: PowerRequest,
     ) -> Result<Operation, AppError> {
@@ -33,7 +32,7 @@ impl App {
         let params = serde_json::to_value(&request).unwrap_or_default();
         let target = record.name.clone();
         self.spawn_operation(
-            caller,
+            &record.owner.clone(),
             OperationKind::InstanceDelete,
             name,
             Some(&target),
@@ -126,6 +125,11 @@ impl App {
                 .await
                 .map_err(|e| OpError::Failed(format!("removing {name}'s forwards: {e}")))?;
         }
+        // Everything it held: the instance, its snapshots and forwards.
+        self.release_quota(
+            &record.owner,
+            &crate::app::quota::instance_target(record.id),
+        );
         tracing::info!(instance = %name, "deleted");
         Ok(())
     }

@@ -31,26 +31,13 @@ impl App {
         if let Some(patch) = &request.limits {
             let limits = record.limits.merged(patch);
             limits.validate()?;
-            if let Some(disk) = patch.disk
-                && Self::uses_local_rootfs(&record.backend)
-            {
-                self.images
-                    .disk_limit_supported()
-                    .map_err(|why| FieldError::new("limits.disk", why))?;
-                self.images
-                    .set_disk_limit(&record.name, disk)
-                    .await
-                    .map_err(|e| AppError::internal("setting the disk limit", e))?;
-            }
-            if matches!(
-                record.state,
-                InstanceState::Running | InstanceState::Suspended
-            ) {
-                let runtime = self.runtime(&record.backend)?;
-                runtime
-                    .update_limits(&record.name, &limits)
-                    .await
-                    .map_err(|e| AppError::internal("applying limits", error_chain(&e)))?;
+            // Growing needs room in the owner's quota (checked and held atomically); if the
+            // change then fails, the old size is held again.
+            self.reserve_instance(&record.owner, record.id, &limits)?;
+            let applied = self.apply_limits(&record, patch, &limits).await;
+            if let Err(e) = applied {
+                let _ = self.reserve_instance(&record.owner, record.id, &record.limits);
+                return Err(e);
             }
             record.limits = limits;
         }
@@ -66,5 +53,36 @@ impl App {
         }
         self.store.update_instance(&record)?;
         self.get_instance(name).await
+    }
+
+    /// Puts new limits into effect: the disk quota now, the rest on a running guest's cgroup.
+    async fn apply_limits(
+        &self,
+        record: &berth_store::InstanceRecord,
+        patch: &berth_types::Limits,
+        limits: &berth_types::Limits,
+    ) -> Result<(), AppError> {
+        if let Some(disk) = patch.disk
+            && Self::uses_local_rootfs(&record.backend)
+        {
+            self.images
+                .disk_limit_supported()
+                .map_err(|why| FieldError::new("limits.disk", why))?;
+            self.images
+                .set_disk_limit(&record.name, disk)
+                .await
+                .map_err(|e| AppError::internal("setting the disk limit", e))?;
+        }
+        if matches!(
+            record.state,
+            InstanceState::Running | InstanceState::Suspended
+        ) {
+            let runtime = self.runtime(&record.backend)?;
+            runtime
+                .update_limits(&record.name, limits)
+                .await
+                .map_err(|e| AppError::internal("applying limits", error_chain(&e)))?;
+        }
+        Ok(())
     }
 }

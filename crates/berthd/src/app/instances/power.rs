@@ -12,7 +12,7 @@ use super::DEFAULT_STOP_TIMEOUT;
 use crate::app::error::error_chain;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 /// The power verbs of `POST /instances/{name}/{verb}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,6 @@ impl PowerAction {
 impl App {
     pub async fn power_instance(
         self: &Arc<Self>,
-        caller: &Caller,
         name: &str,
         action: PowerAction,
         request: PowerRequest,
@@ -91,7 +90,7 @@ impl App {
         let params = serde_json::to_value(&request).unwrap_or_default();
         let target = record.name.clone();
         self.spawn_operation(
-            caller,
+            &record.owner.clone(),
             action.kind(),
             name,
             Some(&target),

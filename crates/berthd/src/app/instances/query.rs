@@ -6,12 +6,16 @@ use berth_store::InstanceRecord;
 use berth_types::{Instance, InstanceNetwork, InstanceState};
 
 use crate::app::error::error_chain;
-use crate::app::{App, AppError};
+use crate::app::{App, AppError, Principal};
 
 impl App {
-    pub async fn list_instances(&self) -> Result<Vec<Instance>, AppError> {
+    /// The instances `caller` may see: their own, or all for an admin.
+    pub async fn list_instances(&self, caller: &Principal) -> Result<Vec<Instance>, AppError> {
         let mut out = Vec::new();
         for record in self.store.list_instances()? {
+            if !caller.can_read(&record.owner) {
+                continue;
+            }
             out.push(self.instance_view(record).await);
         }
         Ok(out)

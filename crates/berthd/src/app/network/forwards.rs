@@ -10,6 +10,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::firewall::spec_of;
+use crate::app::quota::forward_target;
 use crate::app::{App, AppError};
 
 impl App {
@@ -52,8 +53,10 @@ impl App {
                 .map_err(|e| AppError::internal("reading host listeners", e))?;
             check_conflicts(&spec, &existing, &listeners)
                 .map_err(|e| FieldError::new("listen", format!("{e}; pick another host port")))?;
+            let id = Uuid::new_v4();
+            self.reserve_forward(&record.owner, record.id, id, (spec.start, spec.end))?;
             let stored = ForwardRecord {
-                id: Uuid::new_v4(),
+                id,
                 instance: record.name.clone(),
                 listen: spec.listen.map(|a| a.to_string()),
                 host_start: spec.start,
@@ -62,12 +65,16 @@ impl App {
                 protocol: spec.protocol.as_str().to_owned(),
                 created_at: Utc::now(),
             };
-            self.store.insert_forward(&stored)?;
+            if let Err(e) = self.store.insert_forward(&stored) {
+                self.release_quota(&record.owner, &forward_target(record.id, id));
+                return Err(e.into());
+            }
             stored
         };
         if let Err(err) = self.rebuild_firewall().await {
             // Leave the host as it was: forget the forward and put the old table back.
             let _ = self.store.delete_forward(stored.id);
+            self.release_quota(&record.owner, &forward_target(record.id, stored.id));
             let _ = self.rebuild_firewall().await;
             return Err(AppError::internal("applying the forward", err));
         }
@@ -84,6 +91,7 @@ impl App {
             _ => return Err(missing()),
         }
         self.store.delete_forward(id)?;
+        self.release_quota(&record.owner, &forward_target(record.id, id));
         self.rebuild_firewall()
             .await
             .map_err(|e| AppError::internal("removing the forward", e))?;

@@ -13,7 +13,7 @@ use super::parse_snapshot_name;
 use crate::app::error::error_chain;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 pub const SNAPSHOT_STEPS: &[&str] = &["snapshot"];
 
@@ -21,7 +21,6 @@ impl App {
     /// `POST /instances/{name}/snapshots`: validates, then starts the operation.
     pub fn create_snapshot(
         self: &Arc<Self>,
-        caller: &Caller,
         name: &str,
         request: CreateSnapshotRequest,
     ) -> Result<Operation, AppError> {
@@ -41,21 +40,34 @@ impl App {
         }
         let params = serde_json::json!({ "name": snap });
         let target = record.name.clone();
-        self.spawn_operation(
-            caller,
+        self.reserve_snapshot(&record.owner, record.id, &snap)?;
+        let quota = UndoAction::ReleaseQuota {
+            owner: record.owner.clone(),
+            target: crate::app::quota::snapshot_target(record.id, &snap),
+        };
+        let (owner, held) = (record.owner.clone(), quota.clone());
+        let operation = self.spawn_operation(
+            &record.owner.clone(),
             OperationKind::InstanceSnapshot,
             name,
             Some(&target),
             SNAPSHOT_STEPS,
             params,
             move |app, op| async move {
+                op.on_undo(quota);
                 op.step(0, format!("snapshot {snap} of {}", record.name))
                     .await?;
                 app.take_snapshot(Some(&op), &record, &snap, false, None)
                     .await
                     .map(|_| ())
             },
-        )
+        );
+        if operation.is_err()
+            && let UndoAction::ReleaseQuota { target, .. } = &held
+        {
+            self.release_quota(&owner, target);
+        }
+        operation
     }
 
     /// Takes snapshot `snap` of `record` (freezing a running guest meanwhile) and records it.
@@ -81,6 +93,9 @@ impl App {
             scheduled,
             expires_at,
         };
+        // Scheduled snapshots count too; for an operation this repeats its reservation.
+        self.reserve_snapshot(&record.owner, record.id, snap)
+            .map_err(|e| OpError::Failed(e.to_string()))?;
         undo(UndoAction::DeleteSnapshot {
             name: name.clone(),
             snapshot: snap.to_owned(),

@@ -53,10 +53,11 @@ impl App {
         instance: &InstanceName,
         snap: &str,
     ) -> Result<(), String> {
-        if let Some(record) = self
+        let record = self
             .store
             .get_instance(instance)
-            .map_err(|e| error_chain(&e))?
+            .map_err(|e| error_chain(&e))?;
+        if let Some(record) = &record
             && Self::uses_local_rootfs(&record.backend)
         {
             self.images
@@ -68,6 +69,10 @@ impl App {
         self.store
             .delete_snapshot(instance, snap)
             .map_err(|e| error_chain(&e))?;
+        if let Some(record) = &record {
+            let target = crate::app::quota::snapshot_target(record.id, snap);
+            self.release_quota(&record.owner, &target);
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use berth_types::{InstanceState, Operation, OperationKind};
 
 use crate::app::error::error_chain;
 use crate::app::operation::OpError;
-use crate::app::{App, AppError, Caller};
+use crate::app::{App, AppError};
 
 pub const RESTORE_STEPS: &[&str] = &["stop", "restore", "start"];
 
@@ -16,7 +16,6 @@ impl App {
     /// `POST /instances/{name}/snapshots/{snap}/restore`.
     pub async fn restore_snapshot(
         self: &Arc<Self>,
-        caller: &Caller,
         name: &str,
         snap: &str,
     ) -> Result<Operation, AppError> {
@@ -27,7 +26,7 @@ impl App {
         let target = record.name.clone();
         let params = serde_json::json!({ "snapshot": snap });
         self.spawn_operation(
-            caller,
+            &record.owner.clone(),
             OperationKind::InstanceRestore,
             name,
             Some(&target),

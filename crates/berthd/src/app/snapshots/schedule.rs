@@ -94,10 +94,7 @@ impl App {
             {
                 continue;
             }
-            let caller = crate::app::Caller {
-                user: "scheduler".into(),
-            };
-            match self.create_backup(&caller, instance.as_str(), Default::default()) {
+            match self.create_backup(instance.as_str(), Default::default()) {
                 Ok(op) => {
                     started += 1;
                     let _ = self.store.mark_backup_run(&instance, now);

@@ -2,11 +2,17 @@
 //! a `BERTH_*` environment variable (`BERTH_DATA_DIR`, `BERTH_NETWORK__BRIDGE`), unknown keys
 //! rejected by name, and defaults for everything so no file is needed.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use berth_types::FieldError;
 use serde::Deserialize;
+
+mod auth;
+mod listen;
+
+pub use auth::{AuthConfig, ConfigSecret, TlsSource};
+pub use listen::ListenAddr;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -36,8 +42,14 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub data_dir: PathBuf,
-    /// TCP listeners, `ADDR:PORT`.
+    /// TCP listeners: `ADDR:PORT` (plain HTTP, loopback only) or `https://ADDR:PORT`.
     pub listen: Vec<String>,
+    /// The HTTPS listeners' certificate: `"self-signed"` (generated and kept), or empty with
+    /// `tls_cert` and `tls_key` naming PEM files.
+    pub tls: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub auth: AuthConfig,
     pub socket: PathBuf,
     /// Runtime state that must not outlive a host reboot (pid files, shim state, boot marker).
     pub runtime_dir: PathBuf,
@@ -117,7 +129,7 @@ pub struct RoutingRule {
 pub struct ProxmoxConfig {
     pub url: String,
     pub token_id: String,
-    pub token_secret: String,
+    pub token_secret: ConfigSecret,
     #[serde(default)]
     pub fingerprint: Option<String>,
     #[serde(default)]
@@ -137,6 +149,10 @@ impl Default for Config {
         Self {
             data_dir: "/var/lib/berth".into(),
             listen: vec!["127.0.0.1:8440".into()],
+            tls: String::new(),
+            tls_cert: None,
+            tls_key: None,
+            auth: AuthConfig::default(),
             socket: "/run/berth/berth.sock".into(),
             runtime_dir: "/run/berth".into(),
             default_backend: "builtin".into(),
@@ -246,16 +262,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        for listen in &self.listen {
-            let addr: SocketAddr = listen
-                .parse()
-                .map_err(|_| format!("listen: {listen:?} is not ADDR:PORT, e.g. 127.0.0.1:8440"))?;
-            if !addr.ip().is_loopback() {
-                return Err(format!(
-                    "listen: {listen} is not a loopback address; until authentication is configured berthd \
-                     serves TCP on localhost only"
-                ));
-            }
+        let listeners = self.listeners()?;
+        let tls = self.tls_source()?;
+        if tls.is_none()
+            && let Some(https) = listeners.iter().find(|l| l.tls)
+        {
+            return Err(format!(
+                "listen: {https} needs a certificate; set tls = \"self-signed\" or tls_cert and tls_key"
+            ));
         }
         if !["auto", "dir", "btrfs"].contains(&self.storage.driver.as_str()) {
             return Err(format!(
@@ -298,6 +312,31 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The TCP listeners, parsed.
+    pub fn listeners(&self) -> Result<Vec<ListenAddr>, String> {
+        self.listen.iter().map(|l| ListenAddr::parse(l)).collect()
+    }
+
+    /// Where the HTTPS certificate comes from; `None` when none is configured.
+    pub fn tls_source(&self) -> Result<Option<TlsSource>, String> {
+        match (self.tls.as_str(), &self.tls_cert, &self.tls_key) {
+            ("", None, None) => Ok(None),
+            ("self-signed", None, None) => Ok(Some(TlsSource::SelfSigned)),
+            ("", Some(cert), Some(key)) => Ok(Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            ("", Some(_), None) => Err("tls_key: is required with tls_cert".into()),
+            ("", None, Some(_)) => Err("tls_cert: is required with tls_key".into()),
+            ("self-signed", _, _) => {
+                Err("tls: \"self-signed\" and tls_cert/tls_key exclude each other; keep one".into())
+            }
+            (other, _, _) => Err(format!(
+                "tls: {other:?} is unknown; use \"self-signed\", or tls_cert and tls_key"
+            )),
+        }
     }
 
     pub fn image_cache_dir(&self) -> PathBuf {
@@ -430,9 +469,21 @@ mod tests {
     }
 
     #[test]
-    fn public_listeners_are_refused_until_auth() {
+    fn clear_text_on_the_network_is_refused_and_https_needs_a_certificate() {
         let err = load("listen = [\"0.0.0.0:8440\"]", &[]).expect_err("public");
         assert!(err.to_string().contains("listen"), "{err}");
+        let err = load("listen = [\"https://0.0.0.0:8443\"]", &[]).expect_err("no cert");
+        assert!(err.to_string().contains("tls"), "{err}");
+        let config = load(
+            "listen = [\"https://0.0.0.0:8443\"]\ntls = \"self-signed\"",
+            &[],
+        )
+        .expect("self-signed");
+        assert_eq!(config.tls_source(), Ok(Some(TlsSource::SelfSigned)));
+        let err = load("tls = \"maybe\"", &[]).expect_err("unknown tls");
+        assert!(err.to_string().contains("tls:"), "{err}");
+        let config = load("[auth]\ninitial_admin_password = \"Sekrit-Pass-1\"", &[]).expect("auth");
+        assert!(!format!("{config:?}").contains("Sekrit"));
     }
 
     #[test]

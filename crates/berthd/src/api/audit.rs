@@ -1,0 +1,36 @@
+//! `/api/v1/audit`: who did what, when, from where.
+
+use axum::Json;
+use axum::extract::{Extension, Query, State};
+use berth_auth::{AuditEntry, AuditFilter, Principal};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiError, AppState};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this actor (a username, or `username/token-name`).
+    actor: Option<String>,
+    /// Entries older than this id (the last id of the previous page).
+    before: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "Newest first; a user sees their own entries, an admin all", body = [AuditEntry])))]
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let filter = AuditFilter {
+        user_id: None,
+        actor: query.actor,
+        before: query.before,
+        limit: query.limit.unwrap_or(0),
+    };
+    Ok(Json(app.audit(&principal, filter)?))
+}

@@ -1,0 +1,699 @@
+//! Authentication and authorisation through the real router on the sim backend: every route ×
+//! {anonymous, user A, user B, A's read-only token, admin}, sessions, tokens, CSRF, rate
+//! limiting, quota races, ownership and secrets kept out of answers and the audit log.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use berthd::api::access::{Access, RULES, Rule};
+use common::{ADMIN_PASSWORD, SimDaemon, TestResult, tcp};
+use serde_json::{Value, json};
+
+const ALICE_PW: &str = "Sails-Far-Northward-31";
+const BOB_PW: &str = "Rows-Slowly-Home-47";
+
+struct Cast {
+    admin: String,
+    alice: String,
+    bob: String,
+    alice_reader: String,
+    alice_reader_secret: String,
+    bob_id: String,
+    alice_op: String,
+}
+
+async fn login(
+    daemon: &SimDaemon,
+    user: &str,
+    password: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let (status, body) = daemon
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": user, "password": password}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Ok(body["access_token"].as_str().ok_or("no token")?.to_owned())
+}
+
+async fn cast(daemon: &SimDaemon) -> Result<Cast, Box<dyn std::error::Error>> {
+    let mut bob_id = String::new();
+    for (user, pw) in [("alice", ALICE_PW), ("bob", BOB_PW)] {
+        let (status, body) = daemon
+            .call(
+                "POST",
+                "/api/v1/users",
+                json!({"username": user, "password": pw}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        if user == "bob" {
+            bob_id = body["id"].as_str().ok_or("id")?.to_owned();
+        }
+    }
+    let alice = login(daemon, "alice", ALICE_PW).await?;
+    let bob = login(daemon, "bob", BOB_PW).await?;
+    let admin = login(daemon, "admin", ADMIN_PASSWORD).await?;
+    // A's instance, created by A herself; B's, created by the admin for B.
+    let (status, created) = daemon
+        .call_as(
+            Some(&alice),
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "a-web", "image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    daemon.wait_success(&created).await?;
+    let (status, b) = daemon
+        .call_as(
+            Some(&admin),
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "b-web", "image": "debian/12", "owner": "bob"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+    daemon.wait_success(&b).await?;
+    let (status, token) = daemon
+        .call_as(
+            Some(&alice),
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "ci", "scope": "read_only"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let secret = token["secret"].as_str().ok_or("secret")?.to_owned();
+    Ok(Cast {
+        admin,
+        alice,
+        bob,
+        alice_reader: secret.clone(),
+        alice_reader_secret: secret,
+        bob_id,
+        alice_op: created["operation"]["id"].as_str().ok_or("op")?.to_owned(),
+    })
+}
+
+/// The concrete path of a rule: A's instance and operation, other ids that do not exist.
+fn concrete(rule: &Rule, cast: &Cast) -> String {
+    let id = match rule.access {
+        Access::Operation => cast.alice_op.clone(),
+        _ if rule.path.starts_with("/api/v1/users/{id}") => {
+            "00000000-0000-4000-8000-000000000001".into()
+        }
+        _ => "00000000-0000-4000-8000-000000000002".into(),
+    };
+    rule.path
+        .replace("{name}", "a-web")
+        .replace("{id}", &id)
+        .replace("{snap}", "nosnap")
+        .replace("{*alias}", "debian/99")
+}
+
+/// Whether the guard refused (as opposed to the handler answering).
+fn guard_refused(status: StatusCode, body: &Value, rule: &Rule, cast: &Cast) -> bool {
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let hidden = match rule.access {
+        Access::Instance => message == "instance a-web not found",
+        Access::Operation => message == format!("operation {} not found", cast.alice_op),
+        _ => false,
+    };
+    status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
+        || (status == StatusCode::NOT_FOUND && hidden)
+}
+
+#[tokio::test]
+async fn every_route_for_every_kind_of_caller() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let cast = cast(&daemon).await?;
+    // Side effects are avoided: allowed writes get a body every handler rejects, ids that do
+    // not exist, and no logout/refresh.
+    let garbage = json!({"__not_a_field": true});
+    for rule in RULES {
+        let path = concrete(rule, &cast);
+        let body = if rule.method == "GET" {
+            Value::Null
+        } else {
+            garbage.clone()
+        };
+        let who: [(&str, Option<&str>); 5] = [
+            ("anonymous", None),
+            ("bob", Some(&cast.bob)),
+            ("alice-read-only", Some(&cast.alice_reader)),
+            ("alice", Some(&cast.alice)),
+            ("admin", Some(&cast.admin)),
+        ];
+        for (name, bearer) in who {
+            let skip = matches!(rule.action, "auth.logout" | "auth.refresh" | "auth.login")
+                && bearer.is_some();
+            if skip {
+                continue;
+            }
+            let (status, answer) = daemon
+                .call_as(bearer, rule.method, &path, body.clone())
+                .await?;
+            let refused = guard_refused(status, &answer, rule, &cast);
+            let expected_refusal = match (name, rule.access) {
+                (_, Access::Public) => None,
+                ("anonymous", _) => Some(StatusCode::UNAUTHORIZED),
+                ("admin", _) => None,
+                (_, Access::Admin) => Some(StatusCode::FORBIDDEN),
+                ("bob", Access::Instance | Access::Operation) => Some(StatusCode::NOT_FOUND),
+                ("alice-read-only", _) if rule.write => Some(StatusCode::FORBIDDEN),
+                _ => None,
+            };
+            match expected_refusal {
+                Some(expected) => assert_eq!(
+                    (status, refused),
+                    (expected, true),
+                    "{name} {} {path}: {answer}",
+                    rule.method
+                ),
+                None => assert!(
+                    !refused,
+                    "{name} {} {path} was refused: {status} {answer}",
+                    rule.method
+                ),
+            }
+        }
+    }
+    // Nothing changed: both instances are still there.
+    let (_, all) = daemon.call("GET", "/api/v1/instances", Value::Null).await?;
+    assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_route_table_and_the_openapi_description_cover_each_other() -> TestResult {
+    let doc: Value = serde_json::from_str(&berthd::api::openapi::json())?;
+    let mut documented = BTreeSet::new();
+    for (path, methods) in doc["paths"].as_object().ok_or("paths")? {
+        for method in methods.as_object().ok_or("methods")?.keys() {
+            documented.insert((method.to_uppercase(), path.replace("{alias}", "{*alias}")));
+        }
+    }
+    let ruled: BTreeSet<(String, String)> = RULES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let undocumented: Vec<_> = ruled
+        .difference(&documented)
+        .filter(|(_, p)| !p.ends_with("openapi.json"))
+        .collect();
+    let unruled: Vec<_> = documented.difference(&ruled).collect();
+    assert!(
+        unruled.is_empty(),
+        "routes without an access rule: {unruled:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "rules for undocumented routes: {undocumented:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ownership_lists_and_admin_acting_for_a_user() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let cast = cast(&daemon).await?;
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, mine) = daemon
+        .call_as(Some(&cast.alice), "GET", "/api/v1/instances", Value::Null)
+        .await?;
+    assert_eq!(names(&mine), ["a-web"]);
+    let (_, theirs) = daemon
+        .call_as(Some(&cast.bob), "GET", "/api/v1/instances", Value::Null)
+        .await?;
+    assert_eq!(names(&theirs), ["b-web"]);
+    assert_eq!(theirs[0]["owner"], "bob");
+    let (_, all) = daemon
+        .call_as(Some(&cast.admin), "GET", "/api/v1/instances", Value::Null)
+        .await?;
+    assert_eq!(names(&all).len(), 2);
+    let (_, ops) = daemon
+        .call_as(Some(&cast.bob), "GET", "/api/v1/operations", Value::Null)
+        .await?;
+    assert!(
+        ops.as_array()
+            .ok_or("ops")?
+            .iter()
+            .all(|op| op["owner"] == "bob"),
+        "{ops}"
+    );
+    // A user cannot create for someone else.
+    let (status, body) = daemon
+        .call_as(
+            Some(&cast.alice),
+            "POST",
+            "/api/v1/instances",
+            json!({"image": "debian/12", "owner": "bob"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Deleting a user who owns instances is refused, naming them.
+    let (status, body) = daemon
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{}", cast.bob_id),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_revocable_and_bad_ones_are_401() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let cast = cast(&daemon).await?;
+    let (status, list) = daemon
+        .call_as(Some(&cast.alice), "GET", "/api/v1/tokens", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !list.to_string().contains(&cast.alice_reader_secret),
+        "a secret is listed"
+    );
+    let id = list[0]["id"].as_str().ok_or("id")?.to_owned();
+    let (status, _) = daemon
+        .call_as(
+            Some(&cast.alice_reader),
+            "GET",
+            "/api/v1/auth/me",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    // Bob cannot see or revoke Alice's token.
+    let (status, _) = daemon
+        .call_as(
+            Some(&cast.bob),
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = daemon
+        .call_as(
+            Some(&cast.alice),
+            "DELETE",
+            &format!("/api/v1/tokens/{id}"),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = daemon
+        .call_as(
+            Some(&cast.alice_reader),
+            "GET",
+            "/api/v1/auth/me",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    for bad in [
+        "berth_nonsense",
+        "berth_00000000000000000000000000000000_x",
+        "not.a.jwt",
+        "",
+    ] {
+        let (status, body) = daemon
+            .call_as(Some(bad), "GET", "/api/v1/instances", Value::Null)
+            .await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}: {body}");
+    }
+    // Expiry in the past, or both forms, is refused naming the field.
+    let (status, body) = daemon
+        .call_as(
+            Some(&cast.alice),
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "old", "expires_at": "2020-01-01T00:00:00Z"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("expires_at"))
+    );
+    // Logout ends the session; a password change ends the others.
+    let (status, _) = daemon
+        .call_as(Some(&cast.bob), "POST", "/api/v1/auth/logout", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = daemon
+        .call_as(Some(&cast.bob), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = login(&daemon, "alice", ALICE_PW).await?;
+    let (status, body) = daemon
+        .call_as(
+            Some(&cast.alice),
+            "POST",
+            "/api/v1/users/me/password",
+            json!({"current_password": ALICE_PW, "new_password": "Sails-Further-East-32"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = daemon
+        .call_as(Some(&other), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the other session survived a password change"
+    );
+    let (status, _) = daemon
+        .call_as(Some(&cast.alice), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the session that changed it ends too"
+    );
+    // Weak, over-long passwords and duplicate usernames are clear 4xx.
+    for (user, pw, want) in [
+        ("carol", "short", StatusCode::BAD_REQUEST),
+        ("carol", &"x".repeat(5000)[..], StatusCode::BAD_REQUEST),
+        ("alice", "Another-Good-Pass-9", StatusCode::CONFLICT),
+        ("Bad Name", "Another-Good-Pass-9", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, body) = daemon
+            .call(
+                "POST",
+                "/api/v1/users",
+                json!({"username": user, "password": pw}),
+            )
+            .await?;
+        assert_eq!(status, want, "{user}: {body}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn browser_sessions_need_the_csrf_token_and_the_same_origin() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let (status, headers, body) = daemon
+        .request(
+            tcp(),
+            &[],
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookies: Vec<String> = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("berth_session="))
+        .ok_or("no session cookie")?;
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    assert!(
+        !session.contains("Secure"),
+        "plain loopback HTTP cannot use Secure cookies"
+    );
+    let pair = session.split(';').next().ok_or("cookie")?.to_owned();
+    let csrf = body["csrf_token"].as_str().ok_or("csrf")?.to_owned();
+    let cookie = |extra: &[(&str, &str)]| {
+        let mut h = vec![
+            ("cookie".to_owned(), pair.clone()),
+            ("host".to_owned(), "berth.example:8443".to_owned()),
+        ];
+        h.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        h
+    };
+    let create = json!({"name": "c1", "image": "debian/12"});
+    let (status, _, body) = daemon
+        .request(tcp(), &cookie(&[]), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["csrf_token"], csrf.as_str());
+    let (status, _, body) = daemon
+        .request(
+            tcp(),
+            &cookie(&[]),
+            "POST",
+            "/api/v1/instances",
+            create.clone(),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF header: {body}");
+    let (status, _, body) = daemon
+        .request(
+            tcp(),
+            &cookie(&[("x-csrf-token", "forged")]),
+            "POST",
+            "/api/v1/instances",
+            create.clone(),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "wrong CSRF header: {body}");
+    let (status, _, body) = daemon
+        .request(
+            tcp(),
+            &cookie(&[("x-csrf-token", &csrf), ("origin", "https://evil.example")]),
+            "POST",
+            "/api/v1/instances",
+            create.clone(),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "cross-origin: {body}");
+    let (status, headers, body) = daemon
+        .request(
+            tcp(),
+            &cookie(&[
+                ("x-csrf-token", &csrf),
+                ("origin", "https://berth.example:8443"),
+            ]),
+            "POST",
+            "/api/v1/instances",
+            create,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "CORS is off"
+    );
+    daemon.wait_success(&body).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_with_one_message_for_unknown_users_and_wrong_passwords()
+-> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let (_, unknown) = daemon
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": "nobody", "password": "Whatever-123"}),
+        )
+        .await?;
+    let (_, wrong) = daemon
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": "admin", "password": "Whatever-123"}),
+        )
+        .await?;
+    assert_eq!(unknown["error"]["message"], wrong["error"]["message"]);
+    let mut last = (StatusCode::OK, axum::http::HeaderMap::new());
+    for _ in 0..8 {
+        let (status, headers, _) = daemon
+            .request(
+                tcp(),
+                &[],
+                "POST",
+                "/api/v1/auth/login",
+                json!({"username": "admin", "password": "Wrong-Guess-999"}),
+            )
+            .await?;
+        last = (status, headers);
+    }
+    assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = last
+        .1
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or("Retry-After")?;
+    assert!(retry >= 1);
+    // Even the right password waits now.
+    let (status, _) = daemon
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_creates_cannot_pass_the_quota_together() -> TestResult {
+    let daemon = std::sync::Arc::new(SimDaemon::start(&[]).await?);
+    let (status, body) = daemon
+        .call("POST", "/api/v1/users", json!({"username": "carol", "password": "Counts-Boats-Daily-5",
+            "quota": {"instances": 2, "memory": 1073741824u64, "forwards": 1, "port_range": [20000, 20999]}}))
+        .await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let carol = login(&daemon, "carol", "Counts-Boats-Daily-5").await?;
+    // Without a memory limit the quota could be escaped: refused, naming the field.
+    let (status, body) = daemon
+        .call_as(
+            Some(&carol),
+            "POST",
+            "/api/v1/instances",
+            json!({"image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limits.memory")),
+        "{body}"
+    );
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let daemon = daemon.clone();
+        let carol = carol.clone();
+        tasks.push(tokio::spawn(async move {
+            daemon
+                .call_as(Some(&carol), "POST", "/api/v1/instances",
+                    json!({"name": format!("q{i}"), "image": "debian/12", "limits": {"memory": 268435456u64}}))
+                .await
+                .map(|(status, body)| (status, body))
+                .map_err(|e| e.to_string())
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        let (status, body) = task.await??;
+        match status {
+            StatusCode::ACCEPTED => {
+                accepted += 1;
+                daemon.wait_success(&body).await?;
+            }
+            StatusCode::FORBIDDEN => assert_eq!(body["error"]["code"], "quota_exceeded", "{body}"),
+            other => return Err(format!("unexpected {other}: {body}").into()),
+        }
+    }
+    assert_eq!(accepted, 2);
+    let (_, me) = daemon
+        .call_as(Some(&carol), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    assert_eq!(me["usage"]["instances"], 2, "{me}");
+    assert_eq!(me["usage"]["memory"], 2 * 268435456u64, "{me}");
+    assert_eq!(me["user"]["quota"]["instances"], 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_answers_and_the_audit_log() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let cast = cast(&daemon).await?;
+    let root_pw = "Guest-Root-Pass-88";
+    let (status, body) = daemon
+        .call_as(
+            Some(&cast.alice),
+            "POST",
+            "/api/v1/instances/a-web/password",
+            json!({"password": root_pw}),
+        )
+        .await?;
+    // The sim backend has no rootfs, so this fails; it is audited all the same.
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, audit) = daemon
+        .call_as(
+            Some(&cast.admin),
+            "GET",
+            "/api/v1/audit?limit=1000",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let text = audit.to_string();
+    for secret in [
+        ALICE_PW,
+        BOB_PW,
+        ADMIN_PASSWORD,
+        root_pw,
+        cast.alice_reader_secret.as_str(),
+    ] {
+        assert!(!text.contains(secret), "a secret is in the audit log");
+    }
+    for action in [
+        "auth.login",
+        "user.create",
+        "instance.create",
+        "token.create",
+        "instance.password",
+    ] {
+        assert!(
+            audit
+                .as_array()
+                .ok_or("audit")?
+                .iter()
+                .any(|e| e["action"] == action),
+            "{action} not audited"
+        );
+    }
+    let entry = audit
+        .as_array()
+        .ok_or("audit")?
+        .iter()
+        .find(|e| e["action"] == "instance.password")
+        .ok_or("entry")?;
+    assert_eq!(entry["actor"], "alice");
+    assert_eq!(entry["ip"], "127.0.0.1");
+    assert_eq!(entry["target"], "a-web");
+    // A user reads only their own entries.
+    let (_, own) = daemon
+        .call_as(Some(&cast.bob), "GET", "/api/v1/audit", Value::Null)
+        .await?;
+    assert!(
+        own.as_array()
+            .ok_or("audit")?
+            .iter()
+            .all(|e| e["actor"].as_str().is_some_and(|a| a.starts_with("bob"))),
+        "{own}"
+    );
+    let (_, users) = daemon
+        .call_as(Some(&cast.admin), "GET", "/api/v1/users", Value::Null)
+        .await?;
+    assert!(
+        !users.to_string().contains("argon2"),
+        "password hashes are answered"
+    );
+    Ok(())
+}
