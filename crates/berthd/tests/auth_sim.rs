@@ -592,7 +592,6 @@ async fn concurrent_creates_cannot_pass_the_quota_together() -> TestResult {
                 .call_as(Some(&carol), "POST", "/api/v1/instances",
                     json!({"name": format!("q{i}"), "image": "debian/12", "limits": {"memory": 268435456u64}}))
                 .await
-                .map(|(status, body)| (status, body))
                 .map_err(|e| e.to_string())
         }));
     }

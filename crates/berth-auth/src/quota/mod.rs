@@ -253,7 +253,9 @@ impl AuthDb {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM quota_reservations", [])?;
         for (user_id, target, amount) in held {
-            let v = Ledger::of(amount).0.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+            let v = Ledger::of(amount)
+                .0
+                .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
             tx.execute(
                 "INSERT OR REPLACE INTO quota_reservations
                  (user_id, target, instances, cpu_milli, memory, disk, snapshots, forwards)

@@ -128,6 +128,7 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         generate_password: args.generate_password,
         ssh_keys,
         wireguard,
+        owner: None,
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
     let generated = envelope.password.clone();
