@@ -36,6 +36,10 @@ const SECRET_SUFFIXES: &[&str] = &[
     "preshared_key",
 ];
 
+/// Keys whose value, when it is text, is a whole config holding a secret (a wg-quick file with
+/// its `PrivateKey`, the uplink's `config`); as an object it is walked like any other.
+const SECRET_TEXT_KEYS: &[&str] = &["wireguard", "config"];
+
 /// Largest page [`AuthDb::audit`] returns.
 pub const MAX_PAGE: u32 = 1000;
 
@@ -93,7 +97,9 @@ pub fn redact(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, value)| {
-                    let value = if is_secret_key(key) {
+                    let secret_text = value.is_string()
+                        && SECRET_TEXT_KEYS.contains(&key.to_ascii_lowercase().as_str());
+                    let value = if is_secret_key(key) || secret_text {
                         Value::String(REDACTED.to_owned())
                     } else {
                         redact(value)
@@ -212,6 +218,11 @@ mod tests {
         assert_eq!(redacted["proxmox"]["token_id"], "berth@pve!x");
         assert_eq!(redacted["Root_Password"], REDACTED);
         assert_eq!(redacted["limits"], json!({"cpu": 1}));
+        let create = json!({"name": "vpn", "wireguard": "[Interface]\nPrivateKey = k\n"});
+        assert_eq!(redact(&create)["wireguard"], REDACTED);
+        let uplink = json!({"mode": "wireguard", "config": "[Interface]\nPrivateKey = k\n"});
+        assert_eq!(redact(&uplink)["config"], REDACTED);
+        assert_eq!(redact(&uplink)["mode"], "wireguard");
     }
 
     #[test]

@@ -68,6 +68,33 @@ fn https_with_a_self_signed_certificate_and_a_bearer_token() -> Result<(), Error
     ])?;
     assert_eq!(code, "200", "{body}");
     assert!(body.contains("\"admin\""), "{body}");
+    let (body, code) = curl(&[
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+        "--data",
+        r#"{"name": "ci"}"#,
+        &format!("{base}/tokens"),
+    ])?;
+    assert_eq!(code, "201", "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body)?;
+    let secret = created["secret"].as_str().ok_or("no secret")?;
+    let (_, code) = curl(&[
+        "-H",
+        &format!("authorization: Bearer {secret}"),
+        &format!("{base}/instances"),
+    ])?;
+    assert_eq!(code, "200");
+    // Secrets never reach the log (the generated first password is logged once, by design).
+    let log = d.log();
+    for secret in [
+        token,
+        secret,
+        session["refresh_token"].as_str().unwrap_or("-"),
+    ] {
+        assert!(!log.contains(secret), "a token is in the daemon log");
+    }
     // Plain HTTP on the TLS port is not served.
     let (_, code) = curl(&[&format!("http://127.0.0.1:{port}/api/v1/openapi.json")])?;
     assert_ne!(code, "200");
