@@ -57,8 +57,6 @@ pub enum Via {
     Token { token_id: Uuid, name: String },
     /// The local unix socket (peer credentials).
     Socket,
-    /// Berth itself, acting for the owner (recovery, autostart, schedules).
-    Berth,
 }
 
 /// An authenticated caller.
@@ -80,17 +78,6 @@ impl Principal {
             role: admin.role,
             scope: Scope::Full,
             via: Via::Socket,
-        }
-    }
-
-    /// Berth acting for `owner` on its own account (recovery, autostart, schedules).
-    pub fn berth_for(owner: &str) -> Self {
-        Self {
-            user_id: Uuid::nil(),
-            username: owner.to_owned(),
-            role: Role::User,
-            scope: Scope::Full,
-            via: Via::Berth,
         }
     }
 
@@ -145,7 +132,6 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Token { name, .. } => format!("{}/{name}", self.username),
-            Via::Berth => format!("berth (for {})", self.username),
             _ => self.username.clone(),
         }
     }
