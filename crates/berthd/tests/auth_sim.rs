@@ -448,6 +448,21 @@ async fn browser_sessions_need_the_csrf_token_and_the_same_origin() -> TestResul
         );
         h
     };
+    // An expired or forged session cookie does not stop a new login.
+    let stale = vec![(
+        "cookie".to_owned(),
+        "berth_session=forged.jwt.value".to_owned(),
+    )];
+    let (status, _, body) = daemon
+        .request(
+            tcp(),
+            &stale,
+            "POST",
+            "/api/v1/auth/login",
+            json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let create = json!({"name": "c1", "image": "debian/12"});
     let (status, _, body) = daemon
         .request(tcp(), &cookie(&[]), "GET", "/api/v1/auth/me", Value::Null)
