@@ -148,7 +148,7 @@ fn check(
     }
     let principal = principal.ok_or_else(|| {
         AppError::Unauthorized(
-            "log in first: send `Authorization: Bearer <token>` (berth login) or use the web UI"
+            "log in first: send `Authorization: Bearer <token>` (an API token, or the access token from POST /api/v1/auth/login)"
                 .into(),
         )
     })?;
@@ -170,31 +170,44 @@ fn check(
         Access::Instance => {
             let name = param("name");
             let owner = app.instance_owner(name)?;
-            let allowed = match &owner {
-                Some(owner) if rule.write => principal.authorize_write(owner),
-                Some(owner) => principal.authorize_read(owner),
-                None => Ok(()),
-            };
-            if allowed == Err(berth_auth::Denied::Hidden) {
-                return Err(AppError::NotFound(format!("instance {name}")));
-            }
-            allowed
+            return owned(
+                principal,
+                owner.as_deref(),
+                rule.write,
+                &format!("instance {name}"),
+            );
         }
         Access::Operation => {
             let id = param("id");
             let owner = app.operation_owner(id)?;
-            let allowed = match &owner {
-                Some(owner) if rule.write => principal.authorize_write(owner),
-                Some(owner) => principal.authorize_read(owner),
-                None => Ok(()),
-            };
-            if allowed == Err(berth_auth::Denied::Hidden) {
-                return Err(AppError::NotFound(format!("operation {id}")));
-            }
-            allowed
+            return owned(
+                principal,
+                owner.as_deref(),
+                rule.write,
+                &format!("operation {id}"),
+            );
         }
     };
     denied.map_err(AppError::from)
+}
+
+/// Whether `principal` may use a resource of `owner` (`None`: it does not exist, and the
+/// handler says so). Someone else's is 404 with the same message as a missing one.
+fn owned(
+    principal: &Principal,
+    owner: Option<&str>,
+    write: bool,
+    what: &str,
+) -> Result<(), AppError> {
+    let allowed = match owner {
+        Some(owner) if write => principal.authorize_write(owner),
+        Some(owner) => principal.authorize_read(owner),
+        None => Ok(()),
+    };
+    match allowed {
+        Err(berth_auth::Denied::Hidden) => Err(AppError::NotFound(what.to_owned())),
+        other => other.map_err(AppError::from),
+    }
 }
 
 /// A cookie-carried session must prove the page is ours: state changes carry the CSRF token,
