@@ -19,12 +19,19 @@ pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
 #[derive(Debug, Clone)]
 pub enum Endpoint {
     Socket(PathBuf),
-    /// `host:port` of an `http://` remote, with its token.
+    /// An `http://` or `https://` remote, with its token.
     Remote {
+        /// `HOST:PORT`.
         authority: String,
+        /// The pinned certificate fingerprint of an `https://` remote; `None` for `http://`.
+        tls: Option<String>,
         token: Option<String>,
     },
 }
+
+/// A connected byte stream to berthd: the unix socket, TCP, or TLS over TCP.
+pub trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -40,30 +47,104 @@ pub struct ApiFailure {
     pub message: String,
 }
 
+/// `HOST:PORT` of a remote URL and whether it is `https://`.
+pub fn parse_remote(url: &str) -> anyhow::Result<(String, bool)> {
+    let (rest, https) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, true)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, false)
+    } else {
+        bail!("remote {url:?}: give http://HOST:PORT or https://HOST:PORT");
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') {
+        bail!("remote {url:?}: give http://HOST:PORT or https://HOST:PORT, without a path");
+    }
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        && !authority.ends_with(']')
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if https { 8443 } else { 8440 })
+    };
+    Ok((authority, https))
+}
+
 impl Client {
+    /// The daemon to talk to: `--socket` when given; else `--remote` (its token and pinned
+    /// fingerprint from `berth login` unless `--token` is given); else the remote saved as
+    /// the default by `berth login`; else the local socket.
     pub fn new(
         socket: Option<PathBuf>,
         remote: Option<String>,
         token: Option<String>,
     ) -> anyhow::Result<Self> {
-        let endpoint = match remote {
-            Some(url) => {
-                let authority = url
-                    .strip_prefix("http://")
-                    .with_context(|| {
-                        format!("remote {url:?}: only http:// remotes are supported so far")
-                    })?
-                    .trim_end_matches('/')
-                    .to_owned();
-                Endpoint::Remote { authority, token }
-            }
-            None => Endpoint::Socket(socket.unwrap_or_else(|| DEFAULT_SOCKET.into())),
+        if let Some(socket) = socket {
+            return Ok(Self {
+                endpoint: Endpoint::Socket(socket),
+            });
+        }
+        let saved = crate::remotes::Remotes::load()?;
+        let Some(url) = remote.or_else(|| saved.default.clone()) else {
+            return Ok(Self {
+                endpoint: Endpoint::Socket(DEFAULT_SOCKET.into()),
+            });
         };
-        Ok(Self { endpoint })
+        let url = crate::remotes::key(&url);
+        let entry = saved.get(&url);
+        let (authority, https) = parse_remote(&url)?;
+        let tls = if https {
+            match entry.and_then(|e| e.fingerprint.clone()) {
+                Some(fingerprint) => Some(fingerprint),
+                None => bail!("remote {url}: no pinned certificate; run `berth login {url}` first"),
+            }
+        } else {
+            None
+        };
+        let token = token.or_else(|| entry.map(|e| e.token.clone()));
+        Ok(Self::remote(authority, tls, token))
     }
 
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    /// A remote at `authority`, over TLS pinned to `tls` when given.
+    pub fn remote(authority: String, tls: Option<String>, token: Option<String>) -> Self {
+        Self {
+            endpoint: Endpoint::Remote {
+                authority,
+                tls,
+                token,
+            },
+        }
+    }
+
+    /// Opens a connection to the daemon, and says what to put in `Host` and `Authorization`.
+    pub async fn connect(&self) -> anyhow::Result<(Box<dyn Connection>, String, Option<String>)> {
+        match &self.endpoint {
+            Endpoint::Socket(socket) => {
+                let stream = UnixStream::connect(socket).await.with_context(|| {
+                    format!("cannot reach berthd at {}: is it running? (start it with scripts/setup.sh)", socket.display())
+                })?;
+                Ok((Box::new(stream), "localhost".to_owned(), None))
+            }
+            Endpoint::Remote {
+                authority,
+                tls,
+                token,
+            } => {
+                let stream: Box<dyn Connection> = match tls {
+                    Some(fingerprint) => {
+                        Box::new(crate::tls::connect(authority, fingerprint).await?)
+                    }
+                    None => Box::new(
+                        TcpStream::connect(authority.as_str())
+                            .await
+                            .with_context(|| format!("cannot reach berthd at {authority}"))?,
+                    ),
+                };
+                Ok((stream, authority.clone(), token.clone()))
+            }
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -127,25 +208,13 @@ impl Client {
             .method(method)
             .uri(format!("/api/v1{path}"))
             .header(CONTENT_TYPE, content_type);
-        let (status, headers, bytes) = match &self.endpoint {
-            Endpoint::Socket(socket) => {
-                let stream = UnixStream::connect(socket).await.with_context(|| {
-                    format!("cannot reach berthd at {}: is it running? (start it with scripts/setup.sh)", socket.display())
-                })?;
-                request = request.header(HOST, "localhost");
-                send(TokioIo::new(stream), request.body(Full::new(body))?).await?
-            }
-            Endpoint::Remote { authority, token } => {
-                let stream = TcpStream::connect(authority.as_str())
-                    .await
-                    .with_context(|| format!("cannot reach berthd at {authority}"))?;
-                request = request.header(HOST, authority.as_str());
-                if let Some(token) = token {
-                    request = request.header(AUTHORIZATION, format!("Bearer {token}"));
-                }
-                send(TokioIo::new(stream), request.body(Full::new(body))?).await?
-            }
-        };
+        let (stream, host, token) = self.connect().await?;
+        request = request.header(HOST, host);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let (status, headers, bytes) =
+            send(TokioIo::new(stream), request.body(Full::new(body))?).await?;
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(err) => {

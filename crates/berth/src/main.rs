@@ -5,7 +5,10 @@ mod client;
 mod commands;
 mod output;
 mod progress;
+mod prompt;
+mod remotes;
 mod terminal;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +28,7 @@ struct Cli {
     /// The local daemon's socket.
     #[arg(long, env = "BERTH_SOCKET", global = true)]
     socket: Option<PathBuf>,
-    /// A remote daemon, `http://HOST:PORT`.
+    /// A remote daemon, `https://HOST:PORT` (after `berth login`) or `http://127.0.0.1:PORT`.
     #[arg(long, env = "BERTH_REMOTE", global = true)]
     remote: Option<String>,
     /// API token for a remote daemon.

@@ -5,14 +5,14 @@
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use berth_types::api::{ConsoleControl, ErrorBody};
 use futures_util::{SinkExt, StreamExt};
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::client::{Client, Endpoint};
+use crate::client::Client;
 
 /// The byte `Ctrl-]` sends.
 const DETACH: u8 = 0x1d;
@@ -63,22 +63,9 @@ pub fn size() -> (u16, u16) {
 
 /// Opens `/api/v1{path}` as a WebSocket and runs the session; the exit code comes back.
 pub async fn attach(client: &Client, path: &str) -> anyhow::Result<i32> {
-    let url = format!("ws://localhost/api/v1{path}");
-    match client.endpoint() {
-        Endpoint::Socket(socket) => {
-            let stream = tokio::net::UnixStream::connect(socket)
-                .await
-                .with_context(|| format!("cannot reach berthd at {}", socket.display()))?;
-            session(handshake(url, None, stream).await?).await
-        }
-        Endpoint::Remote { authority, token } => {
-            let stream = tokio::net::TcpStream::connect(authority.as_str())
-                .await
-                .with_context(|| format!("cannot reach berthd at {authority}"))?;
-            let url = format!("ws://{authority}/api/v1{path}");
-            session(handshake(url, token.as_deref(), stream).await?).await
-        }
-    }
+    let (stream, host, token) = client.connect().await?;
+    let url = format!("ws://{host}/api/v1{path}");
+    session(handshake(url, token.as_deref(), stream).await?).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(

@@ -1,5 +1,6 @@
 //! The commands, one module per resource.
 
+mod audit;
 mod backups;
 mod console;
 mod exec;
@@ -7,12 +8,15 @@ mod files;
 mod forwards;
 mod images;
 mod instances;
+mod login;
 mod network;
 mod operations;
 mod password;
 mod power;
 mod snapshots;
 mod system;
+mod tokens;
+mod users;
 
 use clap::Subcommand;
 
@@ -87,6 +91,21 @@ pub enum Command {
     Operation(operations::OperationCommand),
     /// Host, storage and backends.
     System,
+    /// Log in to a remote berthd: makes an API token and saves it (0600) with the pinned
+    /// certificate; the remote becomes the default.
+    Login(login::LoginArgs),
+    /// Revoke the saved token of a remote and forget it.
+    Logout(login::LogoutArgs),
+    /// Who berthd takes you for, and your usage against your quota.
+    Whoami,
+    /// Accounts and quotas (admins); `user passwd` changes your own password.
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// API tokens for scripts.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// The audit log: who did what, when, from where.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs a command and returns the process exit code.
@@ -114,6 +133,12 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Image(command) => images::run(ctx, command).await,
         Command::Operation(command) => operations::run(ctx, command).await,
         Command::System => system::show(ctx).await,
+        Command::Login(args) => login::login(ctx, args).await,
+        Command::Logout(args) => login::logout(ctx, args).await,
+        Command::Whoami => login::whoami(ctx).await,
+        Command::User(command) => users::run(ctx, command).await,
+        Command::Token(command) => tokens::run(ctx, command).await,
+        Command::Audit(args) => audit::list(ctx, args).await,
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {

@@ -1,8 +1,6 @@
 //! `berth password NAME [--generate]`: the new password comes from standard input (a prompt
 //! without echo on a terminal), never from the command line.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use berth_types::api::{PasswordRequest, PasswordResponse};
 use clap::Args;
 
@@ -21,7 +19,7 @@ pub async fn set(ctx: &Context, args: PasswordArgs) -> anyhow::Result<()> {
     let password = if args.generate {
         None
     } else {
-        Some(read_password()?)
+        Some(crate::prompt::secret("New root password")?)
     };
     let request = PasswordRequest {
         password,
@@ -45,30 +43,4 @@ pub async fn set(ctx: &Context, args: PasswordArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn read_password() -> anyhow::Result<String> {
-    let stdin = std::io::stdin();
-    let tty = stdin.is_terminal();
-    let saved = if tty {
-        eprint!("New root password: ");
-        std::io::stderr().flush()?;
-        let mut termios = nix::sys::termios::tcgetattr(&stdin)?;
-        let saved = termios.clone();
-        termios
-            .local_flags
-            .remove(nix::sys::termios::LocalFlags::ECHO);
-        nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &termios)?;
-        Some(saved)
-    } else {
-        None
-    };
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if let Some(saved) = saved {
-        nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &saved)?;
-        eprintln!();
-    }
-    read?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
