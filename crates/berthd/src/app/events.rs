@@ -1,0 +1,334 @@
+//! The event bus behind `GET /api/v1/events`: operations, lifecycle changes and metrics samples
+//! are published here and fanned out to every subscriber whose filter and rights they pass.
+//!
+//! Each subscriber has its own bounded buffer, filled with `try_send`: publishing never waits,
+//! so a subscriber that stops reading (a stuck WebSocket client) costs only its own buffer.
+//! Events that do not fit are counted, and the subscriber gets one `notice` with the count in
+//! their place, as soon as there is room again (or when it has read everything buffered).
+//!
+//! Who asked for a change (the lifecycle event's `actor`) travels as a task-local set by the
+//! API guard around each request and carried into the operations it starts; work berthd does
+//! by itself (autostart, schedules) has the actor `berthd`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use berth_auth::Principal;
+use berth_types::events::{Event, EventFilter, EventsQuery, Lifecycle, LifecycleAction};
+use berth_types::{InstanceState, OperationKind};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+
+/// Events a subscriber may have waiting before newer ones are dropped.
+pub const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// The actor of things berthd does by itself.
+pub const DAEMON_ACTOR: &str = "berthd";
+
+tokio::task_local! {
+    static ACTOR: String;
+}
+
+/// Runs `work` with `actor` as the one asking, for the lifecycle events it publishes.
+pub async fn acting_as<F: Future>(actor: String, work: F) -> F::Output {
+    ACTOR.scope(actor, work).await
+}
+
+/// Who is asking in the current task: the caller of the request, or `berthd`.
+pub fn actor() -> String {
+    ACTOR
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| DAEMON_ACTOR.to_owned())
+}
+
+struct Subscriber {
+    id: u64,
+    viewer: Principal,
+    filter: EventFilter,
+    tx: mpsc::Sender<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct Subscribers {
+    next_id: u64,
+    list: Vec<Subscriber>,
+}
+
+/// Fans events out to subscribers. Cheap to publish into from anywhere.
+#[derive(Default)]
+pub struct EventBus {
+    subscribers: Arc<Mutex<Subscribers>>,
+}
+
+/// One subscriber's end. Dropping it unsubscribes.
+pub struct Subscription {
+    id: u64,
+    rx: mpsc::Receiver<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
+    subscribers: Arc<Mutex<Subscribers>>,
+}
+
+fn lock(subscribers: &Mutex<Subscribers>) -> std::sync::MutexGuard<'_, Subscribers> {
+    subscribers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether `viewer` may see `event`: their own things, everything for admins; host-wide events
+/// (no owner) are for admins only.
+pub fn visible(viewer: &Principal, event: &Event) -> bool {
+    match &event.owner {
+        Some(owner) => viewer.can_read(owner),
+        None => viewer.is_admin(),
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Subscribes `viewer` to the events `filter` selects, with the default buffer.
+    pub fn subscribe(&self, viewer: Principal, filter: EventFilter) -> Subscription {
+        self.subscribe_with_buffer(viewer, filter, SUBSCRIBER_BUFFER)
+    }
+
+    /// As [`subscribe`](Self::subscribe), holding at most `buffer` unread events.
+    pub fn subscribe_with_buffer(
+        &self,
+        viewer: Principal,
+        filter: EventFilter,
+        buffer: usize,
+    ) -> Subscription {
+        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut subscribers = lock(&self.subscribers);
+        subscribers.next_id += 1;
+        let id = subscribers.next_id;
+        subscribers.list.push(Subscriber {
+            id,
+            viewer,
+            filter,
+            tx,
+            dropped: dropped.clone(),
+        });
+        Subscription {
+            id,
+            rx,
+            dropped,
+            subscribers: self.subscribers.clone(),
+        }
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        lock(&self.subscribers).list.len()
+    }
+
+    /// Hands `event` to every subscriber that wants it and may see it. Never waits.
+    pub fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        let mut subscribers = lock(&self.subscribers);
+        subscribers.list.retain(|sub| {
+            if !sub.filter.matches(&event) || !visible(&sub.viewer, &event) {
+                return true;
+            }
+            deliver(sub, &event)
+        });
+    }
+
+    /// Publishes a lifecycle event about `instance` (owned by `owner`), asked for by the
+    /// current task's actor.
+    pub fn lifecycle(
+        &self,
+        instance: &str,
+        owner: &str,
+        action: LifecycleAction,
+        state: Option<InstanceState>,
+        object: Option<String>,
+    ) {
+        let actor = actor();
+        tracing::debug!(instance, ?action, %actor, "lifecycle event");
+        self.publish(Event::lifecycle(
+            instance,
+            owner,
+            Lifecycle {
+                action,
+                actor,
+                state,
+                object,
+            },
+        ));
+    }
+}
+
+/// Puts `event` in `sub`'s buffer (after a notice of what it missed, if anything); `false` when
+/// the subscriber is gone.
+fn deliver(sub: &Subscriber, event: &Arc<Event>) -> bool {
+    let missed = sub.dropped.swap(0, Ordering::AcqRel);
+    if missed > 0 {
+        match sub.tx.try_send(Arc::new(Event::dropped(missed))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                sub.dropped.fetch_add(missed + 1, Ordering::AcqRel);
+                return true;
+            }
+            Err(TrySendError::Closed(_)) => return false,
+        }
+    }
+    match sub.tx.try_send(event.clone()) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            sub.dropped.fetch_add(1, Ordering::AcqRel);
+            true
+        }
+        Err(TrySendError::Closed(_)) => false,
+    }
+}
+
+impl Subscription {
+    /// The next event; a notice when events were dropped and everything older has been read.
+    /// `None` once the bus is gone.
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        match self.rx.try_recv() {
+            Ok(event) => return Some(event),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        let missed = self.dropped.swap(0, Ordering::AcqRel);
+        if missed > 0 {
+            return Some(Arc::new(Event::dropped(missed)));
+        }
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.subscribers).list.retain(|sub| sub.id != self.id);
+    }
+}
+
+impl super::App {
+    /// `GET /events`: subscribes `caller` to what `query` selects. An instance filter on an
+    /// instance they cannot see (or that does not exist yet) simply yields nothing.
+    pub fn subscribe_events(
+        &self,
+        caller: Principal,
+        query: &EventsQuery,
+    ) -> Result<Subscription, super::AppError> {
+        let filter = EventFilter::parse(query)?;
+        tracing::debug!(user = %caller.username, ?filter, "event subscriber");
+        Ok(self.events.subscribe(caller, filter))
+    }
+}
+
+/// The lifecycle action an operation of `kind` stands for when it succeeds.
+pub fn lifecycle_of(kind: OperationKind) -> Option<LifecycleAction> {
+    Some(match kind {
+        OperationKind::InstanceCreate | OperationKind::InstanceImport => {
+            LifecycleAction::InstanceCreated
+        }
+        OperationKind::InstanceStart => LifecycleAction::InstanceStarted,
+        OperationKind::InstanceStop => LifecycleAction::InstanceStopped,
+        OperationKind::InstanceRestart => LifecycleAction::InstanceRestarted,
+        OperationKind::InstanceSuspend => LifecycleAction::InstanceSuspended,
+        OperationKind::InstanceResume => LifecycleAction::InstanceResumed,
+        OperationKind::InstanceDelete => LifecycleAction::InstanceDeleted,
+        OperationKind::InstanceSnapshot => LifecycleAction::SnapshotCreated,
+        OperationKind::InstanceRestore => LifecycleAction::SnapshotRestored,
+        OperationKind::InstanceBackup => LifecycleAction::BackupCreated,
+        // An ephemeral `berth run` instance, and images: no instance lifecycle to tell.
+        OperationKind::InstanceRun | OperationKind::ImageBuild | OperationKind::ImageDelete => {
+            return None;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_auth::{Role, Scope, Via};
+    use uuid::Uuid;
+
+    fn user(name: &str, role: Role) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            username: name.into(),
+            role,
+            scope: Scope::Full,
+            via: Via::Socket,
+        }
+    }
+
+    fn started(instance: &str, owner: &str) -> Event {
+        Event::lifecycle(
+            instance,
+            owner,
+            Lifecycle {
+                action: LifecycleAction::InstanceStarted,
+                actor: owner.into(),
+                state: None,
+                object: None,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_full_buffer_drops_and_says_how_many_in_their_place() {
+        let bus = EventBus::new();
+        let mut slow = bus.subscribe_with_buffer(user("a", Role::Admin), EventFilter::default(), 4);
+        for i in 0..10 {
+            bus.publish(started(&format!("i{i}"), "a"));
+        }
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let Some(event) = slow.recv().await else {
+                break;
+            };
+            seen.push(event);
+        }
+        let names: Vec<_> = seen.iter().map(|e| e.instance.clone()).collect();
+        assert_eq!(
+            names,
+            vec![
+                Some("i0".into()),
+                Some("i1".into()),
+                Some("i2".into()),
+                Some("i3".into()),
+                None
+            ]
+        );
+        assert!(
+            matches!(&seen[4].data, berth_types::events::EventData::Notice(n) if n.dropped == 6)
+        );
+        // Room again: the next event comes, with no second notice.
+        bus.publish(started("i10", "a"));
+        let next = slow.recv().await;
+        assert_eq!(next.and_then(|e| e.instance.clone()), Some("i10".into()));
+    }
+
+    #[tokio::test]
+    async fn owners_see_their_own_admins_everything_and_host_events_are_for_admins() {
+        let bus = EventBus::new();
+        let mut alice = bus.subscribe(user("alice", Role::User), EventFilter::default());
+        let mut admin = bus.subscribe(user("root", Role::Admin), EventFilter::default());
+        bus.publish(started("b1", "bob"));
+        bus.publish(
+            Event::metrics(None, None, &serde_json::json!({"cpu_percent": 1.0})).expect("json"),
+        );
+        bus.publish(started("a1", "alice"));
+        let first = alice.recv().await.and_then(|e| e.instance.clone());
+        assert_eq!(first, Some("a1".into()));
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(admin.recv().await.map(|e| e.instance.clone()));
+        }
+        assert_eq!(
+            seen,
+            vec![Some(Some("b1".into())), Some(None), Some(Some("a1".into()))]
+        );
+        drop(alice);
+        assert_eq!(bus.subscriber_count(), 1);
+    }
+}
