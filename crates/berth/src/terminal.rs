@@ -63,20 +63,33 @@ pub fn size() -> (u16, u16) {
 
 /// Opens `/api/v1{path}` as a WebSocket and runs the session; the exit code comes back.
 pub async fn attach(client: &Client, path: &str) -> anyhow::Result<i32> {
-    let url = format!("ws://localhost/api/v1{path}");
+    session(open(client, path).await?).await
+}
+
+/// A byte stream to berthd: its unix socket or a TCP connection.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Opens `/api/v1{path}` as a WebSocket (with the token for a remote daemon); an error answer
+/// becomes its message.
+pub async fn open(
+    client: &Client,
+    path: &str,
+) -> anyhow::Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>> {
     match client.endpoint() {
         Endpoint::Socket(socket) => {
             let stream = tokio::net::UnixStream::connect(socket)
                 .await
                 .with_context(|| format!("cannot reach berthd at {}", socket.display()))?;
-            session(handshake(url, None, stream).await?).await
+            let url = format!("ws://localhost/api/v1{path}");
+            handshake(url, None, Box::new(stream) as Box<dyn Io>).await
         }
         Endpoint::Remote { authority, token } => {
             let stream = tokio::net::TcpStream::connect(authority.as_str())
                 .await
                 .with_context(|| format!("cannot reach berthd at {authority}"))?;
             let url = format!("ws://{authority}/api/v1{path}");
-            session(handshake(url, token.as_deref(), stream).await?).await
+            handshake(url, token.as_deref(), Box::new(stream) as Box<dyn Io>).await
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod backups;
 mod console;
+mod events;
 mod exec;
 mod files;
 mod forwards;
@@ -11,6 +12,7 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod settings;
 mod snapshots;
 mod system;
 
@@ -85,8 +87,15 @@ pub enum Command {
     /// Operations (long actions).
     #[command(subcommand, alias = "op")]
     Operation(operations::OperationCommand),
-    /// Host, storage and backends.
+    /// Host, storage, kernel capabilities and backends.
     System,
+    /// Defaults for new instances and metrics preferences; `settings set …` changes them.
+    Settings {
+        #[command(subcommand)]
+        command: Option<settings::SettingsCommand>,
+    },
+    /// Follow live events (operations, lifecycle, metrics) until Ctrl-C.
+    Events(events::EventsArgs),
 }
 
 /// Runs a command and returns the process exit code.
@@ -114,6 +123,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Image(command) => images::run(ctx, command).await,
         Command::Operation(command) => operations::run(ctx, command).await,
         Command::System => system::show(ctx).await,
+        Command::Settings { command } => settings::run(ctx, command).await,
+        Command::Events(args) => events::follow(ctx, args).await,
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {
