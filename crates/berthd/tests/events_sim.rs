@@ -158,10 +158,14 @@ async fn a_create_streams_every_step_and_lifecycle_events_name_who_asked() -> Re
     )
     .await?;
     let id = accepted["operation"]["id"].clone();
-    let events = read_until(&mut ws, |e| {
-        e["type"] == "operation" && e["data"]["id"] == id && e["data"]["status"] == "success"
-    })
-    .await?;
+    // The operation ends, then the lifecycle event says what it changed.
+    let events = read_until(&mut ws, |e| is_lifecycle(e, "web1", "instance-created")).await?;
+    let last_op = events.iter().rev().find(|e| e["type"] == "operation");
+    assert_eq!(
+        last_op.map(|e| &e["data"]["status"]),
+        Some(&json!("success")),
+        "{events:?}"
+    );
     let ops: Vec<&Value> = events.iter().filter(|e| e["type"] == "operation").collect();
     assert!(ops.iter().all(|e| e["data"]["id"] == id), "{events:?}");
     assert!(

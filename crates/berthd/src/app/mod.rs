@@ -227,10 +227,11 @@ impl App {
                 tracing::warn!(operation = %id, error = %err, "operation failed; unwinding");
                 app.unwind(&op).await;
             }
+            op.finish(&result);
+            // After the operation's own end, so a client sees it succeed, then what changed.
             if result.is_ok() {
                 app.publish_lifecycle_of(&op.snapshot(), &op.request());
             }
-            op.finish(&result);
             app.operations.forget(id);
         }));
         Ok(first_view)
