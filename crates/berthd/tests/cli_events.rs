@@ -71,7 +71,7 @@ impl Drop for Follower {
     }
 }
 
-/// Waits until the daemon has `n` event subscribers, so nothing is published before they are.
+/// Waits until both followers are subscribed, so nothing is published before they are.
 fn wait_subscribed(d: &RealDaemon) -> Result<(), Error> {
     // A subscriber is registered before the handshake answers; give the CLI time to connect.
     for _ in 0..100 {
@@ -103,7 +103,7 @@ fn events_settings_and_system_from_the_cli() -> Result<(), Error> {
     let name = d.name("ev");
     d.ok(&["launch", "debian/12", &name])?;
 
-    let seen = lines.until(&format!("instance-created by admin"))?;
+    let seen = lines.until("instance-created by admin")?;
     assert!(
         seen.iter().any(|l| l.contains("operation")
             && l.contains(&name)
