@@ -40,13 +40,10 @@ async fn relay(socket: WebSocket, mut subscription: Subscription) {
         tokio::select! {
             event = subscription.recv() => {
                 let Some(event) = event else { break };
-                let text = match serde_json::to_string(&*event) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot encode an event");
-                        continue;
-                    }
-                };
+                let text = event.json();
+                if text.is_empty() {
+                    continue;
+                }
                 if tx.send(Message::Text(text.into())).await.is_err() {
                     break;
                 }

@@ -10,8 +10,9 @@
 //! API guard around each request and carried into the operations it starts; work berthd does
 //! by itself (autostart, schedules) has the actor `berthd`.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use berth_auth::Principal;
 use berth_types::events::{Event, EventFilter, EventsQuery, Lifecycle, LifecycleAction};
@@ -41,11 +42,45 @@ pub fn actor() -> String {
         .unwrap_or_else(|_| DAEMON_ACTOR.to_owned())
 }
 
+/// An event as its subscribers share it: encoded to JSON once, by the first that needs it.
+#[derive(Debug)]
+pub struct Published {
+    event: Event,
+    json: OnceLock<String>,
+}
+
+impl Published {
+    fn new(event: Event) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The event as one JSON object (the WebSocket message).
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            serde_json::to_string(&self.event).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot encode an event");
+                String::new()
+            })
+        })
+    }
+}
+
+impl Deref for Published {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 struct Subscriber {
     id: u64,
     viewer: Principal,
     filter: EventFilter,
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Published>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -64,7 +99,7 @@ pub struct EventBus {
 /// One subscriber's end. Dropping it unsubscribes.
 pub struct Subscription {
     id: u64,
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Published>>,
     dropped: Arc<AtomicU64>,
     subscribers: Arc<Mutex<Subscribers>>,
 }
@@ -127,7 +162,7 @@ impl EventBus {
 
     /// Hands `event` to every subscriber that wants it and may see it. Never waits.
     pub fn publish(&self, event: Event) {
-        let event = Arc::new(event);
+        let event = Published::new(event);
         let mut subscribers = lock(&self.subscribers);
         subscribers.list.retain(|sub| {
             if !sub.filter.matches(&event) || !visible(&sub.viewer, &event) {
@@ -164,10 +199,10 @@ impl EventBus {
 
 /// Puts `event` in `sub`'s buffer (after a notice of what it missed, if anything); `false` when
 /// the subscriber is gone.
-fn deliver(sub: &Subscriber, event: &Arc<Event>) -> bool {
+fn deliver(sub: &Subscriber, event: &Arc<Published>) -> bool {
     let missed = sub.dropped.swap(0, Ordering::AcqRel);
     if missed > 0 {
-        match sub.tx.try_send(Arc::new(Event::dropped(missed))) {
+        match sub.tx.try_send(Published::new(Event::dropped(missed))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 sub.dropped.fetch_add(missed + 1, Ordering::AcqRel);
@@ -189,7 +224,7 @@ fn deliver(sub: &Subscriber, event: &Arc<Event>) -> bool {
 impl Subscription {
     /// The next event; a notice when events were dropped and everything older has been read.
     /// `None` once the bus is gone.
-    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+    pub async fn recv(&mut self) -> Option<Arc<Published>> {
         match self.rx.try_recv() {
             Ok(event) => return Some(event),
             Err(TryRecvError::Disconnected) => return None,
@@ -197,7 +232,7 @@ impl Subscription {
         }
         let missed = self.dropped.swap(0, Ordering::AcqRel);
         if missed > 0 {
-            return Some(Arc::new(Event::dropped(missed)));
+            return Some(Published::new(Event::dropped(missed)));
         }
         self.rx.recv().await
     }
