@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Extension, Query, State};
 use axum::response::Response;
 use berth_types::api::ErrorBody;
@@ -39,7 +39,15 @@ async fn relay(socket: WebSocket, mut subscription: Subscription) {
     loop {
         tokio::select! {
             event = subscription.recv() => {
-                let Some(event) = event else { break };
+                let Some(event) = event else {
+                    // Dropped by the bus: the credential ended (or berthd is stopping).
+                    let frame = CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "the session or token ended; log in again".into(),
+                    };
+                    let _ = tx.send(Message::Close(Some(frame))).await;
+                    return;
+                };
                 let text = event.json();
                 if text.is_empty() {
                     continue;

@@ -156,6 +156,43 @@ impl EventBus {
         }
     }
 
+    /// Re-checks each subscriber's credential with `check` (once per distinct credential,
+    /// outside the lock): one whose credential ended is dropped, which ends its stream; the
+    /// others keep their rights as they are now (a demoted admin stops seeing others' events).
+    pub fn revalidate(&self, check: impl Fn(&Principal) -> Option<Principal>) {
+        let viewers: Vec<(u64, Principal)> = lock(&self.subscribers)
+            .list
+            .iter()
+            .map(|sub| (sub.id, sub.viewer.clone()))
+            .collect();
+        let mut checked: Vec<(Principal, Option<Principal>)> = Vec::new();
+        let mut verdicts = std::collections::HashMap::new();
+        for (id, viewer) in viewers {
+            let verdict = match checked.iter().find(|(seen, _)| *seen == viewer) {
+                Some((_, verdict)) => verdict.clone(),
+                None => {
+                    let verdict = check(&viewer);
+                    checked.push((viewer, verdict.clone()));
+                    verdict
+                }
+            };
+            verdicts.insert(id, verdict);
+        }
+        lock(&self.subscribers)
+            .list
+            .retain_mut(|sub| match verdicts.get(&sub.id) {
+                Some(Some(now)) => {
+                    sub.viewer = now.clone();
+                    true
+                }
+                Some(None) => {
+                    tracing::info!(user = %sub.viewer.username, "event stream closed: its credential ended");
+                    false
+                }
+                None => true,
+            });
+    }
+
     pub fn subscriber_count(&self) -> usize {
         lock(&self.subscribers).list.len()
     }
@@ -244,7 +281,38 @@ impl Drop for Subscription {
     }
 }
 
+/// How often open streams' credentials are re-checked for expiry (changes made through the
+/// API — logout, token revocation, role changes — are applied at once).
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl super::App {
+    /// Applies the current state of every subscriber's credential to the event bus.
+    pub(crate) fn recheck_event_viewers(&self) {
+        self.events
+            .revalidate(|viewer| match self.auth.recheck(viewer) {
+                Ok(now) => now,
+                Err(e) => {
+                    // Keep the stream through a passing storage error.
+                    tracing::warn!(user = %viewer.username, error = %e, "cannot re-check an event subscriber");
+                    Some(viewer.clone())
+                }
+            });
+    }
+
+    /// Re-checks subscribers now and then, so expired sessions and tokens end their streams.
+    pub(crate) fn spawn_event_viewer_recheck(self: &std::sync::Arc<Self>) {
+        let app = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RECHECK_EVERY).await;
+                let Some(app) = app.upgrade() else { return };
+                if app.events.subscriber_count() > 0 {
+                    app.recheck_event_viewers();
+                }
+            }
+        });
+    }
+
     /// `GET /events`: subscribes `caller` to what `query` selects. An instance filter on an
     /// instance they cannot see (or that does not exist yet) simply yields nothing.
     pub fn subscribe_events(

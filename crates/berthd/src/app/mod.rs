@@ -108,6 +108,7 @@ impl App {
         app.recover().await?;
         app.rebuild_quota_ledger()?;
         app.spawn_auth_pruner();
+        app.spawn_event_viewer_recheck();
         app.spawn_snapshot_scheduler();
         Ok(app)
     }
