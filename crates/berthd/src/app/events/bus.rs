@@ -1,46 +1,22 @@
-//! The event bus behind `GET /api/v1/events`: operations, lifecycle changes and metrics samples
-//! are published here and fanned out to every subscriber whose filter and rights they pass.
-//!
-//! Each subscriber has its own bounded buffer, filled with `try_send`: publishing never waits,
-//! so a subscriber that stops reading (a stuck WebSocket client) costs only its own buffer.
-//! Events that do not fit are counted, and the subscriber gets one `notice` with the count in
-//! their place, as soon as there is room again (or when it has read everything buffered).
-//!
-//! Who asked for a change (the lifecycle event's `actor`) travels as a task-local set by the
-//! API guard around each request and carried into the operations it starts; work berthd does
-//! by itself (autostart, schedules) has the actor `berthd`.
+//! The bus itself: subscribers with their filter, rights and bounded buffer, and a `publish`
+//! that never waits. Events that do not fit a subscriber's buffer are counted, and it gets one
+//! `notice` with the count in their place, as soon as there is room again (or when it has read
+//! everything buffered).
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use berth_auth::Principal;
-use berth_types::events::{Event, EventFilter, EventsQuery, Lifecycle, LifecycleAction};
-use berth_types::{InstanceState, OperationKind};
+use berth_types::InstanceState;
+use berth_types::events::{Event, EventFilter, Lifecycle, LifecycleAction};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 
+use super::actor;
+
 /// Events a subscriber may have waiting before newer ones are dropped.
 pub const SUBSCRIBER_BUFFER: usize = 1024;
-
-/// The actor of things berthd does by itself.
-pub const DAEMON_ACTOR: &str = "berthd";
-
-tokio::task_local! {
-    static ACTOR: String;
-}
-
-/// Runs `work` with `actor` as the one asking, for the lifecycle events it publishes.
-pub async fn acting_as<F: Future>(actor: String, work: F) -> F::Output {
-    ACTOR.scope(actor, work).await
-}
-
-/// Who is asking in the current task: the caller of the request, or `berthd`.
-pub fn actor() -> String {
-    ACTOR
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| DAEMON_ACTOR.to_owned())
-}
 
 /// An event as its subscribers share it: encoded to JSON once, by the first that needs it.
 #[derive(Debug)]
@@ -279,73 +255,6 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         lock(&self.subscribers).list.retain(|sub| sub.id != self.id);
     }
-}
-
-/// How often open streams' credentials are re-checked for expiry (changes made through the
-/// API — logout, token revocation, role changes — are applied at once).
-const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl super::App {
-    /// Applies the current state of every subscriber's credential to the event bus.
-    pub(crate) fn recheck_event_viewers(&self) {
-        self.events
-            .revalidate(|viewer| match self.auth.recheck(viewer) {
-                Ok(now) => now,
-                Err(e) => {
-                    // Keep the stream through a passing storage error.
-                    tracing::warn!(user = %viewer.username, error = %e, "cannot re-check an event subscriber");
-                    Some(viewer.clone())
-                }
-            });
-    }
-
-    /// Re-checks subscribers now and then, so expired sessions and tokens end their streams.
-    pub(crate) fn spawn_event_viewer_recheck(self: &std::sync::Arc<Self>) {
-        let app = std::sync::Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(RECHECK_EVERY).await;
-                let Some(app) = app.upgrade() else { return };
-                if app.events.subscriber_count() > 0 {
-                    app.recheck_event_viewers();
-                }
-            }
-        });
-    }
-
-    /// `GET /events`: subscribes `caller` to what `query` selects. An instance filter on an
-    /// instance they cannot see (or that does not exist yet) simply yields nothing.
-    pub fn subscribe_events(
-        &self,
-        caller: Principal,
-        query: &EventsQuery,
-    ) -> Result<Subscription, super::AppError> {
-        let filter = EventFilter::parse(query)?;
-        tracing::debug!(user = %caller.username, ?filter, "event subscriber");
-        Ok(self.events.subscribe(caller, filter))
-    }
-}
-
-/// The lifecycle action an operation of `kind` stands for when it succeeds.
-pub fn lifecycle_of(kind: OperationKind) -> Option<LifecycleAction> {
-    Some(match kind {
-        OperationKind::InstanceCreate | OperationKind::InstanceImport => {
-            LifecycleAction::InstanceCreated
-        }
-        OperationKind::InstanceStart => LifecycleAction::InstanceStarted,
-        OperationKind::InstanceStop => LifecycleAction::InstanceStopped,
-        OperationKind::InstanceRestart => LifecycleAction::InstanceRestarted,
-        OperationKind::InstanceSuspend => LifecycleAction::InstanceSuspended,
-        OperationKind::InstanceResume => LifecycleAction::InstanceResumed,
-        OperationKind::InstanceDelete => LifecycleAction::InstanceDeleted,
-        OperationKind::InstanceSnapshot => LifecycleAction::SnapshotCreated,
-        OperationKind::InstanceRestore => LifecycleAction::SnapshotRestored,
-        OperationKind::InstanceBackup => LifecycleAction::BackupCreated,
-        // An ephemeral `berth run` instance, and images: no instance lifecycle to tell.
-        OperationKind::InstanceRun | OperationKind::ImageBuild | OperationKind::ImageDelete => {
-            return None;
-        }
-    })
 }
 
 #[cfg(test)]
