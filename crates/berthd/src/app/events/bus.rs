@@ -112,9 +112,18 @@ impl EventBus {
         filter: EventFilter,
         buffer: usize,
     ) -> Subscription {
+        self.add(&mut lock(&self.subscribers), viewer, filter, buffer)
+    }
+
+    fn add(
+        &self,
+        subscribers: &mut Subscribers,
+        viewer: Principal,
+        filter: EventFilter,
+        buffer: usize,
+    ) -> Subscription {
         let (tx, rx) = mpsc::channel(buffer.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
-        let mut subscribers = lock(&self.subscribers);
         subscribers.next_id += 1;
         let id = subscribers.next_id;
         subscribers.list.push(Subscriber {
@@ -130,6 +139,26 @@ impl EventBus {
             dropped,
             subscribers: self.subscribers.clone(),
         }
+    }
+
+    /// As [`subscribe`](Self::subscribe), unless `viewer`'s user already has `most` streams
+    /// open (checked and added under one lock); then how many they have.
+    pub fn subscribe_at_most(
+        &self,
+        viewer: Principal,
+        filter: EventFilter,
+        most: usize,
+    ) -> Result<Subscription, usize> {
+        let mut subscribers = lock(&self.subscribers);
+        let open = subscribers
+            .list
+            .iter()
+            .filter(|sub| sub.viewer.user_id == viewer.user_id)
+            .count();
+        if open >= most {
+            return Err(open);
+        }
+        Ok(self.add(&mut subscribers, viewer, filter, SUBSCRIBER_BUFFER))
     }
 
     /// Re-checks each subscriber's credential with `check` (once per distinct credential,
@@ -318,6 +347,22 @@ mod tests {
         bus.publish(started("i10", "a"));
         let next = slow.recv().await;
         assert_eq!(next.and_then(|e| e.instance.clone()), Some("i10".into()));
+    }
+
+    #[tokio::test]
+    async fn a_user_may_hold_only_so_many_streams() {
+        let bus = EventBus::new();
+        let alice = user("alice", Role::User);
+        let first = bus.subscribe_at_most(alice.clone(), EventFilter::default(), 2);
+        let second = bus.subscribe_at_most(alice.clone(), EventFilter::default(), 2);
+        assert!(first.is_ok() && second.is_ok());
+        let third = bus.subscribe_at_most(alice.clone(), EventFilter::default(), 2);
+        assert_eq!(third.err(), Some(2));
+        drop(first);
+        assert!(
+            bus.subscribe_at_most(alice, EventFilter::default(), 2)
+                .is_ok()
+        );
     }
 
     #[tokio::test]

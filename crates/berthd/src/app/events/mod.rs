@@ -35,6 +35,10 @@ pub fn actor() -> String {
         .unwrap_or_else(|_| DAEMON_ACTOR.to_owned())
 }
 
+/// Event streams one (non-admin) user may hold open at once: a bound on what a runaway client
+/// or a hostile user can make the daemon buffer.
+pub const MAX_STREAMS_PER_USER: usize = 64;
+
 /// How often open streams' credentials are re-checked for expiry (changes made through the
 /// API — logout, token revocation, role changes — are applied at once).
 const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -76,7 +80,17 @@ impl super::App {
     ) -> Result<Subscription, super::AppError> {
         let filter = EventFilter::parse(query)?;
         tracing::debug!(user = %caller.username, ?filter, "event subscriber");
-        Ok(self.events.subscribe(caller, filter))
+        if caller.is_admin() {
+            return Ok(self.events.subscribe(caller, filter));
+        }
+        let username = caller.username.clone();
+        self.events
+            .subscribe_at_most(caller, filter, MAX_STREAMS_PER_USER)
+            .map_err(|open| {
+                super::AppError::Conflict(format!(
+                    "{username} already has {open} event streams open (the most a user may); close one first"
+                ))
+            })
     }
 }
 
