@@ -46,26 +46,13 @@ async fn subscribe(addr: SocketAddr, query: &str, bearer: &str) -> Result<Ws, Er
     .await
 }
 
-/// The handshake's refusal: status and error body.
+/// The handshake's refusal at `/api/v1/events{query}`: status and error body.
 async fn refused(
     addr: SocketAddr,
     query: &str,
     headers: &[(&str, String)],
 ) -> Result<(u16, Value), Error> {
-    match open(addr, query, headers).await {
-        Ok(_) => Err("the handshake was accepted".into()),
-        Err(e) => match e.downcast::<tungstenite::Error>().map(|e| *e) {
-            Ok(tungstenite::Error::Http(response)) => {
-                let body = response.body().as_deref().unwrap_or_default();
-                Ok((
-                    response.status().as_u16(),
-                    serde_json::from_slice(body).unwrap_or(Value::Null),
-                ))
-            }
-            Ok(other) => Err(other.into()),
-            Err(other) => Err(other),
-        },
-    }
+    refused_at(&format!("ws://{addr}/api/v1/events{query}"), headers).await
 }
 
 async fn next_event(ws: &mut Ws) -> Result<Value, Error> {
@@ -396,9 +383,72 @@ async fn a_browser_subscribes_with_its_cookie_from_its_own_origin_only() -> Resu
     )
     .await?;
     assert_eq!(status, 403, "cross-site WebSocket hijacking: {body}");
-    let (status, body) = refused(served.addr, "", &[("cookie", cookie)]).await?;
+    let (status, body) = refused(served.addr, "", &[("cookie", cookie.clone())]).await?;
     assert_eq!(status, 403, "a cookie without an Origin: {body}");
+
+    // A WebSocket that can change things (a console) still needs the CSRF token.
+    let csrf = body_csrf(&d, &cookie).await?;
+    let origin = format!("http://{}", served.addr);
+    let console = |query: &str| format!("ws://{}/api/v1/instances/c1/console{query}", served.addr);
+    let headers = [("cookie", cookie.clone()), ("origin", origin)];
+    let (status, body) = refused_at(&console("?mode=shell"), &headers).await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CSRF"),
+        "{body}"
+    );
+    let with_token = console(&format!("?mode=shell&csrf={csrf}"));
+    match refused_at(&with_token, &headers).await {
+        Ok((status, body)) => {
+            assert_ne!(status, 403, "with the token the guard lets it by: {body}")
+        }
+        Err(e) if e.to_string() == "the handshake was accepted" => {}
+        Err(e) => return Err(e),
+    }
     Ok(())
+}
+
+/// The CSRF token of the session behind `cookie`.
+async fn body_csrf(d: &SimDaemon, cookie: &str) -> Result<String, Error> {
+    let headers = [("cookie".to_owned(), cookie.to_owned())];
+    let (status, _, me) = d
+        .request(
+            common::tcp(),
+            &headers,
+            "GET",
+            "/api/v1/auth/me",
+            Value::Null,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    Ok(me["csrf_token"].as_str().ok_or("no csrf_token")?.to_owned())
+}
+
+/// A WebSocket handshake to `url` that the server refuses: its status and error body.
+async fn refused_at(url: &str, headers: &[(&str, String)]) -> Result<(u16, Value), Error> {
+    let request = url.into_client_request()?;
+    let authority = request.uri().authority().ok_or("no authority")?.to_string();
+    let stream = TcpStream::connect(authority).await?;
+    let mut request = request;
+    for (name, value) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())?;
+        request.headers_mut().insert(name, value.parse()?);
+    }
+    match client_async(request, stream).await {
+        Ok(_) => Err("the handshake was accepted".into()),
+        Err(tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            Ok((
+                response.status().as_u16(),
+                serde_json::from_slice(body).unwrap_or(Value::Null),
+            ))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
