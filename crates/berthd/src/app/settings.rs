@@ -37,8 +37,17 @@ impl App {
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("defaults.disk", why))?;
         }
-        self.store.set_setting(KEY, &settings)?;
-        self.settings.send_replace(settings.clone());
+        // Stored and published under the channel's lock, so two concurrent PUTs cannot leave
+        // the store and the live value disagreeing.
+        let mut stored = Ok(());
+        self.settings.send_if_modified(|current| {
+            stored = self.store.set_setting(KEY, &settings);
+            if stored.is_ok() {
+                *current = settings.clone();
+            }
+            stored.is_ok()
+        });
+        stored?;
         tracing::info!(?settings, "settings changed");
         Ok(settings)
     }
