@@ -1,7 +1,8 @@
 //! What this host's kernel can do for IPv6 uplinks: a `sit` tunnel (6in4), a kernel
 //! `wireguard` link, or userspace WireGuard on a TUN device. Probed by asking the kernel to
 //! create a throwaway link of each kind (and deleting it), so built-in and loadable modules
-//! both count; a missing one comes with the reason.
+//! both count; a missing one comes with the reason. nftables, which every forward and the NAT
+//! need, is probed by listing the ruleset with `nft`.
 
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 
@@ -38,6 +39,8 @@ pub struct HostCapabilities {
     pub wireguard_kernel: Capability,
     /// Userspace WireGuard (needs `/dev/net/tun`).
     pub wireguard_userspace: Capability,
+    /// nf_tables in the kernel and the `nft` tool, for NAT and port forwards.
+    pub nftables: Capability,
 }
 
 impl HostCapabilities {
@@ -50,6 +53,7 @@ impl HostCapabilities {
                 "Berth falls back to userspace WireGuard",
             ),
             wireguard_userspace: probe_tun(),
+            nftables: probe_nftables(),
         }
     }
 
@@ -83,6 +87,25 @@ fn probe_link(kind: InfoKind, module: &str, consequence: &str) -> Capability {
             e.errno()
                 .map(|n| std::io::Error::from_raw_os_error(n).to_string())
                 .unwrap_or_else(|| e.to_string())
+        )),
+    }
+}
+
+fn probe_nftables() -> Capability {
+    let listed = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output();
+    match listed {
+        Ok(out) if out.status.success() => Capability::yes(),
+        Ok(out) => Capability::no(format!(
+            "nft cannot read the ruleset ({}); the kernel needs nf_tables",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Capability::no(format!(
+            "cannot run nft ({e}); install the nftables package"
         )),
     }
 }

@@ -40,15 +40,19 @@ pub struct CreateInstanceRequest {
     /// Instance name; generated when absent.
     #[serde(default)]
     pub name: Option<String>,
-    /// `debian/12`, `ubuntu/24.04`, or an alias such as `debian:bookworm`.
-    pub image: String,
+    /// `debian/12`, `ubuntu/24.04`, or an alias such as `debian:bookworm`; the default image
+    /// from the settings when absent.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Absent fields come from the settings' defaults.
     #[serde(default)]
     pub limits: Limits,
     /// `builtin` (default) or another backend.
     #[serde(default)]
     pub backend: Option<String>,
+    /// Start with the host; the settings' default when absent.
     #[serde(default)]
-    pub autostart: bool,
+    pub autostart: Option<bool>,
     /// Start the instance once created (default true).
     #[serde(default)]
     pub start: Option<bool>,
@@ -193,18 +197,59 @@ pub struct SystemInfo {
     pub arch: String,
     pub hostname: String,
     pub kernel: String,
+    /// The CPU model as `/proc/cpuinfo` names it (`unknown` when it does not).
+    pub cpu_model: String,
+    /// CPUs this daemon may use.
     pub cpus: usize,
+    /// Total memory in bytes.
     pub memory: u64,
+    /// Memory available for new work in bytes (`MemAvailable`).
+    pub memory_available: u64,
+    /// Seconds since the host booted.
+    pub uptime_seconds: u64,
     /// `v1-hybrid`, `v1` or `v2`.
     pub cgroup: String,
-    /// Storage driver in use: `btrfs` or `dir`.
+    /// Storage driver of the default pool: `btrfs` or `dir`.
     pub storage_driver: String,
     pub storage_path: String,
     pub storage_used: Option<u64>,
     pub storage_free: Option<u64>,
+    /// Every storage pool (today: the one `[storage]` configures).
+    pub storage_pools: Vec<StoragePoolInfo>,
+    /// What the kernel offers Berth.
+    pub capabilities: KernelCapabilities,
     pub default_backend: String,
     pub backends: Vec<BackendInfo>,
     pub instances: usize,
+}
+
+/// One storage pool and its space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StoragePoolInfo {
+    pub name: String,
+    /// `btrfs` or `dir`.
+    pub driver: String,
+    pub path: String,
+    /// Bytes used and free; absent when the pool cannot be measured.
+    pub used: Option<u64>,
+    pub free: Option<u64>,
+}
+
+/// Kernel features Berth uses, each available or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KernelCapabilities {
+    /// btrfs: instant CoW clones, snapshots and disk limits.
+    pub btrfs: CapabilityInfo,
+    /// overlayfs.
+    pub overlay: CapabilityInfo,
+    /// `sit` links, for 6in4 IPv6 uplinks.
+    pub sit: CapabilityInfo,
+    /// Kernel WireGuard (guests' own `wg0`); the host uplink falls back to userspace.
+    pub wireguard: CapabilityInfo,
+    /// `/dev/net/tun`, for userspace WireGuard.
+    pub tun: CapabilityInfo,
+    /// nf_tables and the `nft` tool, for NAT and port forwards.
+    pub nftables: CapabilityInfo,
 }
 
 /// `POST /instances/{name}/forwards`: host `[ADDR:]PORT[-END]` → guest `port`.

@@ -4,12 +4,14 @@
 pub mod api;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod instance;
 pub mod limits;
 pub mod name;
 pub mod operation;
 pub mod schedule;
+pub mod settings;
 pub mod snapshot;
 pub mod units;
 pub mod wireguard;

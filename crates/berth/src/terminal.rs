@@ -12,7 +12,7 @@ use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::client::Client;
+use crate::client::{Client, Connection};
 
 /// The byte `Ctrl-]` sends.
 const DETACH: u8 = 0x1d;
@@ -63,9 +63,18 @@ pub fn size() -> (u16, u16) {
 
 /// Opens `/api/v1{path}` as a WebSocket and runs the session; the exit code comes back.
 pub async fn attach(client: &Client, path: &str) -> anyhow::Result<i32> {
+    session(open(client, path).await?).await
+}
+
+/// Opens `/api/v1{path}` as a WebSocket (with the token for a remote daemon); an error answer
+/// becomes its message.
+pub async fn open(
+    client: &Client,
+    path: &str,
+) -> anyhow::Result<tokio_tungstenite::WebSocketStream<Box<dyn Connection>>> {
     let (stream, host, token) = client.connect().await?;
     let url = format!("ws://{host}/api/v1{path}");
-    session(handshake(url, token.as_deref(), stream).await?).await
+    handshake(url, token.as_deref(), stream).await
 }
 
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(

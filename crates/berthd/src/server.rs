@@ -202,8 +202,9 @@ async fn serve_tcp(
     }
 }
 
-/// Serves HTTP/1.1 (with upgrades, for WebSockets) on one connection.
-async fn serve_connection<S>(stream: S, transport: Transport, router: Router)
+/// Serves HTTP/1.1 (with upgrades, for WebSockets) on one connection. Public so tests can
+/// serve an in-process daemon on a socket of their own.
+pub async fn serve_connection<S>(stream: S, transport: Transport, router: Router)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -115,6 +115,26 @@ impl Auth {
         }
     }
 
+    /// `principal` as it stands now — its credential still live, its role as it is today — or
+    /// `None` once its session ended or its token was revoked or expired (or its user is
+    /// gone). For streams that outlive the request that authenticated them.
+    pub fn recheck(&self, principal: &Principal) -> Result<Option<Principal>, AuthError> {
+        Ok(match &principal.via {
+            Via::Socket => Some(principal.clone()),
+            Via::Session { session_id } => {
+                self.db
+                    .live_session_user(*session_id)?
+                    .map(|user| Principal {
+                        user_id: user.id,
+                        username: user.username,
+                        role: user.role,
+                        ..principal.clone()
+                    })
+            }
+            Via::Token { token_id, .. } => self.db.live_token(*token_id)?,
+        })
+    }
+
     /// The caller changes their own password, proving the current one; every other session
     /// of theirs ends. Read-only tokens may not.
     pub fn change_own_password(

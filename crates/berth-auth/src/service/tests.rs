@@ -119,3 +119,29 @@ fn own_password_change_keeps_this_session_only() -> Result {
     assert_eq!((sessions, audit), (3, 0));
     Ok(())
 }
+
+#[test]
+fn recheck_follows_revocation_and_role_changes() -> Result {
+    let (_dir, auth) = setup();
+    let session = auth.login("alice", "correct horse", &from("10.0.0.1"))?;
+    let by_session = auth.authenticate(session.access_token.expose())?;
+    let alice = auth.db().user_by_name("alice")?.ok_or("alice")?;
+    let token = auth.db().create_token(alice.id, "ci", Scope::Full, None)?;
+    let by_token = auth.authenticate(token.secret.expose())?;
+    assert_eq!(auth.recheck(&by_session)?, Some(by_session.clone()));
+    assert_eq!(auth.recheck(&by_token)?, Some(by_token.clone()));
+
+    auth.db().set_role(alice.id, Role::Admin)?;
+    let promoted = auth.recheck(&by_session)?.ok_or("session")?;
+    assert!(promoted.is_admin());
+    assert!(auth.recheck(&by_token)?.ok_or("token")?.is_admin());
+
+    auth.logout(&by_session)?;
+    assert_eq!(auth.recheck(&by_session)?, None);
+    let Via::Token { token_id, .. } = by_token.via else {
+        return Err("not a token".into());
+    };
+    auth.db().revoke_token(token_id, None)?;
+    assert_eq!(auth.recheck(&by_token)?, None);
+    Ok(())
+}

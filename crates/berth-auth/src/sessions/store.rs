@@ -127,6 +127,29 @@ impl AuthDb {
         })
     }
 
+    /// The user of a session that is still live (not revoked, not past its refresh expiry),
+    /// for callers holding it open for long (an event stream); `None` once it is over.
+    pub fn live_session_user(&self, session_id: Uuid) -> Result<Option<User>, SessionError> {
+        let live: Option<(Option<i64>, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT revoked_at, expires_at FROM sessions WHERE id = ?1",
+                [session_id.to_string()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        match live {
+            Some((None, expires_at)) if from_millis(expires_at) > now() => {
+                match self.session_user(session_id) {
+                    Ok(user) => Ok(Some(user)),
+                    Err(SessionError::Revoked) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn session_user(&self, session_id: Uuid) -> Result<User, SessionError> {
         let user_id: Option<String> = self
             .conn()

@@ -150,6 +150,50 @@ impl AuthDb {
         })
     }
 
+    /// The caller behind API token `id` as it is now (its user's current role), or `None` once
+    /// the token is revoked or expired; for callers holding a stream open for long.
+    pub fn live_token(&self, id: Uuid) -> Result<Option<Principal>, TokenError> {
+        let found = self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS}, u.username, u.role
+                     FROM api_tokens JOIN users u ON u.id = api_tokens.user_id
+                     WHERE api_tokens.id = ?1"
+                ),
+                [id.to_string()],
+                |row| {
+                    Ok((
+                        from_row(row)?,
+                        row.get::<_, String>(7)?,
+                        row.get::<_, String>(8)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((token, username, role)) = found else {
+            return Ok(None);
+        };
+        let token = token?;
+        if token.expires_at.is_some_and(|at| at <= now()) {
+            return Ok(None);
+        }
+        let role = Role::parse(&role).ok_or(TokenError::Corrupt {
+            column: "users.role",
+            value: role.clone(),
+        })?;
+        Ok(Some(Principal {
+            user_id: token.user_id,
+            username,
+            role,
+            scope: token.scope,
+            via: Via::Token {
+                token_id: id,
+                name: token.name,
+            },
+        }))
+    }
+
     /// Tokens of one user, or of everyone (`None`, for admins), oldest first. No secrets.
     pub fn tokens(&self, user_id: Option<Uuid>) -> Result<Vec<ApiToken>, TokenError> {
         let conn = self.conn();

@@ -116,7 +116,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         .transpose()?;
     let request = CreateInstanceRequest {
         name: Some(name.clone()),
-        image: args.image,
+        image: Some(args.image),
         limits: Limits {
             memory,
             ..Limits::default()

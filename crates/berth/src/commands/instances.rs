@@ -20,7 +20,7 @@ pub struct LaunchArgs {
     /// Backend: builtin (default) or another this daemon offers.
     #[arg(long)]
     pub backend: Option<String>,
-    /// Start when the host boots.
+    /// Start when the host boots (without it, the host's default from `berth settings`).
     #[arg(long)]
     pub autostart: bool,
     /// Create without starting.
@@ -119,10 +119,10 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
     };
     let request = CreateInstanceRequest {
         name: args.name,
-        image: args.image,
+        image: Some(args.image),
         limits: args.limits.to_limits()?,
         backend: args.backend,
-        autostart: args.autostart,
+        autostart: args.autostart.then_some(true),
         start: Some(!args.no_start),
         password: args.password,
         generate_password: args.generate_password,

@@ -3,6 +3,7 @@
 mod audit;
 mod backups;
 mod console;
+mod events;
 mod exec;
 mod files;
 mod forwards;
@@ -13,6 +14,7 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod settings;
 mod snapshots;
 mod system;
 mod tokens;
@@ -89,7 +91,7 @@ pub enum Command {
     /// Operations (long actions).
     #[command(subcommand, alias = "op")]
     Operation(operations::OperationCommand),
-    /// Host, storage and backends.
+    /// Host, storage, kernel capabilities and backends.
     System,
     /// Log in to a remote berthd: makes an API token and saves it (0600) with the pinned
     /// certificate; the remote becomes the default.
@@ -106,6 +108,13 @@ pub enum Command {
     Token(tokens::TokenCommand),
     /// The audit log: who did what, when, from where.
     Audit(audit::AuditArgs),
+    /// Defaults for new instances and metrics preferences; `settings set …` changes them.
+    Settings {
+        #[command(subcommand)]
+        command: Option<settings::SettingsCommand>,
+    },
+    /// Follow live events (operations, lifecycle, metrics) until Ctrl-C.
+    Events(events::EventsArgs),
 }
 
 /// Runs a command and returns the process exit code.
@@ -139,6 +148,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::User(command) => users::run(ctx, command).await,
         Command::Token(command) => tokens::run(ctx, command).await,
         Command::Audit(args) => audit::list(ctx, args).await,
+        Command::Settings { command } => settings::run(ctx, command).await,
+        Command::Events(args) => events::follow(ctx, args).await,
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {

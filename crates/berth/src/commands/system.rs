@@ -1,6 +1,6 @@
-//! `berth system`.
+//! `berth system`: the host, its storage pools, kernel capabilities and backends.
 
-use berth_types::api::SystemInfo;
+use berth_types::api::{CapabilityInfo, SystemInfo};
 use berth_types::units::format_bytes;
 
 use super::Context;
@@ -17,17 +17,38 @@ pub async fn show(ctx: &Context) -> anyhow::Result<()> {
         "Host:       {} ({}, kernel {})",
         info.hostname, info.arch, info.kernel
     );
-    println!("CPUs:       {}", info.cpus);
-    println!("Memory:     {}", format_bytes(info.memory));
-    println!("cgroups:    {}", info.cgroup);
+    println!("Uptime:     {}", uptime(info.uptime_seconds));
+    println!("CPU:        {} × {}", info.cpus, info.cpu_model);
     println!(
-        "Storage:    {} at {} ({} used, {} free)",
-        info.storage_driver,
-        info.storage_path,
-        bytes(info.storage_used),
-        bytes(info.storage_free)
+        "Memory:     {} ({} available)",
+        format_bytes(info.memory),
+        format_bytes(info.memory_available)
     );
+    println!("cgroups:    {}", info.cgroup);
     println!("Instances:  {}", info.instances);
+    println!("Storage:");
+    for pool in &info.storage_pools {
+        println!(
+            "  {}: {} at {} ({} used, {} free)",
+            pool.name,
+            pool.driver,
+            pool.path,
+            bytes(pool.used),
+            bytes(pool.free)
+        );
+    }
+    println!("Kernel:");
+    let caps = &info.capabilities;
+    for (name, cap) in [
+        ("btrfs", &caps.btrfs),
+        ("overlay", &caps.overlay),
+        ("sit", &caps.sit),
+        ("wireguard", &caps.wireguard),
+        ("tun", &caps.tun),
+        ("nftables", &caps.nftables),
+    ] {
+        println!("  {name:<10} {}", capability(cap));
+    }
     println!("Backends:");
     for backend in &info.backends {
         let marker = if backend.name == info.default_backend {
@@ -41,4 +62,30 @@ pub async fn show(ctx: &Context) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn capability(cap: &CapabilityInfo) -> String {
+    match (&cap.available, &cap.reason) {
+        (true, _) => "yes".into(),
+        (false, Some(reason)) => format!("no: {reason}"),
+        (false, None) => "no".into(),
+    }
+}
+
+/// `3d 4h 5m`.
+fn uptime(seconds: u64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match days {
+        0 => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h {minutes}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_reads_like_a_duration() {
+        assert_eq!(super::uptime(59), "0h 0m");
+        assert_eq!(super::uptime(3 * 86_400 + 4 * 3600 + 5 * 60), "3d 4h 5m");
+    }
 }

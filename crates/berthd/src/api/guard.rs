@@ -15,7 +15,7 @@ use super::access::{Access, Rule, rule_for};
 use super::audit_entry::{AuditRecorder, request_params};
 use super::session::{CSRF_HEADER, SESSION_COOKIE, cookie};
 use super::{ApiError, AppState};
-use crate::app::AppError;
+use crate::app::{AppError, events};
 
 /// How a request reached berthd; the server attaches it to every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,10 @@ pub async fn guard(
     if let Some(principal) = &principal {
         request.extensions_mut().insert(principal.clone());
     }
-    let response = next.run(request).await;
+    let response = match &principal {
+        Some(principal) => events::acting_as(principal.actor(), next.run(request)).await,
+        None => next.run(request).await,
+    };
     audit.finish(principal.as_ref(), response).await
 }
 
@@ -153,7 +156,7 @@ fn check(
         )
     })?;
     if context.by_cookie {
-        check_browser_request(app, principal, request)?;
+        check_browser_request(app, rule, principal, request)?;
     }
     let param = |name: &str| {
         params
@@ -210,14 +213,23 @@ fn owned(
     }
 }
 
-/// A cookie-carried session must prove the page is ours: state changes carry the CSRF token,
-/// and a WebSocket or any request announcing another origin is refused.
+/// A cookie-carried session must prove the page is ours: state changes (and a WebSocket that
+/// can change things, like a console) carry the CSRF token, any request announcing another
+/// origin is refused, and a WebSocket must announce its origin — browsers always do, and
+/// cookies ride along on cross-site WebSocket handshakes (cross-site WebSocket hijacking).
 fn check_browser_request(
     app: &AppState,
+    rule: &Rule,
     principal: &Principal,
     request: &Request,
 ) -> Result<(), AppError> {
     let headers = request.headers();
+    let websocket = is_websocket(headers);
+    if websocket && !headers.contains_key(header::ORIGIN) {
+        return Err(AppError::Forbidden(
+            "a WebSocket authenticated by the session cookie must carry an Origin header".into(),
+        ));
+    }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = headers
             .get(header::HOST)
@@ -231,7 +243,7 @@ fn check_browser_request(
         }
     }
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    if safe && !is_websocket(headers) {
+    if safe && !(websocket && rule.write) {
         return Ok(());
     }
     let Via::Session { session_id } = principal.via else {

@@ -8,6 +8,7 @@ mod auth;
 mod backups;
 mod body;
 mod console;
+mod events;
 mod files;
 mod forwards;
 pub mod guard;
@@ -17,6 +18,7 @@ mod network;
 pub mod openapi;
 mod operations;
 pub mod session;
+mod settings;
 mod snapshots;
 mod system;
 mod tokens;
@@ -107,7 +109,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/operations/{id}/wait", get(operations::wait))
         .route("/images", get(images::list).post(images::build))
         .route("/images/{*alias}", delete(images::delete))
+        .route("/events", get(events::events))
         .route("/system", get(system::get))
+        .route("/settings", get(settings::get).put(settings::put))
         .route("/openapi.json", get(openapi::serve))
         // Runs after routing, for matched routes only: it needs the route's template.
         .route_layer(middleware::from_fn_with_state(app.clone(), guard::guard))

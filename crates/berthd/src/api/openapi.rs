@@ -75,6 +75,9 @@ use berth_types::{
         super::images::build,
         super::images::delete,
         super::system::get,
+        super::settings::get,
+        super::settings::put,
+        super::events::events,
     ),
     components(schemas(
         berth_auth::User,
@@ -132,6 +135,17 @@ use berth_types::{
         CreateSnapshotRequest,
         SnapshotSchedule,
         BridgeInfo,
+        berth_types::api::StoragePoolInfo,
+        berth_types::api::KernelCapabilities,
+        berth_types::settings::Settings,
+        berth_types::settings::InstanceDefaults,
+        berth_types::settings::MetricsSettings,
+        berth_types::settings::Retention,
+        berth_types::events::WireEvent,
+        berth_types::events::EventType,
+        berth_types::events::Lifecycle,
+        berth_types::events::LifecycleAction,
+        berth_types::events::Notice,
     ))
 )]
 pub struct ApiDoc;

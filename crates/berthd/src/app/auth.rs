@@ -102,7 +102,9 @@ impl App {
     }
 
     pub fn logout(&self, principal: &Principal) -> Result<(), AppError> {
-        Ok(self.auth.logout(principal)?)
+        self.auth.logout(principal)?;
+        self.recheck_event_viewers();
+        Ok(())
     }
 
     /// `GET /auth/me`: the caller's account, quota and usage.
@@ -163,6 +165,8 @@ impl App {
         if let Some(quota) = request.quota {
             self.auth.db().set_quota(id, quota)?;
         }
+        // Ended sessions and a changed role reach open event streams now.
+        self.recheck_event_viewers();
         self.user(id)
     }
 
@@ -181,7 +185,9 @@ impl App {
                 user.username
             )));
         }
-        Ok(self.auth.db().delete_user(user.id)?)
+        self.auth.db().delete_user(user.id)?;
+        self.recheck_event_viewers();
+        Ok(())
     }
 
     /// `POST /users/me/password`: proves the current password; other sessions end.
@@ -202,8 +208,9 @@ impl App {
             )
         })
         .await
-        .map_err(|e| AppError::internal("password task", e))?
-        .map_err(AppError::from)
+        .map_err(|e| AppError::internal("password task", e))??;
+        self.recheck_event_viewers();
+        Ok(())
     }
 
     /// The caller's tokens; an admin sees everyone's.
@@ -235,7 +242,9 @@ impl App {
     pub fn revoke_token(&self, principal: &Principal, id: &str) -> Result<(), AppError> {
         let id = parse_id(id, "token")?;
         let whose = (!principal.is_admin()).then_some(principal.user_id);
-        Ok(self.auth.db().revoke_token(id, whose)?)
+        self.auth.db().revoke_token(id, whose)?;
+        self.recheck_event_viewers();
+        Ok(())
     }
 
     /// `GET /audit`: an admin reads everything, a user their own entries.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backups;
 pub mod console;
 pub mod error;
+pub mod events;
 pub mod failpoint;
 pub mod files;
 mod images;
@@ -14,6 +15,7 @@ pub mod operation;
 mod operations;
 mod quota;
 mod recovery;
+mod settings;
 pub mod snapshots;
 mod system;
 pub mod undo;
@@ -41,6 +43,10 @@ pub struct App {
     pub auth: Arc<berth_auth::Auth>,
     /// Binds CSRF tokens to browser sessions.
     pub csrf: auth::CsrfKey,
+    /// Operation, lifecycle and metrics events for `GET /events`.
+    pub events: Arc<events::EventBus>,
+    /// The host-wide settings; the store holds them, this the current value.
+    settings: tokio::sync::watch::Sender<berth_types::settings::Settings>,
     runtimes: BTreeMap<String, AnyRuntime>,
     images: images::ImageService,
     network: network::HostNetwork,
@@ -83,21 +89,26 @@ impl App {
         let runtimes = Self::backends(&config);
         let network = network::HostNetwork::new(&config.network)?;
         network.check_host_overlap().await?;
+        let events = Arc::new(events::EventBus::new());
+        let settings = tokio::sync::watch::Sender::new(settings::load(&store)?);
         let app = Arc::new(Self {
             config,
             store: store.clone(),
             auth,
             csrf: auth::CsrfKey::random(),
+            events: events.clone(),
+            settings,
             runtimes,
             images,
             network,
             forwards_lock: tokio::sync::Mutex::default(),
-            operations: OperationTracker::new(store.clone(), failpoints),
+            operations: OperationTracker::new(store.clone(), failpoints, events),
             busy: Mutex::default(),
         });
         app.recover().await?;
         app.rebuild_quota_ledger()?;
         app.spawn_auth_pruner();
+        app.spawn_event_viewer_recheck();
         app.spawn_snapshot_scheduler();
         Ok(app)
     }
@@ -208,7 +219,8 @@ impl App {
         }
         let first_view = op.snapshot();
         let app = self.clone();
-        tokio::spawn(async move {
+        let actor = events::actor();
+        tokio::spawn(events::acting_as(actor, async move {
             let _guard = guard;
             let id = op.id();
             let result = work(app.clone(), op.clone()).await;
@@ -217,9 +229,40 @@ impl App {
                 app.unwind(&op).await;
             }
             op.finish(&result);
+            // After the operation's own end, so a client sees it succeed, then what changed.
+            if result.is_ok() {
+                app.publish_lifecycle_of(&op.snapshot(), &op.request());
+            }
             app.operations.forget(id);
-        });
+        }));
         Ok(first_view)
+    }
+
+    /// The lifecycle event a successful operation stands for, if any: the instance's state
+    /// afterwards, and the snapshot it made or restored.
+    fn publish_lifecycle_of(&self, op: &berth_types::Operation, request: &serde_json::Value) {
+        let Some(action) = events::lifecycle_of(op.kind) else {
+            return;
+        };
+        let state = match action {
+            berth_types::events::LifecycleAction::InstanceDeleted => None,
+            _ => InstanceName::parse(&op.target)
+                .ok()
+                .and_then(|name| self.store.get_instance(&name).ok().flatten())
+                .map(|record| record.state),
+        };
+        let object = match op.kind {
+            OperationKind::InstanceSnapshot => request["name"].as_str(),
+            OperationKind::InstanceRestore => request["snapshot"].as_str(),
+            _ => None,
+        };
+        self.events.lifecycle(
+            &op.target,
+            &op.owner,
+            action,
+            state,
+            object.map(str::to_owned),
+        );
     }
 
     /// Runs an operation's undo log, newest first, marking each step undone.

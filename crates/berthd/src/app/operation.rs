@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::events::EventBus;
 use super::failpoint::{FailAction, Failpoints};
 use super::undo::UndoAction;
 
@@ -52,6 +53,7 @@ pub struct OpHandle {
     tx: Arc<watch::Sender<Operation>>,
     cancel: CancellationToken,
     failpoints: Arc<Failpoints>,
+    events: Arc<EventBus>,
 }
 
 impl OpHandle {
@@ -63,22 +65,31 @@ impl OpHandle {
         self.lock().operation.clone()
     }
 
+    /// The request it was started with (secrets redacted).
+    pub fn request(&self) -> serde_json::Value {
+        self.lock().params.request.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, OpState> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `change`, recomputes progress, persists and notifies waiters.
+    /// Applies `change`, recomputes progress, persists and notifies waiters; a change anyone
+    /// can see (not an undo registration) is also published as an `operation` event.
     fn update(&self, change: impl FnOnce(&mut OpState)) {
-        let (record, operation) = {
+        let (record, operation, visible) = {
             let mut state = self.lock();
+            let mut before = state.operation.clone();
             change(&mut state);
             let op = &mut state.operation;
             op.updated_at = Utc::now();
             if !op.status.is_final() {
                 op.progress = progress(&op.steps);
             }
+            before.updated_at = op.updated_at;
+            let visible = before != *op;
             let operation = state.operation.clone();
             (
                 OperationRecord {
@@ -86,10 +97,15 @@ impl OpHandle {
                     params: params_json(&state.params),
                 },
                 operation,
+                visible,
             )
         };
         if let Err(err) = self.store.save_operation(&record) {
             tracing::error!(operation = %operation.id, error = %super::error::error_chain(&err), "cannot persist operation");
+        }
+        if visible {
+            self.events
+                .publish(berth_types::events::Event::operation(&operation));
         }
         self.tx.send_replace(operation);
     }
@@ -273,14 +289,16 @@ fn progress(steps: &[OperationStep]) -> u8 {
 pub struct OperationTracker {
     store: Arc<Store>,
     failpoints: Arc<Failpoints>,
+    events: Arc<EventBus>,
     live: Mutex<HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>,
 }
 
 impl OperationTracker {
-    pub fn new(store: Arc<Store>, failpoints: Failpoints) -> Self {
+    pub fn new(store: Arc<Store>, failpoints: Failpoints, events: Arc<EventBus>) -> Self {
         Self {
             store,
             failpoints: Arc::new(failpoints),
+            events,
             live: Mutex::default(),
         }
     }
@@ -333,8 +351,13 @@ impl OperationTracker {
             tx: Arc::new(tx),
             cancel,
             failpoints: self.failpoints.clone(),
+            events: self.events.clone(),
         };
+        // Persisted and published as it begins (pending).
         handle.update(|_| {});
+        handle
+            .events
+            .publish(berth_types::events::Event::operation(&handle.snapshot()));
         handle
     }
 

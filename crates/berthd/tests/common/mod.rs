@@ -29,6 +29,18 @@ pub const ADMIN_PASSWORD: &str = "Harbour-Master-77";
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// A daemon's router served on a loopback TCP port (for WebSocket clients), until dropped.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 pub struct SimDaemon {
     pub app: Arc<App>,
     router: axum::Router,
@@ -77,6 +89,63 @@ impl SimDaemon {
             .map_err(|e| e.to_string())?;
         self.router = berthd::api::router(self.app.clone());
         Ok(())
+    }
+
+    /// Serves this daemon on `127.0.0.1:<free port>` with berthd's own connection handling.
+    pub async fn serve_tcp(&self) -> Result<Served, Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, peer)) = listener.accept().await {
+                let transport = Transport::Tcp { peer, tls: false };
+                connections.spawn(berthd::server::serve_connection(
+                    stream,
+                    transport,
+                    router.clone(),
+                ));
+            }
+        });
+        Ok(Served { addr, task })
+    }
+
+    /// Creates user `name` with `password` and logs in; the access token.
+    pub async fn user(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/users",
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.login(name, password).await
+    }
+
+    /// Logs `name` in; the access token.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let (status, body) = self
+            .call_as(
+                None,
+                "POST",
+                "/api/v1/auth/login",
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Ok(body["access_token"]
+            .as_str()
+            .ok_or("no access token")?
+            .to_owned())
     }
 
     pub fn runtime_dir(&self) -> &Path {

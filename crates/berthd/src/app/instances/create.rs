@@ -30,7 +30,8 @@ impl App {
             Some(raw) => InstanceName::parse(raw)?,
             None => self.unused_name()?,
         };
-        let image = ImageRef::parse(&request.image)?;
+        self.apply_defaults(&mut request);
+        let image = ImageRef::parse(request.image.as_deref().unwrap_or_default())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
         let wireguard = request
@@ -67,7 +68,7 @@ impl App {
             backend,
             image: image.to_string(),
             state: InstanceState::Creating,
-            autostart: request.autostart,
+            autostart: request.autostart.unwrap_or(false),
             limits: request.limits,
             node: "local".into(),
             rootfs: None,

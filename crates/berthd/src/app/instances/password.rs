@@ -181,6 +181,13 @@ impl App {
             }
         }
         tracing::info!(instance = %record.name, generated = generated.is_some(), "root password changed");
+        self.events.lifecycle(
+            record.name.as_str(),
+            &record.owner,
+            berth_types::events::LifecycleAction::InstancePasswordChanged,
+            Some(self.observed_state(&record).await),
+            None,
+        );
         Ok(PasswordResponse {
             password: generated,
         })

@@ -2,6 +2,7 @@
 
 use berth_runtime::Runtime;
 use berth_types::api::PatchInstanceRequest;
+use berth_types::events::LifecycleAction;
 use berth_types::{FieldError, Instance, InstanceState};
 
 use crate::app::error::error_chain;
@@ -52,7 +53,15 @@ impl App {
             self.store.set_backup_schedule(&record.name, schedule)?;
         }
         self.store.update_instance(&record)?;
-        self.get_instance(name).await
+        let instance = self.get_instance(name).await?;
+        self.events.lifecycle(
+            &instance.name,
+            &instance.owner,
+            LifecycleAction::InstanceUpdated,
+            Some(instance.state),
+            None,
+        );
+        Ok(instance)
     }
 
     /// Puts new limits into effect: the disk quota now, the rest on a running guest's cgroup.

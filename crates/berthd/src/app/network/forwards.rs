@@ -5,6 +5,7 @@
 use berth_net::{ForwardSpec, check_conflicts, host_listeners};
 use berth_store::ForwardRecord;
 use berth_types::api::CreateForwardRequest;
+use berth_types::events::LifecycleAction;
 use berth_types::{FieldError, Forward, InstanceName};
 use chrono::Utc;
 use uuid::Uuid;
@@ -79,6 +80,13 @@ impl App {
             return Err(AppError::internal("applying the forward", err));
         }
         tracing::info!(instance = %record.name, forward = %stored.id, "forward added");
+        self.events.lifecycle(
+            record.name.as_str(),
+            &record.owner,
+            LifecycleAction::ForwardAdded,
+            Some(record.state),
+            Some(stored.id.to_string()),
+        );
         Ok(view(&stored))
     }
 
@@ -96,6 +104,13 @@ impl App {
             .await
             .map_err(|e| AppError::internal("removing the forward", e))?;
         tracing::info!(instance = %record.name, forward = %id, "forward removed");
+        self.events.lifecycle(
+            record.name.as_str(),
+            &record.owner,
+            LifecycleAction::ForwardRemoved,
+            Some(record.state),
+            Some(id.to_string()),
+        );
         Ok(())
     }
 

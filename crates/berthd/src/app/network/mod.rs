@@ -46,6 +46,11 @@ impl HostNetwork {
         })
     }
 
+    /// What the kernel can do (sit, WireGuard, TUN, nftables), as probed at start.
+    pub fn capabilities(&self) -> &berth_net::caps::HostCapabilities {
+        &self.capabilities
+    }
+
     /// Refuses subnets that overlap another interface's addresses, naming the field; run at
     /// start so a bad `[network]` stops berthd before it changes anything.
     pub async fn check_host_overlap(&self) -> Result<(), AppError> {

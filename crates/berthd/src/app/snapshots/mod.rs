@@ -6,6 +6,7 @@ mod create;
 mod restore;
 mod schedule;
 
+use berth_types::events::LifecycleAction;
 use berth_types::snapshot::Snapshot;
 use berth_types::{FieldError, InstanceName};
 
@@ -31,7 +32,26 @@ impl App {
             .await
             .map_err(|e| AppError::internal("deleting the snapshot", e))?;
         tracing::info!(instance = %record.name, snapshot = snap, "snapshot deleted");
+        self.publish_snapshot_event(&record.name, LifecycleAction::SnapshotDeleted, snap);
         Ok(())
+    }
+
+    /// Tells event subscribers that snapshot `snap` of `instance` was made or removed.
+    pub(crate) fn publish_snapshot_event(
+        &self,
+        instance: &InstanceName,
+        action: LifecycleAction,
+        snap: &str,
+    ) {
+        if let Ok(Some(record)) = self.store.get_instance(instance) {
+            self.events.lifecycle(
+                instance.as_str(),
+                &record.owner,
+                action,
+                Some(record.state),
+                Some(snap.to_owned()),
+            );
+        }
     }
 
     /// The stored snapshot `snap` of `instance`, or a 404 naming it.

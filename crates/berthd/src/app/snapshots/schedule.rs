@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_store::ScheduleRecord;
+use berth_types::events::LifecycleAction;
 use berth_types::schedule::parse_duration;
 use berth_types::snapshot::SnapshotSchedule;
 use berth_types::{InstanceName, InstanceState};
@@ -155,6 +156,7 @@ impl App {
         self.take_snapshot(None, &record, &snap, true, expires_at)
             .await
             .map_err(|e| e.to_string())?;
+        self.publish_snapshot_event(&record.name, LifecycleAction::SnapshotCreated, &snap);
         self.store
             .mark_schedule_run(&record.name, now)
             .map_err(|e| error_chain(&e))?;
@@ -178,6 +180,11 @@ impl App {
             if snap.expires_at.is_some_and(|at| at <= now) {
                 self.remove_snapshot(&entry.instance, &snap.name).await?;
                 tracing::info!(instance = %entry.instance, snapshot = snap.name, "expired snapshot deleted");
+                self.publish_snapshot_event(
+                    &entry.instance,
+                    LifecycleAction::SnapshotDeleted,
+                    &snap.name,
+                );
             } else {
                 keep.push(snap);
             }
@@ -187,6 +194,11 @@ impl App {
             for snap in keep.iter().take(excess) {
                 self.remove_snapshot(&entry.instance, &snap.name).await?;
                 tracing::info!(instance = %entry.instance, snapshot = snap.name, "snapshot over the schedule's max deleted");
+                self.publish_snapshot_event(
+                    &entry.instance,
+                    LifecycleAction::SnapshotDeleted,
+                    &snap.name,
+                );
             }
         }
         Ok(())
