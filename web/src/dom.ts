@@ -75,7 +75,7 @@ export function bytes(n: number | null | undefined): string {
     v /= 1024;
     i += 1;
   }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${UNITS[i]}`;
+  return `${v >= 100 || i === 0 ? Math.round(v) : Number(v.toFixed(1))} ${UNITS[i]}`;
 }
 
 export const GiB = 1024 ** 3;

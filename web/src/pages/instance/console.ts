@@ -13,7 +13,7 @@ export function consoleTab(box: HTMLElement, inst: Instance): () => void {
     return () => {};
   }
   const status = h("p", { class: "muted", "aria-live": "polite" }, "Connecting…");
-  const screen = h("div", { class: "terminal", "aria-label": `Console of ${inst.name}` });
+  const screen = h("div", { class: "console-screen", "aria-label": `Console of ${inst.name}` });
   const reconnect = h("button", { type: "button", class: "small", hidden: true }, "Reconnect");
   mount(box, card("Console", h("div", { class: "row" }, status, reconnect), screen, h("p", { class: "hint" }, "A root shell inside the guest. Press Ctrl+D or type exit to end it; Tab stays in the terminal — use the Reconnect button or the tabs above to leave.")));
   const term = new Terminal({
