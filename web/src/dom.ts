@@ -167,7 +167,7 @@ export function table(caption: string, headers: string[], rows: (Child | Child[]
       {},
       h("caption", { class: "sr-only" }, caption),
       h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, ...(Array.isArray(c) ? c : [c])))))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { "data-label": headers[i] ?? "" }, ...(Array.isArray(c) ? c : [c])))))),
     ),
   );
 }

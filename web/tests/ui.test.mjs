@@ -125,6 +125,7 @@ test("stop (after confirming) and start again", async () => {
 test("the console runs a typed command", async () => {
   await go(page, `#/instances/${name}/console`);
   await page.getByText(`Connected to ${name}`).waitFor({ timeout: 30_000 });
+  await page.locator(".xterm-rows", { hasText: `root@${name}` }).waitFor({ timeout: 30_000 }); // the prompt
   await page.locator(".console-screen").click();
   await page.keyboard.type("echo ui-$((6*7)) && hostname\n", { delay: 15 });
   await page.locator(".xterm-rows", { hasText: "ui-42" }).waitFor({ timeout: 30_000 });
