@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { mkdirSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { Daemon, freePort } from "./lib/daemon.mjs";
 
 const CHROMIUM = process.env.BERTH_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = process.env.BERTH_WEB_ARTIFACTS ?? path.resolve(import.meta.dirname, "../test-artifacts");
+const ARTIFACTS = process.env.BERTH_WEB_ARTIFACTS ?? fileURLToPath(new URL("../test-artifacts", import.meta.url));
 const ALICE = ["alice", "Sails-Set-At-Dawn-26"];
 const BOB = ["bob", "Oars-And-Rudder-26"];
 const NEW_ROOT_PASSWORD = "Tide-Turns-At-Nine-41";

@@ -8,8 +8,9 @@ import { mkdirSync, openSync, readFileSync, rmSync, existsSync, readdirSync } fr
 import { createServer } from "node:net";
 import http from "node:http";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
+const ROOT = path.resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
 export function bins() {
   const dir = process.env.BERTH_BIN_DIR ?? path.join(ROOT, "target/debug");
