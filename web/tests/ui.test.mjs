@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { Daemon, freePort } from "./lib/daemon.mjs";
+import { ADMIN_PASSWORD, Daemon, freePort } from "./lib/daemon.mjs";
 
 const CHROMIUM = process.env.BERTH_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = process.env.BERTH_WEB_ARTIFACTS ?? fileURLToPath(new URL("../test-artifacts", import.meta.url));
@@ -71,7 +71,8 @@ test("a wrong password is refused with a message; the right one opens the dashbo
   const t0 = Date.now();
   await p.goto(d.url);
   await p.getByLabel("Username").waitFor();
-  console.log(`# login page ready in ${Date.now() - t0} ms`);
+  const nav = await p.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
+  console.log(`# UI load: login form shown ${Date.now() - t0} ms after goto; DOMContentLoaded ${Math.round(nav.domContentLoadedEventEnd)} ms, load ${Math.round(nav.loadEventEnd)} ms, ${nav.transferSize} bytes transferred for the document`);
   await shot(p, "01-login");
   await p.getByLabel("Username").fill(ALICE[0]);
   await p.getByLabel("Password").fill("not-the-password");
@@ -238,6 +239,33 @@ test("keyboard: the skip link and the navigation are reachable, focus is visible
   assert.deepEqual(unlabelled, []);
 });
 
+test("a create that fails shows the failed step and its reason", async () => {
+  // A second daemon whose create operations fail at the configure step.
+  const f = await Daemon.start({ index: 1, env: { BERTH_FAILPOINTS: "instance_create.configure=error" } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  try {
+    const p = await ctx.newPage();
+    await p.goto(f.url);
+    await p.getByLabel("Username").fill("admin");
+    await p.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await p.goto(`${f.url}/#/create`);
+    await p.getByLabel("Name").fill(`${f.id}-bad`);
+    await p.getByLabel("Disk (GiB)").fill("2");
+    await p.getByRole("button", { name: "Create", exact: true }).click();
+    await p.getByText(`Creating ${f.id}-bad failed at step "configure":`).waitFor({ timeout: 300_000 });
+    const reason = await p.locator(".progress-box .error").textContent();
+    assert.match(reason, /configure|failpoint|injected/i, reason);
+    await p.locator(".step-failed", { hasText: "configure" }).waitFor();
+    await shot(p, "25-create-failure");
+    assert.deepEqual(JSON.parse(f.berth("list", "--format", "json")), [], "the failed create left nothing behind");
+  } finally {
+    await ctx.close();
+    await f.stop();
+  }
+});
+
 test("another user never sees the instance; an admin sees it with its owner", async () => {
   const bob = await signIn(await browser.newContext({ viewport: { width: 1280, height: 860 } }), BOB);
   await go(bob, "#/instances");
@@ -250,7 +278,7 @@ test("another user never sees the instance; an admin sees it with its owner", as
   await shot(bob, "18-other-user-instances");
   await bob.context().close();
 
-  const admin = await signIn(await browser.newContext({ viewport: { width: 1280, height: 860 } }), ["admin", "Harbour-Master-77"]);
+  const admin = await signIn(await browser.newContext({ viewport: { width: 1280, height: 860 } }), ["admin", ADMIN_PASSWORD]);
   await go(admin, "#/instances");
   const row = admin.getByRole("row", { name: new RegExp(name) });
   await row.getByRole("cell", { name: "alice", exact: true }).waitFor();

@@ -180,7 +180,14 @@ async function showProgress(box: HTMLElement, env: S["OperationEnvelope"], name:
     mount(outcome, h("p", { class: "ok" }, `${name} is ready.`), h("a", { class: "button primary", href: `#/instances/${encodeURIComponent(name)}` }, `Open ${name}`));
     if (!env.password) location.hash = `#/instances/${encodeURIComponent(name)}`;
   } else {
-    mount(outcome, h("p", { class: "error" }, `Creating ${name} failed: ${op.error ?? op.status}`), h("a", { class: "button", href: "#/create" }, "Try again"));
+    pw?.remove(); // the instance is gone: its password is of no use
+    bar.classList.add("bar-high");
+    const failed = op.steps.find((s) => s.status === "failed");
+    mount(
+      outcome,
+      h("p", { class: "error" }, `Creating ${name} failed${failed ? ` at step "${failed.name}"` : ""}: ${op.error ?? op.status}`),
+      h("button", { type: "button", onclick: () => window.dispatchEvent(new HashChangeEvent("hashchange")) }, "Try again"),
+    );
   }
 }
 

@@ -32,18 +32,20 @@ export function freePort() {
 export const ADMIN_PASSWORD = "Harbour-Master-77";
 
 export class Daemon {
-  static async start() {
+  /** `index` tells daemons of one test process apart (their names and subnets). */
+  static async start({ index = 0, env = {} } = {}) {
     const { berthd, berth } = bins();
     for (const b of [berthd, berth]) {
       if (!existsSync(b)) throw new Error(`${b} is not built: run cargo build -p berthd -p berth first (scripts/test.sh does)`);
     }
     const d = new Daemon();
     const pid = process.pid;
-    d.id = `bw${pid}`;
+    d.id = `bw${pid}x${index}`;
     d.bridge = d.id;
     d.table = `berth_${d.id}`;
-    d.ipv4 = `10.${200 + (pid % 40)}.${pid % 250}.1/24`;
-    d.ipv6 = `fd42:${(pid & 0xffff).toString(16)}:ee::1/64`;
+    // Subnets apart from the Rust tests' (10.150–199.x): 10.200–239.x.
+    d.ipv4 = `10.${200 + ((pid + index) % 40)}.${pid % 250}.1/24`;
+    d.ipv6 = `fd42:${(pid & 0xffff).toString(16)}:e${index}::1/64`;
     d.dataDir = `/var/lib/berth-test/${d.id}`;
     d.runtimeDir = `/run/berth-test/${d.id}`;
     d.socket = `${d.runtimeDir}/berth.sock`;
@@ -66,6 +68,7 @@ export class Daemon {
       BERTH_NETWORK__IPV4: d.ipv4,
       BERTH_NETWORK__IPV6: d.ipv6,
       BERTH_AUTH__INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ...env,
     };
     const log = openSync(`${d.dataDir}/berthd.log`, "a");
     d.child = spawn(berthd, ["--config", "/dev/null"], { env: d.env, stdio: ["ignore", log, log] });
