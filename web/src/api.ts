@@ -65,9 +65,10 @@ export async function request<T>(method: string, path: string, body?: unknown, r
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "same-origin",
   });
-  if (r.status === 401 && retry && !path.startsWith("/auth/")) {
+  // The access cookie lasts 15 minutes; the refresh cookie renews it once, silently.
+  if (r.status === 401 && retry && path !== "/auth/login" && path !== "/auth/refresh") {
     if (await refresh()) return request<T>(method, path, body, false);
-    onUnauthorized();
+    if (!path.startsWith("/auth/")) onUnauthorized();
   }
   if (r.status === 204) return undefined as T;
   const text = await r.text();

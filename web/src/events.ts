@@ -3,6 +3,7 @@
 //! When the daemon has no event stream the status says so and pages fall back to re-reading
 //! after their own actions.
 
+import { csrfToken, get } from "./api";
 import type { BerthEvent } from "./contracts";
 
 type Listener = (e: BerthEvent) => void;
@@ -36,7 +37,12 @@ export function connect(): void {
   stopped = false;
   if (ws) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${proto}://${location.host}/api/v1/events?types=operation,lifecycle,metrics`);
+  // The CSRF token rides along as on the console: this berthd's guard asks every cookie-
+  // authenticated WebSocket for it (browsers cannot set headers on one).
+  const q = new URLSearchParams({ types: "operation,lifecycle,metrics" });
+  const token = csrfToken();
+  if (token) q.set("csrf", token);
+  const socket = new WebSocket(`${proto}://${location.host}/api/v1/events?${q}`);
   ws = socket;
   socket.onopen = () => {
     everOpened = true;
@@ -62,7 +68,11 @@ export function connect(): void {
       return;
     }
     setStatus("connecting");
-    setTimeout(connect, Math.min(30000, 500 * 2 ** Math.min(failures, 6)));
+    setTimeout(async () => {
+      // The access cookie lasts 15 minutes: an API read renews it (one refresh) first.
+      await get("/auth/me").catch(() => null);
+      if (!stopped) connect();
+    }, Math.min(30000, 500 * 2 ** Math.min(failures, 6)));
   };
 }
 

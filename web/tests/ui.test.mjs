@@ -19,6 +19,7 @@ const ARTIFACTS = process.env.BERTH_WEB_ARTIFACTS ?? fileURLToPath(new URL("../t
 const ALICE = ["alice", "Sails-Set-At-Dawn-26"];
 const BOB = ["bob", "Oars-And-Rudder-26"];
 const NEW_ROOT_PASSWORD = "Tide-Turns-At-Nine-41";
+const NEW_ALICE_PASSWORD = "Harbour-Lights-Blink-7";
 
 let d;
 let browser;
@@ -184,10 +185,80 @@ test("the charts show data", async (t) => {
   await shot(page, "08-instance-charts");
 });
 
+test("limits and autostart are saved live", async () => {
+  await go(page, `#/instances/${name}`);
+  await page.getByLabel("Memory (MiB)").fill("768");
+  await page.getByLabel("Start when the host boots (autostart)").check();
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await page.getByText("Limits saved").or(page.locator(".limits-form .error:not(:empty)")).first().waitFor();
+  assert.equal(await page.locator(".limits-form .error").textContent(), "", "saving limits failed");
+  const info = JSON.parse(d.berth("info", name, "--format", "json"));
+  assert.equal(info.limits.memory, 768 * 1024 ** 2);
+  assert.equal(info.autostart, true);
+  // Past the owner's quota (4 GiB): refused, the message under the form, nothing changed.
+  await page.getByLabel("Memory (MiB)").fill("8192");
+  await page.getByRole("button", { name: "Save limits" }).click();
+  await page.locator(".limits-form .error", { hasText: /quota/i }).waitFor();
+  assert.equal(JSON.parse(d.berth("info", name, "--format", "json")).limits.memory, 768 * 1024 ** 2);
+});
+
+test("a snapshot is taken and deleted; a backup is made and offered for download", async () => {
+  await go(page, `#/instances/${name}/snapshots`);
+  await page.getByLabel("Snapshot name (optional)").fill("ui-snap");
+  await page.getByRole("button", { name: "Take snapshot" }).click();
+  await page.getByRole("cell", { name: "ui-snap", exact: true }).waitFor({ timeout: 120_000 });
+  await shot(page, "09-instance-snapshots");
+  await page.getByRole("row", { name: /ui-snap/ }).getByRole("button", { name: "delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "delete" }).click();
+  await page.getByText("No snapshots yet.").waitFor();
+
+  await go(page, `#/instances/${name}/backups`);
+  await page.getByRole("button", { name: "Create backup" }).click();
+  const link = page.getByRole("link", { name: "download" });
+  await link.waitFor({ timeout: 300_000 });
+  const href = await link.getAttribute("href");
+  const r = await page.request.get(`${d.url}${href}`);
+  assert.equal(r.status(), 200, "the export link works with the session cookie");
+  assert.ok((await r.body()).length > 1_000_000, "a real archive");
+  await shot(page, "10-instance-backups");
+});
+
+test("API tokens and my password from the account page", async () => {
+  await go(page, "#/settings/account");
+  await page.getByLabel("Token name").fill("ci");
+  await page.getByLabel("Scope").selectOption("read_only");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.locator(".secret code").textContent()).trim();
+  assert.match(secret, /^berth_[0-9a-f]{32}_/);
+  const list = await page.request.get(`${d.url}/api/v1/instances`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(list.status(), 200, "the new token works");
+  await page.getByRole("row", { name: /ci/ }).getByRole("button", { name: "revoke" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "revoke" }).click();
+  await page.getByText("No API tokens.").waitFor();
+  const after = await page.request.get(`${d.url}/api/v1/instances`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(after.status(), 401, "the revoked token does not");
+
+  await page.getByLabel("Current password").fill("wrong-password-1");
+  await page.getByLabel("New password", { exact: true }).fill(NEW_ALICE_PASSWORD);
+  await page.getByLabel("Repeat the new password").fill(NEW_ALICE_PASSWORD);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.locator("[aria-invalid=true]").first().waitFor(); // refused, shown at the field
+  await page.getByLabel("Current password").fill(ALICE[1]);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.getByText("Password changed").waitFor();
+  ALICE[1] = NEW_ALICE_PASSWORD;
+});
+
+test("the session renews itself when the 15-minute access cookie is gone", async () => {
+  const context = page.context();
+  await context.clearCookies({ name: "berth_session" });
+  await page.reload();
+  await page.locator("main h1", { hasText: "Settings" }).waitFor(); // not the login page
+  assert.ok((await context.cookies()).some((c) => c.name === "berth_session"), "a new access cookie");
+});
+
 test("every other page renders (desktop and phone screenshots)", async () => {
   for (const [file, hash] of [
-    ["09-instance-snapshots", `#/instances/${name}/snapshots`],
-    ["10-instance-backups", `#/instances/${name}/backups`],
     ["11-instance-activity", `#/instances/${name}/activity`],
     ["12-instances", "#/instances"],
     ["13-network", "#/network"],
@@ -279,13 +350,20 @@ test("another user never sees the instance; an admin sees it with its owner", as
   await bob.context().close();
 
   const admin = await signIn(await browser.newContext({ viewport: { width: 1280, height: 860 } }), ["admin", ADMIN_PASSWORD]);
+  // The IPv6 uplink form: a mode's own fields, and a bad prefix is refused at its field.
+  await go(admin, "#/network");
+  await admin.getByLabel("Mode").selectOption("native");
+  await admin.getByLabel("Routed prefix").fill("not-a-prefix");
+  await admin.getByRole("button", { name: "Apply" }).click();
+  await admin.locator("input[name=prefix][aria-invalid=true]").waitFor();
+  assert.equal((await d.api("GET", "/network")).ipv6_uplink.mode, "none", "bad input changed nothing");
+  await shot(admin, "21-admin-network");
   await go(admin, "#/instances");
   const row = admin.getByRole("row", { name: new RegExp(name) });
   await row.getByRole("cell", { name: "alice", exact: true }).waitFor();
   await shot(admin, "19-admin-instances");
   for (const [file, hash] of [
     ["20-admin-dashboard", "#/"],
-    ["21-admin-network", "#/network"],
     ["22-admin-users", "#/settings/users"],
     ["23-admin-alerts", "#/settings/alerts"],
     ["24-admin-audit", "#/settings/audit"],

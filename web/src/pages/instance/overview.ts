@@ -22,8 +22,8 @@ export function overviewTab(box: HTMLElement, inst: Instance, refresh: () => Pro
     ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: k === "IPv4" || k === "IPv6" || k === "SSH" || k === "MAC" ? "mono" : "" }, v)]),
   );
 
-  const cpu = h("input", { type: "number", min: 0.1, step: 0.25, value: inst.limits.cpu ?? "", name: "cpu" });
-  const mem = h("input", { type: "number", min: 64, step: 64, value: inst.limits.memory ? Math.round(inst.limits.memory / MiB) : "", name: "memory" });
+  const cpu = h("input", { type: "number", min: 0.01, step: "any", value: inst.limits.cpu ?? "", name: "cpu" });
+  const mem = h("input", { type: "number", min: 16, step: 1, value: inst.limits.memory ? Math.round(inst.limits.memory / MiB) : "", name: "memory" });
   const disk = h("input", { type: "number", min: 1, step: 1, value: inst.limits.disk ? Math.round(inst.limits.disk / GiB) : "", name: "disk" });
   const procs = h("input", { type: "number", min: 16, step: 1, value: inst.limits.processes ?? "", name: "processes" });
   const auto = h("input", { type: "checkbox", checked: inst.autostart, name: "autostart" });

@@ -22,7 +22,7 @@ export async function defaultsSection(box: HTMLElement): Promise<void> {
   const ro = !isAdmin();
   const inp = (name: string, value: string | number, step = "1") => h("input", { name, type: "number", value, step, disabled: ro });
   const image = h("input", { name: "image", value: d.image, disabled: ro });
-  const cpu = inp("cpu", d.cpu, "0.25");
+  const cpu = inp("cpu", d.cpu, "any");
   const mem = inp("memory", Math.round(d.memory / MiB), "64");
   const disk = inp("disk", Math.round(d.disk / GiB));
   const procs = inp("processes", d.processes);

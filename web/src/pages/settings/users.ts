@@ -18,7 +18,7 @@ function quotaText(q: S["Quota"]): string {
 
 /** Quota inputs (empty = no limit); memory and disk in GiB. */
 function quotaInputs(q: S["Quota"] = {}) {
-  const num = (name: string, v: number | null | undefined, step = "1") => h("input", { name, type: "number", min: 0, step, value: v ?? "" });
+  const num = (name: string, v: number | null | undefined, step = "any") => h("input", { name, type: "number", min: 0, step, value: v ?? "" });
   const i = {
     instances: num("q-instances", q.instances),
     cpu: num("q-cpu", q.cpu, "0.25"),
