@@ -4,9 +4,10 @@
 import { ApiError, del, enc, get, post, type S } from "./api";
 import { h, mount, card, field, setFieldError, table, toast, confirmDialog } from "./dom";
 
-export async function forwardsEditor(box: HTMLElement, names: string[]): Promise<void> {
+/** `picker`: show the instance picker (the Network page) even for one instance. */
+export async function forwardsEditor(box: HTMLElement, names: string[], picker = names.length > 1): Promise<void> {
   const listBox = h("div");
-  const picker = h("select", { name: "instance" }, names.map((n) => h("option", { value: n }, n)));
+  const pick = h("select", { name: "instance" }, names.map((n) => h("option", { value: n }, n)));
   const listen = h("input", { name: "listen", placeholder: "2222 or 127.0.0.1:2222", autocomplete: "off", required: true });
   const port = h("input", { name: "port", type: "number", min: 1, max: 65535, value: 22, required: true });
   const proto = h("select", { name: "protocol" }, h("option", { value: "tcp" }, "TCP"), h("option", { value: "udp" }, "UDP"));
@@ -14,8 +15,8 @@ export async function forwardsEditor(box: HTMLElement, names: string[]): Promise
   const form = h(
     "form",
     { class: "row wrap" },
-    names.length > 1 ? field("Instance", picker) : null,
-    field("Host [address:]port", listen, "Host port or range; 0.0.0.0 = every address"),
+    picker ? field("Instance", pick) : null,
+    field("Host [address:]port", listen),
     field("Guest port", port),
     field("Protocol", proto),
     h("button", { type: "submit" }, "Add forward"),
@@ -27,7 +28,7 @@ export async function forwardsEditor(box: HTMLElement, names: string[]): Promise
     if (!listen.value.trim()) return setFieldError(listen, "give a host port, e.g. 2222"), listen.focus();
     const body: S["CreateForwardRequest"] = { listen: listen.value.trim(), port: Number(port.value), protocol: proto.value };
     try {
-      const f = await post<S["Forward"]>(`/instances/${enc(picker.value || names[0])}/forwards`, body);
+      const f = await post<S["Forward"]>(`/instances/${enc(pick.value || names[0])}/forwards`, body);
       toast(`Forward ${f.listen} → ${f.port}/${f.protocol} added`);
       listen.value = "";
       await draw();
@@ -46,9 +47,9 @@ export async function forwardsEditor(box: HTMLElement, names: string[]): Promise
       listBox,
       table(
         "Port forwards",
-        [...(names.length > 1 ? ["Instance"] : []), "Host", "Guest port", "Protocol", ""],
+        [...(picker ? ["Instance"] : []), "Host", "Guest port", "Protocol", ""],
         rows.map(({ n, f }) => [
-          ...(names.length > 1 ? [n] : []),
+          ...(picker ? [n] : []),
           h("span", { class: "mono" }, f.listen),
           String(f.port),
           f.protocol,
@@ -77,5 +78,6 @@ export async function forwardsEditor(box: HTMLElement, names: string[]): Promise
     );
   };
   await draw();
-  mount(box, card("Port forwards", names.length ? form : h("p", { class: "muted" }, "Create an instance first."), err, listBox));
+  const hint = h("p", { class: "hint" }, "Host side: a port (2222), a range (8000-8010) or address:port (127.0.0.1:2222); a bare port or 0.0.0.0 means every address, IPv4 and IPv6.");
+  mount(box, card("Port forwards", names.length ? [form, hint] : h("p", { class: "muted" }, "Create an instance first."), err, listBox));
 }

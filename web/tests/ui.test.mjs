@@ -357,7 +357,17 @@ test("another user never sees the instance; an admin sees it with its owner", as
   await admin.getByRole("button", { name: "Apply" }).click();
   await admin.locator("input[name=prefix][aria-invalid=true]").waitFor();
   assert.equal((await d.api("GET", "/network")).ipv6_uplink.mode, "none", "bad input changed nothing");
+  // Forwards from the Network page, with the instance picker.
+  const port = await freePort();
+  await admin.getByLabel("Instance").selectOption(name);
+  await admin.getByLabel("Host [address:]port").fill(`127.0.0.1:${port}`);
+  await admin.getByRole("button", { name: "Add forward" }).click();
+  const fwRow = admin.getByRole("row", { name: new RegExp(`127\\.0\\.0\\.1:${port}`) });
+  await fwRow.getByRole("cell", { name: name, exact: true }).waitFor();
   await shot(admin, "21-admin-network");
+  await fwRow.getByRole("button", { name: /remove forward/ }).click();
+  await admin.getByRole("dialog").getByRole("button", { name: "remove" }).click();
+  await admin.getByText("No port forwards.").waitFor();
   await go(admin, "#/instances");
   const row = admin.getByRole("row", { name: new RegExp(name) });
   await row.getByRole("cell", { name: "alice", exact: true }).waitFor();

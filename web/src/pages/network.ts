@@ -35,7 +35,7 @@ export async function networkPage(main: HTMLElement): Promise<void> {
   );
   const fwBox = h("div");
   mount(main, h("h1", {}, "Network"), h("div", { class: "grid" }, bridge, uplinkCard(net)), fwBox);
-  await forwardsEditor(fwBox, list.map((i) => i.name));
+  await forwardsEditor(fwBox, list.map((i) => i.name), true);
 }
 
 function uplinkCard(net: S["NetworkInfo"]): HTMLElement {
