@@ -34,8 +34,16 @@ export function whenUnauthorized(f: () => void): void {
   onUnauthorized = f;
 }
 
+/** Whether this browser signed in (the cookies are HttpOnly): only then is a refresh worth trying. */
+const SIGNED_IN = "berth-signed-in";
+export function markSignedIn(yes: boolean): void {
+  if (yes) localStorage.setItem(SIGNED_IN, "1");
+  else localStorage.removeItem(SIGNED_IN);
+}
+
 let refreshing: Promise<boolean> | null = null;
 async function refresh(): Promise<boolean> {
+  if (!localStorage.getItem(SIGNED_IN)) return false;
   refreshing ??= fetch("/api/v1/auth/refresh", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -43,7 +51,10 @@ async function refresh(): Promise<boolean> {
     credentials: "same-origin",
   })
     .then(async (r) => {
-      if (!r.ok) return false;
+      if (!r.ok) {
+        markSignedIn(false);
+        return false;
+      }
       const body = (await r.json()) as S["SessionResponse"];
       setCsrf(body.csrf_token);
       return true;

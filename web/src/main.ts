@@ -2,7 +2,7 @@
 //! sign-in gate. Each page renders into `<main>` and returns a cleanup function.
 
 import "./style.css";
-import { post, whenUnauthorized } from "./api";
+import { markSignedIn, post, whenUnauthorized } from "./api";
 import { h, mount } from "./dom";
 import { connect, disconnect, onStatus } from "./events";
 import * as session from "./session";
@@ -83,6 +83,7 @@ async function logout(): Promise<void> {
     /* the session may already be gone */
   }
   session.clear();
+  markSignedIn(false);
   disconnect();
   void start();
 }

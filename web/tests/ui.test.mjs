@@ -368,6 +368,9 @@ test("another user never sees the instance; an admin sees it with its owner", as
   await fwRow.getByRole("button", { name: /remove forward/ }).click();
   await admin.getByRole("dialog").getByRole("button", { name: "remove" }).click();
   await admin.getByText("No port forwards.").waitFor();
+  const audit = await d.api("GET", "/audit?actor=alice&limit=200");
+  const consoleEntry = audit.find((e) => e.action === "instance.console");
+  assert.equal(consoleEntry?.result, "success", "an opened console is audited as a success");
   await go(admin, "#/instances");
   const row = admin.getByRole("row", { name: new RegExp(name) });
   await row.getByRole("cell", { name: "alice", exact: true }).waitFor();

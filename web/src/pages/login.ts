@@ -1,7 +1,7 @@
 //! The sign-in page: `POST /auth/login` sets the session cookies; the answer's CSRF token is
 //! kept for writes.
 
-import { ApiError, post, setCsrf, type S } from "../api";
+import { ApiError, markSignedIn, post, setCsrf, type S } from "../api";
 import { h, mount, field } from "../dom";
 
 export function loginPage(app: HTMLElement, done: () => void): void {
@@ -26,6 +26,7 @@ export function loginPage(app: HTMLElement, done: () => void): void {
     try {
       const s = await post<S["SessionResponse"]>("/auth/login", { username: user.value, password: pass.value });
       setCsrf(s.csrf_token);
+      markSignedIn(true);
       done();
     } catch (e) {
       error.textContent = e instanceof ApiError ? e.message : "The daemon did not answer; is berthd running?";
