@@ -289,7 +289,7 @@ test("every other page renders (desktop and phone screenshots)", async () => {
   await phone.context().close();
 });
 
-test("keyboard: the skip link and the navigation are reachable, focus is visible", async () => {
+test("accessibility: skip link, keyboard navigation, visible focus, text contrast, labels", async () => {
   await go(page, "#/instances");
   await page.reload(); // a fresh load: focus starts at the top of the document
   await page.locator("main h1").waitFor();
@@ -300,6 +300,31 @@ test("keyboard: the skip link and the navigation are reachable, focus is visible
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Dashboard");
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   assert.notEqual(outline, "none", "the focused link shows an outline");
+  // Text contrast (WCAG AA, 4.5:1) of the kinds of text there are, on their real backgrounds.
+  const ratios = await page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bg = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const out = {};
+    for (const sel of ["main h1", "th", "td", ".badge", "a", ".button.primary", ".live", ".who .muted", "button.danger"]) {
+      const el = document.querySelector(sel);
+      if (!el) continue;
+      const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(bg(el))];
+      out[sel] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    }
+    return out;
+  });
+  assert.ok(Object.keys(ratios).length >= 7, JSON.stringify(ratios));
+  for (const [sel, r] of Object.entries(ratios)) assert.ok(r >= 4.5, `${sel}: contrast ${r.toFixed(2)}:1 is below 4.5:1`);
   // Every form control on the create page has a label.
   await go(page, "#/create");
   const unlabelled = await page.evaluate(() =>

@@ -1,8 +1,8 @@
 //! My account: change my password (`POST /users/me/password`) and API tokens.
 
 import { ApiError, del, enc, get, post, type S } from "../../api";
-import { h, mount, card, field, setFieldError, table, when, toast, confirmDialog } from "../../dom";
-import { current } from "../../session";
+import { h, mount, card, field, setFieldError, table, when, toast, confirmDialog, bytes } from "../../dom";
+import { current, load } from "../../session";
 
 export async function accountSection(box: HTMLElement): Promise<void> {
   const cur = h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true });
@@ -73,14 +73,18 @@ export async function accountSection(box: HTMLElement): Promise<void> {
     );
   };
   await drawTokens();
-  const me = current();
+  const me = (await load()) ?? current(); // fresh usage
   const q = me?.user.quota ?? {};
   const u = me?.usage;
   const quota = u
     ? table(
         "My quota",
         ["Resource", "Used", "Quota"],
-        (["instances", "cpu", "memory", "disk", "snapshots", "forwards"] as const).map((k) => [k, String(u[k]), q[k] === null || q[k] === undefined ? "no limit" : String(q[k])]),
+        (["instances", "cpu", "memory", "disk", "snapshots", "forwards"] as const).map((k) => {
+          const fmt = k === "memory" || k === "disk" ? bytes : String;
+          const limit = q[k];
+          return [k, fmt(u[k]), limit === null || limit === undefined ? "no limit" : fmt(limit)];
+        }),
       )
     : null;
   mount(box, h("div", { class: "grid" }, card(`Signed in as ${me?.user.username ?? "?"}`, quota), card("Change my password", pwForm), card("API tokens", tForm, secretBox, tokensBox)));
