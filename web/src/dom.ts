@@ -176,3 +176,12 @@ export function table(caption: string, headers: string[], rows: (Child | Child[]
 export function unavailable(what: string, why = "this berthd does not offer it yet"): HTMLElement {
   return h("p", { class: "unavailable" }, `${what}: not available — ${why}.`);
 }
+
+/** `f` at most once per `ms`, after the last call (bursts of events cause one redraw). */
+export function debounce(f: () => void, ms = 200): () => void {
+  let timer: number | undefined;
+  return () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(f, ms);
+  };
+}

@@ -1,7 +1,7 @@
 //! The dashboard: instances by state, host CPU/memory/disk, recent operations and alerts.
 
 import { get, optional, type Instance, type Operation, type S } from "../api";
-import { h, mount, card, badge, table, usageBar, bytes, ago, unavailable } from "../dom";
+import { h, mount, card, badge, table, usageBar, bytes, ago, unavailable, debounce } from "../dom";
 import type { MetricsAnswer } from "../contracts";
 import { subscribe } from "../events";
 import { isAdmin } from "../session";
@@ -88,11 +88,9 @@ export async function dashboardPage(main: HTMLElement): Promise<() => void> {
     );
   };
   await Promise.all([drawStates(), drawOps(), drawHost(), drawAlerts()]);
-  return subscribe(
-    (e) => e.type === "lifecycle" || e.type === "operation",
-    (e) => {
-      void drawStates();
-      if (e.type === "operation") void drawOps();
-    },
-  );
+  const redraw = debounce(() => {
+    void drawStates();
+    void drawOps();
+  }, 300);
+  return subscribe((e) => e.type === "lifecycle" || e.type === "operation", redraw);
 }

@@ -2,7 +2,7 @@
 //! actions, redrawn when the event stream reports a change (no polling loop).
 
 import { get, type Instance } from "../api";
-import { h, mount, badge, table, bytes } from "../dom";
+import { h, mount, badge, table, bytes, debounce } from "../dom";
 import { subscribe } from "../events";
 import { powerButtons } from "../power";
 import { isAdmin } from "../session";
@@ -44,12 +44,8 @@ export async function instancesPage(main: HTMLElement): Promise<() => void> {
     );
   };
   await draw();
-  let pending: number | undefined;
   return subscribe(
     (e) => e.type === "lifecycle" || (e.type === "operation" && ["success", "failure"].includes(String(e.data.status))),
-    () => {
-      clearTimeout(pending);
-      pending = window.setTimeout(() => void draw(), 150);
-    },
+    debounce(() => void draw(), 150),
   );
 }

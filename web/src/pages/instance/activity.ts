@@ -1,7 +1,7 @@
 //! The activity tab: this instance's operations (newest first) with their steps and errors.
 
 import { get, type Instance, type Operation } from "../../api";
-import { mount, badge, table, when } from "../../dom";
+import { mount, badge, table, when, debounce } from "../../dom";
 import { subscribe } from "../../events";
 
 export async function activityTab(box: HTMLElement, inst: Instance): Promise<() => void> {
@@ -18,5 +18,5 @@ export async function activityTab(box: HTMLElement, inst: Instance): Promise<() 
     );
   };
   await draw();
-  return subscribe((e) => e.instance === inst.name && e.type === "operation", () => void draw());
+  return subscribe((e) => e.instance === inst.name && e.type === "operation", debounce(() => void draw(), 300));
 }

@@ -2,7 +2,7 @@
 //! snapshots, backups, forwards, activity) in the URL: `#/instances/web1/console`.
 
 import { ApiError, enc, get, type Instance } from "../../api";
-import { h, mount, badge } from "../../dom";
+import { h, mount, badge, debounce } from "../../dom";
 import { subscribe } from "../../events";
 import { powerButtons } from "../../power";
 import { overviewTab } from "./overview";
@@ -68,7 +68,7 @@ export async function instancePage(main: HTMLElement, params: string[]): Promise
   const tabCleanup = await tab[2](tabBox, inst, refresh);
   const unsub = subscribe(
     (e) => e.instance === name && (e.type === "lifecycle" || e.type === "operation"),
-    () => void refresh(),
+    debounce(() => void refresh(), 200),
   );
   return () => {
     unsub();
