@@ -16,8 +16,12 @@ export function follow(op: Operation, update: (op: Operation) => void = () => {}
   if (ended(op)) return Promise.resolve(op);
   return new Promise((resolve) => {
     let done = false;
-    const finish = (o: Operation) => {
+    let last = op;
+    const finish = (next: Partial<Operation>) => {
       if (done) return;
+      // An event may carry only what changed: keep the rest (steps, kind, …) from before.
+      const o: Operation = { ...last, ...next, steps: next.steps ?? last.steps };
+      last = o;
       update(o);
       if (ended(o)) {
         done = true;
@@ -27,7 +31,7 @@ export function follow(op: Operation, update: (op: Operation) => void = () => {}
     };
     const unsub = subscribe(
       (e) => e.type === "operation" && (e.data as { id?: string }).id === op.id,
-      (e) => finish(e.data as unknown as Operation),
+      (e) => finish(e.data as Partial<Operation>),
     );
     // Read it once in any case (it may have ended before we subscribed), and keep reading
     // while the stream is not live.
