@@ -125,6 +125,15 @@ test("stop (after confirming) and start again", async () => {
   assert.equal(info.state, "running");
 });
 
+test("suspend and resume from the instance list's quick actions", async () => {
+  await go(page, "#/instances");
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await row.getByRole("button", { name: `suspend ${name}` }).click();
+  await row.locator(".badge", { hasText: "suspended" }).waitFor({ timeout: 60_000 });
+  await row.getByRole("button", { name: `resume ${name}` }).click();
+  await row.locator(".badge", { hasText: "running" }).waitFor({ timeout: 60_000 });
+});
+
 test("the console runs a typed command", async () => {
   await go(page, `#/instances/${name}/console`);
   await page.getByText(`Connected to ${name}`).waitFor({ timeout: 30_000 });
@@ -202,12 +211,16 @@ test("limits and autostart are saved live", async () => {
   assert.equal(JSON.parse(d.berth("info", name, "--format", "json")).limits.memory, 768 * 1024 ** 2);
 });
 
-test("a snapshot is taken and deleted; a backup is made and offered for download", async () => {
+test("a snapshot is taken, restored (the guest runs again) and deleted; a backup is made and offered for download", async () => {
   await go(page, `#/instances/${name}/snapshots`);
   await page.getByLabel("Snapshot name (optional)").fill("ui-snap");
   await page.getByRole("button", { name: "Take snapshot" }).click();
   await page.getByRole("cell", { name: "ui-snap", exact: true }).waitFor({ timeout: 120_000 });
   await shot(page, "09-instance-snapshots");
+  await page.getByRole("row", { name: /ui-snap/ }).getByRole("button", { name: "restore" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "restore" }).click();
+  await page.getByText("Restore ui-snap: done").waitFor({ timeout: 180_000 });
+  await stateBadge().filter({ hasText: "running" }).waitFor({ timeout: 60_000 });
   await page.getByRole("row", { name: /ui-snap/ }).getByRole("button", { name: "delete" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "delete" }).click();
   await page.getByText("No snapshots yet.").waitFor();
