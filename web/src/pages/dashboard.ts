@@ -19,8 +19,8 @@ export async function dashboardPage(main: HTMLElement): Promise<() => void> {
       { class: "grid" },
       card("Instances", stateBox, h("p", {}, h("a", { href: "#/create", class: "button primary" }, "Create instance"))),
       card("Host", hostBox),
-      card("Recent operations", opsBox),
       card("Alerts", alertsBox),
+      h("div", { class: "wide" }, card("Recent operations", opsBox)),
     ),
   );
 
@@ -40,8 +40,8 @@ export async function dashboardPage(main: HTMLElement): Promise<() => void> {
       opsBox,
       table(
         "Recent operations",
-        ["Operation", "Target", "Status", "When"],
-        ops.map((o) => [o.kind.replace(/_/g, " "), o.target, badge(o.status), ago(o.created_at)]),
+        ["Operation", "Target", "Status", "Message", "When"],
+        ops.map((o) => [o.kind.replace(/^instance_/, "").replace(/_/g, " "), o.target, badge(o.status), o.error ?? o.message, ago(o.created_at)]),
         "No operations yet.",
       ),
     );
