@@ -13,10 +13,20 @@ apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config libseccomp-dev \
   mmdebstrap debootstrap arch-test debian-archive-keyring \
   btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
-  ca-certificates curl sqlite3 jq openssh-client sshpass >/dev/null
+  ca-certificates curl sqlite3 jq openssh-client sshpass \
+  chromium fonts-dejavu-core >/dev/null
+# The web UI is built with Node.js and npm: the host's own when it has them (a nodejs package
+# that bundles npm conflicts with Debian's npm), Debian's otherwise. The browser tests need
+# Node.js 20 or newer (playwright-core).
+command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 
 command -v cargo >/dev/null || { echo "setup.sh: cargo is missing; install Rust 1.95 with rustup first" >&2; exit 1; }
 [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 || true; }
+
+echo "==> Building the web UI (web/dist, embedded into berthd)"
+# Debian's Chromium drives the browser tests: never download one.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 
 echo "==> Building Berth (release)"
 cargo build --release --locked -p berthd -p berth

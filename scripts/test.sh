@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root: the tests create real containers" >&2; exit 1; }
 export BERTH_TEST_IMAGE_CACHE=${BERTH_TEST_IMAGE_CACHE:-/var/cache/berth-test/images}
 
+echo "==> web UI: npm ci, OpenAPI types, type check, bundle (embedded into berthd)"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
@@ -16,3 +19,5 @@ echo "==> cargo test"
 # builds only test harnesses of bin crates, not the binaries other packages' tests run).
 cargo build --locked -p berth -p berthd
 cargo test --workspace --locked -- --test-threads=2
+echo "==> web UI in Chromium against a real berthd"
+(cd web && npm test)

@@ -91,7 +91,11 @@ impl<'a> AuditRecorder<'a> {
         let status = response.status();
         let (response, result) = if status == StatusCode::ACCEPTED {
             (response, "accepted".to_owned())
-        } else if status.is_success() || status.is_redirection() {
+        } else if status.is_success()
+            || status.is_redirection()
+            // A WebSocket (the console) that was opened.
+            || status == StatusCode::SWITCHING_PROTOCOLS
+        {
             (response, "success".to_owned())
         } else if matches!(
             status,

@@ -118,6 +118,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", v1)
+        .merge(crate::web::router())
         .fallback(not_found)
         .with_state(app)
 }

@@ -1,0 +1,187 @@
+//! DOM helpers: element building without innerHTML (user data is always text), formatting,
+//! toasts and the confirmation dialog.
+
+type Child = Node | string | number | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
+
+/** `h("button", {class: "x", onclick: f}, "Start")`: attributes starting with `on` are listeners. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value as EventListener);
+    } else if (value === true) {
+      el.setAttribute(key, "");
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el: Element, children: (Child | Child[])[]): void {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(typeof child === "object" ? child : String(child));
+  }
+}
+
+/** Replaces `el`'s content. */
+export function mount(el: Element, ...children: (Child | Child[])[]): void {
+  el.replaceChildren();
+  append(el, children);
+}
+
+let ids = 0;
+/** A unique id for label/input pairs. */
+export function uid(prefix = "f"): string {
+  ids += 1;
+  return `${prefix}-${ids}`;
+}
+
+/** A labelled form field: `<label for>` + the control + an inline error line. */
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string | Node,
+): HTMLDivElement {
+  if (!control.id) control.id = uid();
+  const err = h("p", { class: "field-error", id: `${control.id}-err`, role: "alert" });
+  const hintEl = hint ? h("p", { class: "hint", id: `${control.id}-hint` }, hint) : null;
+  control.setAttribute("aria-describedby", [hintEl?.id, err.id].filter(Boolean).join(" "));
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl, err);
+}
+
+/** Shows `message` under the control (or clears it). */
+export function setFieldError(control: Element, message: string | null): void {
+  const err = document.getElementById(`${control.id}-err`);
+  if (err) err.textContent = message ?? "";
+  if (message) control.setAttribute("aria-invalid", "true");
+  else control.removeAttribute("aria-invalid");
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "—";
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : Number(v.toFixed(1))} ${UNITS[i]}`;
+}
+
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function ago(iso: string): string {
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return `${Math.max(s, 0)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+/** A state badge: colour plus the word (never colour alone). */
+export function badge(state: string): HTMLSpanElement {
+  return h("span", { class: `badge badge-${state}` }, state);
+}
+
+/** A labelled usage bar (`used` of `total`). */
+export function usageBar(label: string, used: number, total: number | null, fmt = bytes): HTMLDivElement {
+  const pct = total ? Math.min(100, (used / total) * 100) : 0;
+  const text = total ? `${fmt(used)} of ${fmt(total)}` : `${fmt(used)} (no limit)`;
+  return h(
+    "div",
+    { class: "usage" },
+    h("div", { class: "usage-head" }, h("span", {}, label), h("span", { class: "muted" }, text)),
+    h(
+      "div",
+      {
+        class: `bar ${pct > 90 ? "bar-high" : ""}`,
+        role: "progressbar",
+        "aria-label": label,
+        "aria-valuemin": 0,
+        "aria-valuemax": 100,
+        "aria-valuenow": Math.round(pct),
+        "aria-valuetext": text,
+      },
+      h("div", { class: "bar-fill", style: `width:${pct}%` }),
+    ),
+  );
+}
+
+export function toast(message: string, kind: "ok" | "error" = "ok"): void {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const t = h("div", { class: `toast toast-${kind}` }, message);
+  box.append(t);
+  setTimeout(() => t.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/** A modal confirmation (native <dialog>: focus is trapped and Escape cancels). */
+export function confirmDialog(title: string, body: string, action: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const dlg = h("dialog", { class: "dialog", "aria-labelledby": "dlg-title" });
+    const done = (ok: boolean) => {
+      dlg.close();
+      dlg.remove();
+      resolve(ok);
+    };
+    const cancel = h("button", { type: "button", onclick: () => done(false) }, "Cancel");
+    const ok = h("button", { type: "button", class: "danger", onclick: () => done(true) }, action);
+    mount(dlg, h("h2", { id: "dlg-title" }, title), h("p", {}, body), h("div", { class: "actions" }, cancel, ok));
+    dlg.addEventListener("cancel", () => done(false));
+    document.body.append(dlg);
+    dlg.showModal();
+    cancel.focus();
+  });
+}
+
+/** A card section with a heading. */
+export function card(title: string, ...children: (Child | Child[])[]): HTMLElement {
+  return h("section", { class: "card" }, h("h2", {}, title), ...children);
+}
+
+/** A table from column headers and rows of cells. */
+export function table(caption: string, headers: string[], rows: (Child | Child[])[][], empty = "Nothing yet."): HTMLElement {
+  if (rows.length === 0) return h("p", { class: "muted" }, empty);
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      {},
+      h("caption", { class: "sr-only" }, caption),
+      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { "data-label": headers[i] ?? "" }, ...(Array.isArray(c) ? c : [c])))))),
+    ),
+  );
+}
+
+/** "not available" for a feature whose endpoint this daemon does not have. */
+export function unavailable(what: string, why = "this berthd does not offer it yet"): HTMLElement {
+  return h("p", { class: "unavailable" }, `${what}: not available — ${why}.`);
+}
+
+/** `f` at most once per `ms`, after the last call (bursts of events cause one redraw). */
+export function debounce(f: () => void, ms = 200): () => void {
+  let timer: number | undefined;
+  return () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(f, ms);
+  };
+}
