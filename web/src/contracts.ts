@@ -34,12 +34,13 @@ export interface BerthEvent {
 }
 
 export interface Settings {
+  /** A `null` limit means "no default": a create without that field is unlimited. */
   defaults: {
     image: string;
-    cpu: number;
-    memory: number;
-    disk: number;
-    processes: number;
+    cpu: number | null;
+    memory: number | null;
+    disk: number | null;
+    processes: number | null;
     autostart: boolean;
   };
   metrics: { interval_seconds: number; retention: string };

@@ -42,7 +42,17 @@ export async function createPage(main: HTMLElement): Promise<void> {
     optional<Settings>("/settings").catch(() => null),
     get<S["SystemInfo"]>("/system"),
   ]);
-  const d = settings?.defaults ?? { image: "debian/12", cpu: 1, memory: 512 * MiB, disk: 10 * GiB, processes: 512, autostart: false };
+  // The wizard always proposes limits: the host's defaults where it has them (a null default
+  // means "unlimited" for API clients that omit the field), else a small VPS.
+  const given = settings?.defaults;
+  const d = {
+    image: given?.image ?? "debian/12",
+    cpu: given?.cpu ?? 1,
+    memory: given?.memory ?? 512 * MiB,
+    disk: given?.disk ?? 10 * GiB,
+    processes: given?.processes ?? 512,
+    autostart: given?.autostart ?? false,
+  };
   const quota = me?.user.quota ?? {};
   const usage = me?.usage ?? { cpu: 0, memory: 0, disk: 0, instances: 0, forwards: 0, snapshots: 0 };
   const left = (q: number | null | undefined, used: number, fmt: (n: number) => string) =>

@@ -20,11 +20,15 @@ export async function defaultsSection(box: HTMLElement): Promise<void> {
   }
   const d = s.defaults;
   const ro = !isAdmin();
-  const inp = (name: string, value: string | number, step = "1") => h("input", { name, type: "number", value, step, disabled: ro });
+  // An empty limit field is "no default" (null): creates that omit it are unlimited.
+  const inp = (name: string, value: string | number | null, step = "1") =>
+    h("input", { name, type: "number", value: value ?? "", step, placeholder: "no limit", disabled: ro });
+  const scaled = (v: number | null, unit: number) => (v === null ? null : Math.round(v / unit));
+  const read = (el: HTMLInputElement, unit = 1) => (el.value.trim() === "" ? null : Number(el.value) * unit);
   const image = h("input", { name: "image", value: d.image, disabled: ro });
   const cpu = inp("cpu", d.cpu, "any");
-  const mem = inp("memory", Math.round(d.memory / MiB), "64");
-  const disk = inp("disk", Math.round(d.disk / GiB));
+  const mem = inp("memory", scaled(d.memory, MiB), "64");
+  const disk = inp("disk", scaled(d.disk, GiB));
   const procs = inp("processes", d.processes);
   const auto = h("input", { type: "checkbox", name: "autostart", checked: d.autostart, disabled: ro });
   const interval = inp("interval_seconds", s.metrics.interval_seconds);
@@ -42,7 +46,7 @@ export async function defaultsSection(box: HTMLElement): Promise<void> {
     ev.preventDefault();
     err.textContent = "";
     const body: Settings = {
-      defaults: { image: image.value, cpu: Number(cpu.value), memory: Number(mem.value) * MiB, disk: Number(disk.value) * GiB, processes: Number(procs.value), autostart: auto.checked },
+      defaults: { image: image.value, cpu: read(cpu), memory: read(mem, MiB), disk: read(disk, GiB), processes: read(procs), autostart: auto.checked },
       metrics: { interval_seconds: Number(interval.value), retention: s.metrics.retention },
     };
     try {
