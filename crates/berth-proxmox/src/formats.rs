@@ -19,11 +19,16 @@ pub fn check(format: &str, value: &str) -> Result<(), String> {
         "pve-vmid" => value
             .parse::<u64>()
             .is_ok_and(|n| (100..=999_999_999).contains(&n)),
+        // PVE's `[a-z][a-z0-9_-]+`, case-insensitive.
         "pve-configid" => {
-            value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            value.len() >= 2
                 && value
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         }
         "pve-storage-id" => {
             value

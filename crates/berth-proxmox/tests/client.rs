@@ -33,6 +33,7 @@ fn spec(vmid: u64, hostname: &str) -> CreateContainer {
         password: Some("$6$rounds=5000$salt$abcdefghijklmnopqrstuv".into()),
         ssh_public_keys: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB test@example".into()),
         cores: Some(2),
+        cpulimit: Some(1.5),
         memory: Some(1024),
         swap: Some(0),
         rootfs: Some("local-lvm:8".into()),

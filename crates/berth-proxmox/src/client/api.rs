@@ -131,6 +131,8 @@ pub struct CreateContainer {
     /// One key per line.
     pub ssh_public_keys: Option<String>,
     pub cores: Option<u32>,
+    /// CPU time in cores (fractions allowed).
+    pub cpulimit: Option<f64>,
     /// MiB.
     pub memory: Option<u64>,
     /// MiB.
@@ -158,6 +160,7 @@ impl CreateContainer {
             ("password", self.password.clone()),
             ("ssh-public-keys", self.ssh_public_keys.clone()),
             ("cores", self.cores.map(|c| c.to_string())),
+            ("cpulimit", self.cpulimit.map(|c| c.to_string())),
             ("memory", self.memory.map(|m| m.to_string())),
             ("swap", self.swap.map(|m| m.to_string())),
             ("rootfs", self.rootfs.clone()),

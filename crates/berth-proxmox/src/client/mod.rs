@@ -24,7 +24,7 @@ pub use task::TaskProgress;
 pub use tls::Trust;
 
 /// Where and how to reach PVE.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// `https://host:8006` (the port defaults to 8006).
     pub url: String,

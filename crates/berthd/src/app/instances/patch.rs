@@ -14,6 +14,7 @@ impl App {
         request: PatchInstanceRequest,
     ) -> Result<Instance, AppError> {
         let mut record = self.instance_record(name)?;
+        self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
             return Err(AppError::Conflict(format!(
                 "instance {name} is busy with an operation; wait for it"
