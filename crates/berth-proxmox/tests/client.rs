@@ -396,3 +396,50 @@ async fn three_nodes_one_offline() {
     );
     assert!(err.to_string().contains("offline"), "{err}");
 }
+
+#[tokio::test]
+async fn the_console_goes_through_termproxy_and_vncwebsocket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let d = double(DoubleConfig::default()).await;
+    let c = client_for(&d, Duration::from_secs(5));
+    run(
+        &c,
+        c.create_container("pve1", &spec(100, "web1"))
+            .await
+            .expect("create"),
+    )
+    .await;
+    run(&c, c.power("pve1", 100, "start", &[]).await.expect("start")).await;
+    let mut term = c.open_terminal("pve1", 100).await.expect("console");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("web1 login: ") {
+        let n = tokio::time::timeout(Duration::from_secs(5), term.output.read(&mut buf))
+            .await
+            .expect("banner in time")
+            .expect("read");
+        assert!(n > 0, "console closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    term.resize.send((120, 40)).expect("resize");
+    term.input.write_all(b"root\r").await.expect("keys");
+    let mut echoed = Vec::new();
+    while echoed.len() < 5 {
+        let n = tokio::time::timeout(Duration::from_secs(5), term.output.read(&mut buf))
+            .await
+            .expect("echo in time")
+            .expect("read");
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(echoed, b"root\r");
+
+    let wrong = c
+        .call(
+            "GET",
+            "/nodes/pve1/lxc/100/vncwebsocket",
+            &[("port", "5900".into())],
+        )
+        .await;
+    let err = wrong.expect_err("vncticket is required");
+    assert!(err.to_string().contains("vncticket"), "{err}");
+}

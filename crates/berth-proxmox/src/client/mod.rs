@@ -3,6 +3,7 @@
 //! PVE's own message.
 
 mod api;
+mod console;
 mod task;
 pub mod tls;
 
@@ -20,6 +21,7 @@ pub use api::{
     ClusterResource, ContainerStatus, CreateContainer, LogLine, RrdPoint, Snapshot, TaskStatus,
     TemplateVolume, TermProxy,
 };
+pub use console::Terminal;
 pub use task::TaskProgress;
 pub use tls::Trust;
 
@@ -201,16 +203,7 @@ impl Client {
         if !has_body && !encoded.is_empty() {
             uri = format!("{uri}?{encoded}");
         }
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| self.unreachable(format!("connecting: {e}")))?;
-        let server_name = ServerName::try_from(self.host.clone())
-            .map_err(|e| ProxmoxError::Config(format!("proxmox.url host: {e}")))?;
-        let stream = self
-            .tls
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| self.tls_error(e))?;
+        let stream = self.connect().await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| self.unreachable(format!("HTTP handshake: {e}")))?;
@@ -224,14 +217,7 @@ impl Client {
             .method(method)
             .uri(uri)
             .header("host", format!("{}:{}", self.host, self.port))
-            .header(
-                "authorization",
-                format!(
-                    "PVEAPIToken={}={}",
-                    self.config.token_id,
-                    self.config.token_secret.expose()
-                ),
-            )
+            .header("authorization", self.authorization())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ProxmoxError::Config(format!("building {endpoint}: {e}")))?;
@@ -290,6 +276,29 @@ impl Client {
             });
         }
         Ok(json.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// A TLS connection to the node, its certificate checked.
+    async fn connect(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ProxmoxError> {
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| self.unreachable(format!("connecting: {e}")))?;
+        let server_name = ServerName::try_from(self.host.clone())
+            .map_err(|e| ProxmoxError::Config(format!("proxmox.url host: {e}")))?;
+        self.tls
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| self.tls_error(e))
+    }
+
+    fn authorization(&self) -> String {
+        format!(
+            "PVEAPIToken={}={}",
+            self.config.token_id,
+            self.config.token_secret.expose()
+        )
     }
 
     fn unreachable(&self, cause: String) -> ProxmoxError {

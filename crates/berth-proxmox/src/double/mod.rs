@@ -3,6 +3,7 @@
 //! real PVE API schema (PVE's 400 `{"errors":{…},"data":null}` for unknown parameters, wrong
 //! types, bad patterns), runs tasks that take time and write logs, and injects faults.
 
+mod console;
 mod handlers;
 mod lxc;
 pub mod state;
@@ -226,7 +227,7 @@ impl Answer {
             body: json!({ "data": null, "message": format!("{}\n", message.trim_end()) }),
         }
     }
-    fn params(errors: BTreeMap<String, String>) -> Self {
+    pub(crate) fn params(errors: BTreeMap<String, String>) -> Self {
         Self {
             status: 400,
             reason: "Parameter verification failed.".into(),
@@ -240,7 +241,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
     if let Some(delay) = shared.faults.slow() {
         tokio::time::sleep(delay).await;
     }
-    let answer = route(&shared, req).await;
+    let answer = if console::is_upgrade(&req) {
+        if !authorised(&shared, &req) {
+            Answer::error(401, "authentication failure")
+        } else {
+            match console::upgrade(&shared, req) {
+                Ok(response) => return response,
+                Err(answer) => answer,
+            }
+        }
+    } else {
+        route(&shared, req).await
+    };
     let mut response = Response::new(Full::new(Bytes::from(answer.body.to_string())));
     *response.status_mut() = hyper::StatusCode::from_u16(answer.status)
         .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);

@@ -132,6 +132,21 @@ impl ProxmoxRuntime {
             })
     }
 
+    /// Metrics history from PVE's `rrddata` (`timeframe` hour|day|week|month|year, `cf`
+    /// AVERAGE|MAX): the proxmox backend's metrics source.
+    pub async fn metrics(
+        &self,
+        name: &InstanceName,
+        timeframe: &str,
+        cf: &str,
+    ) -> Result<Vec<berth_proxmox::client::RrdPoint>, RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        self.client
+            .rrddata(&node, vmid, timeframe, cf)
+            .await
+            .map_err(|e| failed(name, "reading metrics", e))
+    }
+
     /// Follows a task to its end, reporting each log line.
     pub async fn follow(
         &self,
@@ -275,12 +290,25 @@ impl Runtime for ProxmoxRuntime {
         })
     }
 
+    /// The container's console through PVE's termproxy + vncwebsocket.
     async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError> {
-        Err(RuntimeError::Failed {
-            name: name.clone(),
-            action: "attaching the console",
-            reason: "the proxmox console (termproxy + vncwebsocket) is not wired into berthd yet"
-                .into(),
+        let (node, vmid) = self.located(name).await?;
+        let terminal = self
+            .client
+            .open_terminal(&node, vmid)
+            .await
+            .map_err(|e| failed(name, "attaching the console", e))?;
+        let (exited, exit) = tokio::sync::oneshot::channel();
+        let ended = terminal.ended;
+        tokio::spawn(async move {
+            let _ = ended.await;
+            let _ = exited.send(-1);
+        });
+        Ok(TerminalSession {
+            output: Box::new(terminal.output),
+            input: Box::new(terminal.input),
+            resizer: Some(crate::terminal::TerminalResizer::remote(terminal.resize)),
+            exit,
         })
     }
 
