@@ -149,6 +149,32 @@ async fn launch_power_snapshot_delete_through_pve() -> TestResult {
 
     let (status, body) = d
         .call(
+            "PATCH",
+            "/api/v1/instances/web1",
+            json!({"limits": {"cpu": 3, "memory": 2147483648u64}}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ct = &pve.containers()[0];
+    assert_eq!(
+        (ct.config["cores"].as_str(), ct.config["memory"].as_str()),
+        ("3", "2048")
+    );
+    assert_eq!(ct.config["cpulimit"], "0", "whole cores: no time limit");
+    let (status, body) = d
+        .call(
+            "PATCH",
+            "/api/v1/instances/web1",
+            json!({"limits": {"disk": 8589934592u64}}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limits.disk"))
+    );
+
+    let (status, body) = d
+        .call(
             "POST",
             "/api/v1/instances/web1/snapshots",
             json!({"name": "before-upgrade"}),

@@ -33,14 +33,14 @@ pub struct Placed {
 }
 
 /// `cores`, `cpulimit`, `memory` and `swap` for `limits` (swap 0: RAM is the limit, as on the
-/// local backends).
+/// local backends), as `PUT …/config` takes them.
 pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
     let mut params = Vec::new();
     if let Some(cpu) = limits.cpu {
         params.push(("cores", (cpu.ceil().max(1.0) as u32).to_string()));
-        if cpu.fract() != 0.0 {
-            params.push(("cpulimit", format!("{cpu}")));
-        }
+        // Whole cores need no time limit (0 = none); a fraction is one.
+        let cpulimit = if cpu.fract() != 0.0 { cpu } else { 0.0 };
+        params.push(("cpulimit", format!("{cpulimit}")));
     }
     if let Some(memory) = limits.memory {
         params.push(("memory", (memory >> 20).max(16).to_string()));

@@ -63,6 +63,14 @@ impl App {
         patch: &berth_types::Limits,
         limits: &berth_types::Limits,
     ) -> Result<(), AppError> {
+        let remote = self.remote(&record.backend).is_some();
+        if patch.disk.is_some() && remote {
+            return Err(FieldError::new(
+                "limits.disk",
+                "a proxmox root disk is resized in PVE (pct resize), not by Berth",
+            )
+            .into());
+        }
         if let Some(disk) = patch.disk
             && Self::uses_local_rootfs(&record.backend)
         {
@@ -74,10 +82,13 @@ impl App {
                 .await
                 .map_err(|e| AppError::internal("setting the disk limit", e))?;
         }
-        if matches!(
-            record.state,
-            InstanceState::Running | InstanceState::Suspended
-        ) {
+        // PVE keeps a stopped container's config too, so proxmox limits apply in any state.
+        if remote
+            || matches!(
+                record.state,
+                InstanceState::Running | InstanceState::Suspended
+            )
+        {
             let runtime = self.runtime(&record.backend)?;
             runtime
                 .update_limits(&record.name, limits)
