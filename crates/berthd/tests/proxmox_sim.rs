@@ -283,6 +283,15 @@ async fn offline_reads_are_stale_and_writes_503() -> TestResult {
         Some("HIT"),
         "a second read within the TTL"
     );
+
+    // The cluster answers but the node holding db1 is offline: its state is unknown.
+    pve.set_node_online("pve1", false);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (_, cache, db1) = get(&d, "/api/v1/instances/db1").await?;
+    assert_eq!(
+        (cache.as_deref(), db1["state"].as_str()),
+        (Some("STALE"), Some("running"))
+    );
     Ok(())
 }
 

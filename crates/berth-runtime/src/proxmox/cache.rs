@@ -11,6 +11,9 @@ use berth_types::{CacheStatus, InstanceName};
 pub(super) struct ResourceCache {
     ttl: Duration,
     last: Mutex<Option<(Vec<ClusterResource>, Instant)>>,
+    /// When a read last found PVE unreachable: for a TTL after it, reads answer STALE at once
+    /// instead of each waiting out a connection deadline.
+    down_since: Mutex<Option<Instant>>,
 }
 
 impl ResourceCache {
@@ -18,6 +21,7 @@ impl ResourceCache {
         Self {
             ttl,
             last: Mutex::default(),
+            down_since: Mutex::default(),
         }
     }
 
@@ -35,6 +39,14 @@ impl ResourceCache {
         {
             return Ok((resources.clone(), CacheStatus::Hit));
         }
+        let recently_down = self
+            .down_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < self.ttl);
+        if recently_down && let Some((resources, _)) = self.lock().as_ref() {
+            return Ok((resources.clone(), CacheStatus::Stale));
+        }
         match self.refresh(client).await {
             Ok(resources) => Ok((resources, CacheStatus::Miss)),
             Err(err) if err.is_unreachable() => match self.lock().as_ref() {
@@ -50,7 +62,14 @@ impl ResourceCache {
 
     /// A new read, kept for later reads.
     pub async fn refresh(&self, client: &Client) -> Result<Vec<ClusterResource>, ProxmoxError> {
-        let resources = client.resources(None).await?;
+        let read = client.resources(None).await;
+        let mut down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        match &read {
+            Err(err) if err.is_unreachable() => *down = Some(Instant::now()),
+            _ => *down = None,
+        }
+        drop(down);
+        let resources = read?;
         *self.lock() = Some((resources.clone(), Instant::now()));
         Ok(resources)
     }
