@@ -297,8 +297,17 @@ async fn offline_reads_are_stale_and_writes_503() -> TestResult {
 
 #[tokio::test]
 async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult {
-    let pve = cluster(Duration::from_millis(1500)).await;
+    let pve = cluster(Duration::from_millis(60)).await;
     let d = daemon(&pve).await?;
+    let op = launch(
+        &d,
+        json!({"name": "web0", "image": "debian/12", "backend": "proxmox", "start": false}),
+    )
+    .await?;
+    assert_eq!(op["status"], "success", "{op}");
+    pve.faults()
+        .task_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
     let (status, accepted) = d
         .call(
             "POST",
@@ -317,9 +326,32 @@ async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult 
         "{error}"
     );
     let (status, cache, list) = get(&d, "/api/v1/instances").await?;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(list, json!([]), "the half-made instance is gone from Berth");
-    assert_eq!(cache, None, "no remote instance was read");
+    assert_eq!((status, cache.as_deref()), (StatusCode::OK, Some("STALE")));
+    let names: Vec<&str> = list
+        .as_array()
+        .map(|l| l.iter().filter_map(|i| i["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["web0"], "the half-made instance is gone from Berth");
+    assert_eq!(list[0]["state"], "stopped");
+
+    // What PVE finished while Berth could not see it is named, not silently adopted.
+    pve.set_down(false);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let op = launch(
+        &d,
+        json!({"name": "app1", "image": "debian/12", "backend": "proxmox"}),
+    )
+    .await?;
+    let error = op["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("already has a container app1 (CT 101 on pve2)")
+            && error.contains("pct destroy 101"),
+        "{error}"
+    );
+    assert!(
+        pve.containers().iter().any(|c| c.hostname == "app1"),
+        "the existing container is left alone"
+    );
     Ok(())
 }
 

@@ -50,6 +50,23 @@ pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
 }
 
 impl ProxmoxRuntime {
+    /// Refuses a name PVE already has a Berth container for: left by a create PVE finished
+    /// while berthd could not see it, or made by hand. Never removed without being asked.
+    pub async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let Some((node, vmid)) = self.locate(name).await? else {
+            return Ok(());
+        };
+        Err(RuntimeError::Failed {
+            name: name.clone(),
+            action: "creating",
+            reason: format!(
+                "proxmox at {} already has a container {name} (CT {vmid} on {node}) tagged \
+                 {TAG}; remove it in PVE (pct destroy {vmid}) or choose another name",
+                self.url()
+            ),
+        })
+    }
+
     /// Creates the container (stopped); `progress` hears each task log line.
     pub async fn create(
         &self,
@@ -58,16 +75,7 @@ impl ProxmoxRuntime {
     ) -> Result<Placed, RuntimeError> {
         let name = &request.name;
         let fail = |e| failed(name, "creating", e);
-        if self.locate(name).await?.is_some() {
-            return Err(RuntimeError::Failed {
-                name: name.clone(),
-                action: "creating",
-                reason: format!(
-                    "proxmox at {} already has a container {name} tagged {TAG}",
-                    self.url()
-                ),
-            });
-        }
+        self.ensure_absent(name).await?;
         let resources = self
             .client
             .resources(Some("node"))

@@ -79,6 +79,11 @@ impl App {
             .ok_or_else(|| OpError::Failed(format!("backend {} is not remote", record.backend)))?;
         op.step(1, format!("proxmox: creating {name} from {image}"))
             .await?;
+        // Checked before the undo is registered: an existing container is never removed.
+        runtime
+            .ensure_absent(&name)
+            .await
+            .map_err(|e| OpError::Failed(format!("creating {name}: {}", error_chain(&e))))?;
         op.on_undo(UndoAction::RemoveContainer {
             name: name.clone(),
             backend: record.backend.clone(),
