@@ -1,5 +1,5 @@
-//! `/nodes/{node}/lxc…` in the double: create, status, power, config, rrddata, snapshots,
-//! termproxy and destroy, with PVE's task logs and error messages.
+//! `/nodes/{node}/lxc…` in the double: list, create, status, power and destroy, with PVE's task
+//! logs and error messages; config, metrics, snapshots and the console are in `guest`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::handlers::Params;
 use super::state::{Cluster, Container};
-use super::{Answer, Shared, tasks};
+use super::{Answer, Shared, guest, tasks};
 
-type Reply = Result<Value, Answer>;
+pub(super) type Reply = Result<Value, Answer>;
 
 fn missing(node: &str, vmid: u64) -> Answer {
     Answer::error(
@@ -20,12 +20,16 @@ fn missing(node: &str, vmid: u64) -> Answer {
     )
 }
 
-fn vmid_of(vars: &Params) -> u64 {
+pub(super) fn vmid_of(vars: &Params) -> u64 {
     vars.get("vmid").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// The container `vmid` on `node`, or PVE's error.
-fn find<'a>(cluster: &'a mut Cluster, node: &str, vmid: u64) -> Result<&'a mut Container, Answer> {
+pub(super) fn find<'a>(
+    cluster: &'a mut Cluster,
+    node: &str,
+    vmid: u64,
+) -> Result<&'a mut Container, Answer> {
     match cluster.containers.get_mut(&vmid) {
         Some(ct) if ct.node == node => Ok(ct),
         _ => Err(missing(node, vmid)),
@@ -55,73 +59,17 @@ pub(crate) fn dispatch(
             vmid,
             verb.trim_start_matches("/{vmid}/status/"),
         ),
-        ("GET", "/{vmid}/config") => {
-            let mut cluster = shared.cluster();
-            let ct = find(&mut cluster, node, vmid)?;
-            let mut config: BTreeMap<String, Value> = ct
-                .config
-                .iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
-                .collect();
-            config.insert("hostname".into(), json!(ct.hostname));
-            Ok(json!(config))
-        }
-        ("PUT", "/{vmid}/config") => {
-            let mut cluster = shared.cluster();
-            let ct = find(&mut cluster, node, vmid)?;
-            for (k, v) in params {
-                ct.config.insert(k.clone(), v.clone());
-            }
-            Ok(Value::Null)
-        }
-        ("GET", "/{vmid}/rrddata") => rrddata(shared, node, vmid, params),
-        ("GET", "/{vmid}/snapshot") => {
-            let mut cluster = shared.cluster();
-            let ct = find(&mut cluster, node, vmid)?;
-            let mut out: Vec<Value> = ct
-                .snapshots
-                .iter()
-                .map(|(name, desc, time)| json!({"name": name, "description": desc, "snaptime": time}))
-                .collect();
-            let parent = ct.snapshots.last().map(|s| s.0.clone());
-            out.push(json!({"name": "current", "description": "You are here!", "parent": parent}));
-            Ok(Value::Array(out))
-        }
-        ("POST", "/{vmid}/snapshot") => snapshot(shared, node, vmid, params),
-        ("DELETE", "/{vmid}/snapshot/{snapname}") => {
-            let name = vars["snapname"].clone();
-            with_snapshot(
-                shared,
-                node,
-                vmid,
-                &vars["snapname"],
-                "vzdelsnapshot",
-                move |ct| {
-                    ct.snapshots.retain(|s| s.0 != name);
-                },
-            )
-        }
-        ("POST", "/{vmid}/snapshot/{snapname}/rollback") => {
-            let name = vars["snapname"].clone();
-            with_snapshot(shared, node, vmid, &name, "vzrollback", |ct| {
-                ct.status = "stopped".into();
-                ct.started = None;
-            })
-        }
-        ("POST", "/{vmid}/termproxy") => {
-            let mut cluster = shared.cluster();
-            find(&mut cluster, node, vmid)?;
-            let ticket = format!(
-                "PVEVNC:{:08X}::{}",
-                rand::random::<u32>(),
-                rand::random::<u64>()
-            );
-            cluster.tickets.push(ticket.clone());
-            let upid = cluster.new_upid(node, "vncproxy", &vmid.to_string(), &shared.token_id);
-            Ok(
-                json!({"port": 5900 + (vmid % 100), "ticket": ticket, "upid": upid.to_string(),
-                      "user": shared.token_id}),
-            )
+        (_, rest)
+            if [
+                "/{vmid}/config",
+                "/{vmid}/rrddata",
+                "/{vmid}/termproxy",
+                "/{vmid}/snapshot",
+            ]
+            .iter()
+            .any(|p| rest.starts_with(p)) =>
+        {
+            guest::dispatch(shared, method, rest, node, vmid, vars, params)
         }
         _ => Err(Answer::error(
             501,
@@ -355,104 +303,6 @@ fn destroy(shared: &Arc<Shared>, node: &str, vmid: u64, params: &Params) -> Repl
         lines,
         Box::new(move |cluster| {
             cluster.containers.remove(&vmid);
-            Ok(())
-        }),
-    ))
-}
-
-fn rrddata(shared: &Shared, node: &str, vmid: u64, params: &Params) -> Reply {
-    let mut cluster = shared.cluster();
-    let ct = find(&mut cluster, node, vmid)?;
-    let step: i64 = match params.get("timeframe").map(String::as_str) {
-        Some("day") => 1_800,
-        Some("week") => 10_800,
-        Some("month") => 43_200,
-        Some("year") => 604_800,
-        _ => 60,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let maxmem = ct.memory_bytes() as f64;
-    let points = (0..70)
-        .map(|i| {
-            let t = now - now % step - (69 - i) * step;
-            let wave = ((i as f64) / 7.0).sin().abs();
-            json!({"time": t, "cpu": 0.01 + 0.1 * wave, "maxcpu": ct.cores(), "mem": maxmem * (0.2 + 0.3 * wave),
-                   "maxmem": maxmem, "disk": 1u64 << 30, "maxdisk": 8u64 << 30,
-                   "netin": 1000.0 * wave, "netout": 500.0 * wave, "diskread": 0, "diskwrite": 0})
-        })
-        .collect();
-    Ok(Value::Array(points))
-}
-
-fn snapshot(shared: &Arc<Shared>, node: &str, vmid: u64, params: &Params) -> Reply {
-    let name = params.get("snapname").cloned().unwrap_or_default();
-    {
-        let mut cluster = shared.cluster();
-        let ct = find(&mut cluster, node, vmid)?;
-        if ct.snapshots.iter().any(|s| s.0 == name) {
-            return Err(Answer::error(
-                500,
-                &format!("snapshot name '{name}' already used"),
-            ));
-        }
-    }
-    let desc = params.get("description").cloned().unwrap_or_default();
-    let lines = vec![format!("create snapshot '{name}'")];
-    Ok(tasks::spawn(
-        shared,
-        node,
-        "vzsnapshot",
-        &vmid.to_string(),
-        lines,
-        Box::new(move |cluster| {
-            let ct = cluster
-                .containers
-                .get_mut(&vmid)
-                .ok_or("container vanished")?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or_default();
-            ct.snapshots.push((name, desc, now));
-            Ok(())
-        }),
-    ))
-}
-
-fn with_snapshot(
-    shared: &Arc<Shared>,
-    node: &str,
-    vmid: u64,
-    name: &str,
-    kind: &str,
-    apply: impl FnOnce(&mut Container) + Send + 'static,
-) -> Reply {
-    {
-        let mut cluster = shared.cluster();
-        let ct = find(&mut cluster, node, vmid)?;
-        if !ct.snapshots.iter().any(|s| s.0 == name) {
-            return Err(Answer::error(
-                500,
-                &format!("snapshot '{name}' does not exist"),
-            ));
-        }
-    }
-    let lines = vec![format!("{kind} '{name}'")];
-    Ok(tasks::spawn(
-        shared,
-        node,
-        kind,
-        &vmid.to_string(),
-        lines,
-        Box::new(move |cluster| {
-            let ct = cluster
-                .containers
-                .get_mut(&vmid)
-                .ok_or("container vanished")?;
-            apply(ct);
             Ok(())
         }),
     ))

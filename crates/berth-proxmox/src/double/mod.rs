@@ -4,6 +4,7 @@
 //! types, bad patterns), runs tasks that take time and write logs, and injects faults.
 
 mod console;
+mod guest;
 mod handlers;
 mod lxc;
 pub mod state;
