@@ -28,6 +28,13 @@ async fn cluster(task_time: Duration) -> Double {
     .expect("double starts")
 }
 
+/// The cache's time to live in these tests; `past_ttl` waits it out.
+const TTL_MS: u64 = 1000;
+
+async fn past_ttl() {
+    tokio::time::sleep(Duration::from_millis(TTL_MS + 100)).await;
+}
+
 async fn daemon(double: &Double) -> Result<SimDaemon, Box<dyn std::error::Error>> {
     SimDaemon::start_with(
         &[],
@@ -43,7 +50,7 @@ async fn daemon(double: &Double) -> Result<SimDaemon, Box<dyn std::error::Error>
                 double.fingerprint().to_owned(),
             ),
             ("BERTH_PROXMOX__TIMEOUT_MS", "1000".into()),
-            ("BERTH_PROXMOX__CACHE_TTL_MS", "200".into()),
+            ("BERTH_PROXMOX__CACHE_TTL_MS", TTL_MS.to_string()),
             ("BERTH_PROXMOX__TASK_POLL_MS", "20".into()),
         ],
     )
@@ -142,7 +149,7 @@ async fn launch_power_snapshot_delete_through_pve() -> TestResult {
             .await?;
         assert_eq!(status, StatusCode::ACCEPTED, "{verb}: {body}");
         d.wait_success(&body).await?;
-        tokio::time::sleep(Duration::from_millis(250)).await; // past the cache's TTL
+        // No wait: a write makes the next read go to PVE.
         let (_, _, web1) = get(&d, "/api/v1/instances/web1").await?;
         assert_eq!(web1["state"], state, "after {verb}");
     }
@@ -273,7 +280,7 @@ async fn offline_reads_are_stale_and_writes_503() -> TestResult {
     );
 
     pve.set_down(false);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    past_ttl().await;
     let (_, cache, db1) = get(&d, "/api/v1/instances/db1").await?;
     assert_eq!(cache.as_deref(), Some("MISS"), "{db1}");
     assert!(db1.get("cache").is_some_and(|c| c == "miss"));
@@ -286,7 +293,7 @@ async fn offline_reads_are_stale_and_writes_503() -> TestResult {
 
     // The cluster answers but the node holding db1 is offline: its state is unknown.
     pve.set_node_online("pve1", false);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    past_ttl().await;
     let (_, cache, db1) = get(&d, "/api/v1/instances/db1").await?;
     assert_eq!(
         (cache.as_deref(), db1["state"].as_str()),
@@ -316,7 +323,13 @@ async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult 
         )
         .await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // PVE goes down once it has accepted the create, while its task runs.
+    for _ in 0..500 {
+        if pve.containers().iter().any(|c| c.hostname == "app1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     pve.set_down(true);
     let op = d.wait(&accepted).await?;
     assert_eq!(op["status"], "failure", "{op}");
@@ -336,7 +349,8 @@ async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult 
 
     // What PVE finished while Berth could not see it is named, not silently adopted.
     pve.set_down(false);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // PVE's task ends meanwhile
+    past_ttl().await;
     let op = launch(
         &d,
         json!({"name": "app1", "image": "debian/12", "backend": "proxmox"}),

@@ -14,6 +14,8 @@ pub(super) struct ResourceCache {
     /// When a read last found PVE unreachable: for a TTL after it, reads answer STALE at once
     /// instead of each waiting out a connection deadline.
     down_since: Mutex<Option<Instant>>,
+    /// One refresh at a time: concurrent reads wait for it and share its answer.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl ResourceCache {
@@ -22,6 +24,7 @@ impl ResourceCache {
             ttl,
             last: Mutex::default(),
             down_since: Mutex::default(),
+            refreshing: tokio::sync::Mutex::const_new(()),
         }
     }
 
@@ -34,10 +37,13 @@ impl ResourceCache {
         &self,
         client: &Client,
     ) -> Result<(Vec<ClusterResource>, CacheStatus), ProxmoxError> {
-        if let Some((resources, at)) = self.lock().as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok((resources.clone(), CacheStatus::Hit));
+        if let Some(fresh) = self.fresh() {
+            return Ok((fresh, CacheStatus::Hit));
+        }
+        let _turn = self.refreshing.lock().await;
+        // Someone else may have refreshed while this read waited.
+        if let Some(fresh) = self.fresh() {
+            return Ok((fresh, CacheStatus::Hit));
         }
         let recently_down = self
             .down_since
@@ -58,6 +64,13 @@ impl ResourceCache {
             },
             Err(err) => Err(err),
         }
+    }
+
+    fn fresh(&self) -> Option<Vec<ClusterResource>> {
+        self.lock()
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(resources, _)| resources.clone())
     }
 
     /// A new read, kept for later reads.
