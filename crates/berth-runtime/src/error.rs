@@ -23,6 +23,18 @@ pub enum RuntimeError {
         action: &'static str,
         reason: String,
     },
+    /// A remote backend (proxmox) does not answer; nothing was changed.
+    #[error("{reason}; try again when it is back")]
+    Unreachable {
+        backend: &'static str,
+        reason: String,
+    },
+    /// A remote backend answered with an error (the reason names backend and cause).
+    #[error("{reason}")]
+    Backend {
+        backend: &'static str,
+        reason: String,
+    },
     #[error("I/O on {path}")]
     Io {
         path: String,

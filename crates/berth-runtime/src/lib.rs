@@ -6,6 +6,7 @@
 
 pub mod builtin;
 mod error;
+pub mod proxmox;
 pub mod sim;
 mod spec;
 pub mod terminal;
@@ -25,7 +26,7 @@ use berth_types::{InstanceName, Limits};
     reason = "dispatched statically through AnyRuntime; no dyn use"
 )]
 pub trait Runtime {
-    /// The backend's name as the API shows it (`builtin`, `sim`).
+    /// The backend's name as the API shows it (`builtin`, `sim`, `proxmox`).
     fn name(&self) -> &'static str;
     /// `Ok` when this host can run the backend, or the reason it cannot.
     fn check_usable(&self) -> Result<(), String>;
@@ -64,6 +65,8 @@ pub trait Runtime {
 pub enum AnyRuntime {
     Builtin(builtin::BuiltinRuntime),
     Sim(sim::SimRuntime),
+    /// Boxed: it holds an API client and its caches (hundreds of bytes).
+    Proxmox(Box<proxmox::ProxmoxRuntime>),
 }
 
 macro_rules! dispatch {
@@ -71,6 +74,7 @@ macro_rules! dispatch {
         match $self {
             AnyRuntime::Builtin($rt) => $call,
             AnyRuntime::Sim($rt) => $call,
+            AnyRuntime::Proxmox($rt) => $call,
         }
     };
 }

@@ -40,7 +40,7 @@ impl TerminalSession {
         Ok(Self {
             output: Box::new(output),
             input: Box::new(input),
-            resizer: Some(TerminalResizer(master)),
+            resizer: Some(TerminalResizer(Resize::Pty(master))),
             exit,
         })
     }
@@ -59,12 +59,29 @@ impl TerminalSession {
 }
 
 /// Resizes a session's terminal.
-pub struct TerminalResizer(OwnedFd);
+pub struct TerminalResizer(Resize);
+
+enum Resize {
+    /// A pty master this process holds.
+    Pty(OwnedFd),
+    /// A remote terminal (proxmox termproxy): `(cols, rows)` sent to its relay.
+    Remote(tokio::sync::mpsc::UnboundedSender<(u16, u16)>),
+}
 
 impl TerminalResizer {
+    /// A resizer that hands `(cols, rows)` to a remote terminal's relay.
+    pub fn remote(tx: tokio::sync::mpsc::UnboundedSender<(u16, u16)>) -> Self {
+        Self(Resize::Remote(tx))
+    }
+
     /// Sets the terminal size; the session's foreground process gets SIGWINCH.
     pub fn resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
-        set_size(&self.0, rows, cols)
+        match &self.0 {
+            Resize::Pty(master) => set_size(master, rows, cols),
+            Resize::Remote(tx) => tx
+                .send((cols.max(1), rows.max(1)))
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
+        }
     }
 }
 

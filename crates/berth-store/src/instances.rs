@@ -44,6 +44,7 @@ impl InstanceRecord {
             snapshots: None,
             backups: None,
             pid,
+            cache: None,
         }
     }
 }
@@ -155,13 +156,18 @@ impl Store {
     pub fn update_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
         let limits = limits_json(&record.limits)?;
         self.conn().execute(
-            "UPDATE instances SET state = ?2, autostart = ?3, limits = ?4, rootfs = ?5 WHERE name = ?1",
+            "UPDATE instances SET state = ?2, autostart = ?3, limits = ?4, rootfs = ?5, node = ?6 \
+             WHERE name = ?1",
             params![
                 record.name.as_str(),
                 record.state.as_str(),
                 record.autostart,
                 limits,
-                record.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                record
+                    .rootfs
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
+                record.node,
             ],
         )?;
         Ok(())

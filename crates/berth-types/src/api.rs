@@ -72,6 +72,10 @@ pub struct CreateInstanceRequest {
     /// omitted.
     #[serde(default)]
     pub owner: Option<String>,
+    /// Backend `proxmox` only: the PVE node to create on; default: `[proxmox] node`, else the
+    /// online node with the most free memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// `POST /instances/{name}/password`: set a given password, or generate one.

@@ -89,4 +89,41 @@ pub struct Instance {
     /// PID of the guest's init on the host, while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// Remote backends (proxmox) only: whether the state was read from the backend just now
+    /// (`miss`), from a recent cached read (`hit`), or is the last known state because the
+    /// backend is unreachable (`stale`). The `X-Cache-Status` header says the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStatus>,
+}
+
+/// Where a remote backend's answer came from; shown as `X-Cache-Status: HIT|MISS|STALE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheStatus {
+    /// Read from the backend within the cache's time to live.
+    Hit,
+    /// Read from the backend for this request.
+    Miss,
+    /// The backend is unreachable: the last known state.
+    Stale,
+}
+
+impl CacheStatus {
+    /// The `X-Cache-Status` header value.
+    pub fn header(self) -> &'static str {
+        match self {
+            Self::Hit => "HIT",
+            Self::Miss => "MISS",
+            Self::Stale => "STALE",
+        }
+    }
+
+    /// The status of an answer made of several reads: stale wins, then miss.
+    pub fn combine(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(Self::Stale), _) | (_, Some(Self::Stale)) => Some(Self::Stale),
+            (Some(Self::Miss), _) | (_, Some(Self::Miss)) => Some(Self::Miss),
+            (x, y) => x.or(y),
+        }
+    }
 }

@@ -18,7 +18,7 @@ pub mod wireguard;
 
 pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};
-pub use instance::{Forward, Instance, InstanceNetwork, InstanceState};
+pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;
 pub use name::InstanceName;
 pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};

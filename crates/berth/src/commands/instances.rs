@@ -20,6 +20,9 @@ pub struct LaunchArgs {
     /// Backend: builtin (default) or another this daemon offers.
     #[arg(long)]
     pub backend: Option<String>,
+    /// Backend proxmox: the PVE node (default: the one with the most free memory).
+    #[arg(long)]
+    pub node: Option<String>,
     /// Start when the host boots (without it, the host's default from `berth settings`).
     #[arg(long)]
     pub autostart: bool,
@@ -129,6 +132,7 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         ssh_keys,
         wireguard,
         owner: None,
+        node: args.node,
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
     let generated = envelope.password.clone();
@@ -165,7 +169,7 @@ pub async fn list(ctx: &Context) -> anyhow::Result<()> {
         .map(|i| {
             vec![
                 i.name.clone(),
-                i.state.as_str().to_owned(),
+                state_text(i),
                 i.image.clone(),
                 i.network.ipv4.clone().unwrap_or_else(|| "-".into()),
                 i.limits
@@ -193,6 +197,20 @@ pub async fn list(ctx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The state, marked when a remote backend was unreachable and this is its last known state.
+fn state_text(instance: &Instance) -> String {
+    match instance.cache {
+        Some(berth_types::CacheStatus::Stale) => {
+            format!(
+                "{} (stale: {} unreachable)",
+                instance.state.as_str(),
+                instance.backend
+            )
+        }
+        _ => instance.state.as_str().to_owned(),
+    }
+}
+
 pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
     if ctx.format == Format::Json {
@@ -200,7 +218,7 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     }
     let limit = |v: Option<u64>| v.map(format_bytes).unwrap_or_else(|| "unlimited".into());
     println!("Name:       {}", instance.name);
-    println!("State:      {}", instance.state.as_str());
+    println!("State:      {}", state_text(&instance));
     println!("Image:      {}", instance.image);
     println!("Backend:    {} on {}", instance.backend, instance.node);
     println!("Owner:      {}", instance.owner);

@@ -2,12 +2,12 @@
 
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
-use axum::response::Response;
-use berth_types::Instance;
+use axum::response::{IntoResponse, Response};
 use berth_types::api::{
     CreateInstanceRequest, ErrorBody, ExecRequest, ExecResponse, ImportQuery, OperationEnvelope,
     PasswordRequest, PasswordResponse, PatchInstanceRequest, PowerRequest,
 };
+use berth_types::{CacheStatus, Instance};
 
 use super::body::CreateOrImport;
 use super::{ApiError, AppState, JsonBody, accepted};
@@ -15,12 +15,29 @@ use crate::app::Principal;
 use crate::app::instances::PowerAction;
 
 #[utoipa::path(get, path = "/api/v1/instances", tag = "instances",
-    responses((status = 200, description = "All instances", body = [Instance])))]
+    responses((status = 200, description = "All instances", body = [Instance],
+        headers(("X-Cache-Status" = String, description = "With remote (proxmox) instances: STALE when the backend is unreachable and states are the last known, else MISS or HIT")))))]
 pub async fn list(
     State(app): State<AppState>,
     Extension(caller): Extension<Principal>,
-) -> Result<Json<Vec<Instance>>, ApiError> {
-    Ok(Json(app.list_instances(&caller).await?))
+) -> Result<Response, ApiError> {
+    let instances = app.list_instances(&caller).await?;
+    let cache = instances
+        .iter()
+        .fold(None, |acc, i| CacheStatus::combine(acc, i.cache));
+    Ok(with_cache_status(cache, Json(instances)))
+}
+
+/// Adds `X-Cache-Status` when a remote backend answered (or could not).
+fn with_cache_status(cache: Option<CacheStatus>, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Some(cache) = cache {
+        response.headers_mut().insert(
+            "x-cache-status",
+            axum::http::HeaderValue::from_static(cache.header()),
+        );
+    }
+    response
 }
 
 #[utoipa::path(post, path = "/api/v1/instances", tag = "instances",
@@ -38,7 +55,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     match body {
         CreateOrImport::Json(request) => {
-            let (operation, password) = app.create_instance(&caller, request)?;
+            let (operation, password) = app.create_instance(&caller, request).await?;
             Ok(super::accepted_with_password(operation, password))
         }
         CreateOrImport::Archive(body) => {
@@ -53,13 +70,15 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}", tag = "instances",
     params(("name" = String, Path, description = "Instance name")),
-    responses((status = 200, description = "The instance", body = Instance),
+    responses((status = 200, description = "The instance", body = Instance,
+                  headers(("X-Cache-Status" = String, description = "Remote (proxmox) instances: HIT, MISS, or STALE while the backend is unreachable"))),
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Instance>, ApiError> {
-    Ok(Json(app.get_instance(&name).await?))
+) -> Result<Response, ApiError> {
+    let instance = app.get_instance(&name).await?;
+    Ok(with_cache_status(instance.cache, Json(instance)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/instances/{name}", tag = "instances", request_body = PatchInstanceRequest,

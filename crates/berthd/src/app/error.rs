@@ -12,6 +12,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A remote backend (proxmox) does not answer: writes wait until it is back (503).
+    #[error("{0}")]
+    BackendUnavailable(String),
     #[error("{0}")]
     Internal(String),
     /// No credential, or a bad, expired or revoked one (401).
@@ -35,6 +38,7 @@ impl AppError {
             Self::Invalid(_) => "invalid",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
+            Self::BackendUnavailable(_) => "backend_unavailable",
             Self::Internal(_) => "internal",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",

@@ -15,6 +15,7 @@ pub mod operation;
 mod operations;
 mod quota;
 mod recovery;
+mod remote;
 mod settings;
 pub mod snapshots;
 mod system;
@@ -86,7 +87,7 @@ impl App {
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
         let images = images::ImageService::new(&config).await?;
-        let runtimes = Self::backends(&config);
+        let runtimes = Self::backends(&config)?;
         let network = network::HostNetwork::new(&config.network)?;
         network.check_host_overlap().await?;
         let events = Arc::new(events::EventBus::new());
@@ -113,7 +114,7 @@ impl App {
         Ok(app)
     }
 
-    fn backends(config: &Config) -> BTreeMap<String, AnyRuntime> {
+    fn backends(config: &Config) -> Result<BTreeMap<String, AnyRuntime>, AppError> {
         let mut runtimes = BTreeMap::new();
         let shim =
             std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/berthd"));
@@ -132,7 +133,13 @@ impl App {
                 AnyRuntime::Sim(berth_runtime::sim::SimRuntime::new()),
             );
         }
-        runtimes
+        if let Some(proxmox) = &config.proxmox {
+            let settings = proxmox.settings().map_err(AppError::Internal)?;
+            let runtime = berth_runtime::proxmox::ProxmoxRuntime::new(settings)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            runtimes.insert("proxmox".to_owned(), AnyRuntime::Proxmox(Box::new(runtime)));
+        }
+        Ok(runtimes)
     }
 
     /// The backend called `name`, or why it cannot be used.
@@ -162,7 +169,7 @@ impl App {
 
     /// Whether instances on `backend` live in a local root filesystem Berth clones.
     fn uses_local_rootfs(backend: &str) -> bool {
-        backend != "sim"
+        backend != "sim" && !remote::is_remote(backend)
     }
 
     pub fn instance_dir(&self, name: &InstanceName) -> PathBuf {

@@ -43,6 +43,8 @@ pub struct OpParams {
 struct OpState {
     operation: Operation,
     params: OpParams,
+    /// How far the running step is, 0–100, when it reports that (a remote task's log).
+    partial: u8,
 }
 
 /// The running side of one operation, shared by the task that does the work.
@@ -83,10 +85,11 @@ impl OpHandle {
             let mut state = self.lock();
             let mut before = state.operation.clone();
             change(&mut state);
+            let partial = state.partial;
             let op = &mut state.operation;
             op.updated_at = Utc::now();
             if !op.status.is_final() {
-                op.progress = progress(&op.steps);
+                op.progress = progress(&op.steps, partial);
             }
             before.updated_at = op.updated_at;
             let visible = before != *op;
@@ -115,6 +118,7 @@ impl OpHandle {
     pub async fn step(&self, index: usize, message: impl Into<String>) -> Result<(), OpError> {
         let message = message.into();
         let point = self.update_returning(|state| {
+            state.partial = 0;
             let op = &mut state.operation;
             let now = Utc::now();
             for step in op
@@ -162,6 +166,23 @@ impl OpHandle {
         self.update(|state| {
             if let Some(step) = state.operation.steps.get_mut(index) {
                 step.status = StepStatus::Skipped;
+                step.message = message;
+            }
+        });
+    }
+
+    /// Reports how far the running step is (0–100) with its current message.
+    pub fn step_progress(&self, percent: u8, message: impl Into<String>) {
+        let message = message.into();
+        self.update(|state| {
+            state.partial = percent.min(100);
+            let op = &mut state.operation;
+            op.message = message.clone();
+            if let Some(step) = op
+                .steps
+                .iter_mut()
+                .find(|s| s.status == StepStatus::Running)
+            {
                 step.message = message;
             }
         });
@@ -274,7 +295,8 @@ fn params_json(params: &OpParams) -> serde_json::Value {
     serde_json::to_value(params).unwrap_or(serde_json::Value::Null)
 }
 
-fn progress(steps: &[OperationStep]) -> u8 {
+/// Done steps count whole, the running one by `partial` percent.
+fn progress(steps: &[OperationStep], partial: u8) -> u8 {
     if steps.is_empty() {
         return 0;
     }
@@ -282,7 +304,13 @@ fn progress(steps: &[OperationStep]) -> u8 {
         .iter()
         .filter(|s| matches!(s.status, StepStatus::Done | StepStatus::Skipped))
         .count();
-    ((done * 100) / steps.len()).min(99) as u8
+    let running = steps.iter().any(|s| s.status == StepStatus::Running);
+    let partial = if running {
+        usize::from(partial.min(100))
+    } else {
+        0
+    };
+    ((done * 100 + partial) / steps.len()).min(99) as u8
 }
 
 /// Live operations of this daemon, for `wait` and `cancel`.
@@ -347,6 +375,7 @@ impl OperationTracker {
                     request,
                     undo: Vec::new(),
                 },
+                partial: 0,
             })),
             tx: Arc::new(tx),
             cancel,

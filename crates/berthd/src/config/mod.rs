@@ -10,9 +10,11 @@ use serde::Deserialize;
 
 mod auth;
 mod listen;
+mod proxmox;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
+pub use proxmox::ProxmoxConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -122,18 +124,6 @@ impl Default for BackupsConfig {
 pub struct RoutingRule {
     pub pattern: String,
     pub backend: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxmoxConfig {
-    pub url: String,
-    pub token_id: String,
-    pub token_secret: ConfigSecret,
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-    #[serde(default)]
-    pub verify_tls: bool,
 }
 
 /// Switches for test suites; not for production.
@@ -304,6 +294,9 @@ impl Config {
                 "network.bridge: {:?} is not an interface name (1-15 characters of [A-Za-z0-9_.-])",
                 self.network.bridge
             ));
+        }
+        if let Some(proxmox) = &self.proxmox {
+            proxmox.settings()?;
         }
         if !self.data_dir.is_absolute() {
             return Err(format!(

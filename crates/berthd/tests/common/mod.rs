@@ -51,9 +51,17 @@ pub struct SimDaemon {
 impl SimDaemon {
     /// A daemon in a fresh temp data dir, `sim` the default backend, with these failpoints.
     pub async fn start(failpoints: &[(String, &str)]) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with(failpoints, &[]).await
+    }
+
+    /// Like `start`, with more `BERTH_*` settings (`("BERTH_PROXMOX__URL", …)`).
+    pub async fn start_with(
+        failpoints: &[(String, &str)],
+        extra_env: &[(&str, String)],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let root = dir.path().display().to_string();
-        let env = [
+        let mut env = vec![
             ("BERTH_DATA_DIR", root.clone()),
             ("BERTH_RUNTIME_DIR", format!("{root}/run")),
             ("BERTH_SOCKET", format!("{root}/run/berth.sock")),
@@ -62,6 +70,7 @@ impl SimDaemon {
             ("BERTH_STORAGE__DRIVER", "dir".into()),
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
         ];
+        env.extend(extra_env.iter().cloned());
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
         let config = Config::load(

@@ -21,7 +21,7 @@ pub const CREATE_STEPS: &[&str] = &["reserve", "image", "clone", "configure", "s
 impl App {
     /// Validates `request` (nothing is changed when it is bad) and starts the create operation.
     /// Returns it with the generated root password, if one was asked for (shown once).
-    pub fn create_instance(
+    pub async fn create_instance(
         self: &Arc<Self>,
         caller: &Principal,
         mut request: CreateInstanceRequest,
@@ -50,6 +50,15 @@ impl App {
             .config
             .route_backend(name.as_str(), request.backend.as_deref());
         self.runtime(&backend)?;
+        let node = request.node.clone();
+        if node.is_some() && self.remote(&backend).is_none() {
+            return Err(FieldError::new(
+                "node",
+                format!("backend {backend} runs on this host; node applies to proxmox only"),
+            )
+            .into());
+        }
+        self.ensure_writable(&backend).await?;
         if request.limits.disk.is_some() && Self::uses_local_rootfs(&backend) {
             self.images
                 .disk_limit_supported()
@@ -93,7 +102,7 @@ impl App {
             params,
             move |app, op| async move {
                 op.on_undo(quota);
-                app.run_create(&op, record, image, start, credentials, wireguard)
+                app.run_create(&op, record, image, start, credentials, wireguard, node)
                     .await
             },
         );
@@ -121,6 +130,10 @@ impl App {
         ))
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the validated parts of one create request"
+    )]
     async fn run_create(
         &self,
         op: &OpHandle,
@@ -129,6 +142,7 @@ impl App {
         start: bool,
         credentials: super::password::RootCredentials,
         wireguard: Option<WgQuickConfig>,
+        node: Option<String>,
     ) -> Result<(), OpError> {
         let name = record.name.clone();
         op.step(0, format!("reserving {name}")).await?;
@@ -187,6 +201,9 @@ impl App {
                 .map_err(|e| OpError::Failed(format!("writing the WireGuard config: {e}")))?;
             }
             record.rootfs = Some(rootfs);
+        } else if crate::app::remote::is_remote(&record.backend) {
+            self.create_remote(op, &mut record, &image, &credentials, node)
+                .await?;
         } else {
             let why = format!("backend {} keeps its own root filesystem", record.backend);
             for index in 1..=3 {

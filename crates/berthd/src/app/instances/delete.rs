@@ -22,6 +22,7 @@ impl App {
         request: PowerRequest,
     ) -> Result<Operation, AppError> {
         let record = self.instance_record(name)?;
+        self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;
         if matches!(state, InstanceState::Running | InstanceState::Suspended) && !request.force {
             return Err(AppError::Conflict(format!(

@@ -66,4 +66,5 @@ impl App {
         Ok(())
     }
 }
+pub(crate) use password::RootCredentials;
 pub use power::PowerAction;

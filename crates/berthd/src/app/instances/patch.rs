@@ -15,6 +15,7 @@ impl App {
         request: PatchInstanceRequest,
     ) -> Result<Instance, AppError> {
         let mut record = self.instance_record(name)?;
+        self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
             return Err(AppError::Conflict(format!(
                 "instance {name} is busy with an operation; wait for it"
@@ -71,6 +72,14 @@ impl App {
         patch: &berth_types::Limits,
         limits: &berth_types::Limits,
     ) -> Result<(), AppError> {
+        let remote = self.remote(&record.backend).is_some();
+        if patch.disk.is_some() && remote {
+            return Err(FieldError::new(
+                "limits.disk",
+                "a proxmox root disk is resized in PVE (pct resize), not by Berth",
+            )
+            .into());
+        }
         if let Some(disk) = patch.disk
             && Self::uses_local_rootfs(&record.backend)
         {
@@ -82,10 +91,13 @@ impl App {
                 .await
                 .map_err(|e| AppError::internal("setting the disk limit", e))?;
         }
-        if matches!(
-            record.state,
-            InstanceState::Running | InstanceState::Suspended
-        ) {
+        // PVE keeps a stopped container's config too, so proxmox limits apply in any state.
+        if remote
+            || matches!(
+                record.state,
+                InstanceState::Running | InstanceState::Suspended
+            )
+        {
             let runtime = self.runtime(&record.backend)?;
             runtime
                 .update_limits(&record.name, limits)

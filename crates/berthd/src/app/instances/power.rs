@@ -79,6 +79,7 @@ impl App {
         request: PowerRequest,
     ) -> Result<Operation, AppError> {
         let record = self.instance_record(name)?;
+        self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;
         if !action.allowed_from().contains(&state) {
             return Err(AppError::Conflict(format!(

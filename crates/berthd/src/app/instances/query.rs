@@ -3,7 +3,7 @@
 
 use berth_runtime::{Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
-use berth_types::{Instance, InstanceNetwork, InstanceState};
+use berth_types::{CacheStatus, Instance, InstanceNetwork, InstanceState};
 
 use crate::app::error::error_chain;
 use crate::app::{App, AppError, Principal};
@@ -27,13 +27,14 @@ impl App {
     }
 
     async fn instance_view(&self, mut record: InstanceRecord) -> Instance {
-        let (state, pid) = self.observe(&record).await;
+        let (state, pid, cache) = self.observe(&record).await;
         record.state = state;
         let network = self.instance_network(&record).unwrap_or_else(|err| {
             tracing::warn!(instance = %record.name, error = %err, "cannot read addresses");
             InstanceNetwork::default()
         });
         let mut instance = record.to_api(network, pid);
+        instance.cache = cache;
         instance.snapshots = self
             .store
             .snapshot_schedule(&record.name)
@@ -51,22 +52,27 @@ impl App {
         self.observe(record).await.0
     }
 
-    async fn observe(&self, record: &InstanceRecord) -> (InstanceState, Option<i32>) {
-        let settled = matches!(
-            record.state,
-            InstanceState::Running
-                | InstanceState::Stopped
-                | InstanceState::Suspended
-                | InstanceState::Error
-        );
+    /// State, PID and, for remote backends, where the state came from.
+    async fn observe(
+        &self,
+        record: &InstanceRecord,
+    ) -> (InstanceState, Option<i32>, Option<CacheStatus>) {
+        if let Some(remote) = self.remote(&record.backend) {
+            return match self.observe_remote(remote, record).await {
+                (Some(seen), cache) if cache != CacheStatus::Stale => {
+                    (self.settle(record, seen), None, Some(cache))
+                }
+                (_, cache) => (record.state, None, Some(cache)),
+            };
+        }
         let Ok(runtime) = self.runtime(&record.backend) else {
-            return (record.state, None);
+            return (record.state, None, None);
         };
         let status = match runtime.status(&record.name).await {
             Ok(status) => status,
             Err(err) => {
                 tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot read status");
-                return (record.state, None);
+                return (record.state, None, None);
             }
         };
         let (seen, pid) = match status {
@@ -74,9 +80,28 @@ impl App {
             RuntimeStatus::Frozen { pid } => (InstanceState::Suspended, Some(pid)),
             RuntimeStatus::Stopped => (InstanceState::Stopped, None),
         };
+        let state = self.settle(record, seen);
+        let pid = if state == InstanceState::Error {
+            None
+        } else {
+            pid
+        };
+        (state, pid, None)
+    }
+
+    /// What to show for `record` when the backend sees `seen`; a settled instance whose state
+    /// changed outside berthd is saved.
+    fn settle(&self, record: &InstanceRecord, seen: InstanceState) -> InstanceState {
+        let settled = matches!(
+            record.state,
+            InstanceState::Running
+                | InstanceState::Stopped
+                | InstanceState::Suspended
+                | InstanceState::Error
+        );
         let busy = self.busy_lock().contains_key(&record.name);
         if !settled || busy {
-            return (record.state, pid);
+            return record.state;
         }
         if seen != record.state && record.state != InstanceState::Error {
             tracing::info!(instance = %record.name, stored = record.state.as_str(), seen = seen.as_str(), "state changed outside berthd");
@@ -85,8 +110,8 @@ impl App {
             }
         }
         if record.state == InstanceState::Error && seen == InstanceState::Stopped {
-            return (InstanceState::Error, None);
+            return InstanceState::Error;
         }
-        (seen, pid)
+        seen
     }
 }

@@ -132,6 +132,11 @@ impl App {
                 .snapshot_size(name.as_str(), snap)
                 .await
                 .ok();
+        } else if let Some(remote) = self.remote(&record.backend) {
+            remote
+                .snapshot_create(name, snap)
+                .await
+                .map_err(|e| OpError::Failed(format!("snapshot {snap}: {}", error_chain(&e))))?;
         }
         self.store
             .insert_snapshot(name, &snapshot)

@@ -23,6 +23,7 @@ impl App {
     pub async fn delete_snapshot(&self, name: &str, snap: &str) -> Result<(), AppError> {
         let record = self.instance_record(name)?;
         self.snapshot_of(&record.name, snap)?;
+        self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
             return Err(AppError::Conflict(format!(
                 "instance {name} is busy with an operation; wait for it"
@@ -77,7 +78,12 @@ impl App {
             .store
             .get_instance(instance)
             .map_err(|e| error_chain(&e))?;
-        if let Some(record) = &record
+        if let Some(remote) = record.as_ref().and_then(|r| self.remote(&r.backend)) {
+            remote
+                .snapshot_delete(instance, snap)
+                .await
+                .map_err(|e| error_chain(&e))?;
+        } else if let Some(record) = &record
             && Self::uses_local_rootfs(&record.backend)
         {
             self.images

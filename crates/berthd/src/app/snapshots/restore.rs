@@ -21,6 +21,7 @@ impl App {
     ) -> Result<Operation, AppError> {
         let mut record = self.instance_record(name)?;
         self.snapshot_of(&record.name, snap)?;
+        self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;
         let snap = snap.to_owned();
         let target = record.name.clone();
@@ -53,7 +54,11 @@ impl App {
                     op.skip(0, format!("{name} is {}", state.as_str()));
                 }
                 op.step(1, format!("restoring {snap}")).await?;
-                if Self::uses_local_rootfs(&record.backend) {
+                if let Some(remote) = app.remote(&record.backend) {
+                    remote.snapshot_rollback(&name, &snap).await.map_err(|e| {
+                        OpError::Failed(format!("restoring {snap}: {}", error_chain(&e)))
+                    })?;
+                } else if Self::uses_local_rootfs(&record.backend) {
                     app.images
                         .storage()
                         .restore_snapshot(name.as_str(), &snap, record.limits.disk)

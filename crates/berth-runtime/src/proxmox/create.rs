@@ -1,0 +1,165 @@
+//! Creating a container on PVE: choose the node, take a vmid from `/cluster/nextid`, find the
+//! image's `vztmpl` template, `POST /nodes/{node}/lxc`, and follow the `vzcreate` task.
+
+use berth_proxmox::client::{CreateContainer, TaskProgress};
+use berth_proxmox::placement;
+use berth_types::{InstanceName, Limits};
+
+use super::{ProxmoxRuntime, TAG, failed, unreachable};
+use crate::RuntimeError;
+
+/// What Berth asks for.
+#[derive(Debug, Clone)]
+pub struct RemoteCreate {
+    pub name: InstanceName,
+    /// `debian/12`, `ubuntu/24.04`.
+    pub image: String,
+    /// A crypt(3) SHA-512 hash: PVE stores a `$6$…` password as it is, so the clear text never
+    /// leaves berthd.
+    pub password_hash: Option<String>,
+    pub ssh_keys: Vec<String>,
+    pub limits: Limits,
+    /// A node asked for; `None`: the configured one, else the most free memory.
+    pub node: Option<String>,
+    /// Put into the container's description.
+    pub instance_id: String,
+}
+
+/// Where it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub node: String,
+    pub vmid: u64,
+}
+
+/// `cores`, `cpulimit`, `memory` and `swap` for `limits` (swap 0: RAM is the limit, as on the
+/// local backends), as `PUT …/config` takes them.
+pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
+    let mut params = Vec::new();
+    if let Some(cpu) = limits.cpu {
+        params.push(("cores", (cpu.ceil().max(1.0) as u32).to_string()));
+        // Whole cores need no time limit (0 = none); a fraction is one.
+        let cpulimit = if cpu.fract() != 0.0 { cpu } else { 0.0 };
+        params.push(("cpulimit", format!("{cpulimit}")));
+    }
+    if let Some(memory) = limits.memory {
+        params.push(("memory", (memory >> 20).max(16).to_string()));
+        params.push(("swap", "0".to_owned()));
+    }
+    params
+}
+
+impl ProxmoxRuntime {
+    /// Refuses a name PVE already has a Berth container for: left by a create PVE finished
+    /// while berthd could not see it, or made by hand. Never removed without being asked.
+    pub async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let Some((node, vmid)) = self.locate(name).await? else {
+            return Ok(());
+        };
+        Err(RuntimeError::Failed {
+            name: name.clone(),
+            action: "creating",
+            reason: format!(
+                "proxmox at {} already has a container {name} (CT {vmid} on {node}) tagged \
+                 {TAG}; remove it in PVE (pct destroy {vmid}) or choose another name",
+                self.url()
+            ),
+        })
+    }
+
+    /// Creates the container (stopped); `progress` hears each task log line.
+    pub async fn create(
+        &self,
+        request: &RemoteCreate,
+        mut progress: impl FnMut(TaskProgress),
+    ) -> Result<Placed, RuntimeError> {
+        let name = &request.name;
+        let fail = |e| failed(name, "creating", e);
+        self.ensure_absent(name).await?;
+        let resources = self
+            .client
+            .resources(Some("node"))
+            .await
+            .map_err(unreachable)?;
+        let wanted = request.node.as_deref().or(self.settings.node.as_deref());
+        let node =
+            placement::choose_node(&resources, wanted).map_err(|e| RuntimeError::Backend {
+                backend: "proxmox",
+                reason: e.to_string(),
+            })?;
+        let ostemplate = self.template_for(&node, &request.image).await?;
+        let vmid = self.client.next_id().await.map_err(fail)?;
+        let limits = limit_params(&request.limits);
+        let find = |key: &str| -> Option<u64> {
+            limits
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.parse().ok())
+        };
+        let disk_gib = request
+            .limits
+            .disk
+            .map(|bytes| bytes.div_ceil(1 << 30).max(1))
+            .unwrap_or(8);
+        let spec = CreateContainer {
+            vmid,
+            ostemplate,
+            hostname: name.to_string(),
+            password: request.password_hash.clone(),
+            ssh_public_keys: (!request.ssh_keys.is_empty()).then(|| request.ssh_keys.join("\n")),
+            cores: find("cores").and_then(|c| u32::try_from(c).ok()),
+            cpulimit: request.limits.cpu.filter(|c| c.fract() != 0.0),
+            memory: find("memory"),
+            swap: request.limits.memory.map(|_| 0),
+            rootfs: Some(format!("{}:{disk_gib}", self.settings.rootfs_storage)),
+            net0: Some(format!(
+                "name=eth0,bridge={},ip=dhcp,ip6=auto",
+                self.settings.bridge
+            )),
+            unprivileged: self.settings.unprivileged,
+            features: Some("nesting=1".into()),
+            tags: Some(TAG.into()),
+            description: Some(format!(
+                "Managed by Berth: instance {name} ({})",
+                request.instance_id
+            )),
+        };
+        tracing::info!(instance = %name, node, vmid, "creating on proxmox");
+        let upid = self
+            .client
+            .create_container(&node, &spec)
+            .await
+            .map_err(fail)?;
+        self.follow(&upid, &mut progress).await.map_err(fail)?;
+        Ok(Placed { node, vmid })
+    }
+
+    /// The newest `vztmpl` on `node` for `image` (`debian/12` → `debian-12-standard_…`).
+    async fn template_for(&self, node: &str, image: &str) -> Result<String, RuntimeError> {
+        let prefix = format!("{}-standard_", image.replace('/', "-"));
+        let storage = &self.settings.template_storage;
+        let volumes = self
+            .client
+            .templates(node, storage)
+            .await
+            .map_err(unreachable)?;
+        let mut matching: Vec<String> = volumes
+            .into_iter()
+            .map(|v| v.volid)
+            .filter(|volid| {
+                volid
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|file| file.starts_with(&prefix))
+            })
+            .collect();
+        matching.sort();
+        matching.pop().ok_or_else(|| RuntimeError::Backend {
+            backend: "proxmox",
+            reason: format!(
+                "proxmox node {node} has no template {prefix}* for image {image} in storage \
+                 {storage}; download it with `pveam download {storage} …`"
+            ),
+        })
+    }
+}

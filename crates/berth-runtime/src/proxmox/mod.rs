@@ -1,0 +1,349 @@
+//! The `proxmox` backend: instances are LXC containers on a Proxmox VE node or cluster, driven
+//! over PVE's HTTPS API. A container is found by its hostname (the instance name) among the
+//! guests tagged `berth` in `/cluster/resources`, so Berth keeps no vmid of its own. Every
+//! action is a PVE task, followed to its end. Reads go through a short-lived cache of
+//! `/cluster/resources` that also answers, marked stale, while PVE is unreachable.
+
+mod cache;
+mod create;
+mod snapshot;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use berth_proxmox::client::TaskProgress;
+use berth_proxmox::{Client, ClientConfig, ProxmoxError, Upid};
+use berth_types::{CacheStatus, InstanceName, Limits};
+
+use crate::{
+    ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
+    TerminalSpec,
+};
+pub use create::{Placed, RemoteCreate};
+
+/// The tag Berth puts on the containers it creates; only tagged guests are Berth's.
+pub const TAG: &str = "berth";
+
+/// How the backend is set up (`[proxmox]` in berth.toml).
+#[derive(Debug, Clone)]
+pub struct ProxmoxSettings {
+    pub client: ClientConfig,
+    /// Storage holding the `vztmpl` templates.
+    pub template_storage: String,
+    /// Storage for root filesystems (`local-lvm`).
+    pub rootfs_storage: String,
+    /// Bridge for `net0`.
+    pub bridge: String,
+    /// Node for new containers; `None`: the online node with the most free memory.
+    pub node: Option<String>,
+    pub unprivileged: bool,
+    /// How long a `/cluster/resources` read answers reads (`X-Cache-Status: HIT`).
+    pub cache_ttl: Duration,
+    /// How often a running task is polled.
+    pub task_poll: Duration,
+}
+
+pub struct ProxmoxRuntime {
+    client: Client,
+    settings: ProxmoxSettings,
+    cache: cache::ResourceCache,
+    /// Guests Berth froze: PVE's status shows a frozen container as `running`.
+    frozen: Mutex<HashSet<InstanceName>>,
+}
+
+impl ProxmoxRuntime {
+    pub fn new(settings: ProxmoxSettings) -> Result<Self, ProxmoxError> {
+        Ok(Self {
+            client: Client::new(settings.client.clone())?,
+            cache: cache::ResourceCache::new(settings.cache_ttl),
+            settings,
+            frozen: Mutex::default(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        self.client.url()
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `Ok` when PVE answers now; writes check this first so they fail at once, clearly.
+    pub async fn probe(&self) -> Result<(), RuntimeError> {
+        self.client.version().await.map(drop).map_err(unreachable)
+    }
+
+    /// The guest's state and where it came from. While PVE is unreachable the last state read
+    /// is returned as `Stale`; with nothing read yet, the error (also `Stale`).
+    pub async fn status_with_cache(
+        &self,
+        name: &InstanceName,
+    ) -> (Result<RuntimeStatus, RuntimeError>, CacheStatus) {
+        let (resources, freshness) = match self.cache.read(&self.client).await {
+            Ok(read) => read,
+            Err(err) => return (Err(unreachable(err)), CacheStatus::Stale),
+        };
+        let Some(guest) = cache::find_guest(&resources, name) else {
+            return (Ok(RuntimeStatus::Stopped), freshness);
+        };
+        let status = match guest.status.as_deref() {
+            Some("running") if self.is_frozen(name) => RuntimeStatus::Frozen { pid: 0 },
+            Some("running") => RuntimeStatus::Running { pid: 0 },
+            Some("stopped") => RuntimeStatus::Stopped,
+            other => {
+                let node = guest.node.clone().unwrap_or_default();
+                return (
+                    Err(RuntimeError::Unreachable {
+                        backend: "proxmox",
+                        reason: format!(
+                            "proxmox node {node} holding {name} reports {:?} (node offline?)",
+                            other.unwrap_or("nothing")
+                        ),
+                    }),
+                    CacheStatus::Stale,
+                );
+            }
+        };
+        (Ok(status), freshness)
+    }
+
+    /// Node and vmid of `name`, read fresh (writes must not act on a stale location).
+    pub async fn locate(&self, name: &InstanceName) -> Result<Option<(String, u64)>, RuntimeError> {
+        let resources = self
+            .cache
+            .refresh(&self.client)
+            .await
+            .map_err(unreachable)?;
+        Ok(cache::find_guest(&resources, name).and_then(|g| Some((g.node.clone()?, g.vmid?))))
+    }
+
+    async fn located(&self, name: &InstanceName) -> Result<(String, u64), RuntimeError> {
+        self.locate(name)
+            .await?
+            .ok_or_else(|| RuntimeError::Failed {
+                name: name.clone(),
+                action: "finding",
+                reason: format!(
+                    "proxmox at {}: no container named {name} tagged {TAG}",
+                    self.url()
+                ),
+            })
+    }
+
+    /// Metrics history from PVE's `rrddata` (`timeframe` hour|day|week|month|year, `cf`
+    /// AVERAGE|MAX): the proxmox backend's metrics source.
+    pub async fn metrics(
+        &self,
+        name: &InstanceName,
+        timeframe: &str,
+        cf: &str,
+    ) -> Result<Vec<berth_proxmox::client::RrdPoint>, RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        self.client
+            .rrddata(&node, vmid, timeframe, cf)
+            .await
+            .map_err(|e| failed(name, "reading metrics", e))
+    }
+
+    /// Follows a task to its end, reporting each log line.
+    pub async fn follow(
+        &self,
+        upid: &Upid,
+        progress: impl FnMut(TaskProgress),
+    ) -> Result<(), ProxmoxError> {
+        let result = self
+            .client
+            .wait_task(upid, self.settings.task_poll, progress)
+            .await;
+        self.cache.invalidate();
+        result
+    }
+
+    /// Runs `status/{verb}` on `name` and waits for its task.
+    async fn power(
+        &self,
+        name: &InstanceName,
+        verb: &'static str,
+        params: &[(&str, String)],
+    ) -> Result<(), RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        let failed = |e: ProxmoxError| failed(name, verb, e);
+        let upid = self
+            .client
+            .power(&node, vmid, verb, params)
+            .await
+            .map_err(failed)?;
+        self.follow(
+            &upid,
+            |p| tracing::debug!(instance = %name, line = %p.line, "pve task"),
+        )
+        .await
+        .map_err(failed)
+    }
+
+    fn is_frozen(&self, name: &InstanceName) -> bool {
+        self.frozen_set().contains(name)
+    }
+
+    fn frozen_set(&self) -> std::sync::MutexGuard<'_, HashSet<InstanceName>> {
+        self.frozen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A failed read: `Unreachable` when PVE did not answer, else PVE's error.
+fn unreachable(err: ProxmoxError) -> RuntimeError {
+    if err.is_unreachable() {
+        RuntimeError::Unreachable {
+            backend: "proxmox",
+            reason: err.to_string(),
+        }
+    } else {
+        RuntimeError::Backend {
+            backend: "proxmox",
+            reason: err.to_string(),
+        }
+    }
+}
+
+fn failed(name: &InstanceName, action: &'static str, err: ProxmoxError) -> RuntimeError {
+    if err.is_unreachable() {
+        return unreachable(err);
+    }
+    RuntimeError::Failed {
+        name: name.clone(),
+        action,
+        reason: err.to_string(),
+    }
+}
+
+impl Runtime for ProxmoxRuntime {
+    fn name(&self) -> &'static str {
+        "proxmox"
+    }
+
+    fn check_usable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
+        self.power(&spec.name, "start", &[]).await?;
+        self.frozen_set().remove(&spec.name);
+        Ok(0)
+    }
+
+    async fn stop(&self, name: &InstanceName, timeout: Duration) -> Result<(), RuntimeError> {
+        let params = [
+            ("timeout", timeout.as_secs().to_string()),
+            ("forceStop", "1".to_owned()),
+        ];
+        self.power(name, "shutdown", &params).await?;
+        self.frozen_set().remove(name);
+        Ok(())
+    }
+
+    async fn kill(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.power(name, "stop", &[]).await?;
+        self.frozen_set().remove(name);
+        Ok(())
+    }
+
+    async fn freeze(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.power(name, "suspend", &[]).await?;
+        self.frozen_set().insert(name.clone());
+        Ok(())
+    }
+
+    async fn thaw(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.power(name, "resume", &[]).await?;
+        self.frozen_set().remove(name);
+        Ok(())
+    }
+
+    async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError> {
+        self.status_with_cache(name).await.0
+    }
+
+    async fn exec(
+        &self,
+        name: &InstanceName,
+        _exec: &ExecSpec,
+    ) -> Result<ExecResult, RuntimeError> {
+        Err(RuntimeError::Failed {
+            name: name.clone(),
+            action: "exec",
+            reason: "the Proxmox VE API cannot run a command in a container; use ssh".into(),
+        })
+    }
+
+    async fn open_terminal(
+        &self,
+        name: &InstanceName,
+        _spec: &TerminalSpec,
+    ) -> Result<TerminalSession, RuntimeError> {
+        Err(RuntimeError::Failed {
+            name: name.clone(),
+            action: "opening a shell",
+            reason: "the Proxmox VE API offers the console only (berth console without --shell)"
+                .into(),
+        })
+    }
+
+    /// The container's console through PVE's termproxy + vncwebsocket.
+    async fn attach_console(&self, name: &InstanceName) -> Result<TerminalSession, RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        let terminal = self
+            .client
+            .open_terminal(&node, vmid)
+            .await
+            .map_err(|e| failed(name, "attaching the console", e))?;
+        let (exited, exit) = tokio::sync::oneshot::channel();
+        let ended = terminal.ended;
+        tokio::spawn(async move {
+            let _ = ended.await;
+            let _ = exited.send(-1);
+        });
+        Ok(TerminalSession {
+            output: Box::new(terminal.output),
+            input: Box::new(terminal.input),
+            resizer: Some(crate::terminal::TerminalResizer::remote(terminal.resize)),
+            exit,
+        })
+    }
+
+    async fn update_limits(
+        &self,
+        name: &InstanceName,
+        limits: &Limits,
+    ) -> Result<(), RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        let params = create::limit_params(limits);
+        if params.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .set_config(&node, vmid, &params)
+            .await
+            .map_err(|e| failed(name, "changing limits", e))
+    }
+
+    async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        let Some((node, vmid)) = self.locate(name).await? else {
+            return Ok(());
+        };
+        let upid = match self.client.delete_container(&node, vmid).await {
+            Ok(upid) => upid,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(failed(name, "removing", e)),
+        };
+        self.follow(
+            &upid,
+            |p| tracing::debug!(instance = %name, line = %p.line, "pve task"),
+        )
+        .await
+        .map_err(|e| failed(name, "removing", e))?;
+        self.frozen_set().remove(name);
+        Ok(())
+    }
+}
