@@ -100,6 +100,18 @@ export function badge(state: string): HTMLSpanElement {
   return h("span", { class: `badge badge-${state}` }, state);
 }
 
+/** An instance's state badge; a remote backend's last known state (its API is unreachable) is
+ *  marked stale, as `berth list` does. */
+export function stateBadge(i: { state: string; cache?: string | null; backend: string }): HTMLSpanElement {
+  const b = badge(i.state);
+  if (i.cache === "stale") {
+    b.append(" (stale)");
+    b.title = `${i.backend} is unreachable: this is the last known state`;
+    b.classList.add("badge-stale");
+  }
+  return b;
+}
+
 /** A labelled usage bar (`used` of `total`). */
 export function usageBar(label: string, used: number, total: number | null, fmt = bytes): HTMLDivElement {
   const pct = total ? Math.min(100, (used / total) * 100) : 0;

@@ -2,7 +2,7 @@
 //! actions, redrawn when the event stream reports a change (no polling loop).
 
 import { get, type Instance } from "../api";
-import { h, mount, badge, table, bytes, debounce } from "../dom";
+import { h, mount, stateBadge, table, bytes, debounce } from "../dom";
 import { subscribe } from "../events";
 import { powerButtons } from "../power";
 import { isAdmin } from "../session";
@@ -32,7 +32,7 @@ export async function instancesPage(main: HTMLElement): Promise<() => void> {
         headers,
         list.map((i) => [
           h("a", { href: `#/instances/${encodeURIComponent(i.name)}` }, i.name),
-          badge(i.state),
+          stateBadge(i),
           i.image,
           h("span", { class: "mono" }, [i.network.ipv4, i.network.ipv6].filter(Boolean).join(" ")),
           limitsText(i),

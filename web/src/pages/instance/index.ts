@@ -2,7 +2,7 @@
 //! snapshots, backups, forwards, activity) in the URL: `#/instances/web1/console`.
 
 import { ApiError, enc, get, type Instance } from "../../api";
-import { h, mount, badge, debounce } from "../../dom";
+import { h, mount, stateBadge, debounce } from "../../dom";
 import { subscribe } from "../../events";
 import { powerButtons } from "../../power";
 import { overviewTab } from "./overview";
@@ -41,7 +41,7 @@ export async function instancePage(main: HTMLElement, params: string[]): Promise
   const drawHead = () =>
     mount(
       head,
-      h("h1", {}, inst.name, " ", badge(inst.state)),
+      h("h1", {}, inst.name, " ", stateBadge(inst)),
       powerButtons(inst, () => void refresh()),
     );
   const refresh = async () => {
