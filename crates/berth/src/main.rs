@@ -45,6 +45,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // `berth list | head` must end quietly when the reader goes away, as other Unix tools do,
+    // rather than panic in println!.
+    // SAFETY: called before any thread exists; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
