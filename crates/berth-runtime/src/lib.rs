@@ -6,6 +6,8 @@
 
 pub mod builtin;
 mod error;
+mod host;
+pub mod nspawn;
 pub mod sim;
 mod spec;
 pub mod terminal;
@@ -63,6 +65,7 @@ pub trait Runtime {
 /// The closed set of backends, dispatched without `dyn`.
 pub enum AnyRuntime {
     Builtin(builtin::BuiltinRuntime),
+    Nspawn(nspawn::NspawnRuntime),
     Sim(sim::SimRuntime),
 }
 
@@ -70,6 +73,7 @@ macro_rules! dispatch {
     ($self:ident, $rt:ident => $call:expr) => {
         match $self {
             AnyRuntime::Builtin($rt) => $call,
+            AnyRuntime::Nspawn($rt) => $call,
             AnyRuntime::Sim($rt) => $call,
         }
     };

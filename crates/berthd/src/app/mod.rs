@@ -111,9 +111,17 @@ impl App {
             AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(
                 berth_runtime::builtin::BuiltinConfig {
                     state_root: config.runtime_dir.join("runtime"),
-                    shim_command: vec![shim.into_os_string(), "shim".into()],
+                    shim_command: vec![shim.clone().into_os_string(), "shim".into()],
                 },
             )),
+        );
+        let tool = |backend: &str| berth_runtime::builtin::BuiltinConfig {
+            state_root: config.runtime_dir.join(backend),
+            shim_command: vec![shim.clone().into_os_string(), "shim".into()],
+        };
+        runtimes.insert(
+            "nspawn".to_owned(),
+            AnyRuntime::Nspawn(berth_runtime::nspawn::NspawnRuntime::new(tool("nspawn"))),
         );
         if config.testing.sim_backend {
             runtimes.insert(
