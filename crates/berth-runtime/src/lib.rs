@@ -7,6 +7,7 @@
 pub mod builtin;
 mod error;
 mod host;
+pub mod lxc;
 pub mod nspawn;
 pub mod sim;
 mod spec;
@@ -66,6 +67,7 @@ pub trait Runtime {
 pub enum AnyRuntime {
     Builtin(builtin::BuiltinRuntime),
     Nspawn(nspawn::NspawnRuntime),
+    Lxc(lxc::LxcRuntime),
     Sim(sim::SimRuntime),
 }
 
@@ -74,6 +76,7 @@ macro_rules! dispatch {
         match $self {
             AnyRuntime::Builtin($rt) => $call,
             AnyRuntime::Nspawn($rt) => $call,
+            AnyRuntime::Lxc($rt) => $call,
             AnyRuntime::Sim($rt) => $call,
         }
     };

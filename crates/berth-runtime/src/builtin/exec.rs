@@ -176,10 +176,10 @@ pub(crate) fn helper_command(
     cmd
 }
 
-type Output = Arc<Mutex<(Vec<u8>, bool)>>;
+pub(crate) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
 
 /// Reads a stream to its end into `into`, keeping at most `cap` bytes and noting any dropped.
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
+pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
     let Some(mut stream) = stream else {
         return;
     };
@@ -196,7 +196,7 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: O
 }
 
 /// Waits a short grace for the reader to finish, then takes what it has.
-async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
+pub(crate) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
     let abort = task.abort_handle();
     if tokio::time::timeout(DRAIN_GRACE, task).await.is_err() {
         abort.abort();

@@ -123,6 +123,12 @@ impl App {
             "nspawn".to_owned(),
             AnyRuntime::Nspawn(berth_runtime::nspawn::NspawnRuntime::new(tool("nspawn"))),
         );
+        runtimes.insert(
+            "lxc".to_owned(),
+            AnyRuntime::Lxc(berth_runtime::lxc::LxcRuntime::new(
+                config.runtime_dir.join("lxc"),
+            )),
+        );
         if config.testing.sim_backend {
             runtimes.insert(
                 "sim".to_owned(),
