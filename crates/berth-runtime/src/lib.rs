@@ -9,6 +9,7 @@ mod error;
 mod host;
 pub mod lxc;
 pub mod nspawn;
+pub mod oci;
 pub mod sim;
 mod spec;
 pub mod terminal;
@@ -68,6 +69,7 @@ pub enum AnyRuntime {
     Builtin(builtin::BuiltinRuntime),
     Nspawn(nspawn::NspawnRuntime),
     Lxc(lxc::LxcRuntime),
+    Oci(oci::OciRuntime),
     Sim(sim::SimRuntime),
 }
 
@@ -77,6 +79,7 @@ macro_rules! dispatch {
             AnyRuntime::Builtin($rt) => $call,
             AnyRuntime::Nspawn($rt) => $call,
             AnyRuntime::Lxc($rt) => $call,
+            AnyRuntime::Oci($rt) => $call,
             AnyRuntime::Sim($rt) => $call,
         }
     };

@@ -264,7 +264,7 @@ fn start_container(
 }
 
 /// Points the `/dev/console` bind mount of the bundle at this shim's pty.
-fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), ShimError> {
+pub(crate) fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), ShimError> {
     let path = bundle.join("config.json");
     let mut spec = Spec::load(&path).map_err(|e| ShimError::Bundle(e.to_string()))?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();

@@ -39,6 +39,12 @@ pub(crate) struct LaunchPlan {
     pub cleanup: Option<Vec<String>>,
     /// The guest's state directory (`ContainerSpec::state_dir`): console log.
     pub state_dir: PathBuf,
+    /// Put the tool in the guest's cgroups before it runs (nspawn); an OCI runtime places
+    /// the guest itself (`linux.cgroupsPath`) and must stay outside, or freezing the guest
+    /// would freeze it too.
+    pub join_cgroups: bool,
+    /// An OCI bundle whose `/dev/console` bind mount is pointed at the console pty.
+    pub bundle: Option<PathBuf>,
 }
 
 /// The shared half of a host-tool backend. Control goes through a builtin runtime on the

@@ -103,6 +103,10 @@ fn supervise(paths: &Paths, ready: &mut Option<std::io::Stdout>) -> Result<(), S
     let layout = Layout::detect()?;
     let console = Console::open()?;
     console.serve(plan.state_dir.join("console.log"), paths.console_socket())?;
+    if let Some(bundle) = &plan.bundle {
+        crate::builtin::shim::set_console_source(bundle, &console.slave_path)
+            .map_err(|e| SuperviseError::Plan(e.to_string()))?;
+    }
     loop {
         let mut child = spawn_tool(&plan, &layout, &paths.name, &console)?;
         let init = match wait_init(&mut child, &layout, &paths.name, &plan.argv[0]) {
@@ -172,7 +176,11 @@ fn spawn_tool(
         .argv
         .split_first()
         .ok_or_else(|| SuperviseError::Plan("empty argv".into()))?;
-    let joins = cgroups::join_files(layout, name)?;
+    let joins = if plan.join_cgroups {
+        cgroups::join_files(layout, name)?
+    } else {
+        Vec::new()
+    };
     let fds: Vec<i32> = joins.iter().map(AsRawFd::as_raw_fd).collect();
     let slave = |c: &Console| c.slave_fd().map(Stdio::from);
     let mut cmd = Command::new(program);
@@ -210,8 +218,11 @@ fn wait_init(
 ) -> Result<Proc, SuperviseError> {
     let deadline = Instant::now() + INIT_TIMEOUT;
     loop {
+        // The tool's own process is pid 1 of the new namespace before it execs the guest's
+        // init; only the exec'd one counts, so a failing setup is reported as a failure.
         if let Some(pid) = cgroups::find_init(layout, name)
             && let Some(init) = Proc::of(pid)
+            && !runs_program(pid, program)
         {
             return Ok(init);
         }
@@ -226,6 +237,13 @@ fn wait_init(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether `pid` still runs the tool's own binary.
+fn runs_program(pid: i32, program: &str) -> bool {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let tool = std::fs::canonicalize(program).unwrap_or_else(|_| program.into());
+    exe == tool
 }
 
 /// Reaps any exited process handed to us as subreaper, without blocking.

@@ -82,6 +82,8 @@ impl Runtime for NspawnRuntime {
             reboot_codes: vec![REBOOT_EXIT],
             cleanup: None,
             state_dir: spec.state_dir.clone(),
+            join_cgroups: true,
+            bundle: None,
         };
         self.host.start(spec, plan).await
     }

@@ -129,6 +129,11 @@ impl App {
                 config.runtime_dir.join("lxc"),
             )),
         );
+        let oci = berth_runtime::oci::OciTool::parse(&config.oci.runtime).unwrap_or_default();
+        runtimes.insert(
+            "oci".to_owned(),
+            AnyRuntime::Oci(berth_runtime::oci::OciRuntime::new(tool("oci"), oci)),
+        );
         if config.testing.sim_backend {
             runtimes.insert(
                 "sim".to_owned(),
