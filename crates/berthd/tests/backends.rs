@@ -1,0 +1,215 @@
+//! The local backends (builtin, nspawn, oci with crun and with runc, lxc) through the same
+//! CLI: one launch / exec / limits / suspend / stop / start / daemon-crash / delete round each,
+//! for every backend this host can run (the rest are reported, with `GET /system`'s reason);
+//! routing rules and `--backend` errors. Run as root (CI is root).
+
+#[path = "common/real.rs"]
+mod real;
+
+use std::time::{Duration, Instant};
+
+use real::{Error, RealDaemon, host_traces};
+
+fn wait_booted(d: &RealDaemon, name: &str) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut state = String::new();
+    while Instant::now() < deadline {
+        let (_, out) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
+        state = out.trim().to_owned();
+        if state == "running" || state == "degraded" {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!("{name}: systemd did not finish booting: {state:?}").into())
+}
+
+/// `GET /system`'s backends: (name, usable, reason).
+fn backends(d: &RealDaemon) -> Result<Vec<(String, bool, String)>, Error> {
+    let info = d.json(&["system"])?;
+    Ok(info["backends"]
+        .as_array()
+        .ok_or("system has no backends")?
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap_or_default().to_owned(),
+                b["usable"].as_bool().unwrap_or(false),
+                b["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// One round on `backend`: boots systemd with the hostname, eth0 address and limits, runs
+/// commands, freezes, stops and starts, survives a berthd crash, and leaves nothing.
+fn round(d: &mut RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
+    let name = d.name(label);
+    d.ok(&[
+        "launch",
+        "debian/12",
+        &name,
+        "--backend",
+        backend,
+        "--cpu",
+        "1",
+        "--memory",
+        "256MiB",
+        "--processes",
+        "300",
+    ])?;
+    let info = d.json(&["info", &name])?;
+    assert_eq!(info["backend"], backend);
+    wait_booted(d, &name)?;
+    let (_, comm) = d.exec(&name, &["cat", "/proc/1/comm"])?;
+    assert_eq!(comm.trim(), "systemd", "{label}: init");
+    let (_, hostname) = d.exec(&name, &["hostname"])?;
+    assert_eq!(hostname.trim(), name, "{label}: hostname");
+    let ipv4 = info["network"]["ipv4"]
+        .as_str()
+        .ok_or("no ipv4")?
+        .to_owned();
+    let (_, addr) = d.exec(&name, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"])?;
+    assert!(
+        addr.contains(&format!("{ipv4}/")),
+        "{label}: eth0 {addr:?}, want {ipv4}"
+    );
+    let (code, _) = d.exec(&name, &["ping", "-c1", "-W5", d.net.gateway4()])?;
+    assert_eq!(code, 0, "{label}: the guest reaches the bridge");
+    let (code, _) = d.exec(&name, &["sh", "-c", "exit 7"])?;
+    assert_eq!(code, 7, "{label}: exit codes propagate");
+    let missing = d.berth(&["exec", &name, "--", "no-such-command"])?;
+    assert!(
+        !missing.status.success(),
+        "{label}: a missing command fails"
+    );
+    // Limits are Berth's, in the guest's cgroup, visible inside.
+    let (_, memory) = d.exec(&name, &["sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"])?;
+    assert_eq!(
+        memory.trim(),
+        (256u64 << 20).to_string(),
+        "{label}: memory limit"
+    );
+    let (_, pids) = d.exec(
+        &name,
+        &[
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        ],
+    )?;
+    assert_eq!(pids.trim(), "300", "{label}: pids limit");
+    d.ok(&["suspend", &name])?;
+    assert_eq!(d.json(&["info", &name])?["state"], "suspended", "{label}");
+    d.ok(&["resume", &name])?;
+    assert_eq!(d.json(&["info", &name])?["state"], "running", "{label}");
+    d.ok(&["stop", &name])?;
+    assert_eq!(d.json(&["info", &name])?["state"], "stopped", "{label}");
+    d.ok(&["start", &name])?;
+    wait_booted(d, &name)?;
+    // The guest outlives berthd and is found again.
+    let pid = d.json(&["info", &name])?["pid"].as_i64();
+    d.kill9()?;
+    d.spawn(&[])?;
+    let info = d.json(&["info", &name])?;
+    assert_eq!(info["state"], "running", "{label}: after a berthd crash");
+    assert_eq!(info["pid"].as_i64(), pid, "{label}: the same guest");
+    d.ok(&["delete", "--force", &name])?;
+    assert!(!d.berth(&["info", &name])?.status.success());
+    assert_eq!(
+        host_traces(&name),
+        Vec::<String>::new(),
+        "{label}: traces left"
+    );
+    Ok(())
+}
+
+#[test]
+fn every_usable_local_backend_runs_the_lifecycle() -> Result<(), Error> {
+    let mut d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let mut ran = Vec::new();
+    for (backend, usable, reason) in backends(&d)? {
+        if backend == "proxmox" || backend == "sim" {
+            continue;
+        }
+        if !usable {
+            assert!(!reason.is_empty(), "{backend} is unusable without a reason");
+            eprintln!("skipping {backend}: {reason}");
+            continue;
+        }
+        let started = Instant::now();
+        round(&mut d, &backend, &backend)?;
+        eprintln!("{backend}: round in {:?}", started.elapsed());
+        ran.push(backend);
+    }
+    assert!(ran.iter().any(|b| b == "builtin"), "ran: {ran:?}");
+    drop(d);
+    // oci picks crun first; runc gets its own round when installed.
+    if std::path::Path::new("/usr/sbin/runc").exists()
+        || std::path::Path::new("/usr/bin/runc").exists()
+    {
+        let mut d = RealDaemon::start(&[("BERTH_OCI__RUNTIME", "runc")])?;
+        round(&mut d, "oci", "runc")?;
+    }
+    Ok(())
+}
+
+#[test]
+fn routing_rules_and_backend_errors() -> Result<(), Error> {
+    let d = RealDaemon::start(&[(
+        "BERTH_ROUTING",
+        r#"[{pattern = "*-ct-*", backend = "lxc"}, {pattern = "*-ns-*", backend = "nspawn"}]"#,
+    )])?;
+    d.ensure_image()?;
+    let list = backends(&d)?;
+    for want in ["builtin", "nspawn", "oci", "lxc"] {
+        assert!(
+            list.iter().any(|(b, _, _)| b == want),
+            "{want} not in GET /system: {list:?}"
+        );
+    }
+    for (name, usable, reason) in &list {
+        assert_eq!(
+            *usable,
+            reason.is_empty(),
+            "{name}: usable={usable} reason={reason:?}"
+        );
+    }
+    let usable = |b: &str| list.iter().any(|(n, u, _)| n == b && *u);
+    // Routing: the first matching rule, else the default; --backend wins.
+    for (suffix, want) in [("ct-a", "lxc"), ("ns-a", "nspawn"), ("plain", "builtin")] {
+        if !usable(want) {
+            continue;
+        }
+        let name = d.name(suffix);
+        d.ok(&["launch", "debian/12", &name, "--no-start"])?;
+        assert_eq!(d.json(&["info", &name])?["backend"], want, "{name}");
+        d.ok(&["delete", &name])?;
+    }
+    if usable("oci") {
+        let name = d.name("ct-b");
+        d.ok(&[
+            "launch",
+            "debian/12",
+            &name,
+            "--no-start",
+            "--backend",
+            "oci",
+        ])?;
+        assert_eq!(d.json(&["info", &name])?["backend"], "oci");
+        d.ok(&["delete", &name])?;
+    }
+    // An unknown backend: one line naming it and what this berthd offers; nothing made.
+    let out = d.berth(&["launch", "debian/12", &d.name("bad"), "--backend", "vmware"])?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("vmware") && stderr.contains("nspawn"),
+        "{stderr}"
+    );
+    assert_eq!(d.json(&["list"])?, serde_json::json!([]));
+    Ok(())
+}
