@@ -19,7 +19,7 @@ use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,
 };
-use tools::ToolError;
+pub(crate) use tools::{ToolError, collect};
 
 /// How long `lxc-start`, `lxc-info` and friends may take (not the guest's shutdown).
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);

@@ -5,6 +5,8 @@
 //! namespace without `/sys/fs/cgroup/unified` (the guest then sees cgroup v1 only); runc
 //! gets the root filesystem as an absolute path without symlinks.
 
+mod app;
+
 use std::path::PathBuf;
 
 use crate::builtin::BuiltinConfig;
@@ -12,6 +14,8 @@ use crate::builtin::cgroup::Layout;
 use crate::builtin::spec;
 use crate::host::{self, LaunchPlan, Supervised, probe};
 use crate::{ContainerSpec, Runtime, RuntimeError};
+
+pub use app::AppSpec;
 
 /// The OCI runtime binary the backend drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
