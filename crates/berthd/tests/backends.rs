@@ -213,3 +213,118 @@ fn routing_rules_and_backend_errors() -> Result<(), Error> {
     assert_eq!(d.json(&["list"])?, serde_json::json!([]));
     Ok(())
 }
+
+fn blob(dir: &std::path::Path, data: &[u8]) -> Result<String, Error> {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::create_dir_all(dir.join("blobs/sha256"))?;
+    std::fs::write(dir.join("blobs/sha256").join(&hex), data)?;
+    Ok(format!("sha256:{hex}"))
+}
+
+/// An OCI archive built here (never pulled): busybox-static with /bin/sh, entrypoint
+/// `sh -c`, a Cmd printing a variable of the image's Env.
+fn busybox_archive(dir: &std::path::Path) -> Result<std::path::PathBuf, Error> {
+    let layout = dir.join("layout");
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.append_path_with_name("/bin/busybox", "bin/busybox")?;
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_mode(0o777);
+    layer.append_link(&mut h, "bin/sh", "busybox")?;
+    for d in ["proc", "sys", "dev", "tmp"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_mode(0o755);
+        layer.append_data(&mut h, d, std::io::empty())?;
+    }
+    let layer = blob(&layout, &layer.into_inner()?)?;
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {
+        "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo hello from $GREETING"],
+        "Env": ["PATH=/bin", "GREETING=busybox"]}});
+    let config = blob(&layout, config.to_string().as_bytes())?;
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer}]});
+    let manifest = blob(&layout, manifest.to_string().as_bytes())?;
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": manifest}]}).to_string(),
+    )?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
+    let archive = dir.join("busybox.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&archive)?);
+    b.append_dir_all(".", &layout)?;
+    b.finish()?;
+    Ok(archive)
+}
+
+#[test]
+fn imported_oci_image_runs_its_entrypoint() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    let t = tempfile::tempdir()?;
+    let archive = busybox_archive(t.path())?;
+    let alias = format!("bb{}", d.id);
+    let imported = d.json(&[
+        "image",
+        "import",
+        &archive.display().to_string(),
+        "--alias",
+        &alias,
+    ])?;
+    assert_eq!(imported["entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    let image = format!("oci:{alias}");
+    let out = d.ok(&["run", &image])?;
+    assert_eq!(out.trim(), "hello from busybox");
+    let replaced = d.berth(&["run", &image, "--", "echo replaced; exit 3"])?;
+    assert_eq!(replaced.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&replaced.stdout).trim(), "replaced");
+    let missing = d.berth(&["run", "oci:no-such-image"])?;
+    assert!(!missing.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr)
+            .trim()
+            .lines()
+            .count(),
+        1
+    );
+    // A file that is no image: refused, naming the body.
+    let junk = t.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar")?;
+    assert!(
+        !d.berth(&[
+            "image",
+            "import",
+            &junk.display().to_string(),
+            "--alias",
+            "junk"
+        ])?
+        .status
+        .success()
+    );
+    d.ok(&["image", "delete", &image])?;
+    assert!(
+        !d.berth(&["run", &image])?.status.success(),
+        "deleted image still runs"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.data_dir.join("apps"))
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "run left {left:?}");
+    Ok(())
+}

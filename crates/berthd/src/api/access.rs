@@ -103,7 +103,9 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/operations/{id}/wait", Operation, false, "operation.wait"),
     rule("GET", "/api/v1/images", Authenticated, false, "image.list"),
     rule("POST", "/api/v1/images", Admin, true, "image.build"),
+    rule("POST", "/api/v1/images/import", Admin, true, "image.import"),
     rule("DELETE", "/api/v1/images/{*alias}", Admin, true, "image.delete"),
+    rule("POST", "/api/v1/run", Admin, true, "app.run"),
     rule("GET", "/api/v1/system", Authenticated, false, "system.get"),
     rule("GET", "/api/v1/openapi.json", Public, false, "openapi"),
 ];

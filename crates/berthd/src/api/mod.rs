@@ -16,6 +16,7 @@ mod instances;
 mod network;
 pub mod openapi;
 mod operations;
+mod run;
 pub mod session;
 mod snapshots;
 mod system;
@@ -106,7 +107,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/operations/{id}/wait", get(operations::wait))
         .route("/images", get(images::list).post(images::build))
+        .route("/images/import", post(images::import))
         .route("/images/{*alias}", delete(images::delete))
+        .route("/run", post(run::run))
         .route("/system", get(system::get))
         .route("/openapi.json", get(openapi::serve))
         // Runs after routing, for matched routes only: it needs the route's template.

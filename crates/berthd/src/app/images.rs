@@ -182,6 +182,9 @@ impl App {
     }
 
     pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+        if let Some(app) = alias.strip_prefix("oci:") {
+            return self.delete_app_image(app);
+        }
         let image = ImageRef::parse_field(alias, "alias")
             .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
         let images = &self.images;
