@@ -13,7 +13,8 @@ apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config libseccomp-dev \
   mmdebstrap debootstrap arch-test debian-archive-keyring \
   btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
-  ca-certificates curl sqlite3 jq openssh-client sshpass >/dev/null
+  ca-certificates curl sqlite3 jq openssh-client sshpass \
+  systemd-container crun runc lxc busybox-static >/dev/null
 
 command -v cargo >/dev/null || { echo "setup.sh: cargo is missing; install Rust 1.95 with rustup first" >&2; exit 1; }
 [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 || true; }

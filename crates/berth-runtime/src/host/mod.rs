@@ -9,6 +9,7 @@ mod cgroups;
 mod enter;
 pub mod probe;
 mod supervise;
+pub(crate) mod tools;
 
 use std::path::PathBuf;
 

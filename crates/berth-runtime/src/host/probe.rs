@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn finds_sh_and_names_missing_tools() {
         assert!(find("sh").is_some());
-        let err = require("no-such-tool-berth", "no-such-package").unwrap_err();
+        let err = require("no-such-tool-berth", "no-such-package").expect_err("missing");
         assert!(err.contains("no-such-tool-berth: not installed"), "{err}");
     }
 }

@@ -6,7 +6,6 @@
 //! LXC's own monitor keeps the guest, so it outlives berthd.
 
 mod config;
-mod tools;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,11 +14,11 @@ use berth_types::{InstanceName, Limits};
 
 use crate::builtin::cgroup::{self, Layout};
 use crate::host::probe;
+use crate::host::tools::{self, ToolError};
 use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,
 };
-pub(crate) use tools::{ToolError, collect};
 
 /// How long `lxc-start`, `lxc-info` and friends may take (not the guest's shutdown).
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);

@@ -142,7 +142,7 @@ impl OciRuntime {
         if hide {
             private_cgroup_v1(&mut cmd);
         }
-        let result = crate::lxc::collect(cmd, None, app.output_cap, app.timeout).await;
+        let result = crate::host::tools::collect(cmd, None, app.output_cap, app.timeout).await;
         // Whatever happened: no container, state or cgroup is left.
         let _ = tokio::process::Command::new(&program)
             .arg("--root")
@@ -160,7 +160,7 @@ impl OciRuntime {
         })
         .await;
         result.map_err(|e| match e {
-            crate::lxc::ToolError::Timeout { .. } => {
+            crate::host::tools::ToolError::Timeout { .. } => {
                 RuntimeError::ExecTimeout(app.timeout.as_secs())
             }
             other => failed(other.to_string()),

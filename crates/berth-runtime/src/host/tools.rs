@@ -1,5 +1,6 @@
-//! Running LXC's tools for one guest: `lxc-* -P <lxcpath> -n <name> …`, collecting output
-//! (capped, with a timeout) or on a pseudo-terminal the daemon holds the master of.
+//! Running a host tool for one guest (`lxc-* -P <lxcpath> -n <name> …`, `crun run …`),
+//! collecting its output (capped, with a timeout) or on a pseudo-terminal the daemon holds
+//! the master of.
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
