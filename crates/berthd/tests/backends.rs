@@ -100,6 +100,15 @@ fn round(d: &mut RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
         ],
     )?;
     assert_eq!(pids.trim(), "300", "{label}: pids limit");
+    // Live limits: `berth set` writes the guest's cgroup.
+    d.ok(&["set", &name, "--memory", "300MiB"])?;
+    let (_, memory) = d.exec(&name, &["sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"])?;
+    assert_eq!(
+        memory.trim(),
+        (300u64 << 20).to_string(),
+        "{label}: memory after set"
+    );
     d.ok(&["suspend", &name])?;
     assert_eq!(d.json(&["info", &name])?["state"], "suspended", "{label}");
     d.ok(&["resume", &name])?;
