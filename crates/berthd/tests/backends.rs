@@ -91,6 +91,9 @@ fn round(d: &mut RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
         (256u64 << 20).to_string(),
         "{label}: memory limit"
     );
+    let (_, quota) = d.exec(&name, &["sh", "-c",
+        "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max"])?;
+    assert_eq!(quota.trim(), "100000", "{label}: cpu quota");
     let (_, pids) = d.exec(
         &name,
         &[
