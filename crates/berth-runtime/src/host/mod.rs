@@ -44,6 +44,9 @@ pub(crate) struct LaunchPlan {
     /// the guest itself (`linux.cgroupsPath`) and must stay outside, or freezing the guest
     /// would freeze it too.
     pub join_cgroups: bool,
+    /// A network namespace the tool runs in (joined before it execs).
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
     /// An OCI bundle whose `/dev/console` bind mount is pointed at the console pty.
     pub bundle: Option<PathBuf>,
 }

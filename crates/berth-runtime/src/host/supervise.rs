@@ -182,17 +182,28 @@ fn spawn_tool(
         Vec::new()
     };
     let fds: Vec<i32> = joins.iter().map(AsRawFd::as_raw_fd).collect();
+    let netns = match &plan.netns {
+        Some(path) => Some(std::fs::File::open(path)?),
+        None => None,
+    };
+    let netns_fd = netns.as_ref().map(AsRawFd::as_raw_fd);
     let slave = |c: &Console| c.slave_fd().map(Stdio::from);
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(slave(console)?)
         .stdout(slave(console)?)
         .env_remove("BERTH_SHIM_LOG");
-    // SAFETY: the closure runs between fork and exec and only calls write(2), which is
-    // async-signal-safe, on descriptors `joins` keeps open until the spawn returns.
+    // SAFETY: the closure runs between fork and exec and only calls write(2) and setns(2),
+    // which are async-signal-safe, on descriptors `joins` and `netns` keep open until the
+    // spawn returns.
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
+            if let Some(fd) = netns_fd
+                && libc::setns(fd, libc::CLONE_NEWNET) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             for fd in &fds {
                 if libc::write(*fd, b"0".as_ptr().cast(), 1) < 0 {
                     return Err(std::io::Error::last_os_error());
@@ -206,6 +217,7 @@ fn spawn_tool(
         source,
     })?;
     drop(joins);
+    drop(netns);
     Ok(child)
 }
 

@@ -1,8 +1,8 @@
 //! The nspawn backend: `systemd-nspawn --boot` on the instance's root filesystem, run by
 //! Berth's own supervisor (`crate::host`) in Berth's cgroup `/berth/<name>` with Berth's
 //! limits, since this host may have no systemd as PID 1 to hand nspawn a scope
-//! (`--register=no --keep-unit`). The guest joins the network namespace berthd prepared
-//! (`--network-namespace-path`), so its eth0 sits on Berth's bridge with Berth's address.
+//! (`--register=no --keep-unit`). nspawn runs inside the network namespace berthd prepared
+//! (the supervisor joins it), so the guest's eth0 sits on Berth's bridge with Berth's address.
 
 use crate::builtin::BuiltinConfig;
 use crate::host::{self, LaunchPlan, Supervised, probe};
@@ -47,12 +47,11 @@ fn argv(program: &str, spec: &ContainerSpec) -> Vec<String> {
     argv.push(format!("--hostname={}", spec.hostname));
     argv.push("--setenv=container=systemd-nspawn".to_owned());
     match &spec.netns {
-        Some(netns) => {
-            argv.push(format!("--network-namespace-path={}", netns.display()));
-            // nspawn keeps CAP_NET_ADMIN only for networks it made itself; the guest's
-            // networkd needs it to configure eth0 in its own namespace.
-            argv.push("--capability=CAP_NET_ADMIN".to_owned());
-        }
+        // The supervisor runs nspawn inside the prepared namespace (`LaunchPlan::netns`), so
+        // the guest's /sys shows its own interfaces (with --network-namespace-path nspawn
+        // mounts sysfs before joining, and the host's show). nspawn keeps CAP_NET_ADMIN only
+        // for networks it made itself; the guest's networkd needs it for eth0.
+        Some(_) => argv.push("--capability=CAP_NET_ADMIN".to_owned()),
         None => argv.push("--private-network".to_owned()),
     }
     argv
@@ -83,6 +82,7 @@ impl Runtime for NspawnRuntime {
             cleanup: None,
             state_dir: spec.state_dir.clone(),
             join_cgroups: true,
+            netns: spec.netns.clone(),
             bundle: None,
         };
         self.host.start(spec, plan).await
@@ -97,7 +97,7 @@ mod tests {
     use berth_types::InstanceName;
 
     #[test]
-    fn command_line_boots_in_the_prepared_netns() {
+    fn command_line_boots_with_net_admin_for_the_prepared_netns() {
         let spec = ContainerSpec {
             name: InstanceName::parse("web1").expect("name"),
             rootfs: "/var/lib/berth/r".into(),
@@ -113,7 +113,7 @@ mod tests {
             "--keep-unit",
             "--directory=/var/lib/berth/r",
             "--hostname=web1",
-            "--network-namespace-path=/run/netns/berth-web1",
+            "--capability=CAP_NET_ADMIN",
         ] {
             assert!(argv.iter().any(|a| a == want), "{want} missing: {argv:?}");
         }

@@ -170,6 +170,7 @@ impl Runtime for OciRuntime {
             ]),
             state_dir: spec.state_dir.clone(),
             join_cgroups: false,
+            netns: None,
             bundle: Some(spec.state_dir.clone()),
         };
         self.host.start(&spec, plan).await
