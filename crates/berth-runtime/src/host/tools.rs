@@ -73,6 +73,11 @@ pub async fn collect(
             source,
         })?,
         Err(_) => {
+            // The tool's children (lxc-attach's attached command, in the guest's namespaces
+            // but our descendants) would outlive it: kill the whole tree, leaves first.
+            if let Some(pid) = child.id() {
+                kill_tree(pid as i32);
+            }
             let _ = child.kill().await;
             out.abort();
             err.abort();
@@ -92,6 +97,41 @@ pub async fn collect(
         stderr,
         truncated: t1 || t2,
     })
+}
+
+/// SIGKILLs every descendant of `root` (read from /proc), deepest first.
+fn kill_tree(root: i32) {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The field after the command name, which may hold spaces and parentheses.
+        let ppid = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    for pid in tree.into_iter().skip(1).rev() {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
 }
 
 /// Runs `cmd` as a session leader with a new pty as its controlling terminal; the session's
@@ -136,4 +176,37 @@ pub fn on_pty(mut cmd: Command, rows: u16, cols: u16) -> Result<TerminalSession,
         program: "pty".into(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_tools_children_too() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("pid");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("sleep 300 & echo $! > {}; wait", file.display()));
+        let result = collect(cmd, None, 1024, Duration::from_millis(500)).await;
+        assert!(matches!(result, Err(ToolError::Timeout { .. })));
+        let pid: i32 = std::fs::read_to_string(&file)?.trim().parse()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // Gone, or a zombie waiting for init to reap it.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        while alive() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive(), "the tool's child {pid} outlived the timeout");
+        Ok(())
+    }
 }
