@@ -1,6 +1,6 @@
 //! `berth-shim enter`: runs one command inside a host-tool backend's running guest, like
-//! `nsenter --all` but also in init's cgroups (so the guest's limits hold) and with no more
-//! capabilities than init's bounding set. Speaks the builtin exec helper's protocol on
+//! `nsenter --all` but also in init's cgroups (so the guest's limits hold), with no more
+//! capabilities than init's bounding set and the builtin backend's syscall deny list. Speaks the builtin exec helper's protocol on
 //! descriptor 3: `pid N` once it runs, then `exit CODE`, or `error notrunning|notfound|failed`.
 
 use std::ffi::CString;
@@ -110,6 +110,7 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
             let _ = nix::unistd::setsid();
             let outcome = std::env::set_current_dir(&cwd)
                 .map_err(|e| format!("cwd {cwd}: {e}"))
+                .and_then(|()| deny_syscalls())
                 .and_then(|()| limit_capabilities(bounding))
                 .and_then(|()| {
                     nix::unistd::execve(&exe, &argv, &envp)
@@ -199,6 +200,16 @@ fn limit_capabilities(bounding: u64) -> Result<(), String> {
         caps::set(None, set, &limited).map_err(|e| format!("capabilities: {e}"))?;
     }
     Ok(())
+}
+
+/// Loads the builtin backend's syscall deny list (module loading, kexec,
+/// open_by_handle_at) before capabilities are dropped, as every guest process has it there.
+fn deny_syscalls() -> Result<(), String> {
+    let filter: oci_spec::runtime::LinuxSeccomp =
+        serde_json::from_value(crate::builtin::security::seccomp()).map_err(|e| e.to_string())?;
+    libcontainer::seccomp::initialize_seccomp(&filter)
+        .map(|_| ())
+        .map_err(|e| format!("seccomp: {e}"))
 }
 
 /// The command's environment: a default PATH, HOME and TERM unless given.
