@@ -170,7 +170,8 @@ pub struct ImageInfo {
     pub version: String,
     pub codename: String,
     pub arch: String,
-    /// `cached` when built, `missing` when it must be built first.
+    /// `cached` when built, `missing` when it must be built first, `imported` for an
+    /// application image (`oci:ALIAS`, from `POST /images/import`).
     pub status: String,
     pub size: Option<u64>,
     pub built_at: Option<DateTime<Utc>>,

@@ -346,6 +346,13 @@ fn imported_oci_image_runs_its_entrypoint() -> Result<(), Error> {
     ])?;
     assert_eq!(imported["entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
     let image = format!("oci:{alias}");
+    let listed = d.json(&["image", "list"])?;
+    assert!(
+        listed.as_array().is_some_and(|l| l
+            .iter()
+            .any(|i| i["alias"] == image.as_str() && i["status"] == "imported")),
+        "{listed}"
+    );
     let out = d.ok(&["run", &image])?;
     assert_eq!(out.trim(), "hello from busybox");
     let replaced = d.berth(&["run", &image, "--", "echo replaced; exit 3"])?;

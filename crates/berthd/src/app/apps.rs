@@ -58,6 +58,34 @@ impl App {
             .map_err(|e| AppError::internal("import", e))?
     }
 
+    /// Imported images as `GET /images` shows them: `oci:ALIAS`, status `imported`.
+    pub(crate) fn app_images(&self) -> Vec<berth_types::api::ImageInfo> {
+        let mut found: Vec<berth_types::api::ImageInfo> = std::fs::read_dir(self.app_images_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let alias = entry.file_name().to_string_lossy().into_owned();
+                let config = entry.path().join(APP_CONFIG);
+                let meta = std::fs::metadata(&config).ok()?;
+                valid_alias(&alias).then(|| berth_types::api::ImageInfo {
+                    alias: format!("oci:{alias}"),
+                    distro: "oci".into(),
+                    version: alias.clone(),
+                    codename: String::new(),
+                    arch: berth_types::Arch::host()
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_default(),
+                    status: "imported".into(),
+                    size: None,
+                    built_at: meta.modified().ok().map(chrono::DateTime::from),
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.alias.cmp(&b.alias));
+        found
+    }
+
     /// Removes imported image `alias`.
     pub(crate) fn delete_app_image(&self, alias: &str) -> Result<(), AppError> {
         let dir = self.app_images_dir().join(alias);

@@ -144,12 +144,14 @@ impl ImageService {
 impl App {
     pub fn list_images(&self) -> Result<Vec<ImageInfo>, AppError> {
         let images = &self.images;
-        Ok(ImageRef::all()
+        let mut list: Vec<ImageInfo> = ImageRef::all()
             .map(|image| {
                 let cached = berth_image::find_cached(&images.cache_dir, image, images.arch);
                 images.info(image, cached.as_ref())
             })
-            .collect())
+            .collect();
+        list.extend(self.app_images());
+        Ok(list)
     }
 
     pub fn build_image(
