@@ -5,7 +5,9 @@
 //! lxcbr0 are never needed; its cgroup is Berth's `/berth/<name>` (`lxc.cgroup.dir`).
 //! LXC's own monitor keeps the guest, so it outlives berthd.
 
+mod attach;
 mod config;
+mod info;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +21,7 @@ use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,
 };
+use info::{log_tail, parse_info, tool_message};
 
 /// How long `lxc-start`, `lxc-info` and friends may take (not the guest's shutdown).
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -94,40 +97,6 @@ fn failed(name: &InstanceName, action: &'static str, e: impl std::fmt::Display) 
         action,
         reason: e.to_string(),
     }
-}
-
-/// `lxc-start: exited 1: <its last stderr line>`.
-fn tool_message(tool: &str, out: &ExecResult) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    format!("{tool} exited {}: {}", out.exit_code, last.trim())
-}
-
-/// Parses `lxc-info -s -p` output: `State: RUNNING` and `PID: 123`.
-fn parse_info(text: &str) -> RuntimeStatus {
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .map(|v| v.trim().to_owned())
-    };
-    let pid = field("PID:").and_then(|p| p.parse().ok());
-    match (field("State:").as_deref(), pid) {
-        (Some("RUNNING"), Some(pid)) => RuntimeStatus::Running { pid },
-        (Some("FROZEN" | "FREEZING"), Some(pid)) => RuntimeStatus::Frozen { pid },
-        _ => RuntimeStatus::Stopped,
-    }
-}
-
-/// The last lines of LXC's log, for a failed start.
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
-    let tail: Vec<&str> = errors.iter().rev().take(3).rev().copied().collect();
-    tail.join(" | ")
 }
 
 impl Runtime for LxcRuntime {
@@ -357,61 +326,5 @@ impl Runtime for LxcRuntime {
         .await
         .map_err(|e| failed(name, "remove", e))?
         .map_err(|e| failed(name, "remove", e))
-    }
-}
-
-impl LxcRuntime {
-    /// `lxc-attach … --clear-env -v K=V … -- argv`, through `sh -c 'cd …'` when a working
-    /// directory is asked for (lxc-attach has no option for it).
-    fn attach_command(
-        &self,
-        name: &InstanceName,
-        argv: &[String],
-        env: &std::collections::BTreeMap<String, String>,
-        cwd: Option<&str>,
-    ) -> Result<tokio::process::Command, RuntimeError> {
-        let mut args: Vec<String> = vec!["--clear-env".into()];
-        let mut env = env.clone();
-        env.entry("PATH".into()).or_insert_with(|| {
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
-        });
-        env.entry("HOME".into()).or_insert_with(|| "/root".into());
-        for (k, v) in &env {
-            args.push("-v".into());
-            args.push(format!("{k}={v}"));
-        }
-        args.push("--".into());
-        if let Some(cwd) = cwd {
-            args.extend(["sh", "-c", "cd \"$0\" && exec \"$@\"", cwd].map(str::to_owned));
-        }
-        args.extend(argv.iter().cloned());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ok(tools::command(
-            &Self::program("lxc-attach")?,
-            &self.lxcpath,
-            name.as_str(),
-            &refs,
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn info_output_maps_to_status() {
-        assert_eq!(
-            parse_info("State:          RUNNING\nPID:            42\n"),
-            RuntimeStatus::Running { pid: 42 }
-        );
-        assert_eq!(
-            parse_info("State:          FROZEN\nPID:            42\n"),
-            RuntimeStatus::Frozen { pid: 42 }
-        );
-        assert_eq!(
-            parse_info("State:          STOPPED\n"),
-            RuntimeStatus::Stopped
-        );
     }
 }
