@@ -541,4 +541,20 @@ mod tests {
         assert!(!glob_match("ct-*", "xct-1"));
         Ok(())
     }
+
+    #[test]
+    fn unknown_backends_and_oci_runtimes_are_named() {
+        let err = load("[[routing]]\npattern = \"x\"\nbackend = \"vmware\"\n", &[])
+            .expect_err("unknown routing backend");
+        assert!(
+            err.to_string().contains("routing[0].backend: \"vmware\""),
+            "{err}"
+        );
+        let err = load("default_backend = \"sim\"\n", &[]).expect_err("sim without testing");
+        assert!(err.to_string().contains("default_backend"), "{err}");
+        let err = load("", &[("BERTH_OCI__RUNTIME", "youki")]).expect_err("unknown runtime");
+        assert!(err.to_string().contains("oci.runtime"), "{err}");
+        let ok = load("[oci]\nruntime = \"runc\"\n", &[]).expect("runc");
+        assert_eq!(ok.oci.runtime, "runc");
+    }
 }
