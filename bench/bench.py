@@ -149,6 +149,33 @@ def storage(d, count):
     print(f"import of that backup (upload, verify, unpack, configure): {time.monotonic() - t0:.2f} s")
 
 
+def backends(d, names, count):
+    """Per backend: launch (operation success, init running) and launch to is-system-running."""
+    for backend in names:
+        launch, boot, stop = [], [], []
+        for i in range(count):
+            name = f"b-{backend}-{i}"
+            t0 = time.monotonic()
+            d.op("POST", "/instances", {"name": name, "image": "debian/12", "backend": backend,
+                                         "limits": {"memory": 268435456}})
+            launch.append(time.monotonic() - t0)
+            state = ""
+            while time.monotonic() - t0 < 120:
+                out = d.call("POST", f"/instances/{name}/exec", {"command": ["systemctl", "is-system-running", "--wait"], "timeout": 120})
+                state = out["stdout"].strip()
+                if state in ("running", "degraded"):
+                    break
+                time.sleep(0.02)
+            boot.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            d.op("POST", f"/instances/{name}/stop", {})
+            stop.append(time.monotonic() - t0)
+            d.op("DELETE", f"/instances/{name}", {"force": True})
+        print(f"{backend}: launch p50 {ms(pct(launch, 50))} p99 {ms(pct(launch, 99))}; "
+              f"to is-system-running p50 {ms(pct(boot, 50))} p99 {ms(pct(boot, 99))}; "
+              f"clean stop p50 {ms(pct(stop, 50))} (n={count})")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bindir", default=f"{ROOT}/target/release")
@@ -156,6 +183,8 @@ def main():
     parser.add_argument("--launches", type=int, default=20)
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--storage", type=int, default=10, help="snapshots taken for the snapshot/backup figures")
+    parser.add_argument("--backends", default="", help="comma-separated backends to time launch and boot on, e.g. builtin,nspawn,oci,lxc")
+    parser.add_argument("--backend-launches", type=int, default=10)
     args = parser.parse_args()
 
     d = Daemon(args.bindir, args.cache)
@@ -187,10 +216,14 @@ def main():
             d.op("DELETE", f"/instances/l{i}", {"force": True})
             delete.append(time.monotonic() - t0)
             d.op("DELETE", f"/instances/c{i}", {"force": True})
-        print(f"create from cache (clone+configure, no start), n={len(create)}: p50 {ms(pct(create, 50))}, p99 {ms(pct(create, 99))}")
-        print(f"launch from cache (create+start, init running), n={len(launch)}: p50 {ms(pct(launch, 50))}, p99 {ms(pct(launch, 99))}")
-        print(f"delete --force of a running instance, n={len(delete)}: p50 {ms(pct(delete, 50))}, p99 {ms(pct(delete, 99))}")
-        print(f"launch to is-system-running, n={len(boot)}: p50 {ms(pct(boot, 50))}, p99 {ms(pct(boot, 99))}")
+        if args.launches:
+            print(f"create from cache (clone+configure, no start), n={len(create)}: p50 {ms(pct(create, 50))}, p99 {ms(pct(create, 99))}")
+            print(f"launch from cache (create+start, init running), n={len(launch)}: p50 {ms(pct(launch, 50))}, p99 {ms(pct(launch, 99))}")
+            print(f"delete --force of a running instance, n={len(delete)}: p50 {ms(pct(delete, 50))}, p99 {ms(pct(delete, 99))}")
+            print(f"launch to is-system-running, n={len(boot)}: p50 {ms(pct(boot, 50))}, p99 {ms(pct(boot, 99))}")
+
+        if args.backends:
+            backends(d, [b for b in args.backends.split(",") if b], args.backend_launches)
 
         if args.storage:
             storage(d, args.storage)

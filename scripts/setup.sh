@@ -14,7 +14,8 @@ apt-get install -y -qq --no-install-recommends \
   mmdebstrap debootstrap arch-test debian-archive-keyring \
   btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
   ca-certificates curl sqlite3 jq openssh-client sshpass \
-  chromium fonts-dejavu-core >/dev/null
+  chromium fonts-dejavu-core \
+  systemd-container crun runc lxc busybox-static >/dev/null
 # The web UI is built with Node.js and npm: the host's own when it has them (a nodejs package
 # that bundles npm conflicts with Debian's npm), Debian's otherwise. The browser tests need
 # Node.js 20 or newer (playwright-core).

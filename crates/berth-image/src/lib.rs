@@ -16,6 +16,7 @@ pub mod customise;
 pub mod fsio;
 pub mod mounts;
 pub mod network;
+pub mod oci;
 pub mod rootfs;
 pub mod sources;
 pub mod storage;

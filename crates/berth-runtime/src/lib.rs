@@ -6,6 +6,10 @@
 
 pub mod builtin;
 mod error;
+mod host;
+pub mod lxc;
+pub mod nspawn;
+pub mod oci;
 pub mod proxmox;
 pub mod sim;
 mod spec;
@@ -64,6 +68,9 @@ pub trait Runtime {
 /// The closed set of backends, dispatched without `dyn`.
 pub enum AnyRuntime {
     Builtin(builtin::BuiltinRuntime),
+    Nspawn(nspawn::NspawnRuntime),
+    Lxc(lxc::LxcRuntime),
+    Oci(oci::OciRuntime),
     Sim(sim::SimRuntime),
     /// Boxed: it holds an API client and its caches (hundreds of bytes).
     Proxmox(Box<proxmox::ProxmoxRuntime>),
@@ -73,6 +80,9 @@ macro_rules! dispatch {
     ($self:ident, $rt:ident => $call:expr) => {
         match $self {
             AnyRuntime::Builtin($rt) => $call,
+            AnyRuntime::Nspawn($rt) => $call,
+            AnyRuntime::Lxc($rt) => $call,
+            AnyRuntime::Oci($rt) => $call,
             AnyRuntime::Sim($rt) => $call,
             AnyRuntime::Proxmox($rt) => $call,
         }

@@ -178,7 +178,8 @@ pub struct ImageInfo {
     pub version: String,
     pub codename: String,
     pub arch: String,
-    /// `cached` when built, `missing` when it must be built first.
+    /// `cached` when built, `missing` when it must be built first, `imported` for an
+    /// application image (`oci:ALIAS`, from `POST /images/import`).
     pub status: String,
     pub size: Option<u64>,
     pub built_at: Option<DateTime<Utc>>,
@@ -419,4 +420,44 @@ pub struct CreateBackupRequest {
     /// Include the instance's snapshots (they come back as snapshots on import).
     #[serde(default)]
     pub snapshots: bool,
+}
+
+/// `POST /images/import?alias=NAME`: an application image imported from an OCI layout or
+/// docker archive, as `berth run oci:NAME` runs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportedImage {
+    pub alias: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `KEY=VALUE`.
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+}
+
+/// `?alias=` of `POST /images/import`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct ImportImageQuery {
+    /// `[a-z0-9][a-z0-9._-]*`, up to 63 characters.
+    pub alias: String,
+}
+
+/// `POST /run`: run an imported image's entrypoint once (app-container semantics) on the
+/// oci backend and return its output; nothing is kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// `oci:ALIAS`.
+    pub image: String,
+    /// Replaces the image's Cmd (the entrypoint stays), as `docker run IMAGE ARGS…` does.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Added to the image's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Memory limit in bytes.
+    #[serde(default)]
+    pub memory: Option<u64>,
+    /// Seconds before the container is killed (default 60).
+    #[serde(default)]
+    pub timeout: Option<u64>,
 }

@@ -170,3 +170,52 @@ async fn the_guest_console_shows_its_login_prompt_to_every_viewer() -> Result<()
     read_until(&mut second, "login:").await?;
     Ok(())
 }
+
+/// `berth console` (the guest's own console) and `console --shell` (a pty shell) on every
+/// usable local backend besides builtin (covered above).
+#[tokio::test(flavor = "multi_thread")]
+async fn console_and_shell_work_on_every_local_backend() -> Result<(), Error> {
+    let d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let system = d.json(&["system"])?;
+    let usable: Vec<String> = system["backends"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["usable"] == true)
+        .filter_map(|b| b["name"].as_str().map(str::to_owned))
+        .filter(|b| ["nspawn", "oci", "lxc"].contains(&b.as_str()))
+        .collect();
+    for backend in usable {
+        let name = d.name(&format!("c{backend}"));
+        d.ok(&[
+            "launch",
+            "debian/12",
+            &name,
+            "--memory",
+            "256MiB",
+            "--backend",
+            &backend,
+        ])?;
+        d.exec(&name, &["systemctl", "is-system-running", "--wait"])?;
+        let shell = format!("/api/v1/instances/{name}/console?mode=shell&rows=30&cols=100");
+        let mut socket = connect(&d, &shell).await?;
+        // Type once the shell is there: a terminal that switches modes drops early input.
+        read_until(&mut socket, "# ")
+            .await
+            .map_err(|e| format!("{backend} shell prompt: {e}"))?;
+        type_line(&mut socket, "hostname | tr a-z A-Z").await?;
+        read_until(&mut socket, &name.to_uppercase())
+            .await
+            .map_err(|e| format!("{backend} shell: {e}"))?;
+        type_line(&mut socket, "exit").await?;
+        let mut console = connect(&d, &format!("/api/v1/instances/{name}/console")).await?;
+        console.send(Message::Binary(b"\r".to_vec().into())).await?;
+        read_until(&mut console, "login:")
+            .await
+            .map_err(|e| format!("{backend} console: {e}"))?;
+        drop(console);
+        d.ok(&["delete", "--force", &name])?;
+    }
+    Ok(())
+}

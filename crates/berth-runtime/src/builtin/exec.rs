@@ -39,14 +39,17 @@ impl From<std::io::Error> for ExecError {
 /// pipes open).
 const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
+/// Runs `exec` through the shim's helper subcommand `verb` (`exec`, or `enter` for the
+/// host-tool backends), which speaks the status-pipe protocol.
 pub async fn run(
     cfg: &BuiltinConfig,
+    verb: &str,
     name: &str,
     exec: &ExecSpec,
 ) -> Result<ExecResult, ExecError> {
     let (status_rx, status_tx) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ExecError::Failed(e.to_string()))?;
-    let mut cmd = helper_command(cfg, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
+    let mut cmd = helper_command(cfg, verb, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
     cmd.stdin(if exec.stdin.is_some() {
         Stdio::piped()
     } else {
@@ -124,7 +127,7 @@ pub async fn run(
 }
 
 /// Puts the write end of the status pipe on [`STATUS_FD`] in the helper.
-pub(super) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
+pub(crate) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
     let tx_raw = status_tx.as_raw_fd();
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
     // functions (dup2, fcntl) on descriptors that stay open until the spawn returns.
@@ -141,9 +144,10 @@ pub(super) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd)
     }
 }
 
-/// `berth-shim exec --name … -- argv…`; the caller sets up stdio.
-pub(super) fn helper_command(
+/// `berth-shim VERB --name … -- argv…`; the caller sets up stdio.
+pub(crate) fn helper_command(
     cfg: &BuiltinConfig,
+    verb: &str,
     name: &str,
     cwd: Option<&str>,
     env: &BTreeMap<String, String>,
@@ -157,7 +161,7 @@ pub(super) fn helper_command(
         });
     let mut cmd = Command::new(program);
     cmd.args(prefix)
-        .arg("exec")
+        .arg(verb)
         .arg("--name")
         .arg(name)
         .arg("--state-root")
@@ -172,10 +176,10 @@ pub(super) fn helper_command(
     cmd
 }
 
-type Output = Arc<Mutex<(Vec<u8>, bool)>>;
+pub(crate) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
 
 /// Reads a stream to its end into `into`, keeping at most `cap` bytes and noting any dropped.
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
+pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
     let Some(mut stream) = stream else {
         return;
     };
@@ -192,7 +196,7 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: O
 }
 
 /// Waits a short grace for the reader to finish, then takes what it has.
-async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
+pub(crate) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
     let abort = task.abort_handle();
     if tokio::time::timeout(DRAIN_GRACE, task).await.is_err() {
         abort.abort();

@@ -62,20 +62,35 @@ pub async fn start(cfg: &BuiltinConfig, spec: &ContainerSpec) -> Result<i32, Lau
             .map_err(|e| LaunchError::Shim(e.to_string()))?
     };
     let log_path = prepared?;
-    let log = fs::File::create(&log_path).map_err(io(&log_path))?;
+    let args: Vec<std::ffi::OsString> = vec![
+        "run".into(),
+        "--name".into(),
+        name.into(),
+        "--state-root".into(),
+        cfg.state_root.clone().into(),
+        "--bundle".into(),
+        spec.state_dir.clone().into(),
+    ];
+    let pid = spawn_shim(cfg, &args, &log_path).await?;
+    tracing::info!(instance = name, pid, "guest started");
+    Ok(pid)
+}
+
+/// Spawns the shim with `args` (its stderr to `log_path`) and waits for its `ready PID` line;
+/// returns that pid, or the shim's error (its `error …` line or the log's tail).
+pub(crate) async fn spawn_shim(
+    cfg: &BuiltinConfig,
+    args: &[std::ffi::OsString],
+    log_path: &Path,
+) -> Result<i32, LaunchError> {
+    let log = fs::File::create(log_path).map_err(io(log_path))?;
     let (program, prefix) = match cfg.shim_command.split_first() {
         Some((p, r)) => (p.clone(), r.to_vec()),
         None => ("berth-shim".into(), Vec::new()),
     };
     let mut child = Command::new(&program)
         .args(prefix)
-        .arg("run")
-        .arg("--name")
-        .arg(name)
-        .arg("--state-root")
-        .arg(&cfg.state_root)
-        .arg("--bundle")
-        .arg(&spec.state_dir)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -99,12 +114,11 @@ pub async fn start(cfg: &BuiltinConfig, spec: &ContainerSpec) -> Result<i32, Lau
     if let Some(pid) = line.trim().strip_prefix("ready ")
         && let Ok(pid) = pid.parse()
     {
-        tracing::info!(instance = name, pid, "guest started");
         return Ok(pid);
     }
     let reason = match line.trim().strip_prefix("error ") {
         Some(msg) => msg.to_owned(),
-        None => log_tail(&log_path),
+        None => log_tail(log_path),
     };
     Err(LaunchError::Shim(reason))
 }

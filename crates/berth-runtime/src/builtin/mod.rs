@@ -11,19 +11,19 @@
 //! the `stopping` marker in `state_root/<name>/`; libcontainer's state in
 //! `state_root/youki/<name>/`. The guest's cgroup is `/berth/<name>` in every hierarchy.
 
-mod cgroup;
-mod console;
-mod control;
-mod devices;
-mod exec;
-mod launch;
-mod layout;
-mod security;
-mod shim;
-mod spec;
-mod state;
-mod tenant;
-mod terminal;
+pub(crate) mod cgroup;
+pub(crate) mod console;
+pub(crate) mod control;
+pub(crate) mod devices;
+pub(crate) mod exec;
+pub(crate) mod launch;
+pub(crate) mod layout;
+pub(crate) mod security;
+pub(crate) mod shim;
+pub(crate) mod spec;
+pub(crate) mod state;
+pub(crate) mod tenant;
+pub(crate) mod terminal;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -184,7 +184,7 @@ impl Runtime for BuiltinRuntime {
         if let RuntimeStatus::Frozen { .. } = self.status(name).await? {
             return Err(failed(name, "exec", "the instance is frozen"));
         }
-        exec::run(&self.config, name.as_str(), spec)
+        exec::run(&self.config, "exec", name.as_str(), spec)
             .await
             .map_err(|e| match e {
                 exec::ExecError::NotRunning => RuntimeError::NotRunning(name.clone()),
@@ -206,7 +206,7 @@ impl Runtime for BuiltinRuntime {
             }
             RuntimeStatus::Stopped => return Err(RuntimeError::NotRunning(name.clone())),
         };
-        terminal::open(&self.config, name.as_str(), pid, spec)
+        terminal::open(&self.config, "exec", name.as_str(), pid, spec)
             .await
             .map_err(|e| failed(name, "terminal", e.to_string()))
     }

@@ -50,7 +50,7 @@ pub enum ShimError {
 
 /// Options shared by the subcommands.
 #[derive(Debug, Default)]
-pub(super) struct Opts {
+pub(crate) struct Opts {
     pub name: String,
     pub state_root: PathBuf,
     pub bundle: Option<PathBuf>,
@@ -60,7 +60,7 @@ pub(super) struct Opts {
 }
 
 impl Opts {
-    fn parse(args: &[OsString]) -> Result<Opts, ShimError> {
+    pub(crate) fn parse(args: &[OsString]) -> Result<Opts, ShimError> {
         let mut o = Opts::default();
         let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
         while let Some(flag) = it.next() {
@@ -94,7 +94,8 @@ impl Opts {
 
 /// Entry point of `berth-shim` / `berthd shim`. `args` are the arguments after the program
 /// (or after `shim`): `run --name N --state-root DIR --bundle DIR`, or
-/// `exec --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`; returns the exit
+/// `exec --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`; `tool` and
+/// `enter` are the same for the host-tool backends (see `crate::host`); returns the exit
 /// code. `run` forks: call this first thing in `main`, before any thread or tokio runtime.
 pub fn shim_main(args: Vec<OsString>) -> i32 {
     let Some((cmd, rest)) = args.split_first() else {
@@ -111,6 +112,8 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
     match cmd.to_str() {
         Some("run") => run(opts),
         Some("exec") => tenant::exec_main(opts),
+        Some("tool") => crate::host::tool_main(opts),
+        Some("enter") => crate::host::enter_main(opts),
         _ => {
             eprintln!("berth-shim: unknown command {}", cmd.to_string_lossy());
             2
@@ -156,14 +159,14 @@ fn run(opts: Opts) -> i32 {
 }
 
 /// Takes the guest's lock file, held for the shim's lifetime.
-fn lock(paths: &Paths) -> Result<Flock<File>, ShimError> {
+pub(crate) fn lock(paths: &Paths) -> Result<Flock<File>, ShimError> {
     std::fs::create_dir_all(&paths.dir)?;
     let file = File::create(paths.dir.join("shim.lock"))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock)
         .map_err(|_| ShimError::Bundle("another shim runs this guest".into()))
 }
 
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_SHIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libcgroups=error"));
     let _ = tracing_subscriber::fmt()
@@ -261,7 +264,7 @@ fn start_container(
 }
 
 /// Points the `/dev/console` bind mount of the bundle at this shim's pty.
-fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), ShimError> {
+pub(crate) fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), ShimError> {
     let path = bundle.join("config.json");
     let mut spec = Spec::load(&path).map_err(|e| ShimError::Bundle(e.to_string()))?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();

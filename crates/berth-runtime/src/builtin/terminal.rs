@@ -81,6 +81,7 @@ fn guest_pty(init_pid: i32) -> Result<(OwnedFd, OwnedFd), TerminalError> {
 
 pub async fn open(
     cfg: &BuiltinConfig,
+    verb: &str,
     name: &str,
     init_pid: i32,
     spec: &TerminalSpec,
@@ -93,7 +94,7 @@ pub async fn open(
     let mut argv = vec!["setsid".to_owned(), "-c".to_owned(), "-w".to_owned()];
     argv.extend(spec.argv.iter().cloned());
     let env: BTreeMap<String, String> = spec.env.iter().cloned().collect();
-    let mut cmd = helper_command(cfg, name, spec.cwd.as_deref(), &env, &argv);
+    let mut cmd = helper_command(cfg, verb, name, spec.cwd.as_deref(), &env, &argv);
     let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
     cmd.stdin(stdio(&pty.slave).map_err(TerminalError::Spawn)?)
         .stdout(stdio(&pty.slave).map_err(TerminalError::Spawn)?)

@@ -34,17 +34,19 @@ pub struct ExecArgs {
     /// Run on a terminal, interactively (Ctrl-] detaches).
     #[arg(long, short = 't')]
     pub tty: bool,
-    #[arg(last = true, required = true)]
+    #[arg(last = true)]
     pub command: Vec<String>,
 }
 
 #[derive(Args)]
 pub struct RunArgs {
+    /// A system image (debian/12: a throwaway instance) or an imported application image
+    /// (oci:ALIAS: its entrypoint, with the command replacing its Cmd).
     pub image: String,
     /// Memory for the throwaway instance, e.g. 512MiB.
     #[arg(long)]
     pub memory: Option<String>,
-    #[arg(last = true, required = true)]
+    #[arg(last = true)]
     pub command: Vec<String>,
 }
 
@@ -108,12 +110,21 @@ fn exit_with(code: i32) -> anyhow::Result<()> {
 }
 
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
-    let name = format!("run-{}", InstanceName::generate());
     let memory = args
         .memory
         .as_deref()
         .map(|m| berth_types::units::parse_bytes(m, "--memory"))
         .transpose()?;
+    if args.image.starts_with("oci:") {
+        return run_app(ctx, args, memory).await;
+    }
+    if args.command.is_empty() {
+        anyhow::bail!(
+            "give the command to run after --: berth run {} -- CMD",
+            args.image
+        );
+    }
+    let name = format!("run-{}", InstanceName::generate());
     let request = CreateInstanceRequest {
         name: Some(name.clone()),
         image: Some(args.image),
@@ -155,4 +166,21 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {
         eprintln!("berth: removing {name} failed: {e:#}");
     }
     exit_with(result?)
+}
+
+/// `berth run oci:ALIAS [-- ARGS…]`: the imported image's entrypoint, once.
+async fn run_app(ctx: &Context, args: RunArgs, memory: Option<u64>) -> anyhow::Result<()> {
+    let request = berth_types::api::RunRequest {
+        image: args.image,
+        command: args.command,
+        memory,
+        ..Default::default()
+    };
+    let response: ExecResponse = ctx.client.post("/run", &request).await?;
+    std::io::stdout().write_all(response.stdout.as_bytes())?;
+    std::io::stderr().write_all(response.stderr.as_bytes())?;
+    if response.truncated {
+        eprintln!("berth: output was cut at the size cap");
+    }
+    exit_with(response.exit_code)
 }

@@ -23,6 +23,14 @@ pub enum ImageCommand {
     /// Remove a built image from the cache.
     #[command(alias = "rm")]
     Delete { image: String },
+    /// Import an application image from an OCI layout archive or a docker save archive
+    /// (tar, optionally gzip); run it with `berth run oci:ALIAS`.
+    Import {
+        file: std::path::PathBuf,
+        /// The name to run it by; default: the file name without extensions.
+        #[arg(long)]
+        alias: Option<String>,
+    },
 }
 
 pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
@@ -64,6 +72,48 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 Format::Json => output::json(&operation),
                 Format::Table => {
                     println!("Image {alias} is built");
+                    Ok(())
+                }
+            }
+        }
+        ImageCommand::Import { file, alias } => {
+            use anyhow::Context as _;
+            let alias = match alias {
+                Some(a) => a,
+                None => file
+                    .file_name()
+                    .map(|n| {
+                        n.to_string_lossy()
+                            .split('.')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .unwrap_or_default(),
+            };
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let path = format!(
+                "/images/import?alias={}",
+                super::console::query_value(&alias)
+            );
+            let (_, _, answer) = ctx
+                .client
+                .raw(
+                    hyper::Method::POST,
+                    &path,
+                    "application/x-tar",
+                    hyper::body::Bytes::from(bytes),
+                )
+                .await?;
+            let image: berth_types::api::ImportedImage = serde_json::from_slice(&answer)?;
+            match ctx.format {
+                Format::Json => output::json(&image),
+                Format::Table => {
+                    println!(
+                        "Image oci:{} imported (entrypoint {:?}, cmd {:?})",
+                        image.alias, image.entrypoint, image.cmd
+                    );
                     Ok(())
                 }
             }

@@ -103,9 +103,11 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/operations/{id}/wait", Operation, false, "operation.wait"),
     rule("GET", "/api/v1/images", Authenticated, false, "image.list"),
     rule("POST", "/api/v1/images", Admin, true, "image.build"),
+    rule("POST", "/api/v1/images/import", Admin, true, "image.import"),
     rule("DELETE", "/api/v1/images/{*alias}", Admin, true, "image.delete"),
     // The handler shows each caller only the events about what they may see.
     rule("GET", "/api/v1/events", Authenticated, false, "event.stream"),
+    rule("POST", "/api/v1/run", Admin, true, "app.run"),
     rule("GET", "/api/v1/system", Authenticated, false, "system.get"),
     rule("GET", "/api/v1/settings", Authenticated, false, "settings.get"),
     rule("PUT", "/api/v1/settings", Admin, true, "settings.update"),

@@ -1,10 +1,13 @@
 //! `/api/v1/images[/{alias}]`.
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::body::Body;
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use berth_types::api::{BuildImageRequest, ErrorBody, ImageInfo, OperationEnvelope};
+use berth_types::api::{
+    BuildImageRequest, ErrorBody, ImageInfo, ImportImageQuery, ImportedImage, OperationEnvelope,
+};
 
 use super::{ApiError, AppState, JsonBody, accepted};
 use crate::app::Principal;
@@ -36,4 +39,19 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     app.delete_image(&alias)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/images/import", tag = "images", params(ImportImageQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar",
+        description = "An OCI layout or docker save archive (optionally gzip-compressed)"),
+    responses((status = 201, description = "Imported; run it with berth run oci:ALIAS", body = ImportedImage),
+              (status = 400, description = "Bad alias or not an image archive", body = ErrorBody)))]
+pub async fn import(
+    State(app): State<AppState>,
+    Query(query): Query<ImportImageQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<ImportedImage>), ApiError> {
+    let reader = super::files::body_reader(body);
+    let image = app.import_app_image(&query.alias, reader).await?;
+    Ok((StatusCode::CREATED, Json(image)))
 }

@@ -17,6 +17,7 @@ mod instances;
 mod network;
 pub mod openapi;
 mod operations;
+mod run;
 pub mod session;
 mod settings;
 mod snapshots;
@@ -108,8 +109,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/operations/{id}/wait", get(operations::wait))
         .route("/images", get(images::list).post(images::build))
+        .route("/images/import", post(images::import))
         .route("/images/{*alias}", delete(images::delete))
         .route("/events", get(events::events))
+        .route("/run", post(run::run))
         .route("/system", get(system::get))
         .route("/settings", get(settings::get).put(settings::put))
         .route("/openapi.json", get(openapi::serve))

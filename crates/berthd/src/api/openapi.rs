@@ -7,9 +7,9 @@ use utoipa::OpenApi;
 use berth_types::api::{
     BackendInfo, Backup, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
     CreateBackupRequest, CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail,
-    ExecRequest, ExecResponse, FileListing, ImageInfo, ImportQuery, Ipv6UplinkInfo,
+    ExecRequest, ExecResponse, FileListing, ImageInfo, ImportQuery, ImportedImage, Ipv6UplinkInfo,
     Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo, OperationEnvelope, PasswordRequest,
-    PasswordResponse, PatchInstanceRequest, PowerRequest, SystemInfo,
+    PasswordResponse, PatchInstanceRequest, PowerRequest, RunRequest, SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -74,6 +74,8 @@ use berth_types::{
         super::images::list,
         super::images::build,
         super::images::delete,
+        super::images::import,
+        super::run::run,
         super::system::get,
         super::settings::get,
         super::settings::put,
@@ -118,6 +120,8 @@ use berth_types::{
         ExecResponse,
         BuildImageRequest,
         ImageInfo,
+        ImportedImage,
+        RunRequest,
         BackendInfo,
         SystemInfo,
         CreateForwardRequest,

@@ -144,12 +144,14 @@ impl ImageService {
 impl App {
     pub fn list_images(&self) -> Result<Vec<ImageInfo>, AppError> {
         let images = &self.images;
-        Ok(ImageRef::all()
+        let mut list: Vec<ImageInfo> = ImageRef::all()
             .map(|image| {
                 let cached = berth_image::find_cached(&images.cache_dir, image, images.arch);
                 images.info(image, cached.as_ref())
             })
-            .collect())
+            .collect();
+        list.extend(self.app_images());
+        Ok(list)
     }
 
     pub fn build_image(
@@ -182,6 +184,9 @@ impl App {
     }
 
     pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+        if let Some(app) = alias.strip_prefix("oci:") {
+            return self.delete_app_image(app);
+        }
         let image = ImageRef::parse_field(alias, "alias")
             .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
         let images = &self.images;

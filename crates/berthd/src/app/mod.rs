@@ -1,6 +1,7 @@
 //! The app layer: what berthd does, independent of HTTP. Handlers and tests call these methods;
 //! long actions become operations (see `operation`).
 
+mod apps;
 pub mod auth;
 pub mod backups;
 pub mod console;
@@ -123,9 +124,28 @@ impl App {
             AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(
                 berth_runtime::builtin::BuiltinConfig {
                     state_root: config.runtime_dir.join("runtime"),
-                    shim_command: vec![shim.into_os_string(), "shim".into()],
+                    shim_command: vec![shim.clone().into_os_string(), "shim".into()],
                 },
             )),
+        );
+        let tool = |backend: &str| berth_runtime::builtin::BuiltinConfig {
+            state_root: config.runtime_dir.join(backend),
+            shim_command: vec![shim.clone().into_os_string(), "shim".into()],
+        };
+        runtimes.insert(
+            "nspawn".to_owned(),
+            AnyRuntime::Nspawn(berth_runtime::nspawn::NspawnRuntime::new(tool("nspawn"))),
+        );
+        runtimes.insert(
+            "lxc".to_owned(),
+            AnyRuntime::Lxc(berth_runtime::lxc::LxcRuntime::new(
+                config.runtime_dir.join("lxc"),
+            )),
+        );
+        let oci = berth_runtime::oci::OciTool::parse(&config.oci.runtime).unwrap_or_default();
+        runtimes.insert(
+            "oci".to_owned(),
+            AnyRuntime::Oci(berth_runtime::oci::OciRuntime::new(tool("oci"), oci)),
         );
         if config.testing.sim_backend {
             runtimes.insert(

@@ -61,8 +61,28 @@ pub struct Config {
     pub network: NetworkConfig,
     pub backups: BackupsConfig,
     pub routing: Vec<RoutingRule>,
+    pub oci: OciConfig,
     pub proxmox: Option<ProxmoxConfig>,
     pub testing: TestingConfig,
+}
+
+/// The backends a routing rule or `default_backend` may name.
+pub const KNOWN_BACKENDS: &[&str] = &["builtin", "nspawn", "oci", "lxc", "proxmox"];
+
+/// `[oci]`: the oci backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OciConfig {
+    /// `auto` (crun when installed, else runc), `crun` or `runc`.
+    pub runtime: String,
+}
+
+impl Default for OciConfig {
+    fn default() -> Self {
+        Self {
+            runtime: "auto".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +171,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             backups: BackupsConfig::default(),
             routing: Vec::new(),
+            oci: OciConfig::default(),
             proxmox: None,
             testing: TestingConfig::default(),
         }
@@ -275,6 +296,30 @@ impl Config {
             return Err(
                 "backups.keep: 0 would delete every backup as it is made; use 1 or more".into(),
             );
+        }
+        if berth_runtime::oci::OciTool::parse(&self.oci.runtime).is_none() {
+            return Err(format!(
+                "oci.runtime: {:?} is unknown; use auto, crun or runc",
+                self.oci.runtime
+            ));
+        }
+        let known =
+            |b: &str| KNOWN_BACKENDS.contains(&b) || (b == "sim" && self.testing.sim_backend);
+        if !known(&self.default_backend) {
+            return Err(format!(
+                "default_backend: {:?} is unknown; use one of {}",
+                self.default_backend,
+                KNOWN_BACKENDS.join(", ")
+            ));
+        }
+        for (i, rule) in self.routing.iter().enumerate() {
+            if !known(&rule.backend) {
+                return Err(format!(
+                    "routing[{i}].backend: {:?} is unknown; use one of {}",
+                    rule.backend,
+                    KNOWN_BACKENDS.join(", ")
+                ));
+            }
         }
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
@@ -488,5 +533,21 @@ mod tests {
         assert!(glob_match("*-db-*", "pg-db-1"));
         assert!(!glob_match("ct-*", "xct-1"));
         Ok(())
+    }
+
+    #[test]
+    fn unknown_backends_and_oci_runtimes_are_named() {
+        let err = load("[[routing]]\npattern = \"x\"\nbackend = \"vmware\"\n", &[])
+            .expect_err("unknown routing backend");
+        assert!(
+            err.to_string().contains("routing[0].backend: \"vmware\""),
+            "{err}"
+        );
+        let err = load("default_backend = \"sim\"\n", &[]).expect_err("sim without testing");
+        assert!(err.to_string().contains("default_backend"), "{err}");
+        let err = load("", &[("BERTH_OCI__RUNTIME", "youki")]).expect_err("unknown runtime");
+        assert!(err.to_string().contains("oci.runtime"), "{err}");
+        let ok = load("[oci]\nruntime = \"runc\"\n", &[]).expect("runc");
+        assert_eq!(ok.oci.runtime, "runc");
     }
 }

@@ -238,6 +238,14 @@ pub fn host_traces(name: &str) -> Vec<String> {
             }
         }
     }
+    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+        for controller in controllers.flatten() {
+            let dir = controller.path().join("berth-lxc").join(name);
+            if dir.exists() {
+                traces.push(format!("lxc monitor cgroup {}", dir.display()));
+            }
+        }
+    }
     if Path::new("/sys/fs/cgroup/berth").join(name).exists() {
         traces.push("cgroup v2 dir".into());
     }
@@ -262,7 +270,10 @@ pub fn host_traces(name: &str) -> Vec<String> {
         for proc in procs.flatten() {
             let cmdline = std::fs::read(proc.path().join("cmdline")).unwrap_or_default();
             let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(" shim ") && text.contains(name) {
+            let tool = [" shim ", "lxc-start", "systemd-nspawn", "crun", "runc"]
+                .iter()
+                .any(|t| text.contains(t));
+            if tool && text.contains(name) {
                 traces.push(format!(
                     "process {}: {text}",
                     proc.file_name().to_string_lossy()

@@ -86,7 +86,7 @@ fn host_resolvers(resolv_conf: &str) -> Vec<IpAddr> {
 
 /// Whether instances of `backend` get a netns on Berth's bridge.
 pub(crate) fn networked(backend: &str) -> bool {
-    backend == "builtin"
+    matches!(backend, "builtin" | "nspawn" | "oci" | "lxc")
 }
 
 /// Whether instances of `backend` get addresses from Berth's IPAM: the networked ones, and the
