@@ -7,6 +7,7 @@ pub mod error;
 pub mod image;
 pub mod instance;
 pub mod limits;
+pub mod metrics;
 pub mod name;
 pub mod operation;
 pub mod schedule;

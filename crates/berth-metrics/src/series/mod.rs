@@ -1,0 +1,433 @@
+//! The time series: one raw row per series and tick, rolled up incrementally into the coarser
+//! tiers (see [`crate::tier`]) by in-memory accumulators that write a bucket's row once, when it
+//! closes. A tick's rows for every series go in one transaction. After a restart a series'
+//! open buckets are rebuilt from the finer tier's rows before its first new sample.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use berth_types::metrics::{Cf, MetricsHistory, MetricsPoint, Timeframe};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::db::DbError;
+use crate::tier::{RETENTION, TIERS, bucket, resolutions, tier_for};
+
+/// Fields per point, in column order.
+pub const FIELDS: usize = 9;
+/// A point's values in column order (`a0..a8`).
+pub type Values = [Option<f64>; FIELDS];
+
+/// The name of the host's series.
+pub const HOST_SERIES: &str = "host";
+
+/// The series name of an instance.
+pub fn instance_series(name: &str) -> String {
+    format!("instance:{name}")
+}
+
+pub fn values(p: &MetricsPoint) -> Values {
+    [
+        p.cpu_percent,
+        p.memory_bytes,
+        p.memory_limit_bytes,
+        p.memory_cache_bytes,
+        p.disk_bytes,
+        p.disk_limit_bytes,
+        p.net_rx_bytes_per_s,
+        p.net_tx_bytes_per_s,
+        p.processes,
+    ]
+}
+
+pub fn point(time: i64, v: &Values) -> MetricsPoint {
+    MetricsPoint {
+        time,
+        cpu_percent: v[0],
+        memory_bytes: v[1],
+        memory_limit_bytes: v[2],
+        memory_cache_bytes: v[3],
+        disk_bytes: v[4],
+        disk_limit_bytes: v[5],
+        net_rx_bytes_per_s: v[6],
+        net_tx_bytes_per_s: v[7],
+        processes: v[8],
+    }
+}
+
+/// One open bucket: sums, weights and maxima per field.
+#[derive(Debug, Clone)]
+struct Acc {
+    bucket: i64,
+    n: i64,
+    sum: [f64; FIELDS],
+    weight: [i64; FIELDS],
+    max: Values,
+}
+
+impl Acc {
+    fn new(bucket: i64) -> Self {
+        Self {
+            bucket,
+            n: 0,
+            sum: [0.0; FIELDS],
+            weight: [0; FIELDS],
+            max: [None; FIELDS],
+        }
+    }
+
+    /// Adds `n` samples whose average is `avg` and maximum `max`.
+    fn add(&mut self, n: i64, avg: &Values, max: &Values) {
+        self.n += n;
+        for i in 0..FIELDS {
+            if let Some(a) = avg[i] {
+                self.sum[i] += a * n as f64;
+                self.weight[i] += n;
+                let m = max[i].unwrap_or(a);
+                self.max[i] = Some(self.max[i].map_or(m, |old| old.max(m)));
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Acc) {
+        self.n += other.n;
+        for i in 0..FIELDS {
+            self.sum[i] += other.sum[i];
+            self.weight[i] += other.weight[i];
+            if let Some(m) = other.max[i] {
+                self.max[i] = Some(self.max[i].map_or(m, |old| old.max(m)));
+            }
+        }
+    }
+
+    fn avg(&self) -> Values {
+        std::array::from_fn(|i| {
+            (self.weight[i] > 0).then(|| round(i, self.sum[i] / self.weight[i] as f64))
+        })
+    }
+}
+
+/// Byte and count fields are kept whole (SQLite then stores them as compact integers); CPU
+/// percent to a thousandth.
+fn round(field: usize, v: f64) -> f64 {
+    if field == 0 {
+        (v * 1000.0).round() / 1000.0
+    } else {
+        v.round()
+    }
+}
+
+struct Inner {
+    conn: Connection,
+    ids: HashMap<String, i64>,
+    /// Open buckets of tiers 1.. per series id (index 0 unused).
+    open: HashMap<i64, [Option<Acc>; TIERS]>,
+}
+
+/// The time-series store on its own connection to the database file.
+pub struct SeriesStore {
+    inner: Mutex<Inner>,
+    interval: i64,
+}
+
+const INSERT: &str = "INSERT OR REPLACE INTO metrics_points
+    (series, tier, time, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, m0, m1, m2, m3, m4, m5, m6, m7, m8)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+
+impl SeriesStore {
+    /// Uses `conn` (already migrated); `interval` is the collector's, seconds.
+    pub fn new(conn: Connection, interval: i64) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                conn,
+                ids: HashMap::new(),
+                open: HashMap::new(),
+            }),
+            interval,
+        }
+    }
+
+    pub fn interval(&self) -> i64 {
+        self.interval
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one tick: `samples` are (series name, point) taken at `time` (unix seconds). One
+    /// transaction; closed buckets of the coarser tiers are written as they close.
+    pub fn record(&self, time: i64, samples: &[(String, MetricsPoint)]) -> Result<(), DbError> {
+        let res = resolutions(self.interval);
+        let mut guard = self.lock();
+        let Inner { conn, ids, open } = &mut *guard;
+        let tx = conn.transaction()?;
+        for (name, p) in samples {
+            let id = series_id(&tx, ids, name)?;
+            let v = values(p);
+            if !open.contains_key(&id) {
+                open.insert(id, reload(&tx, id, time, &res)?);
+            }
+            let accs = open.entry(id).or_insert_with(Default::default);
+            let mut stmt = tx.prepare_cached(INSERT)?;
+            let raw = bucket(time, res[0]);
+            stmt.execute(params![
+                id,
+                0,
+                raw,
+                1,
+                v[0],
+                v[1],
+                v[2],
+                v[3],
+                v[4],
+                v[5],
+                v[6],
+                v[7],
+                v[8],
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>,
+                None::<f64>
+            ])?;
+            for (tier, acc) in accs.iter_mut().enumerate().skip(1) {
+                let b = bucket(time, res[tier]);
+                if let Some(done) = acc.take_if(|a| a.bucket != b) {
+                    write_acc(&mut stmt, id, tier, &done)?;
+                }
+                acc.get_or_insert_with(|| Acc::new(b))
+                    .add(1, &v, &[None; FIELDS]);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The history of `series` for `timeframe` up to `now`: one point per bucket of the tier
+    /// that answers it, oldest first, `null` fields where there was no data.
+    pub fn history(
+        &self,
+        series: &str,
+        timeframe: Timeframe,
+        cf: Cf,
+        now: i64,
+    ) -> Result<MetricsHistory, DbError> {
+        let tier = tier_for(timeframe);
+        let resolution = resolutions(self.interval)[tier];
+        let end = bucket(now, resolution);
+        let count = (timeframe.span() / resolution).max(1);
+        let start = end - (count - 1) * resolution;
+        let mut points: Vec<MetricsPoint> = (0..count)
+            .map(|i| MetricsPoint {
+                time: start + i * resolution,
+                ..MetricsPoint::default()
+            })
+            .collect();
+        let mut guard = self.lock();
+        let Inner { conn, ids, open } = &mut *guard;
+        let id = match ids.get(series) {
+            Some(id) => Some(*id),
+            None => conn
+                .query_row(
+                    "SELECT id FROM metrics_series WHERE name = ?1",
+                    [series],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        if let Some(id) = id {
+            let sql = match cf {
+                Cf::Avg => {
+                    "SELECT time, a0, a1, a2, a3, a4, a5, a6, a7, a8 FROM metrics_points
+                    WHERE series = ?1 AND tier = ?2 AND time >= ?3 AND time <= ?4"
+                }
+                Cf::Max => {
+                    "SELECT time, COALESCE(m0, a0), COALESCE(m1, a1), COALESCE(m2, a2),
+                    COALESCE(m3, a3), COALESCE(m4, a4), COALESCE(m5, a5), COALESCE(m6, a6),
+                    COALESCE(m7, a7), COALESCE(m8, a8) FROM metrics_points
+                    WHERE series = ?1 AND tier = ?2 AND time >= ?3 AND time <= ?4"
+                }
+            };
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(params![id, tier as i64, start, end])?;
+            while let Some(row) = rows.next()? {
+                let time: i64 = row.get(0)?;
+                let v: Values = std::array::from_fn(|i| row.get(i + 1).ok().flatten());
+                let slot = ((time - start) / resolution) as usize;
+                if let Some(p) = points.get_mut(slot) {
+                    *p = point(time, &v);
+                }
+            }
+            // The bucket still open (not yet written) comes from its accumulator.
+            if let Some(acc) = open.get(&id).and_then(|a| a[tier].as_ref())
+                && acc.bucket == end
+                && let Some(last) = points.last_mut()
+            {
+                let v = match cf {
+                    Cf::Avg => acc.avg(),
+                    Cf::Max => acc.max,
+                };
+                *last = point(end, &v);
+            }
+        }
+        Ok(MetricsHistory {
+            timeframe,
+            cf,
+            resolution,
+            points,
+        })
+    }
+
+    /// Deletes buckets past each tier's retention, and every series `keep` rejects (instances
+    /// that no longer exist). Returns the rows deleted.
+    pub fn prune(&self, now: i64, keep: impl Fn(&str) -> bool) -> Result<usize, DbError> {
+        let mut guard = self.lock();
+        let Inner { conn, ids, open } = &mut *guard;
+        let tx = conn.transaction()?;
+        let all: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare("SELECT id, name FROM metrics_series")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut deleted = 0;
+        for (id, name) in all {
+            if keep(&name) {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM metrics_points WHERE series = ?1 AND tier = ?2 AND time < ?3",
+                )?;
+                for (tier, keep_for) in RETENTION.iter().enumerate() {
+                    deleted += stmt.execute(params![id, tier as i64, now - keep_for])?;
+                }
+            } else {
+                deleted += tx.execute("DELETE FROM metrics_points WHERE series = ?1", [id])?;
+                tx.execute("DELETE FROM metrics_series WHERE id = ?1", [id])?;
+                ids.remove(&name);
+                open.remove(&id);
+            }
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Database pages in use, for measuring bytes per sample.
+    pub fn database_bytes(&self) -> Result<i64, DbError> {
+        let guard = self.lock();
+        let pages: i64 = guard
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = guard
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let size: i64 = guard.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok((pages - free) * size)
+    }
+}
+
+fn series_id(tx: &Transaction, ids: &mut HashMap<String, i64>, name: &str) -> Result<i64, DbError> {
+    if let Some(id) = ids.get(name) {
+        return Ok(*id);
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO metrics_series (name) VALUES (?1)",
+        [name],
+    )?;
+    let id: i64 = tx.query_row(
+        "SELECT id FROM metrics_series WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    ids.insert(name.to_owned(), id);
+    Ok(id)
+}
+
+fn write_acc(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    id: i64,
+    tier: usize,
+    acc: &Acc,
+) -> Result<(), DbError> {
+    let a = acc.avg();
+    let m: Values = std::array::from_fn(|i| acc.max[i].map(|v| round(i, v)));
+    stmt.execute(params![
+        id,
+        tier as i64,
+        acc.bucket,
+        acc.n,
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+        a[5],
+        a[6],
+        a[7],
+        a[8],
+        m[0],
+        m[1],
+        m[2],
+        m[3],
+        m[4],
+        m[5],
+        m[6],
+        m[7],
+        m[8]
+    ])?;
+    Ok(())
+}
+
+/// Rebuilds a series' open buckets at `time` from the finer tiers' rows (after a restart), and
+/// writes the buckets that closed while berthd was not running from the rows they cover.
+fn reload(
+    tx: &Transaction,
+    id: i64,
+    time: i64,
+    res: &[i64; TIERS],
+) -> Result<[Option<Acc>; TIERS], DbError> {
+    let mut accs: [Option<Acc>; TIERS] = Default::default();
+    let mut rows_stmt = tx.prepare_cached(
+        "SELECT time, n, a0, a1, a2, a3, a4, a5, a6, a7, a8, m0, m1, m2, m3, m4, m5, m6, m7, m8
+         FROM metrics_points WHERE series = ?1 AND tier = ?2 AND time >= ?3 ORDER BY time",
+    )?;
+    let mut insert = tx.prepare_cached(INSERT)?;
+    for tier in 1..TIERS {
+        let open_bucket = bucket(time, res[tier]);
+        let last: Option<i64> = tx.query_row(
+            "SELECT MAX(time) FROM metrics_points WHERE series = ?1 AND tier = ?2",
+            params![id, tier as i64],
+            |r| r.get(0),
+        )?;
+        let from = last.map_or(time - RETENTION[tier - 1], |t| t + res[tier]);
+        let mut current: Option<Acc> = None;
+        let mut rows = rows_stmt.query(params![id, tier as i64 - 1, from])?;
+        while let Some(row) = rows.next()? {
+            let t: i64 = row.get(0)?;
+            let n: i64 = row.get(1)?;
+            let avg: Values = std::array::from_fn(|i| row.get(i + 2).ok().flatten());
+            let max: Values = std::array::from_fn(|i| row.get(i + 2 + FIELDS).ok().flatten());
+            let b = bucket(t, res[tier]);
+            if let Some(done) = current.take_if(|a| a.bucket != b) {
+                write_acc(&mut insert, id, tier, &done)?;
+            }
+            current
+                .get_or_insert_with(|| Acc::new(b))
+                .add(n, &avg, &max);
+        }
+        if let Some(done) = current.take_if(|a| a.bucket != open_bucket) {
+            write_acc(&mut insert, id, tier, &done)?;
+        }
+        if let Some(finer) = accs[tier - 1].as_ref() {
+            current
+                .get_or_insert_with(|| Acc::new(open_bucket))
+                .merge(finer);
+        }
+        accs[tier] = current;
+    }
+    Ok(accs)
+}
+
+#[cfg(test)]
+mod tests;
