@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
         instance       TEXT NOT NULL,
         firing         INTEGER NOT NULL,
         last_notified  INTEGER,
+        firing_notified INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (rule_id, instance)
     );
     CREATE TABLE alert_events (
@@ -53,7 +54,11 @@ const MIGRATIONS: &[&str] = &[
         body      TEXT NOT NULL,
         time      INTEGER NOT NULL
     );
-    CREATE INDEX alert_events_owner ON alert_events(owner, id);",
+    CREATE INDEX alert_events_owner ON alert_events(owner, id);
+    CREATE TABLE metrics_kv (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// Opens (creating if needed) the database at `path` in WAL mode and migrates.

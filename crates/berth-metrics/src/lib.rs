@@ -3,10 +3,13 @@
 //! text for Prometheus (`openmetrics`), and alert rules with email and webhook notifications
 //! (`alerts`).
 
+pub mod alerts;
 pub mod cgroup;
+pub mod collector;
 pub mod db;
 pub mod host;
 pub mod net;
+pub mod openmetrics;
 pub mod series;
 pub mod tier;
 

@@ -10,9 +10,11 @@ use serde::Deserialize;
 
 mod auth;
 mod listen;
+mod metrics;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
+pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -60,6 +62,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     pub routing: Vec<RoutingRule>,
     pub proxmox: Option<ProxmoxConfig>,
+    pub metrics: MetricsConfig,
+    pub alerts: AlertsConfig,
     pub testing: TestingConfig,
 }
 
@@ -162,6 +166,8 @@ impl Default for Config {
             backups: BackupsConfig::default(),
             routing: Vec::new(),
             proxmox: None,
+            metrics: MetricsConfig::default(),
+            alerts: AlertsConfig::default(),
             testing: TestingConfig::default(),
         }
     }
@@ -304,6 +310,11 @@ impl Config {
                 "network.bridge: {:?} is not an interface name (1-15 characters of [A-Za-z0-9_.-])",
                 self.network.bridge
             ));
+        }
+        self.metrics.interval_seconds()?;
+        self.metrics.disk_interval_seconds()?;
+        if let Some(smtp) = &self.alerts.smtp {
+            smtp.settings()?;
         }
         if !self.data_dir.is_absolute() {
             return Err(format!(
