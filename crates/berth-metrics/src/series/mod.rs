@@ -164,10 +164,12 @@ impl SeriesStore {
         for (name, p) in samples {
             let id = series_id(&tx, ids, name)?;
             let v = values(p);
-            if !open.contains_key(&id) {
-                open.insert(id, reload(&tx, id, time, &res)?);
-            }
-            let accs = open.entry(id).or_insert_with(Default::default);
+            let accs = match open.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(reload(&tx, id, time, &res)?)
+                }
+            };
             let mut stmt = tx.prepare_cached(INSERT)?;
             let raw = bucket(time, res[0]);
             stmt.execute(params![
