@@ -308,7 +308,7 @@ pub struct AlertEvent {
 }
 
 /// `POST /alerts/test`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertTestRequest {
     /// Where to send the test email.

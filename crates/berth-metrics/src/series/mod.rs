@@ -264,16 +264,18 @@ impl SeriesStore {
                     *p = point(time, &v);
                 }
             }
-            // The bucket still open (not yet written) comes from its accumulator.
+            // The bucket still open (not yet written: the series has had no sample in a later
+            // bucket) comes from its accumulator.
             if let Some(acc) = open.get(&id).and_then(|a| a[tier].as_ref())
-                && acc.bucket == end
-                && let Some(last) = points.last_mut()
+                && acc.bucket >= start
+                && acc.bucket <= end
+                && let Some(p) = points.get_mut(((acc.bucket - start) / resolution) as usize)
             {
                 let v = match cf {
                     Cf::Avg => acc.avg(),
                     Cf::Max => acc.max,
                 };
-                *last = point(end, &v);
+                *p = point(acc.bucket, &v);
             }
         }
         Ok(MetricsHistory {

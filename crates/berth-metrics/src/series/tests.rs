@@ -116,3 +116,18 @@ fn retention_and_forgotten_series() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+#[test]
+fn an_open_bucket_shows_even_when_the_clock_moved_past_it() -> Result<(), Box<dyn std::error::Error>>
+{
+    let dir = tempfile::tempdir()?;
+    let s = store(dir.path());
+    let name = instance_series("web1");
+    s.record(T0 + 10, &[(name.clone(), cpu(7.0))])?;
+    // Two minutes later with no new sample: the minute is still open, and shown.
+    let day = s.history(&name, Timeframe::Day, Cf::Avg, T0 + 130)?;
+    let n = day.points.len();
+    assert_eq!(day.points[n - 3].time, T0);
+    assert_eq!(day.points[n - 3].cpu_percent, Some(7.0));
+    Ok(())
+}

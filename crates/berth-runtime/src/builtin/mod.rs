@@ -17,7 +17,7 @@ mod control;
 mod devices;
 mod exec;
 mod launch;
-mod layout;
+pub mod layout;
 mod security;
 mod shim;
 mod spec;

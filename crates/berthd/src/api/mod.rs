@@ -2,6 +2,7 @@
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
 pub mod access;
+mod alerts;
 mod audit;
 mod audit_entry;
 mod auth;
@@ -13,8 +14,10 @@ mod forwards;
 pub mod guard;
 mod images;
 mod instances;
+mod metrics;
 mod network;
 pub mod openapi;
+mod openmetrics;
 mod operations;
 pub mod session;
 mod snapshots;
@@ -108,12 +111,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/images", get(images::list).post(images::build))
         .route("/images/{*alias}", delete(images::delete))
         .route("/system", get(system::get))
+        .route("/system/metrics", get(metrics::system))
+        .route("/instances/{name}/metrics", get(metrics::instance))
+        .route("/alerts/rules", get(alerts::list).post(alerts::create))
+        .route(
+            "/alerts/rules/{id}",
+            patch(alerts::patch).delete(alerts::delete),
+        )
+        .route("/alerts/events", get(alerts::events))
+        .route("/alerts/test", post(alerts::test))
         .route("/openapi.json", get(openapi::serve))
         // Runs after routing, for matched routes only: it needs the route's template.
         .route_layer(middleware::from_fn_with_state(app.clone(), guard::guard))
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", v1)
+        .route("/metrics", get(openmetrics::serve))
         .fallback(not_found)
         .with_state(app)
 }

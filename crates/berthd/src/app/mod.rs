@@ -9,6 +9,7 @@ pub mod failpoint;
 pub mod files;
 mod images;
 pub mod instances;
+pub mod metrics;
 pub mod network;
 pub mod operation;
 mod operations;
@@ -39,6 +40,8 @@ pub struct App {
     pub store: Arc<Store>,
     /// Accounts, sessions, tokens, quotas and the audit log.
     pub auth: Arc<berth_auth::Auth>,
+    /// Time series, the last collector tick, alert rules and events.
+    pub metrics: metrics::MetricsService,
     /// Binds CSRF tokens to browser sessions.
     pub csrf: auth::CsrfKey,
     runtimes: BTreeMap<String, AnyRuntime>,
@@ -79,6 +82,7 @@ impl App {
         owner_only(&config.data_dir)?;
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
+        let metrics = metrics::MetricsService::open(&config)?;
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config);
         let network = network::HostNetwork::new(&config.network)?;
@@ -87,6 +91,7 @@ impl App {
             config,
             store: store.clone(),
             auth,
+            metrics,
             csrf: auth::CsrfKey::random(),
             runtimes,
             images,
@@ -99,6 +104,7 @@ impl App {
         app.rebuild_quota_ledger()?;
         app.spawn_auth_pruner();
         app.spawn_snapshot_scheduler();
+        app.spawn_metrics_collector();
         Ok(app)
     }
 

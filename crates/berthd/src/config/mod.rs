@@ -146,6 +146,10 @@ pub struct ProxmoxConfig {
 pub struct TestingConfig {
     /// Offer the in-memory `sim` backend.
     pub sim_backend: bool,
+    /// Read guests' cgroups and veth counters from synthetic trees under this directory
+    /// (`cgroup/` in the v2 layout, `net/`), for every backend including `sim`. No background
+    /// collector runs then: the test calls `App::collect_metrics` with its own clock.
+    pub metrics_root: Option<PathBuf>,
 }
 
 impl Default for Config {

@@ -39,6 +39,14 @@ pub struct SimDaemon {
 impl SimDaemon {
     /// A daemon in a fresh temp data dir, `sim` the default backend, with these failpoints.
     pub async fn start(failpoints: &[(String, &str)]) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with_env(failpoints, &[]).await
+    }
+
+    /// Like `start`, with more `BERTH_*` settings; `{dir}` in a value is the data dir.
+    pub async fn start_with_env(
+        failpoints: &[(String, &str)],
+        extra_env: &[(&str, &str)],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let root = dir.path().display().to_string();
         let env = [
@@ -50,6 +58,10 @@ impl SimDaemon {
             ("BERTH_STORAGE__DRIVER", "dir".into()),
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
         ];
+        let extra = extra_env
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{dir}", &root)));
+        let env: Vec<(&str, String)> = env.into_iter().chain(extra).collect();
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
         let config = Config::load(
