@@ -245,7 +245,7 @@ pub struct AlertRule {
 }
 
 /// `POST /alerts/rules`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleCreate {
     pub name: Option<String>,
@@ -266,7 +266,7 @@ pub struct AlertRuleCreate {
 }
 
 /// `PATCH /alerts/rules/{id}`: only the fields given change.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRulePatch {
     pub name: Option<String>,
@@ -308,7 +308,7 @@ pub struct AlertEvent {
 }
 
 /// `POST /alerts/test`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertTestRequest {
     /// Where to send the test email.

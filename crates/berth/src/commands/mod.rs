@@ -1,5 +1,6 @@
 //! The commands, one module per resource.
 
+mod alerts;
 mod backups;
 mod console;
 mod exec;
@@ -7,6 +8,7 @@ mod files;
 mod forwards;
 mod images;
 mod instances;
+mod metrics;
 mod network;
 mod operations;
 mod password;
@@ -87,6 +89,11 @@ pub enum Command {
     Operation(operations::OperationCommand),
     /// Host, storage and backends.
     System,
+    /// An instance's (or with --system the host's) metrics history.
+    Metrics(metrics::MetricsArgs),
+    /// Alert rules, alert events and the test email.
+    #[command(subcommand)]
+    Alert(alerts::AlertCommand),
 }
 
 /// Runs a command and returns the process exit code.
@@ -114,6 +121,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Image(command) => images::run(ctx, command).await,
         Command::Operation(command) => operations::run(ctx, command).await,
         Command::System => system::show(ctx).await,
+        Command::Metrics(args) => metrics::show(ctx, args).await,
+        Command::Alert(command) => alerts::run(ctx, command).await,
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {
