@@ -100,7 +100,12 @@ fn burning_cpu_shows_in_history_cli_and_openmetrics() -> Result<(), Error> {
         last["memory_bytes"].as_f64().is_some_and(|m| m > 1e6),
         "{last}"
     );
-    // Disk usage (btrfs qgroups or a walk) arrives with the first measurement.
+    // Disk usage (btrfs qgroup, or a walk of the tree) is measured at the first tick.
+    assert!(
+        last["disk_bytes"].as_f64().is_some_and(|b| b > 1e6),
+        "{last}"
+    );
+    assert!(last["net_rx_bytes_per_s"].as_f64().is_some(), "{last}");
     let table = d.ok(&["metrics", &name])?;
     assert!(table.contains("cpu") && table.contains("memory"), "{table}");
 
