@@ -116,7 +116,8 @@ fn burning_cpu_shows_in_history_cli_and_openmetrics() -> Result<(), Error> {
         &format!("berth_instance_cpu_seconds_total{labels}"),
     )
     .ok_or_else(|| format!("no cpu counter for {name}: {samples:?}"))?;
-    assert!(cpu_total >= 4.0, "cpu seconds {cpu_total}");
+    // 5 s of burning on a shared 2-core host gets at least a few seconds of CPU.
+    assert!(cpu_total >= 2.0, "cpu seconds {cpu_total}");
     assert!(
         sample(&samples, &format!("berth_instance_memory_bytes{labels}")).is_some_and(|m| m > 1e6)
     );

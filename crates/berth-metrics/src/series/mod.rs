@@ -126,7 +126,7 @@ struct Inner {
 /// The time-series store on its own connection to the database file.
 pub struct SeriesStore {
     inner: Mutex<Inner>,
-    interval: i64,
+    interval: std::sync::atomic::AtomicI64,
 }
 
 const INSERT: &str = "INSERT OR REPLACE INTO metrics_points
@@ -142,12 +142,20 @@ impl SeriesStore {
                 ids: HashMap::new(),
                 open: HashMap::new(),
             }),
-            interval,
+            interval: std::sync::atomic::AtomicI64::new(interval),
         }
     }
 
+    /// The raw tier's resolution: the collector interval, seconds.
     pub fn interval(&self) -> i64 {
+        self.interval.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A new collector interval (one of [`crate::tier::VALID_INTERVALS`]); raw rows written
+    /// before keep their times, the rollups are unaffected.
+    pub fn set_interval(&self, seconds: i64) {
         self.interval
+            .store(seconds, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -157,7 +165,7 @@ impl SeriesStore {
     /// Records one tick: `samples` are (series name, point) taken at `time` (unix seconds). One
     /// transaction; closed buckets of the coarser tiers are written as they close.
     pub fn record(&self, time: i64, samples: &[(String, MetricsPoint)]) -> Result<(), DbError> {
-        let res = resolutions(self.interval);
+        let res = resolutions(self.interval());
         let mut guard = self.lock();
         let Inner { conn, ids, open } = &mut *guard;
         let tx = conn.transaction()?;
@@ -219,7 +227,7 @@ impl SeriesStore {
         now: i64,
     ) -> Result<MetricsHistory, DbError> {
         let tier = tier_for(timeframe);
-        let resolution = resolutions(self.interval)[tier];
+        let resolution = resolutions(self.interval())[tier];
         let end = bucket(now, resolution);
         let count = (timeframe.span() / resolution).max(1);
         let start = end - (count - 1) * resolution;

@@ -14,7 +14,8 @@ pub struct MetricsConfig {
     /// How often running instances are sampled: `10s` (a number of seconds that divides a
     /// minute, with `s`, or `1m`).
     pub interval: String,
-    /// How often disk usage is measured (it walks qgroups or the tree): `60s`, `5m`.
+    /// How often disk usage is measured (one qgroup listing of the pool, or a walk of each tree):
+    /// `60s`, `5m`.
     pub disk_interval: String,
     /// Whether `GET /metrics` answers without credentials. Off: the socket, or an admin's
     /// bearer token.

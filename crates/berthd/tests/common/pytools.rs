@@ -1,5 +1,7 @@
 //! The test suite's Python helpers (a venv made by scripts/setup.sh): Prometheus' own text
-//! parser and a loopback SMTP server (aiosmtpd) that prints what it receives.
+//! parser and a loopback SMTP server (aiosmtpd) that records what it receives.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
 
 use std::io::Write;
 use std::path::PathBuf;

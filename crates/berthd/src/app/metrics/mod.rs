@@ -42,8 +42,9 @@ pub struct MetricsService {
     /// Init PIDs of running guests, learnt once from the runtime.
     pids: Mutex<HashMap<String, i32>>,
     last_prune: Mutex<i64>,
+    /// When the pool-wide disk listing last ran (unix seconds).
+    last_disk_batch: Mutex<i64>,
     pub(crate) smtp: Option<SmtpSettings>,
-    interval: i64,
     disk_interval: i64,
     /// Sample every backend's instances (synthetic cgroup trees in tests), not only builtin.
     all_backends: bool,
@@ -83,8 +84,8 @@ impl MetricsService {
             pids: Mutex::default(),
             // The first retention pass runs one period after start, not during start-up.
             last_prune: Mutex::new(chrono::Utc::now().timestamp()),
+            last_disk_batch: Mutex::new(0),
             smtp,
-            interval,
             disk_interval,
             all_backends: config.testing.metrics_root.is_some(),
         })
@@ -95,8 +96,24 @@ impl MetricsService {
         self.last.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The collector interval, seconds.
     pub fn interval(&self) -> i64 {
-        self.interval
+        self.series.interval()
+    }
+
+    /// Changes the collector interval from the next tick on (e.g. from `PUT /settings`); it
+    /// must divide a minute so the rollup buckets nest.
+    pub fn set_interval(&self, seconds: i64) -> Result<(), berth_types::FieldError> {
+        if !berth_metrics::tier::VALID_INTERVALS.contains(&seconds) {
+            return Err(berth_types::FieldError::new(
+                "metrics.interval_seconds",
+                format!(
+                    "{seconds} does not divide a minute; use 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60"
+                ),
+            ));
+        }
+        self.series.set_interval(seconds);
+        Ok(())
     }
 }
 
@@ -149,15 +166,16 @@ impl App {
             return;
         }
         let app = Arc::downgrade(self);
-        let every = Duration::from_secs(self.metrics.interval as u64);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut next = tokio::time::Instant::now();
             loop {
-                tick.tick().await;
+                tokio::time::sleep_until(next).await;
                 let Some(app) = app.upgrade() else { return };
                 let now_ms = chrono::Utc::now().timestamp_millis();
                 app.collect_metrics(now_ms).await;
+                // The interval may change between ticks; a slow tick delays the next one.
+                let every = Duration::from_secs(app.metrics.interval().max(1) as u64);
+                next = (next + every).max(tokio::time::Instant::now());
             }
         });
     }
@@ -256,10 +274,34 @@ impl App {
         }
     }
 
-    /// Measures disk usage of the instances whose measurement is older than
-    /// `[metrics] disk_interval`, a bounded number per tick.
+    /// Refreshes disk usage every `[metrics] disk_interval`: one qgroup listing of the whole
+    /// pool where the driver can, else the instances measured longest ago, a bounded number
+    /// per tick.
     async fn refresh_disk_usage(&self, running: &[berth_store::InstanceRecord], now: i64) {
         let m = &self.metrics;
+        let storage = self.images.storage();
+        let batch_due = now - *lock(&m.last_disk_batch) >= m.disk_interval;
+        if batch_due {
+            *lock(&m.last_disk_batch) = now;
+            match storage.usage_all().await {
+                Ok(Some(all)) => {
+                    let mut disk = lock(&m.disk);
+                    disk.clear();
+                    for r in running {
+                        if let Some(u) = all.get(r.name.as_str()) {
+                            let d = Disk {
+                                used: u.used,
+                                limit: u.limit,
+                            };
+                            disk.insert(r.name.to_string(), (now, d));
+                        }
+                    }
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %error_chain(&e), "no pool-wide disk usage"),
+            }
+        }
         let due: Vec<String> = {
             let disk = lock(&m.disk);
             running
@@ -273,20 +315,15 @@ impl App {
                 .collect()
         };
         for name in due {
-            let usage = self.images.storage().usage(&name).await;
+            let usage = storage.usage(&name).await;
             let mut disk = lock(&m.disk);
             match usage {
                 Ok(u) => {
-                    disk.insert(
-                        name,
-                        (
-                            now,
-                            Disk {
-                                used: u.used,
-                                limit: u.limit,
-                            },
-                        ),
-                    );
+                    let d = Disk {
+                        used: u.used,
+                        limit: u.limit,
+                    };
+                    disk.insert(name, (now, d));
                 }
                 Err(e) => {
                     tracing::debug!(instance = %name, error = %error_chain(&e), "no disk usage");
