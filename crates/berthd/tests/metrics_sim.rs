@@ -591,3 +591,136 @@ async fn rules_belong_to_users_and_bad_rules_name_the_field() -> TestResult {
     assert_eq!(status, StatusCode::NO_CONTENT);
     Ok(())
 }
+
+/// A self-signed certificate for 127.0.0.1, written as PEM files; (cert, key).
+fn self_signed(
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
+    let (c, k) = (dir.join("smtp.crt"), dir.join("smtp.key"));
+    std::fs::write(&c, cert.cert.pem())?;
+    std::fs::write(&k, cert.signing_key.serialize_pem())?;
+    Ok((c, k))
+}
+
+#[tokio::test]
+async fn test_email_over_starttls_and_tls_with_login_and_a_private_ca() -> TestResult {
+    let certs = tempfile::tempdir()?;
+    let (cert, key) = self_signed(certs.path())?;
+    let ca = cert.display().to_string();
+    for (mode, tls) in [
+        (pytools::SmtpMode::StartTls, "starttls"),
+        (pytools::SmtpMode::Tls, "tls"),
+    ] {
+        let smtp = pytools::SmtpServer::start_with(
+            mode,
+            Some((&cert, &key)),
+            Some(("berth", "s3cret-pw")),
+        )?;
+        let port = smtp.port.to_string();
+        let env = |password: &'static str| {
+            vec![
+                ("BERTH_ALERTS__SMTP__HOST", "127.0.0.1".to_owned()),
+                ("BERTH_ALERTS__SMTP__PORT", port.clone()),
+                ("BERTH_ALERTS__SMTP__TLS", tls.to_owned()),
+                ("BERTH_ALERTS__SMTP__USERNAME", "berth".to_owned()),
+                ("BERTH_ALERTS__SMTP__PASSWORD", password.to_owned()),
+                ("BERTH_ALERTS__SMTP__FROM", "berth@example.test".to_owned()),
+                ("BERTH_ALERTS__SMTP__CA_FILE", ca.clone()),
+            ]
+        };
+        for (password, sent) in [("s3cret-pw", true), ("wrong-pw", false)] {
+            let vars = env(password);
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let d = SimDaemon::start_with_env(&[], &vars).await?;
+            let (status, answer) = d
+                .call(
+                    "POST",
+                    "/api/v1/alerts/test",
+                    json!({"email": "ops@example.test"}),
+                )
+                .await?;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(
+                answer["sent"].as_bool(),
+                Some(sent),
+                "{tls} {password}: {answer}"
+            );
+            if !sent {
+                let error = answer["error"].as_str().unwrap_or_default();
+                assert!(
+                    error.contains("535") || error.to_lowercase().contains("auth"),
+                    "{error}"
+                );
+            }
+        }
+        let mail = smtp.received();
+        assert_eq!(
+            mail.matches("RCPT TO ops@example.test").count(),
+            1,
+            "{tls}: {mail}"
+        );
+        assert!(mail.contains("AUTH berth"), "{mail}");
+        assert!(mail.contains("Subject: [berth] test email"), "{mail}");
+    }
+    // Without the CA the self-signed server is not trusted, and says why.
+    let smtp = pytools::SmtpServer::start_with(pytools::SmtpMode::Tls, Some((&cert, &key)), None)?;
+    let port = smtp.port.to_string();
+    let d = SimDaemon::start_with_env(
+        &[],
+        &[
+            ("BERTH_ALERTS__SMTP__HOST", "127.0.0.1"),
+            ("BERTH_ALERTS__SMTP__PORT", &port),
+            ("BERTH_ALERTS__SMTP__TLS", "tls"),
+            ("BERTH_ALERTS__SMTP__FROM", "berth@example.test"),
+        ],
+    )
+    .await?;
+    let (_, answer) = d
+        .call(
+            "POST",
+            "/api/v1/alerts/test",
+            json!({"email": "ops@example.test"}),
+        )
+        .await?;
+    assert_eq!(answer["sent"].as_bool(), Some(false), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("certificate")),
+        "{answer}"
+    );
+    assert!(smtp.received().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_smtp_settings_stop_the_daemon_naming_the_key() -> TestResult {
+    for (key, value, named) in [
+        ("BERTH_ALERTS__SMTP__TLS", "ssl", "alerts.smtp.tls"),
+        (
+            "BERTH_ALERTS__SMTP__FROM",
+            "not an address",
+            "alerts.smtp.from",
+        ),
+        (
+            "BERTH_ALERTS__SMTP__CA_FILE",
+            "/nonexistent/ca.pem",
+            "alerts.smtp.ca_file",
+        ),
+        ("BERTH_METRICS__INTERVAL", "7s", "metrics.interval"),
+    ] {
+        let mut env = vec![
+            ("BERTH_ALERTS__SMTP__HOST", "127.0.0.1"),
+            ("BERTH_ALERTS__SMTP__FROM", "berth@example.test"),
+        ];
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+        let err = match SimDaemon::start_with_env(&[], &env).await {
+            Ok(_) => return Err(format!("{key}={value} was accepted").into()),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(named), "{key}={value}: {err}");
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ use berth_types::FieldError;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls as Protection, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How the connection to the SMTP server is protected.
@@ -28,6 +29,8 @@ pub struct SmtpSettings {
     /// Username and password.
     pub credentials: Option<(String, String)>,
     pub from: String,
+    /// PEM certificates trusted besides the public roots (a private CA or a self-signed relay).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("tls", &self.tls)
             .field("username", &self.credentials.as_ref().map(|c| &c.0))
             .field("from", &self.from)
+            .field("ca_pem", &self.ca_pem.is_some())
             .finish()
     }
 }
@@ -65,14 +69,29 @@ impl SmtpSettings {
         if self.host.is_empty() {
             return Err(FieldError::new("host", "empty"));
         }
+        if self.tls != Tls::None {
+            self.tls_parameters()
+                .map_err(|e| FieldError::new("ca_file", format!("not usable: {e}")))?;
+        }
         Ok(())
     }
 
+    /// The server name to verify and the roots to trust: the public (webpki) roots, plus
+    /// `ca_pem`'s certificates.
+    fn tls_parameters(&self) -> Result<TlsParameters, EmailError> {
+        let mut builder = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.ca_pem {
+            builder = builder.add_root_certificate(Certificate::from_pem(pem)?);
+        }
+        Ok(builder.build_rustls()?)
+    }
+
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host);
         let builder = match self.tls {
-            Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
-            Tls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)?,
-            Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)?,
+            Tls::None => builder,
+            Tls::StartTls => builder.tls(Protection::Required(self.tls_parameters()?)),
+            Tls::Tls => builder.tls(Protection::Wrapper(self.tls_parameters()?)),
         };
         let mut builder = builder
             .port(self.port)

@@ -97,6 +97,10 @@ pub struct SmtpConfig {
     pub password_file: Option<PathBuf>,
     /// The sender, `Berth <berth@example.com>`.
     pub from: String,
+    /// PEM file of certificates to trust besides the public roots (a private CA, or the
+    /// relay's self-signed certificate).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_tls() -> String {
@@ -134,6 +138,13 @@ impl SmtpConfig {
         if password.is_some() && self.username.is_empty() {
             return Err("alerts.smtp.username: a password needs a username".into());
         }
+        let ca_pem = match &self.ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("alerts.smtp.ca_file: {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
         let settings = SmtpSettings {
             host: self.host.clone(),
             port: self.port.unwrap_or(match tls {
@@ -144,6 +155,7 @@ impl SmtpConfig {
             tls,
             credentials: password.map(|p| (self.username.clone(), p)),
             from: self.from.clone(),
+            ca_pem,
         };
         settings
             .check()

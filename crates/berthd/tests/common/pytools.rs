@@ -66,31 +66,80 @@ pub struct SmtpServer {
     _dir: tempfile::TempDir,
 }
 
+/// How the test SMTP server protects its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpMode {
+    Plain,
+    /// STARTTLS required before MAIL (and before AUTH).
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+}
+
 impl SmtpServer {
+    /// A plain server that takes any message.
     pub fn start() -> Result<Self, String> {
+        Self::start_with(SmtpMode::Plain, None, None)
+    }
+
+    /// A server in `mode` with the PEM `cert` and `key` (for the TLS modes) that, with
+    /// `login`, requires AUTH with exactly that username and password.
+    pub fn start_with(
+        mode: SmtpMode,
+        cert_key: Option<(&std::path::Path, &std::path::Path)>,
+        login: Option<(&str, &str)>,
+    ) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let out = dir.path().join("mail.txt");
         let port = free_port()?;
         let script = r#"
-import sys, time
+import ssl, sys, time
 from aiosmtpd.controller import Controller
-out, port = sys.argv[1], int(sys.argv[2])
+from aiosmtpd.smtp import AuthResult
+out, port, mode, cert, key, user, password = sys.argv[1:8]
 class Capture:
     async def handle_DATA(self, server, session, envelope):
         with open(out, "a") as f:
-            f.write("MAIL FROM " + envelope.mail_from + "\nRCPT TO " + ",".join(envelope.rcpt_tos) + "\n")
+            who = session.auth_data.login.decode() if session.auth_data else "-"
+            f.write("AUTH " + who + "\nMAIL FROM " + envelope.mail_from + "\nRCPT TO " + ",".join(envelope.rcpt_tos) + "\n")
             f.write(envelope.content.decode("utf8", "replace") + "\n.\n")
         return "250 OK"
-c = Controller(Capture(), hostname="127.0.0.1", port=port)
+def authenticator(server, session, envelope, mechanism, auth_data):
+    if auth_data.login.decode() == user and auth_data.password.decode() == password:
+        return AuthResult(success=True, auth_data=auth_data)
+    # An unhandled failure makes aiosmtpd send nothing; answer like a real server.
+    return AuthResult(success=False, handled=False, message="535 5.7.8 Authentication credentials invalid")
+kwargs = {}
+if mode != "plain":
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+if mode == "starttls":
+    kwargs.update(tls_context=ctx, require_starttls=True)
+elif mode == "tls":
+    kwargs.update(ssl_context=ctx)
+if user:
+    kwargs.update(authenticator=authenticator, auth_required=True,
+                  auth_require_tls=(mode == "starttls"))
+c = Controller(Capture(), hostname="127.0.0.1", port=int(port), **kwargs)
 c.start()
 print("ready", flush=True)
 while True:
     time.sleep(3600)
 "#;
+        let (cert, key) = cert_key
+            .map(|(c, k)| (c.display().to_string(), k.display().to_string()))
+            .unwrap_or_default();
+        let (user, password) = login.unwrap_or_default();
+        let mode_arg = match mode {
+            SmtpMode::Plain => "plain",
+            SmtpMode::StartTls => "starttls",
+            SmtpMode::Tls => "tls",
+        };
         let mut child = Command::new(python())
             .args(["-u", "-c", script])
             .arg(&out)
             .arg(port.to_string())
+            .args([mode_arg, &cert, &key, user, password])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -100,6 +149,7 @@ while True:
         std::io::BufRead::read_line(&mut stdout, &mut line).map_err(|e| e.to_string())?;
         if line.trim() != "ready" {
             let _ = child.kill();
+            let _ = child.wait();
             return Err(format!("aiosmtpd did not start ({})", missing()));
         }
         Ok(Self {
