@@ -161,6 +161,63 @@ fn burning_cpu_shows_in_history_cli_and_openmetrics() -> Result<(), Error> {
         "berth_instance_cpu_percent stayed at {gauge}"
     );
 
+    // The alert CLI: the defaults, add, list, events, remove; bad input names the field.
+    let rules = d.json(&["alert", "rule", "list"])?;
+    assert_eq!(rules.as_array().map(Vec::len), Some(3), "{rules}");
+    let id = d.ok(&[
+        "alert",
+        "rule",
+        "add",
+        "--metric",
+        "processes",
+        "--threshold",
+        "5000",
+        "--for",
+        "30s",
+        "--instance",
+        &name,
+        "--throttle",
+        "2h",
+    ])?;
+    let id = id.trim();
+    let rules = d.json(&["alert", "rule", "list"])?;
+    let added = rules
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == id))
+        .ok_or("added rule not listed")?;
+    assert_eq!(
+        (
+            added["for_seconds"].as_u64(),
+            added["throttle_seconds"].as_u64()
+        ),
+        (Some(30), Some(7200))
+    );
+    assert_eq!(added["scope"]["value"], name.as_str());
+    let events = d.json(&["alert", "events"])?;
+    assert!(events.is_array(), "{events}");
+    let table = d.ok(&["alert", "rule", "list"])?;
+    assert!(table.contains("processes > 5000"), "{table}");
+    let bad = d.berth(&[
+        "alert",
+        "rule",
+        "add",
+        "--metric",
+        "load",
+        "--threshold",
+        "1",
+    ])?;
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("metric"),
+        "{bad:?}"
+    );
+    let no_smtp = d.berth(&["alert", "test", "ops@example.test"])?;
+    assert!(!no_smtp.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_smtp.stderr).contains("alerts.smtp"),
+        "{no_smtp:?}"
+    );
+    d.ok(&["alert", "rule", "remove", id])?;
     let rules = d.json(&["alert", "rule", "list"])?;
     assert_eq!(rules.as_array().map(Vec::len), Some(3), "{rules}");
     d.ok(&["delete", "--force", &name])?;

@@ -724,3 +724,35 @@ async fn invalid_smtp_settings_stop_the_daemon_naming_the_key() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn deleting_an_instance_deletes_its_history() -> TestResult {
+    let d = SimDaemon::start(&[]).await?;
+    d.launch("web1").await?;
+    let now = now_ms() / 1000;
+    let p = MetricsPoint {
+        cpu_percent: Some(42.0),
+        ..MetricsPoint::default()
+    };
+    d.app
+        .metrics
+        .series
+        .record(now, &[("instance:web1".into(), p)])?;
+    let (status, op) = d
+        .call("DELETE", "/api/v1/instances/web1", json!({"force": true}))
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{op}");
+    d.wait_success(&op).await?;
+    d.launch("web1").await?;
+    let (_, hour) = d
+        .call("GET", "/api/v1/instances/web1/metrics?cf=max", Value::Null)
+        .await?;
+    let values: Vec<f64> = hour["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["cpu_percent"].as_f64())
+        .collect();
+    assert!(values.is_empty(), "the new web1 inherited {values:?}");
+    Ok(())
+}

@@ -325,6 +325,28 @@ impl SeriesStore {
         Ok(deleted)
     }
 
+    /// Deletes one series whole (an instance that was deleted); `false` when there was none.
+    pub fn forget(&self, series: &str) -> Result<bool, DbError> {
+        let mut guard = self.lock();
+        let Inner { conn, ids, open } = &mut *guard;
+        let tx = conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM metrics_series WHERE name = ?1",
+                [series],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = id {
+            tx.execute("DELETE FROM metrics_points WHERE series = ?1", [id])?;
+            tx.execute("DELETE FROM metrics_series WHERE id = ?1", [id])?;
+            open.remove(&id);
+        }
+        ids.remove(series);
+        tx.commit()?;
+        Ok(id.is_some())
+    }
+
     /// Database pages in use, for measuring bytes per sample.
     pub fn database_bytes(&self) -> Result<i64, DbError> {
         let guard = self.lock();

@@ -114,6 +114,15 @@ fn retention_and_forgotten_series() -> Result<(), Box<dyn std::error::Error>> {
             .count(),
         67
     );
+    assert!(s.forget(&a)?);
+    assert!(!s.forget(&a)?);
+    let hist = s.history(&a, Timeframe::Day, Cf::Avg, now)?;
+    assert!(hist.points.iter().all(|p| p.cpu_percent.is_none()));
+    // A new series of the same name starts empty.
+    s.record(now, &[(a.clone(), cpu(9.0))])?;
+    let hist = s.history(&a, Timeframe::Year, Cf::Max, now)?;
+    let values: Vec<f64> = hist.points.iter().filter_map(|p| p.cpu_percent).collect();
+    assert_eq!(values, [9.0]);
     Ok(())
 }
 

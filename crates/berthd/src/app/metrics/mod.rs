@@ -333,6 +333,16 @@ impl App {
         }
     }
 
+    /// Drops a deleted instance's history and cached readings.
+    pub(crate) fn forget_metrics(&self, name: &str) {
+        let m = &self.metrics;
+        if let Err(e) = m.series.forget(&instance_series(name)) {
+            tracing::warn!(instance = name, error = %error_chain(&e), "cannot delete metrics history");
+        }
+        lock(&m.disk).remove(name);
+        lock(&m.pids).remove(name);
+    }
+
     /// Retention: old buckets, deleted instances' series, old alert events.
     fn prune_metrics_if_due(&self, now: i64) {
         let m = &self.metrics;
