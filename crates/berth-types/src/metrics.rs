@@ -322,3 +322,48 @@ pub struct AlertTestResult {
     /// The SMTP server's or connection's error when not sent.
     pub error: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_names_the_field() {
+        assert_eq!(Timeframe::parse("week", "timeframe"), Ok(Timeframe::Week));
+        assert_eq!(
+            Timeframe::parse("minute", "timeframe").map_err(|e| e.field),
+            Err("timeframe".to_owned())
+        );
+        assert_eq!(Cf::parse("max", "cf"), Ok(Cf::Max));
+        assert!(Cf::parse("median", "cf").is_err_and(|e| e.field == "cf"));
+        assert_eq!(
+            AlertMetric::parse("disk_percent", "metric"),
+            Ok(AlertMetric::DiskPercent)
+        );
+        assert!(
+            AlertMetric::parse("load", "metric").is_err_and(|e| e.message.contains("cpu_percent"))
+        );
+    }
+
+    #[test]
+    fn wire_shapes() -> Result<(), serde_json::Error> {
+        let point = serde_json::to_value(MetricsPoint {
+            time: 1,
+            cpu_percent: Some(12.5),
+            ..MetricsPoint::default()
+        })?;
+        assert_eq!(point["cpu_percent"], 12.5);
+        assert!(point["memory_bytes"].is_null());
+        assert_eq!(
+            serde_json::to_value(AlertScope::Instance("web1".into()))?,
+            serde_json::json!({"kind": "instance", "value": "web1"})
+        );
+        assert_eq!(
+            serde_json::to_value(AlertScope::All)?,
+            serde_json::json!({"kind": "all"})
+        );
+        assert_eq!(serde_json::to_value(Comparison::Above)?, ">");
+        assert!(Comparison::Below.holds(1.0, 2.0) && !Comparison::Above.holds(2.0, 2.0));
+        Ok(())
+    }
+}
