@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root: the tests create real containers" >&2; exit 1; }
 export BERTH_TEST_IMAGE_CACHE=${BERTH_TEST_IMAGE_CACHE:-/var/cache/berth-test/images}
 
+# The metrics tests parse /metrics with Prometheus' own parser and send alert email to a real
+# SMTP server (aiosmtpd); scripts/setup.sh makes this venv, this makes it when missing.
+if [ ! -x /opt/berth-test/venv/bin/python3 ]; then
+  echo "==> test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd)"
+  python3 -m venv /opt/berth-test/venv
+  /opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
