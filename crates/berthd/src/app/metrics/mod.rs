@@ -6,6 +6,7 @@ mod alerts;
 mod history;
 pub use history::HistoryQuery;
 mod notify;
+mod targets;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,10 +16,8 @@ use std::time::Duration;
 use berth_metrics::alerts::email::SmtpSettings;
 use berth_metrics::alerts::{AlertEngine, AlertStore};
 use berth_metrics::cgroup::CgroupLayout;
-use berth_metrics::collector::{Collector, Disk, Sources, Target, Tick};
+use berth_metrics::collector::{Collector, Disk, Sources, Tick};
 use berth_metrics::series::{HOST_SERIES, SeriesStore, instance_series};
-use berth_runtime::{Runtime, RuntimeStatus};
-use berth_types::InstanceState;
 
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
@@ -224,113 +223,6 @@ impl App {
         *self.metrics.last.write().unwrap_or_else(|p| p.into_inner()) = Some(tick.clone());
         self.evaluate_alerts(&tick).await;
         Some(tick)
-    }
-
-    /// The running instances to sample, with their cached disk usage and init PID.
-    async fn metric_targets(&self, now: i64) -> Vec<Target> {
-        let m = &self.metrics;
-        let records = match self.store.list_instances() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %error_chain(&e), "cannot list instances for metrics");
-                return Vec::new();
-            }
-        };
-        let running: Vec<_> = records
-            .into_iter()
-            .filter(|r| r.state == InstanceState::Running)
-            .filter(|r| m.all_backends || r.backend == "builtin")
-            .collect();
-        self.refresh_disk_usage(&running, now).await;
-        let disk = lock(&m.disk).clone();
-        let mut targets = Vec::with_capacity(running.len());
-        for r in running {
-            let name = r.name.to_string();
-            let cached = lock(&m.pids).get(&name).copied();
-            let pid = match cached {
-                Some(pid) => Some(pid),
-                None => self.init_pid(&r).await,
-            };
-            if let Some(pid) = pid {
-                lock(&m.pids).insert(name.clone(), pid);
-            }
-            targets.push(Target {
-                veth: Some(berth_net::host_veth_name(&name)),
-                cpu_limit: r.limits.cpu,
-                disk: disk.get(&name).map(|(_, d)| *d),
-                init_pid: pid,
-                owner: r.owner,
-                name,
-            });
-        }
-        targets
-    }
-
-    async fn init_pid(&self, record: &berth_store::InstanceRecord) -> Option<i32> {
-        let runtime = self.runtime(&record.backend).ok()?;
-        match runtime.status(&record.name).await.ok()? {
-            RuntimeStatus::Running { pid } | RuntimeStatus::Frozen { pid } => Some(pid),
-            RuntimeStatus::Stopped => None,
-        }
-    }
-
-    /// Refreshes disk usage every `[metrics] disk_interval`: one qgroup listing of the whole
-    /// pool where the driver can, else the instances measured longest ago, a bounded number
-    /// per tick.
-    async fn refresh_disk_usage(&self, running: &[berth_store::InstanceRecord], now: i64) {
-        let m = &self.metrics;
-        let storage = self.images.storage();
-        let batch_due = now - *lock(&m.last_disk_batch) >= m.disk_interval;
-        if batch_due {
-            *lock(&m.last_disk_batch) = now;
-            match storage.usage_all().await {
-                Ok(Some(all)) => {
-                    let mut disk = lock(&m.disk);
-                    disk.clear();
-                    for r in running {
-                        if let Some(u) = all.get(r.name.as_str()) {
-                            let d = Disk {
-                                used: u.used,
-                                limit: u.limit,
-                            };
-                            disk.insert(r.name.to_string(), (now, d));
-                        }
-                    }
-                    return;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::debug!(error = %error_chain(&e), "no pool-wide disk usage"),
-            }
-        }
-        let due: Vec<String> = {
-            let disk = lock(&m.disk);
-            running
-                .iter()
-                .map(|r| r.name.to_string())
-                .filter(|n| {
-                    disk.get(n)
-                        .is_none_or(|(at, _)| now - at >= m.disk_interval)
-                })
-                .take(DISK_PER_TICK)
-                .collect()
-        };
-        for name in due {
-            let usage = storage.usage(&name).await;
-            let mut disk = lock(&m.disk);
-            match usage {
-                Ok(u) => {
-                    let d = Disk {
-                        used: u.used,
-                        limit: u.limit,
-                    };
-                    disk.insert(name, (now, d));
-                }
-                Err(e) => {
-                    tracing::debug!(instance = %name, error = %error_chain(&e), "no disk usage");
-                    disk.remove(&name);
-                }
-            }
-        }
     }
 
     /// Drops a deleted instance's history and cached readings.
