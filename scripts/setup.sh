@@ -13,13 +13,18 @@ apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config libseccomp-dev \
   mmdebstrap debootstrap arch-test debian-archive-keyring \
   btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
-  ca-certificates curl sqlite3 jq openssh-client sshpass \
+  ca-certificates curl sqlite3 jq openssh-client sshpass python3 python3-venv \
   chromium fonts-dejavu-core \
   systemd-container crun runc lxc busybox-static >/dev/null
 # The web UI is built with Node.js and npm: the host's own when it has them (a nodejs package
 # that bundles npm conflicts with Debian's npm), Debian's otherwise. The browser tests need
 # Node.js 20 or newer (playwright-core).
 command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+
+# The test suite's Python helpers: a real Prometheus text parser and a loopback SMTP server.
+echo "==> Test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd)"
+[ -x /opt/berth-test/venv/bin/python3 ] || python3 -m venv /opt/berth-test/venv
+/opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd
 
 command -v cargo >/dev/null || { echo "setup.sh: cargo is missing; install Rust 1.95 with rustup first" >&2; exit 1; }
 [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 || true; }

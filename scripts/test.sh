@@ -10,6 +10,14 @@ export BERTH_TEST_IMAGE_CACHE=${BERTH_TEST_IMAGE_CACHE:-/var/cache/berth-test/im
 echo "==> web UI: npm ci, OpenAPI types, type check, bundle (embedded into berthd)"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+# The metrics tests parse /metrics with Prometheus' own parser and send alert email to a real
+# SMTP server (aiosmtpd); scripts/setup.sh makes this venv, this makes it when missing.
+if [ ! -x /opt/berth-test/venv/bin/python3 ]; then
+  echo "==> test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd)"
+  python3 -m venv /opt/berth-test/venv
+  /opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

@@ -62,6 +62,9 @@ pub struct CreateUserRequest {
     pub role: Role,
     #[serde(default)]
     pub quota: Quota,
+    /// Where alert notifications go.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 fn default_role() -> Role {
@@ -79,6 +82,9 @@ pub struct PatchUserRequest {
     /// A new password; all of the user's sessions end.
     #[serde(default)]
     pub password: Option<String>,
+    /// A new email address; `""` removes it.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// `POST /users/me/password`.

@@ -78,6 +78,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_at ON audit_log(at);
     CREATE INDEX audit_user ON audit_log(user_id, id);",
+    // 2: an email address per user, for alert notifications.
+    "ALTER TABLE users ADD COLUMN email TEXT;",
 ];
 
 /// berth-auth's handle on its tables. Calls hold the connection for one statement or
@@ -189,8 +191,9 @@ mod tests {
         let path = dir.path().join("berth.db");
         // The store's own version is untouched.
         Connection::open(&path)?.pragma_update(None, "user_version", 3)?;
-        assert_eq!(AuthDb::open(&path)?.schema_version()?, 1);
-        assert_eq!(AuthDb::open(&path)?.schema_version()?, 1);
+        let known = MIGRATIONS.len() as i64;
+        assert_eq!(AuthDb::open(&path)?.schema_version()?, known);
+        assert_eq!(AuthDb::open(&path)?.schema_version()?, known);
         let conn = Connection::open(&path)?;
         let store_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         assert_eq!(store_version, 3);

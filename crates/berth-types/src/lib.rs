@@ -8,6 +8,7 @@ pub mod events;
 pub mod image;
 pub mod instance;
 pub mod limits;
+pub mod metrics;
 pub mod name;
 pub mod operation;
 pub mod schedule;

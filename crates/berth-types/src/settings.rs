@@ -72,7 +72,7 @@ impl InstanceDefaults {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
-    /// Seconds between two samples, 1–3600.
+    /// Seconds between two samples; divides a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60).
     #[serde(default = "default_interval")]
     pub interval_seconds: u32,
     #[serde(default)]
@@ -102,7 +102,8 @@ pub enum Retention {
     Proxmox,
 }
 
-pub const MAX_INTERVAL_SECONDS: u32 = 3600;
+/// The longest metrics interval: rollups start at one minute, so an interval divides it.
+pub const MAX_INTERVAL_SECONDS: u32 = 60;
 
 impl Settings {
     /// Checks every field; the error names the first bad one (`defaults.memory`, …).
@@ -117,10 +118,16 @@ impl Settings {
             FieldError::new(field, e.message)
         })?;
         let interval = self.metrics.interval_seconds;
-        if !(1..=MAX_INTERVAL_SECONDS).contains(&interval) {
+        // Rollup buckets (1 min and up) must hold whole samples.
+        if interval == 0
+            || interval > MAX_INTERVAL_SECONDS
+            || !MAX_INTERVAL_SECONDS.is_multiple_of(interval)
+        {
             return Err(FieldError::new(
                 "metrics.interval_seconds",
-                format!("{interval} is out of range; give 1 to {MAX_INTERVAL_SECONDS} seconds"),
+                format!(
+                    "{interval} does not divide a minute; give 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60 seconds"
+                ),
             ));
         }
         Ok(())

@@ -32,7 +32,7 @@ async fn bad_settings_name_the_field_and_change_nothing() -> TestResult {
             "metrics.interval_seconds",
         ),
         (
-            json!({"metrics": {"interval_seconds": 86400}}),
+            json!({"metrics": {"interval_seconds": 7}}),
             "metrics.interval_seconds",
         ),
         (

@@ -70,6 +70,29 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub quota: Quota,
+    /// Where alert notifications go; none set: the user gets no alert email.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Checks an email address loosely (one `@`, no spaces, at most 254 characters); the error
+/// names `email`.
+pub fn validate_email(email: &str) -> Result<(), FieldError> {
+    let ok = email.len() <= 254
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<')
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "email",
+            format!("{email:?} is not an email address; use name@example.com"),
+        ))
+    }
 }
 
 /// Checks a username: 1–32 of `[a-z0-9_.-]`, starting with a letter.
@@ -100,7 +123,7 @@ pub fn validate_username(username: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-pub(super) const COLUMNS: &str = "id, username, role, created_at, quota";
+pub(super) const COLUMNS: &str = "id, username, role, created_at, quota, email";
 
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, UserError>> {
     let id: String = row.get(0)?;
@@ -108,6 +131,7 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, UserError
     let role: String = row.get(2)?;
     let created_at: i64 = row.get(3)?;
     let quota: String = row.get(4)?;
+    let email: Option<String> = row.get(5)?;
     Ok((|| {
         Ok(User {
             id: Uuid::parse_str(&id).map_err(|_| UserError::Corrupt {
@@ -124,6 +148,7 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, UserError
                 column: "users.quota",
                 value: quota.clone(),
             })?,
+            email,
         })
     })())
 }

@@ -27,6 +27,7 @@ impl AuthDb {
             role,
             created_at: now(),
             quota,
+            email: None,
         };
         let quota_json = serde_json::to_string(&user.quota).unwrap_or_else(|_| "{}".into());
         self.conn()
@@ -119,6 +120,21 @@ impl AuthDb {
             return Err(UserError::NotFound);
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) the user's email address.
+    pub fn set_email(&self, id: Uuid, email: Option<&str>) -> Result<(), UserError> {
+        if let Some(email) = email {
+            super::validate_email(email)?;
+        }
+        let changed = self.conn().execute(
+            "UPDATE users SET email = ?2 WHERE id = ?1",
+            params![id.to_string(), email],
+        )?;
+        if changed == 0 {
+            return Err(UserError::NotFound);
+        }
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! which takes milliseconds whatever the image size. Disk limits are qgroup limits on the
 //! instance's subvolume (writes past them fail with EDQUOT inside).
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -273,6 +274,24 @@ impl BtrfsDriver {
                     exclusive: None,
                     limit: None,
                 })
+            }
+        }
+    }
+
+    /// Every instance's usage from one qgroup listing of the pool; `None` when quotas are off
+    /// (then [`usage`](Self::usage) walks each tree).
+    pub async fn usage_all(&self) -> Result<Option<HashMap<String, DiskUsage>>, BtrfsError> {
+        btrfs(&[&"filesystem", &"sync", &self.root], &self.root).await?;
+        match btrfs(
+            &[&"qgroup", &"show", &"-ref", &"--raw", &self.root],
+            &self.root,
+        )
+        .await
+        {
+            Ok(out) => Ok(Some(qgroup::parse_all(&out))),
+            Err(e) => {
+                debug!(error = %e, "no qgroups; disk usage is measured per instance");
+                Ok(None)
             }
         }
     }

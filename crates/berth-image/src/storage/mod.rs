@@ -185,6 +185,17 @@ impl StorageDriver {
         }
     }
 
+    /// Every instance's usage in one go where the driver can (btrfs with quotas: one qgroup
+    /// listing); `None`: ask [`usage`](Self::usage) per instance.
+    pub async fn usage_all(
+        &self,
+    ) -> Result<Option<std::collections::HashMap<String, DiskUsage>>, StorageError> {
+        match self {
+            Self::Dir(_) => Ok(None),
+            Self::Btrfs(b) => Ok(b.usage_all().await?),
+        }
+    }
+
     /// Limits the instance's disk to `bytes`; writes past it fail inside (btrfs only).
     pub async fn set_disk_limit(&self, instance: &str, bytes: u64) -> Result<(), StorageError> {
         check_name(instance)?;

@@ -18,6 +18,31 @@ pub fn parse(out: &str) -> Option<DiskUsage> {
     })
 }
 
+/// Parses `btrfs qgroup show -ref --raw POOL` (btrfs-progs 5.x and later print a `Path`
+/// column): every instance subvolume's usage, keyed by instance name. Paths are relative to the
+/// filesystem's top level, so an instance is `…instances/<name>`.
+pub fn parse_all(out: &str) -> std::collections::HashMap<String, DiskUsage> {
+    out.lines()
+        .filter(|l| l.trim_start().starts_with("0/"))
+        .filter_map(|row| {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let path = *cols.get(5)?;
+            let name = path
+                .strip_prefix("instances/")
+                .or_else(|| path.rsplit_once("/instances/").map(|(_, n)| n))?;
+            if name.is_empty() || name.contains('/') {
+                return None;
+            }
+            let usage = DiskUsage {
+                used: cols.get(1)?.parse().ok()?,
+                exclusive: cols.get(2).and_then(|c| c.parse().ok()),
+                limit: cols.get(3).and_then(|c| c.parse().ok()),
+            };
+            Some((name.to_owned(), usage))
+        })
+        .collect()
+}
+
 /// The level-0 qgroups `btrfs qgroup show` marks `<stale>` (their subvolume is deleted).
 pub fn stale(out: &str) -> Vec<String> {
     out.lines()
@@ -48,6 +73,22 @@ mod tests {
         let unlimited = "0/258 4096 4096 none none\n";
         assert_eq!(parse(unlimited).and_then(|u| u.limit), None);
         assert_eq!(parse("quotas not enabled"), None);
+    }
+
+    #[test]
+    fn parses_the_whole_pool() {
+        let out = "Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path \n\
+                   --------    ----------    ---------  --------------  -------------   ---- \n\
+                   0/5              16384        16384            none           none   <toplevel>\n\
+                   0/256        200000000        16384            none           none   images/debian-12-amd64\n\
+                   0/257        229425152        65536       536870912           none   instances/web1\n\
+                   0/258          4096000         4096            none           none   var/lib/berth/instances/web2\n\
+                   0/259            16384        16384            none           none   snapshots/web1/snap0\n";
+        let all = parse_all(out);
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all["web1"].limit, Some(536_870_912));
+        assert_eq!(all["web1"].exclusive, Some(65_536));
+        assert_eq!(all["web2"].used, 4_096_000);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) mod control;
 pub(crate) mod devices;
 pub(crate) mod exec;
 pub(crate) mod launch;
-pub(crate) mod layout;
+pub mod layout;
 pub(crate) mod security;
 pub(crate) mod shim;
 pub(crate) mod spec;

@@ -1,5 +1,6 @@
 //! The commands, one module per resource.
 
+mod alerts;
 mod audit;
 mod backups;
 mod console;
@@ -10,6 +11,7 @@ mod forwards;
 mod images;
 mod instances;
 mod login;
+mod metrics;
 mod network;
 mod operations;
 mod password;
@@ -115,6 +117,11 @@ pub enum Command {
     },
     /// Follow live events (operations, lifecycle, metrics) until Ctrl-C.
     Events(events::EventsArgs),
+    /// An instance's (or with --system the host's) metrics history.
+    Metrics(metrics::MetricsArgs),
+    /// Alert rules, alert events and the test email.
+    #[command(subcommand)]
+    Alert(alerts::AlertCommand),
 }
 
 /// Runs a command and returns the process exit code.
@@ -150,6 +157,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Audit(args) => audit::list(ctx, args).await,
         Command::Settings { command } => settings::run(ctx, command).await,
         Command::Events(args) => events::follow(ctx, args).await,
+        Command::Metrics(args) => metrics::show(ctx, args).await,
+        Command::Alert(command) => alerts::run(ctx, command).await,
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {

@@ -111,6 +111,14 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/system", Authenticated, false, "system.get"),
     rule("GET", "/api/v1/settings", Authenticated, false, "settings.get"),
     rule("PUT", "/api/v1/settings", Admin, true, "settings.update"),
+    rule("GET", "/api/v1/system/metrics", Admin, false, "metrics.system"),
+    rule("GET", "/api/v1/instances/{name}/metrics", Instance, false, "metrics.instance"),
+    rule("GET", "/api/v1/alerts/rules", Authenticated, false, "alert.rule.list"),
+    rule("POST", "/api/v1/alerts/rules", Authenticated, true, "alert.rule.create"),
+    rule("PATCH", "/api/v1/alerts/rules/{id}", Authenticated, true, "alert.rule.update"),
+    rule("DELETE", "/api/v1/alerts/rules/{id}", Authenticated, true, "alert.rule.delete"),
+    rule("GET", "/api/v1/alerts/events", Authenticated, false, "alert.event.list"),
+    rule("POST", "/api/v1/alerts/test", Admin, true, "alert.test"),
     rule("GET", "/api/v1/openapi.json", Public, false, "openapi"),
 ];
 

@@ -2,6 +2,7 @@
 //! short: parse, call one app method, answer. The code tree mirrors the URL tree.
 
 pub mod access;
+mod alerts;
 mod audit;
 mod audit_entry;
 mod auth;
@@ -14,8 +15,10 @@ mod forwards;
 pub mod guard;
 mod images;
 mod instances;
+mod metrics;
 mod network;
 pub mod openapi;
+mod openmetrics;
 mod operations;
 mod run;
 pub mod session;
@@ -115,6 +118,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/run", post(run::run))
         .route("/system", get(system::get))
         .route("/settings", get(settings::get).put(settings::put))
+        .route("/system/metrics", get(metrics::system))
+        .route("/instances/{name}/metrics", get(metrics::instance))
+        .route("/alerts/rules", get(alerts::list).post(alerts::create))
+        .route(
+            "/alerts/rules/{id}",
+            patch(alerts::patch).delete(alerts::delete),
+        )
+        .route("/alerts/events", get(alerts::events))
+        .route("/alerts/test", post(alerts::test))
         .route("/openapi.json", get(openapi::serve))
         // Runs after routing, for matched routes only: it needs the route's template.
         .route_layer(middleware::from_fn_with_state(app.clone(), guard::guard))
@@ -122,6 +134,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .merge(crate::web::router())
+        .route("/metrics", get(openmetrics::serve))
         .fallback(not_found)
         .with_state(app)
 }

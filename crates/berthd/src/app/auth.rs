@@ -132,14 +132,22 @@ impl App {
     }
 
     pub async fn create_user(&self, request: CreateUserRequest) -> Result<User, AppError> {
+        if let Some(email) = &request.email {
+            berth_auth::users::validate_email(email)?;
+        }
         let auth = self.auth.clone();
         tokio::task::spawn_blocking(move || {
-            auth.db().create_user(
+            let mut user = auth.db().create_user(
                 &request.username,
                 &request.password,
                 request.role,
                 request.quota,
-            )
+            )?;
+            if let Some(email) = &request.email {
+                auth.db().set_email(user.id, Some(email))?;
+                user.email = Some(email.clone());
+            }
+            Ok::<_, berth_auth::UserError>(user)
         })
         .await
         .map_err(|e| AppError::internal("user task", e))?
@@ -153,6 +161,9 @@ impl App {
         if let Some(quota) = &request.quota {
             quota.validate()?;
         }
+        if let Some(email) = request.email.as_deref().filter(|e| !e.is_empty()) {
+            berth_auth::users::validate_email(email)?;
+        }
         if let Some(password) = request.password {
             let auth = self.auth.clone();
             tokio::task::spawn_blocking(move || auth.reset_password(user.id, &password))
@@ -164,6 +175,10 @@ impl App {
         }
         if let Some(quota) = request.quota {
             self.auth.db().set_quota(id, quota)?;
+        }
+        if let Some(email) = &request.email {
+            let email = Some(email.as_str()).filter(|e| !e.is_empty());
+            self.auth.db().set_email(id, email)?;
         }
         // Ended sessions and a changed role reach open event streams now.
         self.recheck_event_viewers();

@@ -177,4 +177,10 @@ impl From<berth_auth::DbError> for AppError {
     }
 }
 
+impl From<berth_metrics::DbError> for AppError {
+    fn from(err: berth_metrics::DbError) -> Self {
+        Self::internal("metrics database", error_chain(&err))
+    }
+}
+
 pub use berth_types::error_chain;

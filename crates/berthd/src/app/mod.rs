@@ -11,6 +11,7 @@ pub mod failpoint;
 pub mod files;
 mod images;
 pub mod instances;
+pub mod metrics;
 pub mod network;
 pub mod operation;
 mod operations;
@@ -43,6 +44,8 @@ pub struct App {
     pub store: Arc<Store>,
     /// Accounts, sessions, tokens, quotas and the audit log.
     pub auth: Arc<berth_auth::Auth>,
+    /// Time series, the last collector tick, alert rules and events.
+    pub metrics: metrics::MetricsService,
     /// Binds CSRF tokens to browser sessions.
     pub csrf: auth::CsrfKey,
     /// Operation, lifecycle and metrics events for `GET /events`.
@@ -87,16 +90,21 @@ impl App {
         owner_only(&config.data_dir)?;
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
+        let metrics = metrics::MetricsService::open(&config)?;
         let images = images::ImageService::new(&config).await?;
         let runtimes = Self::backends(&config)?;
         let network = network::HostNetwork::new(&config.network)?;
         network.check_host_overlap().await?;
         let events = Arc::new(events::EventBus::new());
-        let settings = tokio::sync::watch::Sender::new(settings::load(&store)?);
+        let settings = tokio::sync::watch::Sender::new(settings::load(
+            &store,
+            u32::try_from(metrics.interval()).unwrap_or(10),
+        )?);
         let app = Arc::new(Self {
             config,
             store: store.clone(),
             auth,
+            metrics,
             csrf: auth::CsrfKey::random(),
             events: events.clone(),
             settings,
@@ -112,6 +120,7 @@ impl App {
         app.spawn_auth_pruner();
         app.spawn_event_viewer_recheck();
         app.spawn_snapshot_scheduler();
+        app.spawn_metrics_collector();
         Ok(app)
     }
 

@@ -12,9 +12,14 @@ use super::{App, AppError};
 /// The store key the settings live under.
 const KEY: &str = "settings";
 
-/// The stored settings, or the defaults when none were ever saved.
-pub(super) fn load(store: &Store) -> Result<Settings, AppError> {
-    Ok(store.get_setting::<Settings>(KEY)?.unwrap_or_default())
+/// The stored settings, or the defaults when none were ever saved; `[metrics] interval` from
+/// the configuration is the factory default of the metrics interval.
+pub(super) fn load(store: &Store, interval_seconds: u32) -> Result<Settings, AppError> {
+    Ok(store.get_setting::<Settings>(KEY)?.unwrap_or_else(|| {
+        let mut settings = Settings::default();
+        settings.metrics.interval_seconds = interval_seconds;
+        settings
+    }))
 }
 
 impl App {

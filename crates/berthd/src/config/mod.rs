@@ -10,10 +10,12 @@ use serde::Deserialize;
 
 mod auth;
 mod listen;
+mod metrics;
 mod proxmox;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
+pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
@@ -63,6 +65,8 @@ pub struct Config {
     pub routing: Vec<RoutingRule>,
     pub oci: OciConfig,
     pub proxmox: Option<ProxmoxConfig>,
+    pub metrics: MetricsConfig,
+    pub alerts: AlertsConfig,
     pub testing: TestingConfig,
 }
 
@@ -152,6 +156,10 @@ pub struct RoutingRule {
 pub struct TestingConfig {
     /// Offer the in-memory `sim` backend.
     pub sim_backend: bool,
+    /// Read guests' cgroups and veth counters from synthetic trees under this directory
+    /// (`cgroup/` in the v2 layout, `net/`), for every backend including `sim`. No background
+    /// collector runs then: the test calls `App::collect_metrics` with its own clock.
+    pub metrics_root: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -173,6 +181,8 @@ impl Default for Config {
             routing: Vec::new(),
             oci: OciConfig::default(),
             proxmox: None,
+            metrics: MetricsConfig::default(),
+            alerts: AlertsConfig::default(),
             testing: TestingConfig::default(),
         }
     }
@@ -342,6 +352,11 @@ impl Config {
         }
         if let Some(proxmox) = &self.proxmox {
             proxmox.settings()?;
+        }
+        self.metrics.interval_seconds()?;
+        self.metrics.disk_interval_seconds()?;
+        if let Some(smtp) = &self.alerts.smtp {
+            smtp.settings()?;
         }
         if !self.data_dir.is_absolute() {
             return Err(format!(

@@ -54,14 +54,27 @@ impl SimDaemon {
         Self::start_with(failpoints, &[]).await
     }
 
-    /// Like `start`, with more `BERTH_*` settings (`("BERTH_PROXMOX__URL", …)`).
+    /// Like `start_with`, for `&str` values.
+    pub async fn start_with_env(
+        failpoints: &[(String, &str)],
+        extra_env: &[(&str, &str)],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let owned: Vec<(&str, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        Self::start_with(failpoints, &owned).await
+    }
+
+    /// Like `start`, with more `BERTH_*` settings (`("BERTH_PROXMOX__URL", …)`); `{dir}` in a
+    /// value is the data dir.
     pub async fn start_with(
         failpoints: &[(String, &str)],
         extra_env: &[(&str, String)],
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let root = dir.path().display().to_string();
-        let mut env = vec![
+        let env = vec![
             ("BERTH_DATA_DIR", root.clone()),
             ("BERTH_RUNTIME_DIR", format!("{root}/run")),
             ("BERTH_SOCKET", format!("{root}/run/berth.sock")),
@@ -70,7 +83,10 @@ impl SimDaemon {
             ("BERTH_STORAGE__DRIVER", "dir".into()),
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
         ];
-        env.extend(extra_env.iter().cloned());
+        let extra = extra_env
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{dir}", &root)));
+        let env: Vec<(&str, String)> = env.into_iter().chain(extra).collect();
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
         let config = Config::load(

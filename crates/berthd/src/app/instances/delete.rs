@@ -126,6 +126,7 @@ impl App {
                 .await
                 .map_err(|e| OpError::Failed(format!("removing {name}'s forwards: {e}")))?;
         }
+        self.forget_metrics(name.as_str());
         // Everything it held: the instance, its snapshots and forwards.
         self.release_quota(
             &record.owner,

@@ -1,0 +1,55 @@
+//! `/api/v1/instances/{name}/metrics` and `/api/v1/system/metrics`: history from the rollup
+//! that answers the timeframe.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use berth_types::api::ErrorBody;
+use berth_types::metrics::MetricsHistory;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{ApiError, AppState};
+use crate::app::metrics::HistoryQuery;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MetricsQuery {
+    /// `hour` (10 s points, the default), `day` (1 min), `week` or `month` (30 min), `year`
+    /// (6 h) or `decade` (1 week).
+    timeframe: Option<String>,
+    /// `avg` (default) or `max` of each bucket.
+    cf: Option<String>,
+}
+
+impl From<MetricsQuery> for HistoryQuery {
+    fn from(q: MetricsQuery) -> Self {
+        HistoryQuery {
+            timeframe: q.timeframe,
+            cf: q.cf,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/instances/{name}/metrics", tag = "metrics",
+    params(("name" = String, Path, description = "Instance name"), MetricsQuery),
+    responses((status = 200, description = "One point per bucket, oldest first", body = MetricsHistory),
+              (status = 400, description = "Unknown timeframe or cf", body = ErrorBody),
+              (status = 404, description = "No such instance", body = ErrorBody)))]
+pub async fn instance(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<MetricsQuery>,
+) -> Result<Json<MetricsHistory>, ApiError> {
+    Ok(Json(app.instance_metrics(&name, &query.into()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/system/metrics", tag = "metrics",
+    params(MetricsQuery),
+    responses((status = 200, description = "Host totals: CPU, memory, storage pool, the instances' traffic, processes", body = MetricsHistory),
+              (status = 400, description = "Unknown timeframe or cf", body = ErrorBody),
+              (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub async fn system(
+    State(app): State<AppState>,
+    Query(query): Query<MetricsQuery>,
+) -> Result<Json<MetricsHistory>, ApiError> {
+    Ok(Json(app.system_metrics(&query.into()).await?))
+}

@@ -1,0 +1,66 @@
+//! Reading metrics: an instance's or the host's history, and the OpenMetrics text.
+
+use std::sync::Arc;
+
+use berth_metrics::series::{HOST_SERIES, instance_series};
+use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
+
+use crate::app::error::error_chain;
+use crate::app::{App, AppError};
+
+/// A history request's query values, unparsed.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub timeframe: Option<String>,
+    pub cf: Option<String>,
+}
+
+impl HistoryQuery {
+    fn parse(&self) -> Result<(Timeframe, Cf), AppError> {
+        let timeframe = Timeframe::parse(self.timeframe.as_deref().unwrap_or("hour"), "timeframe")?;
+        let cf = Cf::parse(self.cf.as_deref().unwrap_or("avg"), "cf")?;
+        Ok((timeframe, cf))
+    }
+}
+
+impl App {
+    /// `GET /instances/{name}/metrics`.
+    pub async fn instance_metrics(
+        self: &Arc<Self>,
+        name: &str,
+        query: &HistoryQuery,
+    ) -> Result<MetricsHistory, AppError> {
+        let (timeframe, cf) = query.parse()?;
+        let record = self.instance_record(name)?;
+        self.history(instance_series(record.name.as_str()), timeframe, cf)
+            .await
+    }
+
+    /// `GET /system/metrics`.
+    pub async fn system_metrics(
+        self: &Arc<Self>,
+        query: &HistoryQuery,
+    ) -> Result<MetricsHistory, AppError> {
+        let (timeframe, cf) = query.parse()?;
+        self.history(HOST_SERIES.to_owned(), timeframe, cf).await
+    }
+
+    async fn history(
+        self: &Arc<Self>,
+        series: String,
+        timeframe: Timeframe,
+        cf: Cf,
+    ) -> Result<MetricsHistory, AppError> {
+        let app = self.clone();
+        let now = chrono::Utc::now().timestamp();
+        tokio::task::spawn_blocking(move || app.metrics.series.history(&series, timeframe, cf, now))
+            .await
+            .map_err(|e| AppError::internal("metrics task", e))?
+            .map_err(|e| AppError::internal("reading metrics", error_chain(&e)))
+    }
+
+    /// `GET /metrics`: the last tick as OpenMetrics text.
+    pub fn openmetrics(&self) -> String {
+        berth_metrics::openmetrics::render(self.metrics.last_tick().as_deref())
+    }
+}
