@@ -348,6 +348,28 @@ test("accessibility: skip link, keyboard navigation, visible focus, text contras
   assert.deepEqual(unlabelled, []);
 });
 
+test("alert rules: a user adds one of her own, a bad threshold is shown at its field", async () => {
+  await go(page, "#/settings/alerts");
+  await page.getByText("Add a rule").click();
+  await page.getByLabel("Rule name").fill("web busy");
+  await page.getByLabel("Metric").selectOption("cpu_percent");
+  await page.getByLabel("Threshold").fill("250");
+  await page.getByLabel("Scope").selectOption("instance");
+  await page.getByLabel("Instance or user").fill(name);
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await page.locator("input[name=threshold][aria-invalid=true]").waitFor();
+  const alices = async () => (await d.api("GET", "/alerts/rules")).filter((r) => r.owner === ALICE[0]);
+  assert.equal((await alices()).length, 0, "bad input changed nothing");
+  await page.getByLabel("Threshold").fill("80");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await page.getByRole("row", { name: /web busy/ }).getByRole("cell", { name: `instance ${name}` }).waitFor();
+  await shot(page, "26-alert-rule");
+  const rules = await alices();
+  assert.deepEqual(rules.map((r) => [r.name, r.threshold, r.owner, r.scope.value]), [["web busy", 80, "alice", name]]);
+  await page.getByRole("button", { name: "Delete rule web busy" }).click();
+  await page.getByText("No rules.").waitFor();
+});
+
 test("a create that fails shows the failed step and its reason", async () => {
   // A second daemon whose create operations fail at the configure step.
   const f = await Daemon.start({ index: 1, env: { BERTH_FAILPOINTS: "instance_create.configure=error" } });

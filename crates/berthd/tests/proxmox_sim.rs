@@ -120,6 +120,26 @@ async fn launch_power_snapshot_delete_through_pve() -> TestResult {
 
     let (status, cache, web1) = get(&d, "/api/v1/instances/web1").await?;
     assert_eq!(status, StatusCode::OK);
+    // Its history is PVE's rrddata, in Berth's shape (cpu as percent of one core).
+    let (status, _, history) =
+        get(&d, "/api/v1/instances/web1/metrics?timeframe=day&cf=max").await?;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["timeframe"], "day");
+    assert_eq!(history["resolution"], 1800, "{history}");
+    let points = history["points"].as_array().ok_or("no points")?;
+    assert!(!points.is_empty());
+    assert!(
+        points
+            .iter()
+            .all(|p| p["cpu_percent"].as_f64().is_some_and(|c| c > 0.0))
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| p["memory_limit_bytes"].as_f64() == Some(1073741824.0)),
+        "{}",
+        points[0]
+    );
     assert_eq!(
         (web1["state"].as_str(), web1["node"].as_str()),
         (Some("running"), Some("pve2"))

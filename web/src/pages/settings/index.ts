@@ -18,7 +18,7 @@ export async function settingsPage(main: HTMLElement, params: string[]): Promise
     ["account", "My account", accountSection, false],
     ["defaults", "Defaults", defaultsSection, false],
     ["users", "Users & quotas", usersSection, true],
-    ["alerts", "Alerts", alertsSection, true],
+    ["alerts", "Alerts", alertsSection, false],
     ["audit", "Audit log", auditSection, false],
   ];
   const visible = sections.filter(([, , , admin]) => !admin || isAdmin());

@@ -32,6 +32,9 @@ impl App {
     ) -> Result<MetricsHistory, AppError> {
         let (timeframe, cf) = query.parse()?;
         let record = self.instance_record(name)?;
+        if crate::app::remote::is_remote(&record.backend) {
+            return self.remote_history(&record, timeframe, cf).await;
+        }
         self.history(instance_series(record.name.as_str()), timeframe, cf)
             .await
     }

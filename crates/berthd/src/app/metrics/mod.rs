@@ -4,6 +4,7 @@
 
 mod alerts;
 mod history;
+mod remote;
 pub use history::HistoryQuery;
 mod notify;
 mod targets;
