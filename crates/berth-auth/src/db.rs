@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -121,35 +121,12 @@ impl AuthDb {
 }
 
 fn version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM auth_schema",
-        [],
-        |row| row.get(0),
-    )
+    berth_store::counted::counted_version(conn, "auth_schema")
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let known = MIGRATIONS.len() as i64;
-    // IMMEDIATE: two daemons (or connections) starting at once migrate one after the other.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS auth_schema (version INTEGER NOT NULL)")?;
-    let current = version(&tx)?;
-    if current > known {
-        return Err(DbError::TooNew {
-            found: current,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)?;
-        tx.execute("DELETE FROM auth_schema", [])?;
-        tx.execute(
-            "INSERT INTO auth_schema (version) VALUES (?1)",
-            [index as i64 + 1],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    berth_store::counted::apply_counted(conn, "auth_schema", MIGRATIONS)?
+        .map_err(|(found, known)| DbError::TooNew { found, known })
 }
 
 /// A time as stored: milliseconds since the epoch.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -77,34 +77,12 @@ pub fn prepare(mut conn: Connection) -> Result<Connection, DbError> {
 }
 
 pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM metrics_schema",
-        [],
-        |row| row.get(0),
-    )
+    berth_store::counted::counted_version(conn, "metrics_schema")
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let known = MIGRATIONS.len() as i64;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS metrics_schema (version INTEGER NOT NULL)")?;
-    let current = version(&tx)?;
-    if current > known {
-        return Err(DbError::TooNew {
-            found: current,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)?;
-        tx.execute("DELETE FROM metrics_schema", [])?;
-        tx.execute(
-            "INSERT INTO metrics_schema (version) VALUES (?1)",
-            [index as i64 + 1],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    berth_store::counted::apply_counted(conn, "metrics_schema", MIGRATIONS)?
+        .map_err(|(found, known)| DbError::TooNew { found, known })
 }
 
 #[cfg(test)]

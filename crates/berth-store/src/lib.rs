@@ -3,6 +3,7 @@
 
 mod addresses;
 mod backups;
+pub mod counted;
 mod forwards;
 mod instances;
 mod migrations;

@@ -167,9 +167,5 @@ pub fn load_pem(cert_path: &Path, key_path: &Path) -> Result<TlsMaterial, TlsErr
 
 /// SHA-256 of a DER certificate as uppercase hex pairs joined by `:`.
 pub fn fingerprint(cert: &[u8]) -> String {
-    crate::secret::sha256(cert)
-        .iter()
-        .map(|byte| format!("{byte:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    berth_tls::format_fingerprint(&berth_tls::fingerprint_of(cert))
 }
