@@ -88,14 +88,11 @@ fn round(d: &mut RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
             .unwrap_or_default()
             .to_owned()
     };
-    // The builtin's exec (libcontainer's tenant) runs without one so far: not asserted there.
-    if backend != "builtin" {
-        assert_eq!(
-            field("Seccomp:"),
-            "2",
-            "{label}: exec without a seccomp filter"
-        );
-    }
+    assert_eq!(
+        field("Seccomp:"),
+        "2",
+        "{label}: exec without a seccomp filter"
+    );
     let (_, init) = d.exec(&name, &["cat", "/proc/1/status"])?;
     let init_bnd = init
         .lines()

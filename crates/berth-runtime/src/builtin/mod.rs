@@ -184,7 +184,9 @@ impl Runtime for BuiltinRuntime {
         if let RuntimeStatus::Frozen { .. } = self.status(name).await? {
             return Err(failed(name, "exec", "the instance is frozen"));
         }
-        exec::run(&self.config, "exec", name.as_str(), spec)
+        // `enter` (setns into init's namespaces and cgroups, init's bounding set, the seccomp
+        // deny list) rather than libcontainer's tenant, which drops the seccomp filter.
+        exec::run(&self.config, "enter", name.as_str(), spec)
             .await
             .map_err(|e| match e {
                 exec::ExecError::NotRunning => RuntimeError::NotRunning(name.clone()),
@@ -206,7 +208,7 @@ impl Runtime for BuiltinRuntime {
             }
             RuntimeStatus::Stopped => return Err(RuntimeError::NotRunning(name.clone())),
         };
-        terminal::open(&self.config, "exec", name.as_str(), pid, spec)
+        terminal::open(&self.config, "enter", name.as_str(), pid, spec)
             .await
             .map_err(|e| failed(name, "terminal", e.to_string()))
     }
