@@ -1,5 +1,7 @@
-//! Daemon side of `exec`: starts the `berth-shim exec` helper with piped stdio and a status
+//! Daemon side of `exec`: starts the `berth-shim enter` helper with piped stdio and a status
 //! pipe, feeds stdin, collects capped output, enforces the timeout and reads the exit code.
+//! The helper reports on descriptor 3: `pid N` once the command runs, then `exit CODE`, or
+//! `error notrunning|notfound|failed MESSAGE`.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
@@ -14,8 +16,10 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::process::Command;
 
 use super::BuiltinConfig;
-use super::tenant::STATUS_FD;
 use crate::{ExecResult, ExecSpec};
+
+/// The descriptor the daemon hands the helper its status pipe on.
+pub const STATUS_FD: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -75,12 +79,12 @@ pub async fn run(
     let out = tokio::spawn(read_capped(child.stdout.take(), cap, out_buf.clone()));
     let err = tokio::spawn(read_capped(child.stderr.take(), cap, err_buf.clone()));
 
-    let mut tenant = None;
+    let mut command_pid = None;
     let mut last = None;
     let waited = tokio::time::timeout(exec.timeout, async {
         while let Ok(Some(line)) = status.next_line().await {
             if let Some(pid) = line.strip_prefix("pid ") {
-                tenant = pid.trim().parse::<i32>().ok();
+                command_pid = pid.trim().parse::<i32>().ok();
             } else {
                 last = Some(line);
             }
@@ -89,7 +93,7 @@ pub async fn run(
     })
     .await;
     if waited.is_err() {
-        if let Some(pid) = tenant {
+        if let Some(pid) = command_pid {
             // The command is a session leader inside; kill its whole group, then itself.
             let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);

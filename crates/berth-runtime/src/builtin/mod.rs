@@ -22,7 +22,6 @@ pub(crate) mod security;
 pub(crate) mod shim;
 pub(crate) mod spec;
 pub(crate) mod state;
-pub(crate) mod tenant;
 pub(crate) mod terminal;
 
 use std::ffi::OsString;

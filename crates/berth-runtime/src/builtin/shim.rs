@@ -1,6 +1,6 @@
 //! The per-guest supervisor (`berth-shim run`), like containerd's shim: detaches from the daemon,
 //! starts the guest with libcontainer, reports init's pid, reaps init and cleans up after it.
-//! `berth-shim exec` is the short-lived helper that runs one command inside (see `tenant`).
+//! `berth-shim enter` is the short-lived helper that runs one command inside (see `host::enter`).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -21,7 +21,6 @@ use super::cgroup::{self, Layout};
 use super::console::Console;
 use super::spec::CONSOLE;
 use super::state::{Paths, Proc};
-use super::tenant;
 use super::{devices, security};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +110,6 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
     };
     match cmd.to_str() {
         Some("run") => run(opts),
-        Some("exec") => tenant::exec_main(opts),
         Some("tool") => crate::host::tool_main(opts),
         Some("enter") => crate::host::enter_main(opts),
         _ => {
