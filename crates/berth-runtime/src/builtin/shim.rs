@@ -121,13 +121,31 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
 
 /// `run`: stdout is the daemon's ready pipe, stderr the shim log.
 fn run(opts: Opts) -> i32 {
-    // Detach: the daemon reaps the parent at once; the child lives on in its own session.
+    detached(
+        &opts,
+        "shim",
+        |paths, ready| supervise(&opts, paths, ready),
+        cleanup,
+    )
+}
+
+/// The life of a per-guest supervisor (the builtin shim, a host tool's supervisor): detach
+/// (the daemon reaps the parent at once; the child lives on in its own session), take the
+/// guest's lock (one supervisor per guest: a second must not touch or clean up the first one's
+/// guest), `supervise`, report a failure on the ready pipe (stdout) if it has not answered yet,
+/// `cleanup`, and return the exit code.
+pub(crate) fn detached<E: std::fmt::Display>(
+    opts: &Opts,
+    what: &str,
+    supervise: impl FnOnce(&Paths, &mut Option<std::io::Stdout>) -> Result<(), E>,
+    cleanup: impl FnOnce(&Paths),
+) -> i32 {
     // SAFETY: the shim is single-threaded here, so the child may run arbitrary code after fork.
     match unsafe { fork() } {
         Ok(ForkResult::Parent { .. }) => return 0,
         Ok(ForkResult::Child) => {}
         Err(e) => {
-            println!("error cannot fork the shim: {e}");
+            println!("error cannot fork the {what}: {e}");
             return 1;
         }
     }
@@ -135,7 +153,6 @@ fn run(opts: Opts) -> i32 {
     init_logging();
     let paths = Paths::new(&opts.state_root, &opts.name);
     let mut ready = Some(std::io::stdout());
-    // One shim per guest: a second one must not touch (or clean up) the first one's guest.
     let _lock = match lock(&paths) {
         Ok(lock) => lock,
         Err(e) => {
@@ -144,7 +161,7 @@ fn run(opts: Opts) -> i32 {
             return 1;
         }
     };
-    let result = supervise(&opts, &paths, &mut ready);
+    let result = supervise(&paths, &mut ready);
     if let Err(e) = &result {
         tracing::error!(instance = %opts.name, "{e}");
         if let Some(out) = ready.as_mut() {
@@ -152,7 +169,7 @@ fn run(opts: Opts) -> i32 {
         }
     }
     cleanup(&paths);
-    tracing::info!(instance = %opts.name, "shim exits");
+    tracing::info!(instance = %opts.name, "{what} exits");
     i32::from(result.is_err())
 }
 

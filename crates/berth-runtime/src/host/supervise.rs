@@ -8,12 +8,12 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::unistd::{ForkResult, dup2, fork, setsid};
+use nix::unistd::dup2;
 
 use super::{LaunchPlan, cgroups, plan_path};
 use crate::builtin::cgroup::{self, Layout};
 use crate::builtin::console::Console;
-use crate::builtin::shim::{Opts, init_logging, lock};
+use crate::builtin::shim::{Opts, detached};
 use crate::builtin::state::{Paths, Proc};
 
 /// How long the tool may take to start the guest's init.
@@ -51,36 +51,7 @@ enum SuperviseError {
 
 /// `tool`: stdout is the daemon's ready pipe, stderr the shim log. Returns the exit code.
 pub(crate) fn tool_main(opts: Opts) -> i32 {
-    // SAFETY: the shim is single-threaded here, so the child may run arbitrary code after fork.
-    match unsafe { fork() } {
-        Ok(ForkResult::Parent { .. }) => return 0,
-        Ok(ForkResult::Child) => {}
-        Err(e) => {
-            println!("error cannot fork the shim: {e}");
-            return 1;
-        }
-    }
-    let _ = setsid();
-    init_logging();
-    let paths = Paths::new(&opts.state_root, &opts.name);
-    let mut ready = Some(std::io::stdout());
-    let _lock = match lock(&paths) {
-        Ok(lock) => lock,
-        Err(e) => {
-            println!("error {e}");
-            return 1;
-        }
-    };
-    let result = supervise(&paths, &mut ready);
-    if let Err(e) = &result {
-        tracing::error!(instance = %paths.name, "{e}");
-        if let Some(out) = ready.as_mut() {
-            let _ = writeln!(out, "error {}", e.to_string().replace('\n', " "));
-        }
-    }
-    cleanup(&paths);
-    tracing::info!(instance = %paths.name, "supervisor exits");
-    i32::from(result.is_err())
+    detached(&opts, "supervisor", supervise, cleanup)
 }
 
 fn read_plan(paths: &Paths) -> Result<LaunchPlan, SuperviseError> {
