@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use berth_types::Limits;
 
-use super::cgroup::{self, CgroupError, Layout};
 use super::state::{Paths, Proc};
 use crate::RuntimeStatus;
+use berth_cgroups::{self as cgroup, CgroupError, Layout};
 
 /// How long the shim may take to clean up after init exited.
 const SHIM_GRACE: Duration = Duration::from_secs(15);
@@ -22,7 +22,7 @@ pub enum ControlError {
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
-    Layout(#[from] super::layout::LayoutError),
+    Layout(#[from] berth_cgroups::LayoutError),
     #[error("signal {signal} to pid {pid}: {source}")]
     Signal {
         signal: i32,

@@ -10,11 +10,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use super::BuiltinConfig;
-use super::cgroup::Layout;
 use super::control;
 use super::spec;
 use super::state::Paths;
 use crate::ContainerSpec;
+use berth_cgroups::Layout;
 
 /// How long a shim may take to report the guest's init running.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -24,7 +24,7 @@ pub enum LaunchError {
     #[error("already running")]
     AlreadyRunning,
     #[error(transparent)]
-    Layout(#[from] super::layout::LayoutError),
+    Layout(#[from] berth_cgroups::LayoutError),
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error("{path}: {source}")]

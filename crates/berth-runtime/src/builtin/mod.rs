@@ -11,13 +11,10 @@
 //! the `stopping` marker in `state_root/<name>/`; libcontainer's state in
 //! `state_root/youki/<name>/`. The guest's cgroup is `/berth/<name>` in every hierarchy.
 
-pub(crate) mod cgroup;
 pub(crate) mod console;
 pub(crate) mod control;
-pub(crate) mod devices;
 pub(crate) mod exec;
 pub(crate) mod launch;
-pub mod layout;
 pub(crate) mod security;
 pub(crate) mod shim;
 pub(crate) mod spec;
@@ -101,20 +98,20 @@ impl Runtime for BuiltinRuntime {
         if !nix::unistd::geteuid().is_root() {
             return Err("the builtin runtime needs root".into());
         }
-        let layout = cgroup::Layout::detect().map_err(|e| e.to_string())?;
+        let layout = berth_cgroups::Layout::detect().map_err(|e| e.to_string())?;
         for controller in ["cpu", "memory", "pids", "freezer"] {
             layout
                 .controller_dir(controller, "probe")
                 .map_err(|e| e.to_string())?;
         }
         match &layout {
-            cgroup::Layout::V1(_) if layout.named_systemd().is_none() => {
+            berth_cgroups::Layout::V1(_) if layout.named_systemd().is_none() => {
                 return Err(
                     "cgroup v1 without the name=systemd hierarchy cannot boot systemd".into(),
                 );
             }
-            cgroup::Layout::V1(_) => {}
-            cgroup::Layout::V2(root) => {
+            berth_cgroups::Layout::V1(_) => {}
+            berth_cgroups::Layout::V2(root) => {
                 let path = root.join("cgroup.controllers");
                 let have = std::fs::read_to_string(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;

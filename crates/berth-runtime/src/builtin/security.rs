@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::devices::DeviceRule;
+use berth_cgroups::DeviceRule;
 
 /// Capabilities the guest does not get (LXC's default drop list).
 const DROPPED_CAPS: &[&str] = &[
@@ -107,33 +107,19 @@ fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
 
 /// The devices the guest may use (everything else is denied); creating nodes is allowed.
 pub const DEVICE_RULES: &[DeviceRule] = &[
-    rule(None, None, None, "m"),
-    rule(Some('c'), Some(1), Some(3), "rwm"),    // null
-    rule(Some('c'), Some(1), Some(5), "rwm"),    // zero
-    rule(Some('c'), Some(1), Some(7), "rwm"),    // full
-    rule(Some('c'), Some(1), Some(8), "rwm"),    // random
-    rule(Some('c'), Some(1), Some(9), "rwm"),    // urandom
-    rule(Some('c'), Some(5), Some(0), "rwm"),    // tty
-    rule(Some('c'), Some(5), Some(1), "rwm"),    // console
-    rule(Some('c'), Some(5), Some(2), "rwm"),    // ptmx
-    rule(Some('c'), Some(136), None, "rwm"),     // pts
-    rule(Some('c'), Some(10), Some(200), "rwm"), // tun
-    rule(Some('c'), Some(10), Some(229), "rwm"), // fuse
+    DeviceRule::new(None, None, None, "m"),
+    DeviceRule::new(Some('c'), Some(1), Some(3), "rwm"), // null
+    DeviceRule::new(Some('c'), Some(1), Some(5), "rwm"), // zero
+    DeviceRule::new(Some('c'), Some(1), Some(7), "rwm"), // full
+    DeviceRule::new(Some('c'), Some(1), Some(8), "rwm"), // random
+    DeviceRule::new(Some('c'), Some(1), Some(9), "rwm"), // urandom
+    DeviceRule::new(Some('c'), Some(5), Some(0), "rwm"), // tty
+    DeviceRule::new(Some('c'), Some(5), Some(1), "rwm"), // console
+    DeviceRule::new(Some('c'), Some(5), Some(2), "rwm"), // ptmx
+    DeviceRule::new(Some('c'), Some(136), None, "rwm"),  // pts
+    DeviceRule::new(Some('c'), Some(10), Some(200), "rwm"), // tun
+    DeviceRule::new(Some('c'), Some(10), Some(229), "rwm"), // fuse
 ];
-
-const fn rule(
-    kind: Option<char>,
-    major: Option<u32>,
-    minor: Option<u32>,
-    access: &'static str,
-) -> DeviceRule {
-    DeviceRule {
-        kind,
-        major,
-        minor,
-        access,
-    }
-}
 
 /// [`DEVICE_RULES`] as OCI device cgroup entries, after a deny-all.
 pub fn device_rules() -> Value {

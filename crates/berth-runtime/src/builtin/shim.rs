@@ -17,11 +17,11 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, dup2, fork, setsid};
 use oci_spec::runtime::Spec;
 
-use super::cgroup::{self, Layout};
 use super::console::Console;
+use super::security;
 use super::spec::CONSOLE;
 use super::state::{Paths, Proc};
-use super::{devices, security};
+use berth_cgroups::{self as cgroup, Layout, devices};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShimError {

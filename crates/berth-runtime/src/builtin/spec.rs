@@ -6,9 +6,9 @@ use std::path::Path;
 use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
-use super::cgroup::{self, Layout};
 use super::security;
 use crate::ContainerSpec;
+use berth_cgroups::{self as cgroup, Layout};
 
 /// Where the shim's console pty is bind-mounted; the shim fills in the source.
 pub const CONSOLE: &str = "/dev/console";
@@ -160,9 +160,8 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
                 "tmpfs",
                 &["nosuid", "noexec", "nodev", "mode=755"],
             ));
-            let wanted = |h: &&super::layout::Hierarchy| {
-                h.is_managed() || h.is_named_systemd() || h.is_unified()
-            };
+            let wanted =
+                |h: &&cgroup::Hierarchy| h.is_managed() || h.is_named_systemd() || h.is_unified();
             for h in hierarchies.iter().filter(wanted) {
                 let source = cgroup::guest_dir(&h.mount, name);
                 let source = source.to_string_lossy();
@@ -216,7 +215,7 @@ mod tests {
     use berth_types::{InstanceName, Limits};
 
     use super::*;
-    use crate::builtin::layout::Hierarchy;
+    use berth_cgroups::Hierarchy;
 
     fn container() -> ContainerSpec {
         ContainerSpec {

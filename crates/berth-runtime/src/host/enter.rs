@@ -13,10 +13,10 @@ use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, chroot, fchdir, fork};
 
-use crate::builtin::cgroup::{self, Layout};
 use crate::builtin::exec::STATUS_FD;
 use crate::builtin::shim::Opts;
 use crate::builtin::state::Paths;
+use berth_cgroups::{self as cgroup, Layout};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Namespaces joined, in order: the mount namespace last but one, pid last (it applies to

@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 pub(crate) use enter::enter_main;
 pub(crate) use supervise::tool_main;
 
-use crate::builtin::cgroup::Layout;
 use crate::builtin::control;
 use crate::builtin::launch::{LaunchError, spawn_shim};
 use crate::builtin::state::Paths;
 use crate::builtin::{BuiltinConfig, BuiltinRuntime};
 use crate::{ContainerSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession, TerminalSpec};
+use berth_cgroups::Layout;
 
 /// What the supervisor runs, written by the daemon to `launch.json` in the guest's state
 /// directory under `state_root`.
@@ -170,9 +170,9 @@ enum PrepareError {
     #[error("already running")]
     Running,
     #[error(transparent)]
-    Layout(#[from] crate::builtin::layout::LayoutError),
+    Layout(#[from] berth_cgroups::LayoutError),
     #[error(transparent)]
-    Cgroup(#[from] crate::builtin::cgroup::CgroupError),
+    Cgroup(#[from] berth_cgroups::CgroupError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -199,7 +199,12 @@ fn prepare(
             source,
         })?;
     }
-    cgroups::create(&layout, &paths.name, limits)?;
+    berth_cgroups::create(
+        &layout,
+        &paths.name,
+        limits,
+        crate::builtin::security::DEVICE_RULES,
+    )?;
     let path = plan_path(paths);
     let text = serde_json::to_vec_pretty(plan).unwrap_or_default();
     std::fs::write(&path, text).map_err(|source| PrepareError::Io { path, source })

@@ -37,7 +37,7 @@ pub fn local_host() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("needs root".into());
     }
-    let layout = crate::builtin::cgroup::Layout::detect().map_err(|e| e.to_string())?;
+    let layout = berth_cgroups::Layout::detect().map_err(|e| e.to_string())?;
     for controller in ["cpu", "memory", "pids", "freezer"] {
         layout
             .controller_dir(controller, "probe")

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use nix::unistd::dup2;
 
 use super::{LaunchPlan, cgroups, plan_path};
-use crate::builtin::cgroup::{self, Layout};
 use crate::builtin::console::Console;
 use crate::builtin::shim::{Opts, detached};
 use crate::builtin::state::{Paths, Proc};
+use berth_cgroups::{self as cgroup, Layout};
 
 /// How long the tool may take to start the guest's init.
 const INIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -148,7 +148,7 @@ fn spawn_tool(
         .split_first()
         .ok_or_else(|| SuperviseError::Plan("empty argv".into()))?;
     let joins = if plan.join_cgroups {
-        cgroups::join_files(layout, name)?
+        cgroup::join_files(layout, name)?
     } else {
         Vec::new()
     };

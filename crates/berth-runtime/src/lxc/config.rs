@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::ContainerSpec;
-use crate::builtin::cgroup::{self, Layout};
+use berth_cgroups::{self as cgroup, Layout};
 
 /// LXC's defaults for every container (devices, capabilities, seccomp, auto mounts).
 pub const COMMON_CONF: &str = "/usr/share/lxc/config/common.conf";

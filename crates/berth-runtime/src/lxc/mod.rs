@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
 
-use crate::builtin::cgroup::{self, Layout};
 use crate::host::probe;
 use crate::host::tools::{self, ToolError};
 use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,
 };
+use berth_cgroups::{self as cgroup, Layout};
 use info::{log_tail, parse_info, tool_message};
 
 /// How long `lxc-start`, `lxc-info` and friends may take (not the guest's shutdown).

@@ -12,9 +12,9 @@ use berth_types::Limits;
 use serde_json::json;
 
 use super::{OciRuntime, OciTool, hybrid};
-use crate::builtin::cgroup::{self, Layout};
 use crate::builtin::security;
 use crate::{ExecResult, RuntimeError};
+use berth_cgroups::{self as cgroup, Layout};
 
 /// What to run.
 #[derive(Debug, Clone)]

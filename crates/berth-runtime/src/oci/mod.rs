@@ -10,10 +10,10 @@ mod app;
 use std::path::PathBuf;
 
 use crate::builtin::BuiltinConfig;
-use crate::builtin::cgroup::Layout;
 use crate::builtin::spec;
 use crate::host::{self, LaunchPlan, Supervised, probe};
 use crate::{ContainerSpec, Runtime, RuntimeError};
+use berth_cgroups::Layout;
 
 pub use app::AppSpec;
 
