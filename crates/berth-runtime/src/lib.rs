@@ -7,6 +7,7 @@
 pub mod builtin;
 mod error;
 mod host;
+pub mod local;
 pub mod lxc;
 pub mod nspawn;
 pub mod oci;

@@ -9,11 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use super::BuiltinConfig;
-use super::control;
-use super::spec;
-use super::state::Paths;
 use crate::ContainerSpec;
+use crate::local::state::Paths;
+use crate::local::{LocalConfig, control, spec};
 use berth_cgroups::Layout;
 
 /// How long a shim may take to report the guest's init running.
@@ -52,7 +50,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError + '_ {
     }
 }
 
-pub async fn start(cfg: &BuiltinConfig, spec: &ContainerSpec) -> Result<i32, LaunchError> {
+pub async fn start(cfg: &LocalConfig, spec: &ContainerSpec) -> Result<i32, LaunchError> {
     let name = spec.name.as_str();
     let paths = Paths::new(&cfg.state_root, name);
     let prepared = {
@@ -79,7 +77,7 @@ pub async fn start(cfg: &BuiltinConfig, spec: &ContainerSpec) -> Result<i32, Lau
 /// Spawns the shim with `args` (its stderr to `log_path`) and waits for its `ready PID` line;
 /// returns that pid, or the shim's error (its `error …` line or the log's tail).
 pub(crate) async fn spawn_shim(
-    cfg: &BuiltinConfig,
+    cfg: &LocalConfig,
     args: &[std::ffi::OsString],
     log_path: &Path,
 ) -> Result<i32, LaunchError> {

@@ -11,17 +11,9 @@
 //! the `stopping` marker in `state_root/<name>/`; libcontainer's state in
 //! `state_root/youki/<name>/`. The guest's cgroup is `/berth/<name>` in every hierarchy.
 
-pub(crate) mod console;
-pub(crate) mod control;
-pub(crate) mod exec;
 pub(crate) mod launch;
-pub(crate) mod security;
 pub(crate) mod shim;
-pub(crate) mod spec;
-pub(crate) mod state;
-pub(crate) mod terminal;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,29 +23,20 @@ use crate::{TerminalSession, TerminalSpec};
 
 pub use shim::shim_main;
 
+use crate::local::state::Paths;
+use crate::local::{LocalConfig, control, exec, terminal};
 use crate::{ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus};
-use state::Paths;
-
-/// Where the backend keeps its state and how it runs its shim.
-#[derive(Debug, Clone)]
-pub struct BuiltinConfig {
-    /// Runtime state: pid files and libcontainer's state (e.g. `/run/berth/runtime`).
-    pub state_root: PathBuf,
-    /// The argv prefix that runs the shim: `["/usr/bin/berthd", "shim"]` or
-    /// `["/usr/lib/berth/berth-shim"]`; `run …` or `exec …` is appended.
-    pub shim_command: Vec<OsString>,
-}
 
 pub struct BuiltinRuntime {
-    config: BuiltinConfig,
+    config: LocalConfig,
 }
 
 impl BuiltinRuntime {
-    pub fn new(config: BuiltinConfig) -> Self {
+    pub fn new(config: LocalConfig) -> Self {
         Self { config }
     }
 
-    pub fn config(&self) -> &BuiltinConfig {
+    pub fn config(&self) -> &LocalConfig {
         &self.config
     }
 
@@ -213,7 +196,7 @@ impl Runtime for BuiltinRuntime {
         if let RuntimeStatus::Stopped = self.status(name).await? {
             return Err(RuntimeError::NotRunning(name.clone()));
         }
-        let socket = state::Paths::new(&self.config.state_root, name.as_str()).console_socket();
+        let socket = Paths::new(&self.config.state_root, name.as_str()).console_socket();
         let stream = tokio::net::UnixStream::connect(&socket)
             .await
             .map_err(|e| failed(name, "console", format!("{}: {e}", socket.display())))?;

@@ -1,12 +1,12 @@
 //! The per-guest supervisor (`berth-shim run`), like containerd's shim: detaches from the daemon,
 //! starts the guest with libcontainer, reports init's pid, reaps init and cleans up after it.
-//! `berth-shim enter` is the short-lived helper that runs one command inside (see `host::enter`).
+//! `berth-shim enter` is the short-lived helper that runs one command inside (see `local::enter`).
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
@@ -17,10 +17,11 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, dup2, fork, setsid};
 use oci_spec::runtime::Spec;
 
-use super::console::Console;
-use super::security;
-use super::spec::CONSOLE;
-use super::state::{Paths, Proc};
+use crate::local::console::{self, Console};
+use crate::local::invoke::Opts;
+use crate::local::security;
+use crate::local::spec::CONSOLE;
+use crate::local::state::{self, Paths, Proc};
 use berth_cgroups::{self as cgroup, Layout, devices};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +33,9 @@ pub enum ShimError {
     #[error(transparent)]
     Layout(#[from] cgroup::LayoutError),
     #[error(transparent)]
-    Console(#[from] super::console::ConsoleError),
+    Console(#[from] console::ConsoleError),
     #[error(transparent)]
-    State(#[from] super::state::StateError),
+    State(#[from] state::StateError),
     #[error(transparent)]
     Devices(#[from] devices::DevicesError),
     #[error("bundle: {0}")]
@@ -45,50 +46,6 @@ pub enum ShimError {
     Sys(#[from] nix::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Options shared by the subcommands.
-#[derive(Debug, Default)]
-pub(crate) struct Opts {
-    pub name: String,
-    pub state_root: PathBuf,
-    pub bundle: Option<PathBuf>,
-    pub cwd: Option<String>,
-    pub env: Vec<(String, String)>,
-    pub argv: Vec<String>,
-}
-
-impl Opts {
-    pub(crate) fn parse(args: &[OsString]) -> Result<Opts, ShimError> {
-        let mut o = Opts::default();
-        let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
-        while let Some(flag) = it.next() {
-            if flag == "--" {
-                o.argv = it.by_ref().collect();
-                break;
-            }
-            let value = it
-                .next()
-                .ok_or_else(|| ShimError::Usage(format!("{flag} needs a value")))?;
-            match flag.as_str() {
-                "--name" => o.name = value,
-                "--state-root" => o.state_root = value.into(),
-                "--bundle" => o.bundle = Some(value.into()),
-                "--cwd" => o.cwd = Some(value),
-                "--env" => {
-                    let (k, v) = value.split_once('=').unwrap_or((&value, ""));
-                    o.env.push((k.to_owned(), v.to_owned()));
-                }
-                other => return Err(ShimError::Usage(format!("unknown option {other}"))),
-            }
-        }
-        if o.name.is_empty() || o.state_root.as_os_str().is_empty() {
-            return Err(ShimError::Usage(
-                "--name and --state-root are required".into(),
-            ));
-        }
-        Ok(o)
-    }
 }
 
 /// Entry point of `berth-shim` / `berthd shim`. `args` are the arguments after the program
@@ -111,7 +68,7 @@ pub fn shim_main(args: Vec<OsString>) -> i32 {
     match cmd.to_str() {
         Some("run") => run(opts),
         Some("tool") => crate::host::tool_main(opts),
-        Some("enter") => crate::host::enter_main(opts),
+        Some("enter") => crate::local::enter::enter_main(opts),
         _ => {
             eprintln!("berth-shim: unknown command {}", cmd.to_string_lossy());
             2

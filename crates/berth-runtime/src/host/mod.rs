@@ -6,22 +6,18 @@
 //! SIGKILL), freeze, status, limits and remove behave the same, and guests outlive berthd.
 
 mod cgroups;
-mod enter;
-pub mod probe;
 mod supervise;
-pub(crate) mod tools;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use enter::enter_main;
 pub(crate) use supervise::tool_main;
 
-use crate::builtin::control;
+use crate::builtin::BuiltinRuntime;
 use crate::builtin::launch::{LaunchError, spawn_shim};
-use crate::builtin::state::Paths;
-use crate::builtin::{BuiltinConfig, BuiltinRuntime};
+use crate::local::state::Paths;
+use crate::local::{LocalConfig, control};
 use crate::{ContainerSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession, TerminalSpec};
 use berth_cgroups::Layout;
 
@@ -59,14 +55,14 @@ pub(crate) struct Supervised {
 }
 
 impl Supervised {
-    pub fn new(backend: &'static str, config: BuiltinConfig) -> Self {
+    pub fn new(backend: &'static str, config: LocalConfig) -> Self {
         Self {
             backend,
             inner: BuiltinRuntime::new(config),
         }
     }
 
-    pub fn config(&self) -> &BuiltinConfig {
+    pub fn config(&self) -> &LocalConfig {
         self.inner.config()
     }
 
@@ -121,7 +117,7 @@ impl Supervised {
         name: &berth_types::InstanceName,
         spec: &crate::ExecSpec,
     ) -> Result<crate::ExecResult, RuntimeError> {
-        use crate::builtin::exec::{self, ExecError};
+        use crate::local::exec::{self, ExecError};
         if let RuntimeStatus::Frozen { .. } = self.inner.status(name).await? {
             return Err(failed(name, "exec", "the instance is frozen"));
         }
@@ -147,7 +143,7 @@ impl Supervised {
             }
             RuntimeStatus::Stopped => return Err(RuntimeError::NotRunning(name.clone())),
         };
-        crate::builtin::terminal::open(self.config(), "enter", name.as_str(), pid, spec)
+        crate::local::terminal::open(self.config(), "enter", name.as_str(), pid, spec)
             .await
             .map_err(|e| failed(name, "terminal", e))
     }
@@ -203,7 +199,7 @@ fn prepare(
         &layout,
         &paths.name,
         limits,
-        crate::builtin::security::DEVICE_RULES,
+        crate::local::security::DEVICE_RULES,
     )?;
     let path = plan_path(paths);
     let text = serde_json::to_vec_pretty(plan).unwrap_or_default();

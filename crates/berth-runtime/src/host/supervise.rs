@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use nix::unistd::dup2;
 
 use super::{LaunchPlan, cgroups, plan_path};
-use crate::builtin::console::Console;
-use crate::builtin::shim::{Opts, detached};
-use crate::builtin::state::{Paths, Proc};
+use crate::builtin::shim::detached;
+use crate::local::console::{self, Console};
+use crate::local::invoke::Opts;
+use crate::local::state::{self, Paths, Proc};
 use berth_cgroups::{self as cgroup, Layout};
 
 /// How long the tool may take to start the guest's init.
@@ -28,9 +29,9 @@ enum SuperviseError {
     #[error(transparent)]
     Layout(#[from] cgroup::LayoutError),
     #[error(transparent)]
-    Console(#[from] crate::builtin::console::ConsoleError),
+    Console(#[from] console::ConsoleError),
     #[error(transparent)]
-    State(#[from] crate::builtin::state::StateError),
+    State(#[from] state::StateError),
     #[error("cannot run {program}: {source}")]
     Spawn {
         program: String,

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
 
-use crate::host::probe;
-use crate::host::tools::{self, ToolError};
+use crate::local::probe;
+use crate::local::tools::{self, ToolError};
 use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,

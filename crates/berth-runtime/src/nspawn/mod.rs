@@ -4,8 +4,8 @@
 //! (`--register=no --keep-unit`). nspawn runs inside the network namespace berthd prepared
 //! (the supervisor joins it), so the guest's eth0 sits on Berth's bridge with Berth's address.
 
-use crate::builtin::BuiltinConfig;
-use crate::host::{self, LaunchPlan, Supervised, probe};
+use crate::host::{self, LaunchPlan, Supervised};
+use crate::local::{LocalConfig, probe};
 use crate::{ContainerSpec, Runtime, RuntimeError};
 
 /// nspawn's exit code when the guest asked for a reboot.
@@ -17,7 +17,7 @@ pub struct NspawnRuntime {
 
 impl NspawnRuntime {
     /// `config.state_root` must be the backend's own (e.g. `/run/berth/nspawn`).
-    pub fn new(config: BuiltinConfig) -> Self {
+    pub fn new(config: LocalConfig) -> Self {
         Self {
             host: Supervised::new("nspawn", config),
         }

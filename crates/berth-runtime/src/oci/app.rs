@@ -12,7 +12,7 @@ use berth_types::Limits;
 use serde_json::json;
 
 use super::{OciRuntime, OciTool, hybrid};
-use crate::builtin::security;
+use crate::local::{security, tools};
 use crate::{ExecResult, RuntimeError};
 use berth_cgroups::{self as cgroup, Layout};
 
@@ -142,7 +142,7 @@ impl OciRuntime {
         if hide {
             private_cgroup_v1(&mut cmd);
         }
-        let result = crate::host::tools::collect(cmd, None, app.output_cap, app.timeout).await;
+        let result = tools::collect(cmd, None, app.output_cap, app.timeout).await;
         // Whatever happened: no container, state or cgroup is left.
         let _ = tokio::process::Command::new(&program)
             .arg("--root")
@@ -160,9 +160,7 @@ impl OciRuntime {
         })
         .await;
         result.map_err(|e| match e {
-            crate::host::tools::ToolError::Timeout { .. } => {
-                RuntimeError::ExecTimeout(app.timeout.as_secs())
-            }
+            tools::ToolError::Timeout { .. } => RuntimeError::ExecTimeout(app.timeout.as_secs()),
             other => failed(other.to_string()),
         })
     }

@@ -9,9 +9,8 @@ mod app;
 
 use std::path::PathBuf;
 
-use crate::builtin::BuiltinConfig;
-use crate::builtin::spec;
-use crate::host::{self, LaunchPlan, Supervised, probe};
+use crate::host::{self, LaunchPlan, Supervised};
+use crate::local::{LocalConfig, probe, spec};
 use crate::{ContainerSpec, Runtime, RuntimeError};
 use berth_cgroups::Layout;
 
@@ -51,7 +50,7 @@ pub struct OciRuntime {
 
 impl OciRuntime {
     /// `config.state_root` must be the backend's own (e.g. `/run/berth/oci`).
-    pub fn new(config: BuiltinConfig, tool: Option<OciTool>) -> Self {
+    pub fn new(config: LocalConfig, tool: Option<OciTool>) -> Self {
         Self {
             host: Supervised::new("oci", config),
             tool,

@@ -11,8 +11,9 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use nix::fcntl::OFlag;
 use tokio::io::AsyncBufReadExt;
 
-use super::BuiltinConfig;
-use super::exec::{hand_over_status_pipe, helper_command};
+use super::LocalConfig;
+use super::exec::hand_over_status_pipe;
+use super::invoke::helper_command;
 use crate::{TerminalSession, TerminalSpec};
 
 struct Pty {
@@ -80,7 +81,7 @@ fn guest_pty(init_pid: i32) -> Result<(OwnedFd, OwnedFd), TerminalError> {
 }
 
 pub async fn open(
-    cfg: &BuiltinConfig,
+    cfg: &LocalConfig,
     verb: &str,
     name: &str,
     init_pid: i32,

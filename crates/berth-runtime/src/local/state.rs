@@ -1,4 +1,4 @@
-//! Where the builtin backend keeps each guest's runtime files under `state_root`, and reading
+//! Where a local backend keeps each guest's runtime files under its `state_root`, and reading
 //! them back: the shim's and init's pids (with start times, so a reused pid is not mistaken).
 
 use std::fs;

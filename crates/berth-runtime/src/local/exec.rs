@@ -3,7 +3,6 @@
 //! The helper reports on descriptor 3: `pid N` once the command runs, then `exit CODE`, or
 //! `error notrunning|notfound|failed MESSAGE`.
 
-use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::BuiltinConfig;
+use super::LocalConfig;
+use super::invoke::helper_command;
 use crate::{ExecResult, ExecSpec};
 
 /// The descriptor the daemon hands the helper its status pipe on.
@@ -46,7 +46,7 @@ const DRAIN_GRACE: Duration = Duration::from_millis(300);
 /// Runs `exec` through the shim's helper subcommand `verb` (`exec`, or `enter` for the
 /// host-tool backends), which speaks the status-pipe protocol.
 pub async fn run(
-    cfg: &BuiltinConfig,
+    cfg: &LocalConfig,
     verb: &str,
     name: &str,
     exec: &ExecSpec,
@@ -131,7 +131,7 @@ pub async fn run(
 }
 
 /// Puts the write end of the status pipe on [`STATUS_FD`] in the helper.
-pub(crate) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
+pub(super) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
     let tx_raw = status_tx.as_raw_fd();
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
     // functions (dup2, fcntl) on descriptors that stay open until the spawn returns.
@@ -148,42 +148,10 @@ pub(crate) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd)
     }
 }
 
-/// `berth-shim VERB --name … -- argv…`; the caller sets up stdio.
-pub(crate) fn helper_command(
-    cfg: &BuiltinConfig,
-    verb: &str,
-    name: &str,
-    cwd: Option<&str>,
-    env: &BTreeMap<String, String>,
-    argv: &[String],
-) -> Command {
-    let (program, prefix) = cfg
-        .shim_command
-        .split_first()
-        .map_or((std::ffi::OsStr::new("berth-shim"), &[][..]), |(p, r)| {
-            (p.as_os_str(), r)
-        });
-    let mut cmd = Command::new(program);
-    cmd.args(prefix)
-        .arg(verb)
-        .arg("--name")
-        .arg(name)
-        .arg("--state-root")
-        .arg(&cfg.state_root);
-    if let Some(cwd) = cwd {
-        cmd.arg("--cwd").arg(cwd);
-    }
-    for (k, v) in env {
-        cmd.arg("--env").arg(format!("{k}={v}"));
-    }
-    cmd.arg("--").args(argv).kill_on_drop(true);
-    cmd
-}
-
-pub(crate) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
+pub(super) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
 
 /// Reads a stream to its end into `into`, keeping at most `cap` bytes and noting any dropped.
-pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
+pub(super) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
     let Some(mut stream) = stream else {
         return;
     };
@@ -200,7 +168,7 @@ pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usi
 }
 
 /// Waits a short grace for the reader to finish, then takes what it has.
-pub(crate) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
+pub(super) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
     let abort = task.abort_handle();
     if tokio::time::timeout(DRAIN_GRACE, task).await.is_err() {
         abort.abort();
