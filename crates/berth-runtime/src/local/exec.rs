@@ -15,8 +15,10 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::process::Command;
 
 use super::LocalConfig;
-use super::invoke::helper_command;
-use crate::{ExecResult, ExecSpec};
+use super::failed;
+use super::invoke::enter_command;
+use super::launcher::RunningGuest;
+use crate::{ExecResult, ExecSpec, RuntimeError};
 
 /// The descriptor the daemon hands the helper its status pipe on.
 pub const STATUS_FD: i32 = 3;
@@ -43,17 +45,24 @@ impl From<std::io::Error> for ExecError {
 /// pipes open).
 const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
-/// Runs `exec` through the shim's helper subcommand `verb` (`exec`, or `enter` for the
-/// host-tool backends), which speaks the status-pipe protocol.
-pub async fn run(
-    cfg: &LocalConfig,
-    verb: &str,
-    name: &str,
-    exec: &ExecSpec,
-) -> Result<ExecResult, ExecError> {
+/// Runs `spec` in `guest` through `berthd shim enter`.
+pub async fn run_in(guest: &RunningGuest<'_>, spec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
+    let name = guest.name;
+    run(guest.config, name.as_str(), spec)
+        .await
+        .map_err(|e| match e {
+            ExecError::NotRunning => RuntimeError::NotRunning(name.clone()),
+            ExecError::NotFound(cmd) => RuntimeError::CommandNotFound(cmd),
+            ExecError::Timeout => RuntimeError::ExecTimeout(spec.timeout.as_secs()),
+            ExecError::Failed(reason) => failed(name, "exec", reason),
+        })
+}
+
+/// Runs `exec` through `berthd shim enter`, which speaks the status-pipe protocol.
+async fn run(cfg: &LocalConfig, name: &str, exec: &ExecSpec) -> Result<ExecResult, ExecError> {
     let (status_rx, status_tx) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ExecError::Failed(e.to_string()))?;
-    let mut cmd = helper_command(cfg, verb, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
+    let mut cmd = enter_command(cfg, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
     cmd.stdin(if exec.stdin.is_some() {
         Stdio::piped()
     } else {

@@ -46,6 +46,17 @@ pub fn local_host() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the shim berthd runs for every local guest is there; the reason otherwise.
+pub fn shim(config: &super::LocalConfig) -> Result<(), String> {
+    match config.shim_command.first().map(Path::new) {
+        None => Err("no shim command configured".into()),
+        Some(p) if p.is_absolute() && !p.exists() => {
+            Err(format!("shim {} does not exist", p.display()))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

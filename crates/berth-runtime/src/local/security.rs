@@ -1,5 +1,6 @@
-//! What the guest may do: its capabilities (LXC's default drop list), the seccomp deny list,
-//! and the devices its cgroup lets it open.
+//! What a guest may do, for every local backend that takes Berth's policy (builtin, oci, and
+//! the enter helper on all of them): its capabilities (LXC's default drop list), the seccomp
+//! deny list, masked and read-only paths, and the devices its cgroup lets it open.
 
 use serde_json::{Value, json};
 
@@ -13,6 +14,20 @@ const DROPPED_CAPS: &[&str] = &[
     "CAP_MAC_ADMIN",
     "CAP_MAC_OVERRIDE",
 ];
+
+/// Files of /proc and /sys the guest sees as empty (runc's and LXC's list).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/acpi",
+    "/sys/firmware",
+];
+
+/// Parts of /proc the guest may read but not write (`/proc/sys` is mounted read-only apart).
+pub const READONLY_PATHS: &[&str] = &["/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 
 /// Every capability, in kernel numbering order (index = capability number).
 const ALL_CAPS: &[&str] = &[

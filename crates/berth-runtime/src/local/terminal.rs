@@ -13,8 +13,10 @@ use tokio::io::AsyncBufReadExt;
 
 use super::LocalConfig;
 use super::exec::hand_over_status_pipe;
-use super::invoke::helper_command;
-use crate::{TerminalSession, TerminalSpec};
+use super::failed;
+use super::invoke::enter_command;
+use super::launcher::RunningGuest;
+use crate::{RuntimeError, TerminalSession, TerminalSpec};
 
 struct Pty {
     master: OwnedFd,
@@ -80,9 +82,18 @@ fn guest_pty(init_pid: i32) -> Result<(OwnedFd, OwnedFd), TerminalError> {
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
 }
 
-pub async fn open(
+/// Starts `spec` on a pty in `guest` through `berthd shim enter`.
+pub async fn open_in(
+    guest: &RunningGuest<'_>,
+    spec: &TerminalSpec,
+) -> Result<TerminalSession, RuntimeError> {
+    open(guest.config, guest.name.as_str(), guest.init, spec)
+        .await
+        .map_err(|e| failed(guest.name, "terminal", e))
+}
+
+async fn open(
     cfg: &LocalConfig,
-    verb: &str,
     name: &str,
     init_pid: i32,
     spec: &TerminalSpec,
@@ -95,7 +106,7 @@ pub async fn open(
     let mut argv = vec!["setsid".to_owned(), "-c".to_owned(), "-w".to_owned()];
     argv.extend(spec.argv.iter().cloned());
     let env: BTreeMap<String, String> = spec.env.iter().cloned().collect();
-    let mut cmd = helper_command(cfg, verb, name, spec.cwd.as_deref(), &env, &argv);
+    let mut cmd = enter_command(cfg, name, spec.cwd.as_deref(), &env, &argv);
     let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
     cmd.stdin(stdio(&pty.slave).map_err(TerminalError::Spawn)?)
         .stdout(stdio(&pty.slave).map_err(TerminalError::Spawn)?)

@@ -12,6 +12,7 @@ use berth_types::Limits;
 use serde_json::json;
 
 use super::{OciRuntime, OciTool, hybrid};
+use crate::local::state::Paths;
 use crate::local::{security, tools};
 use crate::{ExecResult, RuntimeError};
 use berth_cgroups::{self as cgroup, Layout};
@@ -72,6 +73,9 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
     if let Some(processes) = app.limits.processes {
         resources["pids"] = json!({"limit": processes});
     }
+    // No /proc/sys/net of its own: all of /proc/sys is read-only.
+    let mut readonly = vec!["/proc/sys"];
+    readonly.extend(security::READONLY_PATHS);
     json!({
         "ociVersion": "1.0.2",
         "root": {"path": rootfs, "readonly": false},
@@ -102,11 +106,8 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
             ],
             "resources": resources,
             "seccomp": security::seccomp(),
-            "maskedPaths": [
-                "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                "/proc/scsi", "/proc/acpi", "/sys/firmware",
-            ],
-            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"],
+            "maskedPaths": security::MASKED_PATHS,
+            "readonlyPaths": readonly,
         },
     })
 }
@@ -119,10 +120,13 @@ impl OciRuntime {
             action: "run",
             reason,
         };
-        let (tool, program) = self.tool().map_err(|reason| RuntimeError::Unusable {
-            backend: "oci",
-            reason,
-        })?;
+        let (tool, program) = self
+            .launcher()
+            .tool()
+            .map_err(|reason| RuntimeError::Unusable {
+                backend: "oci",
+                reason,
+            })?;
         let rootfs = std::fs::canonicalize(&app.rootfs)
             .map_err(|e| failed(format!("{}: {e}", app.rootfs.display())))?;
         let path = app.bundle.join("config.json");
@@ -130,7 +134,7 @@ impl OciRuntime {
             .map_err(|e| failed(format!("{}: {e}", path.display())))?;
         let layout = Layout::detect().map_err(|e| failed(e.to_string()))?;
         let hide = tool == OciTool::Crun && hybrid(&layout);
-        let root = self.tool_root();
+        let root = Paths::new(&self.config().state_root, app.id.as_str()).engine_root;
         let mut cmd = tokio::process::Command::new(&program);
         cmd.arg("--root")
             .arg(&root)
