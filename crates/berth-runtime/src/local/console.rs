@@ -14,7 +14,7 @@ use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
 
 use super::failed;
-use super::launcher::RunningGuest;
+use super::guest::RunningGuest;
 use crate::{RuntimeError, TerminalSession};
 
 /// Bytes of console output kept before the log is rotated to `console.log.1`.

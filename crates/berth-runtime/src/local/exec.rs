@@ -16,8 +16,8 @@ use tokio::process::Command;
 
 use super::LocalConfig;
 use super::failed;
+use super::guest::RunningGuest;
 use super::invoke::enter_command;
-use super::launcher::RunningGuest;
 use crate::{ExecResult, ExecSpec, RuntimeError};
 
 /// The descriptor the daemon hands the helper its status pipe on.

@@ -12,7 +12,8 @@ use std::time::Duration;
 use berth_cgroups::Layout;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::launcher::{Launch, Launcher, PlanError};
+use super::guest::Launch;
+use super::launcher::{Launcher, PlanError};
 use super::plan::PlanFileError;
 use super::state::Paths;
 use super::{LocalConfig, control, invoke, security};

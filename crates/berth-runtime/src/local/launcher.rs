@@ -3,16 +3,11 @@
 //! defaults do not fit its kind of guest, how a running one is shut down, entered and watched.
 //! [`super::LocalRuntime`] implements the `Runtime` trait once on top of it.
 
-use std::path::PathBuf;
-
-use berth_cgroups::Layout;
-use berth_types::InstanceName;
-
-use super::LocalConfig;
+use super::guest::{Launch, RunningGuest};
 use super::plan::LaunchPlan;
 use super::state::{Paths, Proc};
 use super::{console, control, exec, terminal};
-use crate::{ContainerSpec, ExecResult, ExecSpec, RuntimeError, TerminalSession, TerminalSpec};
+use crate::{ExecResult, ExecSpec, RuntimeError, TerminalSession, TerminalSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -27,29 +22,6 @@ impl From<super::spec::SpecError> for PlanError {
     fn from(e: super::spec::SpecError) -> Self {
         PlanError::Failed(e.to_string())
     }
-}
-
-/// What a launcher is given to plan one start, on a blocking thread, once a dead guest's
-/// leftovers are cleared and its directories exist.
-pub struct Launch<'a> {
-    pub spec: &'a ContainerSpec,
-    /// The host's cgroups.
-    pub layout: &'a Layout,
-    /// The guest's files; `paths.engine_root` is where an engine keeps its own state.
-    pub paths: &'a Paths,
-    /// The root filesystem the engine boots: every launcher uses this, not `spec.rootfs`.
-    /// Today it is `spec.rootfs` itself; a guest's user-namespace id range (unprivileged
-    /// guests) makes it the idmapped mount of it, prepared here for every backend alike.
-    pub rootfs: PathBuf,
-}
-
-/// A running (or frozen) guest, as the guest-control methods get it.
-pub struct RunningGuest<'a> {
-    pub name: &'a InstanceName,
-    pub config: &'a LocalConfig,
-    pub paths: &'a Paths,
-    /// Init's host pid.
-    pub init: i32,
 }
 
 /// One local backend: how its guest starts, and how it is reached where a system container's

@@ -18,6 +18,7 @@ pub mod console;
 pub mod control;
 pub mod enter;
 pub mod exec;
+pub mod guest;
 pub mod invoke;
 pub mod launch;
 pub mod launcher;
@@ -38,7 +39,8 @@ use std::time::Duration;
 
 use berth_types::{InstanceName, Limits};
 
-pub use launcher::{Launch, Launcher, PlanError, RunningGuest};
+pub use guest::{Launch, RunningGuest};
+pub use launcher::{Launcher, PlanError};
 pub use plan::{EnginePlan, LaunchPlan, ToolPlan};
 
 use crate::{

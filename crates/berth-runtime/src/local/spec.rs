@@ -6,7 +6,7 @@ use std::path::Path;
 use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
-use super::launcher::Launch;
+use super::guest::Launch;
 use super::security;
 use crate::ContainerSpec;
 use berth_cgroups::{self as cgroup, Layout};

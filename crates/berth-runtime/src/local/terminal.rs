@@ -14,8 +14,8 @@ use tokio::io::AsyncBufReadExt;
 use super::LocalConfig;
 use super::exec::hand_over_status_pipe;
 use super::failed;
+use super::guest::RunningGuest;
 use super::invoke::enter_command;
-use super::launcher::RunningGuest;
 use crate::{RuntimeError, TerminalSession, TerminalSpec};
 
 struct Pty {
