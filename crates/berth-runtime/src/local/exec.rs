@@ -1,4 +1,4 @@
-//! Daemon side of `exec`: starts the `berth-shim enter` helper with piped stdio and a status
+//! Daemon side of `exec`: starts the `berthd shim enter` helper with piped stdio and a status
 //! pipe, feeds stdin, collects capped output, enforces the timeout and reads the exit code.
 //! The helper reports on descriptor 3: `pid N` once the command runs, then `exit CODE`, or
 //! `error notrunning|notfound|failed MESSAGE`.

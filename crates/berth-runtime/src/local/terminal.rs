@@ -1,4 +1,4 @@
-//! Daemon side of interactive sessions: a pty pair, the `berth-shim enter` helper with the slave
+//! Daemon side of interactive sessions: a pty pair, the `berthd shim enter` helper with the slave
 //! as its stdio, and `setsid -c -w` inside the guest so the command leads a new session whose
 //! controlling terminal is that pty (job control, SIGWINCH on resize, ^C to the foreground).
 
