@@ -4,11 +4,11 @@
 use std::fs;
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, CgroupError, Layout};
 use berth_types::Limits;
 
 use super::state::{Paths, Proc};
 use crate::RuntimeStatus;
-use berth_cgroups::{self as cgroup, CgroupError, Layout};
 
 /// How long the shim may take to clean up after init exited.
 const SHIM_GRACE: Duration = Duration::from_secs(15);

@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, chroot, fchdir, fork};
@@ -16,7 +17,6 @@ use nix::unistd::{ForkResult, chroot, fchdir, fork};
 use super::exec::STATUS_FD;
 use super::invoke::Opts;
 use super::state::Paths;
-use berth_cgroups::{self as cgroup, Layout};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Namespaces joined, in order: the mount namespace last but one, pid last (it applies to

@@ -2,9 +2,8 @@
 //! the enter helper on all of them): its capabilities (LXC's default drop list), the seccomp
 //! deny list, masked and read-only paths, and the devices its cgroup lets it open.
 
-use serde_json::{Value, json};
-
 use berth_cgroups::DeviceRule;
+use serde_json::{Value, json};
 
 /// Capabilities the guest does not get (LXC's default drop list).
 const DROPPED_CAPS: &[&str] = &[

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
+use berth_types::Limits;
 use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
 use super::guest::Launch;
 use super::security;
-use crate::ContainerSpec;
-use berth_cgroups::{self as cgroup, Layout};
 
 /// Where the shim's console pty is bind-mounted; the shim fills in the source.
 pub const CONSOLE: &str = "/dev/console";
@@ -62,7 +62,7 @@ pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError>
                 {"type": "cgroup"}, netns,
             ],
             "devices": security::extra_devices(),
-            "resources": resources(spec),
+            "resources": resources(&spec.limits),
             "seccomp": security::seccomp(),
             "maskedPaths": security::MASKED_PATHS,
             "readonlyPaths": security::READONLY_PATHS,
@@ -213,16 +213,17 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
     m
 }
 
-fn resources(spec: &ContainerSpec) -> Value {
+/// `limits` and the device allow-list as OCI `linux.resources`.
+pub fn resources(limits: &Limits) -> Value {
     let mut r = json!({"devices": security::device_rules()});
-    if let Some(cpu) = spec.limits.cpu {
+    if let Some(cpu) = limits.cpu {
         r["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
     }
-    if let Some(memory) = spec.limits.memory {
+    if let Some(memory) = limits.memory {
         // OCI `swap` is RAM+swap: equal to the RAM limit, the guest cannot swap past it.
         r["memory"] = json!({"limit": memory, "swap": memory});
     }
-    if let Some(processes) = spec.limits.processes {
+    if let Some(processes) = limits.processes {
         r["pids"] = json!({"limit": processes});
     }
     r
@@ -235,6 +236,7 @@ mod tests {
     use berth_types::{InstanceName, Limits};
 
     use super::*;
+    use crate::ContainerSpec;
     use crate::local::state::Paths;
     use berth_cgroups::Hierarchy;
 

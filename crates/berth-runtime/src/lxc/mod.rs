@@ -12,6 +12,7 @@ mod info;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, Layout};
 use berth_types::{InstanceName, Limits};
 
 use crate::local::probe;
@@ -20,7 +21,6 @@ use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,
 };
-use berth_cgroups::{self as cgroup, Layout};
 use info::{log_tail, parse_info, tool_message};
 
 /// How long `lxc-start`, `lxc-info` and friends may take (not the guest's shutdown).

@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, Layout};
 use berth_types::Limits;
 use serde_json::json;
 
 use super::{OciRuntime, OciTool, hybrid};
 use crate::local::state::Paths;
-use crate::local::{security, tools};
+use crate::local::{security, spec, tools};
 use crate::{ExecResult, RuntimeError};
-use berth_cgroups::{self as cgroup, Layout};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -63,16 +63,7 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     }
-    let mut resources = json!({"devices": security::device_rules()});
-    if let Some(cpu) = app.limits.cpu {
-        resources["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
-    }
-    if let Some(memory) = app.limits.memory {
-        resources["memory"] = json!({"limit": memory, "swap": memory});
-    }
-    if let Some(processes) = app.limits.processes {
-        resources["pids"] = json!({"limit": processes});
-    }
+    let resources = spec::resources(&app.limits);
     // No /proc/sys/net of its own: all of /proc/sys is read-only.
     let mut readonly = vec!["/proc/sys"];
     readonly.extend(security::READONLY_PATHS);

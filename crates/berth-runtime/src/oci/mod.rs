@@ -9,11 +9,12 @@ mod app;
 
 use std::path::PathBuf;
 
+use berth_cgroups::Layout;
+
 use crate::local::{
     EnginePlan, Launch, LaunchPlan, Launcher, LocalConfig, LocalRuntime, PlanError, ToolPlan,
     probe, spec,
 };
-use berth_cgroups::Layout;
 
 pub use app::AppSpec;
 
