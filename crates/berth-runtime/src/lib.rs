@@ -6,11 +6,12 @@
 
 pub mod builtin;
 mod error;
-mod host;
+pub mod local;
 pub mod lxc;
 pub mod nspawn;
 pub mod oci;
 pub mod proxmox;
+pub mod shim;
 pub mod sim;
 mod spec;
 pub mod terminal;

@@ -1,5 +1,5 @@
 //! `berthd`: the Berth daemon. Thin: parse arguments, load configuration, serve the app.
-//! `berthd shim` is the hidden per-instance supervisor the builtin runtime starts.
+//! `berthd shim` is the hidden per-instance supervisor (and enter helper) of the local backends.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match args.command.unwrap_or(Command::Serve) {
         // Before any thread exists: libcontainer forks.
-        Command::Shim { args } => ExitCode::from(berth_runtime::builtin::shim_main(args) as u8),
+        Command::Shim { args } => ExitCode::from(berth_runtime::shim::main(args) as u8),
         Command::UplinkWg { ifname } => match berth_net::wgdevice::run_userspace_device(&ifname) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -5,8 +5,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
+
 use crate::ContainerSpec;
-use crate::builtin::cgroup::{self, Layout};
 
 /// LXC's defaults for every container (devices, capabilities, seccomp, auto mounts).
 pub const COMMON_CONF: &str = "/usr/share/lxc/config/common.conf";

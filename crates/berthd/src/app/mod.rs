@@ -136,13 +136,13 @@ impl App {
         runtimes.insert(
             "builtin".to_owned(),
             AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(
-                berth_runtime::builtin::BuiltinConfig {
+                berth_runtime::local::LocalConfig {
                     state_root: config.runtime_dir.join("runtime"),
                     shim_command: vec![shim.clone().into_os_string(), "shim".into()],
                 },
             )),
         );
-        let tool = |backend: &str| berth_runtime::builtin::BuiltinConfig {
+        let tool = |backend: &str| berth_runtime::local::LocalConfig {
             state_root: config.runtime_dir.join(backend),
             shim_command: vec![shim.clone().into_os_string(), "shim".into()],
         };

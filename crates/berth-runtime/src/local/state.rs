@@ -1,4 +1,4 @@
-//! Where the builtin backend keeps each guest's runtime files under `state_root`, and reading
+//! Where a local backend keeps each guest's runtime files under its `state_root`, and reading
 //! them back: the shim's and init's pids (with start times, so a reused pid is not mistaken).
 
 use std::fs;
@@ -71,8 +71,9 @@ impl Proc {
 pub struct Paths {
     /// `state_root/<name>`: pid files and markers.
     pub dir: PathBuf,
-    /// `state_root/youki`: libcontainer's root (it keeps `youki/<name>`).
-    pub youki_root: PathBuf,
+    /// `state_root/youki`: where the engine keeps its own state (libcontainer, crun or runc
+    /// `--root`; each keeps `youki/<name>`).
+    pub engine_root: PathBuf,
     pub name: String,
 }
 
@@ -80,7 +81,7 @@ impl Paths {
     pub fn new(state_root: &Path, name: &str) -> Paths {
         Paths {
             dir: state_root.join(name),
-            youki_root: state_root.join("youki"),
+            engine_root: state_root.join("youki"),
             name: name.to_owned(),
         }
     }
@@ -98,9 +99,9 @@ impl Paths {
     pub fn stopping(&self) -> PathBuf {
         self.dir.join("stopping")
     }
-    /// libcontainer's state directory for this guest.
-    pub fn youki_dir(&self) -> PathBuf {
-        self.youki_root.join(&self.name)
+    /// The engine's state directory for this guest.
+    pub fn engine_dir(&self) -> PathBuf {
+        self.engine_root.join(&self.name)
     }
 
     pub fn write_proc(path: &Path, proc: Proc) -> Result<(), StateError> {
@@ -126,9 +127,9 @@ impl Paths {
         Self::live_proc(&self.init_pid())
     }
 
-    /// Removes the per-guest directory and libcontainer's state (idempotent).
+    /// Removes the per-guest directory and the engine's state (idempotent).
     pub fn remove_all(&self) -> Result<(), StateError> {
-        for dir in [self.youki_dir(), self.dir.clone()] {
+        for dir in [self.engine_dir(), self.dir.clone()] {
             match fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

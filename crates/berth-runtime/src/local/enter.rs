@@ -1,7 +1,7 @@
-//! `berth-shim enter`: runs one command inside a host-tool backend's running guest, like
+//! `berthd shim enter`: runs one command inside a local backend's running guest, like
 //! `nsenter --all` but also in init's cgroups (so the guest's limits hold), with no more
-//! capabilities than init's bounding set and the builtin backend's syscall deny list. Speaks the builtin exec helper's protocol on
-//! descriptor 3: `pid N` once it runs, then `exit CODE`, or `error notrunning|notfound|failed`.
+//! capabilities than init's bounding set and the guests' syscall deny list. Speaks the exec
+//! protocol (`super::exec`) on descriptor 3: `pid N` once it runs, then `exit CODE`, or `error notrunning|notfound|failed`.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -9,14 +9,14 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, chroot, fchdir, fork};
 
-use crate::builtin::cgroup::{self, Layout};
-use crate::builtin::exec::STATUS_FD;
-use crate::builtin::shim::Opts;
-use crate::builtin::state::Paths;
+use super::exec::STATUS_FD;
+use super::invoke::Opts;
+use super::state::Paths;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Namespaces joined, in order: the mount namespace last but one, pid last (it applies to
@@ -44,7 +44,7 @@ fn failed(what: &str) -> impl FnOnce(nix::Error) -> EnterError + '_ {
     move |e| EnterError::Failed(format!("{what}: {e}"))
 }
 
-pub(crate) fn enter_main(opts: Opts) -> i32 {
+pub fn enter_main(opts: Opts) -> i32 {
     if nix::fcntl::fcntl(STATUS_FD, nix::fcntl::FcntlArg::F_GETFD).is_err() {
         eprintln!("berth-shim enter: descriptor {STATUS_FD} (the status pipe) is not open");
         return 2;
@@ -206,7 +206,7 @@ fn limit_capabilities(bounding: u64) -> Result<(), String> {
 /// open_by_handle_at) before capabilities are dropped, as every guest process has it there.
 fn deny_syscalls() -> Result<(), String> {
     let filter: oci_spec::runtime::LinuxSeccomp =
-        serde_json::from_value(crate::builtin::security::seccomp()).map_err(|e| e.to_string())?;
+        serde_json::from_value(super::security::seccomp()).map_err(|e| e.to_string())?;
     libcontainer::seccomp::initialize_seccomp(&filter)
         .map(|_| ())
         .map_err(|e| format!("seccomp: {e}"))

@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
+use berth_types::Limits;
 use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
-use super::cgroup::{self, Layout};
+use super::guest::Launch;
 use super::security;
-use crate::ContainerSpec;
 
 /// Where the shim's console pty is bind-mounted; the shim fills in the source.
 pub const CONSOLE: &str = "/dev/console";
@@ -19,10 +20,14 @@ pub enum SpecError {
     Invalid(#[from] serde_json::Error),
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
 }
 
-/// Builds the OCI spec for `spec` on a host whose cgroups look like `layout`.
-pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError> {
+/// Builds the OCI spec of `launch`'s guest on a host whose cgroups look like `layout` (the
+/// host's, or as an OCI runtime sees them). Its root is `launch.rootfs`.
+pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError> {
+    let spec = launch.spec;
     let name = spec.name.as_str();
     let caps = security::capabilities();
     let mut netns = json!({"type": "network"});
@@ -31,7 +36,7 @@ pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError
     }
     let value = json!({
         "ociVersion": "1.0.2",
-        "root": {"path": spec.rootfs, "readonly": false},
+        "root": {"path": launch.rootfs, "readonly": false},
         "hostname": spec.hostname,
         "annotations": {"org.berth.stop-signal": "SIGRTMIN+3"},
         "process": {
@@ -57,13 +62,10 @@ pub fn generate(spec: &ContainerSpec, layout: &Layout) -> Result<Spec, SpecError
                 {"type": "cgroup"}, netns,
             ],
             "devices": security::extra_devices(),
-            "resources": resources(spec),
+            "resources": resources(&spec.limits),
             "seccomp": security::seccomp(),
-            "maskedPaths": [
-                "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                "/proc/scsi", "/proc/acpi", "/sys/firmware",
-            ],
-            "readonlyPaths": ["/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"],
+            "maskedPaths": security::MASKED_PATHS,
+            "readonlyPaths": security::READONLY_PATHS,
         },
     });
     Ok(serde_json::from_value(value)?)
@@ -76,6 +78,24 @@ pub fn write_bundle(oci: &Spec, bundle: &Path) -> Result<(), SpecError> {
         path: path.display().to_string(),
         reason: e.to_string(),
     })
+}
+
+/// Points the `/dev/console` bind mount of the bundle at the supervisor's console pty.
+pub fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), SpecError> {
+    let path = bundle.join("config.json");
+    let mut oci = Spec::load(&path).map_err(|e| SpecError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut mounts = oci.mounts().clone().unwrap_or_default();
+    for m in mounts
+        .iter_mut()
+        .filter(|m| m.destination() == Path::new(CONSOLE))
+    {
+        m.set_source(Some(slave.to_owned()));
+    }
+    oci.set_mounts(Some(mounts));
+    write_bundle(&oci, bundle)
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
@@ -160,9 +180,8 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
                 "tmpfs",
                 &["nosuid", "noexec", "nodev", "mode=755"],
             ));
-            let wanted = |h: &&super::layout::Hierarchy| {
-                h.is_managed() || h.is_named_systemd() || h.is_unified()
-            };
+            let wanted =
+                |h: &&cgroup::Hierarchy| h.is_managed() || h.is_named_systemd() || h.is_unified();
             for h in hierarchies.iter().filter(wanted) {
                 let source = cgroup::guest_dir(&h.mount, name);
                 let source = source.to_string_lossy();
@@ -194,16 +213,17 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
     m
 }
 
-fn resources(spec: &ContainerSpec) -> Value {
+/// `limits` and the device allow-list as OCI `linux.resources`.
+pub fn resources(limits: &Limits) -> Value {
     let mut r = json!({"devices": security::device_rules()});
-    if let Some(cpu) = spec.limits.cpu {
+    if let Some(cpu) = limits.cpu {
         r["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
     }
-    if let Some(memory) = spec.limits.memory {
+    if let Some(memory) = limits.memory {
         // OCI `swap` is RAM+swap: equal to the RAM limit, the guest cannot swap past it.
         r["memory"] = json!({"limit": memory, "swap": memory});
     }
-    if let Some(processes) = spec.limits.processes {
+    if let Some(processes) = limits.processes {
         r["pids"] = json!({"limit": processes});
     }
     r
@@ -216,7 +236,9 @@ mod tests {
     use berth_types::{InstanceName, Limits};
 
     use super::*;
-    use crate::builtin::layout::Hierarchy;
+    use crate::ContainerSpec;
+    use crate::local::state::Paths;
+    use berth_cgroups::Hierarchy;
 
     fn container() -> ContainerSpec {
         ContainerSpec {
@@ -246,7 +268,15 @@ mod tests {
                 controllers: vec!["cpu".into(), "cpuacct".into()],
             },
         ]);
-        let oci = generate(&container(), &layout).expect("valid spec");
+        let spec = container();
+        let paths = Paths::new(std::path::Path::new("/run/berth/runtime"), "web1");
+        let launch = Launch {
+            spec: &spec,
+            layout: &layout,
+            paths: &paths,
+            rootfs: spec.rootfs.clone(),
+        };
+        let oci = generate(&launch, &layout).expect("valid spec");
         let v = serde_json::to_value(&oci).expect("serializes");
         assert_eq!(v["process"]["args"][0], "/sbin/init");
         assert_eq!(v["hostname"], "web1");

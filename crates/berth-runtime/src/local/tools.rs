@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::builtin::exec::{Output, join_output, read_capped};
+use super::exec::{Output, join_output, read_capped};
 use crate::{ExecResult, TerminalSession};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
-//! The guest's cgroup files: limits, freezer, moving a process in, and pruning the directories
-//! when the guest is gone.
+//! A guest's cgroup `/berth/<name>` in every hierarchy: made with its limits and device
+//! allow-list, joined, frozen and thawed, given new limits, and pruned when the guest is gone.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use berth_types::Limits;
 
-pub use super::layout::{Layout, LayoutError, PARENT, guest_dir, process_cgroup};
+use crate::devices::{self, DeviceRule, DevicesError};
+use crate::layout::{Layout, LayoutError, PARENT, guest_dir};
 
 /// CFS period used for CPU limits, in microseconds.
 pub const CPU_PERIOD: u64 = 100_000;
@@ -26,6 +27,8 @@ pub enum CgroupError {
     },
     #[error("cgroup {0} did not freeze in time")]
     FreezeTimeout(PathBuf),
+    #[error(transparent)]
+    Devices(#[from] DevicesError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
@@ -137,6 +140,71 @@ fn set_v1_memory(dir: &Path, memory: Option<u64>) -> Result<(), CgroupError> {
         write(&limit, &value)?;
         write(&memsw, &value)
     }
+}
+
+/// Creates the guest's cgroup in every hierarchy with `limits`, and lets it use only the
+/// devices `rules` allow (v1 `devices.allow`, and the eBPF filter on a cgroup2 hierarchy).
+pub fn create(
+    layout: &Layout,
+    name: &str,
+    limits: &Limits,
+    rules: &[DeviceRule],
+) -> Result<(), CgroupError> {
+    for dir in layout.dirs(name) {
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    }
+    if let Layout::V1(hs) = layout {
+        // A new v1 cpuset has no cpus or memory nodes; nothing can join it until it has.
+        if let Some(h) = hs
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == "cpuset"))
+        {
+            let parent = h.mount.join(PARENT);
+            inherit_cpuset(&h.mount, &parent)?;
+            inherit_cpuset(&parent, &guest_dir(&h.mount, name))?;
+        }
+    }
+    apply_limits(layout, name, limits)?;
+    if let Layout::V1(_) = layout {
+        let dir = layout.controller_dir("devices", name)?;
+        write(&dir.join("devices.deny"), "a")?;
+        for rule in rules {
+            write(&dir.join("devices.allow"), &rule.v1_text())?;
+        }
+    }
+    if let Some(dir) = layout.unified_dir(name) {
+        devices::attach(&dir, rules)?;
+    }
+    Ok(())
+}
+
+fn inherit_cpuset(from: &Path, to: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let target = to.join(file);
+        let current = fs::read_to_string(&target).map_err(io_err(&target))?;
+        if current.trim().is_empty() {
+            let source = from.join(file);
+            let value = fs::read_to_string(&source).map_err(io_err(&source))?;
+            write(&target, value.trim())?;
+        }
+    }
+    Ok(())
+}
+
+/// `cgroup.procs` of the guest's cgroup in every hierarchy, open for writing: a process
+/// writes `0` to each to join them all (between fork and exec, where nothing may allocate).
+pub fn join_files(layout: &Layout, name: &str) -> Result<Vec<File>, CgroupError> {
+    layout
+        .dirs(name)
+        .into_iter()
+        .map(|dir| {
+            let path = dir.join("cgroup.procs");
+            OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path))
+        })
+        .collect()
 }
 
 /// Removes the guest's cgroup (and any sub-cgroups its systemd made) in every hierarchy, then

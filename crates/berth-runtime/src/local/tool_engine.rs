@@ -1,36 +1,33 @@
-//! `berth-shim tool`: the per-guest supervisor of a host-tool backend. It detaches from the
-//! daemon (fork + setsid), serves the guest's console, runs the tool in the guest's cgroups,
-//! reports the guest's init once it is there, waits for the tool (running it again when the
-//! guest rebooted) and cleans up after it: tool state, cgroups, pid files.
+//! The engine of the host-tool backends (nspawn, oci; a VM's QEMU would be one more): the
+//! supervisor runs the tool as its child with the console as its stdio — in the guest's
+//! cgroups from its first instruction when the plan says so (`write("0")` to each
+//! `cgroup.procs` between fork and exec) and in the prepared network namespace — and finds the
+//! guest's init: the process in the guest's cgroup that is pid 1 of its own pid namespace and
+//! no longer runs the tool's binary, so a failed setup is a failed start, not a ready one. When
+//! the tool exits, anything of the guest left is killed; some exit codes mean a reboot.
 
-use std::io::Write;
+use std::fs;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::unistd::dup2;
+use berth_cgroups::Layout;
 
-use super::{LaunchPlan, cgroups, plan_path};
-use crate::builtin::cgroup::{self, Layout};
-use crate::builtin::console::Console;
-use crate::builtin::shim::{Opts, detached};
-use crate::builtin::state::{Paths, Proc};
+use super::console::Console;
+use super::plan::ToolPlan;
+use super::state::{Paths, Proc};
+use super::supervisor::{Ended, Engine, EngineError, Guest};
 
 /// How long the tool may take to start the guest's init.
 const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
-enum SuperviseError {
+pub enum ToolEngineError {
     #[error("{0}")]
     Plan(String),
     #[error(transparent)]
-    Cgroup(#[from] cgroup::CgroupError),
-    #[error(transparent)]
-    Layout(#[from] cgroup::LayoutError),
-    #[error(transparent)]
-    Console(#[from] crate::builtin::console::ConsoleError),
-    #[error(transparent)]
-    State(#[from] crate::builtin::state::StateError),
+    Cgroup(#[from] berth_cgroups::CgroupError),
     #[error("cannot run {program}: {source}")]
     Spawn {
         program: String,
@@ -44,82 +41,76 @@ enum SuperviseError {
     #[error("private mount namespace: {0}")]
     Namespace(nix::Error),
     #[error("{0}")]
-    Sys(#[from] nix::Error),
-    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// `tool`: stdout is the daemon's ready pipe, stderr the shim log. Returns the exit code.
-pub(crate) fn tool_main(opts: Opts) -> i32 {
-    detached(&opts, "supervisor", supervise, cleanup)
+/// A host tool run by the supervisor.
+pub struct ToolEngine {
+    plan: ToolPlan,
+    /// The running tool.
+    child: Option<Child>,
 }
 
-fn read_plan(paths: &Paths) -> Result<LaunchPlan, SuperviseError> {
-    let path = plan_path(paths);
-    let text = std::fs::read(&path)
-        .map_err(|e| SuperviseError::Plan(format!("{}: {e}", path.display())))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| SuperviseError::Plan(format!("{}: {e}", path.display())))
+impl ToolEngine {
+    pub fn new(plan: ToolPlan) -> Self {
+        Self { plan, child: None }
+    }
 }
 
-fn supervise(paths: &Paths, ready: &mut Option<std::io::Stdout>) -> Result<(), SuperviseError> {
-    let plan = read_plan(paths)?;
-    let me = Proc::of(std::process::id() as i32)
-        .ok_or_else(|| SuperviseError::Plan("no /proc".into()))?;
-    Paths::write_proc(&paths.shim_pid(), me)?;
-    nix::sys::prctl::set_child_subreaper(true)?;
-    if plan.hide_unified {
-        hide_unified()?;
+impl Engine for ToolEngine {
+    fn prepare(&mut self) -> Result<(), EngineError> {
+        if self.plan.hide_unified {
+            hide_unified()?;
+        }
+        Ok(())
     }
-    let layout = Layout::detect()?;
-    let console = Console::open()?;
-    console.serve(plan.state_dir.join("console.log"), paths.console_socket())?;
-    if let Some(bundle) = &plan.bundle {
-        crate::builtin::shim::set_console_source(bundle, &console.slave_path)
-            .map_err(|e| SuperviseError::Plan(e.to_string()))?;
-    }
-    loop {
-        let mut child = spawn_tool(&plan, &layout, &paths.name, &console)?;
-        let init = match wait_init(&mut child, &layout, &paths.name, &plan.argv[0]) {
-            Ok(init) => init,
+
+    fn start(&mut self, guest: &Guest<'_>) -> Result<Proc, EngineError> {
+        let name = &guest.paths.name;
+        let mut child = spawn_tool(&self.plan, guest.layout, name, guest.console)?;
+        let program = self.plan.argv.first().map_or("", String::as_str);
+        match wait_init(&mut child, guest.layout, name, program) {
+            Ok(init) => {
+                self.child = Some(child);
+                Ok(init)
+            }
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(e);
+                Err(e.into())
             }
-        };
-        Paths::write_proc(&paths.init_pid(), init)?;
-        tracing::info!(instance = %paths.name, pid = init.pid, "guest started");
-        if let Some(mut out) = ready.take() {
-            writeln!(out, "ready {}", init.pid)?;
-            out.flush()?;
-            // Our stdout becomes the log too; this closes the daemon's pipe.
-            dup2(std::io::stderr().as_raw_fd(), 1)?;
         }
+    }
+
+    fn wait(&mut self, _guest: &Guest<'_>, init: Proc) -> Result<Ended, EngineError> {
+        let Some(mut child) = self.child.take() else {
+            return Err("no tool runs".into());
+        };
         let status = child.wait()?;
         reap_orphans();
-        tracing::info!(instance = %paths.name, %status, "tool exited");
         // The tool is gone; nothing of its guest may outlive it.
         if init.alive() {
             // SAFETY: kill(2) has no memory-safety preconditions; `init` was just checked.
             unsafe { libc::kill(init.pid, libc::SIGKILL) };
             init.wait_gone(Duration::from_secs(10));
         }
-        let rebooting = status
-            .code()
-            .is_some_and(|c| plan.reboot_codes.contains(&c));
-        if !rebooting || paths.stopping().exists() {
-            return Ok(());
-        }
-        tracing::info!(instance = %paths.name, "guest asked for a reboot");
-        run_cleanup(&plan);
+        Ok(Ended {
+            reboot: status
+                .code()
+                .is_some_and(|c| self.plan.reboot_codes.contains(&c)),
+            how: status.to_string(),
+        })
+    }
+
+    fn clean(&mut self, _paths: &Paths, _layout: Option<&Layout>) {
+        run_cleanup(&self.plan);
     }
 }
 
 /// A mount namespace of our own without the hybrid cgroup2 mount.
-fn hide_unified() -> Result<(), SuperviseError> {
+fn hide_unified() -> Result<(), ToolEngineError> {
     use nix::mount::{MntFlags, MsFlags, mount, umount2};
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(SuperviseError::Namespace)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(ToolEngineError::Namespace)?;
     mount(
         None::<&str>,
         "/",
@@ -127,10 +118,10 @@ fn hide_unified() -> Result<(), SuperviseError> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(SuperviseError::Namespace)?;
+    .map_err(ToolEngineError::Namespace)?;
     let unified = std::path::Path::new("/sys/fs/cgroup/unified");
     if unified.exists() {
-        umount2(unified, MntFlags::MNT_DETACH).map_err(SuperviseError::Namespace)?;
+        umount2(unified, MntFlags::MNT_DETACH).map_err(ToolEngineError::Namespace)?;
     }
     Ok(())
 }
@@ -138,17 +129,17 @@ fn hide_unified() -> Result<(), SuperviseError> {
 /// Runs the tool with the console as stdin/stdout and the shim log as stderr, in the
 /// guest's cgroups from its first instruction.
 fn spawn_tool(
-    plan: &LaunchPlan,
+    plan: &ToolPlan,
     layout: &Layout,
     name: &str,
     console: &Console,
-) -> Result<Child, SuperviseError> {
+) -> Result<Child, ToolEngineError> {
     let (program, args) = plan
         .argv
         .split_first()
-        .ok_or_else(|| SuperviseError::Plan("empty argv".into()))?;
+        .ok_or_else(|| ToolEngineError::Plan("empty argv".into()))?;
     let joins = if plan.join_cgroups {
-        cgroups::join_files(layout, name)?
+        berth_cgroups::join_files(layout, name)?
     } else {
         Vec::new()
     };
@@ -183,7 +174,7 @@ fn spawn_tool(
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
+    let child = cmd.spawn().map_err(|source| ToolEngineError::Spawn {
         program: program.clone(),
         source,
     })?;
@@ -198,25 +189,25 @@ fn wait_init(
     layout: &Layout,
     name: &str,
     program: &str,
-) -> Result<Proc, SuperviseError> {
+) -> Result<Proc, ToolEngineError> {
     let deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         // The tool's own process is pid 1 of the new namespace before it execs the guest's
         // init; only the exec'd one counts, so a failing setup is reported as a failure.
-        if let Some(pid) = cgroups::find_init(layout, name)
+        if let Some(pid) = find_init(layout, name)
             && let Some(init) = Proc::of(pid)
             && !runs_program(pid, program)
         {
             return Ok(init);
         }
         if let Some(status) = child.try_wait()? {
-            return Err(SuperviseError::EarlyExit {
+            return Err(ToolEngineError::EarlyExit {
                 program: program.to_owned(),
                 status: status.to_string(),
             });
         }
         if Instant::now() > deadline {
-            return Err(SuperviseError::NoInit(program.to_owned()));
+            return Err(ToolEngineError::NoInit(program.to_owned()));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -239,7 +230,7 @@ fn reap_orphans() {
     }
 }
 
-fn run_cleanup(plan: &LaunchPlan) {
+fn run_cleanup(plan: &ToolPlan) {
     let Some((program, args)) = plan.cleanup.as_ref().and_then(|c| c.split_first()) else {
         return;
     };
@@ -255,20 +246,47 @@ fn run_cleanup(plan: &LaunchPlan) {
     }
 }
 
-/// Everything the guest left: the tool's own state, cgroups, our pid files.
-fn cleanup(paths: &Paths) {
-    if let Ok(plan) = read_plan(paths) {
-        run_cleanup(&plan);
-    }
-    match Layout::detect() {
-        Ok(layout) => {
-            if let Err(e) = cgroup::prune(&layout, &paths.name) {
-                tracing::warn!(instance = %paths.name, "prune cgroups: {e}");
+/// The host pid of the guest's init: the process in the guest's cgroup (or below) that is
+/// pid 1 of a pid namespace of its own.
+fn find_init(layout: &Layout, name: &str) -> Option<i32> {
+    let dir = layout.controller_dir("pids", name).ok()?;
+    let mut pending: Vec<PathBuf> = vec![dir];
+    while let Some(dir) = pending.pop() {
+        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if is_namespace_init(pid) {
+                return Some(pid);
             }
         }
-        Err(e) => tracing::warn!(instance = %paths.name, "cgroups: {e}"),
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(entry.path());
+            }
+        }
     }
-    if let Err(e) = paths.remove_all() {
-        tracing::warn!(instance = %paths.name, "remove state: {e}");
+    None
+}
+
+/// Whether `pid`'s innermost pid (the last `NSpid` field) is 1 in a nested namespace.
+fn is_namespace_init(pid: i32) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .is_some_and(|ids| {
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            ids.len() > 1 && ids.last() == Some(&"1")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_no_namespace_init() {
+        assert!(!is_namespace_init(std::process::id() as i32));
     }
 }

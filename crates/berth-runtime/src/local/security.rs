@@ -1,9 +1,9 @@
-//! What the guest may do: its capabilities (LXC's default drop list), the seccomp deny list,
-//! and the devices its cgroup lets it open.
+//! What a guest may do, for every local backend that takes Berth's policy (builtin, oci, and
+//! the enter helper on all of them): its capabilities (LXC's default drop list), the seccomp
+//! deny list, masked and read-only paths, and the devices its cgroup lets it open.
 
+use berth_cgroups::DeviceRule;
 use serde_json::{Value, json};
-
-use super::devices::DeviceRule;
 
 /// Capabilities the guest does not get (LXC's default drop list).
 const DROPPED_CAPS: &[&str] = &[
@@ -13,6 +13,20 @@ const DROPPED_CAPS: &[&str] = &[
     "CAP_MAC_ADMIN",
     "CAP_MAC_OVERRIDE",
 ];
+
+/// Files of /proc and /sys the guest sees as empty (runc's and LXC's list).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/acpi",
+    "/sys/firmware",
+];
+
+/// Parts of /proc the guest may read but not write (`/proc/sys` is mounted read-only apart).
+pub const READONLY_PATHS: &[&str] = &["/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 
 /// Every capability, in kernel numbering order (index = capability number).
 const ALL_CAPS: &[&str] = &[
@@ -107,33 +121,19 @@ fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
 
 /// The devices the guest may use (everything else is denied); creating nodes is allowed.
 pub const DEVICE_RULES: &[DeviceRule] = &[
-    rule(None, None, None, "m"),
-    rule(Some('c'), Some(1), Some(3), "rwm"),    // null
-    rule(Some('c'), Some(1), Some(5), "rwm"),    // zero
-    rule(Some('c'), Some(1), Some(7), "rwm"),    // full
-    rule(Some('c'), Some(1), Some(8), "rwm"),    // random
-    rule(Some('c'), Some(1), Some(9), "rwm"),    // urandom
-    rule(Some('c'), Some(5), Some(0), "rwm"),    // tty
-    rule(Some('c'), Some(5), Some(1), "rwm"),    // console
-    rule(Some('c'), Some(5), Some(2), "rwm"),    // ptmx
-    rule(Some('c'), Some(136), None, "rwm"),     // pts
-    rule(Some('c'), Some(10), Some(200), "rwm"), // tun
-    rule(Some('c'), Some(10), Some(229), "rwm"), // fuse
+    DeviceRule::new(None, None, None, "m"),
+    DeviceRule::new(Some('c'), Some(1), Some(3), "rwm"), // null
+    DeviceRule::new(Some('c'), Some(1), Some(5), "rwm"), // zero
+    DeviceRule::new(Some('c'), Some(1), Some(7), "rwm"), // full
+    DeviceRule::new(Some('c'), Some(1), Some(8), "rwm"), // random
+    DeviceRule::new(Some('c'), Some(1), Some(9), "rwm"), // urandom
+    DeviceRule::new(Some('c'), Some(5), Some(0), "rwm"), // tty
+    DeviceRule::new(Some('c'), Some(5), Some(1), "rwm"), // console
+    DeviceRule::new(Some('c'), Some(5), Some(2), "rwm"), // ptmx
+    DeviceRule::new(Some('c'), Some(136), None, "rwm"),  // pts
+    DeviceRule::new(Some('c'), Some(10), Some(200), "rwm"), // tun
+    DeviceRule::new(Some('c'), Some(10), Some(229), "rwm"), // fuse
 ];
-
-const fn rule(
-    kind: Option<char>,
-    major: Option<u32>,
-    minor: Option<u32>,
-    access: &'static str,
-) -> DeviceRule {
-    DeviceRule {
-        kind,
-        major,
-        minor,
-        access,
-    }
-}
 
 /// [`DEVICE_RULES`] as OCI device cgroup entries, after a deny-all.
 pub fn device_rules() -> Value {

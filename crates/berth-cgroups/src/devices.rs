@@ -1,6 +1,7 @@
-//! The device allow-list on cgroup v2, which has no `devices.allow` file: a small eBPF
-//! `BPF_PROG_TYPE_CGROUP_DEVICE` program built from the rules and attached to the guest's
-//! cgroup (libcontainer only does this with its libbpf-based feature, which Berth leaves off).
+//! The device allow-list of a guest's cgroup: one [`DeviceRule`] per kind of device, written as
+//! v1 `devices.allow` lines, or — cgroup v2 has no such file — compiled into a small eBPF
+//! `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to the guest's cgroup (libcontainer only does
+//! this with its libbpf-based feature, which Berth leaves off).
 
 use std::fs::File;
 use std::io;
@@ -15,6 +16,35 @@ pub struct DeviceRule {
     pub major: Option<u32>,
     pub minor: Option<u32>,
     pub access: &'static str,
+}
+
+impl DeviceRule {
+    /// A rule for a table of rules (`const`).
+    pub const fn new(
+        kind: Option<char>,
+        major: Option<u32>,
+        minor: Option<u32>,
+        access: &'static str,
+    ) -> DeviceRule {
+        DeviceRule {
+            kind,
+            major,
+            minor,
+            access,
+        }
+    }
+
+    /// `c 1:3 rwm` for the v1 `devices.allow` file.
+    pub fn v1_text(&self) -> String {
+        let num = |n: Option<u32>| n.map_or("*".to_owned(), |n| n.to_string());
+        format!(
+            "{} {}:{} {}",
+            self.kind.unwrap_or('a'),
+            num(self.major),
+            num(self.minor),
+            self.access
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +262,15 @@ unsafe fn bpf(cmd: libc::c_long, attr: *const libc::c_void, size: usize) -> libc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v1_rules_use_wildcards() {
+        assert_eq!(
+            DeviceRule::new(Some('c'), Some(136), None, "rwm").v1_text(),
+            "c 136:* rwm"
+        );
+        assert_eq!(DeviceRule::new(None, None, None, "m").v1_text(), "a *:* m");
+    }
 
     #[test]
     fn jumps_land_on_the_next_rule() {

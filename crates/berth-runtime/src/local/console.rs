@@ -1,5 +1,6 @@
-//! The guest's `/dev/console`: a pty whose slave the shim bind-mounts into the guest and whose
-//! master it drains into a size-capped `console.log` (boot messages, a getty's prompt).
+//! The guest's `/dev/console`: a pty whose slave the supervisor gives the guest and whose
+//! master it drains into a size-capped `console.log` (boot messages, a getty's prompt) and to
+//! every viewer attached to its socket (`berth console`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -11,6 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
+
+use super::failed;
+use super::guest::RunningGuest;
+use crate::{RuntimeError, TerminalSession};
 
 /// Bytes of console output kept before the log is rotated to `console.log.1`.
 const LOG_CAP: u64 = 1 << 20;
@@ -88,6 +93,15 @@ impl Console {
             .spawn(move || accept_viewers(&listener, &input, &viewers))?;
         Ok(())
     }
+}
+
+/// Attaches to `guest`'s console through its supervisor's socket (berthd's side).
+pub async fn attach(guest: &RunningGuest<'_>) -> Result<TerminalSession, RuntimeError> {
+    let socket = guest.paths.console_socket();
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .map_err(|e| failed(guest.name, "console", format!("{}: {e}", socket.display())))?;
+    Ok(TerminalSession::on_stream(stream))
 }
 
 /// Everyone attached to the console.

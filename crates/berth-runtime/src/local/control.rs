@@ -4,9 +4,9 @@
 use std::fs;
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, CgroupError, Layout};
 use berth_types::Limits;
 
-use super::cgroup::{self, CgroupError, Layout};
 use super::state::{Paths, Proc};
 use crate::RuntimeStatus;
 
@@ -22,10 +22,15 @@ pub enum ControlError {
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
-    Layout(#[from] super::layout::LayoutError),
-    #[error("signal {signal} to pid {pid}: {source}")]
+    Layout(#[from] berth_cgroups::LayoutError),
+    #[error("signal to pid {pid}: {source}")]
     Signal {
-        signal: i32,
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("asking init (pid {pid}) to shut down: {source}")]
+    Shutdown {
         pid: i32,
         #[source]
         source: std::io::Error,
@@ -36,7 +41,8 @@ pub enum ControlError {
     State(#[from] super::state::StateError),
 }
 
-fn send(proc: Proc, signal: i32) -> Result<(), ControlError> {
+/// Sends `signal` to `proc` if it still runs (a process already gone is no error).
+pub fn signal(proc: Proc, signal: i32) -> std::io::Result<()> {
     if !proc.alive() {
         return Ok(());
     }
@@ -45,13 +51,16 @@ fn send(proc: Proc, signal: i32) -> Result<(), ControlError> {
     let rc = unsafe { libc::kill(proc.pid, signal) };
     let err = std::io::Error::last_os_error();
     if rc != 0 && err.raw_os_error() != Some(libc::ESRCH) {
-        return Err(ControlError::Signal {
-            signal,
-            pid: proc.pid,
-            source: err,
-        });
+        return Err(err);
     }
     Ok(())
+}
+
+fn send(proc: Proc, sig: i32) -> Result<(), ControlError> {
+    signal(proc, sig).map_err(|source| ControlError::Signal {
+        pid: proc.pid,
+        source,
+    })
 }
 
 fn running(paths: &Paths) -> Result<Proc, ControlError> {
@@ -70,15 +79,23 @@ pub fn status(paths: &Paths) -> Result<RuntimeStatus, ControlError> {
     })
 }
 
-/// SIGRTMIN+3 (systemd's "halt"), SIGKILL after `timeout`; returns once the shim cleaned up.
-pub fn stop(paths: &Paths, timeout: Duration) -> Result<(), ControlError> {
+/// Asks the guest to shut down (`request_shutdown`: the launcher's way, SIGRTMIN+3 to init
+/// for a system container), SIGKILL after `timeout`; returns once the shim cleaned up.
+pub fn stop(
+    paths: &Paths,
+    timeout: Duration,
+    request_shutdown: impl FnOnce(&Paths, Proc) -> std::io::Result<()>,
+) -> Result<(), ControlError> {
     let layout = Layout::detect()?;
     if let Some(init) = paths.init() {
         mark_stopping(paths);
         if cgroup::is_frozen(&layout, &paths.name).unwrap_or(false) {
             cgroup::set_frozen(&layout, &paths.name, false)?;
         }
-        send(init, libc::SIGRTMIN() + 3)?;
+        request_shutdown(paths, init).map_err(|source| ControlError::Shutdown {
+            pid: init.pid,
+            source,
+        })?;
         if !init.wait_gone(timeout) {
             tracing::info!(instance = %paths.name, "clean shutdown timed out; killing");
             send(init, libc::SIGKILL)?;

@@ -37,13 +37,24 @@ pub fn local_host() -> Result<(), String> {
     if !nix::unistd::geteuid().is_root() {
         return Err("needs root".into());
     }
-    let layout = crate::builtin::cgroup::Layout::detect().map_err(|e| e.to_string())?;
+    let layout = berth_cgroups::Layout::detect().map_err(|e| e.to_string())?;
     for controller in ["cpu", "memory", "pids", "freezer"] {
         layout
             .controller_dir(controller, "probe")
             .map_err(|e| format!("kernel: {e}"))?;
     }
     Ok(())
+}
+
+/// Whether the shim berthd runs for every local guest is there; the reason otherwise.
+pub fn shim(config: &super::LocalConfig) -> Result<(), String> {
+    match config.shim_command.first().map(Path::new) {
+        None => Err("no shim command configured".into()),
+        Some(p) if p.is_absolute() && !p.exists() => {
+            Err(format!("shim {} does not exist", p.display()))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

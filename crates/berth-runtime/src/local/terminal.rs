@@ -1,4 +1,4 @@
-//! Daemon side of interactive sessions: a pty pair, the `berth-shim enter` helper with the slave
+//! Daemon side of interactive sessions: a pty pair, the `berthd shim enter` helper with the slave
 //! as its stdio, and `setsid -c -w` inside the guest so the command leads a new session whose
 //! controlling terminal is that pty (job control, SIGWINCH on resize, ^C to the foreground).
 
@@ -11,9 +11,12 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use nix::fcntl::OFlag;
 use tokio::io::AsyncBufReadExt;
 
-use super::BuiltinConfig;
-use super::exec::{hand_over_status_pipe, helper_command};
-use crate::{TerminalSession, TerminalSpec};
+use super::LocalConfig;
+use super::exec::hand_over_status_pipe;
+use super::failed;
+use super::guest::RunningGuest;
+use super::invoke::enter_command;
+use crate::{RuntimeError, TerminalSession, TerminalSpec};
 
 struct Pty {
     master: OwnedFd,
@@ -79,9 +82,18 @@ fn guest_pty(init_pid: i32) -> Result<(OwnedFd, OwnedFd), TerminalError> {
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
 }
 
-pub async fn open(
-    cfg: &BuiltinConfig,
-    verb: &str,
+/// Starts `spec` on a pty in `guest` through `berthd shim enter`.
+pub async fn open_in(
+    guest: &RunningGuest<'_>,
+    spec: &TerminalSpec,
+) -> Result<TerminalSession, RuntimeError> {
+    open(guest.config, guest.name.as_str(), guest.init, spec)
+        .await
+        .map_err(|e| failed(guest.name, "terminal", e))
+}
+
+async fn open(
+    cfg: &LocalConfig,
     name: &str,
     init_pid: i32,
     spec: &TerminalSpec,
@@ -94,7 +106,7 @@ pub async fn open(
     let mut argv = vec!["setsid".to_owned(), "-c".to_owned(), "-w".to_owned()];
     argv.extend(spec.argv.iter().cloned());
     let env: BTreeMap<String, String> = spec.env.iter().cloned().collect();
-    let mut cmd = helper_command(cfg, verb, name, spec.cwd.as_deref(), &env, &argv);
+    let mut cmd = enter_command(cfg, name, spec.cwd.as_deref(), &env, &argv);
     let stdio = |fd: &OwnedFd| fd.try_clone().map(Stdio::from);
     cmd.stdin(stdio(&pty.slave).map_err(TerminalError::Spawn)?)
         .stdout(stdio(&pty.slave).map_err(TerminalError::Spawn)?)

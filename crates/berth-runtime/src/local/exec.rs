@@ -1,9 +1,8 @@
-//! Daemon side of `exec`: starts the `berth-shim enter` helper with piped stdio and a status
+//! Daemon side of `exec`: starts the `berthd shim enter` helper with piped stdio and a status
 //! pipe, feeds stdin, collects capped output, enforces the timeout and reads the exit code.
 //! The helper reports on descriptor 3: `pid N` once the command runs, then `exit CODE`, or
 //! `error notrunning|notfound|failed MESSAGE`.
 
-use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -15,8 +14,11 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::BuiltinConfig;
-use crate::{ExecResult, ExecSpec};
+use super::LocalConfig;
+use super::failed;
+use super::guest::RunningGuest;
+use super::invoke::enter_command;
+use crate::{ExecResult, ExecSpec, RuntimeError};
 
 /// The descriptor the daemon hands the helper its status pipe on.
 pub const STATUS_FD: i32 = 3;
@@ -43,17 +45,24 @@ impl From<std::io::Error> for ExecError {
 /// pipes open).
 const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
-/// Runs `exec` through the shim's helper subcommand `verb` (`exec`, or `enter` for the
-/// host-tool backends), which speaks the status-pipe protocol.
-pub async fn run(
-    cfg: &BuiltinConfig,
-    verb: &str,
-    name: &str,
-    exec: &ExecSpec,
-) -> Result<ExecResult, ExecError> {
+/// Runs `spec` in `guest` through `berthd shim enter`.
+pub async fn run_in(guest: &RunningGuest<'_>, spec: &ExecSpec) -> Result<ExecResult, RuntimeError> {
+    let name = guest.name;
+    run(guest.config, name.as_str(), spec)
+        .await
+        .map_err(|e| match e {
+            ExecError::NotRunning => RuntimeError::NotRunning(name.clone()),
+            ExecError::NotFound(cmd) => RuntimeError::CommandNotFound(cmd),
+            ExecError::Timeout => RuntimeError::ExecTimeout(spec.timeout.as_secs()),
+            ExecError::Failed(reason) => failed(name, "exec", reason),
+        })
+}
+
+/// Runs `exec` through `berthd shim enter`, which speaks the status-pipe protocol.
+async fn run(cfg: &LocalConfig, name: &str, exec: &ExecSpec) -> Result<ExecResult, ExecError> {
     let (status_rx, status_tx) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ExecError::Failed(e.to_string()))?;
-    let mut cmd = helper_command(cfg, verb, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
+    let mut cmd = enter_command(cfg, name, exec.cwd.as_deref(), &exec.env, &exec.argv);
     cmd.stdin(if exec.stdin.is_some() {
         Stdio::piped()
     } else {
@@ -131,7 +140,7 @@ pub async fn run(
 }
 
 /// Puts the write end of the status pipe on [`STATUS_FD`] in the helper.
-pub(crate) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
+pub(super) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd) {
     let tx_raw = status_tx.as_raw_fd();
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
     // functions (dup2, fcntl) on descriptors that stay open until the spawn returns.
@@ -148,42 +157,10 @@ pub(crate) fn hand_over_status_pipe(cmd: &mut Command, status_tx: &impl AsRawFd)
     }
 }
 
-/// `berth-shim VERB --name … -- argv…`; the caller sets up stdio.
-pub(crate) fn helper_command(
-    cfg: &BuiltinConfig,
-    verb: &str,
-    name: &str,
-    cwd: Option<&str>,
-    env: &BTreeMap<String, String>,
-    argv: &[String],
-) -> Command {
-    let (program, prefix) = cfg
-        .shim_command
-        .split_first()
-        .map_or((std::ffi::OsStr::new("berth-shim"), &[][..]), |(p, r)| {
-            (p.as_os_str(), r)
-        });
-    let mut cmd = Command::new(program);
-    cmd.args(prefix)
-        .arg(verb)
-        .arg("--name")
-        .arg(name)
-        .arg("--state-root")
-        .arg(&cfg.state_root);
-    if let Some(cwd) = cwd {
-        cmd.arg("--cwd").arg(cwd);
-    }
-    for (k, v) in env {
-        cmd.arg("--env").arg(format!("{k}={v}"));
-    }
-    cmd.arg("--").args(argv).kill_on_drop(true);
-    cmd
-}
-
-pub(crate) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
+pub(super) type Output = Arc<Mutex<(Vec<u8>, bool)>>;
 
 /// Reads a stream to its end into `into`, keeping at most `cap` bytes and noting any dropped.
-pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
+pub(super) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize, into: Output) {
     let Some(mut stream) = stream else {
         return;
     };
@@ -200,7 +177,7 @@ pub(crate) async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usi
 }
 
 /// Waits a short grace for the reader to finish, then takes what it has.
-pub(crate) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
+pub(super) async fn join_output(task: tokio::task::JoinHandle<()>, out: Output) -> (Vec<u8>, bool) {
     let abort = task.abort_handle();
     if tokio::time::timeout(DRAIN_GRACE, task).await.is_err() {
         abort.abort();
