@@ -12,6 +12,7 @@ pub mod files;
 mod idmap;
 mod images;
 pub mod instances;
+mod lxcfs;
 pub mod metrics;
 pub mod network;
 pub mod operation;
