@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_image::rootfs::{GuestEntry, GuestFileInfo};
+use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo};
 use berth_types::api::{ErrorBody, FileListing};
 use futures_util::TryStreamExt;
 use serde::Deserialize;

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use berth_image::rootfs::{GuestEntry, GuestFileInfo, Rootfs, RootfsError};
+use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo, Rootfs, RootfsError};
 use berth_runtime::{Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
 use berth_types::FieldError;

@@ -1,12 +1,12 @@
-//! The image library and instance storage, as the app uses them: list, build and delete
-//! cached images; clone, configure and destroy instance root filesystems.
+//! The image library, as the app uses it: list, build and delete cached images (instances'
+//! disks are `storage.rs`'s).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::{CachedImage, Mirrors, StorageDriver};
+use berth_image::{CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
-use berth_types::{Arch, ImageRef, InstanceName, Operation, OperationKind};
+use berth_types::{Arch, ImageRef, Operation, OperationKind};
 
 use super::error::error_chain;
 use super::operation::{OpError, OpHandle};
@@ -19,7 +19,6 @@ pub struct ImageService {
     cache_dir: PathBuf,
     arch: Arch,
     mirrors: Mirrors,
-    storage: StorageDriver,
 }
 
 impl ImageService {
@@ -35,15 +34,6 @@ impl ImageService {
             .map_err(|e| AppError::internal(&format!("creating {}", cache_dir.display()), e))?;
         // Cached images hold setuid-root programs too (they may live outside the data dir).
         super::owner_only(&cache_dir)?;
-        let pool_size =
-            berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
-        let storage = StorageDriver::open(
-            &config.storage.driver,
-            &config.data_dir.join("storage"),
-            pool_size,
-        )
-        .await
-        .map_err(|e| AppError::internal("preparing storage", error_chain(&e)))?;
         let empty_none = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let mirrors = Mirrors {
             debian: empty_none(&config.images.debian_mirror),
@@ -54,7 +44,6 @@ impl ImageService {
             cache_dir,
             arch,
             mirrors,
-            storage,
         })
     }
 
@@ -73,53 +62,6 @@ impl ImageService {
         berth_image::build(&self.cache_dir, image, self.arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
-    }
-
-    pub async fn clone_for(
-        &self,
-        cached: &CachedImage,
-        name: &InstanceName,
-        disk: Option<u64>,
-    ) -> Result<PathBuf, String> {
-        self.storage
-            .clone_image(cached, name.as_str(), disk)
-            .await
-            .map_err(|e| error_chain(&e))
-    }
-
-    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
-        berth_image::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
-    }
-
-    /// The storage driver (snapshots work on it directly).
-    pub(crate) fn storage(&self) -> &StorageDriver {
-        &self.storage
-    }
-
-    pub fn disk_limit_supported(&self) -> Result<(), String> {
-        self.storage.disk_limit_supported()
-    }
-
-    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), String> {
-        self.storage
-            .set_disk_limit(name.as_str(), bytes)
-            .await
-            .map_err(|e| error_chain(&e))
-    }
-
-    pub async fn pool_usage(&self) -> (Option<u64>, Option<u64>) {
-        match self.storage.pool_usage().await {
-            Ok((used, free)) => (Some(used), Some(free)),
-            Err(_) => (None, None),
-        }
-    }
-
-    pub fn driver_name(&self) -> &'static str {
-        self.storage.name()
-    }
-
-    pub fn pool_path(&self) -> PathBuf {
-        self.storage.root().to_owned()
     }
 
     fn info(&self, image: ImageRef, cached: Option<&CachedImage>) -> ImageInfo {
@@ -195,14 +137,6 @@ impl App {
         }
         berth_image::delete_cached(&images.cache_dir, image, images.arch)
             .map_err(|e| AppError::internal(&format!("deleting {image}"), error_chain(&e)))
-    }
-
-    pub(crate) async fn storage_destroy(&self, name: &InstanceName) -> Result<(), String> {
-        self.images
-            .storage
-            .destroy(name.as_str())
-            .await
-            .map_err(|e| error_chain(&e))
     }
 
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).

@@ -22,6 +22,7 @@ mod recovery;
 mod remote;
 mod settings;
 pub mod snapshots;
+mod storage;
 mod system;
 pub mod undo;
 
@@ -56,6 +57,8 @@ pub struct App {
     settings: tokio::sync::watch::Sender<berth_types::settings::Settings>,
     runtimes: BTreeMap<String, AnyRuntime>,
     images: images::ImageService,
+    /// Instances' disks: the pool, clones, limits.
+    storage: storage::InstanceStorage,
     network: network::HostNetwork,
     /// Held while a forward is checked against the others and stored.
     forwards_lock: tokio::sync::Mutex<()>,
@@ -95,6 +98,7 @@ impl App {
         let auth = Arc::new(auth::open(&config)?);
         let metrics = metrics::MetricsService::open(&config)?;
         let images = images::ImageService::new(&config).await?;
+        let storage = storage::InstanceStorage::open(&config).await?;
         let runtimes = Self::backends(&config)?;
         let network = network::HostNetwork::new(&config.network)?;
         network.check_host_overlap().await?;
@@ -113,6 +117,7 @@ impl App {
             settings,
             runtimes,
             images,
+            storage,
             network,
             forwards_lock: tokio::sync::Mutex::default(),
             operations: OperationTracker::new(store.clone(), failpoints, events),

@@ -38,7 +38,7 @@ impl App {
     pub fn put_settings(&self, settings: Settings) -> Result<Settings, AppError> {
         settings.validate()?;
         if settings.defaults.disk.is_some() {
-            self.images
+            self.storage
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("defaults.disk", why))?;
         }

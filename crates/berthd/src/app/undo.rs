@@ -47,7 +47,7 @@ impl App {
                 .store
                 .delete_instance(name)
                 .map_err(|e| error_chain(&e)),
-            UndoAction::DestroyRootfs { name } => self.storage_destroy(name).await,
+            UndoAction::DestroyRootfs { name } => self.storage.destroy(name).await,
             UndoAction::RemoveContainer { name, backend } => match self.runtime(backend) {
                 Ok(runtime) => runtime.remove(name).await.map_err(|e| error_chain(&e)),
                 Err(_) => Ok(()),

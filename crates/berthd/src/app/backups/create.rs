@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use berth_image::backup::BackupManifest;
 use berth_runtime::Runtime;
+use berth_storage::backup::BackupManifest;
 use berth_store::{BackupRecord, InstanceRecord};
 use berth_types::api::CreateBackupRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
@@ -55,7 +55,7 @@ impl App {
         let snap = format!("backup-{}", &id.simple().to_string()[..12]);
         op.step(0, format!("snapshot of {name} for the backup"))
             .await?;
-        let storage = self.images.storage();
+        let storage = self.storage.driver();
         op.on_undo(UndoAction::DeleteSnapshot {
             name: name.clone(),
             snapshot: snap.clone(),
@@ -105,7 +105,7 @@ impl App {
         };
         let manifest = BackupManifest {
             snapshots: snapshots.iter().map(|(n, _)| n.clone()).collect(),
-            format: berth_image::backup::FORMAT,
+            format: berth_storage::backup::FORMAT,
             instance: name.to_string(),
             image: record.image.clone(),
             config: serde_json::json!({ "limits": record.limits, "autostart": record.autostart }),
@@ -125,7 +125,7 @@ impl App {
                         .map_err(|e| e.to_string())?;
                     let mut out = std::io::BufWriter::new(file);
                     let stats =
-                        berth_image::backup::export(&source, &snapshots, &manifest, &mut out)
+                        berth_storage::backup::export(&source, &snapshots, &manifest, &mut out)
                             .map_err(|e| error_chain(&e))?;
                     std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
                     Ok(stats)
@@ -173,8 +173,8 @@ impl App {
 
     async fn remove_snapshot_files(&self, name: &berth_types::InstanceName, snap: &str) {
         if let Err(e) = self
-            .images
-            .storage()
+            .storage
+            .driver()
             .delete_snapshot(name.as_str(), snap)
             .await
         {

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::backup::{ImportLimits, verify};
+use berth_storage::backup::{ImportLimits, verify};
 use berth_store::InstanceRecord;
 use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, OperationKind};
 use chrono::Utc;
@@ -181,8 +181,8 @@ impl App {
         op.step(1, format!("unpacking into {name}")).await?;
         op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
         let rootfs = self
-            .images
-            .storage()
+            .storage
+            .driver()
             .create_empty(name.as_str())
             .await
             .map_err(|e| OpError::failed("making the rootfs", error_chain(&e)))?;
@@ -201,8 +201,8 @@ impl App {
                 .map_err(|e| OpError::Failed(e.to_string()))?
                 .to_string();
             let path = self
-                .images
-                .storage()
+                .storage
+                .driver()
                 .create_empty_snapshot(name.as_str(), &snap)
                 .await
                 .map_err(|e| OpError::failed("making a snapshot", error_chain(&e)))?;
@@ -212,7 +212,7 @@ impl App {
         op.cancellable(async {
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
-                berth_image::backup::import(
+                berth_storage::backup::import(
                     std::io::BufReader::new(file),
                     &target,
                     &snapshot_targets,
@@ -227,7 +227,7 @@ impl App {
         })
         .await?;
         for snap in &snapshot_names {
-            let storage = self.images.storage();
+            let storage = self.storage.driver();
             storage
                 .seal_snapshot(name.as_str(), snap)
                 .await
@@ -244,7 +244,7 @@ impl App {
                 .map_err(|e| OpError::failed("recording a snapshot", e))?;
         }
         if let Some(disk) = record.limits.disk {
-            self.images
+            self.storage
                 .set_disk_limit(&name, disk)
                 .await
                 .map_err(|e| OpError::failed("disk limit", e))?;

@@ -60,7 +60,7 @@ impl App {
         }
         self.ensure_writable(&backend).await?;
         if request.limits.disk.is_some() && Self::uses_local_rootfs(&backend) {
-            self.images
+            self.storage
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("limits.disk", why))?;
         }
@@ -172,7 +172,7 @@ impl App {
             op.step(2, format!("cloning {image} for {name}")).await?;
             op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
             let rootfs = self
-                .images
+                .storage
                 .clone_for(&cached, &name, record.limits.disk)
                 .await
                 .map_err(|e| OpError::failed("cloning the image", e))?;
@@ -191,9 +191,9 @@ impl App {
             if let Some(config) = wireguard {
                 let target = rootfs.clone();
                 tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let root =
-                        berth_image::rootfs::Rootfs::open(&target).map_err(|e| error_chain(&e))?;
-                    berth_image::customise::install_wireguard(&root, config.text())
+                    let root = berth_guestfs::rootfs::Rootfs::open(&target)
+                        .map_err(|e| error_chain(&e))?;
+                    berth_guestfs::customise::install_wireguard(&root, config.text())
                         .map_err(|e| error_chain(&e))
                 })
                 .await
@@ -239,7 +239,7 @@ impl App {
         name: &InstanceName,
         address: Option<&berth_store::AddressRecord>,
     ) -> Result<(), OpError> {
-        self.images
+        self.storage
             .customise(rootfs, name)
             .await
             .map_err(|e| OpError::failed("configuring the rootfs", e))?;

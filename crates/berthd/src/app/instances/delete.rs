@@ -95,7 +95,8 @@ impl App {
                 .map_err(|e| OpError::Failed(format!("unplugging {name}: {e}")))?;
         }
         if Self::uses_local_rootfs(&record.backend) {
-            self.storage_destroy(name)
+            self.storage
+                .destroy(name)
                 .await
                 .map_err(|e| OpError::Failed(format!("destroying the rootfs: {e}")))?;
         }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use berth_image::rootfs::Rootfs;
+use berth_guestfs::rootfs::Rootfs;
 use berth_runtime::{ExecSpec, Runtime, RuntimeStatus};
 use berth_types::FieldError;
 use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse};
@@ -101,11 +101,11 @@ impl App {
     ) -> Result<bool, String> {
         let root = Rootfs::open(rootfs).map_err(|e| error_chain(&e))?;
         if let Some(hash) = &credentials.password_hash {
-            berth_image::customise::set_root_password_hash(&root, hash)
+            berth_guestfs::customise::set_root_password_hash(&root, hash)
                 .map_err(|e| error_chain(&e))?;
         }
         if !credentials.ssh_keys.is_empty() {
-            berth_image::customise::set_root_ssh_keys(&root, &credentials.ssh_keys)
+            berth_guestfs::customise::set_root_ssh_keys(&root, &credentials.ssh_keys)
                 .map_err(|e| error_chain(&e))?;
         }
         let policy = if credentials.password_hash.is_some() {

@@ -83,10 +83,10 @@ impl App {
         if let Some(disk) = patch.disk
             && Self::uses_local_rootfs(&record.backend)
         {
-            self.images
+            self.storage
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("limits.disk", why))?;
-            self.images
+            self.storage
                 .set_disk_limit(&record.name, disk)
                 .await
                 .map_err(|e| AppError::internal("setting the disk limit", e))?;

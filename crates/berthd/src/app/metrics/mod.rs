@@ -188,7 +188,7 @@ impl App {
     pub async fn collect_metrics(self: &Arc<Self>, now_ms: i64) -> Option<Arc<Tick>> {
         let now = now_ms.div_euclid(1000);
         let targets = self.metric_targets(now).await;
-        let pool = self.images.storage().pool_usage().await.ok();
+        let pool = self.storage.driver().pool_usage().await.ok();
         let app = self.clone();
         let result = tokio::task::spawn_blocking(move || {
             let m = &app.metrics;

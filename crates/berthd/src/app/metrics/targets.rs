@@ -63,7 +63,7 @@ impl App {
     /// per tick.
     async fn refresh_disk_usage(&self, running: &[berth_store::InstanceRecord], now: i64) {
         let m = &self.metrics;
-        let storage = self.images.storage();
+        let storage = self.storage.driver();
         let batch_due = now - *lock(&m.last_disk_batch) >= m.disk_interval;
         if batch_due {
             *lock(&m.last_disk_batch) = now;

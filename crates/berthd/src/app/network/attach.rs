@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_image::network::GuestNetwork;
-use berth_image::rootfs::Rootfs;
+use berth_guestfs::network::GuestNetwork;
+use berth_guestfs::rootfs::Rootfs;
 use berth_net::{GUEST_IFNAME, GuestLink};
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::InstanceName;
@@ -110,7 +110,7 @@ impl App {
         let rootfs = rootfs.to_owned();
         tokio::task::spawn_blocking(move || {
             let root = Rootfs::open(&rootfs).map_err(|e| error_chain(&e))?;
-            berth_image::network::configure(&root, &guest).map_err(|e| error_chain(&e))
+            berth_guestfs::network::configure(&root, &guest).map_err(|e| error_chain(&e))
         })
         .await
         .map_err(|e| e.to_string())?

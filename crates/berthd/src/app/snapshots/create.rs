@@ -115,8 +115,8 @@ impl App {
                 })?;
             }
             let taken = self
-                .images
-                .storage()
+                .storage
+                .driver()
                 .create_snapshot(name.as_str(), snap)
                 .await;
             if freeze {
@@ -127,8 +127,8 @@ impl App {
             }
             taken.map_err(|e| OpError::Failed(format!("snapshot {snap}: {}", error_chain(&e))))?;
             snapshot.size = self
-                .images
-                .storage()
+                .storage
+                .driver()
                 .snapshot_size(name.as_str(), snap)
                 .await
                 .ok();

@@ -86,8 +86,8 @@ impl App {
         } else if let Some(record) = &record
             && Self::uses_local_rootfs(&record.backend)
         {
-            self.images
-                .storage()
+            self.storage
+                .driver()
                 .delete_snapshot(instance.as_str(), snap)
                 .await
                 .map_err(|e| error_chain(&e))?;

@@ -59,8 +59,8 @@ impl App {
                         OpError::Failed(format!("restoring {snap}: {}", error_chain(&e)))
                     })?;
                 } else if Self::uses_local_rootfs(&record.backend) {
-                    app.images
-                        .storage()
+                    app.storage
+                        .driver()
                         .restore_snapshot(name.as_str(), &snap, record.limits.disk)
                         .await
                         .map_err(|e| {

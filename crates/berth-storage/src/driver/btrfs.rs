@@ -13,9 +13,10 @@ use tracing::{debug, info, warn};
 
 use super::pool::{self, PoolError};
 use super::{DiskUsage, qgroup};
-use crate::cache::{self, CacheError, CachedImage};
+use crate::ImageTree;
 use crate::cleanup::{self, RemoveOnDrop};
 use crate::cmd::{self, CmdError};
+use crate::tree;
 
 /// The inode number of every btrfs subvolume's root directory.
 const SUBVOLUME_INO: u64 = 256;
@@ -38,8 +39,6 @@ pub enum BtrfsError {
     },
     #[error("unexpected `btrfs qgroup show` output for {}: {output:?}", path.display())]
     Qgroup { path: PathBuf, output: String },
-    #[error(transparent)]
-    Cache(#[from] CacheError),
     #[error("the disk usage task died")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -154,20 +153,20 @@ impl BtrfsDriver {
         }
     }
 
-    /// The read-only subvolume holding `cached`, imported now if missing or from an older build.
-    async fn import(&self, cached: &CachedImage) -> Result<PathBuf, BtrfsError> {
+    /// The read-only subvolume holding `image`, imported now if missing or from an older build.
+    async fn import(&self, image: &ImageTree) -> Result<PathBuf, BtrfsError> {
         let _one_at_a_time = self.import.lock().await;
         let images = self.root.join("images");
-        let path = images.join(&cached.key);
-        let stamp_path = images.join(format!("{}.built_at", cached.key));
-        let stamp = cached.built_at.to_rfc3339();
+        let path = images.join(&image.key);
+        let stamp_path = images.join(format!("{}.built_at", image.key));
+        let stamp = image.built_at.to_rfc3339();
         if is_subvolume(&path) && std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
             return Ok(path);
         }
-        info!(image = %cached.image, "importing the image into the btrfs pool");
+        info!(image = %image.label, "importing the image into the btrfs pool");
         let tmp = images.join(format!(
             ".{}.tmp-{}",
-            cached.key,
+            image.key,
             uuid::Uuid::new_v4().simple()
         ));
         btrfs(&[&"subvolume", &"create", &tmp], &tmp).await?;
@@ -175,7 +174,7 @@ impl BtrfsDriver {
         // next `prepare`'s sweep.
         let guard = RemoveOnDrop::new(tmp.clone(), "a cancelled import");
         let imported = async {
-            super::copy_tree(&cached.rootfs, &tmp)
+            super::copy_tree(&image.rootfs, &tmp)
                 .await
                 .map_err(tool(&tmp))?;
             btrfs(&[&"property", &"set", &"-ts", &tmp, &"ro", &"true"], &tmp).await?;
@@ -199,23 +198,23 @@ impl BtrfsDriver {
 
     pub async fn clone_image(
         &self,
-        cached: &CachedImage,
+        image: &ImageTree,
         instance: &str,
         disk_limit: Option<u64>,
     ) -> Result<PathBuf, BtrfsError> {
-        let image = self.import(cached).await?;
+        let source = self.import(image).await?;
         let target = self.instance_path(instance);
         if target.exists() {
             return Err(BtrfsError::Exists(instance.to_owned()));
         }
-        btrfs(&[&"subvolume", &"snapshot", &image, &target], &target).await?;
+        btrfs(&[&"subvolume", &"snapshot", &source, &target], &target).await?;
         if let Some(bytes) = disk_limit
             && let Err(e) = self.set_disk_limit(instance, Some(bytes)).await
         {
             let _ = self.destroy(instance).await;
             return Err(e);
         }
-        info!(instance, image = %cached.image, path = %target.display(), "cloned (btrfs snapshot)");
+        info!(instance, image = %image.label, path = %target.display(), "cloned (btrfs snapshot)");
         Ok(target)
     }
 
@@ -232,7 +231,7 @@ impl BtrfsDriver {
             // Not a subvolume, or one holding nested subvolumes: remove it file by file
             // (rmdir removes the emptied subvolumes too).
             let doomed = path.clone();
-            tokio::task::spawn_blocking(move || cache::remove_tree(&doomed)).await??;
+            tokio::task::spawn_blocking(move || tree::remove_tree(&doomed)).await??;
         }
         self.sweep_stale_qgroups().await;
         info!(instance, "destroyed (btrfs)");
@@ -268,7 +267,7 @@ impl BtrfsDriver {
             Ok(out) => qgroup::parse(&out).ok_or(BtrfsError::Qgroup { path, output: out }),
             Err(e) => {
                 debug!(instance, error = %e, "no qgroups; measuring by walking the tree");
-                let used = tokio::task::spawn_blocking(move || cache::disk_usage(&path)).await??;
+                let used = tokio::task::spawn_blocking(move || tree::disk_usage(&path)).await??;
                 Ok(DiskUsage {
                     used,
                     exclusive: None,

@@ -12,7 +12,7 @@ pub struct PathIoError {
 }
 
 /// A `map_err` adapter: `fs::read(p).map_err(io("read", p))?`.
-pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PathIoError {
+pub fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PathIoError {
     let path = path.to_owned();
     move |source| PathIoError {
         action,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use berth_types::InstanceName;
 use tracing::{info, warn};
 
-use crate::cache::CachedImage;
+use crate::ImageTree;
 
 /// Copies the contents of `from` into the existing directory `to`, preserving everything and
 /// sharing extents where the filesystem can (`cp -a --reflink=auto FROM/. TO`).
@@ -145,17 +145,17 @@ impl StorageDriver {
         }
     }
 
-    /// A new rootfs for `instance` from `cached`, with `disk_limit` bytes if given.
+    /// A new rootfs for `instance` from `image`, with `disk_limit` bytes if given.
     pub async fn clone_image(
         &self,
-        cached: &CachedImage,
+        image: &ImageTree,
         instance: &str,
         disk_limit: Option<u64>,
     ) -> Result<PathBuf, StorageError> {
         check_name(instance)?;
         match self {
-            Self::Dir(d) => Ok(d.clone_image(cached, instance, disk_limit).await?),
-            Self::Btrfs(b) => Ok(b.clone_image(cached, instance, disk_limit).await?),
+            Self::Dir(d) => Ok(d.clone_image(image, instance, disk_limit).await?),
+            Self::Btrfs(b) => Ok(b.clone_image(image, instance, disk_limit).await?),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use berth_image::rootfs::{self, Rootfs};
+use berth_guestfs::rootfs::{self, Rootfs};
 
 /// A guest rootfs and a "host" directory beside it, both removed on drop.
 struct Scene {

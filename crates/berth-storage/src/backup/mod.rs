@@ -56,5 +56,5 @@ pub enum BackupError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Rootfs(#[from] crate::rootfs::RootfsError),
+    Rootfs(#[from] berth_guestfs::rootfs::RootfsError),
 }

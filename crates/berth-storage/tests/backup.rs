@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
-use berth_image::backup::{BackupError, BackupManifest, ImportLimits, export, import};
+use berth_storage::backup::{BackupError, BackupManifest, ImportLimits, export, import};
 
 const LIMITS: ImportLimits = ImportLimits {
     max_bytes: 64 << 20,
@@ -86,7 +86,7 @@ fn a_tree_with_every_kind_of_entry_survives_a_round_trip() -> Result<(), Box<dyn
     assert_eq!(stats.skipped, 1, "the socket is skipped");
     let dst = scratch.path().join("dst");
     std::fs::create_dir(&dst)?;
-    berth_image::backup::verify(archive.as_slice(), LIMITS)?;
+    berth_storage::backup::verify(archive.as_slice(), LIMITS)?;
     let snap_dst = scratch.path().join("snap0-back");
     std::fs::create_dir(&snap_dst)?;
     let targets = BTreeMap::from([("snap0".to_owned(), snap_dst.clone())]);
@@ -298,7 +298,7 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
             .collect();
         let target = scratch.path().join(format!("t-{slug}"));
         std::fs::create_dir(&target)?;
-        let checked = berth_image::backup::verify(archive.as_slice(), LIMITS);
+        let checked = berth_storage::backup::verify(archive.as_slice(), LIMITS);
         assert!(checked.is_err(), "{what}: the dry run accepted it");
         let result = import(archive.as_slice(), &target, &BTreeMap::new(), LIMITS);
         assert!(result.is_err(), "{what}: accepted");
@@ -313,7 +313,7 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
         );
         eprintln!(
             "{what}: {}",
-            berth_image::error_chain(&result.err().ok_or("no error")?)
+            berth_storage::error_chain(&result.err().ok_or("no error")?)
         );
     }
 

@@ -10,9 +10,9 @@ use tracing::info;
 use super::btrfs::{btrfs, is_subvolume};
 use super::dir::DirError;
 use super::{StorageDriver, StorageError, check_name};
-use crate::cache::{self, remove_tree};
 use crate::cleanup::RemoveOnDrop;
 use crate::fsio::io;
+use crate::tree::{self, remove_tree};
 
 impl StorageDriver {
     fn snapshots_dir(&self, instance: &str) -> PathBuf {
@@ -61,12 +61,10 @@ impl StorageDriver {
         if std::fs::symlink_metadata(&path).is_err() {
             return Err(StorageError::NoSnapshot(snap.to_owned()));
         }
-        Ok(
-            tokio::task::spawn_blocking(move || cache::disk_usage(&path))
-                .await
-                .map_err(DirError::from)?
-                .map_err(DirError::from)?,
-        )
+        Ok(tokio::task::spawn_blocking(move || tree::disk_usage(&path))
+            .await
+            .map_err(DirError::from)?
+            .map_err(DirError::from)?)
     }
 
     /// Replaces `instance`'s rootfs with a writable copy of `snap`; `disk_limit` is applied

@@ -1,7 +1,10 @@
-//! Shared test helpers: the fixed image cache, the built debian/12 image, and scratch
-//! directories whose drop unmounts pools, detaches their loop devices and removes them.
-
-#![allow(dead_code)]
+//! Test support shared by Berth's crates: the fixed image cache, the built debian/12 image, and
+//! scratch directories whose drop unmounts pools, detaches their loop devices and removes them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a failure is a test failure"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,7 +57,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(label: &str) -> Self {
-        let path = PathBuf::from("/var/tmp/berth-image-test")
+        let path = PathBuf::from("/var/tmp/berth-test-scratch")
             .join(format!("{label}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("scratch dir");
         Self { path }
@@ -63,7 +66,7 @@ impl Scratch {
 
 /// Mount points at or below `dir`, deepest first.
 pub fn mounts_below(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = berth_image::mounts::read()
+    let mut found: Vec<PathBuf> = berth_storage::mounts::read()
         .into_iter()
         .map(|m| m.mount_point)
         .filter(|m| m.starts_with(dir))

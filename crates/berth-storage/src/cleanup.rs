@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::cache::remove_tree;
+use crate::tree::remove_tree;
 
 const ATTEMPTS: u32 = 20;
 const PAUSE: Duration = Duration::from_millis(250);
 
 /// Removes `path` on a background thread; `what` names it in the log if that fails.
-pub(crate) fn remove_in_background(path: PathBuf, what: &'static str) {
+pub fn remove_in_background(path: PathBuf, what: &'static str) {
     let spawned = std::thread::Builder::new()
         .name("berth-image-cleanup".into())
         .spawn(move || {
@@ -33,13 +33,13 @@ pub(crate) fn remove_in_background(path: PathBuf, what: &'static str) {
 
 /// Removes a tree when dropped unless disarmed: what a failed or cancelled (dropped) operation
 /// was building.
-pub(crate) struct RemoveOnDrop {
+pub struct RemoveOnDrop {
     path: Option<PathBuf>,
     what: &'static str,
 }
 
 impl RemoveOnDrop {
-    pub(crate) fn new(path: PathBuf, what: &'static str) -> Self {
+    pub fn new(path: PathBuf, what: &'static str) -> Self {
         Self {
             path: Some(path),
             what,
@@ -47,7 +47,7 @@ impl RemoveOnDrop {
     }
 
     /// The operation succeeded: keep the tree.
-    pub(crate) fn disarm(mut self) {
+    pub fn disarm(mut self) {
         self.path = None;
     }
 }

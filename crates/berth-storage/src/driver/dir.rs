@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use tracing::info;
 
 use super::DiskUsage;
-use crate::cache::{self, CacheError, CachedImage};
+use crate::ImageTree;
 use crate::cleanup::{self, RemoveOnDrop};
 use crate::cmd::CmdError;
+use crate::tree;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
@@ -23,8 +24,6 @@ pub enum DirError {
     Io(#[from] crate::fsio::PathIoError),
     #[error("copying the image failed")]
     Copy(#[source] CmdError),
-    #[error(transparent)]
-    Cache(#[from] CacheError),
     #[error("the disk usage task died")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -80,7 +79,7 @@ impl DirDriver {
 
     pub async fn clone_image(
         &self,
-        cached: &CachedImage,
+        image: &ImageTree,
         instance: &str,
         disk_limit: Option<u64>,
     ) -> Result<PathBuf, DirError> {
@@ -96,12 +95,12 @@ impl DirDriver {
             .join(format!(".{instance}.tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&tmp).map_err(io("create", &tmp))?;
         let guard = RemoveOnDrop::new(tmp.clone(), "a failed copy");
-        super::copy_tree(&cached.rootfs, &tmp)
+        super::copy_tree(&image.rootfs, &tmp)
             .await
             .map_err(DirError::Copy)?;
         std::fs::rename(&tmp, &target).map_err(io("rename into place", &tmp))?;
         guard.disarm();
-        info!(instance, image = %cached.image, path = %target.display(), "cloned (dir)");
+        info!(instance, image = %image.label, path = %target.display(), "cloned (dir)");
         Ok(target)
     }
 
@@ -116,14 +115,14 @@ impl DirDriver {
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::rename(&path, &trash).map_err(io("move aside", &path))?;
-        tokio::task::spawn_blocking(move || cache::remove_tree(&trash)).await??;
+        tokio::task::spawn_blocking(move || tree::remove_tree(&trash)).await??;
         info!(instance, "destroyed (dir)");
         Ok(())
     }
 
     pub async fn usage(&self, instance: &str) -> Result<DiskUsage, DirError> {
         let path = self.instance_path(instance);
-        let used = tokio::task::spawn_blocking(move || cache::disk_usage(&path)).await??;
+        let used = tokio::task::spawn_blocking(move || tree::disk_usage(&path)).await??;
         Ok(DiskUsage {
             used,
             exclusive: None,

@@ -1,11 +1,11 @@
 //! Snapshots on both storage drivers with a real image: take, change the rootfs, restore (the
 //! change is gone, the disk limit is back), delete, and nothing left after destroy.
 
-mod common;
+use berth_testkit as common;
 
 use std::time::Instant;
 
-use berth_image::{StorageDriver, StorageError};
+use berth_storage::{StorageDriver, StorageError};
 use common::{Scratch, cached_debian12, privileged};
 
 const POOL: u64 = 8 << 30;
@@ -13,7 +13,7 @@ const POOL: u64 = 8 << 30;
 async fn exercise(driver: &StorageDriver, limit: Option<u64>) {
     let (cached, _) = cached_debian12().await;
     let rootfs = driver
-        .clone_image(&cached, "snappy", limit)
+        .clone_image(&cached.tree(), "snappy", limit)
         .await
         .expect("clone");
     let marker = rootfs.join("root/marker");

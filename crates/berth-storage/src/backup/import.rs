@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use tar::{Archive, EntryType};
 
 use super::{BackupError, BackupManifest, FORMAT, MANIFEST};
-use crate::rootfs::{NodeKind, Rootfs};
+use berth_guestfs::rootfs::{NodeKind, Rootfs};
 
 /// Bounds on what an archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub fn import(
         let root = roots
             .get(&tree)
             .ok_or_else(|| bad("belongs to a snapshot the manifest does not list"))?;
-        let entry_err = |e: crate::rootfs::RootfsError| bad(&crate::error_chain(&e));
+        let entry_err = |e: berth_guestfs::rootfs::RootfsError| bad(&crate::error_chain(&e));
         match header.entry_type() {
             EntryType::Directory => {
                 if path.as_os_str().is_empty() {

@@ -2,13 +2,13 @@
 //! disk limits) and the dir driver. Every pool lives in a scratch directory whose drop unmounts
 //! it and detaches its loop device, also when a test fails.
 
-mod common;
+use berth_testkit as common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_image::StorageDriver;
+use berth_storage::StorageDriver;
 use common::{Scratch, cached_debian12, loops_below, mounts_below, privileged};
 
 const POOL: u64 = 8 << 30;
@@ -43,7 +43,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
     // The first clone imports the image into the pool.
     let started = Instant::now();
     driver
-        .clone_image(&cached, "first", None)
+        .clone_image(&cached.tree(), "first", None)
         .await
         .expect("first clone");
     eprintln!(
@@ -56,7 +56,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         let name = format!("clone-{i}");
         let started = Instant::now();
         let rootfs = driver
-            .clone_image(&cached, &name, None)
+            .clone_image(&cached.tree(), &name, None)
             .await
             .expect("clone");
         times.push(started.elapsed());
@@ -74,7 +74,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
 
     // Clones are independent, writable, and customisable.
     let one = driver.instance_path("clone-1");
-    berth_image::customise::customise(&one, "clone-1").expect("customise");
+    berth_guestfs::customise::customise(&one, "clone-1").expect("customise");
     assert_eq!(
         std::fs::read_to_string(one.join("etc/hostname")).expect("hostname"),
         "clone-1\n"
@@ -85,14 +85,14 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         "clone-1\n"
     );
     assert!(matches!(
-        driver.clone_image(&cached, "clone-1", None).await,
-        Err(berth_image::StorageError::Btrfs(
-            berth_image::storage::BtrfsError::Exists(_)
+        driver.clone_image(&cached.tree(), "clone-1", None).await,
+        Err(berth_storage::StorageError::Btrfs(
+            berth_storage::BtrfsError::Exists(_)
         ))
     ));
     assert!(
         driver
-            .clone_image(&cached, "../escape", None)
+            .clone_image(&cached.tree(), "../escape", None)
             .await
             .is_err()
     );
@@ -156,7 +156,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
     );
     let started = Instant::now();
     again
-        .clone_image(&cached, "after-reboot", None)
+        .clone_image(&cached.tree(), "after-reboot", None)
         .await
         .expect("clone");
     assert!(
@@ -193,7 +193,7 @@ async fn btrfs_disk_limit_stops_writes() {
     driver.disk_limit_supported().expect("btrfs limits disks");
     let limit = 512u64 << 20;
     let rootfs = driver
-        .clone_image(&cached, "small", Some(limit))
+        .clone_image(&cached.tree(), "small", Some(limit))
         .await
         .expect("clone");
     assert_eq!(
@@ -254,17 +254,17 @@ async fn dir_driver_copies_and_refuses_limits() {
         .expect_err("dir has no limits");
     assert!(err.contains("btrfs"), "{err}");
     let refused = driver
-        .clone_image(&cached, "limited", Some(1 << 30))
+        .clone_image(&cached.tree(), "limited", Some(1 << 30))
         .await
         .expect_err("limit");
-    assert!(berth_image::error_chain(&refused).contains("use disk limits"));
+    assert!(berth_storage::error_chain(&refused).contains("use disk limits"));
     assert!(!driver.instance_path("limited").exists());
 
     let mut times = Vec::new();
     for i in 0..3 {
         let started = Instant::now();
         let rootfs = driver
-            .clone_image(&cached, &format!("copy-{i}"), None)
+            .clone_image(&cached.tree(), &format!("copy-{i}"), None)
             .await
             .expect("clone");
         times.push(started.elapsed());
@@ -290,7 +290,7 @@ async fn dir_driver_copies_and_refuses_limits() {
 
     // auto keeps dir while dir instances exist.
     driver
-        .clone_image(&cached, "keeper", None)
+        .clone_image(&cached.tree(), "keeper", None)
         .await
         .expect("clone");
     let auto = StorageDriver::open("auto", &scratch.path.join("storage"), POOL)

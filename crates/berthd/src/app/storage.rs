@@ -1,0 +1,90 @@
+//! Instance storage, as the app uses it: clone an image for an instance, give the clone its
+//! identity, set its disk limit, destroy it; the pool's usage. It stands beside the image
+//! service (`images.rs`), which only builds and caches images.
+
+use std::path::{Path, PathBuf};
+
+use berth_image::CachedImage;
+use berth_storage::StorageDriver;
+use berth_types::InstanceName;
+
+use super::AppError;
+use super::error::error_chain;
+use crate::config::Config;
+
+pub struct InstanceStorage {
+    driver: StorageDriver,
+}
+
+impl InstanceStorage {
+    /// Opens (and when needed creates) the pool under `<data_dir>/storage`.
+    pub async fn open(config: &Config) -> Result<Self, AppError> {
+        let pool_size =
+            berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
+        let driver = StorageDriver::open(
+            &config.storage.driver,
+            &config.data_dir.join("storage"),
+            pool_size,
+        )
+        .await
+        .map_err(|e| AppError::internal("preparing storage", error_chain(&e)))?;
+        Ok(Self { driver })
+    }
+
+    /// The storage driver (snapshots and backups work on it directly).
+    pub(crate) fn driver(&self) -> &StorageDriver {
+        &self.driver
+    }
+
+    /// A new root filesystem for `name`, cloned from `cached`, with `disk` bytes if given.
+    pub async fn clone_for(
+        &self,
+        cached: &CachedImage,
+        name: &InstanceName,
+        disk: Option<u64>,
+    ) -> Result<PathBuf, String> {
+        self.driver
+            .clone_image(&cached.tree(), name.as_str(), disk)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Makes a new clone this instance's own: hostname, machine id, root login policy.
+    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
+        berth_guestfs::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
+    }
+
+    pub fn disk_limit_supported(&self) -> Result<(), String> {
+        self.driver.disk_limit_supported()
+    }
+
+    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), String> {
+        self.driver
+            .set_disk_limit(name.as_str(), bytes)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    pub async fn destroy(&self, name: &InstanceName) -> Result<(), String> {
+        self.driver
+            .destroy(name.as_str())
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
+    /// Bytes used and free in the pool, when it can tell.
+    pub async fn pool_usage(&self) -> (Option<u64>, Option<u64>) {
+        match self.driver.pool_usage().await {
+            Ok((used, free)) => (Some(used), Some(free)),
+            Err(_) => (None, None),
+        }
+    }
+
+    pub fn driver_name(&self) -> &'static str {
+        self.driver.name()
+    }
+
+    pub fn pool_path(&self) -> PathBuf {
+        self.driver.root().to_owned()
+    }
+}
