@@ -45,6 +45,9 @@ fn lxcfs_is_supervised_restarted_and_adopted() -> Result<(), Error> {
     let first = supervise::ensure(&lxcfs, &helper())?;
     let meminfo = std::fs::read_to_string(lxcfs.mount_point().join("proc/meminfo"))?;
     assert!(meminfo.starts_with("MemTotal:"), "{meminfo}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lxcfs.dir())?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o711, "guests' ids must be able to reach the files");
     let binds = lxcfs.guest_binds();
     for want in [
         "/proc/meminfo",

@@ -57,6 +57,13 @@ extern "C" fn on_terminate(_: libc::c_int) {
 pub fn run(lxcfs: &Lxcfs, program: &Path) -> Result<(), SuperviseError> {
     let dir = lxcfs.dir();
     std::fs::create_dir_all(lxcfs.mount_point()).map_err(io("creating", dir))?;
+    // Guests' runtimes bind the files as the guest's root (a host id with no right on
+    // root-owned directories): the path must be searchable by others, whatever the umask.
+    for d in [dir.to_owned(), lxcfs.mount_point()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o711))
+            .map_err(io("setting the mode of", dir))?;
+    }
     let lock = File::create(lxcfs.lock_file()).map_err(io("creating", dir))?;
     // berthd's `supervisor_running` may hold a shared lock for an instant: try a while.
     let mut tries = 0;
