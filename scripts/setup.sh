@@ -17,6 +17,9 @@ apt-get install -y -qq --no-install-recommends \
   chromium fonts-dejavu-core \
   systemd-container crun runc lxc busybox-static \
   dpkg-dev groff-base zsh fish >/dev/null
+# Unprivileged guests: lxcfs gives each its own /proc and /sys view (berthd runs its own
+# instance under its runtime dir); xfsprogs for the idmapped-mount tests on xfs.
+apt-get install -y -qq --no-install-recommends lxcfs xfsprogs >/dev/null
 # The web UI is built with Node.js and npm: the host's own when it has them (a nodejs package
 # that bundles npm conflicts with Debian's npm), Debian's otherwise. The browser tests need
 # Node.js 20 or newer (playwright-core).

@@ -5,6 +5,7 @@ pub mod api;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod idmap;
 pub mod image;
 pub mod instance;
 pub mod limits;
@@ -18,6 +19,7 @@ pub mod units;
 pub mod wireguard;
 
 pub use error::{FieldError, error_chain};
+pub use idmap::{IdPool, IdRange};
 pub use image::{Arch, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;

@@ -37,6 +37,9 @@ enum Command {
     /// Userspace WireGuard device for the IPv6 uplink (internal).
     #[command(hide = true, name = "uplink-wg")]
     UplinkWg { ifname: String },
+    /// Supervisor of the host's lxcfs, mounted under DIR (internal).
+    #[command(hide = true)]
+    Lxcfs { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Lxcfs { dir } => {
+            use berth_isolation::lxcfs::{Lxcfs, supervise};
+            match supervise::program().and_then(|p| supervise::run(&Lxcfs::new(dir), &p)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("berthd lxcfs: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Openapi => {
             println!("{}", berthd::api::openapi::json());
             ExitCode::SUCCESS

@@ -73,16 +73,6 @@ const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// Syscalls that fail with EPERM inside (LXC's default deny list).
-const DENIED_SYSCALLS: &[&str] = &[
-    "kexec_load",
-    "kexec_file_load",
-    "open_by_handle_at",
-    "init_module",
-    "finit_module",
-    "delete_module",
-];
-
 /// The capabilities the guest gets: all but the dropped ones, within our own bounding set
 /// (a capability outside it cannot be granted: capset fails).
 pub fn capabilities() -> Vec<&'static str> {
@@ -147,19 +137,10 @@ pub fn device_rules() -> Value {
     Value::Array(rules)
 }
 
+/// The seccomp filter: `berth_isolation::hardening`'s deny list for a privileged guest (LXC's
+/// default: kexec, module loading, `open_by_handle_at`), on the native and compat
+/// architectures so 32-bit entry points cannot bypass it.
 pub fn seccomp() -> Value {
-    // The native architecture is always in the filter; add the compat ones so the deny list
-    // cannot be bypassed through 32-bit syscalls.
-    let arches: &[&str] = if cfg!(target_arch = "x86_64") {
-        &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-    } else if cfg!(target_arch = "aarch64") {
-        &["SCMP_ARCH_ARM"]
-    } else {
-        &[]
-    };
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": arches,
-        "syscalls": [{"names": DENIED_SYSCALLS, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM}],
-    })
+    use berth_isolation::hardening::{denied, render};
+    render::oci(&denied(true, true))
 }

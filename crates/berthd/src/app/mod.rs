@@ -9,8 +9,10 @@ pub mod error;
 pub mod events;
 pub mod failpoint;
 pub mod files;
+mod idmap;
 mod images;
 pub mod instances;
+mod lxcfs;
 pub mod metrics;
 pub mod network;
 pub mod operation;
@@ -91,6 +93,7 @@ impl App {
         // Guest root filesystems (and cached images) hold setuid-root programs: no other host
         // user may reach them, or they could run those programs as root on the host.
         owner_only(&config.data_dir)?;
+        Self::check_idmap_pool(&config)?;
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
         let metrics = metrics::MetricsService::open(&config)?;

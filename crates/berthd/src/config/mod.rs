@@ -12,11 +12,13 @@ mod auth;
 mod listen;
 mod metrics;
 mod proxmox;
+mod security;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
+pub use security::SecurityConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -64,6 +66,7 @@ pub struct Config {
     pub backups: BackupsConfig,
     pub routing: Vec<RoutingRule>,
     pub oci: OciConfig,
+    pub security: SecurityConfig,
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
@@ -160,6 +163,9 @@ pub struct TestingConfig {
     /// (`cgroup/` in the v2 layout, `net/`), for every backend including `sim`. No background
     /// collector runs then: the test calls `App::collect_metrics` with its own clock.
     pub metrics_root: Option<PathBuf>,
+    /// Check the id pool against the users and subordinate ids under this directory instead
+    /// of `/etc`.
+    pub etc_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -180,6 +186,7 @@ impl Default for Config {
             backups: BackupsConfig::default(),
             routing: Vec::new(),
             oci: OciConfig::default(),
+            security: SecurityConfig::default(),
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
@@ -331,6 +338,7 @@ impl Config {
                 ));
             }
         }
+        self.security.pool()?;
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
         let table = &self.network.table;
