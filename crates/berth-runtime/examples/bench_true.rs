@@ -100,6 +100,7 @@ fn container(name: &str, rootfs: &Path, work: &Path) -> ContainerSpec {
         rootfs: rootfs.to_owned(),
         limits: Limits::default(),
         netns: None,
+        security: Default::default(),
     }
 }
 

@@ -45,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         limits: Limits::default(),
         state_dir: state_root.join(format!("{name}.bundle")),
         netns: None,
+        security: Default::default(),
     };
     let t = Instant::now();
     let pid = rt.start(&spec).await?;

@@ -17,7 +17,7 @@ mod spec;
 pub mod terminal;
 
 pub use error::RuntimeError;
-pub use spec::{ContainerSpec, ExecResult, ExecSpec, RuntimeStatus};
+pub use spec::{ContainerSpec, ExecResult, ExecSpec, GuestSecurity, RuntimeStatus};
 pub use terminal::{TerminalSession, TerminalSpec};
 
 use std::time::Duration;

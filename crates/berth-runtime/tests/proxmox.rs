@@ -39,6 +39,7 @@ fn spec(name: &InstanceName) -> ContainerSpec {
         limits: Limits::default(),
         state_dir: Default::default(),
         netns: None,
+        security: Default::default(),
     }
 }
 

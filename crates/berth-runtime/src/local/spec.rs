@@ -253,6 +253,7 @@ mod tests {
             },
             state_dir: PathBuf::from("/run/berth/web1"),
             netns: Some(PathBuf::from("/run/netns/web1")),
+            security: Default::default(),
         }
     }
 

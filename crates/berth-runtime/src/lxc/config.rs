@@ -114,6 +114,7 @@ mod tests {
             },
             state_dir: "/tmp/s".into(),
             netns: Some("/run/netns/berth-ct-a".into()),
+            security: Default::default(),
         };
         let layout = Layout::V2("/sys/fs/cgroup".into());
         let text = generate(&spec, &layout, Path::new(COMMON_CONF));

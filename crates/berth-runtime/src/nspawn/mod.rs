@@ -102,6 +102,7 @@ mod tests {
             limits: Default::default(),
             state_dir: "/tmp/s".into(),
             netns: Some("/run/netns/berth-web1".into()),
+            security: Default::default(),
         };
         let layout = berth_cgroups::Layout::V2("/sys/fs/cgroup".into());
         let paths = Paths::new(std::path::Path::new("/run/berth/nspawn"), "web1");

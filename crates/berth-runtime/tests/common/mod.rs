@@ -118,6 +118,7 @@ impl Guest {
             limits,
             state_dir: dir.path().join("bundle"),
             netns: None,
+            security: Default::default(),
         };
         Guest {
             rt: BuiltinRuntime::new(config(&state_root)),

@@ -37,6 +37,7 @@ impl App {
             limits: record.limits,
             state_dir: self.instance_dir(&record.name).join("runtime"),
             netns: None,
+            security: Default::default(),
         }
     }
 
