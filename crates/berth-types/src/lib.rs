@@ -2,6 +2,7 @@
 //! the request/response types of the REST API. Everything here validates but does no I/O.
 
 pub mod api;
+pub mod backend;
 pub mod credentials;
 pub mod error;
 pub mod events;
@@ -17,6 +18,7 @@ pub mod snapshot;
 pub mod units;
 pub mod wireguard;
 
+pub use backend::BackendName;
 pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
