@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use berth_types::{Instance, InstanceName, InstanceNetwork, InstanceState, Limits};
+use berth_types::{BackendName, Instance, InstanceName, InstanceNetwork, InstanceState, Limits};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ pub struct InstanceRecord {
     pub id: Uuid,
     pub name: InstanceName,
     pub owner: String,
-    pub backend: String,
+    pub backend: BackendName,
     pub image: String,
     pub state: InstanceState,
     pub autostart: bool,
@@ -33,7 +33,7 @@ impl InstanceRecord {
             name: self.name.to_string(),
             id: self.id,
             owner: self.owner.clone(),
-            backend: self.backend.clone(),
+            backend: self.backend.to_string(),
             image: self.image.clone(),
             state: self.state,
             autostart: self.autostart,
@@ -75,7 +75,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
                 value: name.clone(),
             })?,
             owner,
-            backend,
+            backend: BackendName::parse(&backend).map_err(|_| StoreError::Corrupt {
+                column: "instances.backend",
+                value: backend.clone(),
+            })?,
             image,
             state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt {
                 column: "instances.state",
@@ -110,7 +113,7 @@ impl Store {
                 record.id.to_string(),
                 record.name.as_str(),
                 record.owner,
-                record.backend,
+                record.backend.as_str(),
                 record.image,
                 record.state.as_str(),
                 record.autostart,
@@ -202,7 +205,7 @@ pub(crate) mod tests {
             id: Uuid::new_v4(),
             name: InstanceName::parse(name).expect("valid test name"),
             owner: "admin".into(),
-            backend: "sim".into(),
+            backend: BackendName::parse("sim").expect("valid backend"),
             image: "debian/12".into(),
             state: InstanceState::Creating,
             autostart: false,

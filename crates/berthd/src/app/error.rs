@@ -1,5 +1,6 @@
 //! Errors of the app layer, each mapping to one HTTP status and error code.
 
+use berth_runtime::RuntimeError;
 use berth_types::FieldError;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,38 @@ impl AppError {
 
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         Self::Internal(format!("{context}: {err}"))
+    }
+
+    /// A backend's error while doing `context`. The one place a backend's answer becomes a
+    /// status: unreachable is 503 `backend_unavailable`, an error the backend answered with
+    /// or a thing it cannot do is 503 `unavailable`, a guest in the wrong state is 409, the
+    /// rest is the host's fault (500).
+    pub fn runtime(context: &str, err: RuntimeError) -> Self {
+        match err {
+            RuntimeError::Unreachable { .. } => Self::BackendUnavailable(err.to_string()),
+            RuntimeError::Backend { .. }
+            | RuntimeError::Unusable { .. }
+            | RuntimeError::Unsupported { .. } => Self::Unavailable(error_chain(&err)),
+            RuntimeError::NotRunning(_) | RuntimeError::AlreadyRunning(_) => {
+                Self::Conflict(err.to_string())
+            }
+            other => Self::internal(context, error_chain(&other)),
+        }
+    }
+}
+
+/// A backend's error where the backend, not this host, is at fault (a remote read): 503,
+/// `backend_unavailable` when it does not answer.
+pub(crate) fn backend_failed(err: RuntimeError) -> AppError {
+    match err {
+        RuntimeError::Unreachable { .. } => AppError::runtime("backend", err),
+        other => AppError::Unavailable(error_chain(&other)),
+    }
+}
+
+impl From<RuntimeError> for AppError {
+    fn from(err: RuntimeError) -> Self {
+        Self::runtime("backend", err)
     }
 }
 

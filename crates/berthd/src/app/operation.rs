@@ -1,6 +1,7 @@
-//! The operation engine: every long action runs as a persisted operation made of named steps.
-//! Each step registers its undo *before* it acts (undos are idempotent), so a failure, a
-//! cancellation or a daemon crash at any step can be unwound to leave nothing half-made.
+//! The operation engine: every long action runs as a persisted operation made of the steps its
+//! declaration names (`steps`). Each step registers its undo *before* it acts (undos are
+//! idempotent), so a failure, a cancellation or a daemon crash at any step can be unwound to
+//! leave nothing half-made.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,8 +37,40 @@ impl OpError {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OpParams {
     pub request: serde_json::Value,
-    /// (step index, action), in the order registered.
-    pub undo: Vec<(usize, UndoAction)>,
+    /// (step name, action), in the order registered.
+    pub undo: Vec<(String, UndoAction)>,
+}
+
+impl OpParams {
+    /// The params persisted with an operation of `steps`. Operations a berthd before named
+    /// steps persisted keep their undo under the step's position; it is mapped to its name.
+    pub fn read(params: &serde_json::Value, steps: &[OperationStep]) -> Self {
+        if let Ok(params) = serde_json::from_value(params.clone()) {
+            return params;
+        }
+        #[derive(Deserialize)]
+        struct Positional {
+            request: serde_json::Value,
+            undo: Vec<(usize, UndoAction)>,
+        }
+        match serde_json::from_value::<Positional>(params.clone()) {
+            Ok(old) => Self {
+                request: old.request,
+                undo: old
+                    .undo
+                    .into_iter()
+                    .map(|(at, action)| {
+                        let step = steps.get(at).map(|s| s.name.clone()).unwrap_or_default();
+                        (step, action)
+                    })
+                    .collect(),
+            },
+            Err(err) => {
+                tracing::error!(error = %err, "unreadable operation params; nothing to undo");
+                Self::default()
+            }
+        }
+    }
 }
 
 struct OpState {
@@ -113,10 +146,9 @@ impl OpHandle {
         self.tx.send_replace(operation);
     }
 
-    /// Ends the running step as done and starts step `index` with `message`. Fails when the
+    /// Ends the running step as done and starts step `name` with `message`. Fails when the
     /// operation was cancelled or a failpoint is set on `<kind>.<step>`.
-    pub async fn step(&self, index: usize, message: impl Into<String>) -> Result<(), OpError> {
-        let message = message.into();
+    pub(super) async fn enter(&self, name: &str, message: String) -> Result<(), OpError> {
         let point = self.update_returning(|state| {
             state.partial = 0;
             let op = &mut state.operation;
@@ -131,7 +163,7 @@ impl OpHandle {
             }
             op.status = OperationStatus::Running;
             op.message = message.clone();
-            let step = op.steps.get_mut(index);
+            let step = op.steps.iter_mut().find(|s| s.name == name);
             step.map(|step| {
                 step.status = StepStatus::Running;
                 step.started_at = Some(now);
@@ -139,7 +171,7 @@ impl OpHandle {
                 format!("{}.{}", op.kind.as_str(), step.name)
             })
         });
-        tracing::info!(operation = %self.id(), step = index, %message, "step");
+        tracing::info!(operation = %self.id(), step = name, %message, "step");
         if self.cancel.is_cancelled() {
             return Err(OpError::Cancelled);
         }
@@ -160,11 +192,11 @@ impl OpHandle {
         out.unwrap_or_else(|| unreachable!("update always runs its closure"))
     }
 
-    /// Marks step `index` as not applying here.
-    pub fn skip(&self, index: usize, message: impl Into<String>) {
+    /// Marks step `name` as not applying here.
+    pub(super) fn skip(&self, name: &str, message: impl Into<String>) {
         let message = message.into();
         self.update(|state| {
-            if let Some(step) = state.operation.steps.get_mut(index) {
+            if let Some(step) = state.operation.steps.iter_mut().find(|s| s.name == name) {
                 step.status = StepStatus::Skipped;
                 step.message = message;
             }
@@ -204,16 +236,18 @@ impl OpHandle {
         });
     }
 
-    /// Registers how to undo what the current step is about to do. Persisted at once.
-    pub fn on_undo(&self, action: UndoAction) {
+    /// Registers how to undo what the current step (before any: the first) is about to do.
+    /// Persisted at once.
+    pub(super) fn on_undo(&self, action: UndoAction) {
         self.update(|state| {
-            let index = state
-                .operation
-                .steps
+            let steps = &state.operation.steps;
+            let step = steps
                 .iter()
-                .position(|s| s.status == StepStatus::Running)
-                .unwrap_or(0);
-            state.params.undo.push((index, action));
+                .find(|s| s.status == StepStatus::Running)
+                .or(steps.first())
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            state.params.undo.push((step, action));
         });
     }
 
@@ -236,24 +270,15 @@ impl OpHandle {
     }
 
     /// The undo log, newest first, emptied.
-    pub fn take_undo(&self) -> Vec<(usize, UndoAction)> {
+    pub fn take_undo(&self) -> Vec<(String, UndoAction)> {
         let mut undo = Vec::new();
         self.update(|state| undo = std::mem::take(&mut state.params.undo));
         undo.reverse();
         undo
     }
 
-    pub fn mark_undone(&self, index: usize) {
-        self.update(|state| {
-            if let Some(step) = state
-                .operation
-                .steps
-                .get_mut(index)
-                .filter(|s| s.status == StepStatus::Done)
-            {
-                step.status = StepStatus::Undone;
-            }
-        });
+    pub fn mark_undone(&self, name: &str) {
+        self.update(|state| mark_undone(&mut state.operation.steps, name));
     }
 
     /// Ends the operation with `result`.
@@ -288,6 +313,16 @@ impl OpHandle {
                 }
             }
         });
+    }
+}
+
+/// Marks step `name` undone, if it had been done.
+pub(super) fn mark_undone(steps: &mut [OperationStep], name: &str) {
+    if let Some(step) = steps
+        .iter_mut()
+        .find(|s| s.name == name && s.status == StepStatus::Done)
+    {
+        step.status = StepStatus::Undone;
     }
 }
 

@@ -2,7 +2,7 @@
 //! by crash recovery. Every action is idempotent: undoing what is not there succeeds.
 
 use berth_runtime::Runtime;
-use berth_types::{InstanceName, InstanceState};
+use berth_types::{BackendName, InstanceName, InstanceState};
 use serde::{Deserialize, Serialize};
 
 use super::App;
@@ -16,18 +16,29 @@ pub enum UndoAction {
     /// Destroy the instance's root filesystem clone.
     DestroyRootfs { name: InstanceName },
     /// Stop the guest and remove what the backend keeps for it.
-    RemoveContainer { name: InstanceName, backend: String },
+    RemoveContainer {
+        name: InstanceName,
+        backend: BackendName,
+    },
     /// Remove the instance's veth and netns.
     DetachNetwork { name: InstanceName },
     /// Thaw a guest frozen for a consistent snapshot.
-    ThawGuest { name: InstanceName, backend: String },
+    ThawGuest {
+        name: InstanceName,
+        backend: BackendName,
+    },
     /// Delete a half-taken snapshot (storage and row).
     DeleteSnapshot {
         name: InstanceName,
         snapshot: String,
     },
-    /// Remove a file berthd made (a half-written backup).
+    /// Remove a file berthd made (a saved upload).
     RemoveFile { path: std::path::PathBuf },
+    /// Remove a backup's archive and forget it.
+    DeleteBackup {
+        id: uuid::Uuid,
+        path: std::path::PathBuf,
+    },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
     /// Give back a quota reservation (and everything under it).
@@ -37,6 +48,40 @@ pub enum UndoAction {
         name: InstanceName,
         state: InstanceState,
     },
+}
+
+/// Which undo an action is, without its data: what a step's declaration lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoKind {
+    DeleteRecord,
+    DestroyRootfs,
+    RemoveContainer,
+    DetachNetwork,
+    ThawGuest,
+    DeleteSnapshot,
+    RemoveFile,
+    DeleteBackup,
+    RemoveStateDir,
+    ReleaseQuota,
+    RestoreState,
+}
+
+impl UndoAction {
+    pub fn kind(&self) -> UndoKind {
+        match self {
+            Self::DeleteRecord { .. } => UndoKind::DeleteRecord,
+            Self::DestroyRootfs { .. } => UndoKind::DestroyRootfs,
+            Self::RemoveContainer { .. } => UndoKind::RemoveContainer,
+            Self::DetachNetwork { .. } => UndoKind::DetachNetwork,
+            Self::ThawGuest { .. } => UndoKind::ThawGuest,
+            Self::DeleteSnapshot { .. } => UndoKind::DeleteSnapshot,
+            Self::RemoveFile { .. } => UndoKind::RemoveFile,
+            Self::DeleteBackup { .. } => UndoKind::DeleteBackup,
+            Self::RemoveStateDir { .. } => UndoKind::RemoveStateDir,
+            Self::ReleaseQuota { .. } => UndoKind::ReleaseQuota,
+            Self::RestoreState { .. } => UndoKind::RestoreState,
+        }
+    }
 }
 
 impl App {
@@ -67,6 +112,14 @@ impl App {
             UndoAction::RemoveFile { path } => match tokio::fs::remove_file(path).await {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
                 _ => Ok(()),
+            },
+            UndoAction::DeleteBackup { id, path } => match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                _ => self
+                    .store
+                    .delete_backup(*id)
+                    .map(drop)
+                    .map_err(|e| error_chain(&e)),
             },
             UndoAction::RemoveStateDir { name } => {
                 match tokio::fs::remove_dir_all(self.instance_dir(name)).await {

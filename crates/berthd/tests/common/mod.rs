@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod fake_image;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +91,8 @@ impl SimDaemon {
         let env: Vec<(&str, String)> = env.into_iter().chain(extra).collect();
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
+        // The sim backend's instances are real trees on the dir driver, cloned from these.
+        fake_image::fake_images(&dir.path().join("images"))?;
         let config = Config::load(
             Some(&empty),
             env.into_iter().map(|(k, v)| (k.to_owned(), v)),

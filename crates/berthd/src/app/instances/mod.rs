@@ -6,6 +6,7 @@ mod exec;
 mod password;
 mod patch;
 pub mod power;
+mod provision;
 mod query;
 
 use berth_runtime::{ContainerSpec, Runtime};
@@ -46,7 +47,7 @@ impl App {
         // Guest network files are rewritten at every start, so a changed uplink applies.
         if let (Some(rootfs), true) = (
             &record.rootfs,
-            crate::app::network::networked(&record.backend),
+            runtime.capabilities().network.takes_address(),
         ) && let Some(address) = self
             .store
             .addresses_of(&record.name)
@@ -66,5 +67,7 @@ impl App {
         Ok(())
     }
 }
+pub(crate) use delete::DeleteStep;
 pub(crate) use password::RootCredentials;
-pub use power::PowerAction;
+pub use power::{PowerAction, PowerStep};
+pub(crate) use provision::CreateStep;

@@ -9,7 +9,6 @@ use berth_net::{GUEST_IFNAME, GuestLink};
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::InstanceName;
 
-use super::networked;
 use crate::app::App;
 use crate::app::error::error_chain;
 
@@ -40,7 +39,7 @@ impl App {
         &self,
         record: &InstanceRecord,
     ) -> Result<Option<PathBuf>, String> {
-        if !networked(&record.backend) {
+        if !self.capabilities(&record.backend).network.on_bridge() {
             return Ok(None);
         }
         let address = self

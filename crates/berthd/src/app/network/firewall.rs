@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use berth_net::{Firewall, Forward, ForwardSpec};
 use berth_store::ForwardRecord;
 
-use super::networked;
 use crate::app::App;
 use crate::app::error::error_chain;
 
@@ -34,7 +33,10 @@ impl App {
     fn firewall_forwards(&self) -> Result<Vec<Forward>, String> {
         let mut out = Vec::new();
         let instances = self.store.list_instances().map_err(|e| error_chain(&e))?;
-        for record in instances.iter().filter(|r| networked(&r.backend)) {
+        for record in instances
+            .iter()
+            .filter(|r| self.capabilities(&r.backend).network.on_bridge())
+        {
             let Some(address) = self
                 .store
                 .addresses_of(&record.name)

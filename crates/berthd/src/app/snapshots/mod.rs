@@ -6,6 +6,10 @@ mod create;
 mod restore;
 mod schedule;
 
+pub(crate) use create::SnapshotStep;
+pub(crate) use restore::RestoreStep;
+
+use berth_runtime::{RootfsSource, Runtime, SnapshotSource};
 use berth_types::events::LifecycleAction;
 use berth_types::snapshot::Snapshot;
 use berth_types::{FieldError, InstanceName};
@@ -78,13 +82,21 @@ impl App {
             .store
             .get_instance(instance)
             .map_err(|e| error_chain(&e))?;
-        if let Some(remote) = record.as_ref().and_then(|r| self.remote(&r.backend)) {
-            remote
+        let source = record.as_ref().map(|r| {
+            (
+                self.backends.find(&r.backend),
+                self.capabilities(&r.backend),
+            )
+        });
+        if let Some((Some(runtime), caps)) = source
+            && caps.snapshots == SnapshotSource::Backend
+        {
+            runtime
                 .snapshot_delete(instance, snap)
                 .await
                 .map_err(|e| error_chain(&e))?;
-        } else if let Some(record) = &record
-            && Self::uses_local_rootfs(&record.backend)
+        } else if let Some((_, caps)) = source
+            && caps.rootfs == RootfsSource::Local
         {
             self.images
                 .storage()

@@ -153,7 +153,7 @@ impl App {
             None => None,
         };
         let snap = format!("auto-{}", now.format("%Y%m%d-%H%M"));
-        self.take_snapshot(None, &record, &snap, true, expires_at)
+        self.take_scheduled_snapshot(record.clone(), &snap, expires_at)
             .await
             .map_err(|e| e.to_string())?;
         self.publish_snapshot_event(&record.name, LifecycleAction::SnapshotCreated, &snap);
