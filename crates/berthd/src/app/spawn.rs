@@ -105,13 +105,14 @@ impl App {
         let app = self.clone();
         let actor = events::actor();
         tokio::spawn(events::acting_as(actor, async move {
-            let _guard = guard;
             let id = op.id();
             let result = super::steps::drive(&app, &mut saga, &op).await;
             if let Err(err) = &result {
                 tracing::warn!(operation = %id, error = %err, "operation failed; unwinding");
                 app.unwind(&op).await;
             }
+            // Free before the end is seen, so a client that waited for it may go on at once.
+            drop(guard);
             op.finish(&result);
             // After the operation's own end, so a client sees it succeed, then what changed.
             if result.is_ok() {
