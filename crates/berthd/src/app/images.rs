@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_image::{CachedImage, Mirrors, StorageDriver};
+use berth_image::customise::CustomiseError;
+use berth_image::{CachedImage, Mirrors, StorageDriver, StorageError};
 use berth_types::api::{BuildImageRequest, ImageInfo};
-use berth_types::{Arch, ImageRef, InstanceName, Operation, OperationKind};
+use berth_types::{Arch, FieldError, ImageRef, InstanceName, Operation, OperationKind};
 
 use super::error::error_chain;
 use super::operation::OpError;
@@ -118,15 +119,16 @@ impl ImageService {
         cached: &CachedImage,
         name: &InstanceName,
         disk: Option<u64>,
-    ) -> Result<PathBuf, String> {
-        self.storage
-            .clone_image(cached, name.as_str(), disk)
-            .await
-            .map_err(|e| error_chain(&e))
+    ) -> Result<PathBuf, StorageError> {
+        self.storage.clone_image(cached, name.as_str(), disk).await
     }
 
-    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
-        berth_image::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
+    pub async fn customise(
+        &self,
+        rootfs: &Path,
+        name: &InstanceName,
+    ) -> Result<(), CustomiseError> {
+        berth_image::customise::customise(rootfs, name.as_str())
     }
 
     /// The storage driver (snapshots work on it directly).
@@ -134,15 +136,19 @@ impl ImageService {
         &self.storage
     }
 
-    pub fn disk_limit_supported(&self) -> Result<(), String> {
-        self.storage.disk_limit_supported()
+    /// `Ok` when the storage driver can limit a disk, else why not, naming `field`.
+    pub fn disk_limit_supported(&self, field: &str) -> Result<(), FieldError> {
+        self.storage
+            .disk_limit_supported()
+            .map_err(|why| FieldError::new(field, why))
     }
 
-    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), String> {
-        self.storage
-            .set_disk_limit(name.as_str(), bytes)
-            .await
-            .map_err(|e| error_chain(&e))
+    pub async fn set_disk_limit(
+        &self,
+        name: &InstanceName,
+        bytes: u64,
+    ) -> Result<(), StorageError> {
+        self.storage.set_disk_limit(name.as_str(), bytes).await
     }
 
     pub async fn pool_usage(&self) -> (Option<u64>, Option<u64>) {
@@ -227,16 +233,12 @@ impl App {
             .map_err(|e| AppError::internal(&format!("deleting {image}"), error_chain(&e)))
     }
 
-    pub(crate) async fn storage_destroy(&self, name: &InstanceName) -> Result<(), String> {
-        self.images
-            .storage
-            .destroy(name.as_str())
-            .await
-            .map_err(|e| error_chain(&e))
+    pub(crate) async fn storage_destroy(&self, name: &InstanceName) -> Result<(), StorageError> {
+        self.images.storage.destroy(name.as_str()).await
     }
 
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
-    pub(crate) fn images_remove_partial(&self) -> Result<(), String> {
-        berth_image::remove_partial_builds(&self.images.cache_dir).map_err(|e| error_chain(&e))
+    pub(crate) fn images_remove_partial(&self) -> Result<(), berth_image::CacheError> {
+        berth_image::remove_partial_builds(&self.images.cache_dir)
     }
 }

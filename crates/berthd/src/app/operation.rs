@@ -28,8 +28,9 @@ pub enum OpError {
 }
 
 impl OpError {
-    pub fn failed(context: &str, err: impl std::fmt::Display) -> Self {
-        Self::Failed(format!("{context}: {err}"))
+    /// `err` (with its causes) while doing `context`: the operation's error as users read it.
+    pub fn failed(context: &str, err: impl std::error::Error) -> Self {
+        Self::Failed(format!("{context}: {}", super::error::error_chain(&err)))
     }
 }
 

@@ -167,7 +167,7 @@ impl App {
             return;
         }
         if let Err(e) = self.ensure_bridge().await {
-            tracing::error!(error = %e, "cannot restore the bridge and its nftables table");
+            tracing::error!(error = %error_chain(&e), "cannot restore the bridge and its nftables table");
         }
         self.restore_uplink().await;
     }

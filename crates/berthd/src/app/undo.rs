@@ -6,7 +6,7 @@ use berth_types::{BackendName, InstanceName, InstanceState};
 use serde::{Deserialize, Serialize};
 
 use super::App;
-use super::error::error_chain;
+use super::error::HostError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -86,20 +86,26 @@ impl UndoAction {
 
 impl App {
     /// Performs one undo action.
-    pub(crate) async fn undo(&self, action: &UndoAction) -> Result<(), String> {
+    pub(crate) async fn undo(&self, action: &UndoAction) -> Result<(), HostError> {
+        let removing =
+            |path: &std::path::Path, e| HostError::host(format!("removing {}", path.display()), e);
+        let absent_is_fine = |path: &std::path::Path, removed: std::io::Result<()>| match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(removing(path, e)),
+            _ => Ok(()),
+        };
         match action {
-            UndoAction::DeleteRecord { name } => self
-                .store
-                .delete_instance(name)
-                .map_err(|e| error_chain(&e)),
-            UndoAction::DestroyRootfs { name } => self.storage_destroy(name).await,
+            UndoAction::DeleteRecord { name } => Ok(self.store.delete_instance(name)?),
+            UndoAction::DestroyRootfs { name } => self
+                .storage_destroy(name)
+                .await
+                .map_err(|e| HostError::host("destroying the rootfs", e)),
             UndoAction::RemoveContainer { name, backend } => match self.runtime(backend) {
-                Ok(runtime) => runtime.remove(name).await.map_err(|e| error_chain(&e)),
+                Ok(runtime) => Ok(runtime.remove(name).await?),
                 Err(_) => Ok(()),
             },
             UndoAction::DetachNetwork { name } => self.detach_network(name).await,
             UndoAction::ThawGuest { name, backend } => match self.runtime(backend) {
-                Ok(runtime) => runtime.thaw(name).await.map_err(|e| error_chain(&e)),
+                Ok(runtime) => Ok(runtime.thaw(name).await?),
                 Err(_) => Ok(()),
             },
             UndoAction::ReleaseQuota { owner, target } => {
@@ -109,28 +115,20 @@ impl App {
             UndoAction::DeleteSnapshot { name, snapshot } => {
                 self.remove_snapshot(name, snapshot).await
             }
-            UndoAction::RemoveFile { path } => match tokio::fs::remove_file(path).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                _ => Ok(()),
-            },
-            UndoAction::DeleteBackup { id, path } => match tokio::fs::remove_file(path).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                _ => self
-                    .store
-                    .delete_backup(*id)
-                    .map(drop)
-                    .map_err(|e| error_chain(&e)),
-            },
-            UndoAction::RemoveStateDir { name } => {
-                match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                    _ => Ok(()),
-                }
+            UndoAction::RemoveFile { path } => {
+                absent_is_fine(path, tokio::fs::remove_file(path).await)
             }
-            UndoAction::RestoreState { name, state } => self
-                .store
-                .set_instance_state(name, *state)
-                .map_err(|e| error_chain(&e)),
+            UndoAction::DeleteBackup { id, path } => {
+                absent_is_fine(path, tokio::fs::remove_file(path).await)?;
+                Ok(self.store.delete_backup(*id).map(drop)?)
+            }
+            UndoAction::RemoveStateDir { name } => {
+                let dir = self.instance_dir(name);
+                absent_is_fine(&dir, tokio::fs::remove_dir_all(&dir).await)
+            }
+            UndoAction::RestoreState { name, state } => {
+                Ok(self.store.set_instance_state(name, *state)?)
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use berth_types::{InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::app::error::error_chain;
+use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
 use crate::app::undo::UndoAction;
@@ -97,7 +97,7 @@ impl MakeBackup {
             runtime
                 .freeze(name)
                 .await
-                .map_err(|e| OpError::failed("freezing", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("freezing", e))?;
         }
         let taken = app
             .images
@@ -108,9 +108,9 @@ impl MakeBackup {
             runtime
                 .thaw(name)
                 .await
-                .map_err(|e| OpError::failed("thawing", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("thawing", e))?;
         }
-        taken.map_err(|e| OpError::failed("snapshot", error_chain(&e)))?;
+        taken.map_err(|e| OpError::failed("snapshot", e))?;
         Ok(step.done())
     }
 
@@ -152,24 +152,25 @@ impl MakeBackup {
         let out_path = self.path.clone();
         let stats = step
             .cancellable(async {
-                tokio::task::spawn_blocking(move || -> Result<_, String> {
+                tokio::task::spawn_blocking(move || -> Result<_, HostError> {
                     use std::os::unix::fs::OpenOptionsExt;
+                    let writing = |e| HostError::host(format!("writing {}", out_path.display()), e);
                     let file = std::fs::OpenOptions::new()
                         .write(true)
                         .create_new(true)
                         .mode(0o600)
                         .open(&out_path)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(writing)?;
                     let mut out = std::io::BufWriter::new(file);
                     let stats =
                         berth_image::backup::export(&source, &snapshots, &manifest, &mut out)
-                            .map_err(|e| error_chain(&e))?;
-                    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+                            .map_err(|e| HostError::host("archiving", e))?;
+                    std::io::Write::flush(&mut out).map_err(writing)?;
                     Ok(stats)
                 })
                 .await
                 .map_err(|e| OpError::failed("export task", e))?
-                .map_err(|e| OpError::Failed(format!("exporting: {e}")))
+                .map_err(|e| OpError::failed("exporting", e))
             })
             .await?;
         if let Err(e) = storage.delete_snapshot(name.as_str(), snap).await {

@@ -13,7 +13,7 @@ use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, Op
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::app::error::error_chain;
+use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
 use crate::app::undo::UndoAction;
@@ -198,7 +198,7 @@ impl Import {
             .storage()
             .create_empty(name.as_str())
             .await
-            .map_err(|e| OpError::failed("making the rootfs", error_chain(&e)))?;
+            .map_err(|e| OpError::failed("making the rootfs", e))?;
         let limits = ImportLimits {
             max_bytes: berth_types::units::parse_bytes(
                 &app.config.backups.max_import,
@@ -217,13 +217,14 @@ impl Import {
             let path = storage
                 .create_empty_snapshot(name.as_str(), &snap)
                 .await
-                .map_err(|e| OpError::failed("making a snapshot", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("making a snapshot", e))?;
             snapshot_targets.insert(snap, path);
         }
         let (source, target) = (self.incoming.clone(), rootfs.clone());
         step.cancellable(async {
-            tokio::task::spawn_blocking(move || -> Result<(), String> {
-                let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
+            tokio::task::spawn_blocking(move || -> Result<(), HostError> {
+                let file = std::fs::File::open(&source)
+                    .map_err(|e| HostError::host(format!("reading {}", source.display()), e))?;
                 berth_image::backup::import(
                     std::io::BufReader::new(file),
                     &target,
@@ -231,18 +232,18 @@ impl Import {
                     limits,
                 )
                 .map(drop)
-                .map_err(|e| error_chain(&e))
+                .map_err(|e| HostError::host("the archive", e))
             })
             .await
             .map_err(|e| OpError::failed("unpack task", e))?
-            .map_err(|e| OpError::Failed(format!("unpacking: {e}")))
+            .map_err(|e| OpError::failed("unpacking", e))
         })
         .await?;
         for snap in &self.snapshots {
             storage
                 .seal_snapshot(name.as_str(), snap)
                 .await
-                .map_err(|e| OpError::failed("sealing a snapshot", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("sealing a snapshot", e))?;
             let snapshot = berth_types::snapshot::Snapshot {
                 name: snap.clone(),
                 created_at: Utc::now(),

@@ -66,9 +66,7 @@ impl App {
         }
         self.ensure_writable(&backend).await?;
         if request.limits.disk.is_some() && capabilities.rootfs == RootfsSource::Local {
-            self.images
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("limits.disk", why))?;
+            self.images.disk_limit_supported("limits.disk")?;
         }
         let owner = crate::app::auth::owner_for_create(self, caller, request.owner.as_deref())?;
         if self.store.get_instance(&name)?.is_some() {
@@ -131,7 +129,7 @@ impl App {
         if let Some(address) = address {
             self.write_guest_network(rootfs, address)
                 .await
-                .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
+                .map_err(|e| OpError::failed("writing the guest network", e))?;
         }
         Ok(())
     }

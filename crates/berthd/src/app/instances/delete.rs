@@ -121,12 +121,12 @@ impl Delete {
         if capabilities.network.on_bridge() {
             app.detach_network(name)
                 .await
-                .map_err(|e| OpError::Failed(format!("unplugging {name}: {e}")))?;
+                .map_err(|e| OpError::failed(&format!("unplugging {name}"), e))?;
         }
         if capabilities.rootfs == RootfsSource::Local {
             app.storage_destroy(name)
                 .await
-                .map_err(|e| OpError::Failed(format!("destroying the rootfs: {e}")))?;
+                .map_err(|e| OpError::failed("destroying the rootfs", e))?;
         }
         Ok(step.done())
     }
@@ -159,7 +159,7 @@ impl Delete {
         if had_forwards {
             app.rebuild_firewall()
                 .await
-                .map_err(|e| OpError::Failed(format!("removing {name}'s forwards: {e}")))?;
+                .map_err(|e| OpError::failed(&format!("removing {name}'s forwards"), e))?;
         }
         app.forget_metrics(name.as_str());
         // Everything it held: the instance, its snapshots and forwards.

@@ -87,9 +87,7 @@ impl App {
         if let Some(disk) = patch.disk
             && capabilities.rootfs == RootfsSource::Local
         {
-            self.images
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("limits.disk", why))?;
+            self.images.disk_limit_supported("limits.disk")?;
             self.images
                 .set_disk_limit(&record.name, disk)
                 .await

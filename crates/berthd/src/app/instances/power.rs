@@ -124,7 +124,7 @@ impl Power {
         let step = step.begin(format!("starting {name}")).await?;
         app.boot(&self.record)
             .await
-            .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
+            .map_err(|e| OpError::failed(&format!("starting {name}"), e))?;
         self.settled(app, InstanceState::Running)?;
         Ok(step.done())
     }

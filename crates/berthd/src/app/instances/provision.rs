@@ -183,15 +183,13 @@ impl Create {
             .map_err(|e| OpError::failed("writing root credentials", e))?;
         // (Whether the sshd policy changed does not matter: the guest has not booted yet.)
         if let Some(config) = self.wireguard.take() {
-            tokio::task::spawn_blocking(move || -> Result<(), String> {
-                let root =
-                    berth_image::rootfs::Rootfs::open(&rootfs).map_err(|e| error_chain(&e))?;
+            tokio::task::spawn_blocking(move || {
+                let root = berth_image::rootfs::Rootfs::open(&rootfs)?;
                 berth_image::customise::install_wireguard(&root, config.text())
-                    .map_err(|e| error_chain(&e))
             })
             .await
             .map_err(|e| OpError::failed("wireguard task", e))?
-            .map_err(|e| OpError::Failed(format!("writing the WireGuard config: {e}")))?;
+            .map_err(|e| OpError::failed("writing the WireGuard config", e))?;
         }
         Ok(step.done())
     }
@@ -208,7 +206,7 @@ impl Create {
             });
             app.boot(&self.record)
                 .await
-                .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
+                .map_err(|e| OpError::failed(&format!("starting {name}"), e))?;
             self.record.state = InstanceState::Running;
             step.done()
         } else {

@@ -9,7 +9,7 @@ use berth_store::InstanceRecord;
 use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
-use crate::app::error::error_chain;
+use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
 use crate::app::{App, AppError, OperationSpec};
@@ -87,19 +87,19 @@ impl Restore {
         let runtime = app
             .runtime(&self.record.backend)
             .map_err(|e| OpError::failed("backend", e))?;
-        let restored = match runtime.capabilities().snapshots {
+        let failed = |e| OpError::failed(&format!("restoring {snap}"), e);
+        match runtime.capabilities().snapshots {
             SnapshotSource::Backend => runtime
                 .snapshot_rollback(name, snap)
                 .await
-                .map_err(|e| error_chain(&e)),
+                .map_err(|e| failed(HostError::from(e)))?,
             SnapshotSource::Storage => app
                 .images
                 .storage()
                 .restore_snapshot(name.as_str(), snap, self.record.limits.disk)
                 .await
-                .map_err(|e| error_chain(&e)),
-        };
-        restored.map_err(|e| OpError::Failed(format!("restoring {snap}: {e}")))?;
+                .map_err(|e| failed(HostError::host("storage", e)))?,
+        }
         tracing::info!(instance = %name, snapshot = %snap, operation = ?step.operation(), "restored");
         Ok(step.done())
     }
@@ -112,7 +112,7 @@ impl Restore {
         let step = step.begin(format!("starting {name}")).await?;
         app.boot(&self.record)
             .await
-            .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
+            .map_err(|e| OpError::failed(&format!("starting {name}"), e))?;
         self.record.state = InstanceState::Running;
         app.store
             .update_instance(&self.record)
