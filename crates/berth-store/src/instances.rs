@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use berth_types::{BackendName, Instance, InstanceName, InstanceNetwork, InstanceState, Limits};
+use berth_types::{
+    BackendName, ImageRef, Instance, InstanceName, InstanceNetwork, InstanceState, Limits,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use uuid::Uuid;
@@ -16,7 +18,8 @@ pub struct InstanceRecord {
     pub name: InstanceName,
     pub owner: String,
     pub backend: BackendName,
-    pub image: String,
+    /// Stored as its canonical alias (`debian/12`).
+    pub image: ImageRef,
     pub state: InstanceState,
     pub autostart: bool,
     pub limits: Limits,
@@ -34,7 +37,7 @@ impl InstanceRecord {
             id: self.id,
             owner: self.owner.clone(),
             backend: self.backend.to_string(),
-            image: self.image.clone(),
+            image: self.image.to_string(),
             state: self.state,
             autostart: self.autostart,
             created_at: self.created_at,
@@ -79,7 +82,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
                 column: "instances.backend",
                 value: backend.clone(),
             })?,
-            image,
+            image: ImageRef::parse(&image).map_err(|_| StoreError::Corrupt {
+                column: "instances.image",
+                value: image.clone(),
+            })?,
             state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt {
                 column: "instances.state",
                 value: state.clone(),
@@ -114,7 +120,7 @@ impl Store {
                 record.name.as_str(),
                 record.owner,
                 record.backend.as_str(),
-                record.image,
+                record.image.to_string(),
                 record.state.as_str(),
                 record.autostart,
                 limits,
@@ -206,7 +212,7 @@ pub(crate) mod tests {
             name: InstanceName::parse(name).expect("valid test name"),
             owner: "admin".into(),
             backend: BackendName::parse("sim").expect("valid backend"),
-            image: "debian/12".into(),
+            image: ImageRef::parse("debian/12").expect("valid image"),
             state: InstanceState::Creating,
             autostart: false,
             limits: Limits {

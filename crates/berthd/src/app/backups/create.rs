@@ -144,7 +144,7 @@ impl MakeBackup {
             snapshots: snapshots.iter().map(|(n, _)| n.clone()).collect(),
             format: berth_image::backup::FORMAT,
             instance: name.to_string(),
-            image: record.image.clone(),
+            image: record.image.to_string(),
             config: serde_json::json!({ "limits": record.limits, "autostart": record.autostart }),
             created_at: Utc::now(),
         };

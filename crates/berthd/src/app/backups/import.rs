@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use berth_image::backup::{ImportLimits, verify};
 use berth_store::{AddressRecord, InstanceRecord};
-use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, OperationKind};
+use berth_types::{
+    FieldError, ImageRef, InstanceName, InstanceState, Limits, Operation, OperationKind,
+};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -91,6 +93,14 @@ impl App {
                 return Err(e.into());
             }
         };
+        let image = match ImageRef::parse(&manifest.image) {
+            Ok(image) => image,
+            Err(e) => {
+                let _ = std::fs::remove_file(&incoming);
+                let why = format!("the archive's image {:?}: {}", manifest.image, e.message);
+                return Err(FieldError::new("body", why).into());
+            }
+        };
         let limits: Limits =
             serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
         let record = InstanceRecord {
@@ -98,7 +108,7 @@ impl App {
             name: name.clone(),
             owner: caller.username.clone(),
             backend: self.backends.route_import(&name),
-            image: manifest.image.clone(),
+            image,
             state: InstanceState::Creating,
             autostart: false,
             limits,

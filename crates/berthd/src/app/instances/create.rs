@@ -79,7 +79,7 @@ impl App {
             name: name.clone(),
             owner,
             backend,
-            image: image.to_string(),
+            image,
             state: InstanceState::Creating,
             autostart: request.autostart.unwrap_or(false),
             limits: request.limits,

@@ -46,7 +46,7 @@ impl App {
             HostError::Corrupt(format!("instance {} has no addresses", record.name))
         })?;
         self.ensure_bridge().await?;
-        let link = guest_link(&address)?;
+        let link = guest_link(&address);
         let bridge = self.network.bridge.clone();
         let name = record.name.clone();
         let netns = tokio::task::spawn_blocking(move || berth_net::attach(&bridge, &name, &link))
@@ -72,16 +72,9 @@ impl App {
         address: &AddressRecord,
     ) -> Result<(), HostError> {
         let plan = *self.network.plan();
-        let ipv4 = address.ipv4.parse().map_err(|_| {
-            HostError::Corrupt(format!("stored address {:?} is not IPv4", address.ipv4))
-        })?;
-        let ipv6 = match (&address.ipv6, plan.ipv6) {
-            (Some(raw), Some(net6)) => Some((
-                raw.parse().map_err(|_| {
-                    HostError::Corrupt(format!("stored address {raw:?} is not IPv6"))
-                })?,
-                net6.prefix,
-            )),
+        let ipv4 = address.ipv4;
+        let ipv6 = match (address.ipv6, plan.ipv6) {
+            (Some(v6), Some(net6)) => Some((v6, net6.prefix)),
             _ => None,
         };
         // With a routed prefix, a global address too (same host part as the IPv4), and the
@@ -115,21 +108,12 @@ impl App {
     }
 }
 
-fn guest_link(address: &AddressRecord) -> Result<GuestLink, HostError> {
-    let mut mac = [0u8; 6];
-    let bad = || HostError::Corrupt(format!("stored MAC {:?} is not valid", address.mac));
-    let parts: Vec<&str> = address.mac.split(':').collect();
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16).map_err(|_| bad())?;
-    }
-    Ok(GuestLink {
-        mac,
-        ipv4: address.ipv4.parse().ok(),
-        ipv6: address.ipv6.as_deref().and_then(|v6| v6.parse().ok()),
+fn guest_link(address: &AddressRecord) -> GuestLink {
+    GuestLink {
+        mac: address.mac.octets(),
+        ipv4: Some(address.ipv4),
+        ipv6: address.ipv6,
         // The guest's systemd-networkd configures eth0 from the files written at each start.
         configure: false,
-    })
+    }
 }

@@ -40,10 +40,7 @@ impl App {
             let Some(address) = self.store.addresses_of(&record.name)? else {
                 continue;
             };
-            let Ok(guest4) = address.ipv4.parse() else {
-                continue;
-            };
-            let guest6 = address.ipv6.as_deref().and_then(|v6| v6.parse().ok());
+            let (guest4, guest6) = (address.ipv4, address.ipv6);
             for stored in self.store.list_forwards(Some(&record.name))? {
                 match spec_of(&stored) {
                     Some(spec) => out.push(Forward {
