@@ -3,13 +3,11 @@
 //! idempotent), so a failure, a cancellation or a daemon crash at any step can be unwound to
 //! leave nothing half-made.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use berth_store::{OperationRecord, Store};
-use berth_types::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};
+use berth_types::{Operation, OperationStatus, OperationStep, StepStatus};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -17,6 +15,12 @@ use uuid::Uuid;
 use super::events::EventBus;
 use super::failpoint::{FailAction, Failpoints};
 use super::undo::UndoAction;
+
+mod params;
+mod tracker;
+
+pub use params::OpParams;
+pub use tracker::OperationTracker;
 
 /// Why an operation stopped short.
 #[derive(Debug, thiserror::Error)]
@@ -31,46 +35,6 @@ impl OpError {
     /// `err` (with its causes) while doing `context`: the operation's error as users read it.
     pub fn failed(context: &str, err: impl std::error::Error) -> Self {
         Self::Failed(format!("{context}: {}", super::error::error_chain(&err)))
-    }
-}
-
-/// What an operation persists beside its public view: its request and its undo log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct OpParams {
-    pub request: serde_json::Value,
-    /// (step name, action), in the order registered.
-    pub undo: Vec<(String, UndoAction)>,
-}
-
-impl OpParams {
-    /// The params persisted with an operation of `steps`. Operations a berthd before named
-    /// steps persisted keep their undo under the step's position; it is mapped to its name.
-    pub fn read(params: &serde_json::Value, steps: &[OperationStep]) -> Self {
-        if let Ok(params) = serde_json::from_value(params.clone()) {
-            return params;
-        }
-        #[derive(Deserialize)]
-        struct Positional {
-            request: serde_json::Value,
-            undo: Vec<(usize, UndoAction)>,
-        }
-        match serde_json::from_value::<Positional>(params.clone()) {
-            Ok(old) => Self {
-                request: old.request,
-                undo: old
-                    .undo
-                    .into_iter()
-                    .map(|(at, action)| {
-                        let step = steps.get(at).map(|s| s.name.clone()).unwrap_or_default();
-                        (step, action)
-                    })
-                    .collect(),
-            },
-            Err(err) => {
-                tracing::error!(error = %err, "unreadable operation params; nothing to undo");
-                Self::default()
-            }
-        }
     }
 }
 
@@ -347,109 +311,4 @@ fn progress(steps: &[OperationStep], partial: u8) -> u8 {
         0
     };
     ((done * 100 + partial) / steps.len()).min(99) as u8
-}
-
-/// Live operations of this daemon, for `wait` and `cancel`.
-pub struct OperationTracker {
-    store: Arc<Store>,
-    failpoints: Arc<Failpoints>,
-    events: Arc<EventBus>,
-    live: Mutex<HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>,
-}
-
-impl OperationTracker {
-    pub fn new(store: Arc<Store>, failpoints: Failpoints, events: Arc<EventBus>) -> Self {
-        Self {
-            store,
-            failpoints: Arc::new(failpoints),
-            events,
-            live: Mutex::default(),
-        }
-    }
-
-    /// Creates and persists a pending operation with the given steps.
-    pub fn begin(
-        &self,
-        kind: OperationKind,
-        target: &str,
-        owner: &str,
-        steps: &[&str],
-        request: serde_json::Value,
-    ) -> OpHandle {
-        let now = Utc::now();
-        let operation = Operation {
-            id: Uuid::new_v4(),
-            kind,
-            target: target.to_owned(),
-            status: OperationStatus::Pending,
-            progress: 0,
-            message: "queued".into(),
-            steps: steps
-                .iter()
-                .map(|name| OperationStep {
-                    name: (*name).to_owned(),
-                    status: StepStatus::Pending,
-                    message: String::new(),
-                    started_at: None,
-                    finished_at: None,
-                })
-                .collect(),
-            error: None,
-            cancellable: false,
-            owner: owner.to_owned(),
-            created_at: now,
-            updated_at: now,
-        };
-        let (tx, rx) = watch::channel(operation.clone());
-        let cancel = CancellationToken::new();
-        self.lock().insert(operation.id, (rx, cancel.clone()));
-        let handle = OpHandle {
-            store: self.store.clone(),
-            state: Arc::new(Mutex::new(OpState {
-                operation,
-                params: OpParams {
-                    request,
-                    undo: Vec::new(),
-                },
-                partial: 0,
-            })),
-            tx: Arc::new(tx),
-            cancel,
-            failpoints: self.failpoints.clone(),
-            events: self.events.clone(),
-        };
-        // Persisted and published as it begins (pending).
-        handle.update(|_| {});
-        handle
-            .events
-            .publish(berth_types::events::Event::operation(&handle.snapshot()));
-        handle
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>
-    {
-        self.live
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A receiver for a live operation, if it runs in this daemon.
-    pub fn watch(&self, id: Uuid) -> Option<watch::Receiver<Operation>> {
-        self.lock().get(&id).map(|(rx, _)| rx.clone())
-    }
-
-    /// Requests cancellation; `false` when the operation is not live here.
-    pub fn cancel(&self, id: Uuid) -> bool {
-        self.lock()
-            .get(&id)
-            .map(|(_, cancel)| cancel.cancel())
-            .is_some()
-    }
-
-    /// Forgets a finished operation (its row stays in the store).
-    pub fn forget(&self, id: Uuid) {
-        self.lock().remove(&id);
-    }
 }
