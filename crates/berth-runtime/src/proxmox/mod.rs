@@ -274,11 +274,11 @@ impl Runtime for ProxmoxRuntime {
         name: &InstanceName,
         _exec: &ExecSpec,
     ) -> Result<ExecResult, RuntimeError> {
-        Err(RuntimeError::Failed {
-            name: name.clone(),
-            action: "exec",
-            reason: "the Proxmox VE API cannot run a command in a container; use ssh".into(),
-        })
+        Err(self.unsupported(
+            name,
+            "exec in",
+            "the Proxmox VE API cannot run a command in a container; use ssh",
+        ))
     }
 
     async fn open_terminal(
@@ -286,12 +286,11 @@ impl Runtime for ProxmoxRuntime {
         name: &InstanceName,
         _spec: &TerminalSpec,
     ) -> Result<TerminalSession, RuntimeError> {
-        Err(RuntimeError::Failed {
-            name: name.clone(),
-            action: "opening a shell",
-            reason: "the Proxmox VE API offers the console only (berth console without --shell)"
-                .into(),
-        })
+        Err(self.unsupported(
+            name,
+            "open a shell in",
+            "the Proxmox VE API offers the console only (berth console without --shell)",
+        ))
     }
 
     /// The container's console through PVE's termproxy + vncwebsocket.

@@ -62,17 +62,17 @@ impl AppError {
 
     /// A backend's error while doing `context`. The one place a backend's answer becomes a
     /// status: unreachable is 503 `backend_unavailable`, an error the backend answered with
-    /// or a thing it cannot do is 503 `unavailable`, a guest in the wrong state is 409, the
-    /// rest is the host's fault (500).
+    /// or a backend this host cannot use is 503 `unavailable`, a guest in the wrong state or
+    /// a thing its backend does not do is 409, the rest is the host's fault (500).
     pub fn runtime(context: &str, err: RuntimeError) -> Self {
         match err {
             RuntimeError::Unreachable { .. } => Self::BackendUnavailable(err.to_string()),
-            RuntimeError::Backend { .. }
-            | RuntimeError::Unusable { .. }
-            | RuntimeError::Unsupported { .. } => Self::Unavailable(error_chain(&err)),
-            RuntimeError::NotRunning(_) | RuntimeError::AlreadyRunning(_) => {
-                Self::Conflict(err.to_string())
+            RuntimeError::Backend { .. } | RuntimeError::Unusable { .. } => {
+                Self::Unavailable(error_chain(&err))
             }
+            RuntimeError::NotRunning(_)
+            | RuntimeError::AlreadyRunning(_)
+            | RuntimeError::Unsupported { .. } => Self::Conflict(err.to_string()),
             other => Self::internal(context, error_chain(&other)),
         }
     }
