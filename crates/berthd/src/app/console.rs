@@ -21,6 +21,10 @@ impl App {
             berth_runtime::RuntimeError::NotRunning(_) => {
                 AppError::Conflict(format!("instance {name} is not running; start it first"))
             }
+            other @ (berth_runtime::RuntimeError::Unreachable { .. }
+            | berth_runtime::RuntimeError::Unsupported { .. }) => {
+                AppError::runtime("console", other)
+            }
             other => AppError::Unavailable(error_chain(&other)),
         };
         let argv = match query.mode.as_deref().unwrap_or("console") {

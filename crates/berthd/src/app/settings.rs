@@ -3,7 +3,6 @@
 //! collector) get the current value without a query and can wait for changes.
 
 use berth_store::Store;
-use berth_types::FieldError;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::settings::Settings;
 
@@ -38,9 +37,7 @@ impl App {
     pub fn put_settings(&self, settings: Settings) -> Result<Settings, AppError> {
         settings.validate()?;
         if settings.defaults.disk.is_some() {
-            self.storage
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("defaults.disk", why))?;
+            self.storage.disk_limit_supported("defaults.disk")?;
         }
         // Stored and published under the channel's lock, so two concurrent PUTs cannot leave
         // the store and the live value disagreeing.

@@ -5,6 +5,9 @@
 mod create;
 mod import;
 
+pub(crate) use create::BackupStep;
+pub(crate) use import::ImportStep;
+
 use std::path::PathBuf;
 
 use berth_store::BackupRecord;
@@ -50,7 +53,7 @@ impl App {
             .ok_or_else(missing)
     }
 
-    async fn remove_backup(&self, backup: &BackupRecord) -> Result<(), AppError> {
+    pub(crate) async fn remove_backup(&self, backup: &BackupRecord) -> Result<(), AppError> {
         match tokio::fs::remove_file(&backup.path).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(AppError::internal("removing the backup", e));

@@ -6,7 +6,6 @@ use berth_runtime::{ExecSpec, Runtime, RuntimeError};
 use berth_types::FieldError;
 use berth_types::api::{ExecRequest, ExecResponse};
 
-use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
 /// Bytes kept of stdout and of stderr each.
@@ -63,7 +62,7 @@ impl App {
                 RuntimeError::ExecTimeout(secs) => {
                     AppError::Conflict(format!("the command was killed after {secs} s (timeout)"))
                 }
-                other => AppError::internal("exec", error_chain(&other)),
+                other => AppError::runtime("exec", other),
             })?;
         Ok(ExecResponse {
             exit_code: result.exit_code,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use berth_metrics::series::{HOST_SERIES, instance_series};
+use berth_runtime::{MetricsSource, Runtime};
 use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 
 use crate::app::error::error_chain;
@@ -32,8 +33,12 @@ impl App {
     ) -> Result<MetricsHistory, AppError> {
         let (timeframe, cf) = query.parse()?;
         let record = self.instance_record(name)?;
-        if crate::app::remote::is_remote(&record.backend) {
-            return self.remote_history(&record, timeframe, cf).await;
+        if self.capabilities(&record.backend).metrics == MetricsSource::Backend {
+            let runtime = self.runtime(&record.backend)?;
+            return runtime
+                .metrics_history(&record.name, timeframe, cf)
+                .await
+                .map_err(crate::app::error::backend_failed);
         }
         self.history(instance_series(record.name.as_str()), timeframe, cf)
             .await

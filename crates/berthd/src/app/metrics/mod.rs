@@ -4,7 +4,6 @@
 
 mod alerts;
 mod history;
-mod remote;
 pub use history::HistoryQuery;
 mod notify;
 mod targets;

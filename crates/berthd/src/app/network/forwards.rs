@@ -11,6 +11,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::firewall::spec_of;
+use crate::app::error::error_chain;
 use crate::app::quota::forward_target;
 use crate::app::{App, AppError};
 
@@ -77,7 +78,10 @@ impl App {
             let _ = self.store.delete_forward(stored.id);
             self.release_quota(&record.owner, &forward_target(record.id, stored.id));
             let _ = self.rebuild_firewall().await;
-            return Err(AppError::internal("applying the forward", err));
+            return Err(AppError::internal(
+                "applying the forward",
+                error_chain(&err),
+            ));
         }
         tracing::info!(instance = %record.name, forward = %stored.id, "forward added");
         self.events.lifecycle(
@@ -102,7 +106,7 @@ impl App {
         self.release_quota(&record.owner, &forward_target(record.id, id));
         self.rebuild_firewall()
             .await
-            .map_err(|e| AppError::internal("removing the forward", e))?;
+            .map_err(|e| AppError::internal("removing the forward", error_chain(&e)))?;
         tracing::info!(instance = %record.name, forward = %id, "forward removed");
         self.events.lifecycle(
             record.name.as_str(),

@@ -37,9 +37,12 @@ impl App {
         let caps = self.network.capabilities.clone();
         let plan = *self.network.plan();
         let new = Uplink::validate(&request, &caps, &plan)?;
-        self.ensure_bridge()
-            .await
-            .map_err(|e| AppError::Unavailable(format!("bringing the bridge up: {e}")))?;
+        self.ensure_bridge().await.map_err(|e| {
+            AppError::Unavailable(format!(
+                "bringing the bridge up: {}",
+                crate::app::error::error_chain(&e)
+            ))
+        })?;
         let _changing = self.network.ready.lock().await;
         let old_request = self.stored_uplink()?;
         let old = Uplink::validate(&old_request, &caps, &plan).unwrap_or(Uplink::None);

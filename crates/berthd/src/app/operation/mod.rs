@@ -1,14 +1,13 @@
-//! The operation engine: every long action runs as a persisted operation made of named steps.
-//! Each step registers its undo *before* it acts (undos are idempotent), so a failure, a
-//! cancellation or a daemon crash at any step can be unwound to leave nothing half-made.
+//! The operation engine: every long action runs as a persisted operation made of the steps its
+//! declaration names (`steps`). Each step registers its undo *before* it acts (undos are
+//! idempotent), so a failure, a cancellation or a daemon crash at any step can be unwound to
+//! leave nothing half-made.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use berth_store::{OperationRecord, Store};
-use berth_types::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};
+use berth_types::{Operation, OperationStatus, OperationStep, StepStatus};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -16,6 +15,12 @@ use uuid::Uuid;
 use super::events::EventBus;
 use super::failpoint::{FailAction, Failpoints};
 use super::undo::UndoAction;
+
+mod params;
+mod tracker;
+
+pub use params::OpParams;
+pub use tracker::OperationTracker;
 
 /// Why an operation stopped short.
 #[derive(Debug, thiserror::Error)]
@@ -27,17 +32,10 @@ pub enum OpError {
 }
 
 impl OpError {
-    pub fn failed(context: &str, err: impl std::fmt::Display) -> Self {
-        Self::Failed(format!("{context}: {err}"))
+    /// `err` (with its causes) while doing `context`: the operation's error as users read it.
+    pub fn failed(context: &str, err: impl std::error::Error) -> Self {
+        Self::Failed(format!("{context}: {}", super::error::error_chain(&err)))
     }
-}
-
-/// What an operation persists beside its public view: its request and its undo log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct OpParams {
-    pub request: serde_json::Value,
-    /// (step index, action), in the order registered.
-    pub undo: Vec<(usize, UndoAction)>,
 }
 
 struct OpState {
@@ -113,10 +111,9 @@ impl OpHandle {
         self.tx.send_replace(operation);
     }
 
-    /// Ends the running step as done and starts step `index` with `message`. Fails when the
+    /// Ends the running step as done and starts step `name` with `message`. Fails when the
     /// operation was cancelled or a failpoint is set on `<kind>.<step>`.
-    pub async fn step(&self, index: usize, message: impl Into<String>) -> Result<(), OpError> {
-        let message = message.into();
+    pub(super) async fn enter(&self, name: &str, message: String) -> Result<(), OpError> {
         let point = self.update_returning(|state| {
             state.partial = 0;
             let op = &mut state.operation;
@@ -131,7 +128,7 @@ impl OpHandle {
             }
             op.status = OperationStatus::Running;
             op.message = message.clone();
-            let step = op.steps.get_mut(index);
+            let step = op.steps.iter_mut().find(|s| s.name == name);
             step.map(|step| {
                 step.status = StepStatus::Running;
                 step.started_at = Some(now);
@@ -139,7 +136,7 @@ impl OpHandle {
                 format!("{}.{}", op.kind.as_str(), step.name)
             })
         });
-        tracing::info!(operation = %self.id(), step = index, %message, "step");
+        tracing::info!(operation = %self.id(), step = name, %message, "step");
         if self.cancel.is_cancelled() {
             return Err(OpError::Cancelled);
         }
@@ -160,11 +157,11 @@ impl OpHandle {
         out.unwrap_or_else(|| unreachable!("update always runs its closure"))
     }
 
-    /// Marks step `index` as not applying here.
-    pub fn skip(&self, index: usize, message: impl Into<String>) {
+    /// Marks step `name` as not applying here.
+    pub(super) fn skip(&self, name: &str, message: impl Into<String>) {
         let message = message.into();
         self.update(|state| {
-            if let Some(step) = state.operation.steps.get_mut(index) {
+            if let Some(step) = state.operation.steps.iter_mut().find(|s| s.name == name) {
                 step.status = StepStatus::Skipped;
                 step.message = message;
             }
@@ -204,16 +201,18 @@ impl OpHandle {
         });
     }
 
-    /// Registers how to undo what the current step is about to do. Persisted at once.
-    pub fn on_undo(&self, action: UndoAction) {
+    /// Registers how to undo what the current step (before any: the first) is about to do.
+    /// Persisted at once.
+    pub(super) fn on_undo(&self, action: UndoAction) {
         self.update(|state| {
-            let index = state
-                .operation
-                .steps
+            let steps = &state.operation.steps;
+            let step = steps
                 .iter()
-                .position(|s| s.status == StepStatus::Running)
-                .unwrap_or(0);
-            state.params.undo.push((index, action));
+                .find(|s| s.status == StepStatus::Running)
+                .or(steps.first())
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            state.params.undo.push((step, action));
         });
     }
 
@@ -236,24 +235,15 @@ impl OpHandle {
     }
 
     /// The undo log, newest first, emptied.
-    pub fn take_undo(&self) -> Vec<(usize, UndoAction)> {
+    pub fn take_undo(&self) -> Vec<(String, UndoAction)> {
         let mut undo = Vec::new();
         self.update(|state| undo = std::mem::take(&mut state.params.undo));
         undo.reverse();
         undo
     }
 
-    pub fn mark_undone(&self, index: usize) {
-        self.update(|state| {
-            if let Some(step) = state
-                .operation
-                .steps
-                .get_mut(index)
-                .filter(|s| s.status == StepStatus::Done)
-            {
-                step.status = StepStatus::Undone;
-            }
-        });
+    pub fn mark_undone(&self, name: &str) {
+        self.update(|state| mark_undone(&mut state.operation.steps, name));
     }
 
     /// Ends the operation with `result`.
@@ -291,6 +281,16 @@ impl OpHandle {
     }
 }
 
+/// Marks step `name` undone, if it had been done.
+pub(super) fn mark_undone(steps: &mut [OperationStep], name: &str) {
+    if let Some(step) = steps
+        .iter_mut()
+        .find(|s| s.name == name && s.status == StepStatus::Done)
+    {
+        step.status = StepStatus::Undone;
+    }
+}
+
 fn params_json(params: &OpParams) -> serde_json::Value {
     serde_json::to_value(params).unwrap_or(serde_json::Value::Null)
 }
@@ -311,109 +311,4 @@ fn progress(steps: &[OperationStep], partial: u8) -> u8 {
         0
     };
     ((done * 100 + partial) / steps.len()).min(99) as u8
-}
-
-/// Live operations of this daemon, for `wait` and `cancel`.
-pub struct OperationTracker {
-    store: Arc<Store>,
-    failpoints: Arc<Failpoints>,
-    events: Arc<EventBus>,
-    live: Mutex<HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>,
-}
-
-impl OperationTracker {
-    pub fn new(store: Arc<Store>, failpoints: Failpoints, events: Arc<EventBus>) -> Self {
-        Self {
-            store,
-            failpoints: Arc::new(failpoints),
-            events,
-            live: Mutex::default(),
-        }
-    }
-
-    /// Creates and persists a pending operation with the given steps.
-    pub fn begin(
-        &self,
-        kind: OperationKind,
-        target: &str,
-        owner: &str,
-        steps: &[&str],
-        request: serde_json::Value,
-    ) -> OpHandle {
-        let now = Utc::now();
-        let operation = Operation {
-            id: Uuid::new_v4(),
-            kind,
-            target: target.to_owned(),
-            status: OperationStatus::Pending,
-            progress: 0,
-            message: "queued".into(),
-            steps: steps
-                .iter()
-                .map(|name| OperationStep {
-                    name: (*name).to_owned(),
-                    status: StepStatus::Pending,
-                    message: String::new(),
-                    started_at: None,
-                    finished_at: None,
-                })
-                .collect(),
-            error: None,
-            cancellable: false,
-            owner: owner.to_owned(),
-            created_at: now,
-            updated_at: now,
-        };
-        let (tx, rx) = watch::channel(operation.clone());
-        let cancel = CancellationToken::new();
-        self.lock().insert(operation.id, (rx, cancel.clone()));
-        let handle = OpHandle {
-            store: self.store.clone(),
-            state: Arc::new(Mutex::new(OpState {
-                operation,
-                params: OpParams {
-                    request,
-                    undo: Vec::new(),
-                },
-                partial: 0,
-            })),
-            tx: Arc::new(tx),
-            cancel,
-            failpoints: self.failpoints.clone(),
-            events: self.events.clone(),
-        };
-        // Persisted and published as it begins (pending).
-        handle.update(|_| {});
-        handle
-            .events
-            .publish(berth_types::events::Event::operation(&handle.snapshot()));
-        handle
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (watch::Receiver<Operation>, CancellationToken)>>
-    {
-        self.live
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A receiver for a live operation, if it runs in this daemon.
-    pub fn watch(&self, id: Uuid) -> Option<watch::Receiver<Operation>> {
-        self.lock().get(&id).map(|(rx, _)| rx.clone())
-    }
-
-    /// Requests cancellation; `false` when the operation is not live here.
-    pub fn cancel(&self, id: Uuid) -> bool {
-        self.lock()
-            .get(&id)
-            .map(|(_, cancel)| cancel.cancel())
-            .is_some()
-    }
-
-    /// Forgets a finished operation (its row stays in the store).
-    pub fn forget(&self, id: Uuid) {
-        self.lock().remove(&id);
-    }
 }

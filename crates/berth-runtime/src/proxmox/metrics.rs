@@ -1,34 +1,27 @@
-//! History of instances on a remote backend: Proxmox VE keeps its own round-robin database, so
-//! `GET /instances/{name}/metrics` of a proxmox instance is answered from PVE's `rrddata`
-//! (Berth's collector samples only local guests).
+//! History of proxmox instances: Proxmox VE keeps its own round-robin database, so an
+//! instance's metrics come from PVE's `rrddata` (Berth's collector samples only local guests).
 
 use berth_proxmox::client::RrdPoint;
-use berth_runtime::RuntimeError;
+use berth_types::InstanceName;
 use berth_types::metrics::{Cf, MetricsHistory, MetricsPoint, Timeframe};
 
-use crate::app::error::error_chain;
-use crate::app::{App, AppError};
+use super::{ProxmoxRuntime, failed};
+use crate::RuntimeError;
 
-impl App {
-    pub(super) async fn remote_history(
+impl ProxmoxRuntime {
+    /// `rrddata` of `name` for `timeframe`, in Berth's shape.
+    pub(super) async fn rrd_history(
         &self,
-        record: &berth_store::InstanceRecord,
+        name: &InstanceName,
         timeframe: Timeframe,
         cf: Cf,
-    ) -> Result<MetricsHistory, AppError> {
-        let runtime = self.remote(&record.backend).ok_or_else(|| {
-            AppError::Unavailable(format!(
-                "backend {} is not configured on this berthd",
-                record.backend
-            ))
-        })?;
-        let rrd = runtime
-            .metrics(&record.name, timeframe.as_str(), pve_cf(cf))
+    ) -> Result<MetricsHistory, RuntimeError> {
+        let (node, vmid) = self.located(name).await?;
+        let rrd = self
+            .client
+            .rrddata(&node, vmid, timeframe.as_str(), pve_cf(cf))
             .await
-            .map_err(|err| match err {
-                RuntimeError::Unreachable { .. } => AppError::BackendUnavailable(err.to_string()),
-                other => AppError::Unavailable(error_chain(&other)),
-            })?;
+            .map_err(|e| failed(name, "reading metrics", e))?;
         Ok(history(timeframe, cf, &rrd))
     }
 }
