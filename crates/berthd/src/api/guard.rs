@@ -1,8 +1,9 @@
 //! The guard every `/api/v1` route passes: who is calling (unix-socket peer, bearer token or
-//! session cookie), whether they may (the route's [`Rule`](super::access::Rule), ownership,
+//! session cookie), whether they may (the rule the route's handler declared, ownership,
 //! read-only tokens, CSRF for cookies), and the audit entry for anything that changes state.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
@@ -11,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use berth_auth::{ClientInfo, Principal, Via};
 
-use super::access::{Access, Rule, rule_for};
+use super::access::{RouteTable, Rule, Who};
 use super::audit_entry::{AuditRecorder, request_params};
 use super::session::{CSRF_HEADER, SESSION_COOKIE, cookie};
 use super::{ApiError, AppState};
@@ -41,14 +42,22 @@ pub struct RequestContext {
     pub by_cookie: bool,
 }
 
+/// What the guard needs: the app, and the rules of every route.
+#[derive(Clone)]
+pub struct GuardState {
+    pub app: AppState,
+    pub routes: Arc<RouteTable>,
+}
+
 pub async fn guard(
-    State(app): State<AppState>,
+    State(GuardState { app, routes }): State<GuardState>,
     matched: MatchedPath,
     params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(rule) = rule_for(request.method(), matched.as_str()) else {
+    let route = routes.get(request.method(), matched.as_str());
+    let Some((route, rule)) = route.and_then(|r| Some((r, r.rule?))) else {
         tracing::error!(method = %request.method(), path = matched.as_str(), "route without an access rule");
         return ApiError(AppError::Internal("this route has no access rule".into()))
             .into_response();
@@ -64,7 +73,7 @@ pub async fn guard(
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     let target = target_of(&path_params);
-    let (request_params, body) = if rule.write {
+    let (request_params, body) = if rule.writes {
         request_params(&mut request).await
     } else {
         (serde_json::Value::Null, None)
@@ -72,17 +81,17 @@ pub async fn guard(
     if let Some(body) = body {
         *request.body_mut() = Body::from(body);
     }
-    let mut audit = AuditRecorder::new(&app, rule, target, request_params, &context.client);
+    let mut audit = AuditRecorder::new(&app, route, target, request_params, &context.client);
 
     let (principal, context) = match identify(&app, transport, &request, context.clone()) {
         Ok(found) => found,
         // A stale cookie or token must not stop anyone from logging in again.
-        Err(_) if rule.access == Access::Public => (None, context),
+        Err(_) if rule.who == Who::Anyone => (None, context),
         Err(e) => return audit.finish(None, ApiError(e).into_response()).await,
     };
     if let Err(e) = check(
         &app,
-        rule,
+        &rule,
         principal.as_ref(),
         &context,
         &request,
@@ -146,7 +155,7 @@ fn check(
     request: &Request,
     params: &[(String, String)],
 ) -> Result<(), AppError> {
-    if rule.access == Access::Public {
+    if rule.who == Who::Anyone {
         return Ok(());
     }
     let principal = principal.ok_or_else(|| {
@@ -165,28 +174,28 @@ fn check(
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
-    let denied = match rule.access {
-        Access::Public => Ok(()),
-        Access::Authenticated if rule.write => principal.authorize_write(&principal.username),
-        Access::Authenticated => Ok(()),
-        Access::Admin => principal.authorize_admin(rule.write),
-        Access::Instance => {
+    let denied = match rule.who {
+        Who::Anyone => Ok(()),
+        Who::User if rule.writes => principal.authorize_write(&principal.username),
+        Who::User => Ok(()),
+        Who::Admin => principal.authorize_admin(rule.writes),
+        Who::InstanceOwner => {
             let name = param("name");
             let owner = app.instance_owner(name)?;
             return owned(
                 principal,
                 owner.as_deref(),
-                rule.write,
+                rule.writes,
                 &format!("instance {name}"),
             );
         }
-        Access::Operation => {
+        Who::OperationOwner => {
             let id = param("id");
             let owner = app.operation_owner(id)?;
             return owned(
                 principal,
                 owner.as_deref(),
-                rule.write,
+                rule.writes,
                 &format!("operation {id}"),
             );
         }
@@ -243,7 +252,7 @@ fn check_browser_request(
         }
     }
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    if safe && !(websocket && rule.write) {
+    if safe && !(websocket && rule.writes) {
         return Ok(());
     }
     let Via::Session { session_id } = principal.via else {

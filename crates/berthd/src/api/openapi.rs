@@ -1,8 +1,13 @@
-//! The OpenAPI description, generated from the handlers' and types' annotations. The checked-in
-//! copy (`openapi/berth.json`) is compared with it by a test, so it can never go stale.
+//! The OpenAPI description, generated from the handlers' and types' annotations: the routes
+//! come from [`super::v1::routes`] (the router and the description are built together), the
+//! info and the schemas no route names here. The checked-in copy (`openapi/berth.json`) is
+//! compared with it by a test, so it can never go stale.
 
-use axum::Json;
+use std::sync::OnceLock;
+
+use axum::Router;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use berth_types::api::{
     BackendInfo, Backup, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
@@ -24,70 +29,6 @@ use berth_types::{
         title = "Berth API",
         description = "Self-hosted VPS hosting: instances, operations, images.",
         version = "1"
-    ),
-    paths(
-        super::auth::login,
-        super::auth::refresh,
-        super::auth::logout,
-        super::auth::me,
-        super::users::list,
-        super::users::create,
-        super::users::patch,
-        super::users::delete,
-        super::users::change_password,
-        super::tokens::list,
-        super::tokens::create,
-        super::tokens::delete,
-        super::audit::list,
-        super::instances::list,
-        super::instances::create,
-        super::instances::get,
-        super::instances::patch,
-        super::instances::delete,
-        super::instances::start,
-        super::instances::stop,
-        super::instances::restart,
-        super::instances::suspend,
-        super::instances::resume,
-        super::instances::exec,
-        super::instances::password,
-        super::forwards::list,
-        super::forwards::create,
-        super::forwards::delete,
-        super::network::get,
-        super::backups::list,
-        super::backups::create,
-        super::backups::export,
-        super::backups::delete,
-        super::network::set_ipv6,
-        super::console::console,
-        super::files::pull,
-        super::files::push,
-        super::snapshots::list,
-        super::snapshots::create,
-        super::snapshots::restore,
-        super::snapshots::delete,
-        super::operations::list,
-        super::operations::get,
-        super::operations::wait,
-        super::operations::cancel,
-        super::images::list,
-        super::images::build,
-        super::images::delete,
-        super::images::import,
-        super::run::run,
-        super::system::get,
-        super::settings::get,
-        super::settings::put,
-        super::events::events,
-        super::metrics::instance,
-        super::metrics::system,
-        super::alerts::list,
-        super::alerts::create,
-        super::alerts::patch,
-        super::alerts::delete,
-        super::alerts::events,
-        super::alerts::test,
     ),
     components(schemas(
         berth_auth::User,
@@ -174,15 +115,35 @@ use berth_types::{
         berth_types::metrics::AlertTestResult,
     ))
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The API's router and its description, both from the handlers' attributes.
+pub fn routes() -> (Router<super::AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(super::v1::routes())
+        .split_for_parts()
+}
+
+/// The published description (`GET /api/v1/openapi.json`, `openapi/berth.json`).
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| published(routes().1))
+}
+
+/// The routed description as clients read it: a catch-all segment (`{*alias}`, which may hold
+/// `/`) is an ordinary path parameter to them (`{alias}`, sent with `/` escaped or not).
+fn published(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    doc
+}
 
 /// The description as pretty JSON, exactly as checked in.
 pub fn json() -> String {
-    ApiDoc::openapi()
+    document()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
 }

@@ -295,3 +295,13 @@ impl SimDaemon {
         Ok(op)
     }
 }
+
+/// A concrete path for a route template, naming things that do not exist.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .replace("{name}", "nosuch")
+        .replace("{id}", "00000000-0000-4000-8000-00000000dead")
+        .replace("{snap}", "nosnap")
+        .replace("{*alias}", "debian/99")
+        .replace("{alias}", "debian/99")
+}

@@ -6,13 +6,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo};
 use berth_types::api::{ErrorBody, FileListing};
-use futures_util::TryStreamExt;
 use serde::Deserialize;
-use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
+use tokio_util::io::ReaderStream;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::InstancePath;
+use crate::api::access::{Rule, Who};
+use crate::api::extract::body_reader;
+use crate::api::{ApiError, AppState};
 use crate::app::AppError;
 use crate::app::files::PushTarget;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(pull, push))
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -26,13 +34,14 @@ pub struct FileQuery {
     gid: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/instances/{name}/files", tag = "files",
-    params(("name" = String, Path, description = "Instance name"), FileQuery),
+#[utoipa::path(get, path = "/api/v1/instances/{name}/files", operation_id = "file.pull",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::InstanceOwner)))), tag = "files",
+    params(InstancePath, FileQuery),
     responses((status = 200, description = "The file's bytes (`X-Berth-Type: file`, with `X-Berth-Mode`, `X-Berth-Uid`, `X-Berth-Gid`), or a directory listing as JSON (`X-Berth-Type: directory`)", body = FileListing),
               (status = 404, description = "No such instance or path", body = ErrorBody)))]
 pub async fn pull(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<FileQuery>,
 ) -> Result<Response, ApiError> {
     let (info, entry) = app.pull_file(&name, &query.path).await?;
@@ -58,15 +67,16 @@ pub async fn pull(
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/api/v1/instances/{name}/files", tag = "files",
-    params(("name" = String, Path, description = "Instance name"), FileQuery),
+#[utoipa::path(post, path = "/api/v1/instances/{name}/files", operation_id = "file.push",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "files",
+    params(InstancePath, FileQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "Written"),
               (status = 400, description = "Bad path, mode or owner", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn push(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
@@ -74,14 +84,6 @@ pub async fn push(
         .map_err(AppError::from)?;
     app.push_file(&name, target, body_reader(body)).await?;
     Ok(StatusCode::CREATED)
-}
-
-/// A request body as a blocking reader (for `spawn_blocking` work).
-pub fn body_reader(body: Body) -> Box<dyn std::io::Read + Send> {
-    let stream = body
-        .into_data_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()));
-    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
 }
 
 fn add_info(headers: &mut HeaderMap, info: &GuestFileInfo) {

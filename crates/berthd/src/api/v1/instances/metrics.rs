@@ -1,5 +1,4 @@
-//! `/api/v1/instances/{name}/metrics` and `/api/v1/system/metrics`: history from the rollup
-//! that answers the timeframe.
+//! `/api/v1/instances/{name}/metrics`: history from the rollup that answers the timeframe.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -7,9 +6,17 @@ use berth_types::api::ErrorBody;
 use berth_types::metrics::MetricsHistory;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::InstancePath;
+use crate::api::access::{Rule, Who};
+use crate::api::{ApiError, AppState};
 use crate::app::metrics::HistoryQuery;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(instance))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct MetricsQuery {
@@ -29,27 +36,16 @@ impl From<MetricsQuery> for HistoryQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/instances/{name}/metrics", tag = "metrics",
-    params(("name" = String, Path, description = "Instance name"), MetricsQuery),
+#[utoipa::path(get, path = "/api/v1/instances/{name}/metrics", operation_id = "metrics.instance",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::InstanceOwner)))), tag = "metrics",
+    params(InstancePath, MetricsQuery),
     responses((status = 200, description = "One point per bucket, oldest first", body = MetricsHistory),
               (status = 400, description = "Unknown timeframe or cf", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn instance(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<MetricsQuery>,
 ) -> Result<Json<MetricsHistory>, ApiError> {
     Ok(Json(app.instance_metrics(&name, &query.into()).await?))
-}
-
-#[utoipa::path(get, path = "/api/v1/system/metrics", tag = "metrics",
-    params(MetricsQuery),
-    responses((status = 200, description = "Host totals: CPU, memory, storage pool, the instances' traffic, processes", body = MetricsHistory),
-              (status = 400, description = "Unknown timeframe or cf", body = ErrorBody),
-              (status = 403, description = "Not an admin", body = ErrorBody)))]
-pub async fn system(
-    State(app): State<AppState>,
-    Query(query): Query<MetricsQuery>,
-) -> Result<Json<MetricsHistory>, ApiError> {
-    Ok(Json(app.system_metrics(&query.into()).await?))
 }

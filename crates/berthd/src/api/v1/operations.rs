@@ -1,14 +1,24 @@
 //! `/api/v1/operations[/{id}[/wait]]`.
 
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
-use berth_auth::Principal;
+use axum::extract::{Path, Query, State};
 use berth_types::Operation;
 use berth_types::api::ErrorBody;
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
+use crate::api::{ApiError, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get, cancel))
+        .routes(routes!(wait))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct WaitQuery {
@@ -16,16 +26,18 @@ pub struct WaitQuery {
     timeout: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/operations", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/operations", operation_id = "operation.list",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "operations",
     responses((status = 200, description = "Recent operations, newest first", body = [Operation])))]
 pub async fn list(
     State(app): State<AppState>,
-    Extension(caller): Extension<Principal>,
+    Caller(caller): Caller,
 ) -> Result<Json<Vec<Operation>>, ApiError> {
     Ok(Json(app.list_operations(&caller)?))
 }
 
-#[utoipa::path(get, path = "/api/v1/operations/{id}", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/operations/{id}", operation_id = "operation.get",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::OperationOwner)))), tag = "operations",
     params(("id" = String, Path, description = "Operation id")),
     responses((status = 200, description = "The operation", body = Operation),
               (status = 404, description = "No such operation", body = ErrorBody)))]
@@ -36,7 +48,8 @@ pub async fn get(
     Ok(Json(app.get_operation(&id)?))
 }
 
-#[utoipa::path(get, path = "/api/v1/operations/{id}/wait", tag = "operations",
+#[utoipa::path(get, path = "/api/v1/operations/{id}/wait", operation_id = "operation.wait",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::OperationOwner)))), tag = "operations",
     params(("id" = String, Path, description = "Operation id"), WaitQuery),
     responses((status = 200, description = "The operation once ended, or at the timeout", body = Operation),
               (status = 404, description = "No such operation", body = ErrorBody)))]
@@ -48,7 +61,8 @@ pub async fn wait(
     Ok(Json(app.wait_operation(&id, query.timeout).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/operations/{id}", tag = "operations",
+#[utoipa::path(delete, path = "/api/v1/operations/{id}", operation_id = "operation.cancel",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::OperationOwner)))), tag = "operations",
     params(("id" = String, Path, description = "Operation id")),
     responses((status = 202, description = "Cancellation requested", body = Operation),
               (status = 404, description = "No such operation", body = ErrorBody),

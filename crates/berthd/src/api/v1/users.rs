@@ -3,21 +3,34 @@
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
+use berth_auth::User;
 use berth_auth::api::{ChangePasswordRequest, CreateUserRequest, PatchUserRequest};
-use berth_auth::{Principal, User};
 use berth_types::api::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::guard::RequestContext;
-use super::{ApiError, AppState, JsonBody};
+use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
+use crate::api::guard::RequestContext;
+use crate::api::{ApiError, AppState, JsonBody};
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(patch, delete))
+        .routes(routes!(change_password))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "user.list",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::Admin)))), tag = "users",
     responses((status = 200, description = "Every account", body = [User]),
               (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(app.list_users()?))
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "user.create",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "users", request_body = CreateUserRequest,
     responses((status = 201, description = "The new account", body = User),
               (status = 400, description = "Bad username, weak password or bad quota", body = ErrorBody),
               (status = 409, description = "Username taken", body = ErrorBody)))]
@@ -28,7 +41,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(app.create_user(request).await?)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = PatchUserRequest,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", operation_id = "user.update",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "users", request_body = PatchUserRequest,
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The changed account", body = User),
               (status = 404, description = "No such user", body = ErrorBody),
@@ -41,7 +55,8 @@ pub async fn patch(
     Ok(Json(app.patch_user(&id, request).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "user.delete",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Deleted with their sessions and tokens"),
               (status = 404, description = "No such user", body = ErrorBody),
@@ -54,13 +69,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/users/me/password", tag = "users", request_body = ChangePasswordRequest,
+#[utoipa::path(post, path = "/api/v1/users/me/password", operation_id = "user.password",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::User)))), tag = "users", request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed; the caller's other sessions ended"),
               (status = 400, description = "Weak or over-long password", body = ErrorBody),
               (status = 401, description = "Wrong current password", body = ErrorBody)))]
 pub async fn change_password(
     State(app): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Caller(principal): Caller,
     Extension(context): Extension<RequestContext>,
     JsonBody(request): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {

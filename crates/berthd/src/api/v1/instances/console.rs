@@ -9,18 +9,27 @@ use berth_runtime::TerminalSession;
 use berth_types::api::{ConsoleControl, ConsoleQuery, ErrorBody};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::InstancePath;
+use crate::api::access::{Rule, Who};
+use crate::api::{ApiError, AppState};
 
-#[utoipa::path(get, path = "/api/v1/instances/{name}/console", tag = "instances",
-    params(("name" = String, Path, description = "Instance name"), ConsoleQuery),
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(console))
+}
+
+#[utoipa::path(get, path = "/api/v1/instances/{name}/console", operation_id = "instance.console",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "instances",
+    params(InstancePath, ConsoleQuery),
     responses((status = 101, description = "WebSocket: binary frames are terminal bytes, text frames JSON ConsoleControl"),
               (status = 400, description = "Bad mode or command", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody),
               (status = 409, description = "The instance is not running", body = ErrorBody)))]
 pub async fn console(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<ConsoleQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {

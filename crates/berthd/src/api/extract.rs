@@ -1,13 +1,34 @@
-//! JSON request bodies: errors in our error format, naming the field at fault; an empty body
-//! is the type's default so optional bodies (`{"force": true}`) may be left out.
+//! What handlers take from a request, with errors in our error format: the caller the guard
+//! identified, and JSON bodies naming the field at fault (an empty body is the type's default,
+//! so optional bodies like `{"force": true}` may be left out).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use berth_auth::Principal;
 use berth_types::FieldError;
+use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::ApiError;
 use crate::app::AppError;
+
+/// The authenticated caller, as the guard identified them; 401 when there is none.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Self)
+            .ok_or_else(|| ApiError(AppError::Unauthorized("log in first".into())))
+    }
+}
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 4 << 20;
@@ -82,4 +103,12 @@ where
             .await
             .map(|JsonBody(t)| Self::Json(t))
     }
+}
+
+/// A request body as a blocking reader (for `spawn_blocking` work).
+pub fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Send> {
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
 }

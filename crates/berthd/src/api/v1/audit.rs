@@ -1,12 +1,20 @@
 //! `/api/v1/audit`: who did what, when, from where.
 
 use axum::Json;
-use axum::extract::{Extension, Query, State};
-use berth_auth::{AuditEntry, AuditFilter, Principal};
+use axum::extract::{Query, State};
+use berth_auth::{AuditEntry, AuditFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
+use crate::api::{ApiError, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -19,11 +27,12 @@ pub struct AuditQuery {
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "audit.list",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "audit", params(AuditQuery),
     responses((status = 200, description = "Newest first; a user sees their own entries, an admin all", body = [AuditEntry])))]
 pub async fn list(
     State(app): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Caller(principal): Caller,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let filter = AuditFilter {

@@ -4,25 +4,33 @@
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Query, State};
 use axum::response::Response;
 use berth_types::api::ErrorBody;
 use berth_types::events::EventsQuery;
 use futures_util::{SinkExt, StreamExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
-use crate::app::Principal;
+use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
+use crate::api::{ApiError, AppState};
 use crate::app::events::Subscription;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
+}
 
 /// A ping this often finds peers that vanished without closing.
 const PING_EVERY: Duration = Duration::from_secs(30);
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "event.stream",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "events", params(EventsQuery),
     responses((status = 101, description = "WebSocket: each text message is one event", body = berth_types::events::WireEvent),
               (status = 400, description = "Unknown event type or bad instance name", body = ErrorBody)))]
 pub async fn events(
     State(app): State<AppState>,
-    Extension(caller): Extension<Principal>,
+    Caller(caller): Caller,
     Query(query): Query<EventsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {

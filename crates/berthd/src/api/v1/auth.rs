@@ -5,15 +5,28 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_auth::api::{LoginRequest, Me, RefreshRequest, SessionResponse};
-use berth_auth::{IssuedSession, Principal, Via};
+use berth_auth::{IssuedSession, Via};
 use berth_types::api::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::guard::RequestContext;
-use super::session::{REFRESH_COOKIE, clear_cookies, cookie, set_cookies};
-use super::{ApiError, AppState, JsonBody};
+use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
+use crate::api::guard::RequestContext;
+use crate::api::session::{REFRESH_COOKIE, clear_cookies, cookie, set_cookies};
+use crate::api::{ApiError, AppState, JsonBody};
 use crate::app::AppError;
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "auth.login",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Anyone)))), tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "A session; also set as HttpOnly cookies", body = SessionResponse),
               (status = 401, description = "Wrong username or password", body = ErrorBody),
               (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody)))]
@@ -28,7 +41,8 @@ pub async fn login(
     Ok(session_response(&app, &session, &context))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "auth.refresh",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Anyone)))), tag = "auth", request_body = RefreshRequest,
     responses((status = 200, description = "New tokens; the refresh token used stops working", body = SessionResponse),
               (status = 401, description = "Unknown, used or expired refresh token", body = ErrorBody)))]
 pub async fn refresh(
@@ -45,11 +59,12 @@ pub async fn refresh(
     Ok(session_response(&app, &session, &context))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "auth.logout",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "auth",
     responses((status = 204, description = "The session ended; its cookies are cleared")))]
 pub async fn logout(
     State(app): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Caller(principal): Caller,
     Extension(context): Extension<RequestContext>,
 ) -> Result<Response, ApiError> {
     app.logout(&principal)?;
@@ -61,12 +76,13 @@ pub async fn logout(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/auth/me", operation_id = "auth.me",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "auth",
     responses((status = 200, description = "The caller, their quota and usage", body = Me),
               (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn me(
     State(app): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    Caller(principal): Caller,
     Extension(context): Extension<RequestContext>,
 ) -> Result<Json<Me>, ApiError> {
     let mut me = app.me(&principal)?;
