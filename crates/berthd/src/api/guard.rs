@@ -16,6 +16,7 @@ use super::access::{RouteTable, Rule, Who};
 use super::audit_entry::{AuditRecorder, request_params};
 use super::session::{CSRF_HEADER, SESSION_COOKIE, cookie};
 use super::{ApiError, AppState};
+use crate::app::access::{self, Want};
 use crate::app::{AppError, events};
 
 /// How a request reached berthd; the server attaches it to every request.
@@ -174,51 +175,14 @@ fn check(
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
-    let denied = match rule.who {
+    let want = if rule.writes { Want::Write } else { Want::Read };
+    // The same checks the app makes in each method, made early (before a body is parsed).
+    match rule.who {
         Who::Anyone => Ok(()),
-        Who::User if rule.writes => principal.authorize_write(&principal.username),
-        Who::User => Ok(()),
-        Who::Admin => principal.authorize_admin(rule.writes),
-        Who::InstanceOwner => {
-            let name = param("name");
-            let owner = app.instance_owner(name)?;
-            return owned(
-                principal,
-                owner.as_deref(),
-                rule.writes,
-                &format!("instance {name}"),
-            );
-        }
-        Who::OperationOwner => {
-            let id = param("id");
-            let owner = app.operation_owner(id)?;
-            return owned(
-                principal,
-                owner.as_deref(),
-                rule.writes,
-                &format!("operation {id}"),
-            );
-        }
-    };
-    denied.map_err(AppError::from)
-}
-
-/// Whether `principal` may use a resource of `owner` (`None`: it does not exist, and the
-/// handler says so). Someone else's is 404 with the same message as a missing one.
-fn owned(
-    principal: &Principal,
-    owner: Option<&str>,
-    write: bool,
-    what: &str,
-) -> Result<(), AppError> {
-    let allowed = match owner {
-        Some(owner) if write => principal.authorize_write(owner),
-        Some(owner) => principal.authorize_read(owner),
-        None => Ok(()),
-    };
-    match allowed {
-        Err(berth_auth::Denied::Hidden) => Err(AppError::NotFound(what.to_owned())),
-        other => other.map_err(AppError::from),
+        Who::User => access::own(principal, want),
+        Who::Admin => access::admin(principal, want),
+        Who::InstanceOwner => app.authorize_instance(principal, param("name"), want),
+        Who::OperationOwner => app.authorize_operation(principal, param("id"), want),
     }
 }
 

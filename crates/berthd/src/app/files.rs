@@ -12,6 +12,8 @@ use berth_types::FieldError;
 
 use super::error::error_chain;
 use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 /// Largest file one push may write.
 pub const MAX_PUSH: u64 = 4 << 30;
@@ -74,10 +76,11 @@ impl App {
     /// Opens `path` in `name` for reading: a file to stream, or a directory's entries.
     pub async fn pull_file(
         &self,
+        caller: &Principal,
         name: &str,
         path: &str,
     ) -> Result<(GuestFileInfo, GuestEntry), AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Read)?;
         let path = guest_path(path)?;
         let root = self.guest_root(&record).await?;
         let shown = path.clone();
@@ -90,11 +93,12 @@ impl App {
     /// Streams `body` into `target` in `name`; returns the bytes written.
     pub async fn push_file(
         &self,
+        caller: &Principal,
         name: &str,
         target: PushTarget,
         body: Box<dyn Read + Send>,
     ) -> Result<u64, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let root = self.guest_root(&record).await?;
         let shown = target.path.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -8,6 +8,7 @@ use berth_image::{CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
 use berth_types::{Arch, ImageRef, Operation, OperationKind};
 
+use super::access::{self, Want};
 use super::error::error_chain;
 use super::operation::{OpError, OpHandle};
 use super::{App, AppError, Principal};
@@ -101,6 +102,7 @@ impl App {
         caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
+        access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
         let params = serde_json::to_value(&request).unwrap_or_default();
         self.spawn_operation(
@@ -125,7 +127,8 @@ impl App {
         )
     }
 
-    pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+    pub fn delete_image(&self, caller: &Principal, alias: &str) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }

@@ -150,6 +150,7 @@ impl App {
             }
             let started = self
                 .power_instance(
+                    &super::access::daemon(),
                     record.name.as_str(),
                     super::instances::PowerAction::Start,
                     PowerRequest::default(),

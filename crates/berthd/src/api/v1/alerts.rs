@@ -102,7 +102,8 @@ pub async fn events(
               (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn test(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(body): JsonBody<AlertTestRequest>,
 ) -> Result<Json<AlertTestResult>, ApiError> {
-    Ok(Json(app.send_test_email(&body.email).await?))
+    Ok(Json(app.send_test_email(&caller, &body.email).await?))
 }

@@ -48,9 +48,10 @@ pub async fn build(
               (status = 404, description = "Not cached", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(alias): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_image(&alias)?;
+    app.delete_image(&caller, &alias)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -62,10 +63,11 @@ pub async fn delete(
               (status = 400, description = "Bad alias or not an image archive", body = ErrorBody)))]
 pub async fn import(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Query(query): Query<ImportImageQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportedImage>), ApiError> {
     let reader = body_reader(body);
-    let image = app.import_app_image(&query.alias, reader).await?;
+    let image = app.import_app_image(&caller, &query.alias, reader).await?;
     Ok((StatusCode::CREATED, Json(image)))
 }

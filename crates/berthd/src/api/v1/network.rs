@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -30,7 +31,8 @@ pub async fn get(State(app): State<AppState>) -> Result<Json<NetworkInfo>, ApiEr
               (status = 503, description = "The uplink could not be brought up; the previous one was put back", body = ErrorBody)))]
 pub async fn set_ipv6(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(request): JsonBody<Ipv6UplinkRequest>,
 ) -> Result<Json<Ipv6UplinkInfo>, ApiError> {
-    Ok(Json(app.set_ipv6_uplink(request).await?))
+    Ok(Json(app.set_ipv6_uplink(&caller, request).await?))
 }

@@ -43,9 +43,10 @@ pub async fn list(
               (status = 404, description = "No such operation", body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Operation>, ApiError> {
-    Ok(Json(app.get_operation(&id)?))
+    Ok(Json(app.get_operation(&caller, &id)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/operations/{id}/wait", operation_id = "operation.wait",
@@ -55,10 +56,11 @@ pub async fn get(
               (status = 404, description = "No such operation", body = ErrorBody)))]
 pub async fn wait(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
 ) -> Result<Json<Operation>, ApiError> {
-    Ok(Json(app.wait_operation(&id, query.timeout).await?))
+    Ok(Json(app.wait_operation(&caller, &id, query.timeout).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/operations/{id}", operation_id = "operation.cancel",
@@ -69,10 +71,11 @@ pub async fn wait(
               (status = 409, description = "Ended or not cancellable now", body = ErrorBody)))]
 pub async fn cancel(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<(axum::http::StatusCode, Json<Operation>), ApiError> {
     Ok((
         axum::http::StatusCode::ACCEPTED,
-        Json(app.cancel_operation(&id)?),
+        Json(app.cancel_operation(&caller, &id)?),
     ))
 }

@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,7 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 404, description = "No such imported image", body = ErrorBody)))]
 pub async fn run(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(request): JsonBody<RunRequest>,
 ) -> Result<Json<ExecResponse>, ApiError> {
-    Ok(Json(app.run_app_image(request).await?))
+    Ok(Json(app.run_app_image(&caller, request).await?))
 }

@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -28,7 +29,8 @@ pub async fn get(State(app): State<AppState>) -> Json<Settings> {
               (status = 400, description = "A bad field (named); nothing changed", body = ErrorBody)))]
 pub async fn put(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(settings): JsonBody<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(app.put_settings(settings)?))
+    Ok(Json(app.put_settings(&caller, settings)?))
 }

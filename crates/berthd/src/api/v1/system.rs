@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::instances::metrics::MetricsQuery;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -32,7 +33,8 @@ pub async fn get(State(app): State<AppState>) -> Result<Json<SystemInfo>, ApiErr
               (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub async fn metrics(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Query(query): Query<MetricsQuery>,
 ) -> Result<Json<MetricsHistory>, ApiError> {
-    Ok(Json(app.system_metrics(&query.into()).await?))
+    Ok(Json(app.system_metrics(&caller, &query.into()).await?))
 }

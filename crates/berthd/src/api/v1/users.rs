@@ -25,8 +25,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     extensions(("x-berth-access" = json!(Rule::reads(Who::Admin)))), tag = "users",
     responses((status = 200, description = "Every account", body = [User]),
               (status = 403, description = "Not an admin", body = ErrorBody)))]
-pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(app.list_users()?))
+pub async fn list(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(app.list_users(&caller)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", operation_id = "user.create",
@@ -36,9 +39,13 @@ pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<User>>, ApiErr
               (status = 409, description = "Username taken", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     JsonBody(request): JsonBody<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    Ok((StatusCode::CREATED, Json(app.create_user(request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_user(&caller, request).await?),
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", operation_id = "user.update",
@@ -49,10 +56,11 @@ pub async fn create(
               (status = 409, description = "The last admin cannot be demoted", body = ErrorBody)))]
 pub async fn patch(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<PatchUserRequest>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(app.patch_user(&id, request).await?))
+    Ok(Json(app.patch_user(&caller, &id, request).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "user.delete",
@@ -63,9 +71,10 @@ pub async fn patch(
               (status = 409, description = "Owns instances, or is the last admin", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_user(&id)?;
+    app.delete_user(&caller, &id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

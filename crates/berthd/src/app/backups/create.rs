@@ -11,6 +11,8 @@ use berth_types::{InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::operation::{OpError, OpHandle};
 use crate::app::undo::UndoAction;
@@ -22,10 +24,11 @@ impl App {
     /// `POST /instances/{name}/backups`.
     pub fn create_backup(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         request: CreateBackupRequest,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         if !Self::uses_local_rootfs(&record.backend) {
             return Err(AppError::Conflict(format!(
                 "instance {name} has no local root filesystem (backend {}) to back up",

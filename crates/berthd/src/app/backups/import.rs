@@ -13,6 +13,7 @@ use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, Op
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
@@ -32,6 +33,7 @@ impl App {
         name: Option<&str>,
         body: Box<dyn Read + Send>,
     ) -> Result<Operation, AppError> {
+        access::own(caller, Want::Write)?;
         let max =
             berth_types::units::parse_bytes(&self.config.backups.max_import, "backups.max_import")?;
         let incoming = self

@@ -10,6 +10,7 @@ use berth_types::{FieldError, ImageRef, InstanceName, InstanceState, Operation, 
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::network::takes_address;
 use crate::app::operation::{OpError, OpHandle};
@@ -26,6 +27,7 @@ impl App {
         caller: &Principal,
         mut request: CreateInstanceRequest,
     ) -> Result<(Operation, Option<String>), AppError> {
+        access::own(caller, Want::Write)?;
         let name = match &request.name {
             Some(raw) => InstanceName::parse(raw)?,
             None => self.unused_name()?,

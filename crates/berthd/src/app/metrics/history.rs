@@ -5,6 +5,8 @@ use std::sync::Arc;
 use berth_metrics::series::{HOST_SERIES, instance_series};
 use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 
+use crate::app::Principal;
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
@@ -27,11 +29,12 @@ impl App {
     /// `GET /instances/{name}/metrics`.
     pub async fn instance_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
         let (timeframe, cf) = query.parse()?;
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Read)?;
         if crate::app::remote::is_remote(&record.backend) {
             return self.remote_history(&record, timeframe, cf).await;
         }
@@ -42,8 +45,10 @@ impl App {
     /// `GET /system/metrics`.
     pub async fn system_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
+        access::admin(caller, Want::Read)?;
         let (timeframe, cf) = query.parse()?;
         self.history(HOST_SERIES.to_owned(), timeframe, cf).await
     }

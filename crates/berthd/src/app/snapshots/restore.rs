@@ -6,6 +6,8 @@ use std::sync::Arc;
 use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::operation::OpError;
 use crate::app::{App, AppError};
@@ -16,10 +18,11 @@ impl App {
     /// `POST /instances/{name}/snapshots/{snap}/restore`.
     pub async fn restore_snapshot(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         snap: &str,
     ) -> Result<Operation, AppError> {
-        let mut record = self.instance_record(name)?;
+        let mut record = self.instance_for(caller, name, Want::Write)?;
         self.snapshot_of(&record.name, snap)?;
         self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 use crate::app::AppError;
 
@@ -41,9 +42,10 @@ pub struct BackupPath {
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
 ) -> Result<Json<Vec<Backup>>, ApiError> {
-    Ok(Json(app.list_backups(&name)?))
+    Ok(Json(app.list_backups(&caller, &name)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/backups", operation_id = "backup.create",
@@ -55,10 +57,11 @@ pub async fn list(
               (status = 409, description = "The instance is busy", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<CreateBackupRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_backup(&name, request)?))
+    Ok(accepted(app.create_backup(&caller, &name, request)?))
 }
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups/{id}/export", operation_id = "backup.export",
@@ -68,9 +71,10 @@ pub async fn create(
               (status = 404, description = "No such instance or backup", body = ErrorBody)))]
 pub async fn export(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(BackupPath { name, id }): Path<BackupPath>,
 ) -> Result<Response, ApiError> {
-    let (backup, path) = app.backup_file(&name, &id)?;
+    let (backup, path) = app.backup_file(&caller, &name, &id)?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| AppError::internal("opening the backup", e))?;
@@ -96,8 +100,9 @@ pub async fn export(
               (status = 404, description = "No such instance or backup", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(BackupPath { name, id }): Path<BackupPath>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_backup(&name, &id).await?;
+    app.delete_backup(&caller, &name, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

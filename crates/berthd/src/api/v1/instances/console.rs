@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -29,11 +30,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 409, description = "The instance is not running", body = ErrorBody)))]
 pub async fn console(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<ConsoleQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = app.open_console(&name, &query).await?;
+    let session = app.open_console(&caller, &name, &query).await?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, session, name)))
 }
 

@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -22,8 +23,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 409, description = "Not running", body = ErrorBody)))]
 pub async fn exec(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<ExecRequest>,
 ) -> Result<Json<ExecResponse>, ApiError> {
-    Ok(Json(app.exec_instance(&name, request).await?))
+    Ok(Json(app.exec_instance(&caller, &name, request).await?))
 }

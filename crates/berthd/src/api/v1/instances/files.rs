@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
-use crate::api::extract::body_reader;
+use crate::api::extract::{Caller, body_reader};
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;
 use crate::app::files::PushTarget;
@@ -41,10 +41,11 @@ pub struct FileQuery {
               (status = 404, description = "No such instance or path", body = ErrorBody)))]
 pub async fn pull(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<FileQuery>,
 ) -> Result<Response, ApiError> {
-    let (info, entry) = app.pull_file(&name, &query.path).await?;
+    let (info, entry) = app.pull_file(&caller, &name, &query.path).await?;
     let mut response = match entry {
         GuestEntry::File(file) => {
             let stream = ReaderStream::new(tokio::fs::File::from_std(file));
@@ -76,13 +77,15 @@ pub async fn pull(
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn push(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<FileQuery>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let target = PushTarget::parse(&query.path, query.mode.as_deref(), query.uid, query.gid)
         .map_err(AppError::from)?;
-    app.push_file(&name, target, body_reader(body)).await?;
+    app.push_file(&caller, &name, target, body_reader(body))
+        .await?;
     Ok(StatusCode::CREATED)
 }
 

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -37,9 +38,10 @@ pub struct ForwardPath {
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
 ) -> Result<Json<Vec<Forward>>, ApiError> {
-    Ok(Json(app.list_forwards(&name)?))
+    Ok(Json(app.list_forwards(&caller, &name)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/forwards", operation_id = "forward.create",
@@ -51,10 +53,11 @@ pub async fn list(
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<CreateForwardRequest>,
 ) -> Result<(StatusCode, Json<Forward>), ApiError> {
-    let forward = app.add_forward(&name, request).await?;
+    let forward = app.add_forward(&caller, &name, request).await?;
     Ok((StatusCode::CREATED, Json(forward)))
 }
 
@@ -65,8 +68,9 @@ pub async fn create(
               (status = 404, description = "No such instance or forward", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(ForwardPath { name, id }): Path<ForwardPath>,
 ) -> Result<StatusCode, ApiError> {
-    app.remove_forward(&name, &id).await?;
+    app.remove_forward(&caller, &name, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

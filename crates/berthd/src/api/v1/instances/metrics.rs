@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState};
 use crate::app::metrics::HistoryQuery;
 
@@ -44,8 +45,11 @@ impl From<MetricsQuery> for HistoryQuery {
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn instance(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     Query(query): Query<MetricsQuery>,
 ) -> Result<Json<MetricsHistory>, ApiError> {
-    Ok(Json(app.instance_metrics(&name, &query.into()).await?))
+    Ok(Json(
+        app.instance_metrics(&caller, &name, &query.into()).await?,
+    ))
 }

@@ -105,9 +105,10 @@ pub async fn create(
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
 ) -> Result<Response, ApiError> {
-    let instance = app.get_instance(&name).await?;
+    let instance = app.get_instance(&caller, &name).await?;
     Ok(with_cache_status(instance.cache, Json(instance)))
 }
 
@@ -119,10 +120,11 @@ pub async fn get(
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn patch(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<PatchInstanceRequest>,
 ) -> Result<Json<Instance>, ApiError> {
-    Ok(Json(app.patch_instance(&name, request).await?))
+    Ok(Json(app.patch_instance(&caller, &name, request).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}", operation_id = "instance.delete", tag = "instances",
@@ -133,8 +135,11 @@ pub async fn patch(
               (status = 409, description = "Running and not forced", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<PowerRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.delete_instance(&name, request).await?))
+    Ok(accepted(
+        app.delete_instance(&caller, &name, request).await?,
+    ))
 }

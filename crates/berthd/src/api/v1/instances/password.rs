@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -22,8 +23,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn password(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<PasswordRequest>,
 ) -> Result<Json<PasswordResponse>, ApiError> {
-    Ok(Json(app.set_password(&name, request).await?))
+    Ok(Json(app.set_password(&caller, &name, request).await?))
 }

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 use crate::app::instances::PowerAction;
 
@@ -32,10 +33,11 @@ macro_rules! power_handler {
                       (status = 409, description = "Not possible in the instance's state", body = ErrorBody)))]
         pub async fn $fn(
             State(app): State<AppState>,
+    Caller(caller): Caller,
             Path(InstancePath { name }): Path<InstancePath>,
             JsonBody(request): JsonBody<PowerRequest>,
         ) -> Result<Response, ApiError> {
-            Ok(accepted(app.power_instance(&name, $action, request).await?))
+            Ok(accepted(app.power_instance(&caller, &name, $action, request).await?))
         }
     };
 }

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::extract::Caller;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -39,9 +40,10 @@ pub struct SnapshotPath {
               (status = 404, description = "No such instance", body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
 ) -> Result<Json<Vec<Snapshot>>, ApiError> {
-    Ok(Json(app.list_snapshots(&name)?))
+    Ok(Json(app.list_snapshots(&caller, &name)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/snapshots", operation_id = "snapshot.create",
@@ -54,10 +56,11 @@ pub async fn list(
               (status = 409, description = "Name taken, or the instance is busy", body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(InstancePath { name }): Path<InstancePath>,
     JsonBody(request): JsonBody<CreateSnapshotRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.create_snapshot(&name, request)?))
+    Ok(accepted(app.create_snapshot(&caller, &name, request)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/snapshots/{snap}/restore", operation_id = "snapshot.restore",
@@ -68,9 +71,10 @@ pub async fn create(
               (status = 409, description = "The instance is busy", body = ErrorBody)))]
 pub async fn restore(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(SnapshotPath { name, snap }): Path<SnapshotPath>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(app.restore_snapshot(&name, &snap).await?))
+    Ok(accepted(app.restore_snapshot(&caller, &name, &snap).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}/snapshots/{snap}", operation_id = "snapshot.delete",
@@ -81,8 +85,9 @@ pub async fn restore(
               (status = 409, description = "The instance is busy", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Path(SnapshotPath { name, snap }): Path<SnapshotPath>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_snapshot(&name, &snap).await?;
+    app.delete_snapshot(&caller, &name, &snap).await?;
     Ok(StatusCode::NO_CONTENT)
 }
