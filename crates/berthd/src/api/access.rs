@@ -112,7 +112,8 @@ impl RouteTable {
     }
 }
 
-fn rule_of(operation: &Operation) -> Option<Rule> {
+/// The rule an operation declares, if it declares a readable one.
+pub fn rule_of(operation: &Operation) -> Option<Rule> {
     let value = operation.extensions.as_ref()?.get(EXTENSION)?;
     serde_json::from_value(value.clone()).ok()
 }

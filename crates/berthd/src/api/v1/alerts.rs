@@ -79,6 +79,7 @@ pub async fn delete(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// At most this many, newest first (default 100, at most 1000).
     limit: Option<u32>,

@@ -42,7 +42,7 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "auth.refresh",
-    extensions(("x-berth-access" = json!(Rule::writes(Who::Anyone)))), tag = "auth", request_body = RefreshRequest,
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Anyone)))), tag = "auth", request_body = Option<RefreshRequest>,
     responses((status = 200, description = "New tokens; the refresh token used stops working", body = SessionResponse),
               (status = 401, description = "Unknown, used or expired refresh token", body = ErrorBody)))]
 pub async fn refresh(

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
 use crate::api::extract::{Caller, body_reader};
+use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -57,7 +58,7 @@ pub async fn delete(
 
 #[utoipa::path(post, path = "/api/v1/images/import", operation_id = "image.import",
     extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "images", params(ImportImageQuery),
-    request_body(content = Vec<u8>, content_type = "application/x-tar",
+    request_body(content((Binary = "application/x-tar"), (Binary = "application/gzip"), (Binary = "application/octet-stream")),
         description = "An OCI layout or docker save archive (optionally gzip-compressed)"),
     responses((status = 201, description = "Imported; run it with berth run oci:ALIAS", body = ImportedImage),
               (status = 400, description = "Bad alias or not an image archive", body = ErrorBody)))]

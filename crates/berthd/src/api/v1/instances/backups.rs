@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::Caller;
+use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 use crate::app::AppError;
 
@@ -50,7 +51,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/backups", operation_id = "backup.create",
     extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "backups",
-    request_body = CreateBackupRequest,
+    request_body = Option<CreateBackupRequest>,
     params(InstancePath),
     responses((status = 202, description = "Backup started", body = OperationEnvelope),
               (status = 404, description = "No such instance", body = ErrorBody),
@@ -67,7 +68,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/instances/{name}/backups/{id}/export", operation_id = "backup.export",
     extensions(("x-berth-access" = json!(Rule::reads(Who::InstanceOwner)))), tag = "backups",
     params(BackupPath),
-    responses((status = 200, description = "The archive (application/zstd)", content_type = "application/zstd"),
+    responses((status = 200, description = "The archive", body = Binary, content_type = "application/zstd"),
               (status = 404, description = "No such instance or backup", body = ErrorBody)))]
 pub async fn export(
     State(app): State<AppState>,

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::{Caller, body_reader};
+use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;
 use crate::app::files::PushTarget;
@@ -24,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FileQuery {
     /// Absolute path in the guest.
     path: String,
@@ -37,7 +39,8 @@ pub struct FileQuery {
 #[utoipa::path(get, path = "/api/v1/instances/{name}/files", operation_id = "file.pull",
     extensions(("x-berth-access" = json!(Rule::reads(Who::InstanceOwner)))), tag = "files",
     params(InstancePath, FileQuery),
-    responses((status = 200, description = "The file's bytes (`X-Berth-Type: file`, with `X-Berth-Mode`, `X-Berth-Uid`, `X-Berth-Gid`), or a directory listing as JSON (`X-Berth-Type: directory`)", body = FileListing),
+    responses((status = 200, description = "The file's bytes (`X-Berth-Type: file`, with `X-Berth-Mode`, `X-Berth-Uid`, `X-Berth-Gid`), or a directory listing as JSON (`X-Berth-Type: directory`)",
+        content((Binary = "application/octet-stream"), (FileListing = "application/json"))),
               (status = 404, description = "No such instance or path", body = ErrorBody)))]
 pub async fn pull(
     State(app): State<AppState>,
@@ -71,7 +74,7 @@ pub async fn pull(
 #[utoipa::path(post, path = "/api/v1/instances/{name}/files", operation_id = "file.push",
     extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "files",
     params(InstancePath, FileQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Binary, content_type = "application/octet-stream"),
     responses((status = 201, description = "Written"),
               (status = 400, description = "Bad path, mode or owner", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody)))]

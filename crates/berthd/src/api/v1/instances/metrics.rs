@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// `hour` (10 s points, the default), `day` (1 min), `week` or `month` (30 min), `year`
     /// (6 h) or `decade` (1 week).

@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
 use crate::api::extract::{Caller, CreateOrImport, body_reader};
+use crate::api::openapi::Binary;
 use crate::api::reply::with_cache_status;
 use crate::api::{ApiError, AppState, JsonBody, accepted, accepted_with_password};
 
@@ -69,8 +70,8 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/instances", operation_id = "instance.create", tag = "instances",
     extensions(("x-berth-access" = json!(Rule::writes(Who::User)))),
-    request_body(content((CreateInstanceRequest = "application/json"), (Vec<u8> = "application/zstd"),
-                         (Vec<u8> = "application/octet-stream")),
+    request_body(content((CreateInstanceRequest = "application/json"), (Binary = "application/zstd"),
+                         (Binary = "application/octet-stream")),
         description = "JSON creates an instance; a backup archive (`application/zstd`) imports one"),
     params(ImportQuery),
     responses((status = 202, description = "Create or import started", body = OperationEnvelope),
@@ -129,7 +130,7 @@ pub async fn patch(
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}", operation_id = "instance.delete", tag = "instances",
     extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))),
-    params(InstancePath), request_body = PowerRequest,
+    params(InstancePath), request_body = Option<PowerRequest>,
     responses((status = 202, description = "Delete started", body = OperationEnvelope),
               (status = 404, description = "No such instance", body = ErrorBody),
               (status = 409, description = "Running and not forced", body = ErrorBody)))]

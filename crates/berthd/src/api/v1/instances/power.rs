@@ -27,7 +27,7 @@ macro_rules! power_handler {
     ($fn:ident, $action:expr, $path:literal, $operation:literal, $what:literal) => {
         #[utoipa::path(post, path = $path, operation_id = $operation, tag = "instances",
             extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))),
-            params(InstancePath), request_body = PowerRequest,
+            params(InstancePath), request_body = Option<PowerRequest>,
             responses((status = 202, description = $what, body = OperationEnvelope),
                       (status = 404, description = "No such instance", body = ErrorBody),
                       (status = 409, description = "Not possible in the instance's state", body = ErrorBody)))]

@@ -48,7 +48,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/instances/{name}/snapshots", operation_id = "snapshot.create",
     extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "snapshots",
-    request_body = CreateSnapshotRequest,
+    request_body = Option<CreateSnapshotRequest>,
     params(InstancePath),
     responses((status = 202, description = "Snapshot started", body = OperationEnvelope),
               (status = 400, description = "Bad name", body = ErrorBody),

@@ -3,6 +3,8 @@
 //! info and the schemas no route names here. The checked-in copy (`openapi/berth.json`) is
 //! compared with it by a test, so it can never go stale.
 
+mod complete;
+
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -132,14 +134,21 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 
 /// The routed description as clients read it: a catch-all segment (`{*alias}`, which may hold
 /// `/`) is an ordinary path parameter to them (`{alias}`, sent with `/` escaped or not).
+/// The security and error answers every route of a class has are added (see `complete`).
 fn published(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths
         .into_iter()
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
+    complete::complete(&mut doc);
     doc
 }
+
+/// Raw bytes: an archive or a file's content.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code, reason = "a schema, never built")] Vec<u8>);
 
 /// The description as pretty JSON, exactly as checked in.
 pub fn json() -> String {
