@@ -151,3 +151,176 @@ fn the_description_states_security_parameters_and_errors_for_every_operation() -
     );
     Ok(())
 }
+
+/// One request with a raw body and headers, as root on the socket; status, headers, JSON.
+async fn raw(
+    daemon: &SimDaemon,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &'static str,
+) -> Result<(StatusCode, axum::http::HeaderMap, Value), Box<dyn std::error::Error>> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut builder = axum::http::Request::builder().method(method).uri(path);
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    let mut request = builder.body(axum::body::Body::from(body))?;
+    request
+        .extensions_mut()
+        .insert(berthd::api::Transport::Socket {
+            uid: 0,
+            admitted: true,
+        });
+    let response = berthd::api::router(daemon.app.clone())
+        .oneshot(request)
+        .await?;
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok((status, headers, json))
+}
+
+/// Whether `answer` is the error body with this code.
+fn is_error(answer: &Value, code: &str) -> bool {
+    answer["error"]["code"] == code && answer["error"]["message"].is_string()
+}
+
+#[tokio::test]
+async fn an_undeclared_method_on_any_path_is_405_with_allow() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let documented = documented()?;
+    let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let declared: BTreeSet<String> = documented
+            .iter()
+            .filter(|(_, p)| p == path)
+            .map(|(m, _)| m.clone())
+            .collect();
+        let concrete = concrete_path(path);
+        for method in [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+        ] {
+            let answers =
+                declared.contains(method) || (method == "HEAD" && declared.contains("GET"));
+            if answers {
+                continue;
+            }
+            let (status, headers, answer) = raw(&daemon, method, &concrete, None, "").await?;
+            assert_eq!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {concrete}: {answer}"
+            );
+            let allow = headers
+                .get("allow")
+                .and_then(|v| v.to_str().ok())
+                .ok_or(format!("{method} {concrete}: no Allow"))?;
+            let allowed: BTreeSet<String> = allow
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .filter(|m| m != "HEAD")
+                .collect();
+            assert_eq!(allowed, declared, "{method} {concrete}: Allow {allow}");
+            if method != "HEAD" {
+                assert!(
+                    is_error(&answer, "method_not_allowed"),
+                    "{method} {concrete}: {answer}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_body_of_an_undeclared_type_is_415_and_trailing_json_is_400() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let mut checked = 0;
+    for route in berthd::api::route_table().iter() {
+        if route.body_types.is_empty() {
+            continue;
+        }
+        let method = route.method.as_str();
+        let path = concrete_path(&route.path);
+        for wrong in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let (status, _, answer) = raw(&daemon, method, &path, wrong, "{}").await?;
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{method} {path} as {wrong:?}: {answer}"
+            );
+            assert!(
+                is_error(&answer, "unsupported_media_type"),
+                "{method} {path}: {answer}"
+            );
+        }
+        if route.body_types.iter().any(|t| t == "application/json") {
+            for trailing in ["{} x", "{}{}", "{} []", "null null"] {
+                let json = Some("application/json; charset=utf-8");
+                let (status, _, answer) = raw(&daemon, method, &path, json, trailing).await?;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{method} {path} {trailing:?}: {answer}"
+                );
+                assert_eq!(
+                    answer["error"]["field"], "body",
+                    "{method} {path}: {answer}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 25, "only {checked} operations take a body");
+    Ok(())
+}
+
+#[tokio::test]
+async fn query_string_errors_answer_the_error_body_naming_the_parameter() -> TestResult {
+    let daemon = SimDaemon::start(&[]).await?;
+    let doc: Value = serde_json::from_str(&berthd::api::openapi::json())?;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().ok_or("paths")? {
+        for (method, op) in item.as_object().ok_or("item")? {
+            let params = op["parameters"].as_array().into_iter().flatten();
+            for param in params.filter(|p| p["in"] == "query") {
+                let name = param["name"].as_str().unwrap_or_default();
+                let numeric = ["integer", "number", "boolean"]
+                    .iter()
+                    .any(|t| param["schema"]["type"].to_string().contains(t));
+                let required = param["required"] == true;
+                if !numeric && !required {
+                    continue;
+                }
+                // A number that is none, or a required parameter left out.
+                let query = if numeric {
+                    format!("?{name}=not-a-number")
+                } else {
+                    String::new()
+                };
+                let target = format!("{}{query}", concrete_path(path));
+                let method = method.to_uppercase();
+                let (status, _, answer) = raw(&daemon, &method, &target, None, "").await?;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{method} {target}: {answer}"
+                );
+                assert!(is_error(&answer, "invalid"), "{method} {target}: {answer}");
+                assert_eq!(
+                    answer["error"]["field"], name,
+                    "{method} {target}: {answer}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} query parameters checked");
+    Ok(())
+}

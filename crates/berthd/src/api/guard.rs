@@ -14,6 +14,7 @@ use berth_auth::{ClientInfo, Principal, Via};
 
 use super::access::{RouteTable, Rule, Who};
 use super::audit_entry::{AuditRecorder, request_params};
+use super::contract;
 use super::session::{CSRF_HEADER, SESSION_COOKIE, cookie};
 use super::{ApiError, AppState};
 use crate::app::access::{self, Want};
@@ -57,8 +58,16 @@ pub async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let route = routes.get(request.method(), matched.as_str());
-    let Some((route, rule)) = route.and_then(|r| Some((r, r.rule?))) else {
+    // HEAD is answered by the GET handler, under GET's rule.
+    let method = match *request.method() {
+        Method::HEAD => Method::GET,
+        ref other => other.clone(),
+    };
+    let Some(route) = routes.get(&method, matched.as_str()) else {
+        // No operation of this method on this path: the router answers 405 with `Allow`.
+        return next.run(request).await;
+    };
+    let Some(rule) = route.rule else {
         tracing::error!(method = %request.method(), path = matched.as_str(), "route without an access rule");
         return ApiError(AppError::Internal("this route has no access rule".into()))
             .into_response();
@@ -101,6 +110,9 @@ pub async fn guard(
         return audit
             .finish(principal.as_ref(), ApiError(e).into_response())
             .await;
+    }
+    if let Some(refused) = contract::wrong_body_type(route, &request) {
+        return audit.finish(principal.as_ref(), refused).await;
     }
     request.extensions_mut().insert(context);
     if let Some(principal) = &principal {

@@ -10,6 +10,7 @@
 
 pub mod access;
 mod audit_entry;
+mod contract;
 mod error;
 mod extract;
 pub mod guard;
@@ -42,7 +43,9 @@ pub fn router(app: Arc<App>) -> Router {
         routes: Arc::new(access::RouteTable::from_openapi(&doc)),
     };
     // The guard runs after routing, for matched routes only: it needs the route's template.
-    let v1 = v1.route_layer(middleware::from_fn_with_state(guarded, guard::guard));
+    let v1 = v1
+        .route_layer(middleware::from_fn_with_state(guarded, guard::guard))
+        .layer(middleware::from_fn(contract::json_errors));
     Router::new()
         .merge(v1)
         .merge(crate::web::router())

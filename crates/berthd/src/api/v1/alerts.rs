@@ -1,7 +1,7 @@
 //! `/api/v1/alerts/rules[/{id}]`, `/api/v1/alerts/events` and `/api/v1/alerts/test`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use berth_types::api::ErrorBody;
 use berth_types::metrics::{
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
+use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState, JsonBody};
 
 pub fn routes() -> OpenApiRouter<AppState> {

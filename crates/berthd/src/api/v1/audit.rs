@@ -1,7 +1,7 @@
 //! `/api/v1/audit`: who did what, when, from where.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use berth_auth::{AuditEntry, AuditFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
+use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {

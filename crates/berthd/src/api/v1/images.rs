@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_types::api::{
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::{Caller, body_reader};
+use crate::api::extract::{Caller, Query, body_reader};
 use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 

@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
-use crate::api::{ApiError, AppState, JsonBody};
+use crate::api::extract::{Caller, FullJson};
+use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get, put))
@@ -24,13 +24,13 @@ pub async fn get(State(app): State<AppState>) -> Json<Settings> {
 
 #[utoipa::path(put, path = "/api/v1/settings", operation_id = "settings.update",
     extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "system",
-    request_body(content = Settings, description = "Replaces every setting; an absent field gets its factory default"),
+    request_body(content = Settings, description = "A full replace: every field must be given (`null` for no default limit); a body that leaves one out is refused, naming it, and nothing changes. Read the current settings with GET, change what you want, send them all back."),
     responses((status = 200, description = "The settings, saved", body = Settings),
-              (status = 400, description = "A bad field (named); nothing changed", body = ErrorBody)))]
+              (status = 400, description = "A bad or missing field (named); nothing changed", body = ErrorBody)))]
 pub async fn put(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(settings): JsonBody<Settings>,
+    FullJson(settings): FullJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
     Ok(Json(app.put_settings(&caller, settings)?))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/system` and `/api/v1/system/metrics`: the host, and its metrics history.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use berth_types::api::{ErrorBody, SystemInfo};
 use berth_types::metrics::MetricsHistory;
 use utoipa_axum::router::OpenApiRouter;
@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::instances::metrics::MetricsQuery;
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
+use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {

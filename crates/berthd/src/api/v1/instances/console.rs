@@ -3,7 +3,7 @@
 //! the client, the exit code from the server, which then closes).
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use berth_runtime::TerminalSession;
 use berth_types::api::{ConsoleControl, ConsoleQuery, ErrorBody};
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
+use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {

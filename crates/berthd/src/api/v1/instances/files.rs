@@ -1,7 +1,7 @@
 //! `/api/v1/instances/{name}/files?path=`: raw bytes in and out, owner and mode in headers.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
-use crate::api::extract::{Caller, body_reader};
+use crate::api::extract::{Caller, Query, body_reader};
 use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;

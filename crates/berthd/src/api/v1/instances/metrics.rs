@@ -1,7 +1,7 @@
 //! `/api/v1/instances/{name}/metrics`: history from the rollup that answers the timeframe.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use berth_types::api::ErrorBody;
 use berth_types::metrics::MetricsHistory;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
-use crate::api::extract::Caller;
+use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState};
 use crate::app::metrics::HistoryQuery;
 

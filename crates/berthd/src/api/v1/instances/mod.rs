@@ -12,7 +12,7 @@ mod power;
 mod snapshots;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use berth_types::api::{
     CreateInstanceRequest, ErrorBody, ImportQuery, OperationEnvelope, PatchInstanceRequest,
@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::{Caller, CreateOrImport, body_reader};
+use crate::api::extract::{Caller, CreateOrImport, Query, body_reader};
 use crate::api::openapi::Binary;
 use crate::api::reply::with_cache_status;
 use crate::api::{ApiError, AppState, JsonBody, accepted, accepted_with_password};
