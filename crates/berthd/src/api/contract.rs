@@ -1,13 +1,16 @@
 //! The HTTP contract every `/api/v1` route keeps, by class rather than handler by handler: a
 //! body must come in a media type its operation declares (415 otherwise), and every error is
 //! the JSON error body, including those the framework answers itself (405 with `Allow` for an
-//! undeclared method, a failed WebSocket handshake, an unreadable path).
+//! undeclared method, a failed WebSocket handshake, an unreadable path, a handler's panic).
+
+use std::panic::AssertUnwindSafe;
 
 use axum::body::HttpBody;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::FutureExt;
 
 use super::access::Route;
 use super::error::error_response;
@@ -53,7 +56,20 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 pub async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    // A handler that panics answers 500 with the error body rather than dropping the
+    // connection without a word.
+    let response = match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, path, "a handler panicked");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "berthd failed on this request (a bug: see its log)".into(),
+                None,
+            );
+        }
+    };
     let status = response.status();
     let is_json = media_type(response.headers()).as_deref() == Some("application/json");
     if !(status.is_client_error() || status.is_server_error()) || is_json {
@@ -89,4 +105,35 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         }
     }
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::middleware;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_error_body()
+    -> Result<(), Box<dyn std::error::Error>> {
+        async fn boom() -> &'static str {
+            let index = "ç".len() - 1;
+            &"ç"[..index]
+        }
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .layer(middleware::from_fn(super::json_errors));
+        let response = router
+            .oneshot(Request::get("/boom").body(Body::empty())?)
+            .await?;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.into_body().collect().await?.to_bytes())?;
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        Ok(())
+    }
 }

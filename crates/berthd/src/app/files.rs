@@ -60,8 +60,13 @@ impl App {
     /// The root to resolve `record`'s guest paths in.
     async fn guest_root(&self, record: &InstanceRecord) -> Result<PathBuf, AppError> {
         let runtime = self.runtime(&record.backend)?;
-        if let Ok(RuntimeStatus::Running { pid } | RuntimeStatus::Frozen { pid }) =
-            runtime.status(&record.name).await
+        // Only a guest of this host has its init among this host's processes: the pid a
+        // simulated or remote backend reports may be any host process's, even one whose root
+        // is the host's.
+        if let (true, Ok(RuntimeStatus::Running { pid } | RuntimeStatus::Frozen { pid })) = (
+            Self::uses_local_rootfs(&record.backend),
+            runtime.status(&record.name).await,
+        ) && pid > 0
         {
             return Ok(PathBuf::from(format!("/proc/{pid}/root")));
         }
@@ -132,9 +137,22 @@ pub fn guest_path(raw: &str) -> Result<PathBuf, FieldError> {
 }
 
 fn file_error(instance: &str, path: &Path, err: RootfsError) -> AppError {
+    use std::io::ErrorKind;
     match &err {
-        RootfsError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+        RootfsError::Io { source, .. } if source.kind() == ErrorKind::NotFound => {
             AppError::NotFound(format!("{} in instance {instance}", path.display()))
+        }
+        // The guest stopped between finding its root and opening it.
+        RootfsError::OpenRoot(..) => AppError::Conflict(format!(
+            "instance {instance} stopped while its files were opened; try again"
+        )),
+        RootfsError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) || source.raw_os_error() == Some(libc::ELOOP) =>
+        {
+            FieldError::new("path", format!("{}: {}", path.display(), error_chain(&err))).into()
         }
         RootfsError::BadPath { .. } => FieldError::new(
             "path",

@@ -233,8 +233,13 @@ impl SimDaemon {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("content-type", "application/json")
             .header("content-length", content_length.to_string());
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -41,7 +41,8 @@ pub struct FileQuery {
     params(InstancePath, FileQuery),
     responses((status = 200, description = "The file's bytes (`X-Berth-Type: file`, with `X-Berth-Mode`, `X-Berth-Uid`, `X-Berth-Gid`), or a directory listing as JSON (`X-Berth-Type: directory`)",
         content((Binary = "application/octet-stream"), (FileListing = "application/json"))),
-              (status = 404, description = "No such instance or path", body = ErrorBody)))]
+              (status = 404, description = "No such instance or path", body = ErrorBody),
+              (status = 409, description = "The instance has no root filesystem on this host (a remote or simulated backend), or stopped meanwhile", body = ErrorBody)))]
 pub async fn pull(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -77,7 +78,8 @@ pub async fn pull(
     request_body(content = Binary, content_type = "application/octet-stream"),
     responses((status = 201, description = "Written"),
               (status = 400, description = "Bad path, mode or owner", body = ErrorBody),
-              (status = 404, description = "No such instance", body = ErrorBody)))]
+              (status = 404, description = "No such instance", body = ErrorBody),
+              (status = 409, description = "The instance has no root filesystem on this host (a remote or simulated backend), or stopped meanwhile", body = ErrorBody)))]
 pub async fn push(
     State(app): State<AppState>,
     Caller(caller): Caller,

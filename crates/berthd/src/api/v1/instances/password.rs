@@ -20,7 +20,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(InstancePath), request_body = PasswordRequest,
     responses((status = 200, description = "Changed; a generated password is returned once", body = PasswordResponse),
               (status = 400, description = "Weak or invalid password", body = ErrorBody),
-              (status = 404, description = "No such instance", body = ErrorBody)))]
+              (status = 404, description = "No such instance", body = ErrorBody),
+              (status = 409, description = "The instance has no root filesystem on this host (a remote or simulated backend)", body = ErrorBody)))]
 pub async fn password(
     State(app): State<AppState>,
     Caller(caller): Caller,
