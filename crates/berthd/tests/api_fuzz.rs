@@ -158,6 +158,8 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_description() -> Res
         .arg(ADMIN_PASSWORD)
         .arg(sandbox.path("report"))
         .args([&seconds, &seed])
+        // schemathesis keeps a cache where it runs: in the sandbox, not the source tree.
+        .current_dir(sandbox.dir.path())
         .stdin(Stdio::null())
         .output()?;
     let report =
