@@ -24,8 +24,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct MetricsQuery {
     /// `hour` (10 s points, the default), `day` (1 min), `week` or `month` (30 min), `year`
     /// (6 h) or `decade` (1 week).
+    #[param(value_type = Option<berth_types::metrics::Timeframe>)]
     timeframe: Option<String>,
     /// `avg` (default) or `max` of each bucket.
+    #[param(value_type = Option<berth_types::metrics::Cf>)]
     cf: Option<String>,
 }
 
