@@ -1,4 +1,5 @@
-//! Answers shared by several handlers: `202 Accepted` with an operation, `X-Cache-Status`.
+//! Answers shared by several handlers: `202 Accepted` with an operation, `X-Cache-Status`, a
+//! file streamed out.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +36,26 @@ pub fn with_cache_status(cache: Option<CacheStatus>, body: impl IntoResponse) ->
             "x-cache-status",
             axum::http::HeaderValue::from_static(cache.header()),
         );
+    }
+    response
+}
+
+/// `file` streamed out as `content_type`, `length` bytes; offered for download as `attachment`
+/// when given.
+pub fn stream(
+    file: tokio::fs::File,
+    content_type: &'static str,
+    length: u64,
+    attachment: Option<&str>,
+) -> Response {
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let disposition = attachment.map(|name| format!("attachment; filename=\"{name}\""));
+    if let Some(Ok(value)) = disposition.map(|d| HeaderValue::from_str(&d)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
     response
 }

@@ -1,13 +1,11 @@
 //! `/api/v1/instances/{name}/backups[/{id}[/export]]`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use berth_types::api::{Backup, CreateBackupRequest, ErrorBody, OperationEnvelope};
 use serde::Deserialize;
-use tokio_util::io::ReaderStream;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,6 +14,7 @@ use super::InstancePath;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::Caller;
 use crate::api::openapi::Binary;
+use crate::api::reply::stream;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 use crate::app::AppError;
 
@@ -79,19 +78,13 @@ pub async fn export(
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| AppError::internal("opening the backup", e))?;
-    let mut response = Body::from_stream(ReaderStream::new(file)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zstd"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(backup.size));
-    if let Ok(disposition) =
-        HeaderValue::from_str(&format!("attachment; filename=\"{name}-{id}.tar.zst\""))
-    {
-        headers.insert(header::CONTENT_DISPOSITION, disposition);
-    }
-    Ok(response)
+    let attachment = format!("{name}-{id}.tar.zst");
+    Ok(stream(
+        file,
+        "application/zstd",
+        backup.size,
+        Some(&attachment),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}/backups/{id}", operation_id = "backup.delete",

@@ -2,12 +2,11 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo};
 use berth_types::api::{ErrorBody, FileListing};
 use serde::Deserialize;
-use tokio_util::io::ReaderStream;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +14,7 @@ use super::InstancePath;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::{Caller, Query, body_reader};
 use crate::api::openapi::Binary;
+use crate::api::reply::stream;
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;
 use crate::app::files::PushTarget;
@@ -52,21 +52,13 @@ pub async fn pull(
     let (info, entry) = app.pull_file(&caller, &name, &query.path).await?;
     let mut response = match entry {
         GuestEntry::File(file) => {
-            let stream = ReaderStream::new(tokio::fs::File::from_std(file));
-            let mut response = Body::from_stream(stream).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
-            response
+            let file = tokio::fs::File::from_std(file);
+            stream(file, "application/octet-stream", info.size, None)
         }
-        GuestEntry::Directory(names) => axum::Json(FileListing {
-            entries: GuestEntry::names(&names),
-        })
-        .into_response(),
+        GuestEntry::Directory(names) => {
+            let entries = GuestEntry::names(&names);
+            axum::Json(FileListing { entries }).into_response()
+        }
     };
     add_info(response.headers_mut(), &info);
     Ok(response)
