@@ -25,10 +25,12 @@ apt-get install -y -qq --no-install-recommends lxcfs xfsprogs >/dev/null
 # Node.js 20 or newer (playwright-core).
 command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 
-# The test suite's Python helpers: a real Prometheus text parser and a loopback SMTP server.
-echo "==> Test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd)"
+# The test suite's Python helpers: a real Prometheus text parser, a loopback SMTP server and
+# schemathesis (the API fuzzing test).
+echo "==> Test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd, schemathesis)"
 [ -x /opt/berth-test/venv/bin/python3 ] || python3 -m venv /opt/berth-test/venv
-/opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd
+/opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd \
+  schemathesis==4.32.5
 
 command -v cargo >/dev/null || { echo "setup.sh: cargo is missing; install Rust 1.95 with rustup first" >&2; exit 1; }
 [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 || true; }

@@ -14,7 +14,8 @@ use berth_types::api::{ExecResponse, ImportedImage, RunRequest};
 use berth_types::{FieldError, InstanceName};
 use uuid::Uuid;
 
-use super::{App, AppError};
+use super::access::{self, Want};
+use super::{App, AppError, Principal};
 use crate::config::Config;
 
 /// Runs application containers with the OCI tool of `[oci] runtime`, its state beside the oci
@@ -76,9 +77,11 @@ impl App {
     /// Unpacks the archive in `body` as image `alias` (replacing one of that name).
     pub async fn import_app_image(
         &self,
+        caller: &Principal,
         alias: &str,
         body: Box<dyn Read + Send>,
     ) -> Result<ImportedImage, AppError> {
+        access::admin(caller, Want::Write)?;
         if !valid_alias(alias) {
             return Err(FieldError::new(
                 "alias",
@@ -131,7 +134,12 @@ impl App {
     }
 
     /// Runs `request.image`'s entrypoint once and returns its output.
-    pub async fn run_app_image(&self, request: RunRequest) -> Result<ExecResponse, AppError> {
+    pub async fn run_app_image(
+        &self,
+        caller: &Principal,
+        request: RunRequest,
+    ) -> Result<ExecResponse, AppError> {
+        access::admin(caller, Want::Write)?;
         let alias = request.image.strip_prefix("oci:").ok_or_else(|| {
             FieldError::new(
                 "image",

@@ -8,6 +8,7 @@ use berth_image::{CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
 use berth_types::{Arch, ImageRef, Operation, OperationKind};
 
+use super::access::{self, Want};
 use super::error::error_chain;
 use super::operation::OpError;
 use super::steps::{Finished, Pending, declare_steps};
@@ -139,6 +140,7 @@ impl App {
         caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
+        access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
         let spec = OperationSpec {
             kind: OperationKind::ImageBuild,
@@ -155,7 +157,8 @@ impl App {
         self.spawn_saga(spec, build)
     }
 
-    pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+    pub fn delete_image(&self, caller: &Principal, alias: &str) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }

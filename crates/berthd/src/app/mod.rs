@@ -1,6 +1,7 @@
 //! The app layer: what berthd does, independent of HTTP. Handlers and tests call these methods;
 //! long actions become operations (see `operation`).
 
+pub mod access;
 mod apps;
 pub mod auth;
 pub mod backends;

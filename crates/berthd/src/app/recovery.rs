@@ -142,6 +142,7 @@ impl App {
             }
             let started = self
                 .power_instance(
+                    &super::access::daemon(),
                     record.name.as_str(),
                     super::instances::PowerAction::Start,
                     PowerRequest::default(),

@@ -239,8 +239,13 @@ impl SimDaemon {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("content-type", "application/json")
             .header("content-length", content_length.to_string());
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -352,4 +357,14 @@ impl ops::Api for SimDaemon {
     fn data(&self) -> &Path {
         self.data_dir()
     }
+}
+
+/// A concrete path for a route template, naming things that do not exist.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .replace("{name}", "nosuch")
+        .replace("{id}", "00000000-0000-4000-8000-00000000dead")
+        .replace("{snap}", "nosnap")
+        .replace("{*alias}", "debian/99")
+        .replace("{alias}", "debian/99")
 }

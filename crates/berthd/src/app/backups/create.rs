@@ -12,6 +12,8 @@ use berth_types::{InstanceState, Operation, OperationKind};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
@@ -22,10 +24,11 @@ impl App {
     /// `POST /instances/{name}/backups`.
     pub fn create_backup(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         request: CreateBackupRequest,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         if self.capabilities(&record.backend).rootfs != RootfsSource::Local {
             return Err(AppError::Conflict(format!(
                 "instance {name} has no local root filesystem (backend {}) to back up",

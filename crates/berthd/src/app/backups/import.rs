@@ -15,6 +15,7 @@ use berth_types::{
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::app::access::{self, Want};
 use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
@@ -32,6 +33,7 @@ impl App {
         name: Option<&str>,
         body: Box<dyn Read + Send>,
     ) -> Result<Operation, AppError> {
+        access::own(caller, Want::Write)?;
         let max =
             berth_types::units::parse_bytes(&self.config.backups.max_import, "backups.max_import")?;
         let incoming = self

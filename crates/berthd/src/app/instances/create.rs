@@ -14,6 +14,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::provision::Create;
+use crate::app::access::{self, Want};
 use crate::app::operation::OpError;
 use crate::app::undo::UndoAction;
 use crate::app::{App, AppError, OperationSpec, Principal};
@@ -26,6 +27,7 @@ impl App {
         caller: &Principal,
         mut request: CreateInstanceRequest,
     ) -> Result<(Operation, Option<String>), AppError> {
+        access::own(caller, Want::Write)?;
         let name = match &request.name {
             Some(raw) => InstanceName::parse(raw)?,
             None => self.unused_name()?,

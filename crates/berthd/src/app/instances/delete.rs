@@ -9,6 +9,8 @@ use berth_store::InstanceRecord;
 use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps, drive_detached};
@@ -17,10 +19,11 @@ use crate::app::{App, AppError, OperationSpec};
 impl App {
     pub async fn delete_instance(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         request: PowerRequest,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;
         if matches!(state, InstanceState::Running | InstanceState::Suspended) && !request.force {

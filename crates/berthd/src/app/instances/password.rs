@@ -10,6 +10,8 @@ use berth_types::FieldError;
 use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse};
 use berth_types::credentials::{generate_password, validate_password, validate_ssh_key};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::{HostError, error_chain};
 use crate::app::{App, AppError};
 
@@ -136,10 +138,11 @@ impl App {
     /// `POST /instances/{name}/password`: on a running or stopped instance.
     pub async fn set_password(
         &self,
+        caller: &Principal,
         name: &str,
         request: PasswordRequest,
     ) -> Result<PasswordResponse, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let (password, generated) =
             choose_password(request.password.as_deref(), request.generate, "password")?;
         let password = password

@@ -5,16 +5,19 @@ use berth_types::api::PatchInstanceRequest;
 use berth_types::events::LifecycleAction;
 use berth_types::{FieldError, Instance, InstanceState};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
 impl App {
     pub async fn patch_instance(
         &self,
+        caller: &Principal,
         name: &str,
         request: PatchInstanceRequest,
     ) -> Result<Instance, AppError> {
-        let mut record = self.instance_record(name)?;
+        let mut record = self.instance_for(caller, name, Want::Write)?;
         self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
             return Err(AppError::Conflict(format!(
@@ -54,7 +57,7 @@ impl App {
             self.store.set_backup_schedule(&record.name, schedule)?;
         }
         self.store.update_instance(&record)?;
-        let instance = self.get_instance(name).await?;
+        let instance = self.get_instance(caller, name).await?;
         self.events.lifecycle(
             &instance.name,
             &instance.owner,

@@ -9,6 +9,8 @@ use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
 use super::DEFAULT_STOP_TIMEOUT;
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, StepDecl, Steps, declare_steps};
@@ -171,11 +173,12 @@ impl Power {
 impl App {
     pub async fn power_instance(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         action: PowerAction,
         request: PowerRequest,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;
         if !action.allowed_from().contains(&state) {

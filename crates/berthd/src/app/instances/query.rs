@@ -5,6 +5,7 @@ use berth_runtime::{Observation, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
 use berth_types::{CacheStatus, Instance, InstanceNetwork, InstanceState};
 
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::{App, AppError, Principal};
 
@@ -21,8 +22,8 @@ impl App {
         Ok(out)
     }
 
-    pub async fn get_instance(&self, name: &str) -> Result<Instance, AppError> {
-        let record = self.instance_record(name)?;
+    pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.instance_view(record).await)
     }
 

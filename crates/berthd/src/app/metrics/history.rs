@@ -6,6 +6,8 @@ use berth_metrics::series::{HOST_SERIES, instance_series};
 use berth_runtime::{MetricsSource, Runtime};
 use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 
+use crate::app::Principal;
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
@@ -28,11 +30,12 @@ impl App {
     /// `GET /instances/{name}/metrics`.
     pub async fn instance_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
         let (timeframe, cf) = query.parse()?;
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Read)?;
         if self.capabilities(&record.backend).metrics == MetricsSource::Backend {
             let runtime = self.runtime(&record.backend)?;
             return runtime
@@ -47,8 +50,10 @@ impl App {
     /// `GET /system/metrics`.
     pub async fn system_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
+        access::admin(caller, Want::Read)?;
         let (timeframe, cf) = query.parse()?;
         self.history(HOST_SERIES.to_owned(), timeframe, cf).await
     }

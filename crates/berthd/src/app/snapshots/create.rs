@@ -11,6 +11,8 @@ use berth_types::{InstanceState, Operation, OperationKind};
 use chrono::{DateTime, Utc};
 
 use super::parse_snapshot_name;
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps, drive_detached};
@@ -21,10 +23,11 @@ impl App {
     /// `POST /instances/{name}/snapshots`: validates, then starts the operation.
     pub fn create_snapshot(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         request: CreateSnapshotRequest,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let existing = self.store.list_snapshots(&record.name)?;
         let snap = match &request.name {
             Some(raw) => parse_snapshot_name(raw)?,

@@ -16,16 +16,27 @@ use berth_types::{FieldError, InstanceName};
 
 use super::error::HostError;
 use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 impl App {
-    pub fn list_snapshots(&self, name: &str) -> Result<Vec<Snapshot>, AppError> {
-        let record = self.instance_record(name)?;
+    pub fn list_snapshots(
+        &self,
+        caller: &Principal,
+        name: &str,
+    ) -> Result<Vec<Snapshot>, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.store.list_snapshots(&record.name)?)
     }
 
     /// `DELETE /instances/{name}/snapshots/{snap}`.
-    pub async fn delete_snapshot(&self, name: &str, snap: &str) -> Result<(), AppError> {
-        let record = self.instance_record(name)?;
+    pub async fn delete_snapshot(
+        &self,
+        caller: &Principal,
+        name: &str,
+        snap: &str,
+    ) -> Result<(), AppError> {
+        let record = self.instance_for(caller, name, Want::Write)?;
         self.snapshot_of(&record.name, snap)?;
         self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {

@@ -9,6 +9,8 @@ use berth_store::InstanceRecord;
 use berth_types::api::PowerRequest;
 use berth_types::{InstanceState, Operation, OperationKind};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::{HostError, error_chain};
 use crate::app::operation::OpError;
 use crate::app::steps::{Finished, Pending, declare_steps};
@@ -18,10 +20,11 @@ impl App {
     /// `POST /instances/{name}/snapshots/{snap}/restore`.
     pub async fn restore_snapshot(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         snap: &str,
     ) -> Result<Operation, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         self.snapshot_of(&record.name, snap)?;
         self.ensure_writable(&record.backend).await?;
         let state = self.observed_state(&record).await;

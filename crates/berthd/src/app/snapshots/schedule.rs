@@ -75,6 +75,7 @@ impl App {
 
     /// Starts the backups due at `now` (as operations); returns how many it started.
     fn run_backup_schedules(self: &Arc<Self>, now: DateTime<Utc>) -> usize {
+        let daemon = crate::app::access::daemon();
         let Ok(schedules) = self.store.backup_schedules() else {
             return 0;
         };
@@ -95,7 +96,7 @@ impl App {
             {
                 continue;
             }
-            match self.create_backup(instance.as_str(), Default::default()) {
+            match self.create_backup(&daemon, instance.as_str(), Default::default()) {
                 Ok(op) => {
                     started += 1;
                     let _ = self.store.mark_backup_run(&instance, now);
