@@ -10,6 +10,7 @@ mod files;
 mod forwards;
 mod images;
 mod instances;
+mod list;
 mod login;
 mod metrics;
 mod network;
@@ -37,9 +38,11 @@ pub struct Context {
 pub enum Command {
     /// Create and start an instance from an image.
     Launch(instances::LaunchArgs),
-    /// List instances.
+    /// Create an instance from an image without starting it (`launch` = create + start).
+    Create(instances::LaunchArgs),
+    /// List instances (filters: a name glob, --state, --owner, --backend; --columns).
     #[command(alias = "ls")]
-    List,
+    List(list::ListArgs),
     /// Show one instance.
     Info { name: String },
     /// Start a stopped instance.
@@ -136,7 +139,11 @@ pub enum Command {
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Launch(args) => instances::launch(ctx, args).await,
-        Command::List => instances::list(ctx).await,
+        Command::Create(mut args) => {
+            args.no_start = true;
+            instances::launch(ctx, args).await
+        }
+        Command::List(args) => list::list(ctx, args).await,
         Command::Info { name } => instances::info(ctx, &name).await,
         Command::Start { name } => power::power(ctx, &name, "start", Default::default()).await,
         Command::Stop(args) => power::stop(ctx, args, "stop").await,
