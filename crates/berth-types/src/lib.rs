@@ -18,7 +18,7 @@ pub mod units;
 pub mod wireguard;
 
 pub use error::{FieldError, error_chain};
-pub use image::{Arch, Distro, ImageRef};
+pub use image::{Arch, Channel, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;
 pub use name::InstanceName;
