@@ -104,6 +104,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/images", Authenticated, false, "image.list"),
     rule("POST", "/api/v1/images", Admin, true, "image.build"),
     rule("POST", "/api/v1/images/import", Admin, true, "image.import"),
+    rule("GET", "/api/v1/images/{*alias}", Authenticated, false, "image.info"),
     rule("DELETE", "/api/v1/images/{*alias}", Admin, true, "image.delete"),
     // The handler shows each caller only the events about what they may see.
     rule("GET", "/api/v1/events", Authenticated, false, "event.stream"),

@@ -6,7 +6,8 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_types::api::{
-    BuildImageRequest, ErrorBody, ImageInfo, ImportImageQuery, ImportedImage, OperationEnvelope,
+    BuildImageRequest, ErrorBody, ImageArchQuery, ImageInfo, ImportImageQuery, ImportedImage,
+    OperationEnvelope,
 };
 
 use super::{ApiError, AppState, JsonBody, accepted};
@@ -29,15 +30,30 @@ pub async fn build(
     Ok(accepted(app.build_image(&caller, request)?))
 }
 
+#[utoipa::path(get, path = "/api/v1/images/{alias}", tag = "images",
+    params(("alias" = String, Path, description = "Image alias, e.g. debian/12"), ImageArchQuery),
+    responses((status = 200, description = "The image: build date, size, packages, sources", body = ImageInfo),
+              (status = 400, description = "Unknown architecture", body = ErrorBody),
+              (status = 404, description = "Unknown image", body = ErrorBody)))]
+pub async fn info(
+    State(app): State<AppState>,
+    Path(alias): Path<String>,
+    Query(query): Query<ImageArchQuery>,
+) -> Result<Json<ImageInfo>, ApiError> {
+    Ok(Json(app.image_info(&alias, query.arch.as_deref())?))
+}
+
 #[utoipa::path(delete, path = "/api/v1/images/{alias}", tag = "images",
-    params(("alias" = String, Path, description = "Image alias, e.g. debian/12")),
+    params(("alias" = String, Path, description = "Image alias, e.g. debian/12"), ImageArchQuery),
     responses((status = 204, description = "Removed from the cache"),
+              (status = 400, description = "Unknown architecture", body = ErrorBody),
               (status = 404, description = "Not cached", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     Path(alias): Path<String>,
+    Query(query): Query<ImageArchQuery>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_image(&alias)?;
+    app.delete_image(&alias, query.arch.as_deref())?;
     Ok(StatusCode::NO_CONTENT)
 }
 

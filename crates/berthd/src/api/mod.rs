@@ -113,7 +113,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/operations/{id}/wait", get(operations::wait))
         .route("/images", get(images::list).post(images::build))
         .route("/images/import", post(images::import))
-        .route("/images/{*alias}", delete(images::delete))
+        .route("/images/{*alias}", get(images::info).delete(images::delete))
         .route("/events", get(events::events))
         .route("/run", post(run::run))
         .route("/system", get(system::get))

@@ -73,6 +73,7 @@ use berth_types::{
         super::operations::cancel,
         super::images::list,
         super::images::build,
+        super::images::info,
         super::images::delete,
         super::images::import,
         super::run::run,

@@ -32,6 +32,7 @@ impl App {
         };
         self.apply_defaults(&mut request);
         let image = ImageRef::parse(request.image.as_deref().unwrap_or_default())?;
+        let arch = self.images.arch_for(request.arch.as_deref())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
         let wireguard = request
@@ -102,6 +103,7 @@ impl App {
             params,
             move |app, op| async move {
                 op.on_undo(quota);
+                let image = (image, arch);
                 app.run_create(&op, record, image, start, credentials, wireguard, node)
                     .await
             },
@@ -138,7 +140,7 @@ impl App {
         &self,
         op: &OpHandle,
         mut record: InstanceRecord,
-        image: ImageRef,
+        (image, arch): (ImageRef, berth_types::Arch),
         start: bool,
         credentials: super::password::RootCredentials,
         wireguard: Option<WgQuickConfig>,
@@ -168,7 +170,7 @@ impl App {
         if Self::uses_local_rootfs(&record.backend) {
             op.step(1, format!("image {image}: checking the cache"))
                 .await?;
-            let cached = op.cancellable(self.images.ensure(image, op)).await?;
+            let cached = op.cancellable(self.images.ensure(image, arch, op)).await?;
             op.step(2, format!("cloning {image} for {name}")).await?;
             op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
             let rootfs = self
