@@ -15,7 +15,7 @@ mod metrics;
 mod proxmox;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
-pub use images::{ImagesConfig, RemoteConfig};
+pub use images::ImagesConfig;
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
