@@ -76,6 +76,21 @@ fn a_foreign_architecture_guest_boots_through_qemu_user() -> Result<(), Error> {
         "booted in {:.1}s: {state}; failed units: {failed:?}",
         launched.elapsed().as_secs_f64()
     );
+    if state != "running" {
+        let (_, journal) = d.exec(
+            &name,
+            &[
+                "journalctl",
+                "-b",
+                "--no-pager",
+                "-p",
+                "warning",
+                "-n",
+                "60",
+            ],
+        )?;
+        eprintln!("journal:\n{journal}");
+    }
     assert_eq!(state, "running", "failed units: {failed}");
 
     let info = d.json(&["info", &name])?;

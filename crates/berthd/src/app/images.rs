@@ -100,6 +100,11 @@ impl ImageService {
         }
     }
 
+    /// Whether `arch` guests run through qemu-user here.
+    pub(crate) fn is_foreign(&self, arch: Arch) -> bool {
+        arch != self.arch
+    }
+
     pub(crate) fn find(&self, image: ImageRef, arch: Arch) -> Option<CachedImage> {
         berth_image::find_cached(&self.cache_dir, image, arch)
     }

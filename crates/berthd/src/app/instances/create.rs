@@ -178,6 +178,15 @@ impl App {
                 .clone_for(&cached, &name, record.limits.disk)
                 .await
                 .map_err(|e| OpError::failed("cloning the image", e))?;
+            if self.images.is_foreign(arch) {
+                let target = rootfs.clone();
+                tokio::task::spawn_blocking(move || {
+                    berth_image::tailor::fit_for_emulation(&target).map_err(|e| error_chain(&e))
+                })
+                .await
+                .map_err(|e| OpError::failed("emulation task", e))?
+                .map_err(|e| OpError::failed("fitting the guest for qemu-user", e))?;
+            }
             op.step(
                 3,
                 format!("configuring {name}: hostname, machine id, root login"),
