@@ -122,6 +122,14 @@ pub enum Command {
     /// Alert rules, alert events and the test email.
     #[command(subcommand)]
     Alert(alerts::AlertCommand),
+    /// Print a shell completion script: `berth completion bash > /etc/bash_completion.d/berth`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (berth.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Manpages { dir: std::path::PathBuf },
 }
 
 /// Runs a command and returns the process exit code.
@@ -159,6 +167,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Events(args) => events::follow(ctx, args).await,
         Command::Metrics(args) => metrics::show(ctx, args).await,
         Command::Alert(command) => alerts::run(ctx, command).await,
+        // Answered in main, without a daemon.
+        Command::Completion { .. } | Command::Manpages { .. } => Ok(()),
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {

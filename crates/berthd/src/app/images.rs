@@ -8,12 +8,46 @@ use berth_image::{BuildProgress, CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
 use berth_types::{Arch, FieldError, ImageRef, Operation, OperationKind};
 
+use super::access::{self, Want};
 use super::error::error_chain;
-use super::operation::{OpError, OpHandle};
-use super::{App, AppError, Principal};
+use super::operation::OpError;
+use super::steps::{Finished, Pending, declare_steps};
+use super::{App, AppError, OperationSpec, Principal};
 use crate::config::Config;
 
-pub const BUILD_STEPS: &[&str] = &["build"];
+/// `image_build`: an image of the catalogue, built when missing (or again, when forced).
+pub(crate) struct BuildImage {
+    image: ImageRef,
+    arch: Arch,
+    force: bool,
+}
+
+declare_steps! {
+    /// The steps of `image_build`. A build happens in a directory of its own that start-up
+    /// removes when a build was cut off, so the step needs no undo.
+    pub enum BuildStep for BuildImage {
+        /// Build it with mmdebstrap and cache it (cancellable).
+        Build = "build" => build, undo [];
+    }
+}
+
+impl BuildImage {
+    async fn build(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let (image, arch) = (self.image, self.arch);
+        let step = step.begin(format!("building {image}")).await?;
+        let progress = |percent, message| step.progress(percent, message);
+        let images = &app.images;
+        let build = async {
+            if self.force {
+                images.rebuild(image, arch, progress).await
+            } else {
+                images.ensure(image, arch, progress).await
+            }
+        };
+        step.cancellable(build).await?;
+        Ok(step.done())
+    }
+}
 
 pub struct ImageService {
     cache_dir: PathBuf,
@@ -62,16 +96,16 @@ impl ImageService {
         Ok(arch)
     }
 
-    /// The cached image, building it first when missing, with its progress as the running
-    /// step's percentage on `op` (a cached image goes straight through).
+    /// The cached image, building it first when missing, telling `report` how far (percent of
+    /// the build, message); a cached image goes straight through. berth-image locks per image,
+    /// so concurrent creates of one image build it once.
     pub async fn ensure(
         &self,
         image: ImageRef,
         arch: Arch,
-        op: &OpHandle,
+        report: impl Fn(u8, String) + Send + Sync,
     ) -> Result<CachedImage, OpError> {
-        let progress =
-            |p: BuildProgress| op.step_progress(p.percent, self.message(image, arch, &p));
+        let progress = |p: BuildProgress| report(p.percent, self.message(image, arch, &p));
         berth_image::ensure_built(&self.cache_dir, image, arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
@@ -83,10 +117,9 @@ impl ImageService {
         &self,
         image: ImageRef,
         arch: Arch,
-        op: &OpHandle,
+        report: impl Fn(u8, String) + Send + Sync,
     ) -> Result<CachedImage, OpError> {
-        let progress =
-            |p: BuildProgress| op.step_progress(p.percent, self.message(image, arch, &p));
+        let progress = |p: BuildProgress| report(p.percent, self.message(image, arch, &p));
         berth_image::build(&self.cache_dir, image, arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
@@ -171,37 +204,37 @@ impl App {
         caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
+        access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
         let arch = self.images.arch_for(request.arch.as_deref())?;
-        let params = serde_json::to_value(&request).unwrap_or_default();
         let target = if arch == self.images.arch {
             image.to_string()
         } else {
             format!("{image} ({})", arch.as_str())
         };
-        self.spawn_operation(
-            &caller.username,
-            OperationKind::ImageBuild,
-            &target,
-            None,
-            BUILD_STEPS,
-            params,
-            move |app, op| async move {
-                op.step(0, format!("building {image}")).await?;
-                let images = &app.images;
-                let build = async {
-                    if request.force {
-                        images.rebuild(image, arch, &op).await
-                    } else {
-                        images.ensure(image, arch, &op).await
-                    }
-                };
-                op.cancellable(build).await.map(|_| ())
-            },
-        )
+        let spec = OperationSpec {
+            kind: OperationKind::ImageBuild,
+            owner: caller.username.clone(),
+            target,
+            busy: None,
+            request: serde_json::to_value(&request).unwrap_or_default(),
+            undo: Vec::new(),
+        };
+        let build = BuildImage {
+            image,
+            arch,
+            force: request.force,
+        };
+        self.spawn_saga(spec, build)
     }
 
-    pub fn delete_image(&self, alias: &str, arch: Option<&str>) -> Result<(), AppError> {
+    pub fn delete_image(
+        &self,
+        caller: &Principal,
+        alias: &str,
+        arch: Option<&str>,
+    ) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }
@@ -223,7 +256,7 @@ impl App {
     }
 
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
-    pub(crate) fn images_remove_partial(&self) -> Result<(), String> {
-        berth_image::remove_partial_builds(&self.images.cache_dir).map_err(|e| error_chain(&e))
+    pub(crate) fn images_remove_partial(&self) -> Result<(), berth_image::CacheError> {
+        berth_image::remove_partial_builds(&self.images.cache_dir)
     }
 }
