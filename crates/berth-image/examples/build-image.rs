@@ -1,7 +1,8 @@
 //! Builds one image into a cache directory, printing each step: a developer's tool and the
 //! way build times are measured.
 //!
-//! `cargo run -p berth-image --example build-image -- debian/12 /var/tmp/images [--force]`
+//! `cargo run -p berth-image --example build-image -- debian/12 /var/tmp/images [--force]
+//! [--arch arm64] [--no-valid-until]` (the last for a frozen or snapshot mirror)
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,9 +24,25 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let Some(arch) = Arch::host() else {
+    let arch = match args.iter().position(|a| a == "--arch") {
+        Some(at) => {
+            match Arch::parse_field(args.get(at + 1).map_or("", String::as_str), "--arch") {
+                Ok(arch) => Some(arch),
+                Err(e) => {
+                    eprintln!("{}", e.message);
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
+        None => Arch::host(),
+    };
+    let Some(arch) = arch else {
         eprintln!("unsupported host architecture");
         return std::process::ExitCode::FAILURE;
+    };
+    let mirrors = Mirrors {
+        ignore_valid_until: args.iter().any(|a| a == "--no-valid-until"),
+        ..Mirrors::default()
     };
     let cache = PathBuf::from(cache);
     let started = Instant::now();
@@ -33,9 +50,9 @@ async fn main() -> std::process::ExitCode {
         eprintln!("[{:6.1}s] {p}", started.elapsed().as_secs_f64());
     };
     let result = if args.iter().any(|a| a == "--force") {
-        berth_image::build(&cache, image, arch, &Mirrors::default(), progress).await
+        berth_image::build(&cache, image, arch, &mirrors, progress).await
     } else {
-        berth_image::ensure_built(&cache, image, arch, &Mirrors::default(), progress).await
+        berth_image::ensure_built(&cache, image, arch, &mirrors, progress).await
     };
     match result {
         Ok(cached) => {

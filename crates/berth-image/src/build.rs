@@ -1,5 +1,6 @@
 //! Building an image into the cache, in five reported steps: resolve the mirror, bootstrap,
-//! configure for containers, clean, save. The build happens in a temporary directory beside the
+//! configure for containers, clean, save; the bootstrap step reports its own progress (phases,
+//! downloads, packages installed), so the whole build's percentage moves all along. The build happens in a temporary directory beside the
 //! cache entry and is renamed into place whole; a failed or cancelled (dropped) build kills the
 //! bootstrapper and leaves nothing behind.
 
@@ -26,26 +27,36 @@ pub enum BuildError {
     Tailor(ImageRef, #[source] TailorError),
     #[error("the image cache failed")]
     Cache(#[from] CacheError),
+    #[error("{0} cannot be built for {1} here")]
+    Foreign(
+        ImageRef,
+        &'static str,
+        #[source] crate::foreign::ForeignError,
+    ),
     #[error("the build task of {0} died")]
     Join(ImageRef, #[source] tokio::task::JoinError),
 }
 
-/// Where a build is: step `step` of `steps`, its message, and a detail the bootstrapper gave.
+/// Where a build is: step `step` of `steps`, its message, a detail the bootstrapper gave, and
+/// how much of the whole build is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildProgress {
     pub step: u32,
     pub steps: u32,
     pub message: String,
     pub detail: Option<String>,
+    /// 0–99: how much of the build is done.
+    pub percent: u8,
 }
 
+/// Where each step starts and ends in the whole build's percentage: the bootstrap is nearly
+/// all of it.
+const SPANS: [(u8, u8); 5] = [(0, 2), (2, 88), (88, 92), (92, 95), (95, 99)];
+
 impl BuildProgress {
-    /// 0–99: how much of the build is done when this step starts.
+    /// 0–99: how much of the build is done.
     pub fn percent(&self) -> u8 {
-        let done = self.step.saturating_sub(1).min(self.steps);
-        u8::try_from(done * 100 / self.steps.max(1))
-            .unwrap_or(99)
-            .min(99)
+        self.percent
     }
 }
 
@@ -73,12 +84,20 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn step(&mut self, step: u32, detail: Option<String>) {
-        let message = STEPS[(step as usize).saturating_sub(1)].to_owned();
+        self.within(step, 0, detail);
+    }
+
+    /// Step `step`, `within` percent of the way through it.
+    fn within(&mut self, step: u32, within: u8, detail: Option<String>) {
+        let index = (step as usize).saturating_sub(1).min(STEPS.len() - 1);
+        let (from, to) = SPANS[index];
+        let percent = from + (u16::from(to - from) * u16::from(within.min(100)) / 100) as u8;
         (self.progress)(BuildProgress {
             step,
             steps: STEPS.len() as u32,
-            message,
+            message: STEPS[index].to_owned(),
             detail,
+            percent,
         });
     }
 }
@@ -131,6 +150,8 @@ async fn build_locked(
     report.step(1, None);
     let source = Source::resolve(image, arch, mirrors);
     let tool = Tool::detect().map_err(|e| BuildError::Bootstrap(image, e))?;
+    // A foreign architecture's maintainer scripts run through qemu-user.
+    crate::foreign::ensure(arch).map_err(|e| BuildError::Foreign(image, arch.as_str(), e))?;
     report.step(1, Some(format!("{} from {}", tool.name(), source.mirror)));
     info!(%image, arch = arch.as_str(), mirror = %source.mirror, tool = tool.name(), "building image");
 
@@ -140,8 +161,8 @@ async fn build_locked(
     let rootfs = cache::rootfs_of(&build_dir);
 
     report.step(2, None);
-    bootstrap::run(&tool, &source, &rootfs, &mut |detail| {
-        report.step(2, Some(detail))
+    bootstrap::run(&tool, &source, &rootfs, &mut |position| {
+        report.within(2, position.percent, Some(position.message))
     })
     .await
     .map_err(|e| BuildError::Bootstrap(image, e))?;
@@ -171,6 +192,7 @@ async fn build_locked(
         built_at: chrono::Utc::now(),
         size,
         sources: source.apt_lines(),
+        packages: cache::count_packages(&rootfs),
     };
     let cached = cache::commit(cache_dir, &build_dir, meta)?;
     guard.disarm();

@@ -47,6 +47,9 @@ pub struct ImageMeta {
     /// The apt sources it was built from.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Packages installed (dpkg's count).
+    #[serde(default)]
+    pub packages: Option<u32>,
 }
 
 /// A built image in the cache.
@@ -62,6 +65,9 @@ pub struct CachedImage {
     pub rootfs: PathBuf,
     pub built_at: DateTime<Utc>,
     pub size: u64,
+    /// The apt sources it was built from.
+    pub sources: Vec<String>,
+    pub packages: Option<u32>,
 }
 
 impl CachedImage {
@@ -84,6 +90,8 @@ impl CachedImage {
             arch: meta.arch,
             built_at: meta.built_at,
             size: meta.size,
+            sources: meta.sources,
+            packages: meta.packages,
         }
     }
 }
@@ -255,4 +263,14 @@ pub(crate) fn commit(
 
 pub(crate) fn rootfs_of(build: &Path) -> PathBuf {
     build.join(ROOTFS)
+}
+
+/// How many packages dpkg has installed in `rootfs`; `None` when its status file is unreadable.
+pub fn count_packages(rootfs: &Path) -> Option<u32> {
+    let status = std::fs::read_to_string(rootfs.join("var/lib/dpkg/status")).ok()?;
+    let count = status
+        .lines()
+        .filter(|l| *l == "Status: install ok installed")
+        .count();
+    u32::try_from(count).ok()
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use berth_types::{Arch, Distro, ImageRef};
 
+use crate::keyring::{self, Keyring};
 use crate::sources::HostSources;
 
 /// Used when the host's apt sources name no Debian mirror.
@@ -12,9 +13,6 @@ pub const DEFAULT_DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 pub const DEFAULT_UBUNTU_MIRROR: &str = "http://archive.ubuntu.com/ubuntu";
 /// Ubuntu for architectures other than amd64 (and i386) lives on the Ports mirror.
 pub const DEFAULT_UBUNTU_PORTS_MIRROR: &str = "http://ports.ubuntu.com/ubuntu-ports";
-
-pub const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
-pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
 
 /// What every image gets on top of `minbase`: an init, sshd, networking tools and a few
 /// conveniences a VPS user expects.
@@ -38,9 +36,17 @@ pub const PACKAGES: &[&str] = &[
     "tzdata",
 ];
 
-/// Mirror overrides from the configuration; `None` means the default.
+/// Where images come from and what vouches for them, from the configuration; `None` means the
+/// default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mirrors {
+    /// The keyring that verifies Debian archives. Default: the one Berth carries.
+    pub debian_keyring: Option<PathBuf>,
+    /// The keyring that verifies Ubuntu archives. Default: the one Berth carries.
+    pub ubuntu_keyring: Option<PathBuf>,
+    /// Accept archive metadata past its `Valid-Until` date (a snapshot or frozen mirror).
+    /// Signatures are checked all the same.
+    pub ignore_valid_until: bool,
     /// Default: the Debian mirror the host's apt sources use, else [`DEFAULT_DEBIAN_MIRROR`].
     pub debian: Option<String>,
     /// Ubuntu on amd64. Default: [`DEFAULT_UBUNTU_MIRROR`].
@@ -60,11 +66,13 @@ pub struct Source {
     pub mirror: String,
     /// The archive for the `-security` suite; `None` leaves security updates out.
     pub security_mirror: Option<String>,
+    /// Whether the release has a `-updates` suite (`sid` has neither it nor `-security`).
+    pub updates: bool,
     pub components: &'static [&'static str],
     /// The keyring that verifies the archive.
-    pub keyring: PathBuf,
-    /// The package that provides the keyring, for the error when it is missing.
-    pub keyring_package: &'static str,
+    pub keyring: Keyring,
+    /// See [`Mirrors::ignore_valid_until`].
+    pub ignore_valid_until: bool,
 }
 
 impl Source {
@@ -107,15 +115,21 @@ impl Source {
                         (mirror, security)
                     }
                 };
+                // sid has no -updates and no -security; testing has both.
+                let sid = image.codename == "sid";
                 Self {
                     image,
                     arch,
                     suite: image.codename,
                     mirror,
-                    security_mirror,
+                    security_mirror: security_mirror.filter(|_| !sid),
+                    updates: !sid,
                     components: &["main"],
-                    keyring: PathBuf::from(DEBIAN_KEYRING),
-                    keyring_package: "debian-archive-keyring",
+                    keyring: mirrors
+                        .debian_keyring
+                        .clone()
+                        .map_or(Keyring::Builtin(keyring::DEBIAN.name), Keyring::File),
+                    ignore_valid_until: mirrors.ignore_valid_until,
                 }
             }
             Distro::Ubuntu => {
@@ -130,10 +144,14 @@ impl Source {
                     arch,
                     suite: image.codename,
                     security_mirror: Some(mirror.clone()),
+                    updates: true,
                     mirror,
                     components: &["main", "universe"],
-                    keyring: PathBuf::from(UBUNTU_KEYRING),
-                    keyring_package: "ubuntu-keyring",
+                    keyring: mirrors
+                        .ubuntu_keyring
+                        .clone()
+                        .map_or(Keyring::Builtin(keyring::UBUNTU.name), Keyring::File),
+                    ignore_valid_until: mirrors.ignore_valid_until,
                 }
             }
         }
@@ -143,10 +161,13 @@ impl Source {
     /// the release, `-updates` and `-security`.
     pub fn apt_lines(&self) -> Vec<String> {
         let components = self.components.join(" ");
-        let mut lines = vec![
-            format!("deb {} {} {components}", self.mirror, self.suite),
-            format!("deb {} {}-updates {components}", self.mirror, self.suite),
-        ];
+        let mut lines = vec![format!("deb {} {} {components}", self.mirror, self.suite)];
+        if self.updates {
+            lines.push(format!(
+                "deb {} {}-updates {components}",
+                self.mirror, self.suite
+            ));
+        }
         if let Some(security) = &self.security_mirror {
             lines.push(format!(
                 "deb {security} {}-security {components}",
@@ -215,7 +236,10 @@ mod tests {
             Some("http://deb.debian.org/debian-security")
         );
         assert_eq!(source.suite, "bullseye");
-        assert_eq!(source.keyring, PathBuf::from(DEBIAN_KEYRING));
+        assert_eq!(
+            source.keyring,
+            Keyring::Builtin("debian-archive-keyring.gpg")
+        );
     }
 
     #[test]
@@ -268,7 +292,13 @@ mod tests {
                 "deb http://ports.ubuntu.com/ubuntu-ports jammy-security main universe",
             ]
         );
-        assert_eq!(arm.keyring, PathBuf::from(UBUNTU_KEYRING));
+        assert_eq!(arm.keyring, Keyring::Builtin("ubuntu-archive-keyring.gpg"));
+        let configured = Mirrors {
+            ubuntu_keyring: Some("/etc/berth/ubuntu.gpg".into()),
+            ..Mirrors::default()
+        };
+        let arm = Source::resolve_with(image("ubuntu/22.04"), Arch::Arm64, &configured, &host);
+        assert_eq!(arm.keyring, Keyring::File("/etc/berth/ubuntu.gpg".into()));
     }
 
     #[test]
@@ -284,6 +314,35 @@ mod tests {
         assert_eq!(amd.mirror, "http://u.example/ubuntu");
         assert_eq!(arm.mirror, "http://p.example/ubuntu-ports");
         assert_eq!(arm.suite, "focal");
+    }
+
+    #[test]
+    fn rolling_debian_follows_the_suite_names() {
+        let host = HostSources::default();
+        let sid = Source::resolve_with(
+            image("debian/unstable"),
+            Arch::Amd64,
+            &Mirrors::default(),
+            &host,
+        );
+        assert_eq!(
+            sid.apt_lines(),
+            ["deb http://deb.debian.org/debian sid main"]
+        );
+        let testing = Source::resolve_with(
+            image("debian/testing"),
+            Arch::Arm64,
+            &Mirrors::default(),
+            &host,
+        );
+        assert_eq!(
+            testing.apt_lines(),
+            [
+                "deb http://deb.debian.org/debian testing main",
+                "deb http://deb.debian.org/debian testing-updates main",
+                "deb http://deb.debian.org/debian-security testing-security main",
+            ]
+        );
     }
 
     #[test]

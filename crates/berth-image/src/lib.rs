@@ -10,9 +10,13 @@ pub mod bootstrap;
 pub mod build;
 pub mod cache;
 pub mod catalog;
+pub mod foreign;
+pub mod keyring;
 pub mod oci;
+pub mod progress;
 pub mod sources;
 pub mod tailor;
+mod terminal;
 
 pub use build::{BuildError, BuildProgress, build, ensure_built};
 pub use cache::{

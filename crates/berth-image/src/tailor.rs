@@ -166,3 +166,93 @@ pub fn clean(rootfs: &Path) -> Result<(), TailorError> {
     debug!(rootfs = %rootfs.display(), "cleaned");
     Ok(())
 }
+
+/// Units that load systemd credentials: setting those up fails under qemu-user (its mount
+/// emulation answers EINVAL), so an emulated guest's copies load none (`LoadCredential=`
+/// resets the list; Berth passes no credentials anyway).
+pub const CREDENTIAL_UNITS: &[&str] = &[
+    "procps.service",
+    "systemd-sysctl.service",
+    "systemd-sysusers.service",
+    "systemd-tmpfiles-clean.service",
+    "systemd-tmpfiles-setup-dev.service",
+    "systemd-tmpfiles-setup.service",
+];
+
+/// Units masked in an emulated guest: systemd-networkd needs generic netlink, which qemu-user
+/// does not emulate ("Protocol not supported"); [`EMULATED_NETWORK`] applies Berth's
+/// `.network` files with iproute2 (route netlink, which qemu-user does emulate) instead.
+pub const EMULATION_MASKED: &[&str] = &["systemd-networkd.service", "systemd-networkd.socket"];
+
+/// The unit that brings an emulated guest's interfaces up from Berth's `.network` files.
+pub const EMULATED_NETWORK: &str = "berth-emulated-network.service";
+const EMULATED_NETWORK_UNIT: &str = "[Unit]
+Description=Configure Berth's interfaces (systemd-networkd cannot run under qemu-user)
+DefaultDependencies=no
+After=local-fs.target
+Before=network.target ssh.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh /usr/local/lib/berth/emulated-network
+
+[Install]
+WantedBy=multi-user.target
+";
+const EMULATED_NETWORK_SCRIPT: &str = r#"#!/bin/sh
+# Written by Berth: applies /etc/systemd/network/10-berth-*.network with iproute2.
+ip link set lo up
+for f in /etc/systemd/network/10-berth-*.network; do
+  [ -f "$f" ] || continue
+  dev=$(sed -n 's/^Name=//p' "$f" | head -n 1)
+  [ -n "$dev" ] || continue
+  ip link set "$dev" up
+  sed -n 's/^Address=//p' "$f" | while read -r a; do ip addr replace "$a" dev "$dev"; done
+  sed -n 's/^Gateway=//p' "$f" | while read -r g; do
+    case "$g" in
+      *:*) ip -6 route replace default via "$g" dev "$dev" ;;
+      *) ip route replace default via "$g" dev "$dev" ;;
+    esac
+  done
+done
+exit 0
+"#;
+
+/// Fits an instance's rootfs for running through qemu-user on a host of another architecture
+/// (see [`CREDENTIAL_UNITS`], [`EMULATION_MASKED`]).
+pub fn fit_for_emulation(rootfs: &Path) -> Result<(), TailorError> {
+    let root = Rootfs::open(rootfs)?;
+    let system = Path::new("/etc/systemd/system");
+    for unit in CREDENTIAL_UNITS {
+        let dropin = system
+            .join(format!("{unit}.d"))
+            .join("berth-qemu-user.conf");
+        root.write_file(
+            &dropin,
+            b"# Credentials cannot be set up under qemu-user emulation.\n[Service]\nLoadCredential=\n",
+            0o644,
+        )?;
+    }
+    for unit in EMULATION_MASKED {
+        root.symlink(&system.join(unit), Path::new("/dev/null"))?;
+    }
+    root.write_file(
+        Path::new("/usr/local/lib/berth/emulated-network"),
+        EMULATED_NETWORK_SCRIPT.as_bytes(),
+        0o755,
+    )?;
+    root.write_file(
+        &system.join(EMULATED_NETWORK),
+        EMULATED_NETWORK_UNIT.as_bytes(),
+        0o644,
+    )?;
+    root.symlink(
+        &system
+            .join("multi-user.target.wants")
+            .join(EMULATED_NETWORK),
+        &system.join(EMULATED_NETWORK),
+    )?;
+    debug!(rootfs = %rootfs.display(), "fitted for qemu-user");
+    Ok(())
+}

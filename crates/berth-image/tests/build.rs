@@ -188,7 +188,7 @@ async fn a_cancelled_build_leaves_nothing() {
         () = async {
             while let Some(p) = rx.recv().await {
                 eprintln!("cancel test: {p}");
-                if p.detail.as_deref().is_some_and(|d| d.contains("installing remaining")) {
+                if p.detail.as_deref().is_some_and(|d| d.starts_with("installing packages")) {
                     return;
                 }
             }

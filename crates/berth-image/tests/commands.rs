@@ -1,5 +1,6 @@
-//! Bootstrap command lines for every distribution and architecture (Ubuntu cannot be built on
-//! this test host, so its command lines are what is tested), and progress parsing.
+//! Bootstrap command lines for every distribution and architecture (Ubuntu's archive is not
+//! reachable from this test host, so its command lines are what is tested here; the signed
+//! repository test proves the verification path), and progress parsing.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -14,6 +15,8 @@ fn source(raw: &str, arch: Arch) -> Source {
     Source::resolve_with(image, arch, &Mirrors::default(), &HostSources::default())
 }
 
+const KEYS: &str = "/c/.b/rootfs.keyring/archive.gpg";
+
 fn strings(args: Vec<OsString>) -> Vec<String> {
     args.into_iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -23,14 +26,21 @@ fn strings(args: Vec<OsString>) -> Vec<String> {
 #[test]
 fn mmdebstrap_command_line() {
     let tool = Tool::Mmdebstrap("/usr/bin/mmdebstrap".into());
-    let args = strings(tool.args(&source("debian/12", Arch::Amd64), Path::new("/c/.b/rootfs")));
+    let args = strings(tool.args(
+        &source("debian/12", Arch::Amd64),
+        Path::new("/c/.b/rootfs"),
+        Path::new(KEYS),
+    ));
     assert_eq!(args[0], "/usr/bin/mmdebstrap");
     assert!(args.contains(&"--variant=minbase".to_owned()));
     assert!(args.contains(&"--arch=amd64".to_owned()));
-    assert!(args.contains(&format!(
-        "--keyring={}",
-        berth_image::catalog::DEBIAN_KEYRING
-    )));
+    // apt trusts the keyring's directory alone, not the host's legacy trusted.gpg.
+    assert!(args.contains(&"--keyring=/c/.b/rootfs.keyring".to_owned()));
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with("--aptopt=Dir::Etc::Trusted "))
+    );
+    assert!(!args.iter().any(|a| a.contains("Check-Valid-Until")));
     let include = args
         .iter()
         .find(|a| a.starts_with("--include="))
@@ -58,19 +68,24 @@ fn mmdebstrap_command_line() {
 #[test]
 fn ubuntu_arm64_builds_from_ports() {
     let tool = Tool::Mmdebstrap("mmdebstrap".into());
-    let args = strings(tool.args(&source("ubuntu/24.04", Arch::Arm64), Path::new("/t")));
+    let args = strings(tool.args(
+        &source("ubuntu/24.04", Arch::Arm64),
+        Path::new("/t"),
+        Path::new(KEYS),
+    ));
     assert!(args.contains(&"--arch=arm64".to_owned()));
-    assert!(args.contains(&format!(
-        "--keyring={}",
-        berth_image::catalog::UBUNTU_KEYRING
-    )));
+    assert!(args.contains(&"--keyring=/c/.b/rootfs.keyring".to_owned()));
     assert!(
         args.contains(&"deb http://ports.ubuntu.com/ubuntu-ports noble main universe".to_owned())
     );
     assert!(!args.iter().any(|a| a.contains("archive.ubuntu.com")));
 
     let tool = Tool::Debootstrap("/usr/sbin/debootstrap".into());
-    let args = strings(tool.args(&source("ubuntu/22.04", Arch::Arm64), Path::new("/t")));
+    let args = strings(tool.args(
+        &source("ubuntu/22.04", Arch::Arm64),
+        Path::new("/t"),
+        Path::new(KEYS),
+    ));
     assert_eq!(
         args.last().map(String::as_str),
         Some("http://ports.ubuntu.com/ubuntu-ports")
@@ -82,7 +97,11 @@ fn ubuntu_arm64_builds_from_ports() {
 #[test]
 fn ubuntu_amd64_builds_from_the_archive() {
     let tool = Tool::Debootstrap("debootstrap".into());
-    let args = strings(tool.args(&source("ubuntu/20.04", Arch::Amd64), Path::new("/t")));
+    let args = strings(tool.args(
+        &source("ubuntu/20.04", Arch::Amd64),
+        Path::new("/t"),
+        Path::new(KEYS),
+    ));
     assert_eq!(
         args.last().map(String::as_str),
         Some("http://archive.ubuntu.com/ubuntu")
@@ -119,7 +138,7 @@ fn every_release_names_its_suite_and_security_archive() {
         ("debian/13", "trixie"),
         ("ubuntu/20.04", "focal"),
     ] {
-        let args = strings(tool.args(&source(raw, Arch::Amd64), Path::new("/t")));
+        let args = strings(tool.args(&source(raw, Arch::Amd64), Path::new("/t"), Path::new(KEYS)));
         assert!(args.contains(&suite.to_owned()), "{raw}");
         assert!(
             args.iter()

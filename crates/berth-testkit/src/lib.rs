@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod http;
+
 use berth_image::{BuildProgress, CachedImage, Mirrors};
 use berth_types::{Arch, ImageRef};
 

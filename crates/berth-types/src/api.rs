@@ -76,6 +76,10 @@ pub struct CreateInstanceRequest {
     /// online node with the most free memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// `amd64` or `arm64`; the host's when absent. Another architecture than the host's runs
+    /// through qemu-user (400 naming `arch` when this host cannot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
 }
 
 /// `POST /instances/{name}/password`: set a given password, or generate one.
@@ -167,6 +171,19 @@ pub struct BuildImageRequest {
     /// Rebuild even when cached.
     #[serde(default)]
     pub force: bool,
+    /// `amd64` or `arm64`; the host's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+}
+
+/// `?arch=` on `GET`/`DELETE /images/{alias}`: the host's architecture when absent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImageArchQuery {
+    /// `amd64` or `arm64`.
+    #[serde(default)]
+    pub arch: Option<String>,
 }
 
 /// An image in the library.
@@ -183,6 +200,15 @@ pub struct ImageInfo {
     pub status: String,
     pub size: Option<u64>,
     pub built_at: Option<DateTime<Utc>>,
+    /// `lts`, `current` or `rolling` for a catalogue release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Where it came from: the apt sources it was built from, or the image server's URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// Packages installed in it (dpkg's count), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<u32>,
 }
 
 /// One runtime backend and whether this host can use it.

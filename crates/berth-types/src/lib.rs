@@ -23,7 +23,7 @@ pub mod wireguard;
 pub use backend::BackendName;
 pub use error::{FieldError, error_chain};
 pub use idmap::{IdPool, IdRange};
-pub use image::{Arch, Distro, ImageRef};
+pub use image::{Arch, Channel, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;
 pub use mac::MacAddr;

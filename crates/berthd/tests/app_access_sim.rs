@@ -133,7 +133,10 @@ async fn admin_calls(app: &Arc<App>, caller: &Principal) -> Vec<(&'static str, O
             "build_image",
             done(app.build_image(caller, Default::default())),
         ),
-        ("delete_image", done(app.delete_image(caller, "debian/12"))),
+        (
+            "delete_image",
+            done(app.delete_image(caller, "debian/12", None)),
+        ),
         (
             "import_app_image",
             done(

@@ -1,4 +1,4 @@
-//! `berth image list | build | delete`.
+//! `berth image list | info | build | delete | import`.
 
 use berth_types::api::{BuildImageRequest, ImageInfo, OperationEnvelope};
 use berth_types::units::format_bytes;
@@ -13,16 +13,32 @@ pub enum ImageCommand {
     /// Known images and whether they are built.
     #[command(alias = "ls")]
     List,
+    /// One image: release channel, build date, size, package count, sources.
+    #[command(alias = "show")]
+    Info {
+        image: String,
+        /// amd64 or arm64 (default: the host's).
+        #[arg(long)]
+        arch: Option<String>,
+    },
     /// Build an image into the cache (shows progress).
     Build {
         image: String,
         /// Rebuild even when cached.
         #[arg(long)]
         force: bool,
+        /// amd64 or arm64 (default: the host's); another is built through qemu-user.
+        #[arg(long)]
+        arch: Option<String>,
     },
     /// Remove a built image from the cache.
     #[command(alias = "rm")]
-    Delete { image: String },
+    Delete {
+        image: String,
+        /// amd64 or arm64 (default: the host's).
+        #[arg(long)]
+        arch: Option<String>,
+    },
     /// Import an application image from an OCI layout archive or a docker save archive
     /// (tar, optionally gzip); run it with `berth run oci:ALIAS`.
     Import {
@@ -46,6 +62,7 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                     vec![
                         i.alias.clone(),
                         i.codename.clone(),
+                        i.channel.clone().unwrap_or_else(|| "-".into()),
                         i.arch.clone(),
                         i.status.clone(),
                         i.size.map(format_bytes).unwrap_or_else(|| "-".into()),
@@ -56,15 +73,41 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             output::table(
-                &["IMAGE", "CODENAME", "ARCH", "STATUS", "SIZE", "BUILT"],
+                &[
+                    "IMAGE", "CODENAME", "CHANNEL", "ARCH", "STATUS", "SIZE", "BUILT",
+                ],
                 &rows,
             );
             Ok(())
         }
-        ImageCommand::Build { image, force } => {
+        ImageCommand::Info { image, arch } => {
+            let info: ImageInfo = ctx.client.get(&image_path(&image, arch.as_deref())).await?;
+            if ctx.format == Format::Json {
+                return output::json(&info);
+            }
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            println!("Image:    {} ({})", info.alias, info.codename);
+            println!("Channel:  {}", or_dash(info.channel.clone()));
+            println!("Arch:     {}", info.arch);
+            println!("Status:   {}", info.status);
+            println!(
+                "Built:    {}",
+                or_dash(info.built_at.map(|t| t.to_rfc3339()))
+            );
+            println!("Size:     {}", or_dash(info.size.map(format_bytes)));
+            println!(
+                "Packages: {}",
+                or_dash(info.packages.map(|n| n.to_string()))
+            );
+            for source in &info.sources {
+                println!("Source:   {source}");
+            }
+            Ok(())
+        }
+        ImageCommand::Build { image, force, arch } => {
             let envelope: OperationEnvelope = ctx
                 .client
-                .post("/images", &BuildImageRequest { image, force })
+                .post("/images", &BuildImageRequest { image, force, arch })
                 .await?;
             let alias = envelope.operation.target.clone();
             let operation = progress::follow(&ctx.client, envelope.operation, ctx.quiet).await?;
@@ -118,12 +161,23 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        ImageCommand::Delete { image } => {
-            let _: serde_json::Value = ctx.client.delete(&format!("/images/{image}"), &()).await?;
+        ImageCommand::Delete { image, arch } => {
+            let _: serde_json::Value = ctx
+                .client
+                .delete(&image_path(&image, arch.as_deref()), &())
+                .await?;
             if ctx.format == Format::Table {
                 println!("Image {image} deleted");
             }
             Ok(())
         }
+    }
+}
+
+/// `/images/ALIAS[?arch=ARCH]`.
+fn image_path(image: &str, arch: Option<&str>) -> String {
+    match arch {
+        Some(arch) => format!("/images/{image}?arch={}", super::console::query_value(arch)),
+        None => format!("/images/{image}"),
     }
 }

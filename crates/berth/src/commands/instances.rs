@@ -23,6 +23,9 @@ pub struct LaunchArgs {
     /// Backend proxmox: the PVE node (default: the one with the most free memory).
     #[arg(long)]
     pub node: Option<String>,
+    /// amd64 or arm64 (default: the host's); another runs through qemu-user.
+    #[arg(long)]
+    pub arch: Option<String>,
     /// Start when the host boots (without it, the host's default from `berth settings`).
     #[arg(long)]
     pub autostart: bool,
@@ -133,6 +136,7 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         wireguard,
         owner: None,
         node: args.node,
+        arch: args.arch,
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
     let generated = envelope.password.clone();

@@ -117,6 +117,9 @@ impl App {
                     status: "imported".into(),
                     size: None,
                     built_at: meta.modified().ok().map(chrono::DateTime::from),
+                    channel: None,
+                    sources: Vec::new(),
+                    packages: None,
                 })
             })
             .collect();

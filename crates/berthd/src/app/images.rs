@@ -1,12 +1,12 @@
 //! The image library, as the app uses it: list, build and delete cached images (instances'
-//! disks are `storage.rs`'s).
+//! disks are `storage.rs`'s). Builds report their progress into the operation's percentage.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::{CachedImage, Mirrors};
+use berth_image::{BuildProgress, CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
-use berth_types::{Arch, ImageRef, Operation, OperationKind};
+use berth_types::{Arch, FieldError, ImageRef, Operation, OperationKind};
 
 use super::access::{self, Want};
 use super::error::error_chain;
@@ -18,6 +18,7 @@ use crate::config::Config;
 /// `image_build`: an image of the catalogue, built when missing (or again, when forced).
 pub(crate) struct BuildImage {
     image: ImageRef,
+    arch: Arch,
     force: bool,
 }
 
@@ -32,15 +33,15 @@ declare_steps! {
 
 impl BuildImage {
     async fn build(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
-        let image = self.image;
+        let (image, arch) = (self.image, self.arch);
         let step = step.begin(format!("building {image}")).await?;
-        let progress = |p| step.message(format!("building {image}: {p}"));
+        let progress = |percent, message| step.progress(percent, message);
         let images = &app.images;
         let build = async {
             if self.force {
-                images.rebuild(image, progress).await
+                images.rebuild(image, arch, progress).await
             } else {
-                images.ensure(image, progress).await
+                images.ensure(image, arch, progress).await
             }
         };
         step.cancellable(build).await?;
@@ -67,12 +68,7 @@ impl ImageService {
             .map_err(|e| AppError::internal(&format!("creating {}", cache_dir.display()), e))?;
         // Cached images hold setuid-root programs too (they may live outside the data dir).
         super::owner_only(&cache_dir)?;
-        let empty_none = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let mirrors = Mirrors {
-            debian: empty_none(&config.images.debian_mirror),
-            ubuntu: empty_none(&config.images.ubuntu_mirror),
-            ubuntu_ports: empty_none(&config.images.ubuntu_ports_mirror),
-        };
+        let mirrors = config.images.mirrors();
         Ok(Self {
             cache_dir,
             arch,
@@ -80,36 +76,79 @@ impl ImageService {
         })
     }
 
-    /// The cached image, building it first when missing, telling `progress` how far.
-    /// berth-image locks per image, so concurrent creates of one image build it once.
+    /// The architecture a request asks for (the host's when absent), if this host can run it:
+    /// a foreign one needs qemu-user and its binfmt handler, registered here when missing.
+    pub fn arch_for(&self, raw: Option<&str>) -> Result<Arch, FieldError> {
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return Ok(self.arch);
+        };
+        let arch = Arch::parse_field(raw, "arch")?;
+        berth_image::foreign::ensure(arch).map_err(|e| {
+            FieldError::new(
+                "arch",
+                format!(
+                    "{} cannot run on this host: {}",
+                    arch.as_str(),
+                    error_chain(&e)
+                ),
+            )
+        })?;
+        Ok(arch)
+    }
+
+    /// The cached image, building it first when missing, telling `report` how far (percent of
+    /// the build, message); a cached image goes straight through. berth-image locks per image,
+    /// so concurrent creates of one image build it once.
     pub async fn ensure(
         &self,
         image: ImageRef,
-        progress: impl FnMut(berth_image::BuildProgress) + Send,
+        arch: Arch,
+        report: impl Fn(u8, String) + Send + Sync,
     ) -> Result<CachedImage, OpError> {
-        berth_image::ensure_built(&self.cache_dir, image, self.arch, &self.mirrors, progress)
+        let progress = |p: BuildProgress| report(p.percent, self.message(image, arch, &p));
+        berth_image::ensure_built(&self.cache_dir, image, arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
     }
 
-    /// Builds `image` again, replacing the cached one under the same per-image lock.
+    /// Builds `image` again, replacing the cached one under the same per-image lock; instances
+    /// made from the old one keep their own copy.
     pub async fn rebuild(
         &self,
         image: ImageRef,
-        progress: impl FnMut(berth_image::BuildProgress) + Send,
+        arch: Arch,
+        report: impl Fn(u8, String) + Send + Sync,
     ) -> Result<CachedImage, OpError> {
-        berth_image::build(&self.cache_dir, image, self.arch, &self.mirrors, progress)
+        let progress = |p: BuildProgress| report(p.percent, self.message(image, arch, &p));
+        berth_image::build(&self.cache_dir, image, arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
     }
 
-    fn info(&self, image: ImageRef, cached: Option<&CachedImage>) -> ImageInfo {
+    fn message(&self, image: ImageRef, arch: Arch, progress: &BuildProgress) -> String {
+        if arch == self.arch {
+            format!("building {image}: {progress}")
+        } else {
+            format!("building {image} for {}: {progress}", arch.as_str())
+        }
+    }
+
+    /// Whether `arch` guests run through qemu-user here.
+    pub(crate) fn is_foreign(&self, arch: Arch) -> bool {
+        arch != self.arch
+    }
+
+    pub(crate) fn find(&self, image: ImageRef, arch: Arch) -> Option<CachedImage> {
+        berth_image::find_cached(&self.cache_dir, image, arch)
+    }
+
+    fn info(image: ImageRef, arch: Arch, cached: Option<&CachedImage>) -> ImageInfo {
         ImageInfo {
             alias: image.to_string(),
             distro: image.distro_str().to_owned(),
             version: image.version.to_owned(),
             codename: image.codename.to_owned(),
-            arch: self.arch.as_str().to_owned(),
+            arch: arch.as_str().to_owned(),
             status: if cached.is_some() {
                 "cached"
             } else {
@@ -118,21 +157,46 @@ impl ImageService {
             .to_owned(),
             size: cached.map(|c| c.size),
             built_at: cached.map(|c| c.built_at),
+            channel: Some(image.channel.as_str().to_owned()),
+            sources: cached.map(|c| c.sources.clone()).unwrap_or_default(),
+            packages: cached.and_then(|c| c.packages),
         }
     }
 }
 
 impl App {
+    /// Every catalogue image for the host's architecture (cached or not), the cached images of
+    /// other architectures, then imported application images.
     pub fn list_images(&self) -> Result<Vec<ImageInfo>, AppError> {
         let images = &self.images;
         let mut list: Vec<ImageInfo> = ImageRef::all()
             .map(|image| {
-                let cached = berth_image::find_cached(&images.cache_dir, image, images.arch);
-                images.info(image, cached.as_ref())
+                let cached = images.find(image, images.arch);
+                ImageService::info(image, images.arch, cached.as_ref())
             })
             .collect();
+        let cached = berth_image::list_cached(&images.cache_dir)
+            .map_err(|e| AppError::internal("listing the image cache", error_chain(&e)))?;
+        list.extend(
+            cached
+                .iter()
+                .filter(|c| c.arch != images.arch)
+                .map(|c| ImageService::info(c.image, c.arch, Some(c))),
+        );
         list.extend(self.app_images());
         Ok(list)
+    }
+
+    /// One image: `debian/12` (the host's architecture) with `arch` to ask for another.
+    pub fn image_info(&self, alias: &str, arch: Option<&str>) -> Result<ImageInfo, AppError> {
+        let image = ImageRef::parse_field(alias, "alias")
+            .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
+        let arch = match arch {
+            Some(raw) => Arch::parse_field(raw, "arch")?,
+            None => self.images.arch,
+        };
+        let cached = self.images.find(image, arch);
+        Ok(ImageService::info(image, arch, cached.as_ref()))
     }
 
     pub fn build_image(
@@ -142,33 +206,52 @@ impl App {
     ) -> Result<Operation, AppError> {
         access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
+        let arch = self.images.arch_for(request.arch.as_deref())?;
+        let target = if arch == self.images.arch {
+            image.to_string()
+        } else {
+            format!("{image} ({})", arch.as_str())
+        };
         let spec = OperationSpec {
             kind: OperationKind::ImageBuild,
             owner: caller.username.clone(),
-            target: image.to_string(),
+            target,
             busy: None,
             request: serde_json::to_value(&request).unwrap_or_default(),
             undo: Vec::new(),
         };
         let build = BuildImage {
             image,
+            arch,
             force: request.force,
         };
         self.spawn_saga(spec, build)
     }
 
-    pub fn delete_image(&self, caller: &Principal, alias: &str) -> Result<(), AppError> {
+    pub fn delete_image(
+        &self,
+        caller: &Principal,
+        alias: &str,
+        arch: Option<&str>,
+    ) -> Result<(), AppError> {
         access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }
         let image = ImageRef::parse_field(alias, "alias")
             .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
+        let arch = match arch {
+            Some(raw) => Arch::parse_field(raw, "arch")?,
+            None => self.images.arch,
+        };
         let images = &self.images;
-        if berth_image::find_cached(&images.cache_dir, image, images.arch).is_none() {
-            return Err(AppError::NotFound(format!("image {image} (not built)")));
+        if images.find(image, arch).is_none() {
+            return Err(AppError::NotFound(format!(
+                "image {image} for {} (not built)",
+                arch.as_str()
+            )));
         }
-        berth_image::delete_cached(&images.cache_dir, image, images.arch)
+        berth_image::delete_cached(&images.cache_dir, image, arch)
             .map_err(|e| AppError::internal(&format!("deleting {image}"), error_chain(&e)))
     }
 

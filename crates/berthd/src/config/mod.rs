@@ -9,12 +9,14 @@ use berth_types::{BackendName, FieldError};
 use serde::Deserialize;
 
 mod auth;
+mod images;
 mod listen;
 mod metrics;
 mod proxmox;
 mod security;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
+pub use images::ImagesConfig;
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
@@ -99,17 +101,6 @@ pub struct StorageConfig {
     pub driver: String,
     /// Size of the loop-backed btrfs pool berthd creates when the data dir is not on btrfs.
     pub pool_size: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ImagesConfig {
-    /// Built images; `<data_dir>/images` when empty.
-    pub cache_dir: Option<PathBuf>,
-    /// Empty: the mirror the host's apt sources use.
-    pub debian_mirror: String,
-    pub ubuntu_mirror: String,
-    pub ubuntu_ports_mirror: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +306,7 @@ impl Config {
                 "backups.keep: 0 would delete every backup as it is made; use 1 or more".into(),
             );
         }
+        self.images.validate()?;
         if berth_runtime::oci::OciTool::parse(&self.oci.runtime).is_none() {
             return Err(format!(
                 "oci.runtime: {:?} is unknown; use auto, crun or runc",

@@ -59,6 +59,7 @@ pub fn fake_images(cache_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             built_at: chrono::Utc::now(),
             size: 4096,
             sources: Vec::new(),
+            packages: None,
         };
         std::fs::write(dir.join("image.json"), serde_json::to_vec_pretty(&meta)?)?;
     }

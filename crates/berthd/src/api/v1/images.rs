@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_types::api::{
-    BuildImageRequest, ErrorBody, ImageInfo, ImportImageQuery, ImportedImage, OperationEnvelope,
+    BuildImageRequest, ErrorBody, ImageArchQuery, ImageInfo, ImportImageQuery, ImportedImage,
+    OperationEnvelope,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,7 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, build))
         .routes(routes!(import))
-        .routes(routes!(delete))
+        .routes(routes!(info, delete))
 }
 
 #[utoipa::path(get, path = "/api/v1/images", operation_id = "image.list",
@@ -42,17 +43,31 @@ pub async fn build(
     Ok(accepted(app.build_image(&caller, request)?))
 }
 
+#[utoipa::path(get, path = "/api/v1/images/{*alias}", operation_id = "image.info",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "images",
+    params(("alias" = String, Path, description = "Image alias, e.g. debian/12"), ImageArchQuery),
+    responses((status = 200, description = "The image: build date, size, packages, sources", body = ImageInfo),
+              (status = 404, description = "Unknown image", body = ErrorBody)))]
+pub async fn info(
+    State(app): State<AppState>,
+    Path(alias): Path<String>,
+    Query(query): Query<ImageArchQuery>,
+) -> Result<Json<ImageInfo>, ApiError> {
+    Ok(Json(app.image_info(&alias, query.arch.as_deref())?))
+}
+
 #[utoipa::path(delete, path = "/api/v1/images/{*alias}", operation_id = "image.delete",
     extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "images",
-    params(("alias" = String, Path, description = "Image alias, e.g. debian/12")),
+    params(("alias" = String, Path, description = "Image alias, e.g. debian/12"), ImageArchQuery),
     responses((status = 204, description = "Removed from the cache"),
               (status = 404, description = "Not cached", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     Caller(caller): Caller,
     Path(alias): Path<String>,
+    Query(query): Query<ImageArchQuery>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_image(&caller, &alias)?;
+    app.delete_image(&caller, &alias, query.arch.as_deref())?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -34,6 +34,7 @@ impl App {
         };
         self.apply_defaults(&mut request);
         let image = ImageRef::parse(request.image.as_deref().unwrap_or_default())?;
+        let arch = self.images.arch_for(request.arch.as_deref())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
         let wireguard = request
@@ -100,7 +101,7 @@ impl App {
                 owner: record.owner.clone(),
                 target: crate::app::quota::instance_target(record.id),
             });
-        let create = Create::new(record, image, start, credentials, wireguard, node);
+        let create = Create::new(record, (image, arch), start, credentials, wireguard, node);
         let operation = self.spawn_saga(spec, create)?;
         Ok((operation, generated))
     }

@@ -7,7 +7,7 @@ use berth_image::CachedImage;
 use berth_runtime::{Progress, ProvisionRequest, RootfsSource, Runtime};
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::wireguard::WgQuickConfig;
-use berth_types::{ImageRef, InstanceState};
+use berth_types::{Arch, ImageRef, InstanceState};
 
 use super::RootCredentials;
 use crate::app::App;
@@ -20,6 +20,8 @@ use crate::app::undo::UndoAction;
 pub(crate) struct Create {
     pub record: InstanceRecord,
     pub image: ImageRef,
+    /// The guest's architecture; another than the host's runs through qemu-user.
+    pub arch: Arch,
     /// Boot it once made.
     pub start: bool,
     pub credentials: RootCredentials,
@@ -52,7 +54,7 @@ declare_steps! {
 impl Create {
     pub fn new(
         record: InstanceRecord,
-        image: ImageRef,
+        (image, arch): (ImageRef, Arch),
         start: bool,
         credentials: RootCredentials,
         wireguard: Option<WgQuickConfig>,
@@ -61,6 +63,7 @@ impl Create {
         Self {
             record,
             image,
+            arch,
             start,
             credentials,
             wireguard,
@@ -108,8 +111,9 @@ impl Create {
             let step = step
                 .begin(format!("image {image}: checking the cache"))
                 .await?;
-            let progress = |p| step.message(format!("building {image}: {p}"));
-            let cached = step.cancellable(app.images.ensure(image, progress)).await?;
+            let progress = |percent, message| step.progress(percent, message);
+            let ensure = app.images.ensure(image, self.arch, progress);
+            let cached = step.cancellable(ensure).await?;
             self.cached = Some(cached);
             return Ok(step.done());
         }
@@ -160,6 +164,13 @@ impl Create {
             .clone_for(cached, name, self.record.limits.disk)
             .await
             .map_err(|e| OpError::failed("cloning the image", e))?;
+        if app.images.is_foreign(self.arch) {
+            let target = rootfs.clone();
+            tokio::task::spawn_blocking(move || berth_image::tailor::fit_for_emulation(&target))
+                .await
+                .map_err(|e| OpError::failed("emulation task", e))?
+                .map_err(|e| OpError::failed("fitting the guest for qemu-user", e))?;
+        }
         self.record.rootfs = Some(rootfs);
         Ok(step.done())
     }
