@@ -30,10 +30,10 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
     let (cached, _) = cached_debian12().await;
     let scratch = Scratch::new("btrfs");
     let storage_dir = scratch.path.join("storage");
-    let driver = StorageDriver::open("auto", &storage_dir, POOL)
+    let driver = StorageDriver::open("btrfs", &storage_dir, POOL)
         .await
-        .expect("auto storage");
-    assert_eq!(driver.name(), "btrfs", "auto picks btrfs when it can");
+        .expect("btrfs storage");
+    assert_eq!(driver.name(), "btrfs");
     assert_eq!(driver.root(), storage_dir.join("btrfs"));
     assert!(storage_dir.join("btrfs.img").exists());
     assert_eq!(loops_below(&scratch.path).len(), 1, "one loop device");
