@@ -90,19 +90,26 @@ impl App {
             .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!("{id}.tar.zst"));
         op.on_undo(UndoAction::RemoveFile { path: path.clone() });
-        let snapshots: Vec<(String, std::path::PathBuf)> = if with_snapshots {
-            self.store
+        // Each snapshot is read through a view (a read-only mount on volume), kept until the
+        // export is done and released even if it is cancelled.
+        let mut views = Vec::new();
+        if with_snapshots {
+            let listed = self
+                .store
                 .list_snapshots(&name)
-                .map_err(|e| OpError::failed("listing snapshots", e))?
-                .into_iter()
-                .map(|s| {
-                    let path = storage.snapshot_path(name.as_str(), &s.name);
-                    (s.name, path)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+                .map_err(|e| OpError::failed("listing snapshots", e))?;
+            for s in listed {
+                let view = storage
+                    .snapshot_view(name.as_str(), &s.name)
+                    .await
+                    .map_err(|e| OpError::failed("reading a snapshot", error_chain(&e)))?;
+                views.push((s.name, view));
+            }
+        }
+        let snapshots: Vec<(String, std::path::PathBuf)> = views
+            .iter()
+            .map(|(n, v)| (n.clone(), v.path().to_owned()))
+            .collect();
         let manifest = BackupManifest {
             snapshots: snapshots.iter().map(|(n, _)| n.clone()).collect(),
             format: berth_storage::backup::FORMAT,
@@ -111,7 +118,11 @@ impl App {
             config: serde_json::json!({ "limits": record.limits, "autostart": record.autostart }),
             created_at: Utc::now(),
         };
-        let source = storage.snapshot_path(name.as_str(), &snap);
+        let source_view = storage
+            .snapshot_view(name.as_str(), &snap)
+            .await
+            .map_err(|e| OpError::failed("reading the snapshot", error_chain(&e)))?;
+        let source = source_view.path().to_owned();
         let out_path = path.clone();
         let stats = op
             .cancellable(async {
@@ -135,6 +146,7 @@ impl App {
                 .map_err(|e| OpError::Failed(format!("exporting: {e}")))
             })
             .await?;
+        drop((source_view, views));
         self.remove_snapshot_files(&name, &snap).await;
         let size = tokio::fs::metadata(&path)
             .await

@@ -183,7 +183,7 @@ impl App {
         let rootfs = self
             .storage
             .driver()
-            .create_empty(name.as_str())
+            .create_empty_sized(name.as_str(), record.limits.disk)
             .await
             .map_err(|e| OpError::failed("making the rootfs", error_chain(&e)))?;
         let limits = ImportLimits {

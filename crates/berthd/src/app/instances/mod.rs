@@ -43,6 +43,11 @@ impl App {
     /// Starts `record`'s guest: plugs it into the bridge, then has its backend boot it.
     pub(crate) async fn boot(&self, record: &InstanceRecord) -> Result<(), String> {
         let runtime = self.runtime(&record.backend).map_err(|e| e.to_string())?;
+        if Self::uses_local_rootfs(&record.backend) {
+            self.storage
+                .activate(&record.name)
+                .map_err(|e| format!("disk: {e}"))?;
+        }
         // Guest network files are rewritten at every start, so a changed uplink applies.
         if let (Some(rootfs), true) = (
             &record.rootfs,

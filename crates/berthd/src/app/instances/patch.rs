@@ -86,10 +86,7 @@ impl App {
             self.storage
                 .disk_limit_supported()
                 .map_err(|why| FieldError::new("limits.disk", why))?;
-            self.storage
-                .set_disk_limit(&record.name, disk)
-                .await
-                .map_err(|e| AppError::internal("setting the disk limit", e))?;
+            self.storage.set_disk_limit(&record.name, disk).await?;
         }
         // PVE keeps a stopped container's config too, so proxmox limits apply in any state.
         if remote
