@@ -1,6 +1,7 @@
 //! Which driver a pool uses: the configured choice, and what `auto` picks — the driver of a
 //! pool that already exists (so an upgrade never changes what existing instances live on), else
-//! `btrfs` when it can be set up, else `dir`.
+//! `volume` (a guest's `df` shows its disk limit) when it can be set up, else `btrfs`, else
+//! `dir`.
 
 use std::path::Path;
 
@@ -11,7 +12,7 @@ use super::{BtrfsDriver, DirDriver, PoolOptions, StorageDriver, StorageError, Vo
 /// The configured choice: `driver = "auto" | "dir" | "btrfs" | "volume"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverChoice {
-    /// The existing pool's driver; for a new pool btrfs, else dir.
+    /// The existing pool's driver; for a new pool volume, else btrfs, else dir.
     Auto,
     Dir,
     Btrfs,
@@ -66,6 +67,20 @@ pub(super) async fn auto(storage_dir: &Path, options: PoolOptions) -> StorageDri
                 // Never switch drivers under existing instances: keep it, report it.
                 warn!(driver = driver.name(), error = %crate::error_chain(&e), "preparing the existing pool failed");
                 return driver;
+            }
+        }
+    }
+    let volume = VolumeDriver::new(storage_dir, options.pool_size, options.volume_size);
+    match volume.prepare().await {
+        Ok(()) => return StorageDriver::Volume(volume),
+        Err(e) => {
+            warn!(error = %crate::error_chain(&e), "volume storage unavailable; trying btrfs");
+            // Leave no half-made pool behind (it would be taken for an existing one).
+            let _ = volume.teardown().await;
+            let root = storage_dir.join("volume");
+            if crate::mounts::mount_at(&root).is_none() {
+                let _ = std::fs::remove_file(storage_dir.join("volume.img"));
+                let _ = crate::tree::remove_tree(&root);
             }
         }
     }
