@@ -8,12 +8,45 @@ use berth_image::{CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
 use berth_types::{Arch, ImageRef, Operation, OperationKind};
 
+use super::access::{self, Want};
 use super::error::error_chain;
-use super::operation::{OpError, OpHandle};
-use super::{App, AppError, Principal};
+use super::operation::OpError;
+use super::steps::{Finished, Pending, declare_steps};
+use super::{App, AppError, OperationSpec, Principal};
 use crate::config::Config;
 
-pub const BUILD_STEPS: &[&str] = &["build"];
+/// `image_build`: an image of the catalogue, built when missing (or again, when forced).
+pub(crate) struct BuildImage {
+    image: ImageRef,
+    force: bool,
+}
+
+declare_steps! {
+    /// The steps of `image_build`. A build happens in a directory of its own that start-up
+    /// removes when a build was cut off, so the step needs no undo.
+    pub enum BuildStep for BuildImage {
+        /// Build it with mmdebstrap and cache it (cancellable).
+        Build = "build" => build, undo [];
+    }
+}
+
+impl BuildImage {
+    async fn build(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let image = self.image;
+        let step = step.begin(format!("building {image}")).await?;
+        let progress = |p| step.message(format!("building {image}: {p}"));
+        let images = &app.images;
+        let build = async {
+            if self.force {
+                images.rebuild(image, progress).await
+            } else {
+                images.ensure(image, progress).await
+            }
+        };
+        step.cancellable(build).await?;
+        Ok(step.done())
+    }
+}
 
 pub struct ImageService {
     cache_dir: PathBuf,
@@ -47,18 +80,24 @@ impl ImageService {
         })
     }
 
-    /// The cached image, building it first when missing, with progress on `op`.
+    /// The cached image, building it first when missing, telling `progress` how far.
     /// berth-image locks per image, so concurrent creates of one image build it once.
-    pub async fn ensure(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
-        let progress = |p| op.message(format!("building {image}: {p}"));
+    pub async fn ensure(
+        &self,
+        image: ImageRef,
+        progress: impl FnMut(berth_image::BuildProgress) + Send,
+    ) -> Result<CachedImage, OpError> {
         berth_image::ensure_built(&self.cache_dir, image, self.arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
     }
 
     /// Builds `image` again, replacing the cached one under the same per-image lock.
-    pub async fn rebuild(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
-        let progress = |p| op.message(format!("building {image}: {p}"));
+    pub async fn rebuild(
+        &self,
+        image: ImageRef,
+        progress: impl FnMut(berth_image::BuildProgress) + Send,
+    ) -> Result<CachedImage, OpError> {
         berth_image::build(&self.cache_dir, image, self.arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
@@ -101,31 +140,25 @@ impl App {
         caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
+        access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
-        let params = serde_json::to_value(&request).unwrap_or_default();
-        self.spawn_operation(
-            &caller.username,
-            OperationKind::ImageBuild,
-            &image.to_string(),
-            None,
-            BUILD_STEPS,
-            params,
-            move |app, op| async move {
-                op.step(0, format!("building {image}")).await?;
-                let images = &app.images;
-                let build = async {
-                    if request.force {
-                        images.rebuild(image, &op).await
-                    } else {
-                        images.ensure(image, &op).await
-                    }
-                };
-                op.cancellable(build).await.map(|_| ())
-            },
-        )
+        let spec = OperationSpec {
+            kind: OperationKind::ImageBuild,
+            owner: caller.username.clone(),
+            target: image.to_string(),
+            busy: None,
+            request: serde_json::to_value(&request).unwrap_or_default(),
+            undo: Vec::new(),
+        };
+        let build = BuildImage {
+            image,
+            force: request.force,
+        };
+        self.spawn_saga(spec, build)
     }
 
-    pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+    pub fn delete_image(&self, caller: &Principal, alias: &str) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }
@@ -140,7 +173,7 @@ impl App {
     }
 
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
-    pub(crate) fn images_remove_partial(&self) -> Result<(), String> {
-        berth_image::remove_partial_builds(&self.images.cache_dir).map_err(|e| error_chain(&e))
+    pub(crate) fn images_remove_partial(&self) -> Result<(), berth_image::CacheError> {
+        berth_image::remove_partial_builds(&self.images.cache_dir)
     }
 }

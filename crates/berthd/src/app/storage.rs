@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_guestfs::customise::CustomiseError;
 use berth_image::CachedImage;
-use berth_storage::StorageDriver;
+use berth_storage::{StorageDriver, StorageError};
 use berth_types::{FieldError, InstanceName};
 
 use super::AppError;
@@ -45,48 +46,47 @@ impl InstanceStorage {
         cached: &CachedImage,
         name: &InstanceName,
         disk: Option<u64>,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, StorageError> {
         self.driver
             .clone_image(&cached.tree(), name.as_str(), disk)
             .await
-            .map_err(|e| error_chain(&e))
     }
 
     /// Makes a new clone this instance's own: hostname, machine id, root login policy.
-    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
-        berth_guestfs::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
+    pub async fn customise(
+        &self,
+        rootfs: &Path,
+        name: &InstanceName,
+    ) -> Result<(), CustomiseError> {
+        berth_guestfs::customise::customise(rootfs, name.as_str())
     }
 
-    pub fn disk_limit_supported(&self) -> Result<(), String> {
-        self.driver.disk_limit_supported()
-    }
-
-    /// Sets the disk limit; a change the instance's state or files do not allow (a running
-    /// guest's disk to shrink, a disk too small for its files) is the caller's error, on
-    /// `limits.disk`.
-    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), AppError> {
+    /// `Ok` when the storage driver can limit a disk, else why not, naming `field`.
+    pub fn disk_limit_supported(&self, field: &str) -> Result<(), FieldError> {
         self.driver
-            .set_disk_limit(name.as_str(), bytes)
-            .await
-            .map_err(|e| match e.refusal() {
-                Some(why) => FieldError::new("limits.disk", why).into(),
-                None => AppError::internal("setting the disk limit", error_chain(&e)),
-            })
+            .disk_limit_supported()
+            .map_err(|why| FieldError::new(field, why))
+    }
+
+    /// Sets the disk limit. A change the instance's state or files do not allow (a running
+    /// guest's disk to shrink, a disk too small for its files) says so in
+    /// [`StorageError::refusal`]: the caller's error, on its disk field.
+    pub async fn set_disk_limit(
+        &self,
+        name: &InstanceName,
+        bytes: u64,
+    ) -> Result<(), StorageError> {
+        self.driver.set_disk_limit(name.as_str(), bytes).await
     }
 
     /// Makes sure the instance's root filesystem is mounted (volume; nothing on dir and
     /// btrfs) before its guest starts or berthd writes into it. Idempotent.
-    pub fn activate(&self, name: &InstanceName) -> Result<PathBuf, String> {
-        self.driver
-            .activate(name.as_str())
-            .map_err(|e| error_chain(&e))
+    pub fn activate(&self, name: &InstanceName) -> Result<PathBuf, StorageError> {
+        self.driver.activate(name.as_str())
     }
 
-    pub async fn destroy(&self, name: &InstanceName) -> Result<(), String> {
-        self.driver
-            .destroy(name.as_str())
-            .await
-            .map_err(|e| error_chain(&e))
+    pub async fn destroy(&self, name: &InstanceName) -> Result<(), StorageError> {
+        self.driver.destroy(name.as_str()).await
     }
 
     /// Bytes used and free in the pool, when it can tell.

@@ -1,7 +1,7 @@
 //! What each tick samples: the running instances with their cached init PID and disk usage.
 
 use berth_metrics::collector::{Disk, Target};
-use berth_runtime::{Runtime, RuntimeStatus};
+use berth_runtime::{MetricsSource, Runtime, RuntimeStatus};
 use berth_types::InstanceState;
 
 use super::{DISK_PER_TICK, lock};
@@ -23,7 +23,9 @@ impl App {
             .into_iter()
             .filter(|r| r.state == InstanceState::Running)
             // Every local backend keeps its guest in `/berth/<name>` with a host veth.
-            .filter(|r| m.all_backends || crate::app::network::networked(&r.backend))
+            .filter(|r| {
+                m.all_backends || self.capabilities(&r.backend).metrics == MetricsSource::Collector
+            })
             .collect();
         self.refresh_disk_usage(&running, now).await;
         let disk = lock(&m.disk).clone();

@@ -40,13 +40,14 @@ impl App {
             storage_free: free,
             storage_pools: vec![pool],
             capabilities: capabilities::kernel_capabilities(self.network.capabilities()),
-            default_backend: self.config.default_backend.clone(),
+            default_backend: self.backends.default_name().to_string(),
             backends: self
-                .runtimes()
+                .backends
+                .offered()
                 .map(|(name, runtime)| {
                     let usable = runtime.check_usable();
                     BackendInfo {
-                        name: name.clone(),
+                        name: name.to_string(),
                         usable: usable.is_ok(),
                         reason: usable.err(),
                     }
