@@ -130,7 +130,7 @@ async fn volume_snapshots_take_restore_and_delete() {
     exercise(&driver, Some(1 << 30)).await;
     driver.teardown().await.expect("teardown");
     assert!(common::mounts_below(&scratch.path).is_empty());
-    assert!(common::loops_below(&scratch.path).is_empty());
+    assert!(common::leaked_loops_below(&scratch.path).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use berth_storage::{StorageDriver, StorageError, VolumeError, volume::ext4};
-use common::{Scratch, cached_debian12, loops_below, mounts_below, privileged};
+use common::{Scratch, cached_debian12, leaked_loops_below, loops_below, mounts_below, privileged};
 
 const POOL: u64 = 8 << 30;
 const GIB: u64 = 1 << 30;
@@ -135,7 +135,7 @@ async fn statfs_is_the_disk_limit_and_writes_past_it_fail_with_enospc() {
     assert!(!image.exists() && !rootfs.exists());
     driver.teardown().await.expect("teardown");
     assert!(mounts_below(&scratch.path).is_empty());
-    assert!(loops_below(&scratch.path).is_empty());
+    assert!(leaked_loops_below(&scratch.path).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,7 +212,7 @@ async fn volumes_survive_a_daemon_restart_and_come_back_after_a_reboot() {
     // A reboot: all unmounted; opening the pool mounts every volume again.
     again.teardown().await.expect("teardown");
     assert!(mounts_below(&scratch.path).is_empty());
-    assert!(loops_below(&scratch.path).is_empty());
+    assert!(leaked_loops_below(&scratch.path).is_empty());
     let rebooted = StorageDriver::open("auto", &storage_dir, POOL)
         .await
         .expect("after reboot");
@@ -229,7 +229,7 @@ async fn volumes_survive_a_daemon_restart_and_come_back_after_a_reboot() {
         rebooted.destroy(name).await.expect("destroy");
     }
     rebooted.teardown().await.expect("teardown");
-    assert!(loops_below(&scratch.path).is_empty());
+    assert!(leaked_loops_below(&scratch.path).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
