@@ -65,6 +65,10 @@ fn df_inside_a_guest_shows_its_disk_limit() -> Result<(), Error> {
         "2GiB",
     ])?;
     let (size, used) = df(&d, &name)?;
+    eprintln!(
+        "df -h / inside: {}",
+        d.exec(&name, &["df", "-h", "/"])?.1.trim()
+    );
     assert_eq!(size, 2048 * MIB, "df's size is the disk limit");
     assert!(
         (100 * MIB..600 * MIB).contains(&used),
