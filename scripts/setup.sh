@@ -12,7 +12,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential pkg-config libseccomp-dev \
   mmdebstrap debootstrap arch-test debian-archive-keyring qemu-user-static gnupg \
-  btrfs-progs util-linux e2fsprogs iproute2 nftables procps psmisc \
+  btrfs-progs xfsprogs util-linux e2fsprogs iproute2 nftables procps psmisc \
   ca-certificates curl sqlite3 jq openssh-client sshpass python3 python3-venv \
   chromium fonts-dejavu-core \
   systemd-container crun runc lxc busybox-static \

@@ -85,3 +85,18 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// Runs `program args…` like [`run`], but an exit status in `ok` also counts as success
+/// (`e2fsck` exits 1 when it corrected something).
+pub async fn run_accepting<I, S>(program: &str, args: I, ok: &[i32]) -> Result<String, CmdError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    match run(program, args).await {
+        Err(CmdError::Failed { status, .. }) if status.code().is_some_and(|c| ok.contains(&c)) => {
+            Ok(String::new())
+        }
+        other => other,
+    }
+}

@@ -1,5 +1,6 @@
-//! Snapshots on both storage drivers with a real image: take, change the rootfs, restore (the
-//! change is gone, the disk limit is back), delete, and nothing left after destroy.
+//! Snapshots on every storage driver with a real image: take, change the rootfs, restore (the
+//! change is gone, the disk limit is back), read a snapshot through its view, delete, and
+//! nothing left after destroy.
 
 use berth_testkit as common;
 
@@ -15,7 +16,7 @@ async fn exercise(driver: &StorageDriver, limit: Option<u64>) {
     let rootfs = driver
         .clone_image(&cached.tree(), "snappy", limit)
         .await
-        .expect("clone");
+        .unwrap_or_else(|e| panic!("clone: {}", berth_storage::error_chain(&e)));
     let marker = rootfs.join("root/marker");
     std::fs::write(&marker, "before").expect("write marker");
 
@@ -62,11 +63,15 @@ async fn exercise(driver: &StorageDriver, limit: Option<u64>) {
     }
     // The restored rootfs is writable, the snapshot still read as it was.
     std::fs::write(rootfs.join("root/marker"), "later").expect("write after restore");
+    let view = driver
+        .snapshot_view("snappy", "snap0")
+        .await
+        .expect("snapshot view");
     assert_eq!(
-        std::fs::read_to_string(driver.snapshot_path("snappy", "snap0").join("root/marker"))
-            .expect("snapshot marker"),
+        std::fs::read_to_string(view.path().join("root/marker")).expect("snapshot marker"),
         "before"
     );
+    drop(view);
     let missing = driver.restore_snapshot("snappy", "nope", None).await;
     assert!(
         matches!(missing, Err(StorageError::NoSnapshot(_))),
@@ -111,6 +116,21 @@ async fn btrfs_snapshots_take_restore_and_delete() {
         .expect("btrfs");
     exercise(&driver, Some(2 << 30)).await;
     driver.teardown().await.expect("teardown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_snapshots_take_restore_and_delete() {
+    if !privileged() {
+        return;
+    }
+    let scratch = Scratch::new("snap-volume");
+    let driver = StorageDriver::open("volume", &scratch.path.join("storage"), POOL)
+        .await
+        .expect("volume");
+    exercise(&driver, Some(1 << 30)).await;
+    driver.teardown().await.expect("teardown");
+    assert!(common::mounts_below(&scratch.path).is_empty());
+    assert!(common::leaked_loops_below(&scratch.path).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

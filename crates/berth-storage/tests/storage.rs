@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_storage::StorageDriver;
-use common::{Scratch, cached_debian12, loops_below, mounts_below, privileged};
+use common::{Scratch, cached_debian12, leaked_loops_below, loops_below, mounts_below, privileged};
 
 const POOL: u64 = 8 << 30;
 
@@ -30,10 +30,10 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
     let (cached, _) = cached_debian12().await;
     let scratch = Scratch::new("btrfs");
     let storage_dir = scratch.path.join("storage");
-    let driver = StorageDriver::open("auto", &storage_dir, POOL)
+    let driver = StorageDriver::open("btrfs", &storage_dir, POOL)
         .await
-        .expect("auto storage");
-    assert_eq!(driver.name(), "btrfs", "auto picks btrfs when it can");
+        .expect("btrfs storage");
+    assert_eq!(driver.name(), "btrfs");
     assert_eq!(driver.root(), storage_dir.join("btrfs"));
     assert!(storage_dir.join("btrfs.img").exists());
     assert_eq!(loops_below(&scratch.path).len(), 1, "one loop device");
@@ -144,7 +144,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
     driver.teardown().await.expect("teardown");
     assert!(mounts_below(&scratch.path).is_empty());
     assert!(
-        loops_below(&scratch.path).is_empty(),
+        leaked_loops_below(&scratch.path).is_empty(),
         "loop device released with the unmount"
     );
     let again = StorageDriver::open("btrfs", &storage_dir, POOL)
@@ -164,7 +164,7 @@ async fn btrfs_pool_clones_fast_and_cleans_up() {
         "the image was not imported again"
     );
     again.teardown().await.expect("teardown");
-    assert!(loops_below(&scratch.path).is_empty());
+    assert!(leaked_loops_below(&scratch.path).is_empty());
 }
 
 fn dd(target: &Path, mib: u32) -> std::process::Output {

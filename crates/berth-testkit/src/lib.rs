@@ -95,6 +95,70 @@ pub fn loops_below(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Loop devices below `dir` that leaked: still attached a few seconds after everything was
+/// unmounted, and not held by another mount namespace. A namespace that any process on the
+/// host makes (a guest starting, `unshare -m`) copies every mount there is, so while it lives
+/// it holds a filesystem the test has unmounted, and with it the (auto-clearing) loop device;
+/// the kernel releases it when that namespace ends. On a shared host that is not a leak.
+pub fn leaked_loops_below(dir: &Path) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut left = loops_below(dir);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = loops_below(dir);
+    }
+    left.retain(|device| match held_elsewhere(device) {
+        Some(pid) => {
+            eprintln!("{device} is still mounted in pid {pid}'s mount namespace (not a leak)");
+            false
+        }
+        None => true,
+    });
+    left
+}
+
+/// A process whose mount namespace is not ours and has `device` mounted.
+fn held_elsewhere(device: &str) -> Option<u32> {
+    let ours = std::fs::read_link("/proc/self/ns/mnt").ok()?;
+    let majmin = std::fs::read_to_string(format!(
+        "/sys/block/{}/dev",
+        device.trim_start_matches("/dev/")
+    ))
+    .ok()?;
+    let majmin = majmin.trim();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::fs::read_link(entry.path().join("ns/mnt"))
+            .ok()
+            .as_ref()
+            == Some(&ours)
+        {
+            continue;
+        }
+        let Ok(info) = std::fs::read_to_string(entry.path().join("mountinfo")) else {
+            continue;
+        };
+        // Field 3 is the device (ext4, xfs); btrfs shows an anonymous one, so also the source.
+        let mounted = info.lines().any(|line| {
+            line.split_whitespace().nth(2) == Some(majmin)
+                || line
+                    .split_once(" - ")
+                    .and_then(|(_, tail)| tail.split_whitespace().nth(1))
+                    == Some(device)
+        });
+        if mounted {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         for mount in mounts_below(&self.path) {

@@ -131,10 +131,7 @@ fn a_backup_is_made_downloaded_and_imported_and_bad_archives_are_refused() -> Re
             "{new} is listed: {listed}"
         );
         assert!(
-            !d.data_dir
-                .join("storage/btrfs/instances")
-                .join(&new)
-                .exists(),
+            !d.pool_dir().join("instances").join(&new).exists(),
             "{message}"
         );
         assert!(host_traces(&new).is_empty());

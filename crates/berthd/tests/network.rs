@@ -452,7 +452,7 @@ fn a_wireguard_config_is_validated_installed_and_never_stored() -> Result<(), Er
         "--wireguard",
         good.to_str().unwrap_or_default(),
     ])?;
-    let root = d.data_dir.join("storage/btrfs/instances").join(&name);
+    let root = d.pool_dir().join("instances").join(&name);
     let installed = root.join("etc/wireguard/wg0.conf");
     assert_eq!(std::fs::read_to_string(&installed)?, config);
     use std::os::unix::fs::PermissionsExt;

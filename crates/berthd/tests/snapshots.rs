@@ -54,7 +54,7 @@ fn a_running_guest_is_snapshotted_and_restored() -> Result<(), Error> {
     d.ok(&["snapshot", "create", &name])?;
     d.ok(&["delete", "--force", &name])?;
     assert!(host_traces(&name).is_empty(), "{:?}", host_traces(&name));
-    let pool = d.data_dir.join("storage/btrfs/snapshots").join(&name);
+    let pool = d.pool_dir().join("snapshots").join(&name);
     assert!(!pool.exists(), "snapshots go with the instance");
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
-use super::pool::{self, PoolError};
+use super::pool::{self, PoolError, PoolFs};
 use super::{DiskUsage, qgroup};
 use crate::ImageTree;
 use crate::cleanup::{self, RemoveOnDrop};
@@ -100,7 +100,7 @@ impl BtrfsDriver {
             std::fs::create_dir_all(&self.root).map_err(io("create", &self.root))?;
         } else {
             std::fs::create_dir_all(&self.storage_dir).map_err(io("create", &self.storage_dir))?;
-            pool::mount(&self.pool_file, &self.root, self.pool_size).await?;
+            pool::mount(&self.pool_file, &self.root, self.pool_size, PoolFs::Btrfs).await?;
             btrfs(&[&"quota", &"enable", &self.root], &self.root).await?;
         }
         for sub in ["images", "instances"] {

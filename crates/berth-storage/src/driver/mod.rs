@@ -1,7 +1,11 @@
 //! Instance storage: where each instance's rootfs lives and how it is cloned from a cached
-//! image. One module per driver; [`StorageDriver`] is the closed set the daemon holds.
+//! image. One module per driver; [`StorageDriver`] is the closed set the daemon holds, and
+//! answers every question itself (no caller matches on which driver it is).
 //!
 //! Layout under the storage directory (`<data_dir>/storage`):
+//! - `volume.img` mounted at `volume/` — the `volume` driver's xfs pool (or `volume/` a plain
+//!   directory when the storage directory can reflink already): `images/<key>.ext4` templates,
+//!   `instances/<name>.ext4` images mounted at `instances/<name>/`, `snapshots/<name>/<snap>.ext4`;
 //! - `dir/instances/<name>/` — the `dir` driver (plain copies; reflinks where the fs has them);
 //! - `btrfs.img` mounted at `btrfs/` — the `btrfs` driver's loop-backed pool, unless the storage
 //!   directory is on btrfs already, when `btrfs/` is a plain directory on it; inside it
@@ -10,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use berth_types::InstanceName;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::ImageTree;
 
@@ -29,20 +33,24 @@ async fn copy_tree(from: &Path, to: &Path) -> Result<String, crate::cmd::CmdErro
 }
 
 pub mod btrfs;
+mod choice;
 pub mod dir;
 mod pool;
 mod qgroup;
 mod snapshot;
+pub mod volume;
 
 pub use btrfs::{BtrfsDriver, BtrfsError};
+pub use choice::DriverChoice;
 pub use dir::{DirDriver, DirError};
+pub use volume::{DEFAULT_VOLUME_SIZE, SnapshotView, VolumeDriver, VolumeError};
 
 /// Size of a new loop-backed btrfs pool file (sparse: it takes only what is written).
 pub const DEFAULT_POOL_SIZE: u64 = 100 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("storage.driver {0:?} is unknown; use auto, dir or btrfs")]
+    #[error("storage.driver {0:?} is unknown; use auto, volume, btrfs or dir")]
     UnknownDriver(String),
     #[error("{0:?} is not a valid instance or snapshot name")]
     BadName(String),
@@ -56,24 +64,38 @@ pub enum StorageError {
     Dir(#[from] DirError),
     #[error(transparent)]
     Btrfs(#[from] BtrfsError),
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
 }
 
-/// The configured choice: `driver = "auto" | "dir" | "btrfs"`.
+impl StorageError {
+    /// The reason when the request itself cannot be met (a disk too small for its files, a
+    /// disk in use that must be stopped first): the caller's to fix, not a server fault.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            Self::Volume(
+                e @ (VolumeError::InUse(_) | VolumeError::Ext4(volume::Ext4Error::TooSmall { .. })),
+            ) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Sizes of what a driver creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriverChoice {
-    /// btrfs when it can be set up, else dir (and dir while dir instances exist).
-    Auto,
-    Dir,
-    Btrfs,
+pub struct PoolOptions {
+    /// A new loop-backed pool file (sparse: it takes only what is written).
+    pub pool_size: u64,
+    /// The disk of an instance without a disk limit (`volume`, whose instances always have a
+    /// size).
+    pub volume_size: u64,
 }
 
-impl DriverChoice {
-    pub fn parse(raw: &str) -> Result<Self, StorageError> {
-        match raw {
-            "auto" | "" => Ok(Self::Auto),
-            "dir" => Ok(Self::Dir),
-            "btrfs" => Ok(Self::Btrfs),
-            other => Err(StorageError::UnknownDriver(other.to_owned())),
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+            volume_size: DEFAULT_VOLUME_SIZE,
         }
     }
 }
@@ -94,54 +116,54 @@ pub struct DiskUsage {
 pub enum StorageDriver {
     Dir(DirDriver),
     Btrfs(BtrfsDriver),
+    Volume(VolumeDriver),
 }
 
 impl StorageDriver {
-    /// Picks the driver for `driver` ("auto", "dir", "btrfs") under `storage_dir` and prepares
-    /// it. `pool_size` sizes a new loop-backed btrfs pool.
+    /// Picks the driver for `driver` ("auto", "volume", "btrfs", "dir") under `storage_dir`
+    /// and prepares it. `pool_size` sizes a new loop-backed pool.
     pub async fn open(
         driver: &str,
         storage_dir: &Path,
         pool_size: u64,
     ) -> Result<Self, StorageError> {
+        let options = PoolOptions {
+            pool_size,
+            ..PoolOptions::default()
+        };
+        Self::open_with(driver, storage_dir, options).await
+    }
+
+    /// [`open`](Self::open) with every size given.
+    pub async fn open_with(
+        driver: &str,
+        storage_dir: &Path,
+        options: PoolOptions,
+    ) -> Result<Self, StorageError> {
         let chosen = match DriverChoice::parse(driver)? {
             DriverChoice::Dir => Self::Dir(DirDriver::new(storage_dir)),
-            DriverChoice::Btrfs => Self::Btrfs(BtrfsDriver::new(storage_dir, pool_size)),
-            DriverChoice::Auto => return Ok(Self::auto(storage_dir, pool_size).await),
+            DriverChoice::Btrfs => Self::Btrfs(BtrfsDriver::new(storage_dir, options.pool_size)),
+            DriverChoice::Volume => Self::Volume(VolumeDriver::new(
+                storage_dir,
+                options.pool_size,
+                options.volume_size,
+            )),
+            DriverChoice::Auto => choice::auto(storage_dir, options).await,
         };
-        chosen.prepare().await?;
+        if !matches!(DriverChoice::parse(driver)?, DriverChoice::Auto) {
+            chosen.prepare().await?;
+        }
         info!(driver = chosen.name(), root = %chosen.root().display(), "storage ready");
         Ok(chosen)
     }
 
-    async fn auto(storage_dir: &Path, pool_size: u64) -> Self {
-        let dir = DirDriver::new(storage_dir);
-        if dir.has_instances() {
-            info!("dir instances exist; keeping the dir storage driver");
-        } else {
-            let btrfs = BtrfsDriver::new(storage_dir, pool_size);
-            match btrfs.prepare().await {
-                Ok(()) => {
-                    info!(root = %btrfs.root().display(), "storage ready: btrfs");
-                    return Self::Btrfs(btrfs);
-                }
-                Err(e) => {
-                    warn!(error = %crate::error_chain(&e), "btrfs storage unavailable; using dir")
-                }
-            }
-        }
-        let driver = Self::Dir(dir);
-        if let Err(e) = driver.prepare().await {
-            warn!(error = %crate::error_chain(&e), "preparing dir storage failed");
-        }
-        driver
-    }
-
-    /// Sets the driver up (idempotent): directories, and for btrfs the pool and its quotas.
+    /// Sets the driver up (idempotent): directories, the pool (btrfs with its quotas, volume's
+    /// xfs), and for volume every instance's mount.
     pub async fn prepare(&self) -> Result<(), StorageError> {
         match self {
             Self::Dir(d) => Ok(d.prepare().await?),
             Self::Btrfs(b) => Ok(b.prepare().await?),
+            Self::Volume(v) => Ok(v.prepare().await?),
         }
     }
 
@@ -156,6 +178,18 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => Ok(d.clone_image(image, instance, disk_limit).await?),
             Self::Btrfs(b) => Ok(b.clone_image(image, instance, disk_limit).await?),
+            Self::Volume(v) => Ok(v.clone_image(image, instance, disk_limit).await?),
+        }
+    }
+
+    /// Makes sure the instance's rootfs is there to use (mounts a volume that is not mounted;
+    /// nothing to do for dir and btrfs) and returns it. Idempotent and cheap: call it before
+    /// starting a guest or writing into a stopped one's files.
+    pub fn activate(&self, instance: &str) -> Result<PathBuf, StorageError> {
+        check_name(instance)?;
+        match self {
+            Self::Volume(v) => Ok(v.activate(instance)?),
+            _ => Ok(self.instance_path(instance)),
         }
     }
 
@@ -166,6 +200,7 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => Ok(d.destroy(instance).await?),
             Self::Btrfs(b) => Ok(b.destroy(instance).await?),
+            Self::Volume(v) => Ok(v.destroy(instance).await?),
         }
     }
 
@@ -174,6 +209,7 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => d.instance_path(instance),
             Self::Btrfs(b) => b.instance_path(instance),
+            Self::Volume(v) => v.instance_path(instance),
         }
     }
 
@@ -182,34 +218,40 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => Ok(d.usage(instance).await?),
             Self::Btrfs(b) => Ok(b.usage(instance).await?),
+            Self::Volume(v) => Ok(v.usage(instance).await?),
         }
     }
 
     /// Every instance's usage in one go where the driver can (btrfs with quotas: one qgroup
-    /// listing); `None`: ask [`usage`](Self::usage) per instance.
+    /// listing; volume: one `statfs` each); `None`: ask [`usage`](Self::usage) per instance.
     pub async fn usage_all(
         &self,
     ) -> Result<Option<std::collections::HashMap<String, DiskUsage>>, StorageError> {
         match self {
             Self::Dir(_) => Ok(None),
             Self::Btrfs(b) => Ok(b.usage_all().await?),
+            Self::Volume(v) => Ok(Some(v.usage_all().await?)),
         }
     }
 
-    /// Limits the instance's disk to `bytes`; writes past it fail inside (btrfs only).
+    /// Limits the instance's disk to `bytes`; writes past it fail inside (ENOSPC on volume,
+    /// EDQUOT on btrfs). On volume this resizes the instance's filesystem: growing works
+    /// while it runs where the kernel lets berthd resize online, shrinking needs it stopped
+    /// ([`StorageError::refusal`] says so).
     pub async fn set_disk_limit(&self, instance: &str, bytes: u64) -> Result<(), StorageError> {
         check_name(instance)?;
         match self {
             Self::Dir(_) => Err(DirError::NoDiskLimit.into()),
             Self::Btrfs(b) => Ok(b.set_disk_limit(instance, Some(bytes)).await?),
+            Self::Volume(v) => Ok(v.set_disk_limit(instance, bytes).await?),
         }
     }
 
-    /// Removes the instance's disk limit.
+    /// Removes the instance's disk limit (a volume keeps its size: it always has one).
     pub async fn clear_disk_limit(&self, instance: &str) -> Result<(), StorageError> {
         check_name(instance)?;
         match self {
-            Self::Dir(_) => Ok(()),
+            Self::Dir(_) | Self::Volume(_) => Ok(()),
             Self::Btrfs(b) => Ok(b.set_disk_limit(instance, None).await?),
         }
     }
@@ -218,7 +260,16 @@ impl StorageDriver {
     pub fn disk_limit_supported(&self) -> Result<(), String> {
         match self {
             Self::Dir(_) => Err(DirError::NoDiskLimit.to_string()),
-            Self::Btrfs(_) => Ok(()),
+            Self::Btrfs(_) | Self::Volume(_) => Ok(()),
+        }
+    }
+
+    /// The disk an instance gets without a limit: `Some` where every instance has a size
+    /// (volume), `None` where it may grow until the pool is full.
+    pub fn default_disk(&self) -> Option<u64> {
+        match self {
+            Self::Volume(v) => Some(v.default_size()),
+            _ => None,
         }
     }
 
@@ -227,6 +278,7 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => Ok(d.pool_usage()?),
             Self::Btrfs(b) => Ok(b.pool_usage()?),
+            Self::Volume(v) => Ok(v.pool_usage()?),
         }
     }
 
@@ -234,6 +286,7 @@ impl StorageDriver {
         match self {
             Self::Dir(_) => "dir",
             Self::Btrfs(_) => "btrfs",
+            Self::Volume(_) => "volume",
         }
     }
 
@@ -242,15 +295,18 @@ impl StorageDriver {
         match self {
             Self::Dir(d) => d.root(),
             Self::Btrfs(b) => b.root(),
+            Self::Volume(v) => v.root(),
         }
     }
 
-    /// Unmounts a loop-backed pool (its loop device detaches with it). The daemon does not call
-    /// this (instances keep running on the pool); tests and uninstall do.
+    /// Unmounts a loop-backed pool (its loop device detaches with it) and, for volume, every
+    /// instance's filesystem. The daemon does not call this (instances keep running on the
+    /// pool); tests and uninstall do.
     pub async fn teardown(&self) -> Result<(), StorageError> {
         match self {
             Self::Dir(_) => Ok(()),
             Self::Btrfs(b) => Ok(b.teardown().await?),
+            Self::Volume(v) => Ok(v.teardown().await?),
         }
     }
 }

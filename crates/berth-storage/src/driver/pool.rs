@@ -1,6 +1,7 @@
-//! The loop-backed btrfs pool: a sparse file formatted once, attached to a loop device and
-//! mounted. The device is detached lazily right after mounting (the kernel's autoclear), so
-//! unmounting the pool frees it and nothing leaks, even if the daemon dies.
+//! A loop-backed pool (btrfs for the `btrfs` driver, xfs for `volume`): a sparse file formatted
+//! once, attached to a loop device and mounted. The device is detached lazily right after
+//! mounting (the kernel's autoclear), so unmounting the pool frees it and nothing leaks, even if
+//! the daemon dies.
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +16,13 @@ const BTRFS_SUPER_MAGIC: i128 = 0x9123_683E;
 pub enum PoolError {
     #[error(transparent)]
     Io(#[from] crate::fsio::PathIoError),
-    #[error("{} is already mounted with {fs_type}, not btrfs", path.display())]
-    NotBtrfs { path: PathBuf, fs_type: String },
-    #[error("setting up the btrfs pool {} failed", path.display())]
+    #[error("{} is already mounted with {fs_type}, not {wanted}", path.display())]
+    WrongFs {
+        path: PathBuf,
+        fs_type: String,
+        wanted: &'static str,
+    },
+    #[error("setting up the storage pool {} failed", path.display())]
     Tool {
         path: PathBuf,
         #[source]
@@ -26,6 +31,38 @@ pub enum PoolError {
 }
 
 use crate::fsio::io;
+
+/// The filesystem a pool file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolFs {
+    Btrfs,
+    /// With reflinks (the default of xfsprogs 5.1 and later), for cheap whole-file clones.
+    Xfs,
+}
+
+impl PoolFs {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Btrfs => "btrfs",
+            Self::Xfs => "xfs",
+        }
+    }
+
+    fn mkfs_args(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Self::Btrfs => ("mkfs.btrfs", &["-q", "-L", "berth"]),
+            Self::Xfs => ("mkfs.xfs", &["-q", "-L", "berth", "-m", "reflink=1"]),
+        }
+    }
+
+    fn mount_options(self) -> &'static str {
+        match self {
+            Self::Btrfs => "noatime",
+            // Blocks freed in the pool are punched out of the pool file.
+            Self::Xfs => "noatime,discard",
+        }
+    }
+}
 
 fn tool(path: &Path) -> impl FnOnce(CmdError) -> PoolError {
     let path = path.to_owned();
@@ -47,13 +84,19 @@ pub fn is_btrfs(path: &Path) -> bool {
 }
 
 /// Mounts the pool file `image` at `mount_point`, creating a `size`-byte sparse file and its
-/// filesystem first if it does not exist. Idempotent: an existing mount is reused.
-pub async fn mount(image: &Path, mount_point: &Path, size: u64) -> Result<(), PoolError> {
+/// `fs` filesystem first if it does not exist. Idempotent: an existing mount is reused.
+pub async fn mount(
+    image: &Path,
+    mount_point: &Path,
+    size: u64,
+    fs: PoolFs,
+) -> Result<(), PoolError> {
     if let Some(mount) = mounts::mount_at(mount_point) {
-        if mount.fs_type != "btrfs" {
-            return Err(PoolError::NotBtrfs {
+        if mount.fs_type != fs.name() {
+            return Err(PoolError::WrongFs {
                 path: mount_point.to_owned(),
                 fs_type: mount.fs_type,
+                wanted: fs.name(),
             });
         }
         debug!(pool = %mount_point.display(), "pool already mounted");
@@ -62,26 +105,18 @@ pub async fn mount(image: &Path, mount_point: &Path, size: u64) -> Result<(), Po
     std::fs::create_dir_all(mount_point).map_err(io("create", mount_point))?;
     let created = !image.exists();
     if created {
-        info!(file = %image.display(), size, "creating a sparse btrfs pool file");
+        info!(file = %image.display(), size, fs = fs.name(), "creating a sparse pool file");
         let file = std::fs::File::create_new(image).map_err(io("create", image))?;
         file.set_len(size).map_err(io("size", image))?;
         drop(file);
-        if let Err(e) = cmd::run(
-            "mkfs.btrfs",
-            [
-                "-q".as_ref(),
-                "-L".as_ref(),
-                "berth".as_ref(),
-                image.as_os_str(),
-            ],
-        )
-        .await
-        {
+        let (mkfs, args) = fs.mkfs_args();
+        let args = args.iter().map(std::ffi::OsStr::new);
+        if let Err(e) = cmd::run(mkfs, args.chain([image.as_os_str()])).await {
             let _ = std::fs::remove_file(image);
             return Err(tool(image)(e));
         }
     }
-    let mounted = attach_and_mount(image, mount_point).await;
+    let mounted = attach_and_mount(image, mount_point, fs).await;
     if mounted.is_err() && created {
         let _ = std::fs::remove_file(image);
     }
@@ -100,7 +135,7 @@ async fn attached(image: &Path) -> Result<Vec<String>, PoolError> {
         .collect())
 }
 
-async fn attach_and_mount(image: &Path, mount_point: &Path) -> Result<(), PoolError> {
+async fn attach_and_mount(image: &Path, mount_point: &Path, fs: PoolFs) -> Result<(), PoolError> {
     let (device, attached_now) = match attached(image).await?.into_iter().next() {
         Some(device) => (device, false),
         None => {
@@ -117,9 +152,9 @@ async fn attach_and_mount(image: &Path, mount_point: &Path) -> Result<(), PoolEr
         "mount",
         [
             "-t".as_ref(),
-            "btrfs".as_ref(),
+            fs.name().as_ref(),
             "-o".as_ref(),
-            "noatime".as_ref(),
+            fs.mount_options().as_ref(),
             device.as_ref(),
             mount_point.as_os_str(),
         ],
@@ -133,7 +168,7 @@ async fn attach_and_mount(image: &Path, mount_point: &Path) -> Result<(), PoolEr
         warn!(device, error = %e, "cannot schedule the loop device's release");
     }
     mounted.map_err(tool(image))?;
-    info!(pool = %mount_point.display(), device, "btrfs pool mounted");
+    info!(pool = %mount_point.display(), device, fs = fs.name(), "pool mounted");
     Ok(())
 }
 
@@ -151,6 +186,6 @@ pub async fn unmount(image: &Path, mount_point: &Path) -> Result<(), PoolError> 
             }
         }
     }
-    info!(pool = %mount_point.display(), "btrfs pool unmounted");
+    info!(pool = %mount_point.display(), "pool unmounted");
     Ok(())
 }

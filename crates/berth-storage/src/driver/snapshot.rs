@@ -1,7 +1,8 @@
 //! Instance snapshots in the storage pool: `snapshots/<instance>/<snap>` beside
 //! `instances/<instance>`. On btrfs a snapshot is a read-only subvolume snapshot (instant,
-//! copy-on-write); on `dir` it is a full copy. Restoring swaps a fresh copy of the snapshot in
-//! place of the rootfs (the old one is moved aside first, so a crash leaves one or the other).
+//! copy-on-write); on `dir` it is a full copy; on volume a reflink copy of the frozen image
+//! (`volume::snapshot`). Restoring swaps a fresh copy of the snapshot in place of the rootfs
+//! (the old one is moved aside first, so a crash leaves one or the other).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use tracing::info;
 
 use super::btrfs::{btrfs, is_subvolume};
 use super::dir::DirError;
-use super::{StorageDriver, StorageError, check_name};
+use super::{SnapshotView, StorageDriver, StorageError, check_name};
 use crate::cleanup::RemoveOnDrop;
 use crate::fsio::io;
 use crate::tree::{self, remove_tree};
@@ -19,9 +20,32 @@ impl StorageDriver {
         self.root().join("snapshots").join(instance)
     }
 
-    /// Where snapshot `snap` of `instance` lives (whether or not it exists).
+    /// Where snapshot `snap` of `instance` lives (whether or not it exists): its tree on dir
+    /// and btrfs, its image file on volume — read its files through
+    /// [`snapshot_view`](Self::snapshot_view).
     pub fn snapshot_path(&self, instance: &str, snap: &str) -> PathBuf {
-        self.snapshots_dir(instance).join(snap)
+        match self {
+            Self::Volume(v) => v.snapshot_path(instance, snap),
+            _ => self.snapshots_dir(instance).join(snap),
+        }
+    }
+
+    /// Snapshot `snap`'s files, readable while the view lives (a backup exports from it).
+    pub async fn snapshot_view(
+        &self,
+        instance: &str,
+        snap: &str,
+    ) -> Result<SnapshotView, StorageError> {
+        check_name(instance)?;
+        check_name(snap)?;
+        let path = self.snapshot_path(instance, snap);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(StorageError::NoSnapshot(snap.to_owned()));
+        }
+        match self {
+            Self::Volume(v) => Ok(v.snapshot_view(instance, snap)?),
+            _ => Ok(SnapshotView::plain(path)),
+        }
     }
 
     /// Takes snapshot `snap` of `instance`'s rootfs. The caller makes the copy consistent
@@ -48,6 +72,7 @@ impl StorageDriver {
                 .await?;
             }
             Self::Dir(_) => copy_into_place(&source, &target).await?,
+            Self::Volume(v) => v.create_snapshot(instance, snap)?,
         }
         info!(instance, snapshot = snap, "snapshot taken");
         Ok(())
@@ -60,6 +85,9 @@ impl StorageDriver {
         let path = self.snapshot_path(instance, snap);
         if std::fs::symlink_metadata(&path).is_err() {
             return Err(StorageError::NoSnapshot(snap.to_owned()));
+        }
+        if let Self::Volume(v) = self {
+            return Ok(v.snapshot_size(instance, snap)?);
         }
         Ok(tokio::task::spawn_blocking(move || tree::disk_usage(&path))
             .await
@@ -81,6 +109,11 @@ impl StorageDriver {
         if std::fs::symlink_metadata(&source).is_err() {
             return Err(StorageError::NoSnapshot(snap.to_owned()));
         }
+        if let Self::Volume(v) = self {
+            v.restore_snapshot(instance, snap, disk_limit).await?;
+            info!(instance, snapshot = snap, "snapshot restored");
+            return Ok(());
+        }
         let live = self.instance_path(instance);
         let parent = live.parent().map(Path::to_owned).unwrap_or_default();
         let unique = uuid::Uuid::new_v4().simple().to_string();
@@ -90,7 +123,7 @@ impl StorageDriver {
             Self::Btrfs(_) => {
                 btrfs(&[&"subvolume", &"snapshot", &source, &fresh], &fresh).await?;
             }
-            Self::Dir(_) => copy_into_place(&source, &fresh).await?,
+            Self::Dir(_) | Self::Volume(_) => copy_into_place(&source, &fresh).await?,
         }
         let had_live = std::fs::symlink_metadata(&live).is_ok();
         if had_live {
@@ -116,6 +149,11 @@ impl StorageDriver {
     pub async fn delete_snapshot(&self, instance: &str, snap: &str) -> Result<(), StorageError> {
         check_name(instance)?;
         check_name(snap)?;
+        if let Self::Volume(v) = self {
+            v.delete_snapshot(instance, snap)?;
+            info!(instance, snapshot = snap, "snapshot deleted");
+            return Ok(());
+        }
         let path = self.snapshot_path(instance, snap);
         if std::fs::symlink_metadata(&path).is_err() {
             return Ok(());
@@ -128,6 +166,9 @@ impl StorageDriver {
     /// Deletes every snapshot of `instance` (with the instance).
     pub async fn delete_all_snapshots(&self, instance: &str) -> Result<(), StorageError> {
         check_name(instance)?;
+        if let Self::Volume(v) = self {
+            return Ok(v.delete_all_snapshots(instance)?);
+        }
         let dir = self.snapshots_dir(instance);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(());
@@ -177,23 +218,42 @@ impl StorageDriver {
             Self::Dir(_) => {
                 std::fs::create_dir(&path).map_err(|e| DirError::from(io("create", &path)(e)))?;
             }
+            Self::Volume(v) => return Ok(v.create_empty_snapshot(instance, snap).await?),
         }
         Ok(path)
     }
 
-    /// Makes an unpacked snapshot read-only, like a taken one (btrfs; a no-op on `dir`).
+    /// Makes an unpacked snapshot read-only, like a taken one (btrfs; volume unmounts it into
+    /// place; a no-op on `dir`).
     pub async fn seal_snapshot(&self, instance: &str, snap: &str) -> Result<(), StorageError> {
         let path = self.snapshot_path(instance, snap);
-        if let Self::Btrfs(_) = self {
-            btrfs(&[&"property", &"set", &"-ts", &path, &"ro", &"true"], &path).await?;
+        match self {
+            Self::Btrfs(_) => {
+                btrfs(&[&"property", &"set", &"-ts", &path, &"ro", &"true"], &path).await?;
+            }
+            Self::Volume(v) => v.seal_snapshot(instance, snap).await?,
+            Self::Dir(_) => {}
         }
         Ok(())
     }
 
     /// An empty root filesystem for `instance` (to unpack a backup into): a subvolume on
-    /// btrfs, a directory on `dir`.
+    /// btrfs, a directory on `dir`, a mounted filesystem of the default disk size on volume.
     pub async fn create_empty(&self, instance: &str) -> Result<PathBuf, StorageError> {
+        self.create_empty_sized(instance, None).await
+    }
+
+    /// [`create_empty`](Self::create_empty) with the instance's disk limit, which a volume is
+    /// made with (so a backup as large as the limit fits).
+    pub async fn create_empty_sized(
+        &self,
+        instance: &str,
+        disk_limit: Option<u64>,
+    ) -> Result<PathBuf, StorageError> {
         check_name(instance)?;
+        if let Self::Volume(v) = self {
+            return Ok(v.create_empty(instance, disk_limit).await?);
+        }
         let path = self.instance_path(instance);
         if std::fs::symlink_metadata(&path).is_ok() {
             return Err(StorageError::NoRootfs(format!(
@@ -207,7 +267,7 @@ impl StorageDriver {
             Self::Btrfs(_) => {
                 btrfs(&[&"subvolume", &"create", &path], &path).await?;
             }
-            Self::Dir(_) => {
+            Self::Dir(_) | Self::Volume(_) => {
                 std::fs::create_dir(&path).map_err(|e| DirError::from(io("create", &path)(e)))?;
             }
         }

@@ -1,6 +1,6 @@
 //! Instance storage, as the app uses it: clone an image for an instance, give the clone its
-//! identity, set its disk limit, destroy it; the pool's usage. It stands beside the image
-//! service (`images.rs`), which only builds and caches images.
+//! identity, set its disk limit, make sure its disk is mounted, destroy it; the pool's usage.
+//! It stands beside the image service (`images.rs`), which only builds and caches images.
 
 use std::path::{Path, PathBuf};
 
@@ -19,13 +19,16 @@ pub struct InstanceStorage {
 
 impl InstanceStorage {
     /// Opens (and when needed creates) the pool under `<data_dir>/storage`.
+    /// On `volume` this mounts every instance's disk that is not mounted (after a reboot).
     pub async fn open(config: &Config) -> Result<Self, AppError> {
-        let pool_size =
-            berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
-        let driver = StorageDriver::open(
+        let options = config
+            .storage
+            .options()
+            .map_err(|e| AppError::internal("storage configuration", e))?;
+        let driver = StorageDriver::open_with(
             &config.storage.driver,
             &config.data_dir.join("storage"),
-            pool_size,
+            options,
         )
         .await
         .map_err(|e| AppError::internal("preparing storage", error_chain(&e)))?;
@@ -65,12 +68,21 @@ impl InstanceStorage {
             .map_err(|why| FieldError::new(field, why))
     }
 
+    /// Sets the disk limit. A change the instance's state or files do not allow (a running
+    /// guest's disk to shrink, a disk too small for its files) says so in
+    /// [`StorageError::refusal`]: the caller's error, on its disk field.
     pub async fn set_disk_limit(
         &self,
         name: &InstanceName,
         bytes: u64,
     ) -> Result<(), StorageError> {
         self.driver.set_disk_limit(name.as_str(), bytes).await
+    }
+
+    /// Makes sure the instance's root filesystem is mounted (volume; nothing on dir and
+    /// btrfs) before its guest starts or berthd writes into it. Idempotent.
+    pub fn activate(&self, name: &InstanceName) -> Result<PathBuf, StorageError> {
+        self.driver.activate(name.as_str())
     }
 
     pub async fn destroy(&self, name: &InstanceName) -> Result<(), StorageError> {

@@ -14,6 +14,7 @@ mod listen;
 mod metrics;
 mod proxmox;
 mod security;
+mod storage;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use images::ImagesConfig;
@@ -21,6 +22,7 @@ pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
 pub use security::SecurityConfig;
+pub use storage::StorageConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -92,15 +94,6 @@ impl Default for OciConfig {
             runtime: "auto".into(),
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// `auto`, `dir` or `btrfs`.
-    pub driver: String,
-    /// Size of the loop-backed btrfs pool berthd creates when the data dir is not on btrfs.
-    pub pool_size: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,15 +176,6 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
             testing: TestingConfig::default(),
-        }
-    }
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            driver: "auto".into(),
-            pool_size: "100GiB".into(),
         }
     }
 }
@@ -291,14 +275,7 @@ impl Config {
                 "listen: {https} needs a certificate; set tls = \"self-signed\" or tls_cert and tls_key"
             ));
         }
-        if !["auto", "dir", "btrfs"].contains(&self.storage.driver.as_str()) {
-            return Err(format!(
-                "storage.driver: {:?} is unknown; use auto, dir or btrfs",
-                self.storage.driver
-            ));
-        }
-        berth_types::units::parse_bytes(&self.storage.pool_size, "storage.pool_size")
-            .map_err(|e| e.to_string())?;
+        self.storage.validate()?;
         berth_types::units::parse_bytes(&self.backups.max_import, "backups.max_import")
             .map_err(|e| e.to_string())?;
         if self.backups.keep == 0 {

@@ -218,6 +218,16 @@ impl RealDaemon {
         self.ok(&["image", "build", "debian/12"]).map(|_| ())
     }
 
+    /// The storage pool's directory, whichever driver made it (`volume`, `btrfs`, `dir`).
+    pub fn pool_dir(&self) -> PathBuf {
+        let storage = self.data_dir.join("storage");
+        ["volume", "btrfs", "dir"]
+            .iter()
+            .map(|d| storage.join(d))
+            .find(|p| p.join("instances").is_dir())
+            .unwrap_or_else(|| storage.join("volume"))
+    }
+
     /// A unique instance name for this daemon.
     pub fn name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.id)

@@ -130,19 +130,26 @@ impl MakeBackup {
             id: self.id,
             path: self.path.clone(),
         });
-        let snapshots: Vec<(String, PathBuf)> = if self.with_snapshots {
-            app.store
+        // Each snapshot is read through a view (a read-only mount on volume), kept until the
+        // export is done and released even if it is cancelled.
+        let mut views = Vec::new();
+        if self.with_snapshots {
+            let listed = app
+                .store
                 .list_snapshots(name)
-                .map_err(|e| OpError::failed("listing snapshots", e))?
-                .into_iter()
-                .map(|s| {
-                    let path = storage.snapshot_path(name.as_str(), &s.name);
-                    (s.name, path)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+                .map_err(|e| OpError::failed("listing snapshots", e))?;
+            for s in listed {
+                let view = storage
+                    .snapshot_view(name.as_str(), &s.name)
+                    .await
+                    .map_err(|e| OpError::failed("reading a snapshot", e))?;
+                views.push((s.name, view));
+            }
+        }
+        let snapshots: Vec<(String, PathBuf)> = views
+            .iter()
+            .map(|(n, v)| (n.clone(), v.path().to_owned()))
+            .collect();
         let manifest = BackupManifest {
             snapshots: snapshots.iter().map(|(n, _)| n.clone()).collect(),
             format: berth_storage::backup::FORMAT,
@@ -151,7 +158,11 @@ impl MakeBackup {
             config: serde_json::json!({ "limits": record.limits, "autostart": record.autostart }),
             created_at: Utc::now(),
         };
-        let source = storage.snapshot_path(name.as_str(), snap);
+        let source_view = storage
+            .snapshot_view(name.as_str(), snap)
+            .await
+            .map_err(|e| OpError::failed("reading the snapshot", e))?;
+        let source = source_view.path().to_owned();
         let out_path = self.path.clone();
         let stats = step
             .cancellable(async {
@@ -176,6 +187,7 @@ impl MakeBackup {
                 .map_err(|e| OpError::failed("exporting", e))
             })
             .await?;
+        drop((source_view, views));
         if let Err(e) = storage.delete_snapshot(name.as_str(), snap).await {
             tracing::warn!(instance = %name, error = %error_chain(&e), "cannot drop the backup's snapshot");
         }

@@ -208,7 +208,7 @@ impl Import {
         let rootfs = app
             .storage
             .driver()
-            .create_empty(name.as_str())
+            .create_empty_sized(name.as_str(), self.record.limits.disk)
             .await
             .map_err(|e| OpError::failed("making the rootfs", e))?;
         let limits = ImportLimits {

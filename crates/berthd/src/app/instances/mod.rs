@@ -9,7 +9,7 @@ pub mod power;
 mod provision;
 mod query;
 
-use berth_runtime::{ContainerSpec, Runtime};
+use berth_runtime::{ContainerSpec, RootfsSource, Runtime};
 use berth_store::InstanceRecord;
 use berth_types::InstanceName;
 
@@ -47,6 +47,11 @@ impl App {
         let runtime = self
             .runtime(&record.backend)
             .map_err(|e| HostError::message("finding the backend", e.to_string()))?;
+        if runtime.capabilities().rootfs == RootfsSource::Local {
+            self.storage
+                .activate(&record.name)
+                .map_err(|e| HostError::host("mounting the instance's disk", e))?;
+        }
         // Guest network files are rewritten at every start, so a changed uplink applies.
         if let (Some(rootfs), true) = (
             &record.rootfs,

@@ -94,7 +94,12 @@ impl App {
             self.storage
                 .set_disk_limit(&record.name, disk)
                 .await
-                .map_err(|e| AppError::internal("setting the disk limit", e))?;
+                .map_err(|e| match e.refusal() {
+                    // What the guest's state or files forbid (a running guest's disk to
+                    // shrink, a disk too small for its files) is the caller's to fix.
+                    Some(why) => FieldError::new("limits.disk", why).into(),
+                    None => AppError::internal("setting the disk limit", error_chain(&e)),
+                })?;
         }
         // A remote backend keeps a stopped guest's config too, so limits apply in any state.
         if capabilities.placement == Placement::Remote
