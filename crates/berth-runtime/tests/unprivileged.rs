@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use berth_runtime::builtin::BuiltinRuntime;
 use berth_runtime::local::Launcher;
 use berth_runtime::oci::{OciRuntime, OciTool};
-use berth_runtime::{Runtime, RuntimeStatus};
+use berth_runtime::{Runtime, RuntimeStatus, TerminalSpec};
 use berth_types::Limits;
 use common::bounded;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use unpriv::Unpriv;
 
 const MIB: u64 = 1 << 20;
@@ -170,6 +171,57 @@ async fn own_view<L: Launcher>(g: &Unpriv<L>) {
     assert!(uptime < 600 && uptime < host_uptime, "uptime {uptime}");
 }
 
+/// A terminal session runs as the guest's root on a pty the guest's root owns; the console
+/// shows the guest's getty.
+async fn terminals<L: Launcher>(g: &Unpriv<L>) {
+    let spec = TerminalSpec {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo \"ids $(id -u) $(stat -c %u:%g $(tty)) $(cat /proc/self/uid_map)\"; exit 3"
+                .into(),
+        ],
+        env: Vec::new(),
+        cwd: None,
+        rows: 24,
+        cols: 120,
+    };
+    let mut session =
+        g.rt.open_terminal(&g.spec.name, &spec)
+            .await
+            .expect("terminal");
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(60),
+        session.output.read_to_end(&mut seen),
+    )
+    .await;
+    let code = tokio::time::timeout(Duration::from_secs(60), session.exit)
+        .await
+        .expect("the session ends")
+        .expect("exit code");
+    let text = squash(&String::from_utf8_lossy(&seen));
+    let start = g.range.start();
+    assert!(
+        text.contains(&format!("ids 0 0:5 0 {start} 65536")),
+        "{text}"
+    );
+    assert_eq!(code, 3);
+
+    let mut console = g.rt.attach_console(&g.spec.name).await.expect("console");
+    console.input.write_all(b"\n").await.expect("key");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&seen).contains("login: ") {
+        let n = tokio::time::timeout(Duration::from_secs(60), console.output.read(&mut buf))
+            .await
+            .expect("the console's getty answers")
+            .expect("read");
+        assert!(n > 0, "console closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// `systemctl reboot` inside: a new init comes up in the same namespaces and range.
 async fn reboots<L: Launcher>(g: &Unpriv<L>, init: i32) -> i32 {
     let _ = g.sh("systemctl reboot").await;
@@ -199,6 +251,7 @@ async fn lifecycle<L: Launcher>(g: Unpriv<L>) {
     );
     contained(&g, init).await;
     own_view(&g).await;
+    terminals(&g).await;
     let init = reboots(&g, init).await;
     booted(&g).await;
     contained(&g, init).await;
@@ -242,6 +295,20 @@ async fn unprivileged_crun_guest_is_contained_and_sees_its_limits() {
     }
     bounded(600, async {
         let g = Unpriv::prepare(|c| OciRuntime::new(c, Some(OciTool::Crun)), limits(), true).await;
+        lifecycle(g).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprivileged_runc_guest_is_contained_and_sees_its_limits() {
+    require_host!();
+    if berth_runtime::local::probe::find("runc").is_none() {
+        eprintln!("skipped: runc is not installed");
+        return;
+    }
+    bounded(600, async {
+        let g = Unpriv::prepare(|c| OciRuntime::new(c, Some(OciTool::Runc)), limits(), true).await;
         lifecycle(g).await;
     })
     .await;
