@@ -100,6 +100,32 @@ async fn contained<L: Launcher>(g: &Unpriv<L>, init: i32) {
             .await;
         assert_ne!(code, 0, "{file} written through a fresh procfs: {out}");
     }
+    // The read-only /proc/sys and /sys are the guest's own mounts (it may remount them);
+    // the kernel's files behind them stay the host root's.
+    let thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+    let thp_now = std::fs::read_to_string(thp).unwrap_or_default();
+    let current = thp_now
+        .split(['[', ']'])
+        .nth(1)
+        .unwrap_or("madvise")
+        .to_owned();
+    let escapes = [
+        "mount -o remount,rw /proc/sys; echo '|/tmp/pwn' > /proc/sys/kernel/core_pattern"
+            .to_owned(),
+        // The current value: harmless even if it were written.
+        format!("mount -o remount,rw /sys; echo {current} > {thp}"),
+        "mknod /tmp/sda b 8 0".to_owned(),
+        "mknod /tmp/mem c 1 1 && head -c1 /tmp/mem".to_owned(),
+        "mkdir -p /tmp/cg && (mountpoint -q /tmp/cg || mount -t cgroup -o memory cgroup /tmp/cg) \
+         && echo /tmp/pwn > /tmp/cg/release_agent"
+            .to_owned(),
+    ];
+    for escape in &escapes {
+        let (code, out) = g.sh(escape).await;
+        eprintln!("{}: refused: {escape}: {out}", g.spec.name);
+        assert_ne!(code, 0, "{escape}: {out}");
+    }
+    assert_eq!(std::fs::read_to_string(thp).unwrap_or_default(), thp_now);
     assert_eq!(host_sysctls(), before, "the host's sysctls changed");
     let (code, out) = g.sh("dmesg | head -3").await;
     let (dcode, _) = g.sh("dmesg > /dev/null").await;
