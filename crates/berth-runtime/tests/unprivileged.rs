@@ -290,6 +290,13 @@ async fn lifecycle<L: Launcher>(g: Unpriv<L>) {
         RuntimeStatus::Stopped
     );
     assert!(common::host_cgroups(g.spec.name.as_str()).is_empty());
+    // The supervisor's cleanup must not reach the root filesystem through its mount.
+    for kept in ["etc/os-release", "root/by-root", "usr/lib/systemd/systemd"] {
+        assert!(
+            g.spec.rootfs.join(kept).exists(),
+            "{kept} is gone after stop"
+        );
+    }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let root = g
         .config()

@@ -68,7 +68,14 @@ impl Isolation {
 
     /// Where the guest's idmapped root is mounted in its supervisor's mount namespace.
     pub fn root_of(paths: &Paths) -> PathBuf {
-        paths.dir.join("root")
+        paths.idmapped_root()
+    }
+
+    /// The supervisor's last act before its cleanup removes the guest's state directory:
+    /// detaches the idmapped root, so nothing below it can be reached through the state.
+    pub fn leave_supervisor(&self) -> Result<(), IsolationError> {
+        idmount::unmount(&self.root)?;
+        Ok(())
     }
 
     pub fn range(&self) -> Result<IdRange, IsolationError> {

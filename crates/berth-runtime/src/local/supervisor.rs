@@ -129,6 +129,12 @@ pub fn run(opts: &Opts, engine_for: impl FnOnce(&LaunchPlan) -> Box<dyn Engine>)
             let _ = writeln!(out, "error {}", e.to_string().replace('\n', " "));
         }
     }
+    // Never remove the state directory with the guest's root still mounted in it.
+    if let Ok(Some(isolation)) = Isolation::read(&paths)
+        && let Err(e) = isolation.leave_supervisor()
+    {
+        tracing::warn!(instance = %opts.name, "unmount the idmapped root: {e}");
+    }
     cleanup(&paths, engine.as_deref_mut());
     tracing::info!(instance = %opts.name, "supervisor exits");
     i32::from(result.is_err())
