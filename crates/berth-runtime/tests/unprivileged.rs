@@ -238,14 +238,49 @@ async fn terminals<L: Launcher>(g: &Unpriv<L>) {
     console.input.write_all(b"\n").await.expect("key");
     let mut seen = Vec::new();
     let mut buf = [0u8; 512];
+    let deadline = Instant::now() + Duration::from_secs(90);
     while !String::from_utf8_lossy(&seen).contains("login: ") {
-        let n = tokio::time::timeout(Duration::from_secs(60), console.output.read(&mut buf))
-            .await
-            .expect("the console's getty answers")
-            .expect("read");
-        assert!(n > 0, "console closed");
+        let read = tokio::time::timeout(Duration::from_secs(5), console.output.read(&mut buf));
+        let read = read.await;
+        if read.is_err() && Instant::now() < deadline {
+            // Nothing yet (a getty still starting under load): ask again.
+            console.input.write_all(b"\n").await.expect("key");
+            continue;
+        }
+        let Ok(Ok(n @ 1..)) = read else {
+            let (_, status) = g
+                .sh("systemctl status --no-pager console-getty; ls -l /dev/console")
+                .await;
+            panic!(
+                "no getty on the console: {:?}\n{status}",
+                String::from_utf8_lossy(&seen)
+            );
+        };
         seen.extend_from_slice(&buf[..n]);
     }
+}
+
+/// Freezing holds the guest (its cgroups stay the host's), and a changed limit shows inside
+/// at once through lxcfs.
+async fn limits_follow<L: Launcher>(g: &Unpriv<L>, init: i32) {
+    g.rt.freeze(&g.spec.name).await.expect("freeze");
+    assert_eq!(
+        g.rt.status(&g.spec.name).await.expect("status"),
+        RuntimeStatus::Frozen { pid: init }
+    );
+    g.rt.thaw(&g.spec.name).await.expect("thaw");
+    let more = Limits {
+        memory: Some(768 * MIB),
+        ..limits()
+    };
+    g.rt.update_limits(&g.spec.name, &more)
+        .await
+        .expect("update limits");
+    let (_, total) = g.sh("free -m | awk '/^Mem:/ {print $2}'").await;
+    assert_eq!(total, "768", "free -m after the change");
+    g.rt.update_limits(&g.spec.name, &limits())
+        .await
+        .expect("update limits");
 }
 
 /// `systemctl reboot` inside: a new init comes up in the same namespaces and range.
@@ -278,6 +313,7 @@ async fn lifecycle<L: Launcher>(g: Unpriv<L>) {
     contained(&g, init).await;
     own_view(&g).await;
     terminals(&g).await;
+    limits_follow(&g, init).await;
     let init = reboots(&g, init).await;
     booted(&g).await;
     contained(&g, init).await;
