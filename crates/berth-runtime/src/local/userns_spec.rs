@@ -29,8 +29,13 @@ pub fn apply(oci: &mut Value, security: &GuestSecurity) -> Result<(), SpecError>
     if let Some(mount_point) = &security.lxcfs
         && let Some(mounts) = oci["mounts"].as_array_mut()
     {
+        // Only the files this lxcfs provides (an older one lacks some): a bind of a missing
+        // source would fail the start.
         for target in berth_isolation::lxcfs::GUEST_FILES {
             let source = mount_point.join(target.trim_start_matches('/'));
+            if !source.exists() {
+                continue;
+            }
             mounts.push(json!({
                 "destination": target, "type": "bind", "source": source,
                 "options": ["bind", "rw", "nosuid", "nodev", "noexec"],
@@ -57,7 +62,7 @@ mod tests {
             idmap: Some(IdRange::new(0x7001_0000).expect("range")),
             userns: Some("/run/berth/userns/web1".into()),
             nesting: false,
-            lxcfs: Some("/run/berth/lxcfs/mnt".into()),
+            lxcfs: None,
         }
     }
 
@@ -67,8 +72,16 @@ mod tests {
 
     #[test]
     fn unprivileged_joins_its_user_namespace_with_its_mappings() {
+        // An lxcfs mount with only meminfo.
+        let lxcfs = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(lxcfs.path().join("proc")).expect("proc");
+        std::fs::write(lxcfs.path().join("proc/meminfo"), "MemTotal: 1 kB").expect("meminfo");
+        let security = GuestSecurity {
+            lxcfs: Some(lxcfs.path().to_owned()),
+            ..security()
+        };
         let mut oci = base();
-        apply(&mut oci, &security()).expect("applies");
+        apply(&mut oci, &security).expect("applies");
         let ns = &oci["linux"]["namespaces"][1];
         assert_eq!(ns["type"], "user");
         assert_eq!(ns["path"], "/run/berth/userns/web1");
@@ -83,7 +96,12 @@ mod tests {
             .as_array()
             .and_then(|m| m.iter().find(|m| m["destination"] == "/proc/meminfo"))
             .expect("lxcfs meminfo bind");
-        assert_eq!(meminfo["source"], "/run/berth/lxcfs/mnt/proc/meminfo");
+        assert_eq!(meminfo["source"], json!(lxcfs.path().join("proc/meminfo")));
+        assert_eq!(
+            oci["mounts"].as_array().map(Vec::len),
+            Some(1),
+            "only what lxcfs has"
+        );
     }
 
     #[test]
@@ -91,7 +109,6 @@ mod tests {
         let mut oci = base();
         let security = GuestSecurity {
             nesting: true,
-            lxcfs: None,
             ..security()
         };
         apply(&mut oci, &security).expect("applies");
