@@ -69,6 +69,16 @@ impl UserNamespace {
         Ok((Self { fd, range }, net))
     }
 
+    /// The user namespace bound on `path` (by [`crate::nsfile::bind`]), whose mapping is
+    /// `range`; the caller vouches for the range (it is not read back from the kernel).
+    pub fn open(path: &std::path::Path, range: IdRange) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        Ok(Self {
+            fd: file.into(),
+            range,
+        })
+    }
+
     pub fn range(&self) -> IdRange {
         self.range
     }

@@ -6,6 +6,8 @@
 //!   (`builtin::engine`), a host tool for nspawn and oci (`local::tool_engine`).
 //! - `enter --name N --state-root DIR [--cwd DIR] [--env K=V]... -- ARGV...`: one command
 //!   inside the running guest (`local::enter`).
+//! - `delegate --name N --state-root DIR`: an unprivileged guest's OCI `createRuntime` hook,
+//!   giving the cgroups its systemd manages to its root (`local::isolation`).
 
 use std::ffi::OsString;
 
@@ -13,7 +15,7 @@ use crate::builtin;
 use crate::local::invoke::Opts;
 use crate::local::supervisor::{self, Engine};
 use crate::local::tool_engine::ToolEngine;
-use crate::local::{EnginePlan, LaunchPlan, enter};
+use crate::local::{EnginePlan, LaunchPlan, enter, isolation};
 
 /// Runs the shim with `args` (the arguments after `shim`) and returns its exit code. `run`
 /// forks: call this first thing in `main`, before any thread or tokio runtime exists.
@@ -32,6 +34,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match verb.to_str() {
         Some("run") => supervisor::run(&opts, engine),
         Some("enter") => enter::enter_main(opts),
+        Some("delegate") => isolation::delegate_main(&opts),
         _ => {
             eprintln!("berth-shim: unknown command {}", verb.to_string_lossy());
             2

@@ -32,6 +32,8 @@ pub enum LibcontainerError {
     NoPid,
     #[error("init vanished before it was reaped")]
     Vanished,
+    #[error(transparent)]
+    Isolation(#[from] crate::local::isolation::IsolationError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -104,6 +106,10 @@ fn start_container(guest: &Guest<'_>, bundle: &Path) -> Result<Proc, Libcontaine
         }
     }
     let mut container = built?;
+    // The cgroups exist now (ours above, libcgroups' in build): give systemd's to the guest.
+    if let Some(isolation) = guest.isolation {
+        isolation.delegate(layout, name)?;
+    }
     // cgroup v2 has no device controller file: attach our filter before init runs the guest.
     if let Some(dir) = layout.unified_dir(name) {
         cgroup::devices::attach(&dir, security::DEVICE_RULES)?;

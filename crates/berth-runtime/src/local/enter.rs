@@ -1,6 +1,7 @@
 //! `berthd shim enter`: runs one command inside a local backend's running guest, like
 //! `nsenter --all` but also in init's cgroups (so the guest's limits hold), with no more
-//! capabilities than init's bounding set and the guests' syscall deny list. Speaks the exec
+//! capabilities than init's bounding set and the guests' syscall deny list; in an
+//! unprivileged guest's user namespace too, as its root. Speaks the exec
 //! protocol (`super::exec`) on descriptor 3: `pid N` once it runs, then `exit CODE`, or `error notrunning|notfound|failed`.
 
 use std::ffi::CString;
@@ -16,6 +17,7 @@ use nix::unistd::{ForkResult, chroot, fchdir, fork};
 
 use super::exec::STATUS_FD;
 use super::invoke::Opts;
+use super::isolation::Isolation;
 use super::state::Paths;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -69,6 +71,18 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
         .ok_or_else(|| EnterError::NotFound(String::new()))?;
     join_cgroups(init.pid)?;
     let bounding = bounding_set(init.pid)?;
+    // An unprivileged guest: join its user namespace first and become its root, so the
+    // command runs as the guest's ids and its file ownership is the guest's view.
+    let userns = guest_userns(init.pid)?;
+    let nesting = match &userns {
+        Some(_) => Isolation::read(&paths)
+            .map_err(|e| EnterError::Failed(e.to_string()))?
+            .is_some_and(|i| i.nesting),
+        None => true,
+    };
+    if userns.is_some() {
+        own_terminal(init.pid);
+    }
     let root = File::open(format!("/proc/{}/root", init.pid))
         .map_err(|e| EnterError::Failed(format!("init's root: {e}")))?;
     let mut fds = Vec::new();
@@ -77,11 +91,17 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
         let file = File::open(&path).map_err(|e| EnterError::Failed(format!("{path}: {e}")))?;
         fds.push((file, *flag));
     }
+    if let Some(userns) = &userns {
+        setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER).map_err(failed("setns user"))?;
+    }
     for (file, flag) in &fds {
         setns(file.as_fd(), *flag).map_err(failed("setns"))?;
     }
     fchdir(std::os::fd::AsRawFd::as_raw_fd(&root)).map_err(failed("fchdir"))?;
     chroot(".").map_err(failed("chroot"))?;
+    if userns.is_some() {
+        become_guest_root()?;
+    }
     let env = environment(&opts.env);
     let path_var = env
         .iter()
@@ -110,7 +130,7 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
             let _ = nix::unistd::setsid();
             let outcome = std::env::set_current_dir(&cwd)
                 .map_err(|e| format!("cwd {cwd}: {e}"))
-                .and_then(|()| deny_syscalls())
+                .and_then(|()| deny_syscalls(userns.is_none(), nesting))
                 .and_then(|()| limit_capabilities(bounding))
                 .and_then(|()| {
                     nix::unistd::execve(&exe, &argv, &envp)
@@ -202,11 +222,69 @@ fn limit_capabilities(bounding: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the builtin backend's syscall deny list (module loading, kexec,
-/// open_by_handle_at) before capabilities are dropped, as every guest process has it there.
-fn deny_syscalls() -> Result<(), String> {
+/// The guest's user namespace when it is not ours (an unprivileged guest), else `None`.
+fn guest_userns(init: i32) -> Result<Option<File>, EnterError> {
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/proc/{init}/ns/user");
+    let theirs = File::open(&path).map_err(|e| EnterError::Failed(format!("{path}: {e}")))?;
+    let ours = std::fs::metadata("/proc/self/ns/user")
+        .map_err(|e| EnterError::Failed(format!("own user namespace: {e}")))?;
+    let meta = theirs
+        .metadata()
+        .map_err(|e| EnterError::Failed(format!("{path}: {e}")))?;
+    let same = (meta.dev(), meta.ino()) == (ours.dev(), ours.ino());
+    Ok((!same).then_some(theirs))
+}
+
+/// Root (uid and gid 0, no supplementary groups) in the user namespace just joined: the
+/// guest's root, a host id of its range — never the host's root with the guest's powers.
+fn become_guest_root() -> Result<(), EnterError> {
+    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+    setgroups(&[]).map_err(failed("setgroups"))?;
+    let (g, u) = (Gid::from_raw(0), Uid::from_raw(0));
+    setresgid(g, g, g).map_err(failed("setresgid"))?;
+    setresuid(u, u, u).map_err(failed("setresuid"))
+}
+
+/// Gives a terminal on stdin (a pty from the guest's devpts) to the guest's root and `tty`
+/// group, as the guest's own `login` would; best effort (an exec has no terminal).
+fn own_terminal(init: i32) {
+    let host_of = |file: &str, guest: u32| -> Option<u32> {
+        let map = std::fs::read_to_string(format!("/proc/{init}/{file}")).ok()?;
+        map.lines().find_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            match f[..] {
+                [inside, outside, count]
+                    if (inside..inside.saturating_add(count)).contains(&guest) =>
+                {
+                    Some(outside + (guest - inside))
+                }
+                _ => None,
+            }
+        })
+    };
+    if !nix::unistd::isatty(0).unwrap_or(false) {
+        return;
+    }
+    if let (Some(uid), Some(gid)) = (host_of("uid_map", 0), host_of("gid_map", 5)) {
+        let _ = nix::unistd::fchown(
+            0,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        );
+    }
+}
+
+/// Loads the guest's syscall deny list (module loading, kexec, open_by_handle_at; for an
+/// unprivileged guest also the keyring, bpf, … and, without nesting, new user namespaces)
+/// before capabilities are dropped, as every guest process has it there.
+fn deny_syscalls(privileged: bool, nesting: bool) -> Result<(), String> {
     let filter: oci_spec::runtime::LinuxSeccomp =
-        serde_json::from_value(super::security::seccomp()).map_err(|e| e.to_string())?;
+        serde_json::from_value(super::userns_spec::seccomp(privileged, nesting))
+            .map_err(|e| e.to_string())?;
     libcontainer::seccomp::initialize_seccomp(&filter)
         .map(|_| ())
         .map_err(|e| format!("seccomp: {e}"))

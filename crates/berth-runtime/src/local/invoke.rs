@@ -86,6 +86,21 @@ pub fn run_command(cfg: &LocalConfig, name: &str) -> Command {
     shim_command(cfg, "run", name)
 }
 
+/// `berthd shim delegate --name N --state-root DIR` as an OCI hook's program and argv (its
+/// first element the program again): delegates an unprivileged guest's cgroups to its root.
+pub fn delegate_hook(cfg: &LocalConfig, name: &str) -> (String, Vec<String>) {
+    let (program, prefix) = shim_program(cfg);
+    let program = program.to_string_lossy().into_owned();
+    let mut args = vec![program.clone()];
+    args.extend(prefix.iter().map(|a| a.to_string_lossy().into_owned()));
+    args.extend(["delegate".to_owned(), "--name".to_owned(), name.to_owned()]);
+    args.extend([
+        "--state-root".to_owned(),
+        cfg.state_root.to_string_lossy().into_owned(),
+    ]);
+    (program, args)
+}
+
 /// `berthd shim enter --name … -- argv…`; the caller sets up stdio.
 pub fn enter_command(
     cfg: &LocalConfig,

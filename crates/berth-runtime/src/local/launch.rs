@@ -13,10 +13,12 @@ use berth_cgroups::Layout;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::guest::Launch;
+use super::isolation::{self, Isolation, IsolationError};
 use super::launcher::{Launcher, PlanError};
+use super::plan::EnginePlan;
 use super::plan::PlanFileError;
 use super::state::Paths;
-use super::{LocalConfig, control, invoke, security};
+use super::{LocalConfig, control, invoke, security, spec};
 use crate::ContainerSpec;
 
 /// How long a supervisor may take to report the guest's init running.
@@ -46,6 +48,10 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Isolation(#[from] IsolationError),
+    #[error(transparent)]
+    Spec(#[from] super::spec::SpecError),
     #[error("the shim failed: {0}")]
     Shim(String),
     #[error("the shim did not report within {0} s")]
@@ -68,7 +74,8 @@ pub async fn start<L: Launcher>(
     let paths = Paths::new(&cfg.state_root, spec.name.as_str());
     {
         let (paths, spec) = (paths.clone(), spec.clone());
-        tokio::task::spawn_blocking(move || prepare(&paths, launcher.as_ref(), &spec))
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || prepare(&cfg, &paths, launcher.as_ref(), &spec))
             .await
             .map_err(|e| LaunchError::Shim(e.to_string()))??;
     }
@@ -78,6 +85,7 @@ pub async fn start<L: Launcher>(
 
 /// Everything up to the supervisor, on a blocking thread.
 fn prepare(
+    cfg: &LocalConfig,
     paths: &Paths,
     launcher: &impl Launcher,
     spec: &ContainerSpec,
@@ -90,18 +98,69 @@ fn prepare(
     for dir in [&paths.dir, &spec.state_dir] {
         fs::create_dir_all(dir).map_err(io(dir))?;
     }
+    let isolation = isolation_of(cfg, paths, launcher, spec)?;
     let launch = Launch {
         spec,
         layout: &layout,
         paths,
-        rootfs: spec.rootfs.clone(),
+        rootfs: isolation
+            .as_ref()
+            .map_or_else(|| spec.rootfs.clone(), |i| i.root.clone()),
     };
     let plan = launcher.plan(&launch)?;
     if plan.engine.needs_cgroups() {
         berth_cgroups::create(&layout, &paths.name, &spec.limits, security::DEVICE_RULES)?;
     }
+    match &isolation {
+        Some(isolation) => {
+            // A host tool makes the guest's cgroups anew at each boot: it delegates them
+            // through a hook, between making them and starting init.
+            if let (Some(bundle), EnginePlan::Tool(_)) = (&plan.bundle, &plan.engine) {
+                let (program, args) = invoke::delegate_hook(cfg, &paths.name);
+                spec::add_create_runtime_hook(bundle, &program, &args)?;
+            }
+            isolation.write(paths)?;
+        }
+        None => Isolation::clear(paths)?,
+    }
     plan.write(paths)?;
     Ok(())
+}
+
+/// What the supervisor of an unprivileged guest does for it (`None`: privileged, or a backend
+/// that isolates its guest itself); the directories on the way made searchable by the guest's
+/// root.
+fn isolation_of(
+    cfg: &LocalConfig,
+    paths: &Paths,
+    launcher: &impl Launcher,
+    spec: &ContainerSpec,
+) -> Result<Option<Isolation>, LaunchError> {
+    let Some(range) = spec.security.idmap else {
+        return Ok(None);
+    };
+    if !launcher.idmapped_root() {
+        return Ok(None);
+    }
+    let userns = spec.security.userns.clone().ok_or_else(|| {
+        LaunchError::Plan(PlanError::Failed(
+            "an unprivileged guest needs its user namespace file (security.userns)".into(),
+        ))
+    })?;
+    let root = Isolation::root_of(paths);
+    fs::create_dir_all(&root).map_err(io(&root))?;
+    fs::create_dir_all(&paths.engine_root).map_err(io(&paths.engine_root))?;
+    for dir in [&root, &paths.engine_root, &cfg.state_root] {
+        isolation::make_searchable(dir)?;
+    }
+    tracing::info!(instance = %spec.name, start = range.start(), "unprivileged guest");
+    Ok(Some(Isolation {
+        start: range.start(),
+        userns,
+        source: spec.rootfs.clone(),
+        root,
+        nesting: spec.security.nesting,
+    }))
 }
 
 /// Spawns `berthd shim run` (its stderr to `log_path`) and waits for its `ready PID` line;

@@ -38,6 +38,14 @@ pub trait Launcher: Send + Sync + 'static {
     /// (root, the cgroup controllers, the shim), or the reason it has not.
     fn check_usable(&self) -> Result<(), String>;
 
+    /// Whether the supervisor mounts an unprivileged guest's root idmapped through its user
+    /// namespace (and runs in a mount namespace of its own with a fresh `/proc`) and hands
+    /// the mount to this launcher as [`Launch::rootfs`]. `false` for a tool that makes its own
+    /// user namespace and idmapped mount (nspawn).
+    fn idmapped_root(&self) -> bool {
+        true
+    }
+
     /// What the supervisor runs for `launch`: the engine with its argv and options. May write
     /// files into the guest's state directory (an OCI bundle).
     fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError>;

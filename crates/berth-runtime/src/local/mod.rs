@@ -20,6 +20,7 @@ pub mod enter;
 pub mod exec;
 pub mod guest;
 pub mod invoke;
+pub mod isolation;
 pub mod launch;
 pub mod launcher;
 pub mod plan;
@@ -31,6 +32,7 @@ pub mod supervisor;
 pub mod terminal;
 pub mod tool_engine;
 pub mod tools;
+pub mod userns_spec;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

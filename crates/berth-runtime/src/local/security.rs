@@ -141,6 +141,5 @@ pub fn device_rules() -> Value {
 /// default: kexec, module loading, `open_by_handle_at`), on the native and compat
 /// architectures so 32-bit entry points cannot bypass it.
 pub fn seccomp() -> Value {
-    use berth_isolation::hardening::{denied, render};
-    render::oci(&denied(true, true))
+    super::userns_spec::seccomp(true, true)
 }

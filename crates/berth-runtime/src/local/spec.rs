@@ -9,7 +9,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
 use super::guest::Launch;
-use super::security;
+use super::{security, userns_spec};
 
 /// Where the shim's console pty is bind-mounted; the shim fills in the source.
 pub const CONSOLE: &str = "/dev/console";
@@ -22,6 +22,8 @@ pub enum SpecError {
     Write { path: String, reason: String },
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("{0}")]
+    Unprivileged(String),
 }
 
 /// Builds the OCI spec of `launch`'s guest on a host whose cgroups look like `layout` (the
@@ -34,7 +36,7 @@ pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError>
     if let Some(path) = &spec.netns {
         netns["path"] = json!(path);
     }
-    let value = json!({
+    let mut value = json!({
         "ociVersion": "1.0.2",
         "root": {"path": launch.rootfs, "readonly": false},
         "hostname": spec.hostname,
@@ -68,6 +70,7 @@ pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError>
             "readonlyPaths": security::READONLY_PATHS,
         },
     });
+    userns_spec::apply(&mut value, &spec.security)?;
     Ok(serde_json::from_value(value)?)
 }
 
@@ -95,6 +98,27 @@ pub fn set_console_source(bundle: &Path, slave: &Path) -> Result<(), SpecError> 
         m.set_source(Some(slave.to_owned()));
     }
     oci.set_mounts(Some(mounts));
+    write_bundle(&oci, bundle)
+}
+
+/// Adds a `createRuntime` hook (run after the runtime made the guest's cgroups, before its
+/// init starts) to the bundle's config.json.
+pub fn add_create_runtime_hook(
+    bundle: &Path,
+    program: &str,
+    args: &[String],
+) -> Result<(), SpecError> {
+    let path = bundle.join("config.json");
+    let mut oci = Spec::load(&path).map_err(|e| SpecError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let hook = serde_json::from_value(json!({"path": program, "args": args}))?;
+    let mut hooks = oci.hooks().clone().unwrap_or_default();
+    let mut create = hooks.create_runtime().clone().unwrap_or_default();
+    create.push(hook);
+    hooks.set_create_runtime(Some(create));
+    oci.set_hooks(Some(hooks));
     write_bundle(&oci, bundle)
 }
 

@@ -127,8 +127,26 @@ impl Paths {
         Self::live_proc(&self.init_pid())
     }
 
-    /// Removes the per-guest directory and the engine's state (idempotent).
+    /// Where an unprivileged guest's root is mounted idmapped, in its supervisor's mount
+    /// namespace only (`super::isolation`).
+    pub fn idmapped_root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// Removes the per-guest directory and the engine's state (idempotent). Never descends
+    /// into the guest's root: the idmapped mount point is unmounted and removed only if empty.
     pub fn remove_all(&self) -> Result<(), StateError> {
+        let root = self.idmapped_root();
+        // Not mounted here (the usual case): EINVAL, or ENOENT when there is no such dir.
+        let _ = rustix::mount::unmount(
+            &root,
+            rustix::mount::UnmountFlags::DETACH | rustix::mount::UnmountFlags::NOFOLLOW,
+        );
+        match fs::remove_dir(&root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StateError::Io { path: root, source }),
+        }
         for dir in [self.engine_dir(), self.dir.clone()] {
             match fs::remove_dir_all(&dir) {
                 Ok(()) => {}
@@ -143,6 +161,24 @@ impl Paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removal_never_descends_into_the_guests_root() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let paths = Paths::new(dir.path(), "web1");
+        // As if the idmapped root were still mounted: a guest's file under it.
+        std::fs::create_dir_all(paths.idmapped_root().join("etc"))?;
+        std::fs::write(
+            paths.idmapped_root().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh",
+        )?;
+        assert!(paths.remove_all().is_err());
+        assert!(paths.idmapped_root().join("etc/passwd").exists());
+        std::fs::remove_dir_all(paths.idmapped_root())?;
+        paths.remove_all()?;
+        assert!(!paths.dir.exists());
+        Ok(())
+    }
 
     #[test]
     fn own_process_is_alive_and_round_trips() {

@@ -19,6 +19,7 @@ use nix::unistd::{ForkResult, dup2, fork, setsid};
 
 use super::console::{Console, ConsoleError};
 use super::invoke::Opts;
+use super::isolation::{Isolation, IsolationError};
 use super::plan::{LaunchPlan, PlanFileError};
 use super::spec::{self, SpecError};
 use super::state::{Paths, Proc, StateError};
@@ -40,6 +41,8 @@ pub enum SupervisorError {
     Bundle(#[from] SpecError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Isolation(#[from] IsolationError),
     #[error("{0}")]
     Engine(EngineError),
     #[error("no /proc entry for the supervisor itself")]
@@ -58,6 +61,9 @@ pub struct Guest<'a> {
     /// The guest's console: its slave is the guest's stdio.
     pub console: &'a Console,
     pub plan: &'a LaunchPlan,
+    /// An unprivileged guest's isolation (`None`: privileged); the engine delegates its
+    /// cgroups before each boot.
+    pub isolation: Option<&'a Isolation>,
 }
 
 /// How a guest ended.
@@ -123,6 +129,12 @@ pub fn run(opts: &Opts, engine_for: impl FnOnce(&LaunchPlan) -> Box<dyn Engine>)
             let _ = writeln!(out, "error {}", e.to_string().replace('\n', " "));
         }
     }
+    // Never remove the state directory with the guest's root still mounted in it.
+    if let Ok(Some(isolation)) = Isolation::read(&paths)
+        && let Err(e) = isolation.leave_supervisor()
+    {
+        tracing::warn!(instance = %opts.name, "unmount the idmapped root: {e}");
+    }
     cleanup(&paths, engine.as_deref_mut());
     tracing::info!(instance = %opts.name, "supervisor exits");
     i32::from(result.is_err())
@@ -154,9 +166,17 @@ fn supervise(
     let me = Proc::of(std::process::id() as i32).ok_or(SupervisorError::NoProc)?;
     Paths::write_proc(&paths.shim_pid(), me)?;
     nix::sys::prctl::set_child_subreaper(true)?;
+    let isolation = Isolation::read(paths)?;
+    if let Some(isolation) = &isolation {
+        isolation.enter_supervisor()?;
+        tracing::info!(instance = %paths.name, start = isolation.start, root = %isolation.root.display(), "idmapped root mounted");
+    }
     engine.prepare().map_err(SupervisorError::Engine)?;
     let layout = Layout::detect()?;
     let console = Console::open()?;
+    if let Some(isolation) = &isolation {
+        isolation.own_console(&console.slave_path)?;
+    }
     if let Some(bundle) = &plan.bundle {
         spec::set_console_source(bundle, &console.slave_path)?;
     }
@@ -166,6 +186,7 @@ fn supervise(
         layout: &layout,
         console: &console,
         plan,
+        isolation: isolation.as_ref(),
     };
     loop {
         let init = engine.start(&guest).map_err(SupervisorError::Engine)?;
