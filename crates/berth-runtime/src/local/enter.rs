@@ -77,6 +77,8 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
         let file = File::open(&path).map_err(|e| EnterError::Failed(format!("{path}: {e}")))?;
         fds.push((file, *flag));
     }
+    // An unprivileged guest's namespaces belong to its user namespace: join it first.
+    super::unpriv_tool::join_userns(init.pid).map_err(|e| EnterError::Failed(e.to_string()))?;
     for (file, flag) in &fds {
         setns(file.as_fd(), *flag).map_err(failed("setns"))?;
     }

@@ -31,6 +31,7 @@ pub mod supervisor;
 pub mod terminal;
 pub mod tool_engine;
 pub mod tools;
+pub mod unpriv_tool;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -1,0 +1,326 @@
+//! Harness for unprivileged guests on the host-tool backends: a rootfs copy of the cached
+//! debian/12 image in a directory the guest's ids can traverse, an id range of the test's own,
+//! a private lxcfs, and berthd's part (the guest's user namespace and a network namespace it
+//! owns, bound on files). Everything is removed on drop, even when a test fails.
+
+#![allow(dead_code, reason = "each test binary uses part of the harness")]
+
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use berth_isolation::{PrivateProc, UserNamespace, nsfile};
+use berth_runtime::{ContainerSpec, ExecResult, ExecSpec, GuestSecurity, Runtime, RuntimeStatus};
+use berth_types::{IdRange, Limits};
+
+use crate::common;
+
+/// A range of this test process's own (ranges of concurrent test runs differ by pid).
+pub fn test_range(n: u32) -> IdRange {
+    let slot = (std::process::id() % 1000) * 4 + n;
+    IdRange::new(0x4000_0000 + slot * 65_536).expect("aligned range")
+}
+
+/// A directory with the guest's rootfs copy (`rootfs`), 0711 so the guest's ids reach it.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+    pub rootfs: PathBuf,
+}
+
+impl Workdir {
+    pub async fn new(name: &str) -> Workdir {
+        let image = common::image_rootfs().await;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-{name}-"))
+            .tempdir_in("/var/tmp")
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+            .expect("chmod");
+        let rootfs = dir.path().join("rootfs");
+        let copy = Command::new("cp")
+            .args(["-a", "--reflink=auto"])
+            .arg(&image)
+            .arg(&rootfs)
+            .status()
+            .expect("run cp");
+        assert!(copy.success(), "copying the rootfs failed");
+        std::fs::write(rootfs.join("etc/hostname"), format!("{name}\n")).expect("hostname");
+        Workdir { dir, rootfs }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A private lxcfs mounted under `dir/mnt`; stopped and unmounted on drop.
+pub struct TestLxcfs {
+    pub mount: PathBuf,
+    child: Child,
+}
+
+impl TestLxcfs {
+    pub fn start(dir: &Path) -> Option<TestLxcfs> {
+        let mount = dir.join("lxcfs-mnt");
+        std::fs::create_dir_all(&mount).ok()?;
+        let mut child = Command::new("lxcfs")
+            .args(["-f", "--enable-cfs", "--enable-loadavg", "-p"])
+            .arg(dir.join("lxcfs.pid"))
+            .arg(&mount)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(mount.join("proc/meminfo")).is_err() {
+            if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The guests' ids must reach the files.
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711));
+        Some(TestLxcfs { mount, child })
+    }
+}
+
+impl Drop for TestLxcfs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// berthd's part: the guest's user namespace and a network namespace it owns, on files.
+pub struct Namespaces {
+    pub userns: PathBuf,
+    pub netns: PathBuf,
+}
+
+impl Namespaces {
+    pub fn make(range: IdRange, dir: &Path) -> Namespaces {
+        let proc = PrivateProc::new().expect("private procfs");
+        let (userns, netns) = UserNamespace::with_network(range, &proc).expect("namespaces");
+        let this = Namespaces {
+            userns: dir.join("userns"),
+            netns: dir.join("netns"),
+        };
+        nsfile::bind(userns.fd(), &this.userns).expect("bind userns");
+        nsfile::bind(netns.as_fd(), &this.netns).expect("bind netns");
+        this
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for f in [&self.netns, &self.userns] {
+            if let Err(e) = nsfile::release(f) {
+                eprintln!("release {}: {e}", f.display());
+            }
+        }
+    }
+}
+
+pub fn spec(
+    work: &Workdir,
+    name: &berth_types::InstanceName,
+    security: GuestSecurity,
+) -> ContainerSpec {
+    ContainerSpec {
+        name: name.clone(),
+        rootfs: work.rootfs.clone(),
+        hostname: name.to_string(),
+        limits: Limits {
+            cpu: Some(1.0),
+            memory: Some(512 << 20),
+            disk: None,
+            processes: Some(2000),
+        },
+        state_dir: work.path().join("state"),
+        netns: None,
+        security,
+    }
+}
+
+pub async fn exec(
+    rt: &impl Runtime,
+    name: &berth_types::InstanceName,
+    script: &str,
+) -> (i32, String, String) {
+    let spec = ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        env: Default::default(),
+        cwd: None,
+        stdin: None,
+        timeout: Duration::from_secs(120),
+        output_cap: 1 << 20,
+    };
+    match rt.exec(name, &spec).await {
+        Ok(ExecResult {
+            exit_code,
+            stdout,
+            stderr,
+            ..
+        }) => (
+            exit_code,
+            String::from_utf8_lossy(&stdout).trim().to_owned(),
+            String::from_utf8_lossy(&stderr).trim().to_owned(),
+        ),
+        Err(e) => (-1, String::new(), e.to_string()),
+    }
+}
+
+/// `systemctl is-system-running --wait`, retried while systemd's bus is not up.
+pub async fn wait_booted(rt: &impl Runtime, name: &berth_types::InstanceName) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, state, err) = exec(rt, name, "systemctl is-system-running --wait").await;
+        if !matches!(state.as_str(), "offline" | "" | "starting" | "initializing")
+            || Instant::now() > deadline
+        {
+            return state;
+        }
+        eprintln!("{name}: not up yet ({state:?} {err:?})");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+pub async fn init_pid(rt: &impl Runtime, name: &berth_types::InstanceName) -> Option<i32> {
+    match rt.status(name).await {
+        Ok(RuntimeStatus::Running { pid }) => Some(pid),
+        _ => None,
+    }
+}
+
+/// The host uid of a host process.
+pub fn host_uid(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The checks every unprivileged guest passes, whatever its backend.
+pub async fn check_unprivileged(rt: &impl Runtime, spec: &ContainerSpec, label: &str) {
+    let name = &spec.name;
+    let range = spec.security.idmap.expect("an unprivileged spec");
+    let start = range.start();
+    let state = wait_booted(rt, name).await;
+    let (_, failed, _) = exec(rt, name, "systemctl --failed --no-legend --plain").await;
+    eprintln!("{label}: systemd {state:?}, failed units: {failed:?}");
+    assert!(
+        state == "running" || state == "degraded",
+        "{label}: systemd {state:?}"
+    );
+    let (_, map, _) = exec(rt, name, "cat /proc/self/uid_map").await;
+    let map: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(
+        map,
+        ["0", &start.to_string(), "65536"],
+        "{label}: exec's uid_map"
+    );
+    let pid = init_pid(rt, name).await.expect("running");
+    assert_eq!(host_uid(pid), Some(start), "{label}: init's host uid");
+
+    let host_core = std::fs::read_to_string("/proc/sys/kernel/core_pattern").expect("host");
+    let host_rl = std::fs::read_to_string("/proc/sys/kernel/printk_ratelimit").expect("host");
+    let (code, _, err) = exec(rt, name, "echo '|/tmp/x' > /proc/sys/kernel/core_pattern").await;
+    assert_ne!(code, 0, "{label}: wrote core_pattern through /proc ({err})");
+    let (code, out, err) = exec(
+        rt,
+        name,
+        "mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo mounted; \
+         echo '|/tmp/x' > /tmp/p/sys/kernel/core_pattern && echo core; \
+         echo 1 > /tmp/p/sys/kernel/printk_ratelimit && echo ratelimit; umount /tmp/p; true",
+    )
+    .await;
+    eprintln!("{label}: fresh procfs inside: {code} {out:?} {err:?}");
+    assert!(
+        !out.contains("core") && !out.contains("ratelimit"),
+        "{label}: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").expect("host"),
+        host_core
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/printk_ratelimit").expect("host"),
+        host_rl
+    );
+    let (code, out, err) = exec(rt, name, "dmesg | head -3").await;
+    let (code2, _, _) = exec(rt, name, "dmesg >/dev/null").await;
+    eprintln!("{label}: dmesg {code} {out:?} {err:?}");
+    assert_ne!(code2, 0, "{label}: dmesg read the host's kernel log");
+
+    let (code, _, err) = exec(
+        rt,
+        name,
+        "touch /root/made-by-guest && chown 0:0 /root/made-by-guest",
+    )
+    .await;
+    assert_eq!(code, 0, "{label}: {err}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(spec.rootfs.join("root/made-by-guest")).expect("made");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "{label}: guest ids on disk"
+    );
+}
+
+/// lxcfs' view: the memory limit in `free`, one CPU for a 1-CPU quota, the guest's uptime.
+pub async fn check_lxcfs(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) {
+    let (_, free, _) = exec(rt, name, "free -m | awk '/^Mem:/ {print $2}'").await;
+    let (_, cpus, _) = exec(
+        rt,
+        name,
+        "grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online",
+    )
+    .await;
+    let (_, nproc, _) = exec(rt, name, "nproc").await;
+    let (_, up, _) = exec(rt, name, "cut -d. -f1 /proc/uptime").await;
+    eprintln!(
+        "{label}: free -m total {free}, cpuinfo/online {cpus:?}, nproc {nproc}, uptime {up} s"
+    );
+    assert_eq!(free, "512", "{label}: free -m");
+    assert_eq!(
+        cpus.lines().collect::<Vec<_>>(),
+        ["1", "0"],
+        "{label}: CPUs"
+    );
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .expect("uptime")
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("host uptime");
+    let up: f64 = up.parse().expect("guest uptime");
+    assert!(
+        up < host_up - 1.0 && up < 900.0,
+        "{label}: uptime {up} s (host {host_up})"
+    );
+}
+
+/// `systemctl reboot` inside; returns once a new init runs and has booted.
+pub async fn reboot(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) -> String {
+    let before = init_pid(rt, name).await.expect("running");
+    let _ = exec(rt, name, "systemctl reboot").await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        match init_pid(rt, name).await {
+            Some(pid) if pid != before => break,
+            _ if Instant::now() > deadline => panic!("{label}: no new init after reboot"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    wait_booted(rt, name).await
+}
