@@ -80,6 +80,10 @@ async fn an_unprivileged_lxc_guest_boots_in_its_own_range() {
             code, 0,
             "lxc: CAP_NET_ADMIN in its own network namespace: {err}"
         );
+        // Without nesting the deny list keeps it from making user namespaces.
+        let (code, _, err) = unpriv::exec(&rt, &name, "unshare -U true").await;
+        assert_ne!(code, 0, "lxc: unshare -U without nesting");
+        eprintln!("lxc: unshare -U: {err}");
         unpriv::check_lxcfs(&rt, &name, "lxc").await;
         let state = unpriv::reboot(&rt, &name, "lxc").await;
         eprintln!("lxc: after reboot {state:?}");

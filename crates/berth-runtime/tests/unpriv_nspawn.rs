@@ -48,13 +48,20 @@ async fn an_unprivileged_nspawn_guest_boots_in_its_own_range() {
             nesting: false,
             lxcfs: lxcfs.as_ref().map(|l| l.mount.clone()),
         };
-        let spec = unpriv::spec(&work, &name, security);
+        let bridge = unpriv::TestBridge::make(name.as_str());
+        bridge.configure_guest(&work.rootfs);
+        let mut spec = unpriv::spec(&work, &name, security);
+        // berthd's netns: nspawn makes its own, and takes the veth's name and bridge.
+        spec.netns = Some(work.path().join("netns-unused"));
         let rt = NspawnRuntime::new(common::config(&work.path().join("runtime")));
         let _removed = Removed(&rt, name.clone());
         let t0 = std::time::Instant::now();
         rt.start(&spec).await.expect("start");
         eprintln!("nspawn: started in {:?}", t0.elapsed());
         unpriv::check_unprivileged(&rt, &spec, "nspawn").await;
+        let ping = format!("ping -c1 -W10 {}.1", bridge.subnet);
+        let (code, out, err) = unpriv::exec(&rt, &name, &ping).await;
+        assert_eq!(code, 0, "nspawn: eth0 reaches the bridge: {out} {err}");
         unpriv::check_lxcfs(&rt, &name, "nspawn").await;
         let state = unpriv::reboot(&rt, &name, "nspawn").await;
         eprintln!("nspawn: after reboot {state:?}");
@@ -67,6 +74,8 @@ async fn an_unprivileged_nspawn_guest_boots_in_its_own_range() {
             map.contains(&unpriv::test_range(0).start().to_string()),
             "{map}"
         );
+        let (code, out, err) = unpriv::exec(&rt, &name, &ping).await;
+        assert_eq!(code, 0, "nspawn: eth0 re-plugged after reboot: {out} {err}");
         unpriv::check_lxcfs(&rt, &name, "nspawn after reboot").await;
         rt.stop(&name, std::time::Duration::from_secs(60))
             .await

@@ -228,6 +228,12 @@ pub async fn check_unprivileged(rt: &impl Runtime, spec: &ContainerSpec, label: 
         ["0", &start.to_string(), "65536"],
         "{label}: exec's uid_map"
     );
+    let (_, seccomp, _) = exec(rt, name, "grep ^Seccomp: /proc/1/status /proc/self/status").await;
+    assert_eq!(
+        seccomp.matches("\t2").count(),
+        2,
+        "{label}: seccomp filters: {seccomp}"
+    );
     let pid = init_pid(rt, name).await.expect("running");
     assert_eq!(host_uid(pid), Some(start), "{label}: init's host uid");
 
@@ -323,4 +329,77 @@ pub async fn reboot(rt: &impl Runtime, name: &berth_types::InstanceName, label: 
         }
     }
     wait_booted(rt, name).await
+}
+
+/// A bridge of the test's own with berthd's kind of veth on it (the host end named as berthd
+/// names the guest's, the other end left on the host): what the network layer would have
+/// made before start. Both go on drop.
+pub struct TestBridge {
+    pub name: String,
+    pub subnet: String,
+    veth: String,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+impl TestBridge {
+    pub fn make(guest: &str) -> TestBridge {
+        let n = std::process::id() % 250;
+        let this = TestBridge {
+            name: format!("bu{}", std::process::id()),
+            subnet: format!("10.251.{n}"),
+            veth: berth_net::host_veth_name(guest),
+        };
+        let peer = format!("pu{}", std::process::id());
+        for args in [
+            vec!["link", "add", &this.name, "type", "bridge"],
+            vec![
+                "addr",
+                "add",
+                &format!("{}.1/24", this.subnet),
+                "dev",
+                &this.name,
+            ],
+            vec!["link", "set", &this.name, "up"],
+            vec![
+                "link", "add", &this.veth, "type", "veth", "peer", "name", &peer,
+            ],
+            vec!["link", "set", &this.veth, "master", &this.name, "up"],
+        ] {
+            ip(&args).expect("test bridge");
+        }
+        this
+    }
+
+    /// The guest's networkd file for eth0 (what berth-guestfs writes).
+    pub fn configure_guest(&self, rootfs: &Path) {
+        let dir = rootfs.join("etc/systemd/network");
+        std::fs::create_dir_all(&dir).expect("network dir");
+        let text = format!(
+            "[Match]\nName=eth0\n\n[Network]\nAddress={}.2/24\nGateway={}.1\n",
+            self.subnet, self.subnet
+        );
+        std::fs::write(dir.join("10-berth-eth0.network"), text).expect("network file");
+    }
+}
+
+impl Drop for TestBridge {
+    fn drop(&mut self) {
+        let _ = ip(&["link", "del", &self.veth]);
+        if let Err(e) = ip(&["link", "del", &self.name]) {
+            eprintln!("{e}");
+        }
+    }
 }
