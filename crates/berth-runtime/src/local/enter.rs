@@ -78,7 +78,8 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
         fds.push((file, *flag));
     }
     // An unprivileged guest's namespaces belong to its user namespace: join it first.
-    super::unpriv_tool::join_userns(init.pid).map_err(|e| EnterError::Failed(e.to_string()))?;
+    let unprivileged =
+        super::unpriv_tool::join_userns(init.pid).map_err(|e| EnterError::Failed(e.to_string()))?;
     for (file, flag) in &fds {
         setns(file.as_fd(), *flag).map_err(failed("setns"))?;
     }
@@ -112,7 +113,7 @@ fn enter(opts: &Opts, status: &mut File) -> Result<i32, EnterError> {
             let _ = nix::unistd::setsid();
             let outcome = std::env::set_current_dir(&cwd)
                 .map_err(|e| format!("cwd {cwd}: {e}"))
-                .and_then(|()| deny_syscalls())
+                .and_then(|()| deny_syscalls(unprivileged))
                 .and_then(|()| limit_capabilities(bounding))
                 .and_then(|()| {
                     nix::unistd::execve(&exe, &argv, &envp)
@@ -205,10 +206,15 @@ fn limit_capabilities(bounding: u64) -> Result<(), String> {
 }
 
 /// Loads the builtin backend's syscall deny list (module loading, kexec,
-/// open_by_handle_at) before capabilities are dropped, as every guest process has it there.
-fn deny_syscalls() -> Result<(), String> {
+/// open_by_handle_at; an unprivileged guest's tier too) before capabilities are dropped, as
+/// every guest process has it there.
+fn deny_syscalls(unprivileged: bool) -> Result<(), String> {
+    let rules = match unprivileged {
+        true => super::unpriv_tool::exec_seccomp(),
+        false => super::security::seccomp(),
+    };
     let filter: oci_spec::runtime::LinuxSeccomp =
-        serde_json::from_value(super::security::seccomp()).map_err(|e| e.to_string())?;
+        serde_json::from_value(rules).map_err(|e| e.to_string())?;
     libcontainer::seccomp::initialize_seccomp(&filter)
         .map(|_| ())
         .map_err(|e| format!("seccomp: {e}"))

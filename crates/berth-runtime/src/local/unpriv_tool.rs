@@ -10,7 +10,7 @@
 //!
 //! The launcher writes an [`UnprivTool`] next to `launch.json` (`unpriv-tool.json`); the tool
 //! engine calls [`before_start`] and [`after_start`], which do nothing without that file (a
-//! privileged guest). Also [`join_userns`], for `berthd shim enter`.
+//! privileged guest). Also [`join_userns`] and [`exec_seccomp`], for `berthd shim enter`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -210,6 +210,14 @@ pub fn join_userns(pid: i32) -> Result<bool, UnprivToolError> {
     nix::unistd::setresgid(root_g, root_g, root_g).map_err(|e| err("setresgid 0", &e))?;
     nix::unistd::setresuid(root_u, root_u, root_u).map_err(|e| err("setresuid 0", &e))?;
     Ok(true)
+}
+
+/// The deny list of a command run in an unprivileged guest: the unprivileged tier (keyrings,
+/// bpf, …). Its nesting tier is left out: the enter helper does not know whether the guest
+/// may nest, and an nspawn guest cannot be kept from making user namespaces anyway.
+pub fn exec_seccomp() -> serde_json::Value {
+    use berth_isolation::hardening::{denied, render};
+    render::oci(&denied(false, true))
 }
 
 #[cfg(test)]

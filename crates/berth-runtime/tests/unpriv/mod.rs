@@ -316,6 +316,33 @@ pub async fn check_lxcfs(rt: &impl Runtime, name: &berth_types::InstanceName, la
     );
 }
 
+/// Freezing stops the guest (status frozen) and thawing lets it run commands again.
+pub async fn check_freeze(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) {
+    rt.freeze(name).await.expect("freeze");
+    assert!(
+        matches!(rt.status(name).await, Ok(RuntimeStatus::Frozen { .. })),
+        "{label}: not frozen"
+    );
+    rt.thaw(name).await.expect("thaw");
+    let (code, _, _) = exec(rt, name, "true").await;
+    assert_eq!(code, 0, "{label}: after thaw");
+}
+
+/// A live memory limit change shows in `free` at once (lxcfs reads the cgroup).
+pub async fn check_live_limit(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) {
+    let limits = Limits {
+        cpu: Some(1.0),
+        memory: Some(384 << 20),
+        disk: None,
+        processes: Some(2000),
+    };
+    rt.update_limits(name, &limits)
+        .await
+        .expect("update limits");
+    let (_, free, _) = exec(rt, name, "free -m | awk '/^Mem:/ {print $2}'").await;
+    assert_eq!(free, "384", "{label}: free -m after the limit changed");
+}
+
 /// `systemctl reboot` inside; returns once a new init runs and has booted.
 pub async fn reboot(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) -> String {
     let before = init_pid(rt, name).await.expect("running");
