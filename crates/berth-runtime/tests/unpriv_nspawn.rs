@@ -37,6 +37,7 @@ async fn an_unprivileged_nspawn_guest_boots_in_its_own_range() {
         eprintln!("skipped: {e}");
         return;
     }
+    unpriv::check_read_only_proc();
     common::bounded(900, async {
         let name = common::unique_name();
         let work = unpriv::Workdir::new(name.as_str()).await;
@@ -84,4 +85,11 @@ async fn an_unprivileged_nspawn_guest_boots_in_its_own_range() {
             .expect("stop");
     })
     .await;
+}
+
+/// The same guest where the host's `/proc` is read-only (the CI machines').
+#[test]
+fn the_same_with_a_read_only_host_proc() {
+    require_host!();
+    unpriv::rerun_with_read_only_proc("an_unprivileged_nspawn_guest_boots_in_its_own_range");
 }

@@ -99,24 +99,7 @@ impl IdmappedRoot {
                 let target = target as *const libc::c_char;
                 let fail = || Err(std::io::Error::last_os_error());
                 let none = std::ptr::null::<libc::c_char>();
-                if libc::unshare(libc::CLONE_NEWNS) < 0
-                    || libc::mount(
-                        none,
-                        c"/".as_ptr(),
-                        none,
-                        libc::MS_REC | libc::MS_SLAVE,
-                        std::ptr::null(),
-                    ) < 0
-                    || libc::mount(
-                        c"proc".as_ptr(),
-                        c"/proc".as_ptr(),
-                        c"proc".as_ptr(),
-                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                        std::ptr::null(),
-                    ) < 0
-                {
-                    return fail();
-                }
+                private_proc()?;
                 let moved = libc::syscall(
                     libc::SYS_move_mount,
                     tree,
@@ -134,6 +117,49 @@ impl IdmappedRoot {
             });
         }
     }
+}
+
+/// Makes `cmd` (`lxc-attach`: it writes a helper's `uid_map` and attaches through it) run in
+/// a mount namespace of its own with a fresh `/proc`, so a read-only host `/proc` does not
+/// matter.
+pub fn with_fresh_proc(cmd: &mut tokio::process::Command) {
+    // SAFETY: between fork and exec only raw system calls run (unshare, mount), which are
+    // async-signal-safe; nothing allocates.
+    unsafe { cmd.pre_exec(private_proc) };
+}
+
+/// `unshare(CLONE_NEWNS)`, `/` a slave of the host's mounts, a procfs of our own on `/proc`.
+/// Only async-signal-safe system calls: fit for a forked child of a threaded process.
+fn private_proc() -> std::io::Result<()> {
+    let none = std::ptr::null::<libc::c_char>();
+    // SAFETY: plain system calls on static C strings and null pointers the kernel accepts.
+    let failed = unsafe {
+        libc::unshare(libc::CLONE_NEWNS) < 0
+            || libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_SLAVE,
+                std::ptr::null(),
+            ) < 0
+            || libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) < 0
+    };
+    if failed {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether the guest whose LXC config is `config` runs in a user namespace.
+pub fn is_unprivileged(config: &Path) -> bool {
+    std::fs::read_to_string(config)
+        .is_ok_and(|text| text.lines().any(|l| l.starts_with("lxc.idmap")))
 }
 
 #[cfg(test)]

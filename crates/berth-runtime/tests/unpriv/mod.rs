@@ -430,3 +430,40 @@ impl Drop for TestBridge {
         }
     }
 }
+
+/// Set in a re-run of a test under a read-only `/proc`.
+const RO_PROC: &str = "BERTH_TEST_READ_ONLY_PROC";
+
+/// Runs `test` of this test binary again in a mount namespace of its own whose `/proc` is
+/// read-only, as on the CI machines (where berthd never has a writable `/proc`).
+pub fn rerun_with_read_only_proc(test: &str) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let status = Command::new("unshare")
+        .args(["-m", "--propagation", "slave", "sh", "-c"])
+        .arg("mount -o remount,bind,ro /proc && exec \"$0\" \"$@\"")
+        .arg(&exe)
+        .args(["--exact", test, "--test-threads=1", "--nocapture"])
+        .env(RO_PROC, "1")
+        .status()
+        .expect("run unshare");
+    assert!(status.success(), "{test} with a read-only /proc: {status}");
+}
+
+/// In a re-run: `/proc` really is read-only here.
+pub fn check_read_only_proc() {
+    if std::env::var_os(RO_PROC).is_none() {
+        return;
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let proc = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/proc"))
+        .expect("a /proc mount");
+    assert!(
+        proc.split_whitespace()
+            .nth(5)
+            .is_some_and(|o| o.split(',').any(|f| f == "ro")),
+        "/proc is not read-only: {proc}"
+    );
+    eprintln!("running with a read-only /proc");
+}
