@@ -100,6 +100,7 @@ async fn an_unprivileged_lxc_guest_boots_in_its_own_range() {
             "root-owned files after reboot: {map}"
         );
         unpriv::check_lxcfs(&rt, &name, "lxc after reboot").await;
+        unpriv::check_terminal(&rt, &name, range, "lxc").await;
         unpriv::check_live_limit(&rt, &name, "lxc").await;
         unpriv::check_freeze(&rt, &name, "lxc").await;
         rt.stop(&name, std::time::Duration::from_secs(60))

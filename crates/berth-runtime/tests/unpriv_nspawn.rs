@@ -78,6 +78,7 @@ async fn an_unprivileged_nspawn_guest_boots_in_its_own_range() {
         let (code, out, err) = unpriv::exec(&rt, &name, &ping).await;
         assert_eq!(code, 0, "nspawn: eth0 re-plugged after reboot: {out} {err}");
         unpriv::check_lxcfs(&rt, &name, "nspawn after reboot").await;
+        unpriv::check_terminal(&rt, &name, unpriv::test_range(0), "nspawn").await;
         unpriv::check_live_limit(&rt, &name, "nspawn").await;
         unpriv::check_freeze(&rt, &name, "nspawn").await;
         rt.stop(&name, std::time::Duration::from_secs(60))

@@ -467,3 +467,52 @@ pub fn check_read_only_proc() {
     );
     eprintln!("running with a read-only /proc");
 }
+
+/// A shell on a terminal (`berth exec -t`, `berth console --shell`) runs as the guest's root
+/// in its user namespace, on a tty.
+pub async fn check_terminal(
+    rt: &impl Runtime,
+    name: &berth_types::InstanceName,
+    range: IdRange,
+    label: &str,
+) {
+    use tokio::io::AsyncReadExt;
+    let spec = berth_runtime::TerminalSpec {
+        argv: [
+            "sh",
+            "-c",
+            "echo uid=$(id -u); cat /proc/self/uid_map; tty; exit 3",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        env: Vec::new(),
+        cwd: None,
+        rows: 24,
+        cols: 80,
+    };
+    let mut session = rt.open_terminal(name, &spec).await.expect("terminal");
+    let mut text = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match session.output.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+            if String::from_utf8_lossy(&text).contains("/dev/pts/") {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(60), read).await;
+    let code = tokio::time::timeout(Duration::from_secs(60), session.exit).await;
+    let text = String::from_utf8_lossy(&text).replace('\r', "");
+    eprintln!("{label}: terminal said {text:?}, exit {code:?}");
+    assert!(text.contains("uid=0"), "{label}: {text}");
+    assert!(
+        text.contains(&range.start().to_string()),
+        "{label}: not in the guest's user namespace: {text}"
+    );
+    assert!(text.contains("/dev/pts/"), "{label}: no tty: {text}");
+    assert!(matches!(code, Ok(Ok(3))), "{label}: exit {code:?}");
+}
