@@ -126,6 +126,8 @@ pub async fn check_unprivileged(rt: &impl Runtime, spec: &ContainerSpec, label: 
     eprintln!("{label}: dmesg {code} {out:?} {err:?}");
     assert_ne!(code2, 0, "{label}: dmesg read the host's kernel log");
 
+    check_escapes(rt, name, label).await;
+
     let (code, _, err) = exec(
         rt,
         name,
@@ -264,4 +266,56 @@ pub async fn check_terminal(
     );
     assert!(text.contains("/dev/pts/"), "{label}: no tty: {text}");
     assert!(matches!(code, Ok(Ok(3))), "{label}: exit {code:?}");
+}
+
+/// A known escape list, each refused, with the host's values compared before and after.
+async fn check_escapes(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) {
+    let host_files = [
+        "/sys/kernel/uevent_helper",
+        "/proc/sys/kernel/core_pattern",
+        "/proc/sys/vm/drop_caches",
+    ];
+    let before: Vec<String> = host_files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let attempts = [
+        // Made inside the guest's own mount namespace, the read-only bind is not locked and
+        // may be remounted; the files stay the host root's.
+        (
+            "remount /proc/sys rw",
+            "mount -o remount,rw /proc/sys; echo '|/tmp/x' > /proc/sys/kernel/core_pattern",
+        ),
+        ("write /sys", "echo /tmp/x > /sys/kernel/uevent_helper"),
+        (
+            "drop the host's caches",
+            "echo 3 > /proc/sys/vm/drop_caches",
+        ),
+        (
+            "a block device node",
+            "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda",
+        ),
+        ("/dev/mem", "mknod /tmp/mem c 1 1 && head -c1 /tmp/mem"),
+        (
+            "cgroup release_agent",
+            "mkdir -p /tmp/cg && mount -t cgroup -o memory cgroup /tmp/cg && \
+             echo /tmp/x > /tmp/cg/release_agent",
+        ),
+    ];
+    for (what, script) in attempts {
+        let (code, out, err) = exec(rt, name, script).await;
+        eprintln!("{label}: {what}: exit {code} {out:?} {err:?}");
+        assert_ne!(code, 0, "{label}: {what} succeeded");
+    }
+    let _ = exec(
+        rt,
+        name,
+        "umount /tmp/cg 2>/dev/null; rm -f /tmp/sda /tmp/mem",
+    )
+    .await;
+    let after: Vec<String> = host_files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    assert_eq!(before, after, "{label}: the host's values changed");
 }
