@@ -112,7 +112,26 @@ pub fn before_start(paths: &Paths) -> Result<(), UnprivToolError> {
     if plan.fresh_proc && !PRIVATE_NS.swap(true, Ordering::SeqCst) {
         private_mount_namespace_with_proc().map_err(UnprivToolError::Namespace)?;
     }
+    if let Some(plug) = &plan.plug {
+        wait_veth_gone(&plug.veth);
+    }
     Ok(())
+}
+
+/// After a reboot the last boot's veth goes with its network namespace, which the kernel
+/// tears down in the background; the tool cannot make one of the same name before. Waits a
+/// while, then deletes a leftover.
+fn wait_veth_gone(veth: &str) {
+    let dir = Path::new("/sys/class/net").join(veth);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while dir.exists() {
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(%veth, "the last boot's veth is still there: deleting it");
+            let _ = Command::new("ip").args(["link", "del", veth]).output();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// After each start, once the guest's init (host pid `init`) runs.
