@@ -32,6 +32,7 @@ pub mod supervisor;
 pub mod terminal;
 pub mod tool_engine;
 pub mod tools;
+pub mod unpriv_tool;
 pub mod userns_spec;
 
 use std::ffi::OsString;

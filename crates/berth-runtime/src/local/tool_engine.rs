@@ -67,9 +67,16 @@ impl Engine for ToolEngine {
 
     fn start(&mut self, guest: &Guest<'_>) -> Result<Proc, EngineError> {
         let name = &guest.paths.name;
+        super::unpriv_tool::before_start(guest.paths)?;
         let mut child = spawn_tool(&self.plan, guest.layout, name, guest.console)?;
         let program = self.plan.argv.first().map_or("", String::as_str);
-        match wait_init(&mut child, guest.layout, name, program) {
+        let started = wait_init(&mut child, guest.layout, name, program)
+            .map_err(EngineError::from)
+            .and_then(|init| {
+                super::unpriv_tool::after_start(guest.paths, init.pid)?;
+                Ok(init)
+            });
+        match started {
             Ok(init) => {
                 self.child = Some(child);
                 Ok(init)
@@ -77,7 +84,7 @@ impl Engine for ToolEngine {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(e.into())
+                Err(e)
             }
         }
     }

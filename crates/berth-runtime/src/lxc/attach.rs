@@ -34,11 +34,15 @@ impl LxcRuntime {
         }
         args.extend(argv.iter().cloned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        Ok(tools::command(
+        let mut cmd = tools::command(
             &Self::program("lxc-attach")?,
             &self.lxcpath,
             name.as_str(),
             &refs,
-        ))
+        );
+        if super::unpriv::is_unprivileged(&self.dir(name).join("config")) {
+            super::unpriv::with_fresh_proc(&mut cmd);
+        }
+        Ok(cmd)
     }
 }

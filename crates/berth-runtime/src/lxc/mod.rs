@@ -8,6 +8,7 @@
 mod attach;
 mod config;
 mod info;
+mod unpriv;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -137,20 +138,38 @@ impl Runtime for LxcRuntime {
             std::fs::create_dir_all(d)
                 .map_err(|e| failed(name, "start", format!("{}: {e}", d.display())))?;
         }
-        let text = config::generate(spec, &layout, Path::new(config::COMMON_CONF));
+        let mut text = config::generate(spec, &layout, Path::new(config::COMMON_CONF));
+        let root = match spec.security.idmap {
+            Some(range) => {
+                let seccomp = dir.join("seccomp");
+                std::fs::write(&seccomp, unpriv::seccomp_policy(spec.security.nesting))
+                    .map_err(|e| failed(name, "start", format!("{}: {e}", seccomp.display())))?;
+                let target = dir.join("rootfs");
+                text.push_str(&unpriv::config(spec, range, &target, &seccomp));
+                let root = unpriv::IdmappedRoot::prepare(&spec.rootfs, target, range)
+                    .map_err(|e| failed(name, "start", e))?;
+                Some(root)
+            }
+            None => None,
+        };
         let path = dir.join("config");
         std::fs::write(&path, text)
             .map_err(|e| failed(name, "start", format!("{}: {e}", path.display())))?;
         let log = spec.state_dir.join("lxc.log");
         let log_arg = log.display().to_string();
-        let out = self
-            .run_any(
-                name,
-                "start",
-                "lxc-start",
-                &["-d", "-o", &log_arg, "-l", "INFO"],
-            )
-            .await?;
+        let mut cmd = tools::command(
+            &Self::program("lxc-start")?,
+            &self.lxcpath,
+            name.as_str(),
+            &["-d", "-o", &log_arg, "-l", "INFO"],
+        );
+        if let Some(root) = &root {
+            root.apply(&mut cmd);
+        }
+        let out = tools::collect(cmd, None, TOOL_OUTPUT, TOOL_TIMEOUT)
+            .await
+            .map_err(|e| failed(name, "start", e))?;
+        drop(root);
         if out.exit_code != 0 {
             let why = log_tail(&log);
             return Err(failed(

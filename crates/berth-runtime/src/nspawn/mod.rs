@@ -4,6 +4,9 @@
 //! (`--register=no --keep-unit`). nspawn runs inside the network namespace berthd prepared
 //! (the supervisor joins it), so the guest's eth0 sits on Berth's bridge with Berth's address.
 
+mod unpriv;
+
+use crate::local::unpriv_tool::{Plug, UnprivTool};
 use crate::local::{
     EnginePlan, Launch, LaunchPlan, Launcher, LocalConfig, LocalRuntime, PlanError, ToolPlan, probe,
 };
@@ -25,8 +28,8 @@ impl NspawnRuntime {
 #[derive(Debug, Clone, Copy)]
 pub struct NspawnLauncher;
 
-/// The `systemd-nspawn` command line for `launch`.
-fn argv(program: &str, launch: &Launch<'_>) -> Vec<String> {
+/// The `systemd-nspawn` command line for `launch` (`plug`: an unprivileged guest's veth).
+fn argv(program: &str, launch: &Launch<'_>, plug: Option<&Plug>) -> Vec<String> {
     let spec = launch.spec;
     let mut argv: Vec<String> = [
         program,
@@ -44,10 +47,19 @@ fn argv(program: &str, launch: &Launch<'_>) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    argv.push(format!("--directory={}", launch.rootfs.display()));
+    // An unprivileged guest's root is mapped by nspawn itself: the unmapped tree.
+    let rootfs = match spec.security.idmap {
+        Some(_) => &spec.rootfs,
+        None => &launch.rootfs,
+    };
+    argv.push(format!("--directory={}", rootfs.display()));
     argv.push(format!("--machine={}", spec.name));
     argv.push(format!("--hostname={}", spec.hostname));
     argv.push("--setenv=container=systemd-nspawn".to_owned());
+    if let Some(range) = spec.security.idmap {
+        argv.extend(unpriv::args(range, spec.security.nesting, plug));
+        return argv;
+    }
     match &spec.netns {
         // The supervisor runs nspawn inside the prepared namespace (`LaunchPlan::netns`), so
         // the guest's /sys shows its own interfaces (with --network-namespace-path nspawn
@@ -68,19 +80,40 @@ impl Launcher for NspawnLauncher {
         probe::require("systemd-nspawn", "systemd-container").map(|_| ())
     }
 
+    /// nspawn makes the guest's user namespace and idmapped mount itself
+    /// (`--private-users=START:65536 --private-users-ownership=map` on the unmapped tree).
+    fn idmapped_root(&self) -> bool {
+        false
+    }
+
     fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError> {
         let program =
             probe::require("systemd-nspawn", "systemd-container").map_err(PlanError::Unusable)?;
+        let spec = launch.spec;
+        // nspawn makes the guest's network itself when it makes its user namespace.
+        let (netns, plug) = match spec.security.idmap {
+            Some(_) => {
+                let around = unpriv::supervisor_plan(spec);
+                around
+                    .write(launch.paths)
+                    .map_err(|e| PlanError::Failed(e.to_string()))?;
+                (None, around.plug)
+            }
+            None => {
+                UnprivTool::clear(launch.paths);
+                (spec.netns.clone(), None)
+            }
+        };
         Ok(LaunchPlan {
             state_dir: launch.spec.state_dir.clone(),
             bundle: None,
             engine: EnginePlan::Tool(ToolPlan {
-                argv: argv(&program.to_string_lossy(), launch),
+                argv: argv(&program.to_string_lossy(), launch, plug.as_ref()),
                 hide_unified: false,
                 reboot_codes: vec![REBOOT_EXIT],
                 cleanup: None,
                 join_cgroups: true,
-                netns: launch.spec.netns.clone(),
+                netns,
             }),
         })
     }
@@ -112,7 +145,7 @@ mod tests {
             paths: &paths,
             rootfs: spec.rootfs.clone(),
         };
-        let argv = argv("/usr/bin/systemd-nspawn", &launch);
+        let argv = argv("/usr/bin/systemd-nspawn", &launch, None);
         for want in [
             "--boot",
             "--register=no",
