@@ -226,3 +226,31 @@ async fn flags_change_only_when_stopped_and_conversion_allocates_a_range() -> Te
     assert_eq!(status, 200, "{body}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_full_pool_fails_the_create_naming_the_key_and_leaves_nothing() -> TestResult {
+    let one_guest = [("BERTH_SECURITY__IDMAP_SIZE", "65536")];
+    let d = SimDaemon::start_with_env(&[], &one_guest).await?;
+    d.launch("first").await?;
+    let (status, body) = d
+        .call("POST", URL, json!({"name": "second", "image": "debian/12"}))
+        .await?;
+    assert_eq!(status, 202, "{body}");
+    let op = d.wait(&body).await?;
+    assert_eq!(op["status"], "failure", "{op}");
+    let error = op["error"].as_str().unwrap_or_default();
+    assert!(error.contains("security.idmap_size"), "{op}");
+    let (status, _) = d.call("GET", &format!("{URL}/second"), Value::Null).await?;
+    assert_eq!(status, 404, "the failed create is undone");
+    // A privileged guest needs no range.
+    let (status, body) = d
+        .call(
+            "POST",
+            URL,
+            json!({"name": "second", "image": "debian/12", "privileged": true}),
+        )
+        .await?;
+    assert_eq!(status, 202, "{body}");
+    d.wait_success(&body).await?;
+    Ok(())
+}
