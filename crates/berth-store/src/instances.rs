@@ -27,6 +27,11 @@ pub struct InstanceRecord {
     /// Where its root filesystem lives, once cloned.
     pub rootfs: Option<PathBuf>,
     pub created_at: DateTime<Utc>,
+    /// The guest's root is the host's root (no user namespace): only an admin sets it;
+    /// instances made before id ranges are privileged.
+    pub privileged: bool,
+    /// Containers may be nested inside the guest.
+    pub nesting: bool,
 }
 
 impl InstanceRecord {
@@ -48,12 +53,15 @@ impl InstanceRecord {
             backups: None,
             pid,
             cache: None,
+            privileged: self.privileged,
+            nesting: self.nesting,
+            idmap: None,
         }
     }
 }
 
-const COLUMNS: &str =
-    "id, name, owner, backend, image, state, autostart, limits, node, rootfs, created_at";
+const COLUMNS: &str = "id, name, owner, backend, image, state, autostart, limits, node, rootfs, \
+                       created_at, privileged, nesting";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError>> {
     let id: String = row.get(0)?;
@@ -67,6 +75,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
     let image: String = row.get(4)?;
     let autostart: bool = row.get(6)?;
     let node: String = row.get(8)?;
+    let privileged: bool = row.get(11)?;
+    let nesting: bool = row.get(12)?;
     Ok((|| {
         Ok(InstanceRecord {
             id: Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt {
@@ -98,8 +108,26 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
             node,
             rootfs: rootfs.map(PathBuf::from),
             created_at,
+            privileged,
+            nesting,
         })
     })())
+}
+
+/// The instance columns of unprivileged guests, counted on their own (`instance_security_schema`,
+/// see [`crate::counted`]) so they never collide with migrations other branches append to the
+/// store's list. Rows made before them are privileged: that is how those guests ran.
+const SECURITY_MIGRATIONS: &[&str] = &[
+    // 1: the flags; existing instances keep running as they did.
+    "ALTER TABLE instances ADD COLUMN privileged INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE instances ADD COLUMN nesting INTEGER NOT NULL DEFAULT 0;",
+];
+
+pub(crate) fn migrate_security(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    match crate::counted::apply_counted(conn, "instance_security_schema", SECURITY_MIGRATIONS)? {
+        Ok(()) => Ok(()),
+        Err((found, known)) => Err(StoreError::TooNew { found, known }),
+    }
 }
 
 fn limits_json(limits: &Limits) -> Result<String, StoreError> {
@@ -114,7 +142,7 @@ impl Store {
     pub fn insert_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
         let limits = limits_json(&record.limits)?;
         let result = self.conn().execute(
-            &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 record.id.to_string(),
                 record.name.as_str(),
@@ -127,6 +155,8 @@ impl Store {
                 record.node,
                 record.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 record.created_at,
+                record.privileged,
+                record.nesting,
             ],
         );
         match result {
@@ -161,12 +191,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes every mutable column of `record` (state, autostart, limits, rootfs).
+    /// Writes every mutable column of `record` (state, autostart, limits, rootfs, node,
+    /// privileged, nesting).
     pub fn update_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
         let limits = limits_json(&record.limits)?;
         self.conn().execute(
-            "UPDATE instances SET state = ?2, autostart = ?3, limits = ?4, rootfs = ?5, node = ?6 \
-             WHERE name = ?1",
+            "UPDATE instances SET state = ?2, autostart = ?3, limits = ?4, rootfs = ?5, node = ?6, \
+             privileged = ?7, nesting = ?8 WHERE name = ?1",
             params![
                 record.name.as_str(),
                 record.state.as_str(),
@@ -177,6 +208,8 @@ impl Store {
                     .as_ref()
                     .map(|p| p.to_string_lossy().into_owned()),
                 record.node,
+                record.privileged,
+                record.nesting,
             ],
         )?;
         Ok(())
@@ -223,6 +256,8 @@ pub(crate) mod tests {
             node: "local".into(),
             rootfs: None,
             created_at: Utc::now(),
+            privileged: false,
+            nesting: false,
         }
     }
 
@@ -243,6 +278,29 @@ pub(crate) mod tests {
         store.delete_instance(&web1.name)?;
         assert_eq!(store.get_instance(&web1.name)?, None);
         store.delete_instance(&web1.name)?;
+        Ok(())
+    }
+
+    #[test]
+    fn instances_made_before_the_flags_are_privileged() -> Result<(), StoreError> {
+        let store = Store::open_in_memory()?;
+        let old = record("old");
+        store.insert_instance(&old)?;
+        // As a database from before the flags: the columns' defaults are what old rows get.
+        store.conn().execute_batch(
+            "CREATE TABLE pre (name TEXT); INSERT INTO pre VALUES ('old');
+             ALTER TABLE instances DROP COLUMN privileged;
+             ALTER TABLE instances DROP COLUMN nesting;
+             DELETE FROM instance_security_schema;",
+        )?;
+        migrate_security(&mut store.conn())?;
+        let back = store.get_instance(&old.name)?.expect("kept");
+        assert!(back.privileged && !back.nesting);
+        let mut new = record("new");
+        new.nesting = true;
+        store.insert_instance(&new)?;
+        let back = store.get_instance(&new.name)?.expect("inserted");
+        assert!(!back.privileged && back.nesting);
         Ok(())
     }
 

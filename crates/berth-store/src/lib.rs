@@ -74,6 +74,7 @@ impl Store {
     fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
+        instances::migrate_security(&mut conn)?;
         idmaps::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

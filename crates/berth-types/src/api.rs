@@ -80,6 +80,13 @@ pub struct CreateInstanceRequest {
     /// through qemu-user (400 naming `arch` when this host cannot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
+    /// Run the guest privileged (its root is the host's root); admins only. Default false:
+    /// guests get their own user namespace and range of host ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Allow containers inside the guest (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nesting: Option<bool>,
 }
 
 /// `POST /instances/{name}/password`: set a given password, or generate one.
@@ -98,7 +105,7 @@ pub struct PasswordResponse {
     pub password: Option<String>,
 }
 
-/// `PATCH /instances/{name}`: change limits and autostart.
+/// `PATCH /instances/{name}`: change limits, autostart, schedules and the security flags.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchInstanceRequest {
@@ -112,6 +119,13 @@ pub struct PatchInstanceRequest {
     /// The backup schedule (`@daily`, cron); `{"schedule": ""}` turns it off.
     #[serde(default)]
     pub backups: Option<BackupSchedule>,
+    /// Make the guest privileged or unprivileged (admins only; the instance must be stopped).
+    /// Unprivileged → a range of host ids is allocated; the files on disk are not changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Allow containers inside the guest (the instance must be stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nesting: Option<bool>,
 }
 
 /// When an instance is backed up by itself; `[backups] keep` bounds how many are kept.

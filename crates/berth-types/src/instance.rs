@@ -94,6 +94,32 @@ pub struct Instance {
     /// backend is unreachable (`stale`). The `X-Cache-Status` header says the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheStatus>,
+    /// The guest's root is the host's root (no user namespace). Only an admin sets it; guests
+    /// are unprivileged by default, instances made before id ranges are privileged.
+    #[serde(default)]
+    pub privileged: bool,
+    /// Containers may run inside the guest (`security.nesting`).
+    #[serde(default)]
+    pub nesting: bool,
+    /// The host ids an unprivileged guest's ids 0-65535 are, once allocated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idmap: Option<InstanceIdmap>,
+}
+
+/// An unprivileged guest's range of host ids: guest id N is host id `host_start + N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InstanceIdmap {
+    pub host_start: u32,
+    pub size: u32,
+}
+
+impl From<crate::IdRange> for InstanceIdmap {
+    fn from(range: crate::IdRange) -> Self {
+        Self {
+            host_start: range.start(),
+            size: crate::idmap::IDS_PER_GUEST,
+        }
+    }
 }
 
 /// Where a remote backend's answer came from; shown as `X-Cache-Status: HIT|MISS|STALE`.

@@ -73,6 +73,7 @@ impl Sandbox {
             .env("BERTH_LISTEN", format!("[\"127.0.0.1:{PORT}\"]"))
             .env("BERTH_DEFAULT_BACKEND", "sim")
             .env("BERTH_TESTING__SIM_BACKEND", "true")
+            .env("BERTH_SECURITY__LXCFS", "false")
             .env("BERTH_STORAGE__DRIVER", "dir")
             .env("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("BERTH_IMAGES__CACHE_DIR", dir("images"))

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 const SIM: &[(&str, &str)] = &[
     ("BERTH_TESTING__SIM_BACKEND", "true"),
+    ("BERTH_SECURITY__LXCFS", "false"),
     ("BERTH_DEFAULT_BACKEND", "sim"),
 ];
 

@@ -44,6 +44,13 @@ pub struct LaunchArgs {
     /// A wg-quick config file for the guest's wg0 (written 0600, wg-quick@wg0 enabled).
     #[arg(long)]
     pub wireguard: Option<std::path::PathBuf>,
+    /// Run the guest privileged: its root is the host's root (admins only; guests are
+    /// unprivileged by default).
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allow containers inside the guest.
+    #[arg(long)]
+    pub nesting: bool,
 }
 
 #[derive(Args, Default)]
@@ -102,6 +109,17 @@ pub struct SetArgs {
     /// Back up on a schedule (@daily, cron; "" turns it off); [backups] keep bounds how many.
     #[arg(long)]
     pub backup_schedule: Option<String>,
+    /// Make the guest privileged (true: its root is the host's root) or unprivileged (false);
+    /// admins only, the instance stopped.
+    #[arg(long, conflicts_with = "unprivileged")]
+    pub privileged: Option<bool>,
+    /// Same as --privileged false: give the guest its own user namespace and id range (its
+    /// files are not changed).
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Allow containers inside the guest (true/false); the instance stopped.
+    #[arg(long)]
+    pub nesting: Option<bool>,
 }
 
 pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
@@ -137,6 +155,8 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         owner: None,
         node: args.node,
         arch: args.arch,
+        privileged: args.privileged.then_some(true),
+        nesting: args.nesting.then_some(true),
     };
     let envelope: OperationEnvelope = ctx.client.post("/instances", &request).await?;
     let generated = envelope.password.clone();
@@ -177,6 +197,19 @@ pub(super) fn state_text(instance: &Instance) -> String {
     }
 }
 
+/// `privileged` with its warning, or `unprivileged` with the guest's host ids.
+fn security_text(instance: &Instance) -> String {
+    match (instance.privileged, instance.idmap) {
+        (true, _) => "privileged (WARNING: the guest's root is the host's root)".into(),
+        (false, Some(map)) => format!(
+            "unprivileged (host ids {}-{})",
+            map.host_start,
+            u64::from(map.host_start) + u64::from(map.size) - 1
+        ),
+        (false, None) => "unprivileged (id range allocated at start)".into(),
+    }
+}
+
 pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
     if ctx.format == Format::Json {
@@ -193,6 +226,8 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
         instance.created_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     println!("Autostart:  {}", instance.autostart);
+    println!("Security:   {}", security_text(&instance));
+    println!("Nesting:    {}", instance.nesting);
     if let Some(pid) = instance.pid {
         println!("PID:        {pid}");
     }
@@ -262,6 +297,11 @@ pub async fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
         backups: args
             .backup_schedule
             .map(|schedule| berth_types::api::BackupSchedule { schedule }),
+        privileged: match args.unprivileged {
+            true => Some(false),
+            false => args.privileged,
+        },
+        nesting: args.nesting,
     };
     let instance: Instance = ctx
         .client

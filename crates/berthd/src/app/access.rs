@@ -41,6 +41,19 @@ pub fn admin(caller: &Principal, want: Want) -> Result<(), AppError> {
     Ok(caller.authorize_admin(want.writes())?)
 }
 
+/// Refused unless `caller` is an admin: a guest whose root is the host's root (`field` asks
+/// for one, or for a privileged guest to change) is the host owner's call alone, never a
+/// tenant's for their own guest.
+pub fn privileged(caller: &Principal, field: &str) -> Result<(), AppError> {
+    if caller.authorize_admin(true).is_err() {
+        return Err(AppError::Forbidden(format!(
+            "{field}: only an admin may make a guest privileged or change a privileged one \
+             (its root would be the host's root); leave {field} out"
+        )));
+    }
+    Ok(())
+}
+
 /// Refused when `caller` wants to change their own things with a read-only credential.
 pub fn own(caller: &Principal, want: Want) -> Result<(), AppError> {
     match want {

@@ -1,6 +1,13 @@
 //! Files in and out of an instance (`/instances/{name}/files?path=`): streamed, resolved inside
 //! the guest without following its symlinks out. A running guest is reached through
 //! `/proc/<pid>/root`, so paths on its own mounts (a tmpfs /tmp) are the ones it sees.
+//!
+//! Owners are always the guest's ids. An unprivileged guest's files carry guest ids on disk,
+//! but a running one's root may be an idmapped mount, where the host sees them shifted into
+//! the guest's range (guest root = host id START): a pull through it maps the ids back, and a
+//! push writes to the root filesystem on disk instead (the host's root cannot create files on
+//! a mount that maps no id of its own; the guest sees the file at once, unless the path is
+//! under a mount of its own, such as a tmpfs /tmp).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,7 +15,7 @@ use std::path::{Path, PathBuf};
 use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo, Rootfs, RootfsError};
 use berth_runtime::{MetricsSource, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
-use berth_types::FieldError;
+use berth_types::{FieldError, IdRange};
 
 use super::error::error_chain;
 use super::{App, AppError};
@@ -56,9 +63,63 @@ impl PushTarget {
     }
 }
 
+/// Where a guest's paths are resolved, and how its ids look there.
+struct GuestRoot {
+    path: PathBuf,
+    /// The guest's range when `path` shows its ids shifted (an idmapped root).
+    shifted: Option<IdRange>,
+}
+
+/// `range` when the host sees `root` (a guest's `/` is owned by its root, guest id 0) owned
+/// by the range's first id: an idmapped view.
+pub fn shifted_view(root: &Path, range: Option<IdRange>) -> Option<IdRange> {
+    use std::os::unix::fs::MetadataExt;
+    let range = range?;
+    let owner = std::fs::metadata(root).ok()?.uid();
+    range.contains(owner).then_some(range)
+}
+
+/// `info` with the guest's own ids when it was read through a `shifted` view; an id outside
+/// the range is the kernel's overflow id (nobody, 65534), as the guest itself sees it.
+pub fn as_guest_ids(mut info: GuestFileInfo, shifted: Option<IdRange>) -> GuestFileInfo {
+    if let Some(range) = shifted {
+        info.uid = range.guest_id(info.uid).unwrap_or(OVERFLOW_ID);
+        info.gid = range.guest_id(info.gid).unwrap_or(OVERFLOW_ID);
+    }
+    info
+}
+
+/// What an unmapped id shows as inside a user namespace (`/proc/sys/fs/overflowuid`).
+const OVERFLOW_ID: u32 = 65_534;
+
 impl App {
-    /// The root to resolve `record`'s guest paths in.
-    async fn guest_root(&self, record: &InstanceRecord) -> Result<PathBuf, AppError> {
+    /// The root to resolve `record`'s guest paths in, for reading (`write` false) or writing.
+    async fn guest_root(
+        &self,
+        record: &InstanceRecord,
+        write: bool,
+    ) -> Result<GuestRoot, AppError> {
+        let path = self.guest_root_path(record).await?;
+        let range = match record.privileged {
+            true => None,
+            false => self.idmap_of(&record.name)?,
+        };
+        let shifted = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || shifted_view(&path, range)
+        })
+        .await
+        .map_err(|e| AppError::internal("file task", e))?;
+        match (shifted, write, &record.rootfs) {
+            (Some(_), true, Some(disk)) => Ok(GuestRoot {
+                path: disk.clone(),
+                shifted: None,
+            }),
+            _ => Ok(GuestRoot { path, shifted }),
+        }
+    }
+
+    async fn guest_root_path(&self, record: &InstanceRecord) -> Result<PathBuf, AppError> {
         let runtime = self.runtime(&record.backend)?;
         // Only a guest of this host has its init among this host's processes (the guests
         // Berth's collector samples in this host's cgroups): the pid a simulated or remote
@@ -87,12 +148,14 @@ impl App {
     ) -> Result<(GuestFileInfo, GuestEntry), AppError> {
         let record = self.instance_for(caller, name, Want::Read)?;
         let path = guest_path(path)?;
-        let root = self.guest_root(&record).await?;
+        let root = self.guest_root(&record, false).await?;
         let shown = path.clone();
-        tokio::task::spawn_blocking(move || Rootfs::open(&root)?.open_entry(&path))
-            .await
-            .map_err(|e| AppError::internal("file task", e))?
-            .map_err(|e| file_error(record.name.as_str(), &shown, e))
+        let (info, entry) =
+            tokio::task::spawn_blocking(move || Rootfs::open(&root.path)?.open_entry(&path))
+                .await
+                .map_err(|e| AppError::internal("file task", e))?
+                .map_err(|e| file_error(record.name.as_str(), &shown, e))?;
+        Ok((as_guest_ids(info, root.shifted), entry))
     }
 
     /// Streams `body` into `target` in `name`; returns the bytes written.
@@ -104,11 +167,11 @@ impl App {
         body: Box<dyn Read + Send>,
     ) -> Result<u64, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
-        let root = self.guest_root(&record).await?;
+        let root = self.guest_root(&record, true).await?;
         let shown = target.path.clone();
         let written = tokio::task::spawn_blocking(move || {
             let mut body = body;
-            Rootfs::open(&root)?.write_from(
+            Rootfs::open(&root.path)?.write_from(
                 &target.path,
                 &mut body,
                 target.mode,
@@ -164,5 +227,36 @@ fn file_error(instance: &str, path: &Path, err: RootfsError) -> AppError {
         .into(),
         RootfsError::TooBig { .. } => FieldError::new("body", error_chain(&err)).into(),
         _ => AppError::internal("file transfer", error_chain(&err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::chown;
+
+    use berth_guestfs::rootfs::GuestFileKind;
+
+    use super::*;
+
+    #[test]
+    fn a_shifted_view_is_recognised_and_its_ids_shown_as_the_guests() -> std::io::Result<()> {
+        let range = IdRange::new(0x7001_0000).map_err(std::io::Error::other)?;
+        let root = tempfile::tempdir()?;
+        assert_eq!(shifted_view(root.path(), Some(range)), None, "host-owned");
+        assert_eq!(shifted_view(root.path(), None), None, "privileged");
+        chown(root.path(), Some(range.start()), Some(range.start()))?;
+        assert_eq!(shifted_view(root.path(), Some(range)), Some(range));
+        let info = GuestFileInfo {
+            kind: GuestFileKind::File,
+            mode: 0o644,
+            uid: range.start() + 1000,
+            gid: 7,
+            size: 0,
+        };
+        let shown = as_guest_ids(info, Some(range));
+        assert_eq!((shown.uid, shown.gid), (1000, OVERFLOW_ID));
+        let unshifted = as_guest_ids(info, None);
+        assert_eq!(unshifted.uid, range.start() + 1000);
+        Ok(())
     }
 }

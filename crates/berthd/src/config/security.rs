@@ -4,6 +4,7 @@
 //! [security]
 //! idmap_base = 1879048192   # 0x70000000: a multiple of 65536
 //! idmap_size = 268304384    # 4,094 guests of 65,536 ids; base + size <= 2^31
+//! lxcfs = true              # guests' own /proc/meminfo, cpuinfo, uptime … (package lxcfs)
 //! ```
 //!
 //! The defaults are systemd's unused 0x70000000…0x7FFDFFFF: clear of systemd-nspawn's and
@@ -24,6 +25,9 @@ pub struct SecurityConfig {
     pub idmap_base: u32,
     /// How many host ids the pool holds (65,536 per guest).
     pub idmap_size: u32,
+    /// Give unprivileged guests lxcfs's views of `/proc` and `/sys` (their own memory, CPUs,
+    /// uptime); needs the `lxcfs` package. Off, or lxcfs missing: guests see the host's.
+    pub lxcfs: bool,
 }
 
 impl Default for SecurityConfig {
@@ -31,6 +35,7 @@ impl Default for SecurityConfig {
         Self {
             idmap_base: IdPool::DEFAULT_BASE,
             idmap_size: IdPool::DEFAULT_SIZE,
+            lxcfs: true,
         }
     }
 }

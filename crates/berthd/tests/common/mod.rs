@@ -86,6 +86,8 @@ impl SimDaemon {
             ("BERTH_TESTING__SIM_BACKEND", "true".into()),
             ("BERTH_STORAGE__DRIVER", "dir".into()),
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+            // The sim backend boots nothing lxcfs could serve.
+            ("BERTH_SECURITY__LXCFS", "false".into()),
         ];
         let extra = extra_env
             .iter()

@@ -49,6 +49,7 @@ impl SimProcess {
             .env("BERTH_LISTEN", "[]")
             .env("BERTH_DEFAULT_BACKEND", "sim")
             .env("BERTH_TESTING__SIM_BACKEND", "true")
+            .env("BERTH_SECURITY__LXCFS", "false")
             .env("BERTH_STORAGE__DRIVER", "dir")
             .env("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", super::ADMIN_PASSWORD)
             .env("BERTH_FAILPOINTS", failpoints)

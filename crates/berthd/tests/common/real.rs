@@ -351,6 +351,10 @@ impl Drop for RealDaemon {
                 }
             }
         }
+        // lxcfs and guests' user namespaces outlive berthd on purpose, too.
+        let lxcfs = berth_isolation::lxcfs::Lxcfs::new(self.runtime_dir.join("lxcfs"));
+        berth_isolation::lxcfs::supervise::stop(&lxcfs);
+        unmount_below(&self.runtime_dir);
         unmount_below(&self.data_dir);
         let _ = std::fs::remove_dir_all(&self.data_dir);
         let _ = std::fs::remove_dir_all(&self.runtime_dir);

@@ -117,6 +117,10 @@ impl App {
             node: "local".into(),
             rootfs: None,
             created_at: Utc::now(),
+            // Archives carry guest ids: an import is unprivileged, with its own range (taken
+            // at its first start); an admin may make it privileged afterwards.
+            privileged: false,
+            nesting: false,
         };
         let params = serde_json::json!({ "from": manifest.instance, "name": name.as_str() });
         // The instance and the snapshots it brings count against the owner's quota.

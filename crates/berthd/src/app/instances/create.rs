@@ -71,6 +71,10 @@ impl App {
         if request.limits.disk.is_some() && capabilities.rootfs == RootfsSource::Local {
             self.storage.disk_limit_supported("limits.disk")?;
         }
+        let privileged = request.privileged.unwrap_or(false);
+        if privileged {
+            access::privileged(caller, "privileged")?;
+        }
         let owner = crate::app::auth::owner_for_create(self, caller, request.owner.as_deref())?;
         if self.store.get_instance(&name)?.is_some() {
             return Err(AppError::Conflict(format!(
@@ -89,6 +93,8 @@ impl App {
             node: "local".into(),
             rootfs: None,
             created_at: Utc::now(),
+            privileged,
+            nesting: request.nesting.unwrap_or(false),
         };
         let start = request.start.unwrap_or(true);
         let params = serde_json::to_value(&request).unwrap_or_default();

@@ -8,6 +8,7 @@ mod patch;
 pub mod power;
 mod provision;
 mod query;
+mod security;
 
 use berth_runtime::{ContainerSpec, RootfsSource, Runtime};
 use berth_store::InstanceRecord;
@@ -29,8 +30,13 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("instance {name}")))
     }
 
-    /// What the backend needs to boot `record`.
+    /// What the backend needs to boot `record`: its id range as recorded (allocated by
+    /// `boot`), its nesting flag; the network, user namespace and lxcfs come at start.
     pub(crate) fn container_spec(&self, record: &InstanceRecord) -> ContainerSpec {
+        let idmap = match record.privileged {
+            true => None,
+            false => self.store.idmap_of(&record.name).ok().flatten(),
+        };
         ContainerSpec {
             name: record.name.clone(),
             rootfs: record.rootfs.clone().unwrap_or_default(),
@@ -38,7 +44,11 @@ impl App {
             limits: record.limits,
             state_dir: self.instance_dir(&record.name).join("runtime"),
             netns: None,
-            security: Default::default(),
+            security: berth_runtime::GuestSecurity {
+                idmap,
+                nesting: record.nesting,
+                ..Default::default()
+            },
         }
     }
 
@@ -61,9 +71,14 @@ impl App {
             self.write_guest_network(rootfs, &address).await?;
         }
         let mut spec = self.container_spec(record);
-        spec.netns = self.attach_network(record).await?;
+        spec.security = self.guest_security(record).await?;
+        if let Some(attached) = self.attach_network(record, spec.security.idmap).await? {
+            spec.netns = Some(attached.netns);
+            spec.security.userns = attached.userns;
+        }
         let pid = runtime.start(&spec).await?;
-        tracing::debug!(instance = %record.name, pid, "booted");
+        tracing::debug!(instance = %record.name, pid, privileged = spec.security.privileged(),
+            "booted");
         Ok(())
     }
 }

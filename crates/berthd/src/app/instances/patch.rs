@@ -1,4 +1,4 @@
-//! Changing an instance's limits and autostart flag.
+//! Changing an instance's limits, autostart flag, schedules and security flags.
 
 use berth_runtime::{Placement, RootfsSource, Runtime};
 use berth_types::api::PatchInstanceRequest;
@@ -33,6 +33,16 @@ impl App {
             berth_types::schedule::Schedule::parse(&backups.schedule, "backups.schedule")?;
         }
         record.state = self.observed_state(&record).await;
+        let was_privileged = record.privileged;
+        self.patch_security(caller, &mut record, &request)?;
+        if record.privileged != was_privileged
+            && self.capabilities(&record.backend).network.on_bridge()
+        {
+            // Namespaces made for the old range (or none) are not this guest's any more.
+            self.detach_network(&record.name)
+                .await
+                .map_err(|e| AppError::host("releasing its namespaces", e))?;
+        }
         if let Some(patch) = &request.limits {
             let limits = record.limits.merged(patch);
             limits.validate()?;

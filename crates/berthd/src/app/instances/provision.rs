@@ -84,6 +84,11 @@ impl Create {
         // between leaves a `creating` row, which recovery deletes. Addresses go with the row
         // (ON DELETE CASCADE), so DeleteRecord undoes both.
         step.on_undo(UndoAction::DeleteRecord { name: name.clone() });
+        // The guest's host ids, held from now on; they go with the row (ON DELETE CASCADE).
+        if !self.record.privileged && app.is_host_guest(&self.record) {
+            app.allocate_idmap(&name)
+                .map_err(|e| OpError::failed("allocating the id range", e))?;
+        }
         if app
             .capabilities(&self.record.backend)
             .network

@@ -36,6 +36,13 @@ impl App {
         });
         let mut instance = record.to_api(network, pid);
         instance.cache = cache;
+        if !record.privileged {
+            instance.idmap = self
+                .store
+                .idmap_of(&record.name)
+                .unwrap_or_default()
+                .map(Into::into);
+        }
         instance.snapshots = self
             .store
             .snapshot_schedule(&record.name)

@@ -7,10 +7,20 @@ use berth_guestfs::network::GuestNetwork;
 use berth_guestfs::rootfs::Rootfs;
 use berth_net::{GUEST_IFNAME, GuestLink};
 use berth_store::{AddressRecord, InstanceRecord};
-use berth_types::InstanceName;
+use berth_types::{IdRange, InstanceName};
 
+use super::userns;
 use crate::app::App;
 use crate::app::error::HostError;
+
+/// The namespaces a guest on the bridge joins, kept on files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attached {
+    /// `/run/netns/berth-NAME`, with the guest's veth.
+    pub netns: PathBuf,
+    /// An unprivileged guest's user namespace, owning `netns`.
+    pub userns: Option<PathBuf>,
+}
 
 impl App {
     /// Makes sure the bridge is up and the nftables table is in place; once per run, and
@@ -33,12 +43,15 @@ impl App {
         self.rebuild_firewall().await
     }
 
-    /// Creates `record`'s netns with its veth on the bridge and returns the netns for the
-    /// runtime to join; `None` for backends that bring their own network.
+    /// Creates `record`'s netns with its veth on the bridge and returns the namespaces for
+    /// the runtime to join; `None` for backends that bring their own network. With `idmap`
+    /// (an unprivileged guest) the netns is made inside the guest's user namespace, both
+    /// kept on files; without, a user namespace left from before is released.
     pub(crate) async fn attach_network(
         &self,
         record: &InstanceRecord,
-    ) -> Result<Option<PathBuf>, HostError> {
+        idmap: Option<IdRange>,
+    ) -> Result<Option<Attached>, HostError> {
         if !self.capabilities(&record.backend).network.on_bridge() {
             return Ok(None);
         }
@@ -49,20 +62,40 @@ impl App {
         let link = guest_link(&address);
         let bridge = self.network.bridge.clone();
         let name = record.name.clone();
-        let netns = tokio::task::spawn_blocking(move || berth_net::attach(&bridge, &name, &link))
-            .await
-            .map_err(HostError::task)?
-            .map_err(|e| HostError::host("plugging it into the bridge", e))?;
-        Ok(Some(netns.into_path_buf()))
+        let userns_file = userns::userns_file(&self.config.runtime_dir, &name);
+        let attached = tokio::task::spawn_blocking(move || {
+            let userns = match idmap {
+                Some(range) => userns::prepare(&name, range, &userns_file)
+                    .map(|()| Some(userns_file))
+                    .map_err(|e| HostError::host("making its user namespace", e))?,
+                None => userns::release(&name, &userns_file)
+                    .map(|()| None)
+                    .map_err(|e| HostError::host("releasing its user namespace", e))?,
+            };
+            let netns = berth_net::attach(&bridge, &name, &link)
+                .map_err(|e| HostError::host("plugging it into the bridge", e))?;
+            Ok::<_, HostError>(Attached {
+                netns: netns.into_path_buf(),
+                userns,
+            })
+        })
+        .await
+        .map_err(HostError::task)??;
+        Ok(Some(attached))
     }
 
-    /// Removes `name`'s veth and netns; nothing there is fine.
+    /// Removes `name`'s veth, netns and user namespace file; nothing there is fine.
     pub(crate) async fn detach_network(&self, name: &InstanceName) -> Result<(), HostError> {
         let name = name.clone();
-        tokio::task::spawn_blocking(move || berth_net::detach(&name))
-            .await
-            .map_err(HostError::task)?
-            .map_err(|e| HostError::host("unplugging it from the bridge", e))
+        let userns_file = userns::userns_file(&self.config.runtime_dir, &name);
+        tokio::task::spawn_blocking(move || {
+            berth_net::detach(&name)
+                .map_err(|e| HostError::host("unplugging it from the bridge", e))?;
+            userns::release(&name, &userns_file)
+                .map_err(|e| HostError::host("releasing its user namespace", e))
+        })
+        .await
+        .map_err(HostError::task)?
     }
 
     /// Writes the guest's systemd-networkd file and resolv.conf for `address`.

@@ -7,6 +7,7 @@ mod firewall;
 pub mod forwards;
 mod status;
 mod uplink;
+pub(crate) mod userns;
 
 use std::net::IpAddr;
 
