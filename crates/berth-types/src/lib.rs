@@ -24,9 +24,7 @@ pub use backend::BackendName;
 pub use error::{FieldError, error_chain};
 pub use idmap::{IdPool, IdRange};
 pub use image::{Arch, Channel, Distro, ImageRef};
-pub use instance::{
-    CacheStatus, Forward, Instance, InstanceIdmap, InstanceNetwork, InstanceState,
-};
+pub use instance::{CacheStatus, Forward, Instance, InstanceIdmap, InstanceNetwork, InstanceState};
 pub use limits::Limits;
 pub use mac::MacAddr;
 pub use name::InstanceName;
