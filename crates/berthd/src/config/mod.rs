@@ -333,6 +333,7 @@ impl Config {
         }
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
+        self.auth.validate()?;
         let table = &self.network.table;
         if table.is_empty()
             || table.len() > 32
