@@ -1,12 +1,18 @@
 //! Throttles through the real router on the sim backend: login failures slow the guessing
-//! address only (nobody can lock a user out).
+//! address only (nobody can lock a user out), and every expensive route is rate-limited per
+//! user with 429 + Retry-After (users and admins configurable).
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use axum::http::StatusCode;
 use berthd::api::Transport;
+use berthd::api::throttle::EXPENSIVE;
 use common::{ADMIN_PASSWORD, SimDaemon, TestResult};
-use serde_json::json;
+use serde_json::{Value, json};
+
+const ALICE_PW: &str = "Sails-Far-Northward-31";
 
 fn from(ip: &str) -> Transport {
     Transport::Tcp {
@@ -61,5 +67,182 @@ async fn guessing_from_one_address_never_locks_the_user_out() -> TestResult {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let (status, _) = login_from(&d, "198.51.100.8", "admin", ADMIN_PASSWORD).await?;
     assert_eq!(status, StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_throttle_table_covers_every_expensive_route() -> TestResult {
+    let doc: Value = serde_json::from_str(&berthd::api::openapi::json())?;
+    // Routes that answer 202 but cost nothing to speak of.
+    let cheap: BTreeSet<(&str, &str)> = [("DELETE", "/api/v1/operations/{id}")].into();
+    // Routes that run something in a guest or build something without answering 202.
+    let also: BTreeSet<(&str, &str)> = [
+        ("POST", "/api/v1/instances/{name}/exec"),
+        ("GET", "/api/v1/instances/{name}/console"),
+        ("POST", "/api/v1/instances/{name}/files"),
+        ("POST", "/api/v1/run"),
+        ("POST", "/api/v1/images/import"),
+    ]
+    .into();
+    let listed: BTreeSet<(String, String)> = EXPENSIVE
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut documented = BTreeSet::new();
+    for (path, methods) in doc["paths"].as_object().ok_or("paths")? {
+        for (method, op) in methods.as_object().ok_or("methods")? {
+            let method = method.to_uppercase();
+            documented.insert((method.clone(), path.clone()));
+            let long = op["responses"].get("202").is_some();
+            let key = (method.as_str(), path.as_str());
+            if (long && !cheap.contains(&key)) || also.contains(&key) {
+                assert!(
+                    listed.contains(&(method.clone(), path.clone())),
+                    "{method} {path} is expensive but not rate-limited (api/throttle.rs)"
+                );
+            }
+        }
+    }
+    let stale: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "throttled routes that do not exist: {stale:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_listed_route_answers_429_with_retry_after_once_its_bucket_is_empty() -> TestResult {
+    let env: Vec<(&str, String)> = [
+        "BERTH_RATE_LIMITS__ADMIN__CREATE",
+        "BERTH_RATE_LIMITS__ADMIN__IMAGE_BUILD",
+        "BERTH_RATE_LIMITS__ADMIN__BACKUP",
+        "BERTH_RATE_LIMITS__ADMIN__EXEC",
+        "BERTH_RATE_LIMITS__ADMIN__OPERATION",
+    ]
+    .into_iter()
+    .map(|key| (key, "1/hour".to_owned()))
+    .collect();
+    let d = SimDaemon::start_with(&[], &env).await?;
+    let mut seen = BTreeSet::new();
+    for (method, template, class) in EXPENSIVE {
+        // A name nobody has: the first call is refused by its handler (after taking a call
+        // from the bucket), the second by the throttle, before any handler runs.
+        let path = template
+            .replace("{name}", "nosuch")
+            .replace("{snap}", "nosnap");
+        let body = if *method == "GET" {
+            Value::Null
+        } else {
+            json!({"__x": 1})
+        };
+        let (first, _, _) = d
+            .request(socket(), &[], method, &path, body.clone())
+            .await?;
+        let (status, headers, answer) = d.request(socket(), &[], method, &path, body).await?;
+        if seen.insert(*class) {
+            assert_ne!(first, StatusCode::TOO_MANY_REQUESTS, "{method} {path}");
+        }
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{method} {path}: {answer}"
+        );
+        assert!(headers.contains_key("retry-after"), "{method} {path}");
+        assert_eq!(answer["error"]["code"], "rate_limited");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(class.noun())),
+            "{answer}"
+        );
+    }
+    Ok(())
+}
+
+fn socket() -> Transport {
+    Transport::Socket {
+        uid: 0,
+        admitted: true,
+    }
+}
+
+#[tokio::test]
+async fn users_have_their_own_buckets_and_admins_are_unlimited_by_default() -> TestResult {
+    let d = SimDaemon::start_with_env(
+        &[],
+        &[
+            ("BERTH_RATE_LIMITS__USER__CREATE", "2/hour"),
+            ("BERTH_RATE_LIMITS__USER__EXEC", "3/min"),
+        ],
+    )
+    .await?;
+    let alice = d.user("alice", ALICE_PW).await?;
+    let bob = d.user("bob", "Rows-Slowly-Home-47").await?;
+    for name in ["a1", "a2"] {
+        let (status, body) = d
+            .call_as(
+                Some(&alice),
+                "POST",
+                "/api/v1/instances",
+                json!({"name": name, "image": "debian/12"}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        d.wait_success(&body).await?;
+    }
+    let (status, headers, body) = d
+        .request(
+            common::tcp(),
+            &[("authorization".into(), format!("Bearer {alice}"))],
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "a3", "image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let retry: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or("Retry-After")?;
+    assert!((1..=1800).contains(&retry), "{retry}");
+    // Nothing was made by the refused call.
+    let (status, _) = d.call("GET", "/api/v1/instances/a3", Value::Null).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Bob's bucket is his own; the admin's is unlimited.
+    let (status, body) = d
+        .call_as(
+            Some(&bob),
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "b1", "image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    for i in 0..5 {
+        d.launch(&format!("adm{i}")).await?;
+    }
+    // Exec: three a minute.
+    for _ in 0..3 {
+        let (status, body) = d
+            .call_as(
+                Some(&alice),
+                "POST",
+                "/api/v1/instances/a1/exec",
+                json!({"command": ["true"]}),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = d
+        .call_as(
+            Some(&alice),
+            "POST",
+            "/api/v1/instances/a1/exec",
+            json!({"command": ["true"]}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     Ok(())
 }

@@ -92,6 +92,13 @@ pub async fn guard(
             .finish(principal.as_ref(), ApiError(e).into_response())
             .await;
     }
+    if let Err(e) =
+        super::throttle::check(&app, request.method(), matched.as_str(), principal.as_ref())
+    {
+        return audit
+            .finish(principal.as_ref(), ApiError(e).into_response())
+            .await;
+    }
     request.extensions_mut().insert(context);
     if let Some(principal) = &principal {
         request.extensions_mut().insert(principal.clone());

@@ -25,6 +25,7 @@ pub mod session;
 mod settings;
 mod snapshots;
 mod system;
+pub mod throttle;
 mod tokens;
 mod users;
 

@@ -12,11 +12,13 @@ mod auth;
 mod listen;
 mod metrics;
 mod proxmox;
+mod rate_limits;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
+pub use rate_limits::{CallClass, RateLimitsConfig, Rates};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -67,6 +69,7 @@ pub struct Config {
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
+    pub rate_limits: RateLimitsConfig,
     pub testing: TestingConfig,
 }
 
@@ -183,6 +186,7 @@ impl Default for Config {
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             testing: TestingConfig::default(),
         }
     }
@@ -334,6 +338,7 @@ impl Config {
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
         self.auth.validate()?;
+        self.rate_limits.validate()?;
         let table = &self.network.table;
         if table.is_empty()
             || table.len() > 32
