@@ -1,6 +1,7 @@
 //! Throttles through the real router on the sim backend: login failures slow the guessing
-//! address only (nobody can lock a user out), and every expensive route is rate-limited per
-//! user with 429 + Retry-After (users and admins configurable).
+//! address only (nobody can lock a user out), every expensive route is rate-limited per user
+//! with 429 + Retry-After (users and admins configurable), and each account's WebSockets are
+//! budgeted.
 
 mod common;
 
@@ -244,5 +245,49 @@ async fn users_have_their_own_buckets_and_admins_are_unlimited_by_default() -> T
         )
         .await?;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_account_has_a_websocket_budget() -> TestResult {
+    use tokio_tungstenite::client_async;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let d =
+        SimDaemon::start_with_env(&[], &[("BERTH_SERVER__MAX_WEBSOCKETS_PER_USER", "2")]).await?;
+    let served = d.serve_tcp().await?;
+    let alice = d.user("alice", ALICE_PW).await?;
+    let admin = d.login("admin", ADMIN_PASSWORD).await?;
+    let open = |bearer: String| async move {
+        let stream = tokio::net::TcpStream::connect(served.addr).await?;
+        let mut request = format!("ws://{}/api/v1/events", served.addr).into_client_request()?;
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {bearer}").parse()?);
+        Ok::<_, Box<dyn std::error::Error>>(client_async(request, stream).await)
+    };
+    let first = open(alice.clone()).await?.map_err(|e| e.to_string())?;
+    let _second = open(alice.clone()).await?.map_err(|e| e.to_string())?;
+    match open(alice.clone()).await? {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+        }
+        other => {
+            return Err(format!("a third WebSocket was not refused: {:?}", other.is_ok()).into());
+        }
+    }
+    // Another account is not affected; a closed socket gives its place back.
+    let _admins = open(admin).await?.map_err(|e| e.to_string())?;
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open(alice.clone()).await? {
+            Ok(_) => break,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(format!("the place was not given back: {e}").into()),
+        }
+    }
     Ok(())
 }

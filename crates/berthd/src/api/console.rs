@@ -3,7 +3,7 @@
 //! the client, the exit code from the server, which then closes).
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use berth_runtime::TerminalSession;
 use berth_types::api::{ConsoleControl, ConsoleQuery, ErrorBody};
@@ -11,21 +11,29 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{ApiError, AppState};
+use crate::app::Principal;
 
 #[utoipa::path(get, path = "/api/v1/instances/{name}/console", tag = "instances",
     params(("name" = String, Path, description = "Instance name"), ConsoleQuery),
     responses((status = 101, description = "WebSocket: binary frames are terminal bytes, text frames JSON ConsoleControl"),
               (status = 400, description = "Bad mode or command", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody),
-              (status = 409, description = "The instance is not running", body = ErrorBody)))]
+              (status = 409, description = "The instance is not running", body = ErrorBody),
+              (status = 429, description = "This account has its most WebSockets open, or too many commands; see Retry-After", body = ErrorBody),
+              (status = 503, description = "The daemon has its most WebSockets open", body = ErrorBody)))]
 pub async fn console(
     State(app): State<AppState>,
+    Extension(caller): Extension<Principal>,
     Path(name): Path<String>,
     Query(query): Query<ConsoleQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let permit = app.websockets.admit(&caller.username)?;
     let session = app.open_console(&name, &query).await?;
-    Ok(upgrade.on_upgrade(move |socket| relay(socket, session, name)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _permit = permit;
+        relay(socket, session, name).await
+    }))
 }
 
 /// Copies bytes between the socket and the terminal until either side ends.

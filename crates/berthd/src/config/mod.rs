@@ -10,15 +10,19 @@ use serde::Deserialize;
 
 mod auth;
 mod listen;
+mod log;
 mod metrics;
 mod proxmox;
 mod rate_limits;
+mod server;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
+pub use log::LogConfig;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
 pub use rate_limits::{CallClass, RateLimitsConfig, Rates};
+pub use server::ServerConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -69,7 +73,9 @@ pub struct Config {
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
+    pub server: ServerConfig,
     pub rate_limits: RateLimitsConfig,
+    pub log: LogConfig,
     pub testing: TestingConfig,
 }
 
@@ -186,7 +192,9 @@ impl Default for Config {
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            server: ServerConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            log: LogConfig::default(),
             testing: TestingConfig::default(),
         }
     }
@@ -337,8 +345,10 @@ impl Config {
         }
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
+        self.server.validate()?;
         self.auth.validate()?;
         self.rate_limits.validate()?;
+        self.log.validate()?;
         let table = &self.network.table;
         if table.is_empty()
             || table.len() > 32
