@@ -124,8 +124,12 @@ pub struct PowerRequest {
     /// Kill at once instead of asking the guest's init to shut down.
     #[serde(default)]
     pub force: bool,
-    /// Seconds to wait for a clean shutdown before killing (default 30).
-    #[serde(default)]
+    /// Seconds to wait for a clean shutdown before killing (default 30, at most 3600).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 3600>"
+    )]
+    #[schema(maximum = 3600)]
     pub timeout: Option<u64>,
 }
 
@@ -454,10 +458,18 @@ pub struct RunRequest {
     /// Added to the image's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Memory limit in bytes.
-    #[serde(default)]
+    /// Memory limit in bytes (at most 16 TiB).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 17592186044416>"
+    )]
+    #[schema(maximum = 17592186044416_u64)]
     pub memory: Option<u64>,
-    /// Seconds before the container is killed (default 60).
-    #[serde(default)]
+    /// Seconds before the container is killed (default 60, at most a day).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 86400>"
+    )]
+    #[schema(maximum = 86400)]
     pub timeout: Option<u64>,
 }

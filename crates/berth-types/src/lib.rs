@@ -2,6 +2,7 @@
 //! the request/response types of the REST API. Everything here validates but does no I/O.
 
 pub mod api;
+pub mod bounded;
 pub mod credentials;
 pub mod error;
 pub mod events;
@@ -20,6 +21,6 @@ pub mod wireguard;
 pub use error::{FieldError, error_chain};
 pub use image::{Arch, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
-pub use limits::Limits;
+pub use limits::{HostCapacity, Limits};
 pub use name::InstanceName;
 pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};

@@ -4,6 +4,7 @@
 mod apps;
 pub mod auth;
 pub mod backups;
+mod capacity;
 pub mod console;
 pub mod error;
 pub mod events;

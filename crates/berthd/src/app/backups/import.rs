@@ -95,6 +95,11 @@ impl App {
         };
         let limits: Limits =
             serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
+        // An archive's limits are input like any other.
+        if let Err(e) = self.check_capacity(&limits, "builtin").await {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(e);
+        }
         let record = InstanceRecord {
             id: Uuid::new_v4(),
             name: name.clone(),

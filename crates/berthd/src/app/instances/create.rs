@@ -50,6 +50,7 @@ impl App {
             .config
             .route_backend(name.as_str(), request.backend.as_deref());
         self.runtime(&backend)?;
+        self.check_capacity(&request.limits, &backend).await?;
         let node = request.node.clone();
         if node.is_some() && self.remote(&backend).is_none() {
             return Err(FieldError::new(
