@@ -287,6 +287,24 @@ pub struct NetworkInfo {
     pub instances: usize,
     pub ipv6_uplink: Ipv6UplinkInfo,
     pub capabilities: NetworkCapabilities,
+    /// Forwards whose host port a program on the host now listens on too (it started after
+    /// the forward was made): the forward takes that traffic, the host service gets none.
+    /// Only the caller's own forwards, unless the caller is an admin.
+    #[serde(default)]
+    pub shadowed: Vec<ShadowedForward>,
+}
+
+/// A forward that shadows a host service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadowedForward {
+    pub instance: String,
+    /// The forward's id.
+    pub forward: String,
+    /// The forward's host side, `ADDR:PORT[-END]`.
+    pub listen: String,
+    pub protocol: String,
+    /// What the host program listens on, `ADDR:PORT`.
+    pub host_listener: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

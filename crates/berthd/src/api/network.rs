@@ -1,15 +1,19 @@
 //! `/api/v1/network`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use berth_types::api::{ErrorBody, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkInfo};
 
 use super::{ApiError, AppState, JsonBody};
+use crate::app::Principal;
 
 #[utoipa::path(get, path = "/api/v1/network", tag = "network",
-    responses((status = 200, description = "The bridge, its subnets and the IPv6 uplink", body = NetworkInfo)))]
-pub async fn get(State(app): State<AppState>) -> Result<Json<NetworkInfo>, ApiError> {
-    Ok(Json(app.network_info()?))
+    responses((status = 200, description = "The bridge, its subnets, the IPv6 uplink, and forwards that shadow a host service", body = NetworkInfo)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Principal>,
+) -> Result<Json<NetworkInfo>, ApiError> {
+    Ok(Json(app.network_info_for(&caller).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/network/ipv6", tag = "network",

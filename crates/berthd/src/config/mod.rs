@@ -131,6 +131,12 @@ pub struct NetworkConfig {
     pub table: String,
     /// Name servers written into guests; empty: the host's own (loopback ones skipped).
     pub dns: Vec<String>,
+    /// Host addresses an ordinary user's forwards may listen on (`0.0.0.0` / `::`: every
+    /// address); admins may use any. Host ports below 1024 need a range an admin granted
+    /// (`quota.port_range`).
+    pub forward_addresses: Vec<String>,
+    /// Forwards one account may hold, whatever its quota says (each is nftables rules).
+    pub max_forwards_per_user: u32,
 }
 
 /// `[backups]`.
@@ -217,6 +223,8 @@ impl Default for NetworkConfig {
             ipv6: "fd42:88::1/64".into(),
             table: "berth".into(),
             dns: Vec::new(),
+            forward_addresses: vec!["0.0.0.0".into(), "::".into()],
+            max_forwards_per_user: 256,
         }
     }
 }
@@ -226,6 +234,22 @@ impl NetworkConfig {
     pub fn plan(&self) -> Result<berth_net::NetworkPlan, FieldError> {
         let ipv6 = Some(self.ipv6.as_str()).filter(|v6| !v6.is_empty());
         berth_net::NetworkPlan::parse(&self.ipv4, ipv6)
+    }
+
+    /// The addresses ordinary users may forward from, parsed.
+    pub fn forward_addresses(&self) -> Result<Vec<IpAddr>, FieldError> {
+        self.forward_addresses
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                raw.parse().map_err(|_| {
+                    FieldError::new(
+                        format!("network.forward_addresses[{i}]"),
+                        format!("{raw:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The configured name servers, parsed.
@@ -345,6 +369,9 @@ impl Config {
         }
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
+        self.network
+            .forward_addresses()
+            .map_err(|e| e.to_string())?;
         self.server.validate()?;
         self.auth.validate()?;
         self.rate_limits.validate()?;

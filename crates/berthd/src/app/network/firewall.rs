@@ -28,6 +28,9 @@ impl App {
             .map_err(|e| e.to_string())?
             .map_err(|e| error_chain(&e));
         drop(ready);
+        if applied.is_ok() {
+            self.report_shadowed().await;
+        }
         applied
     }
 
