@@ -125,6 +125,7 @@ async fn every_listed_route_answers_429_with_retry_after_once_its_bucket_is_empt
     .map(|key| (key, "1/hour".to_owned()))
     .collect();
     let d = SimDaemon::start_with(&[], &env).await?;
+    let doc: Value = serde_json::from_str(&berthd::api::openapi::json())?;
     let mut seen = BTreeSet::new();
     for (method, template, class) in EXPENSIVE {
         // A name nobody has: the first call is refused by its handler (after taking a call
@@ -137,10 +138,18 @@ async fn every_listed_route_answers_429_with_retry_after_once_its_bucket_is_empt
         } else {
             json!({"__x": 1})
         };
+        // The body's media type as the route declares it (a wrong one is a 415 before this).
+        let declared = doc["paths"][*template][method.to_lowercase()]["requestBody"]["content"]
+            .as_object()
+            .and_then(|types| types.keys().next().cloned());
+        let headers: Vec<(String, String)> = declared
+            .into_iter()
+            .map(|t| ("content-type".to_owned(), t))
+            .collect();
         let (first, _, _) = d
-            .request(socket(), &[], method, &path, body.clone())
+            .request(socket(), &headers, method, &path, body.clone())
             .await?;
-        let (status, headers, answer) = d.request(socket(), &[], method, &path, body).await?;
+        let (status, headers, answer) = d.request(socket(), &headers, method, &path, body).await?;
         if seen.insert(*class) {
             assert_ne!(first, StatusCode::TOO_MANY_REQUESTS, "{method} {path}");
         }

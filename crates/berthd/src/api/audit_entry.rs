@@ -15,7 +15,7 @@ use berth_auth::{ClientInfo, NewAuditEntry, Principal};
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::access::Rule;
+use super::access::Route;
 
 /// Largest JSON body whose fields are copied into the audit log.
 const MAX_LOGGED_BODY: u64 = 1 << 20;
@@ -65,7 +65,7 @@ pub async fn request_params(request: &mut Request) -> (Value, Option<Bytes>) {
 /// Collects one request's audit entry and writes it when the answer is known.
 pub struct AuditRecorder<'a> {
     app: &'a AppState,
-    rule: &'static Rule,
+    route: &'a Route,
     target: String,
     params: Value,
     client: ClientInfo,
@@ -74,14 +74,14 @@ pub struct AuditRecorder<'a> {
 impl<'a> AuditRecorder<'a> {
     pub fn new(
         app: &'a AppState,
-        rule: &'static Rule,
+        route: &'a Route,
         target: String,
         params: Value,
         client: &ClientInfo,
     ) -> Self {
         Self {
             app,
-            rule,
+            route,
             target,
             params,
             client: client.clone(),
@@ -90,7 +90,7 @@ impl<'a> AuditRecorder<'a> {
 
     /// Records the entry (for routes that change something) and hands the response back.
     pub async fn finish(&mut self, principal: Option<&Principal>, response: Response) -> Response {
-        if !self.rule.write {
+        if !self.route.rule.is_some_and(|rule| rule.writes) {
             return response;
         }
         let status = response.status();
@@ -115,11 +115,11 @@ impl<'a> AuditRecorder<'a> {
             (Some(p), _) => (p.actor(), Some(p.user_id).filter(|id| !id.is_nil())),
             (None, Some(user)) => (user.username.clone(), Some(user.id)),
             (None, None) => {
-                let summary = anonymous_summary(self.rule, &self.client, status.as_u16());
+                let summary = anonymous_summary(self.route, &self.client, status.as_u16());
                 self.app.record_audit(&NewAuditEntry {
                     actor: "anonymous",
                     user_id: None,
-                    action: self.rule.action,
+                    action: &self.route.action,
                     target: "",
                     params: &summary.0,
                     client: &summary.1,
@@ -131,7 +131,7 @@ impl<'a> AuditRecorder<'a> {
         self.app.record_audit(&NewAuditEntry {
             actor: &actor,
             user_id,
-            action: self.rule.action,
+            action: &self.route.action,
             target: &self.target,
             params: &self.params,
             client: &self.client,
@@ -142,8 +142,12 @@ impl<'a> AuditRecorder<'a> {
 }
 
 /// What is kept of an unauthenticated request: method, route, address and status only.
-fn anonymous_summary(rule: &Rule, client: &ClientInfo, status: u16) -> (Value, ClientInfo, String) {
-    let params = serde_json::json!({"method": rule.method, "path": rule.path});
+fn anonymous_summary(
+    route: &Route,
+    client: &ClientInfo,
+    status: u16,
+) -> (Value, ClientInfo, String) {
+    let params = serde_json::json!({"method": route.method.as_str(), "path": route.path});
     let client = ClientInfo {
         ip: client.ip.clone(),
         user_agent: None,

@@ -1,9 +1,10 @@
 //! What this host can give one instance: its CPUs, memory, storage pool and `kernel.pid_max`.
 //! A request for more is refused where it comes in, naming the field, before anything exists.
 
-use berth_types::{HostCapacity, Limits};
+use berth_runtime::{Placement, Runtime};
+use berth_types::{BackendName, HostCapacity, Limits};
 
-use super::{App, AppError, remote};
+use super::{App, AppError};
 
 impl App {
     /// Refuses `limits` that no instance of `backend` on this host could have. A remote
@@ -11,10 +12,10 @@ impl App {
     pub(crate) async fn check_capacity(
         &self,
         limits: &Limits,
-        backend: &str,
+        backend: &BackendName,
     ) -> Result<(), AppError> {
         limits.validate()?;
-        if remote::is_remote(backend) {
+        if self.runtime(backend)?.capabilities().placement == Placement::Remote {
             return Ok(());
         }
         limits.fit(&self.host_capacity().await)?;
@@ -23,7 +24,7 @@ impl App {
 
     /// This host's capacity, read now.
     pub(crate) async fn host_capacity(&self) -> HostCapacity {
-        let pool = match self.images.pool_usage().await {
+        let pool = match self.storage.pool_usage().await {
             (Some(used), Some(free)) => used.checked_add(free),
             _ => None,
         };
