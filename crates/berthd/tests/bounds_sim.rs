@@ -200,7 +200,6 @@ async fn no_number_a_client_can_send_breaks_the_daemon() -> TestResult {
     };
 
     let (_, settings) = d.call("GET", "/api/v1/settings", Value::Null).await?;
-    let (_, settings) = d.call("GET", "/api/v1/settings", Value::Null).await?;
     let doc: Value = serde_json::from_str(&berthd::api::openapi::json())?;
     let bases = bases();
     let mut checked = 0;
