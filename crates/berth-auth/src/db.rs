@@ -3,6 +3,7 @@
 //! open a second connection to it; SQLite's locking serialises writers across connections.
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -80,12 +81,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_user ON audit_log(user_id, id);",
     // 2: an email address per user, for alert notifications.
     "ALTER TABLE users ADD COLUMN email TEXT;",
+    // 3: counters of the audit log's size caps; refresh tokens already rotated away, so a
+    // reuse is recognised (and ends its session).
+    "CREATE TABLE audit_counters (
+        name          TEXT PRIMARY KEY,
+        value         INTEGER NOT NULL
+    );
+    CREATE TABLE refresh_used (
+        hash          BLOB PRIMARY KEY,
+        session_id    TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        used_at       INTEGER NOT NULL
+    );
+    CREATE INDEX refresh_used_session ON refresh_used(session_id);",
 ];
 
 /// berth-auth's handle on its tables. Calls hold the connection for one statement or
 /// transaction; password hashing happens outside it.
 pub struct AuthDb {
     conn: Mutex<Connection>,
+    /// The caps the audit log is kept under, and appends since start (they are enforced every
+    /// few hundred appends).
+    pub(crate) audit_bounds: Mutex<crate::AuditBounds>,
+    pub(crate) audit_appends: AtomicU64,
 }
 
 impl AuthDb {
@@ -105,6 +122,8 @@ impl AuthDb {
         migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            audit_bounds: Mutex::default(),
+            audit_appends: AtomicU64::new(0),
         })
     }
 

@@ -21,13 +21,13 @@ pub mod tls;
 pub mod tokens;
 pub mod users;
 
-pub use audit::{AuditEntry, AuditError, AuditFilter, NewAuditEntry, redact};
+pub use audit::{AuditBounds, AuditEntry, AuditError, AuditFilter, NewAuditEntry, redact};
 pub use bootstrap::{BootstrapError, InitialAdmin, ensure_initial_admin};
 pub use db::{AuthDb, DbError};
 pub use files::FileError;
 pub use principal::{Denied, Principal, Scope, Via};
 pub use quota::{Quota, QuotaError, Usage};
-pub use ratelimit::{Attempt, LoginLimiter, RetryAfter};
+pub use ratelimit::{Attempt, CallLimiter, LoginLimiter, LoginPolicy, Rate, RateError, RetryAfter};
 pub use secret::{Secret, constant_time_eq};
 pub use service::{Auth, AuthError};
 pub use sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};

@@ -159,12 +159,19 @@ impl Collector {
     }
 }
 
-/// Percent of one core between two readings; `None` on the first or after a counter reset.
-fn cpu_percent(prev: Option<&Previous>, now: &Previous) -> Option<f64> {
+/// Percent of one core between two readings, at most `cores` × 100 (a reading taken late, or
+/// a counter read before the clock, must not show more CPU than there is); `None` on the
+/// first reading or after a counter reset.
+fn cpu_percent(prev: Option<&Previous>, now: &Previous, cores: f64) -> Option<f64> {
     let prev = prev?;
     let dt_ns = (now.at_ms - prev.at_ms) as f64 * 1e6;
     let used = now.cpu_ns.checked_sub(prev.cpu_ns)? as f64;
-    (dt_ns > 0.0).then(|| (used / dt_ns * 100.0 * 1000.0).round() / 1000.0)
+    (dt_ns > 0.0).then(|| ((used / dt_ns * 100.0 * 1000.0).round() / 1000.0).min(cores * 100.0))
+}
+
+/// This host's CPUs.
+fn host_cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
 }
 
 fn rate(prev: u64, now: u64, dt_s: f64) -> Option<f64> {
@@ -188,9 +195,14 @@ fn instance_point(
         ),
         _ => (None, None),
     };
+    // A guest has at most its limit's cores, and never more than the host's.
+    let cores = target
+        .cpu_limit
+        .filter(|c| *c > 0.0)
+        .map_or(host_cores(), |c| c.min(host_cores()));
     MetricsPoint {
         time,
-        cpu_percent: cpu_percent(prev, now),
+        cpu_percent: cpu_percent(prev, now, cores),
         memory_bytes: Some(usage.memory_bytes as f64),
         memory_limit_bytes: usage.memory_limit_bytes.map(|l| l as f64),
         memory_cache_bytes: Some(usage.memory_cache_bytes as f64),
@@ -217,7 +229,7 @@ fn host_point(
     };
     MetricsPoint {
         time,
-        cpu_percent: cpu_percent(prev, now),
+        cpu_percent: cpu_percent(prev, now, host_cores()),
         memory_bytes: Some(usage.memory_used_bytes as f64),
         memory_limit_bytes: Some(usage.memory_total_bytes as f64),
         memory_cache_bytes: Some(usage.memory_cache_bytes as f64),
@@ -248,6 +260,22 @@ fn process_uptime(proc: &Path, pid: i32, host_uptime: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::cgroup::synthetic;
+
+    #[test]
+    fn cpu_percent_is_bounded_by_the_cores() {
+        let at = |at_ms, cpu_ns| Previous {
+            at_ms,
+            cpu_ns,
+            net: None,
+        };
+        // 7 CPU-seconds seen over 1 s of clock (a late reading): 700 % raw.
+        let (prev, now) = (at(0, 0), at(1000, 7_000_000_000));
+        assert_eq!(cpu_percent(Some(&prev), &now, 2.0), Some(200.0));
+        assert_eq!(cpu_percent(Some(&prev), &now, 0.5), Some(50.0));
+        assert_eq!(cpu_percent(Some(&prev), &now, 8.0), Some(700.0));
+        assert_eq!(cpu_percent(Some(&now), &prev, 2.0), None, "counter reset");
+        assert_eq!(cpu_percent(None, &now, 2.0), None);
+    }
 
     #[test]
     fn rates_from_two_ticks_on_both_layouts() -> Result<(), Box<dyn std::error::Error>> {

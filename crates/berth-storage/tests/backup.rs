@@ -375,3 +375,52 @@ fn hostile_archives_are_refused_and_the_host_is_untouched() -> Result<(), Box<dy
     std::io::stderr().flush()?;
     Ok(())
 }
+
+#[test]
+fn only_the_standard_device_nodes_are_imported() -> Result<(), Box<dyn std::error::Error>> {
+    if !root() {
+        eprintln!("skipped: needs root (device nodes)");
+        return Ok(());
+    }
+    let scratch = tempfile::tempdir()?;
+    let node = |name: &'static str, kind, device| Raw {
+        device,
+        ..raw(name, kind)
+    };
+    let archive = hostile(
+        &[
+            raw("rootfs/dev", tar::EntryType::Directory),
+            node("rootfs/dev/null", tar::EntryType::Char, (1, 3)),
+            node("rootfs/dev/urandom", tar::EntryType::Char, (1, 9)),
+            node("rootfs/dev/ptmx", tar::EntryType::Char, (5, 2)),
+            // The host's disk, its memory, its kernel log, a standard name with other numbers,
+            // a standard device under another name, a standard name as a block device.
+            node("rootfs/dev/sda", tar::EntryType::Block, (8, 0)),
+            node("rootfs/dev/mem", tar::EntryType::Char, (1, 1)),
+            node("rootfs/dev/kmsg", tar::EntryType::Char, (1, 11)),
+            node("rootfs/dev/zero", tar::EntryType::Char, (8, 0)),
+            node("rootfs/dev/mynull", tar::EntryType::Char, (1, 3)),
+            node("rootfs/dev/full", tar::EntryType::Block, (1, 7)),
+            node("rootfs/dev/fifo", tar::EntryType::Fifo, (0, 0)),
+        ],
+        true,
+    );
+    let target = scratch.path().join("t");
+    std::fs::create_dir(&target)?;
+    import(archive.as_slice(), &target, &BTreeMap::new(), LIMITS)?;
+    let dev = target.join("dev");
+    let mut kept: Vec<String> = std::fs::read_dir(&dev)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    kept.sort();
+    assert_eq!(kept, ["fifo", "null", "ptmx", "urandom"]);
+    let null = std::fs::metadata(dev.join("null"))?;
+    assert_eq!(
+        (
+            rustix::fs::major(null.rdev()),
+            rustix::fs::minor(null.rdev())
+        ),
+        (1, 3)
+    );
+    Ok(())
+}

@@ -142,8 +142,12 @@ pub struct PowerRequest {
     /// Kill at once instead of asking the guest's init to shut down.
     #[serde(default)]
     pub force: bool,
-    /// Seconds to wait for a clean shutdown before killing (default 30).
-    #[serde(default)]
+    /// Seconds to wait for a clean shutdown before killing (default 30, at most 3600).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 3600>"
+    )]
+    #[schema(maximum = 3600)]
     pub timeout: Option<u64>,
 }
 
@@ -323,6 +327,24 @@ pub struct NetworkInfo {
     pub instances: usize,
     pub ipv6_uplink: Ipv6UplinkInfo,
     pub capabilities: NetworkCapabilities,
+    /// Forwards whose host port a program on the host now listens on too (it started after
+    /// the forward was made): the forward takes that traffic, the host service gets none.
+    /// Only the caller's own forwards, unless the caller is an admin.
+    #[serde(default)]
+    pub shadowed: Vec<ShadowedForward>,
+}
+
+/// A forward that shadows a host service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShadowedForward {
+    pub instance: String,
+    /// The forward's id.
+    pub forward: String,
+    /// The forward's host side, `ADDR:PORT[-END]`.
+    pub listen: String,
+    pub protocol: String,
+    /// What the host program listens on, `ADDR:PORT`.
+    pub host_listener: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -497,10 +519,18 @@ pub struct RunRequest {
     /// Added to the image's environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Memory limit in bytes.
-    #[serde(default)]
+    /// Memory limit in bytes (at most 16 TiB).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 17592186044416>"
+    )]
+    #[schema(maximum = 17592186044416_u64)]
     pub memory: Option<u64>,
-    /// Seconds before the container is killed (default 60).
-    #[serde(default)]
+    /// Seconds before the container is killed (default 60, at most a day).
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 86400>"
+    )]
+    #[schema(maximum = 86400)]
     pub timeout: Option<u64>,
 }

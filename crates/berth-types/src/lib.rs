@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod bounded;
 pub mod credentials;
 pub mod error;
 pub mod events;
@@ -25,7 +26,7 @@ pub use error::{FieldError, error_chain};
 pub use idmap::{IdPool, IdRange};
 pub use image::{Arch, Channel, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceIdmap, InstanceNetwork, InstanceState};
-pub use limits::Limits;
+pub use limits::{HostCapacity, Limits};
 pub use mac::MacAddr;
 pub use name::InstanceName;
 pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};

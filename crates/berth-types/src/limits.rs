@@ -1,9 +1,12 @@
-//! Resource limits of an instance: cpu cores, memory, disk and processes.
+//! Resource limits of an instance: cpu cores, memory, disk and processes. Every value is
+//! bounded twice: by what any machine could hold ([`Limits::validate`], so sums of them cannot
+//! overflow), and by what this host holds ([`Limits::fit`], checked where the guest would run).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::FieldError;
+use crate::units::format_bytes;
 
 /// Smallest memory limit a systemd guest boots in.
 pub const MIN_MEMORY: u64 = 64 << 20;
@@ -11,6 +14,27 @@ pub const MIN_MEMORY: u64 = 64 << 20;
 pub const MIN_DISK: u64 = 512 << 20;
 /// Fewest processes a systemd guest needs to boot.
 pub const MIN_PROCESSES: u64 = 32;
+/// The most cores any instance may have.
+pub const MAX_CPU: f64 = 1024.0;
+/// The most memory any instance may have: 16 TiB.
+pub const MAX_MEMORY: u64 = 16 << 40;
+/// The largest disk any instance may have: 1 PiB.
+pub const MAX_DISK: u64 = 1 << 50;
+/// The most processes any instance may have: Linux's own ceiling (`PID_MAX_LIMIT`).
+pub const MAX_PROCESSES: u64 = 4 << 20;
+
+/// What this host can give one instance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostCapacity {
+    /// CPUs online.
+    pub cpus: f64,
+    /// Physical memory in bytes.
+    pub memory: u64,
+    /// Size of the storage pool in bytes, when known.
+    pub disk: Option<u64>,
+    /// `kernel.pid_max`.
+    pub processes: u64,
+}
 
 /// Limits; an absent field means "no limit".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -31,55 +55,110 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Checks every field; the error names the first bad one as `limits.<field>`.
+    /// Checks every field against what any machine could hold; the error names the first bad
+    /// one as `limits.<field>`.
     pub fn validate(&self) -> Result<(), FieldError> {
         if let Some(cpu) = self.cpu
-            && !(cpu.is_finite() && (0.01..=1024.0).contains(&cpu))
+            && !(cpu.is_finite() && (0.01..=MAX_CPU).contains(&cpu))
         {
-            {
+            return Err(FieldError::new(
+                "limits.cpu",
+                format!("{cpu} is out of range; give cores between 0.01 and {MAX_CPU}"),
+            ));
+        }
+        let bounded = [
+            ("memory", self.memory, MIN_MEMORY, MAX_MEMORY, true),
+            ("disk", self.disk, MIN_DISK, MAX_DISK, true),
+            (
+                "processes",
+                self.processes,
+                MIN_PROCESSES,
+                MAX_PROCESSES,
+                false,
+            ),
+        ];
+        for (field, value, min, max, bytes) in bounded {
+            let Some(value) = value else { continue };
+            let show = |v: u64| {
+                if bytes {
+                    format!("{v} bytes ({})", format_bytes(v))
+                } else {
+                    v.to_string()
+                }
+            };
+            if value < min {
+                let why = match field {
+                    "memory" => "a systemd guest needs at least",
+                    "disk" => "a minimal Debian root filesystem needs at least",
+                    _ => "systemd needs at least",
+                };
                 return Err(FieldError::new(
-                    "limits.cpu",
-                    format!("{cpu} is out of range; give cores between 0.01 and 1024"),
+                    format!("limits.{field}"),
+                    format!("{} is too little; {why} {}", show(value), show(min)),
                 ));
             }
+            if value > max {
+                return Err(FieldError::new(
+                    format!("limits.{field}"),
+                    format!(
+                        "{} is more than any instance may have; give at most {}",
+                        show(value),
+                        show(max)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every field against what this host can give one instance; the error names the
+    /// first that does not fit as `limits.<field>` and says what the host has.
+    pub fn fit(&self, host: &HostCapacity) -> Result<(), FieldError> {
+        if let Some(cpu) = self.cpu
+            && cpu > host.cpus
+        {
+            return Err(FieldError::new(
+                "limits.cpu",
+                format!(
+                    "{cpu} cores is more than this host has ({}); give at most that",
+                    host.cpus
+                ),
+            ));
         }
         if let Some(memory) = self.memory
-            && memory < MIN_MEMORY
+            && memory > host.memory
         {
-            {
-                return Err(FieldError::new(
-                    "limits.memory",
-                    format!(
-                        "{memory} bytes is too little; give at least {} (64MiB)",
-                        MIN_MEMORY
-                    ),
-                ));
-            }
+            return Err(FieldError::new(
+                "limits.memory",
+                format!(
+                    "{} is more than this host's memory ({}); give at most that",
+                    format_bytes(memory),
+                    format_bytes(host.memory)
+                ),
+            ));
         }
-        if let Some(disk) = self.disk
-            && disk < MIN_DISK
+        if let (Some(disk), Some(pool)) = (self.disk, host.disk)
+            && disk > pool
         {
-            {
-                return Err(FieldError::new(
-                    "limits.disk",
-                    format!(
-                        "{disk} bytes is too little; give at least {} (512MiB)",
-                        MIN_DISK
-                    ),
-                ));
-            }
+            return Err(FieldError::new(
+                "limits.disk",
+                format!(
+                    "{} is more than the whole storage pool ({}); give at most that",
+                    format_bytes(disk),
+                    format_bytes(pool)
+                ),
+            ));
         }
         if let Some(processes) = self.processes
-            && processes < MIN_PROCESSES
+            && processes > host.processes
         {
-            {
-                return Err(FieldError::new(
-                    "limits.processes",
-                    format!(
-                        "{processes} is too few for systemd to boot; give at least {MIN_PROCESSES}"
-                    ),
-                ));
-            }
+            return Err(FieldError::new(
+                "limits.processes",
+                format!(
+                    "{processes} is more than this host allows at all (kernel.pid_max {}); give at most that",
+                    host.processes
+                ),
+            ));
         }
         Ok(())
     }
@@ -96,61 +175,5 @@ impl Limits {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_memory_is_refused_by_name() {
-        let limits = Limits {
-            memory: Some(0),
-            ..Limits::default()
-        };
-        assert_eq!(
-            limits.validate().expect_err("0 bytes").field,
-            "limits.memory"
-        );
-    }
-
-    #[test]
-    fn fractions_of_cpu_are_fine() {
-        assert!(
-            Limits {
-                cpu: Some(1.5),
-                ..Limits::default()
-            }
-            .validate()
-            .is_ok()
-        );
-        assert!(
-            Limits {
-                cpu: Some(0.0),
-                ..Limits::default()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Limits {
-                cpu: Some(f64::NAN),
-                ..Limits::default()
-            }
-            .validate()
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn merge_keeps_unpatched_fields() {
-        let base = Limits {
-            cpu: Some(1.0),
-            memory: Some(1 << 30),
-            ..Limits::default()
-        };
-        let merged = base.merged(&Limits {
-            memory: Some(2 << 30),
-            ..Limits::default()
-        });
-        assert_eq!(merged.cpu, Some(1.0));
-        assert_eq!(merged.memory, Some(2 << 30));
-    }
-}
+#[path = "limits_tests.rs"]
+mod tests;

@@ -253,14 +253,24 @@ pub struct AlertRuleCreate {
     /// `>` (default) or `<`.
     pub comparison: Option<String>,
     pub threshold: f64,
-    /// Default 300.
+    /// Default 300; at most a week.
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 604800>"
+    )]
+    #[schema(maximum = 604800)]
     pub for_seconds: Option<u64>,
     /// Default `{"kind":"all"}`.
     pub scope: Option<AlertScope>,
     /// Default true.
     pub email: Option<bool>,
     pub webhook: Option<String>,
-    /// Default 3600.
+    /// Default 3600; at most 30 days.
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 2592000>"
+    )]
+    #[schema(maximum = 2592000)]
     pub throttle_seconds: Option<u64>,
     pub enabled: Option<bool>,
 }
@@ -272,10 +282,20 @@ pub struct AlertRulePatch {
     pub name: Option<String>,
     pub comparison: Option<String>,
     pub threshold: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 604800>"
+    )]
+    #[schema(maximum = 604800)]
     pub for_seconds: Option<u64>,
     pub email: Option<bool>,
     /// `""` removes the webhook.
     pub webhook: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u64_at_most::<_, 2592000>"
+    )]
+    #[schema(maximum = 2592000)]
     pub throttle_seconds: Option<u64>,
     pub enabled: Option<bool>,
 }

@@ -39,8 +39,12 @@ pub struct SnapshotSchedule {
     /// How long a scheduled snapshot is kept, e.g. `7d`; absent keeps them until `max`.
     #[serde(default)]
     pub expiry: Option<String>,
-    /// At most this many scheduled snapshots; the oldest go first.
-    #[serde(default)]
+    /// At most this many scheduled snapshots (up to 1000); the oldest go first.
+    #[serde(
+        default,
+        deserialize_with = "crate::bounded::opt_u32_at_most::<_, 1000>"
+    )]
+    #[schema(maximum = 1000)]
     pub max: Option<u32>,
 }
 

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod limits;
+pub mod listen;
 pub mod logging;
 pub mod server;
 pub mod web;

@@ -3,8 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+/// After the server stopped, how long leftover background work may run before the process exits.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Parser)]
 #[command(
@@ -85,14 +89,15 @@ fn main() -> ExitCode {
 }
 
 fn serve(config_path: Option<PathBuf>) -> ExitCode {
-    berthd::logging::init();
     let config = match berthd::config::Config::load(config_path.as_deref(), std::env::vars()) {
         Ok(config) => config,
         Err(e) => {
+            berthd::logging::init();
             eprintln!("berthd: configuration: {e}");
             return ExitCode::from(2);
         }
     };
+    berthd::logging::init_with(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,7 +109,11 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(berthd::server::run(config)) {
+    let result = runtime.block_on(berthd::server::run(config));
+    // Work still running (a blocking read of a guest's terminal, a task that ignores the stop)
+    // must not keep the process alive: SIGTERM ends berthd in bounded time.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "berthd stopped");

@@ -2,41 +2,52 @@
 //! SIGTERM or SIGINT. Each connection's request carries its [`Transport`], which the guard
 //! uses to identify the caller. Guests keep running when the server stops: each has its own
 //! supervisor process.
+//!
+//! Start-up claims before it changes anything: the data directory's lock first, then the
+//! socket (never replacing a live one), then the TCP ports; only then does the app start. So a
+//! second berthd on the same data dir, socket or port stops with a clear message and leaves
+//! the running one alone.
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::api::Transport;
 use crate::app::App;
 use crate::app::failpoint::Failpoints;
-use crate::config::{Config, ListenAddr, TlsSource};
-
-/// A TLS handshake that takes longer than this is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::config::{Config, TlsSource};
+use crate::limits::ConnectionLimiter;
+use crate::listen::{ConnectionTimeouts, Serving, claim, fds};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let _data_dir = claim::lock_data_dir(&config.data_dir)?;
+    let _socket_claim = claim::claim_socket(&config.socket)?;
     let failpoints = Failpoints::from_env();
     if !failpoints.is_empty() {
         tracing::warn!(?failpoints, "failpoints are set: this daemon is for tests");
     }
     let socket_path = config.socket.clone();
     let listeners = config.listeners().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut bound = Vec::new();
+    for listen in listeners {
+        let tcp = TcpListener::bind(listen.addr).await.with_context(|| {
+            format!("binding {listen} (is another berthd or program listening there?)")
+        })?;
+        bound.push((tcp, listen));
+    }
     let tls_source = config.tls_source().map_err(|e| anyhow::anyhow!("{e}"))?;
     let admin_group = admin_group(&config.auth.socket_group);
+    let server = config.server.clone();
     let app = App::start(config, failpoints)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let tls = match tls_source {
-        Some(source) if listeners.iter().any(|l| l.tls) => {
+        Some(source) if bound.iter().any(|(_, l)| l.tls) => {
             Some(tls_acceptor(&app.config, &source)?)
         }
         _ => None,
@@ -44,26 +55,36 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = crate::api::router(app);
 
     let unix = bind_socket(&socket_path, admin_group.as_ref())?;
-    let shutdown = CancellationToken::new();
+    let descriptors = fds::raise_limit();
+    let tcp_budget = fds::tcp_budget(
+        server.max_connections,
+        server.max_socket_connections,
+        descriptors,
+    );
+    let serving = Arc::new(Serving {
+        router,
+        timeouts: ConnectionTimeouts {
+            header_read: server.header_read_timeout(),
+            keep_alive: server.keep_alive(),
+        },
+        tcp: ConnectionLimiter::new(tcp_budget, server.max_connections_per_client),
+        socket: ConnectionLimiter::new(server.max_socket_connections, u32::MAX),
+        stop: CancellationToken::new(),
+    });
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(serve_socket(
+    servers.spawn(crate::listen::serve_socket(
         unix,
-        router.clone(),
-        admin_group,
-        shutdown.clone(),
+        serving.clone(),
+        move |stream| socket_transport(stream, admin_group.as_ref()),
     ));
-    for listen in listeners {
-        let tcp = TcpListener::bind(listen.addr)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
+    for (tcp, listen) in bound {
         tracing::info!(%listen, "listening");
         let acceptor = if listen.tls { tls.clone() } else { None };
-        servers.spawn(serve_tcp(
+        servers.spawn(crate::listen::serve_tcp(
             tcp,
             listen,
             acceptor,
-            router.clone(),
-            shutdown.clone(),
+            serving.clone(),
         ));
     }
 
@@ -75,9 +96,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             result.context("server task")?.context("server")?;
         }
     }
-    shutdown.cancel();
+    serving.stop.cancel();
     while servers.join_next().await.is_some() {}
     let _ = std::fs::remove_file(&socket_path);
+    if !serving.drained(server.shutdown_timeout()).await {
+        tracing::warn!(
+            seconds = server.shutdown_timeout_seconds,
+            "requests still under way after the shutdown timeout; exiting anyway"
+        );
+    }
     Ok(())
 }
 
@@ -91,6 +118,7 @@ fn bind_socket(
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
+    // Stale: `claim::claim_socket` found nobody answering on it and holds its lock.
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(e).with_context(|| format!("removing the stale socket {}", path.display()));
@@ -115,34 +143,20 @@ fn admin_group(name: &str) -> Option<nix::unistd::Group> {
     nix::unistd::Group::from_name(name).ok().flatten()
 }
 
-async fn serve_socket(
-    unix: UnixListener,
-    router: Router,
-    group: Option<nix::unistd::Group>,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    loop {
-        let stream = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            accepted = unix.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting on the socket");
-                    continue;
-                }
-            },
-        };
-        let transport = match stream.peer_cred() {
-            Ok(cred) => Transport::Socket {
-                uid: cred.uid(),
-                admitted: admitted(cred.uid(), cred.gid(), group.as_ref()),
-            },
-            Err(_) => Transport::Socket {
-                uid: u32::MAX,
-                admitted: false,
-            },
-        };
-        tokio::spawn(serve_connection(stream, transport, router.clone()));
+/// Who is on the other end of a socket connection.
+fn socket_transport(
+    stream: &tokio::net::UnixStream,
+    group: Option<&nix::unistd::Group>,
+) -> Transport {
+    match stream.peer_cred() {
+        Ok(cred) => Transport::Socket {
+            uid: cred.uid(),
+            admitted: admitted(cred.uid(), cred.gid(), group),
+        },
+        Err(_) => Transport::Socket {
+            uid: u32::MAX,
+            admitted: false,
+        },
     }
 }
 
@@ -161,65 +175,20 @@ fn admitted(uid: u32, gid: u32, group: Option<&nix::unistd::Group>) -> bool {
         .is_some_and(|user| group.mem.contains(&user.name))
 }
 
-async fn serve_tcp(
-    tcp: TcpListener,
-    listen: ListenAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    router: Router,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            accepted = tcp.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(%listen, error = %e, "accepting");
-                    continue;
-                }
-            },
-        };
-        let transport = Transport::Tcp {
-            peer,
-            tls: listen.tls,
-        };
-        let router = router.clone();
-        match &tls {
-            None => {
-                tokio::spawn(serve_connection(stream, transport, router));
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, transport, router).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        }
-    }
-}
-
-/// Serves HTTP/1.1 (with upgrades, for WebSockets) on one connection. Public so tests can
-/// serve an in-process daemon on a socket of their own.
+/// Serves HTTP/1.1 (with upgrades, for WebSockets) on one connection with the default time
+/// limits. Public so tests can serve an in-process daemon on a socket of their own.
 pub async fn serve_connection<S>(stream: S, transport: Transport, router: Router)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = router.map_request(move |mut request: axum::http::Request<_>| {
-        request.extensions_mut().insert(transport);
-        request
-    });
-    let service = TowerToHyperService::new(service);
-    let served = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades()
-        .await;
-    if let Err(e) = served {
-        tracing::debug!(error = %e, "connection ended with an error");
-    }
+    crate::listen::conn::serve(
+        stream,
+        transport,
+        router,
+        ConnectionTimeouts::default(),
+        CancellationToken::new(),
+    )
+    .await;
 }
 
 /// The certificate for the HTTPS listeners: generated once and kept, or the operator's files.

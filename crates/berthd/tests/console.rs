@@ -1,6 +1,7 @@
 //! The console WebSocket with a real guest and a real WebSocket client over berthd's unix
 //! socket: type into a root shell and read the answer, resize, two viewers at once, exit codes,
-//! exec mode, and the refusals (stopped instance, bad mode).
+//! exec mode, and the refusals (stopped instance, bad mode); a detached shell ends in the guest,
+//! and SIGTERM ends berthd in bounded time with a shell attached.
 
 #[path = "common/real.rs"]
 mod real;
@@ -217,5 +218,70 @@ async fn console_and_shell_work_on_every_local_backend() -> Result<(), Error> {
         drop(console);
         d.ok(&["delete", "--force", &name])?;
     }
+    Ok(())
+}
+
+/// Reads terminal output until `found` finds something in it.
+async fn read_for<T>(socket: &mut Socket, found: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = found(&seen) {
+            return Ok(value);
+        }
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Binary(bytes)))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Some(Ok(_))) => {}
+            other => return Err(format!("no match in {seen:?} ({other:?})").into()),
+        }
+    }
+}
+
+/// The shell's pid in the guest, from the output of `echo SHELL-$$-PID` (not its echo).
+fn shell_pid(seen: &str) -> Option<u32> {
+    seen.split("SHELL-")
+        .filter_map(|rest| rest.split_once("-PID"))
+        .find_map(|(pid, _)| pid.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_detached_shell_ends_and_sigterm_ends_berthd_with_a_shell_attached() -> Result<(), Error>
+{
+    let mut d = RealDaemon::start(&[])?;
+    d.ensure_image()?;
+    let name = d.name("detach");
+    d.ok(&["launch", "debian/12", &name, "--memory", "256MiB"])?;
+    d.exec(&name, &["systemctl", "is-system-running", "--wait"])?;
+    let path = format!("/api/v1/instances/{name}/console?mode=shell");
+
+    let mut shell = connect(&d, &path).await?;
+    type_line(&mut shell, "echo SHELL-$$-PID").await?;
+    let pid = read_for(&mut shell, shell_pid).await?.to_string();
+    let (code, _) = d.exec(&name, &["kill", "-0", &pid])?;
+    assert_eq!(code, 0, "the shell {pid} runs");
+    // The viewer goes away without a word (a closed browser tab): the shell must end too.
+    drop(shell);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.exec(&name, &["kill", "-0", &pid])?.0 == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the root shell {pid} still runs in the guest 10 s after its viewer left"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A shell attached and busy does not hold berthd up: SIGTERM ends it in bounded time
+    // (shutdown_timeout_seconds, 10, plus 2 s for leftover work).
+    let mut attached = connect(&d, &path).await?;
+    type_line(&mut attached, "echo SHELL-$$-PID; sleep 600").await?;
+    read_for(&mut attached, shell_pid).await?;
+    let took = d.terminate(Duration::from_secs(20))?;
+    eprintln!("berthd exited {took:?} after SIGTERM with a shell attached");
+    assert!(took < Duration::from_secs(14), "SIGTERM took {took:?}");
+    drop(attached);
+    // Instances keep running without berthd; a new one finds them (and cleans up after us).
+    d.spawn(&[])?;
+    let (code, _) = d.exec(&name, &["true"])?;
+    assert_eq!(code, 0);
     Ok(())
 }

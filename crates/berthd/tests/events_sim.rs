@@ -119,10 +119,18 @@ async fn cast(d: &SimDaemon) -> Result<(String, String, String), Error> {
     run.await.map_err(|e| e.to_string().into())
 }
 
+/// A daemon whose WebSocket budget fits the fan-out test's 300 subscribers (the budget itself
+/// is tested in throttle_sim).
 async fn daemon() -> Result<SimDaemon, Error> {
-    SimDaemon::start(&[])
-        .await
-        .map_err(|e| e.to_string().into())
+    SimDaemon::start_with_env(
+        &[],
+        &[
+            ("BERTH_SERVER__MAX_WEBSOCKETS", "1000"),
+            ("BERTH_SERVER__MAX_WEBSOCKETS_PER_USER", "1000"),
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string().into())
 }
 
 #[tokio::test]

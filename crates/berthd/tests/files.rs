@@ -1,6 +1,7 @@
 //! File push and pull with a real guest, running and stopped: bytes, mode and owner survive,
-//! missing files are 404, and a guest's symlinks (`/tmp/outside -> /`, a link to a host path)
-//! never let a push write on the host.
+//! missing files are 404, a guest's symlinks (`/tmp/outside -> /`, a link to a host path)
+//! never let a push write on the host, magic links are a 400, and owners outside the guest's
+//! ids are refused by name.
 
 #[path = "common/real.rs"]
 mod real;
@@ -135,9 +136,38 @@ fn files_go_in_and_out_and_symlinks_never_reach_the_host() -> Result<(), Error> 
         "reads resolve in the guest too: {pulled:?}"
     );
 
+    // Magic links (a process's root, cwd, exe, fds), directly or through a guest symlink to
+    // one, are refused as a bad path: a 400, never a 500.
+    // (Not under /tmp: a guest may mount its tmpfs there late in boot, hiding what was made.)
+    let (code, _) = d.exec(&name, &["ln", "-s", "/proc/1/root", "/srv/data/magic"])?;
+    assert_eq!(code, 0);
+    for path in [
+        "/proc/1/root/etc/hostname",
+        "/proc/1/cwd/etc/hostname",
+        "/proc/1/exe",
+        "/proc/1/fd/0",
+        "/srv/data/magic/etc/hostname",
+    ] {
+        for verb in ["pull", "push"] {
+            let target = format!("{name}{path}");
+            let args = match verb {
+                "pull" => vec!["file", "pull", &target, "-"],
+                _ => vec!["file", "push", local.to_str().unwrap_or_default(), &target],
+            };
+            let out = d.berth(&args)?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{verb} {path} succeeded");
+            assert!(
+                !stderr.contains("internal") && !stderr.contains("500"),
+                "{verb} {path}: {stderr}"
+            );
+        }
+    }
     for (args, field) in [
         (vec!["--mode", "999"], "mode"),
         (vec!["--mode", "0644x"], "mode"),
+        (vec!["--uid", "65536"], "uid"),
+        (vec!["--gid", "4294967295"], "gid"),
     ] {
         let mut cmd = vec!["file", "push", local.to_str().unwrap_or_default()];
         let target = format!("{name}/root/x");

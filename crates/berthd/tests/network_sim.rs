@@ -213,3 +213,160 @@ async fn subnets_overlapping_the_host_or_invalid_stop_berthd_naming_the_field() 
     }
     Ok(())
 }
+
+/// Creates `name` as the caller of `token`.
+async fn launch_as(d: &SimDaemon, token: &str, name: &str) -> TestResult {
+    let (status, body) = d
+        .call_as(
+            Some(token),
+            "POST",
+            "/api/v1/instances",
+            json!({"name": name, "image": "debian/12"}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    d.wait_success(&body).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ordinary_users_forward_only_what_the_policy_allows_and_shadowing_is_reported() -> TestResult
+{
+    let d = SimDaemon::start_with_env(
+        &[],
+        &[
+            (
+                "BERTH_NETWORK__FORWARD_ADDRESSES",
+                "[\"0.0.0.0\", \"127.0.0.1\"]",
+            ),
+            ("BERTH_NETWORK__MAX_FORWARDS_PER_USER", "3"),
+        ],
+    )
+    .await?;
+    let alice = d.user("alice", "Counts-Boats-Daily-5").await?;
+    let bob = d.user("bob", "Counts-Boats-Daily-6").await?;
+    launch_as(&d, &alice, "alice-vm").await?;
+    launch_as(&d, &bob, "bob-vm").await?;
+    let url = "/api/v1/instances/alice-vm/forwards";
+    let forward = |token: &str, url: &str, body: Value| {
+        let token = token.to_owned();
+        let url = url.to_owned();
+        let d = &d;
+        async move { d.call_as(Some(&token), "POST", &url, body).await }
+    };
+
+    // A privileged port without a granted range, an address outside the configured set:
+    // 400 naming listen and what to do, nothing stored.
+    for (body, says) in [
+        (json!({"listen": "80", "port": 80}), "privileged"),
+        (json!({"listen": "1023-1030", "port": 80}), "privileged"),
+        (
+            json!({"listen": "127.0.0.2:40600", "port": 22}),
+            "not an address you may forward from",
+        ),
+    ] {
+        let (status, answer) = forward(&alice, url, body.clone()).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], "listen", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {answer}");
+    }
+    let (_, list) = d.call_as(Some(&alice), "GET", url, Value::Null).await?;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+
+    // A clash with another tenant's forward does not name their instance.
+    let (status, answer) = forward(
+        &bob,
+        "/api/v1/instances/bob-vm/forwards",
+        json!({"listen": "40600", "port": 22}),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, answer) = forward(&alice, url, json!({"listen": "40600", "port": 22})).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("bob"), "{answer}");
+    assert!(message.contains("another instance"), "{answer}");
+
+    // At most max_forwards_per_user forwards, whatever the quota says.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let free = probe.local_addr()?.port();
+    drop(probe);
+    for listen in [
+        format!("127.0.0.1:{free}"),
+        "40601".to_owned(),
+        "40602".to_owned(),
+    ] {
+        let (status, answer) = forward(&alice, url, json!({"listen": listen, "port": 22})).await?;
+        assert_eq!(status, StatusCode::CREATED, "{listen}: {answer}");
+    }
+    let (status, answer) = forward(&alice, url, json!({"listen": "40603", "port": 22})).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["field"], "forwards", "{answer}");
+
+    // An admin grants a range: privileged ports inside it are allowed then.
+    let (_, me) = d
+        .call_as(Some(&alice), "GET", "/api/v1/auth/me", Value::Null)
+        .await?;
+    let alice_id = me["user"]["id"].as_str().ok_or("id")?;
+    let (status, answer) = d
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{alice_id}"),
+            json!({"quota": {"port_range": [80, 40700]}}),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = forward(
+        &bob,
+        "/api/v1/instances/bob-vm/forwards",
+        json!({"listen": "80", "port": 80}),
+    )
+    .await?;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "bob has no range: {answer}"
+    );
+    let (_, list) = d.call_as(Some(&alice), "GET", url, Value::Null).await?;
+    let last = list[2]["id"].as_str().ok_or("id")?;
+    let (status, _) = d
+        .call_as(
+            Some(&alice),
+            "DELETE",
+            &format!("{url}/{last}"),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, answer) = forward(&alice, url, json!({"listen": "80", "port": 80})).await?;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    // A host program that starts listening on a forwarded port afterwards is reported in
+    // GET /network, to the forward's owner and admins only.
+    let (_, net) = d
+        .call_as(Some(&alice), "GET", "/api/v1/network", Value::Null)
+        .await?;
+    assert_eq!(net["shadowed"], json!([]), "{net}");
+    let host_service = std::net::TcpListener::bind(("127.0.0.1", free))?;
+    let (_, net) = d
+        .call_as(Some(&alice), "GET", "/api/v1/network", Value::Null)
+        .await?;
+    let shadowed = net["shadowed"].as_array().ok_or("shadowed")?;
+    assert_eq!(shadowed.len(), 1, "{net}");
+    assert_eq!(shadowed[0]["instance"], "alice-vm");
+    assert_eq!(shadowed[0]["listen"], format!("127.0.0.1:{free}"));
+    assert_eq!(shadowed[0]["host_listener"], format!("127.0.0.1:{free}"));
+    let (_, net) = d
+        .call_as(Some(&bob), "GET", "/api/v1/network", Value::Null)
+        .await?;
+    assert_eq!(
+        net["shadowed"],
+        json!([]),
+        "bob sees none of alice's: {net}"
+    );
+    let (_, net) = d.call("GET", "/api/v1/network", Value::Null).await?;
+    assert_eq!(net["shadowed"].as_array().map(Vec::len), Some(1), "{net}");
+    drop(host_service);
+    Ok(())
+}

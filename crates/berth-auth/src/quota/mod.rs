@@ -4,6 +4,7 @@
 //! rows, and [`AuthDb::reserve`] checks and writes in one IMMEDIATE transaction, so concurrent
 //! creates — from any thread or connection — cannot together pass a limit.
 
+use berth_types::limits::{MAX_CPU, MAX_DISK, MAX_MEMORY};
 use berth_types::{FieldError, Limits};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -83,15 +84,27 @@ impl Usage {
 }
 
 impl Quota {
-    /// Checks the quota itself; errors name `quota.<field>`.
+    /// Checks the quota itself; errors name `quota.<field>`. Totals may be at most a million
+    /// times the most one instance may have: beyond that they would mean nothing.
     pub fn validate(&self) -> Result<(), FieldError> {
         if let Some(cpu) = self.cpu
-            && !(cpu.is_finite() && cpu >= 0.0)
+            && !(cpu.is_finite() && (0.0..=MAX_CPU * 1e6).contains(&cpu))
         {
             return Err(FieldError::new(
                 "quota.cpu",
-                "must be a number of cores, 0 or more",
+                format!("must be a number of cores from 0 to {}", MAX_CPU * 1e6),
             ));
+        }
+        for (field, value, max) in [
+            ("memory", self.memory, MAX_MEMORY.saturating_mul(1 << 16)),
+            ("disk", self.disk, MAX_DISK.saturating_mul(1 << 10)),
+        ] {
+            if value.is_some_and(|v| v > max) {
+                return Err(FieldError::new(
+                    format!("quota.{field}"),
+                    format!("is more than {max} bytes; leave it out for no limit"),
+                ));
+            }
         }
         if let Some((low, high)) = self.port_range
             && (low == 0 || low > high)
@@ -176,8 +189,23 @@ impl Quota {
     }
 }
 
-const SUMS: &str = "SUM(instances), SUM(cpu_milli), SUM(memory), SUM(disk), SUM(snapshots), \
-                    SUM(forwards)";
+const COLUMNS: &str = "instances, cpu_milli, memory, disk, snapshots, forwards";
+
+/// The sum of the rows `filter` selects (after `WHERE user_id = ?1`), added in Rust with
+/// saturating arithmetic: SQLite's `SUM` over 64-bit integers fails on overflow, which turned
+/// an owner's every call into a 500.
+fn sum_rows(
+    conn: &rusqlite::Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Ledger> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM quota_reservations WHERE user_id = ?1 {filter}"
+    ))?;
+    let rows = stmt.query_map(params, Ledger::read)?;
+    rows.into_iter()
+        .try_fold(Ledger::default(), |sum, row| Ok(sum.plus(&row?)))
+}
 
 impl AuthDb {
     /// Reserves `amount` for `target` of `user_id`, replacing an earlier reservation of the same
@@ -196,16 +224,8 @@ impl AuthDb {
             .ok_or(QuotaError::NoSuchUser)?;
         let quota: Quota =
             serde_json::from_str(&quota).map_err(|_| QuotaError::Corrupt(user_id))?;
-        let total = tx.query_row(
-            &format!("SELECT {SUMS} FROM quota_reservations WHERE user_id = ?1"),
-            [user_id.to_string()],
-            Ledger::read,
-        )?;
-        let previous = tx.query_row(
-            &format!("SELECT {SUMS} FROM quota_reservations WHERE user_id = ?1 AND target = ?2"),
-            params![user_id.to_string(), target],
-            Ledger::read,
-        )?;
+        let total = sum_rows(&tx, "", [user_id.to_string()])?;
+        let previous = sum_rows(&tx, "AND target = ?2", params![user_id.to_string(), target])?;
         let amount = Ledger::of(amount);
         quota.check(&total, &total.minus(&previous).plus(&amount))?;
         let v = amount.0.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
@@ -269,12 +289,7 @@ impl AuthDb {
 
     /// What `user_id` holds now.
     pub fn usage(&self, user_id: Uuid) -> Result<Usage, QuotaError> {
-        let ledger = self.conn().query_row(
-            &format!("SELECT {SUMS} FROM quota_reservations WHERE user_id = ?1"),
-            [user_id.to_string()],
-            Ledger::read,
-        )?;
-        Ok(ledger.usage())
+        Ok(sum_rows(&self.conn(), "", [user_id.to_string()])?.usage())
     }
 }
 

@@ -175,3 +175,43 @@ fn concurrent_creates_cannot_pass_the_limit() -> Result {
     assert_eq!(shared.usage(alice.id)?.instances, 5);
     Ok(())
 }
+
+#[test]
+fn sums_that_would_overflow_never_fail() -> Result {
+    let (_dir, db) = temp_db();
+    let unlimited = db.create_user("bob", "correct horse", Role::User, Quota::default())?;
+    // Each fits a 64-bit integer, their sum does not: SQLite's SUM failed here (a 500 on
+    // every later call of the owner).
+    for target in ["instance:a", "instance:b", "instance:c"] {
+        db.reserve(unlimited.id, target, &instance(1.0, 1 << 62))?;
+    }
+    assert_eq!(db.usage(unlimited.id)?.memory, 3 << 62);
+    let capped = Quota {
+        memory: Some(1 << 40),
+        ..Quota::default()
+    };
+    let carol = db.create_user("carol", "correct horse", Role::User, capped)?;
+    db.reserve(carol.id, "instance:a", &instance(1.0, 1 << 30))?;
+    let over = db.reserve(carol.id, "instance:b", &instance(1.0, u64::MAX));
+    assert!(
+        matches!(
+            over,
+            Err(QuotaError::Exceeded {
+                resource: "memory",
+                ..
+            })
+        ),
+        "{over:?}"
+    );
+    assert_eq!(db.usage(carol.id)?.memory, 1 << 30);
+    // Absurd quotas are refused by name.
+    let absurd = Quota {
+        memory: Some(u64::MAX),
+        ..Quota::default()
+    };
+    assert_eq!(
+        absurd.validate().map_err(|e| e.field),
+        Err("quota.memory".to_owned())
+    );
+    Ok(())
+}

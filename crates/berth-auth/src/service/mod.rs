@@ -10,7 +10,10 @@ use uuid::Uuid;
 use crate::principal::Via;
 use crate::sessions::{ClientInfo, IssuedSession, JwtKey, SessionError};
 use crate::tokens::{self, TokenError};
-use crate::{AuditError, AuthDb, DbError, Denied, LoginLimiter, Principal, RetryAfter, UserError};
+use crate::{
+    AuditError, AuthDb, CallLimiter, DbError, Denied, LoginLimiter, LoginPolicy, Principal,
+    RetryAfter, UserError,
+};
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +48,7 @@ pub struct Auth {
     db: AuthDb,
     key: JwtKey,
     limiter: LoginLimiter,
+    calls: CallLimiter,
 }
 
 impl std::fmt::Debug for Auth {
@@ -55,17 +59,36 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// Opens the auth tables in `database` (the store's file is fine) and the signing key in
-    /// `data_dir`, with the default login limits.
+    /// `data_dir`, with the default login throttling.
     pub fn open(data_dir: &Path, database: &Path) -> Result<Self, AuthError> {
+        Self::open_with(data_dir, database, LoginPolicy::default())
+    }
+
+    /// Like [`Auth::open`], with this login throttling.
+    pub fn open_with(
+        data_dir: &Path,
+        database: &Path,
+        login: LoginPolicy,
+    ) -> Result<Self, AuthError> {
         Ok(Self::new(
             AuthDb::open(database)?,
             JwtKey::load_or_create(data_dir)?,
-            LoginLimiter::default(),
+            LoginLimiter::new(login),
         ))
     }
 
     pub fn new(db: AuthDb, key: JwtKey, limiter: LoginLimiter) -> Self {
-        Self { db, key, limiter }
+        Self {
+            db,
+            key,
+            limiter,
+            calls: CallLimiter::default(),
+        }
+    }
+
+    /// The per-user buckets of expensive calls.
+    pub fn calls(&self) -> &CallLimiter {
+        &self.calls
     }
 
     /// The tables: users, tokens, quotas, audit.
@@ -73,8 +96,8 @@ impl Auth {
         &self.db
     }
 
-    /// Checks a username and password (rate-limited per IP and per username) and opens a
-    /// session.
+    /// Checks a username and password (throttled per (username, address) and per address,
+    /// never per username alone, so nobody can lock a user out) and opens a session.
     pub fn login(
         &self,
         username: &str,
@@ -168,15 +191,17 @@ impl Auth {
     }
 
     /// Retention: forgets sessions over before `sessions_before` and audit entries older than
-    /// `audit_before`. Returns (sessions, audit entries) removed.
+    /// `audit_before`, then keeps the audit log under its size caps. Returns (sessions, audit
+    /// entries past retention, audit entries dropped by the caps).
     pub fn prune(
         &self,
         sessions_before: DateTime<Utc>,
         audit_before: DateTime<Utc>,
-    ) -> Result<(usize, usize), AuthError> {
+    ) -> Result<(usize, usize, u64), AuthError> {
         Ok((
             self.db.prune_sessions(sessions_before)?,
             self.db.prune_audit(audit_before)?,
+            self.db.enforce_audit_bounds()?,
         ))
     }
 }

@@ -36,6 +36,10 @@ pub enum SessionError {
     Revoked,
     #[error("unknown, used or expired refresh token; log in again")]
     InvalidRefresh,
+    /// A refresh token that was already traded in came back: it leaked, so its whole session
+    /// (every token descended from the same login) has ended.
+    #[error("this refresh token was already used; the session has ended for safety; log in again")]
+    RefreshReused,
     #[error(
         "signing key {path} is not 32 bytes; delete it to make a new one (this logs everyone out)"
     )]

@@ -49,7 +49,9 @@ impl AuthDb {
     }
 
     /// Trades a refresh token for a new access token and a new refresh token; the old refresh
-    /// token stops working.
+    /// token stops working. A refresh token that was already traded in, presented again, means
+    /// it leaked (OWASP's rotation rule): the whole session — every token descended from the
+    /// same login — ends at once.
     pub fn refresh_session(
         &self,
         key: &JwtKey,
@@ -71,6 +73,21 @@ impl AuthDb {
                 )
                 .optional()?;
             let Some((id, stored, expires_at, revoked_at)) = row else {
+                let reused: Option<String> = tx
+                    .query_row(
+                        "SELECT session_id FROM refresh_used WHERE hash = ?1",
+                        [&hash[..]],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(family) = reused {
+                    tx.execute(
+                        "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                        params![family, to_millis(now)],
+                    )?;
+                    tx.commit()?;
+                    return Err(SessionError::RefreshReused);
+                }
                 return Err(SessionError::InvalidRefresh);
             };
             if !constant_time_eq(&stored, &hash)
@@ -82,6 +99,10 @@ impl AuthDb {
             tx.execute(
                 "UPDATE sessions SET refresh_hash = ?2, expires_at = ?3 WHERE id = ?1",
                 params![id, &new_hash[..], to_millis(refresh_expires_at)],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO refresh_used (hash, session_id, used_at) VALUES (?1, ?2, ?3)",
+                params![&hash[..], id, to_millis(now)],
             )?;
             tx.commit()?;
             Uuid::parse_str(&id).map_err(|_| SessionError::InvalidRefresh)?
@@ -195,8 +216,14 @@ impl AuthDb {
     }
 
     /// Forgets sessions that expired or were revoked before `before`; returns how many.
+    /// Used refresh tokens are kept as long as they could have been valid, to recognise reuse.
     pub fn prune_sessions(&self, before: DateTime<Utc>) -> Result<usize, SessionError> {
-        Ok(self.conn().execute(
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM refresh_used WHERE used_at < ?1",
+            [to_millis(before - REFRESH_TTL)],
+        )?;
+        Ok(conn.execute(
             "DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1",
             [to_millis(before)],
         )?)

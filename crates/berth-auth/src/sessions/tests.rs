@@ -106,15 +106,50 @@ fn refresh_rotates() -> Result {
     let second = db.refresh_session(&key, first.refresh_token.expose())?;
     assert_eq!(second.session_id, first.session_id);
     assert_ne!(second.refresh_token, first.refresh_token);
-    assert!(matches!(
-        db.refresh_session(&key, first.refresh_token.expose()),
-        Err(SessionError::InvalidRefresh)
-    ));
     db.verify_access(&key, second.access_token.expose())?;
     let third = db.refresh_session(&key, second.refresh_token.expose())?;
     db.verify_access(&key, third.access_token.expose())?;
     assert!(matches!(
         db.refresh_session(&key, "not-a-token"),
+        Err(SessionError::InvalidRefresh)
+    ));
+    // An unknown token ends nothing.
+    db.verify_access(&key, third.access_token.expose())?;
+    Ok(())
+}
+
+#[test]
+fn reusing_a_rotated_refresh_token_ends_the_whole_family() -> Result {
+    let (_dir, db, key, user) = setup();
+    let other = db.create_session(&key, &user, &ClientInfo::default())?;
+    let first = db.create_session(&key, &user, &ClientInfo::default())?;
+    let second = db.refresh_session(&key, first.refresh_token.expose())?;
+    let third = db.refresh_session(&key, second.refresh_token.expose())?;
+    // Any rotated token of the family presented again (the thief's or the user's copy)…
+    for (reused, _) in [(&first, 0), (&second, 1)] {
+        assert!(matches!(
+            db.refresh_session(&key, reused.refresh_token.expose()),
+            Err(SessionError::RefreshReused)
+        ));
+    }
+    // …ends every token descended from that login: access tokens and the newest refresh token.
+    for issued in [&first, &second, &third] {
+        assert!(matches!(
+            db.verify_access(&key, issued.access_token.expose()),
+            Err(SessionError::Revoked)
+        ));
+    }
+    assert!(matches!(
+        db.refresh_session(&key, third.refresh_token.expose()),
+        Err(SessionError::InvalidRefresh)
+    ));
+    // Another login of the same user is another family: untouched.
+    db.verify_access(&key, other.access_token.expose())?;
+    db.refresh_session(&key, other.refresh_token.expose())?;
+    // Pruning the ended session forgets its used tokens with it.
+    db.prune_sessions(Utc::now() + Duration::seconds(1))?;
+    assert!(matches!(
+        db.refresh_session(&key, first.refresh_token.expose()),
         Err(SessionError::InvalidRefresh)
     ));
     Ok(())

@@ -21,6 +21,28 @@ pub struct ImportLimits {
     pub max_entries: u64,
 }
 
+/// The only device nodes an archive may bring: (path under the tree, major, minor) of the
+/// character devices every guest has. Any other (a block device, /dev/mem, /dev/kmsg, a
+/// standard name with other numbers…) would hand the guest a host device: it is dropped.
+const STANDARD_DEVICES: [(&str, u32, u32); 8] = [
+    ("dev/null", 1, 3),
+    ("dev/zero", 1, 5),
+    ("dev/full", 1, 7),
+    ("dev/random", 1, 8),
+    ("dev/urandom", 1, 9),
+    ("dev/tty", 5, 0),
+    ("dev/console", 5, 1),
+    ("dev/ptmx", 5, 2),
+];
+
+/// Whether a device node is one of [`STANDARD_DEVICES`], at its own path.
+fn standard_device(path: &Path, node: NodeKind, (major, minor): (u32, u32)) -> bool {
+    node == NodeKind::Char
+        && STANDARD_DEVICES
+            .iter()
+            .any(|(at, ma, mi)| path == Path::new(at) && (major, minor) == (*ma, *mi))
+}
+
 /// Largest manifest read.
 const MANIFEST_MAX: u64 = 1 << 20;
 
@@ -127,6 +149,16 @@ pub fn import(
                     header.device_major().ok().flatten().unwrap_or(0),
                     header.device_minor().ok().flatten().unwrap_or(0),
                 );
+                if node != NodeKind::Fifo && !standard_device(&path, node, device) {
+                    tracing::warn!(
+                        entry = %shown,
+                        major = device.0,
+                        minor = device.1,
+                        "backup import: dropped a device node that is not one of the standard \
+                         ones (/dev/null, zero, full, random, urandom, tty, console, ptmx)"
+                    );
+                    continue;
+                }
                 root.make_node(&path, node, mode, device)
                     .map_err(entry_err)?;
                 root.set_owner_mode(&path, owner, mode).map_err(entry_err)?;

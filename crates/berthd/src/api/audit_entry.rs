@@ -1,6 +1,11 @@
 //! The audit entry of one state-changing request: who, what (the route's action and target),
 //! the parameters with secrets removed, from where, and the result (`success`, `denied`, or
 //! `failure: <message>`).
+//!
+//! Nothing an unauthenticated caller sends is stored beyond a bounded summary: the method and
+//! route, the client address and the outcome's status — no body, no path values, no user
+//! agent, no message that could echo the input. A login that succeeds is recorded as the user
+//! it authenticated. Everything else is capped in size by berth-auth.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -105,16 +110,27 @@ impl<'a> AuditRecorder<'a> {
         } else {
             failure(response).await
         };
-        let actor = match principal {
-            Some(p) => p.actor(),
-            None => match self.params.get("username").and_then(Value::as_str) {
-                Some(name) => format!("anonymous ({name})"),
-                None => "anonymous".to_owned(),
-            },
+        let logged_in = response.extensions().get::<berth_auth::User>().cloned();
+        let (actor, user_id) = match (principal, &logged_in) {
+            (Some(p), _) => (p.actor(), Some(p.user_id).filter(|id| !id.is_nil())),
+            (None, Some(user)) => (user.username.clone(), Some(user.id)),
+            (None, None) => {
+                let summary = anonymous_summary(self.route, &self.client, status.as_u16());
+                self.app.record_audit(&NewAuditEntry {
+                    actor: "anonymous",
+                    user_id: None,
+                    action: &self.route.action,
+                    target: "",
+                    params: &summary.0,
+                    client: &summary.1,
+                    result: &summary.2,
+                });
+                return response;
+            }
         };
         self.app.record_audit(&NewAuditEntry {
             actor: &actor,
-            user_id: principal.map(|p| p.user_id).filter(|id| !id.is_nil()),
+            user_id,
             action: &self.route.action,
             target: &self.target,
             params: &self.params,
@@ -123,6 +139,25 @@ impl<'a> AuditRecorder<'a> {
         });
         response
     }
+}
+
+/// What is kept of an unauthenticated request: method, route, address and status only.
+fn anonymous_summary(
+    route: &Route,
+    client: &ClientInfo,
+    status: u16,
+) -> (Value, ClientInfo, String) {
+    let params = serde_json::json!({"method": route.method.as_str(), "path": route.path});
+    let client = ClientInfo {
+        ip: client.ip.clone(),
+        user_agent: None,
+    };
+    let result = match status {
+        200..=399 => "success".to_owned(),
+        401 | 403 | 429 => format!("denied: {status}"),
+        _ => format!("failure: {status}"),
+    };
+    (params, client, result)
 }
 
 /// `failure: <message>` from an error answer, and the answer rebuilt.

@@ -114,6 +114,11 @@ pub async fn guard(
     if let Some(refused) = contract::wrong_body_type(route, &request) {
         return audit.finish(principal.as_ref(), refused).await;
     }
+    if let Err(e) = super::throttle::check(&app, &method, matched.as_str(), principal.as_ref()) {
+        return audit
+            .finish(principal.as_ref(), ApiError(e).into_response())
+            .await;
+    }
     request.extensions_mut().insert(context);
     if let Some(principal) = &principal {
         request.extensions_mut().insert(principal.clone());

@@ -18,6 +18,7 @@ pub mod openapi;
 mod openmetrics;
 mod reply;
 pub mod session;
+pub mod throttle;
 mod v1;
 
 use std::sync::Arc;

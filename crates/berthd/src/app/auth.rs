@@ -28,7 +28,12 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Opens the auth tables next to the store's and creates the first admin on a first start.
 pub fn open(config: &Config) -> Result<Auth, AppError> {
-    let auth = Auth::open(&config.data_dir, &config.database_path())?;
+    let auth = Auth::open_with(
+        &config.data_dir,
+        &config.database_path(),
+        config.auth.login_policy(),
+    )?;
+    auth.db().set_audit_bounds(config.auth.audit_bounds());
     let configured = Some(config.auth.initial_admin_password.expose()).filter(|p| !p.is_empty());
     match berth_auth::ensure_initial_admin(auth.db(), &config.data_dir, configured) {
         Ok(Some(admin)) => match (&admin.generated_password, &admin.password_file) {
@@ -90,8 +95,17 @@ impl App {
             .map_err(AppError::from)
     }
 
+    /// New tokens for a refresh token. A rotated token presented again ends its whole session
+    /// (open event streams of it included).
     pub fn refresh_session(&self, refresh_token: &str) -> Result<IssuedSession, AppError> {
-        Ok(self.auth.refresh(refresh_token)?)
+        let refreshed = self.auth.refresh(refresh_token);
+        if let Err(berth_auth::AuthError::Session(berth_auth::SessionError::RefreshReused)) =
+            &refreshed
+        {
+            tracing::warn!("a rotated refresh token was presented again; its session is ended");
+            self.recheck_event_viewers();
+        }
+        Ok(refreshed?)
     }
 
     pub fn logout(&self, principal: &Principal) -> Result<(), AppError> {
@@ -290,7 +304,8 @@ impl App {
         }
     }
 
-    /// Deletes expired sessions and audit entries past retention, hourly.
+    /// Deletes expired sessions and audit entries past retention, and keeps the audit log under
+    /// its size caps, hourly.
     pub(super) fn spawn_auth_pruner(self: &Arc<Self>) {
         let app = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -300,11 +315,13 @@ impl App {
                 let days = i64::from(app.config.auth.audit_retention_days);
                 let audit_before = now - chrono::Duration::days(days);
                 match app.auth.prune(now, audit_before) {
-                    Ok((sessions, entries)) if sessions + entries > 0 => {
+                    Ok((sessions, entries, dropped)) if sessions + entries > 0 || dropped > 0 => {
                         tracing::info!(
                             sessions,
                             entries,
-                            "pruned expired sessions and audit entries"
+                            dropped,
+                            "pruned expired sessions and audit entries (dropped: over the \
+                             audit log's size caps, oldest first)"
                         )
                     }
                     Ok(_) => {}

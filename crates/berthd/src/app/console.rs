@@ -20,6 +20,7 @@ impl App {
         query: &ConsoleQuery,
     ) -> Result<TerminalSession, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
+        self.require_running(&record).await?;
         let not_running = |e: berth_runtime::RuntimeError| match e {
             berth_runtime::RuntimeError::NotRunning(_) => {
                 AppError::Conflict(format!("instance {name} is not running; start it first"))

@@ -222,7 +222,7 @@ impl From<berth_auth::SessionError> for AppError {
     fn from(err: berth_auth::SessionError) -> Self {
         use berth_auth::SessionError as E;
         match err {
-            E::InvalidToken | E::Expired | E::Revoked | E::InvalidRefresh => {
+            E::InvalidToken | E::Expired | E::Revoked | E::InvalidRefresh | E::RefreshReused => {
                 Self::Unauthorized(err.to_string())
             }
             E::User(e) => e.into(),

@@ -24,6 +24,8 @@ use crate::app::access::Want;
 
 /// Largest file one push may write.
 pub const MAX_PUSH: u64 = 4 << 30;
+/// A guest has 65,536 user and group ids (0-65535), mapped to its own host range.
+pub const GUEST_IDS: u32 = 65_536;
 
 /// Where a push goes and what it becomes.
 #[derive(Debug, Clone)]
@@ -54,6 +56,19 @@ impl PushTarget {
                     )
                 })?,
         };
+        for (field, id) in [("uid", uid), ("gid", gid)] {
+            if let Some(id) = id
+                && id >= GUEST_IDS
+            {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "{id} is outside the guest's ids; give 0 to {}",
+                        GUEST_IDS - 1
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             path: guest_path(path)?,
             mode,
@@ -199,34 +214,48 @@ pub fn guest_path(raw: &str) -> Result<PathBuf, FieldError> {
     Ok(path.to_owned())
 }
 
+/// A failed transfer as an answer: what the path or the guest's state caused is a 4xx naming
+/// it (a missing path, a path through a magic link or out of the guest, a directory where a
+/// file was meant, a full or read-only guest disk); only berthd's own trouble is a 500.
 fn file_error(instance: &str, path: &Path, err: RootfsError) -> AppError {
-    use std::io::ErrorKind;
+    let shown = path.display();
     match &err {
-        RootfsError::Io { source, .. } if source.kind() == ErrorKind::NotFound => {
-            AppError::NotFound(format!("{} in instance {instance}", path.display()))
-        }
         // The guest stopped between finding its root and opening it.
         RootfsError::OpenRoot(..) => AppError::Conflict(format!(
             "instance {instance} stopped while its files were opened; try again"
         )),
-        RootfsError::Io { source, .. }
-            if matches!(
-                source.kind(),
-                ErrorKind::NotADirectory | ErrorKind::IsADirectory
-            ) || source.raw_os_error() == Some(libc::ELOOP) =>
-        {
-            FieldError::new("path", format!("{}: {}", path.display(), error_chain(&err))).into()
-        }
+        RootfsError::Io { source, .. } => match source.raw_os_error() {
+            Some(libc::ENOENT) => AppError::NotFound(format!("{shown} in instance {instance}")),
+            Some(libc::ELOOP | libc::EXDEV) => FieldError::new(
+                "path",
+                format!(
+                    "{shown} goes through a link that leaves the guest or is a magic link \
+                     (/proc/…/root, /proc/…/fd); give the path itself"
+                ),
+            )
+            .into(),
+            Some(libc::ENOTDIR | libc::EISDIR | libc::ENAMETOOLONG | libc::EINVAL) => {
+                FieldError::new("path", format!("{shown}: {source}")).into()
+            }
+            Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ETXTBSY | libc::EBUSY) => {
+                AppError::Conflict(format!("{shown} in instance {instance}: {source}"))
+            }
+            Some(libc::ENOSPC | libc::EDQUOT) => AppError::Conflict(format!(
+                "instance {instance}'s disk is full writing {shown}; free some space or raise \
+                 limits.disk"
+            )),
+            _ => AppError::internal("file transfer", error_chain(&err)),
+        },
         RootfsError::BadPath { .. } => FieldError::new(
             "path",
             format!(
-                "{} is not a regular file or directory (or a directory where a file was meant)",
-                path.display()
+                "{shown} is not a regular file or directory (or a directory where a file was meant)"
             ),
         )
         .into(),
-        RootfsError::TooBig { .. } => FieldError::new("body", error_chain(&err)).into(),
-        _ => AppError::internal("file transfer", error_chain(&err)),
+        RootfsError::TooBig { .. } | RootfsError::TooLarge { .. } => {
+            FieldError::new("body", error_chain(&err)).into()
+        }
     }
 }
 
@@ -237,6 +266,49 @@ mod tests {
     use berth_guestfs::rootfs::GuestFileKind;
 
     use super::*;
+
+    fn io(errno: i32) -> RootfsError {
+        RootfsError::Io {
+            action: "open",
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    #[test]
+    fn what_a_path_can_cause_is_a_4xx() {
+        let path = Path::new("/proc/self/root/etc");
+        for errno in [
+            libc::ELOOP,
+            libc::EXDEV,
+            libc::ENOTDIR,
+            libc::EISDIR,
+            libc::ENAMETOOLONG,
+            libc::ENOENT,
+            libc::EACCES,
+            libc::EROFS,
+            libc::ENOSPC,
+            libc::EDQUOT,
+        ] {
+            let err = file_error("web", path, io(errno));
+            assert!(
+                !matches!(err, AppError::Internal(_)),
+                "errno {errno} answers 500: {err}"
+            );
+        }
+        assert!(matches!(
+            file_error("web", path, io(libc::ELOOP)),
+            AppError::Invalid(e) if e.field == "path"
+        ));
+    }
+
+    #[test]
+    fn owners_outside_the_guests_ids_are_refused_by_name() {
+        let parse = |uid, gid| PushTarget::parse("/x", None, uid, gid).map_err(|e| e.field);
+        assert_eq!(parse(Some(65_536), None).err().as_deref(), Some("uid"));
+        assert_eq!(parse(None, Some(u32::MAX)).err().as_deref(), Some("gid"));
+        assert!(parse(Some(65_535), Some(0)).is_ok());
+    }
 
     #[test]
     fn a_shifted_view_is_recognised_and_its_ids_shown_as_the_guests() -> std::io::Result<()> {

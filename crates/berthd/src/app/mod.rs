@@ -6,6 +6,7 @@ mod apps;
 pub mod auth;
 pub mod backends;
 pub mod backups;
+mod capacity;
 pub mod console;
 pub mod error;
 pub mod events;
@@ -58,6 +59,8 @@ pub struct App {
     pub csrf: auth::CsrfKey,
     /// Operation, lifecycle and metrics events for `GET /events`.
     pub events: Arc<events::EventBus>,
+    /// The budget of open WebSockets (consoles, event streams), in all and per account.
+    pub websockets: crate::limits::WebSocketLimiter,
     /// The host-wide settings; the store holds them, this the current value.
     settings: tokio::sync::watch::Sender<berth_types::settings::Settings>,
     backends: backends::Backends,
@@ -103,6 +106,10 @@ impl App {
             &store,
             u32::try_from(metrics.interval()).unwrap_or(10),
         )?);
+        let websockets = crate::limits::WebSocketLimiter::new(
+            config.server.max_websockets,
+            config.server.max_websockets_per_user,
+        );
         let app = Arc::new(Self {
             config,
             store: store.clone(),
@@ -110,6 +117,7 @@ impl App {
             metrics,
             csrf: auth::CsrfKey::random(),
             events: events.clone(),
+            websockets,
             settings,
             backends,
             apps,

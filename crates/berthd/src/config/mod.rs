@@ -11,17 +11,23 @@ use serde::Deserialize;
 mod auth;
 mod images;
 mod listen;
+mod log;
 mod metrics;
 mod proxmox;
+mod rate_limits;
 mod security;
+mod server;
 mod storage;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use images::ImagesConfig;
 pub use listen::ListenAddr;
+pub use log::LogConfig;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
+pub use rate_limits::{CallClass, RateLimitsConfig, Rates};
 pub use security::SecurityConfig;
+pub use server::ServerConfig;
 pub use storage::StorageConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
@@ -74,6 +80,9 @@ pub struct Config {
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
+    pub server: ServerConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub log: LogConfig,
     pub testing: TestingConfig,
 }
 
@@ -109,6 +118,12 @@ pub struct NetworkConfig {
     pub table: String,
     /// Name servers written into guests; empty: the host's own (loopback ones skipped).
     pub dns: Vec<String>,
+    /// Host addresses an ordinary user's forwards may listen on (`0.0.0.0` / `::`: every
+    /// address); admins may use any. Host ports below 1024 need a range an admin granted
+    /// (`quota.port_range`).
+    pub forward_addresses: Vec<String>,
+    /// Forwards one account may hold, whatever its quota says (each is nftables rules).
+    pub max_forwards_per_user: u32,
 }
 
 /// `[backups]`.
@@ -175,6 +190,9 @@ impl Default for Config {
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            server: ServerConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            log: LogConfig::default(),
             testing: TestingConfig::default(),
         }
     }
@@ -188,6 +206,8 @@ impl Default for NetworkConfig {
             ipv6: "fd42:88::1/64".into(),
             table: "berth".into(),
             dns: Vec::new(),
+            forward_addresses: vec!["0.0.0.0".into(), "::".into()],
+            max_forwards_per_user: 256,
         }
     }
 }
@@ -197,6 +217,22 @@ impl NetworkConfig {
     pub fn plan(&self) -> Result<berth_net::NetworkPlan, FieldError> {
         let ipv6 = Some(self.ipv6.as_str()).filter(|v6| !v6.is_empty());
         berth_net::NetworkPlan::parse(&self.ipv4, ipv6)
+    }
+
+    /// The addresses ordinary users may forward from, parsed.
+    pub fn forward_addresses(&self) -> Result<Vec<IpAddr>, FieldError> {
+        self.forward_addresses
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                raw.parse().map_err(|_| {
+                    FieldError::new(
+                        format!("network.forward_addresses[{i}]"),
+                        format!("{raw:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The configured name servers, parsed.
@@ -313,6 +349,13 @@ impl Config {
         self.security.pool()?;
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
+        self.network
+            .forward_addresses()
+            .map_err(|e| e.to_string())?;
+        self.server.validate()?;
+        self.auth.validate()?;
+        self.rate_limits.validate()?;
+        self.log.validate()?;
         let table = &self.network.table;
         if table.is_empty()
             || table.len() > 32
@@ -420,101 +463,4 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().map_err(|source| ConfigError::Read {
-            path: "tmp".into(),
-            source,
-        })?;
-        let path = dir.path().join("berth.toml");
-        std::fs::write(&path, text).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        Config::load(
-            Some(&path),
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-    }
-
-    #[test]
-    fn empty_file_gives_defaults() -> Result<(), ConfigError> {
-        let config = load("", &[])?;
-        assert_eq!(config.data_dir, PathBuf::from("/var/lib/berth"));
-        assert_eq!(
-            config.image_cache_dir(),
-            PathBuf::from("/var/lib/berth/images")
-        );
-        assert_eq!(config.network.bridge, "berth0");
-        Ok(())
-    }
-
-    #[test]
-    fn env_overrides_nested_keys() -> Result<(), ConfigError> {
-        let config = load(
-            "data_dir = \"/srv/berth\"\n[network]\nbridge = \"br9\"\n",
-            &[
-                ("BERTH_NETWORK__BRIDGE", "brx"),
-                ("BERTH_TESTING__SIM_BACKEND", "true"),
-                ("BERTH_TOKEN", "x"),
-            ],
-        )?;
-        assert_eq!(config.network.bridge, "brx");
-        assert!(config.testing.sim_backend);
-        assert_eq!(config.data_dir, PathBuf::from("/srv/berth"));
-        Ok(())
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let err = load("[storage]\ndrivr = \"dir\"\n", &[]).expect_err("typo");
-        assert!(err.to_string().contains("drivr"), "{err}");
-        let err = load("", &[("BERTH_BOGUS", "1")]).expect_err("unknown env key");
-        assert!(err.to_string().contains("bogus"), "{err}");
-    }
-
-    #[test]
-    fn clear_text_on_the_network_is_refused_and_https_needs_a_certificate() {
-        let err = load("listen = [\"0.0.0.0:8440\"]", &[]).expect_err("public");
-        assert!(err.to_string().contains("listen"), "{err}");
-        let err = load("listen = [\"https://0.0.0.0:8443\"]", &[]).expect_err("no cert");
-        assert!(err.to_string().contains("tls"), "{err}");
-        let config = load(
-            "listen = [\"https://0.0.0.0:8443\"]\ntls = \"self-signed\"",
-            &[],
-        )
-        .expect("self-signed");
-        assert_eq!(config.tls_source(), Ok(Some(TlsSource::SelfSigned)));
-        let err = load("tls = \"maybe\"", &[]).expect_err("unknown tls");
-        assert!(err.to_string().contains("tls:"), "{err}");
-        let config = load("[auth]\ninitial_admin_password = \"Sekrit-Pass-1\"", &[]).expect("auth");
-        assert!(!format!("{config:?}").contains("Sekrit"));
-    }
-
-    #[test]
-    fn routing_rules_are_read() -> Result<(), ConfigError> {
-        let config = load("[[routing]]\npattern = \"ct-*\"\nbackend = \"lxc\"\n", &[])?;
-        assert_eq!(config.routing[0].pattern, "ct-*");
-        assert_eq!(config.routing[0].backend.as_str(), "lxc");
-        assert_eq!(config.default_backend.as_str(), "builtin");
-        Ok(())
-    }
-
-    #[test]
-    fn unknown_backends_and_oci_runtimes_are_named() {
-        let err = load("[[routing]]\npattern = \"x\"\nbackend = \"vmware\"\n", &[])
-            .expect_err("unknown routing backend");
-        assert!(
-            err.to_string().contains("routing[0].backend: \"vmware\""),
-            "{err}"
-        );
-        let err = load("default_backend = \"sim\"\n", &[]).expect_err("sim without testing");
-        assert!(err.to_string().contains("default_backend"), "{err}");
-        let err = load("", &[("BERTH_OCI__RUNTIME", "youki")]).expect_err("unknown runtime");
-        assert!(err.to_string().contains("oci.runtime"), "{err}");
-        let ok = load("[oci]\nruntime = \"runc\"\n", &[]).expect("runc");
-        assert_eq!(ok.oci.runtime, "runc");
-    }
-}
+mod tests;

@@ -176,6 +176,30 @@ impl RealDaemon {
         Ok(())
     }
 
+    /// Sends SIGTERM and waits for berthd to exit; how long it took, or an error (and SIGKILL)
+    /// when it did not within `within`.
+    pub fn terminate(&mut self, within: Duration) -> Result<Duration, Error> {
+        let Some(mut child) = self.child.take() else {
+            return Err("berthd is not running".into());
+        };
+        let started = Instant::now();
+        Command::new("kill").arg(child.id().to_string()).status()?;
+        while started.elapsed() < within {
+            if child.try_wait()?.is_some() {
+                return Ok(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(format!("berthd did not exit within {within:?} of SIGTERM").into())
+    }
+
+    /// The berthd process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("berthd.log")).unwrap_or_default()
     }

@@ -2,6 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use berth_auth::{AuditEntry, AuditFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,6 +13,7 @@ use utoipa_axum::routes;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::{Caller, Query};
 use crate::api::{ApiError, AppState};
+use crate::app::AppError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
@@ -30,17 +33,24 @@ pub struct AuditQuery {
 
 #[utoipa::path(get, path = "/api/v1/audit", operation_id = "audit.list",
     extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "audit", params(AuditQuery),
-    responses((status = 200, description = "Newest first; a user sees their own entries, an admin all", body = [AuditEntry])))]
+    responses((status = 200, description = "Newest first; a user sees their own entries, an admin all", body = [AuditEntry],
+        headers(("X-Audit-Dropped" = u64, description = "Entries the log's size caps have dropped, oldest first, ever")))))]
 pub async fn list(
     State(app): State<AppState>,
     Caller(principal): Caller,
     Query(query): Query<AuditQuery>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = AuditFilter {
         user_id: None,
         actor: query.actor,
         before: query.before,
         limit: query.limit.unwrap_or(0),
     };
-    Ok(Json(app.audit(&principal, filter)?))
+    let entries = app.audit(&principal, filter)?;
+    let dropped = app.auth.db().audit_dropped().map_err(AppError::from)?;
+    let mut response = Json(entries).into_response();
+    response
+        .headers_mut()
+        .insert("x-audit-dropped", HeaderValue::from(dropped));
+    Ok(response)
 }

@@ -103,6 +103,8 @@ fn session_response(app: &AppState, session: &IssuedSession, context: &RequestCo
         csrf_token: app.csrf.token(session.session_id),
     };
     let mut response = Json(body).into_response();
+    // For the audit log: the login was this user's.
+    response.extensions_mut().insert(session.user.clone());
     for value in set_cookies(session, secure) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

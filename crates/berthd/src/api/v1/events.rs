@@ -27,16 +27,22 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 #[utoipa::path(get, path = "/api/v1/events", operation_id = "event.stream",
     extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "events", params(EventsQuery),
     responses((status = 101, description = "WebSocket: each text message is one event", body = berth_types::events::WireEvent),
-              (status = 400, description = "Unknown event type or bad instance name", body = ErrorBody)))]
+              (status = 400, description = "Unknown event type or bad instance name", body = ErrorBody),
+              (status = 429, description = "This account has its most WebSockets open; see Retry-After", body = ErrorBody),
+              (status = 503, description = "The daemon has its most WebSockets open", body = ErrorBody)))]
 pub async fn events(
     State(app): State<AppState>,
     Caller(caller): Caller,
     Query(query): Query<EventsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let permit = app.websockets.admit(&caller.username)?;
     // Subscribed before the handshake answers, so nothing published after it is missed.
     let subscription = app.subscribe_events(caller, &query)?;
-    Ok(upgrade.on_upgrade(move |socket| relay(socket, subscription)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _permit = permit;
+        relay(socket, subscription).await
+    }))
 }
 
 /// Sends events until the client leaves; the client's own messages are read and ignored.

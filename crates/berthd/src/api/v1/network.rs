@@ -18,9 +18,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/network", operation_id = "network.get",
     extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "network",
-    responses((status = 200, description = "The bridge, its subnets and the IPv6 uplink", body = NetworkInfo)))]
-pub async fn get(State(app): State<AppState>) -> Result<Json<NetworkInfo>, ApiError> {
-    Ok(Json(app.network_info()?))
+    responses((status = 200, description = "The bridge, its subnets, the IPv6 uplink, and forwards that shadow a host service", body = NetworkInfo)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<NetworkInfo>, ApiError> {
+    Ok(Json(app.network_info_for(&caller).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/network/ipv6", operation_id = "network.ipv6",

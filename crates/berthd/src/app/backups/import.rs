@@ -105,11 +105,17 @@ impl App {
         };
         let limits: Limits =
             serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
+        // An archive's limits are input like any other.
+        let backend = self.backends.route_import(&name);
+        if let Err(e) = self.check_capacity(&limits, &backend).await {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(e);
+        }
         let record = InstanceRecord {
             id: Uuid::new_v4(),
             name: name.clone(),
             owner: caller.username.clone(),
-            backend: self.backends.route_import(&name),
+            backend,
             image,
             state: InstanceState::Creating,
             autostart: false,

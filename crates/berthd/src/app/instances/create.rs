@@ -56,6 +56,7 @@ impl App {
             .transpose()?;
         let backend = self.backends.route(&name, asked.as_ref());
         let capabilities = self.runtime(&backend)?.capabilities();
+        self.check_capacity(&request.limits, &backend).await?;
         let node = request.node.clone();
         if node.is_some() && capabilities.placement != Placement::Remote {
             return Err(FieldError::new(

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use berth_runtime::{ExecSpec, Runtime, RuntimeError};
-use berth_types::FieldError;
 use berth_types::api::{ExecRequest, ExecResponse};
+use berth_types::{FieldError, InstanceState};
 
 use crate::app::Principal;
 use crate::app::access::Want;
@@ -23,6 +23,7 @@ impl App {
         request: ExecRequest,
     ) -> Result<ExecResponse, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
+        self.require_running(&record).await?;
         if request.command.is_empty() || request.command[0].is_empty() {
             return Err(FieldError::new(
                 "command",
@@ -73,6 +74,29 @@ impl App {
             stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
             truncated: result.truncated,
         })
+    }
+}
+
+impl App {
+    /// Commands and terminals need a running guest: anything else is 409 naming the state it
+    /// is in and what to do (a suspended guest would freeze the command with it).
+    pub(crate) async fn require_running(
+        &self,
+        record: &berth_store::InstanceRecord,
+    ) -> Result<(), AppError> {
+        let state = self.observed_state(record).await;
+        let todo = match state {
+            InstanceState::Running => return Ok(()),
+            InstanceState::Suspended => "resume it first",
+            InstanceState::Stopped => "start it first",
+            InstanceState::Creating | InstanceState::Deleting => "wait for its operation to finish",
+            InstanceState::Error => "see its last operation, then start it",
+        };
+        Err(AppError::Conflict(format!(
+            "instance {} is {}; {todo}",
+            record.name,
+            state.as_str()
+        )))
     }
 }
 

@@ -45,7 +45,7 @@ impl App {
         }
         if let Some(patch) = &request.limits {
             let limits = record.limits.merged(patch);
-            limits.validate()?;
+            self.check_capacity(&limits, &record.backend).await?;
             // Growing needs room in the owner's quota (checked and held atomically); if the
             // change then fails, the old size is held again.
             self.reserve_instance(&record.owner, record.id, &limits)?;

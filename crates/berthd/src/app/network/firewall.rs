@@ -27,6 +27,9 @@ impl App {
             .map_err(HostError::task)?
             .map_err(|e| HostError::host("applying the nftables table", e));
         drop(ready);
+        if applied.is_ok() {
+            self.report_shadowed().await;
+        }
         applied
     }
 

@@ -33,6 +33,7 @@ impl App {
     ) -> Result<Forward, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
         let spec = parse_request(&request)?;
+        self.check_forward_policy(&record.owner, &spec)?;
         if self.store.addresses_of(&record.name)?.is_none() {
             return Err(AppError::Conflict(format!(
                 "instance {name} has no address yet; wait for its creation to finish"
@@ -57,7 +58,7 @@ impl App {
                 .await
                 .map_err(|e| AppError::internal("reading host listeners", e))?;
             check_conflicts(&spec, &existing, &listeners)
-                .map_err(|e| FieldError::new("listen", format!("{e}; pick another host port")))?;
+                .map_err(|e| self.clash(&record.owner, e))?;
             let id = Uuid::new_v4();
             self.reserve_forward(&record.owner, record.id, id, (spec.start, spec.end))?;
             let stored = ForwardRecord {
@@ -159,7 +160,7 @@ fn parse_request(request: &CreateForwardRequest) -> Result<ForwardSpec, AppError
 }
 
 /// The API view: `listen` is `ADDR:PORT[-END]`, `0.0.0.0` standing for every address.
-fn view(stored: &ForwardRecord) -> Forward {
+pub(super) fn view(stored: &ForwardRecord) -> Forward {
     let ports = if stored.host_start == stored.host_end {
         stored.host_start.to_string()
     } else {

@@ -5,6 +5,7 @@ mod addresses;
 mod attach;
 mod firewall;
 pub mod forwards;
+mod policy;
 mod status;
 mod uplink;
 pub(crate) mod userns;

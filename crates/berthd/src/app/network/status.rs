@@ -2,9 +2,19 @@
 
 use berth_types::api::{BridgeInfo, NetworkInfo};
 
-use crate::app::{App, AppError};
+use crate::app::{App, AppError, Principal};
 
 impl App {
+    /// `GET /network` as `caller` sees it: the shadowed forwards are theirs only, unless admin.
+    pub async fn network_info_for(&self, caller: &Principal) -> Result<NetworkInfo, AppError> {
+        let listeners = tokio::task::spawn_blocking(berth_net::host_listeners)
+            .await
+            .map_err(|e| AppError::internal("reading host listeners", e))?;
+        let mut info = self.network_info()?;
+        info.shadowed = self.shadowed_forwards(&listeners, Some(caller))?;
+        Ok(info)
+    }
+
     pub fn network_info(&self) -> Result<NetworkInfo, AppError> {
         let bridge = &self.network.bridge;
         let operstate = std::path::Path::new("/sys/class/net")
@@ -30,6 +40,7 @@ impl App {
             dns: self.network.dns.iter().map(ToString::to_string).collect(),
             nft_table: self.network.table.clone(),
             instances: self.store.all_addresses()?.len(),
+            shadowed: Vec::new(),
         })
     }
 }

@@ -27,7 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 101, description = "WebSocket: binary frames are terminal bytes, text frames JSON ConsoleControl"),
               (status = 400, description = "Bad mode or command", body = ErrorBody),
               (status = 404, description = "No such instance", body = ErrorBody),
-              (status = 409, description = "The instance is not running", body = ErrorBody)))]
+              (status = 409, description = "The instance is not running", body = ErrorBody),
+              (status = 429, description = "This account has its most WebSockets open, or too many commands; see Retry-After", body = ErrorBody),
+              (status = 503, description = "The daemon has its most WebSockets open", body = ErrorBody)))]
 pub async fn console(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -35,8 +37,12 @@ pub async fn console(
     Query(query): Query<ConsoleQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let permit = app.websockets.admit(&caller.username)?;
     let session = app.open_console(&caller, &name, &query).await?;
-    Ok(upgrade.on_upgrade(move |socket| relay(socket, session, name)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _permit = permit;
+        relay(socket, session, name).await
+    }))
 }
 
 /// Copies bytes between the socket and the terminal until either side ends.

@@ -1,5 +1,10 @@
 //! The audit log: who (user or token) did what to which target, with which parameters (secrets
-//! removed), from where, and how it ended. Newest first, paged by id, pruned by age.
+//! removed), from where, and how it ended. Newest first, paged by id, pruned by age, and
+//! bounded in size (see [`bounds`]).
+
+mod bounds;
+
+pub use bounds::{AuditBounds, MAX_PARAMS_BYTES, capped, clip};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, params};
@@ -132,26 +137,30 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 }
 
 impl AuthDb {
-    /// Appends an entry (params redacted) and returns its id.
+    /// Appends an entry (params redacted, then capped; every text clipped) and returns its id.
     pub fn append_audit(&self, entry: &NewAuditEntry<'_>) -> Result<i64, AuditError> {
-        let params = redact(entry.params).to_string();
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO audit_log (at, actor, user_id, action, target, params, ip, user_agent, result)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                to_millis(now()),
-                entry.actor,
-                entry.user_id.map(|id| id.to_string()),
-                entry.action,
-                entry.target,
-                params,
-                entry.client.ip,
-                entry.client.user_agent,
-                entry.result
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        let params = capped(&redact(entry.params));
+        let id = {
+            let conn = self.conn();
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, user_id, action, target, params, ip, user_agent, result)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    to_millis(now()),
+                    clip(entry.actor, 128),
+                    entry.user_id.map(|id| id.to_string()),
+                    clip(entry.action, 64),
+                    clip(entry.target, 256),
+                    params,
+                    entry.client.ip.as_deref().map(|ip| clip(ip, 64)),
+                    entry.client.user_agent.as_deref().map(|ua| clip(ua, 256)),
+                    clip(entry.result, 512)
+                ],
+            )?;
+            conn.last_insert_rowid()
+        };
+        self.after_append()?;
+        Ok(id)
     }
 
     /// Entries matching `filter`, newest first.
@@ -189,98 +198,4 @@ impl AuthDb {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::db::temp_db;
-
-    #[test]
-    fn nested_secrets_are_redacted() {
-        let params = json!({
-            "name": "web1",
-            "password": "hunter22",
-            "Root_Password": "x",
-            "limits": {"cpu": 1},
-            "wireguard": {"private_key": "k", "peers": [{"preshared_key": "p", "endpoint": "e"}]},
-            "proxmox": {"token_secret": "s", "token_id": "berth@pve!x"},
-            "auth": {"token": "t", "refresh_token": "r", "secret": {"deep": 1}},
-        });
-        let redacted = redact(&params);
-        let text = redacted.to_string();
-        for secret in [
-            "hunter22", "\"k\"", "\"p\"", "\"s\"", "\"t\"", "\"r\"", "deep",
-        ] {
-            assert!(!text.contains(secret), "{secret} in {text}");
-        }
-        assert_eq!(redacted["wireguard"]["peers"][0]["endpoint"], "e");
-        assert_eq!(redacted["wireguard"]["peers"][0]["preshared_key"], REDACTED);
-        assert_eq!(redacted["proxmox"]["token_id"], "berth@pve!x");
-        assert_eq!(redacted["Root_Password"], REDACTED);
-        assert_eq!(redacted["limits"], json!({"cpu": 1}));
-        let create = json!({"name": "vpn", "wireguard": "[Interface]\nPrivateKey = k\n"});
-        assert_eq!(redact(&create)["wireguard"], REDACTED);
-        let uplink = json!({"mode": "wireguard", "config": "[Interface]\nPrivateKey = k\n"});
-        assert_eq!(redact(&uplink)["config"], REDACTED);
-        assert_eq!(redact(&uplink)["mode"], "wireguard");
-    }
-
-    #[test]
-    fn append_list_page_filter_and_prune() -> Result<(), Box<dyn std::error::Error>> {
-        let (_dir, db) = temp_db();
-        let alice = Uuid::new_v4();
-        let client = ClientInfo {
-            ip: Some("192.0.2.7".into()),
-            user_agent: Some("curl/8".into()),
-        };
-        for i in 0..5 {
-            db.append_audit(&NewAuditEntry {
-                actor: if i % 2 == 0 { "alice" } else { "admin" },
-                user_id: (i % 2 == 0).then_some(alice),
-                action: "instance.create",
-                target: &format!("web{i}"),
-                params: &json!({"password": "hunter22", "n": i}),
-                client: &client,
-                result: "success",
-            })?;
-        }
-        let all = db.audit(&AuditFilter::default())?;
-        assert_eq!(all.len(), 5);
-        assert_eq!(all[0].target, "web4");
-        assert_eq!(all[0].params, json!({"password": REDACTED, "n": 4}));
-        assert_eq!(all[0].ip.as_deref(), Some("192.0.2.7"));
-        let own = db.audit(&AuditFilter {
-            user_id: Some(alice),
-            ..AuditFilter::default()
-        })?;
-        assert_eq!(
-            own.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
-            ["web4", "web2", "web0"]
-        );
-        let by_actor = db.audit(&AuditFilter {
-            actor: Some("admin".into()),
-            ..AuditFilter::default()
-        })?;
-        assert_eq!(by_actor.len(), 2);
-        let page = db.audit(&AuditFilter {
-            limit: 2,
-            ..AuditFilter::default()
-        })?;
-        let next = db.audit(&AuditFilter {
-            limit: 2,
-            before: page.last().map(|e| e.id),
-            ..AuditFilter::default()
-        })?;
-        assert_eq!(
-            next.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
-            ["web2", "web1"]
-        );
-        assert_eq!(db.prune_audit(Utc::now() - chrono::Duration::days(1))?, 0);
-        assert_eq!(
-            db.prune_audit(Utc::now() + chrono::Duration::seconds(1))?,
-            5
-        );
-        assert!(db.audit(&AuditFilter::default())?.is_empty());
-        Ok(())
-    }
-}
+mod tests;
