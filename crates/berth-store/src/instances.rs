@@ -47,6 +47,7 @@ impl InstanceRecord {
             snapshots: None,
             backups: None,
             pid,
+            state_reason: None,
             cache: None,
         }
     }

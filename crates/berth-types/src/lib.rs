@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod capacity;
 pub mod credentials;
 pub mod error;
 pub mod events;

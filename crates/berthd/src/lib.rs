@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod host;
 pub mod logging;
 pub mod server;
 pub mod web;

@@ -9,12 +9,14 @@ use berth_types::{BackendName, FieldError};
 use serde::Deserialize;
 
 mod auth;
+mod host;
 mod listen;
 mod metrics;
 mod proxmox;
 mod security;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
+pub use host::HostConfig;
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
@@ -67,6 +69,8 @@ pub struct Config {
     pub routing: Vec<RoutingRule>,
     pub oci: OciConfig,
     pub security: SecurityConfig,
+    /// `[host]`: the kernel limits raised at start.
+    pub host: HostConfig,
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
@@ -188,6 +192,7 @@ impl Default for Config {
             routing: Vec::new(),
             oci: OciConfig::default(),
             security: SecurityConfig::default(),
+            host: HostConfig::default(),
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),

@@ -86,6 +86,9 @@ impl SimDaemon {
             ("BERTH_TESTING__SIM_BACKEND", "true".into()),
             ("BERTH_STORAGE__DRIVER", "dir".into()),
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+            // Tests leave the host's kernel limits as they found them (tests/host_limits.rs
+            // raises and restores them).
+            ("BERTH_HOST__RAISE_LIMITS", "false".into()),
         ];
         let extra = extra_env
             .iter()

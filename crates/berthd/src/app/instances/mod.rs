@@ -59,6 +59,7 @@ impl App {
         spec.netns = self.attach_network(record).await?;
         let pid = runtime.start(&spec).await?;
         tracing::debug!(instance = %record.name, pid, "booted");
+        self.watch_guest(record, pid);
         Ok(())
     }
 }

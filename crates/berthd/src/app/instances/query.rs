@@ -36,6 +36,9 @@ impl App {
         });
         let mut instance = record.to_api(network, pid);
         instance.cache = cache;
+        if matches!(state, InstanceState::Stopped | InstanceState::Error) {
+            instance.state_reason = self.state_reason(&record.name);
+        }
         instance.snapshots = self
             .store
             .snapshot_schedule(&record.name)
