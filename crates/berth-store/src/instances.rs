@@ -52,6 +52,7 @@ impl InstanceRecord {
             snapshots: None,
             backups: None,
             pid,
+            state_reason: None,
             cache: None,
             privileged: self.privileged,
             nesting: self.nesting,

@@ -270,6 +270,9 @@ pub struct SystemInfo {
     pub default_backend: String,
     pub backends: Vec<BackendInfo>,
     pub instances: usize,
+    /// How many more local guests the host can take, and which limit comes first.
+    #[serde(default)]
+    pub capacity: crate::capacity::CapacityLeft,
 }
 
 /// One storage pool and its space.

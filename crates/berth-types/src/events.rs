@@ -82,6 +82,10 @@ pub struct Lifecycle {
     /// The snapshot, backup or forward concerned, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
+    /// Why, when the guest changed state by itself: its init's exit status and the last lines
+    /// of its console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `data` of a notice.
@@ -317,6 +321,7 @@ mod tests {
                 actor: "alice".into(),
                 state: Some(InstanceState::Running),
                 object: None,
+                reason: None,
             },
         );
         let json = serde_json::to_value(&event)?;
@@ -358,6 +363,7 @@ mod tests {
                     actor: "alice".into(),
                     state: None,
                     object: None,
+                    reason: None,
                 },
             )
         };

@@ -89,6 +89,10 @@ pub struct Instance {
     /// PID of the guest's init on the host, while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// Why it is stopped or in error when it got so by itself (its init exited or was
+    /// killed): the exit status and the last lines of its console. Cleared by a start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
     /// Remote backends (proxmox) only: whether the state was read from the backend just now
     /// (`miss`), from a recent cached read (`hit`), or is the last known state because the
     /// backend is unreachable (`stale`). The `X-Cache-Status` header says the same.

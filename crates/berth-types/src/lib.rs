@@ -4,6 +4,7 @@
 pub mod api;
 pub mod backend;
 pub mod bounded;
+pub mod capacity;
 pub mod credentials;
 pub mod error;
 pub mod events;

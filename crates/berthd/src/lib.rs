@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod host;
 pub mod limits;
 pub mod listen;
 pub mod logging;

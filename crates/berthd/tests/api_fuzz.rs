@@ -71,6 +71,8 @@ impl Sandbox {
             .env("BERTH_RUNTIME_DIR", dir("run"))
             .env("BERTH_SOCKET", dir("run/berth.sock"))
             .env("BERTH_LISTEN", format!("[\"127.0.0.1:{PORT}\"]"))
+            // The host's kernel limits stay as the tests found them.
+            .env("BERTH_HOST__RAISE_LIMITS", "false")
             .env("BERTH_DEFAULT_BACKEND", "sim")
             .env("BERTH_TESTING__SIM_BACKEND", "true")
             .env("BERTH_SECURITY__LXCFS", "false")

@@ -139,6 +139,7 @@ mod tests {
                 actor: "admin".into(),
                 state: Some(berth_types::InstanceState::Running),
                 object: Some("before".into()),
+                reason: None,
             },
         );
         let text = line(&event);

@@ -1,4 +1,5 @@
-//! `berth system`: the host, its storage pools, kernel capabilities and backends.
+//! `berth system`: the host, its storage pools, kernel capabilities, backends and the capacity
+//! left for guests.
 
 use berth_types::api::{CapabilityInfo, SystemInfo};
 use berth_types::units::format_bytes;
@@ -60,6 +61,20 @@ pub async fn show(ctx: &Context) -> anyhow::Result<()> {
             None => println!("  {}{marker}: usable", backend.name),
             Some(reason) => println!("  {}{marker}: not usable: {reason}", backend.name),
         }
+    }
+    let cap = &info.capacity;
+    println!(
+        "Capacity:   {} more guest(s) ({} running; first limit: {})",
+        cap.guests_left, cap.guests_running, cap.limited_by
+    );
+    for l in &cap.limits {
+        println!(
+            "  {:<18} {} of {} used, {} per guest: room for {}",
+            l.name, l.used, l.limit, l.per_guest, l.guests_left
+        );
+    }
+    for warning in &cap.warnings {
+        println!("  warning: {warning}");
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod extract;
 pub mod guard;
 pub mod openapi;
 mod openmetrics;
+mod readyz;
 mod reply;
 pub mod session;
 pub mod throttle;

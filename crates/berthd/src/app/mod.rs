@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod failpoint;
 pub mod files;
+mod guestwatch;
 mod idmap;
 mod images;
 pub mod instances;
@@ -75,6 +76,8 @@ pub struct App {
     operations: OperationTracker,
     /// Instances with an operation under way, and which.
     busy: Mutex<HashMap<InstanceName, Uuid>>,
+    /// Running guests' inits, watched so a guest that dies by itself is seen at once.
+    guestwatch: guestwatch::GuestWatch,
 }
 
 impl App {
@@ -92,6 +95,7 @@ impl App {
         // user may reach them, or they could run those programs as root on the host.
         owner_only(&config.data_dir)?;
         Self::check_idmap_pool(&config)?;
+        crate::host::sysctl::apply(&config.host);
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
         let metrics = metrics::MetricsService::open(&config)?;
@@ -127,8 +131,11 @@ impl App {
             forwards_lock: tokio::sync::Mutex::default(),
             operations: OperationTracker::new(store.clone(), failpoints, events),
             busy: Mutex::default(),
+            guestwatch: guestwatch::GuestWatch::default(),
         });
+        app.enable_guest_watch();
         app.recover().await?;
+        app.watch_running_guests().await;
         app.rebuild_quota_ledger()?;
         app.spawn_auth_pruner();
         app.spawn_event_viewer_recheck();

@@ -9,6 +9,7 @@ use berth_types::{BackendName, FieldError};
 use serde::Deserialize;
 
 mod auth;
+mod host;
 mod images;
 mod listen;
 mod log;
@@ -20,6 +21,7 @@ mod server;
 mod storage;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
+pub use host::HostConfig;
 pub use images::ImagesConfig;
 pub use listen::ListenAddr;
 pub use log::LogConfig;
@@ -77,6 +79,8 @@ pub struct Config {
     pub routing: Vec<RoutingRule>,
     pub oci: OciConfig,
     pub security: SecurityConfig,
+    /// `[host]`: the kernel limits raised at start.
+    pub host: HostConfig,
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
@@ -187,6 +191,7 @@ impl Default for Config {
             routing: Vec::new(),
             oci: OciConfig::default(),
             security: SecurityConfig::default(),
+            host: HostConfig::default(),
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),

@@ -88,6 +88,9 @@ impl SimDaemon {
             ("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
             // The sim backend boots nothing lxcfs could serve.
             ("BERTH_SECURITY__LXCFS", "false".into()),
+            // Tests leave the host's kernel limits as they found them (tests/host_limits.rs
+            // raises and restores them).
+            ("BERTH_HOST__RAISE_LIMITS", "false".into()),
         ];
         let extra = extra_env
             .iter()

@@ -52,6 +52,8 @@ impl SimProcess {
             .env("BERTH_SECURITY__LXCFS", "false")
             .env("BERTH_STORAGE__DRIVER", "dir")
             .env("BERTH_AUTH__INITIAL_ADMIN_PASSWORD", super::ADMIN_PASSWORD)
+            // The host's kernel limits stay as the tests found them.
+            .env("BERTH_HOST__RAISE_LIMITS", "false")
             .env("BERTH_FAILPOINTS", failpoints)
             .arg("--config")
             .arg("/dev/null")

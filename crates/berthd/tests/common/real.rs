@@ -110,6 +110,8 @@ impl RealDaemon {
             ("BERTH_NETWORK__TABLE".to_owned(), net.table.clone()),
             ("BERTH_NETWORK__IPV4".to_owned(), net.ipv4.clone()),
             ("BERTH_NETWORK__IPV6".to_owned(), net.ipv6.clone()),
+            // The host's kernel limits stay as the tests found them.
+            ("BERTH_HOST__RAISE_LIMITS".to_owned(), "false".to_owned()),
         ];
         let mut daemon = Self {
             id,

@@ -123,6 +123,7 @@ struct ApiDoc;
 pub fn routes() -> (Router<super::AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::v1::routes())
+        .merge(super::readyz::routes())
         .split_for_parts()
 }
 

@@ -234,6 +234,7 @@ impl EventBus {
                 actor,
                 state,
                 object,
+                reason: None,
             },
         ));
     }
@@ -311,6 +312,7 @@ mod tests {
                 actor: owner.into(),
                 state: None,
                 object: None,
+                reason: None,
             },
         )
     }

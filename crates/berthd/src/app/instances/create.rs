@@ -98,6 +98,7 @@ impl App {
             nesting: request.nesting.unwrap_or(false),
         };
         let start = request.start.unwrap_or(true);
+        self.check_host_room(&record, true, start)?;
         let params = serde_json::to_value(&request).unwrap_or_default();
         // Checked and held now, atomically, so concurrent creates cannot pass the quota
         // together; the operation's undo gives it back.

@@ -79,6 +79,7 @@ impl App {
         let pid = runtime.start(&spec).await?;
         tracing::debug!(instance = %record.name, pid, privileged = spec.security.privileged(),
             "booted");
+        self.watch_guest(record, pid);
         Ok(())
     }
 }

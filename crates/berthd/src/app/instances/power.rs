@@ -188,6 +188,9 @@ impl App {
                 state.as_str()
             )));
         }
+        if action == PowerAction::Start {
+            self.check_host_room(&record, false, true)?;
+        }
         let params = serde_json::to_value(&request).unwrap_or_default();
         let spec = OperationSpec::on_instance(action.kind(), &record.name, &record.owner)
             .request(params)
@@ -213,6 +216,8 @@ impl App {
         from: InstanceState,
         request: &PowerRequest,
     ) -> Result<(), berth_runtime::RuntimeError> {
+        // Asked for: its init's exit is no death to report.
+        self.unwatch_guest(&record.name);
         if from == InstanceState::Suspended {
             runtime.thaw(&record.name).await?;
         }

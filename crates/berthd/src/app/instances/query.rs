@@ -43,6 +43,9 @@ impl App {
                 .unwrap_or_default()
                 .map(Into::into);
         }
+        if matches!(state, InstanceState::Stopped | InstanceState::Error) {
+            instance.state_reason = self.state_reason(&record.name);
+        }
         instance.snapshots = self
             .store
             .snapshot_schedule(&record.name)

@@ -1,6 +1,8 @@
 //! Host information for `GET /system`.
 
 mod capabilities;
+mod capacity;
+mod ready;
 
 use berth_runtime::Runtime;
 use berth_types::api::{BackendInfo, StoragePoolInfo, SystemInfo};
@@ -54,12 +56,13 @@ impl App {
                 })
                 .collect(),
             instances: self.store.list_instances()?.len(),
+            capacity: self.capacity_left()?,
         })
     }
 }
 
 /// A `/proc/meminfo` line (`MemTotal:  123 kB`) in bytes; 0 when absent.
-fn meminfo_bytes(meminfo: &str, key: &str) -> u64 {
+pub(crate) fn meminfo_bytes(meminfo: &str, key: &str) -> u64 {
     meminfo
         .lines()
         .find(|l| l.starts_with(key))
