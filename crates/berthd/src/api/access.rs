@@ -59,6 +59,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/auth/refresh", Public, true, "auth.refresh"),
     rule("POST", "/api/v1/auth/logout", Authenticated, false, "auth.logout"),
     rule("GET", "/api/v1/auth/me", Authenticated, false, "auth.me"),
+    rule("GET", "/api/v1/auth/session", Public, false, "auth.session"),
     rule("GET", "/api/v1/users", Admin, false, "user.list"),
     rule("POST", "/api/v1/users", Admin, true, "user.create"),
     rule("PATCH", "/api/v1/users/{id}", Admin, true, "user.update"),

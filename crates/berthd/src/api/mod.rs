@@ -52,6 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/session", get(auth::session))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", patch(users::patch).delete(users::delete))
         .route("/users/me/password", post(users::change_password))
