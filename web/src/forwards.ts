@@ -26,7 +26,7 @@ export async function forwardsEditor(box: HTMLElement, names: string[], picker =
     err.textContent = "";
     [listen, port].forEach((c) => setFieldError(c, null));
     if (!listen.value.trim()) return setFieldError(listen, "give a host port, e.g. 2222"), listen.focus();
-    const body: S["CreateForwardRequest"] = { listen: listen.value.trim(), port: Number(port.value), protocol: proto.value };
+    const body: S["CreateForwardRequest"] = { listen: listen.value.trim(), port: Number(port.value), protocol: proto.value as S["ForwardProtocol"] };
     try {
       const f = await post<S["Forward"]>(`/instances/${enc(pick.value || names[0])}/forwards`, body);
       toast(`Forward ${f.listen} → ${f.port}/${f.protocol} added`);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::FieldError;
+use crate::units::format_bytes;
 
 /// Smallest memory limit a systemd guest boots in.
 pub const MIN_MEMORY: u64 = 64 << 20;
@@ -18,15 +19,19 @@ pub const MIN_PROCESSES: u64 = 32;
 pub struct Limits {
     /// CPU cores; fractions allowed (1.5 = one and a half cores of time per period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.01, maximum = 1024)]
     pub cpu: Option<f64>,
     /// Memory in bytes (RAM; swap is capped to the same amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 67108864)]
     pub memory: Option<u64>,
     /// Root filesystem size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 536870912)]
     pub disk: Option<u64>,
     /// Maximum number of processes (tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 32)]
     pub processes: Option<u64>,
 }
 
@@ -50,8 +55,9 @@ impl Limits {
                 return Err(FieldError::new(
                     "limits.memory",
                     format!(
-                        "{memory} bytes is too little; give at least {} (64MiB)",
-                        MIN_MEMORY
+                        "{} is too little; give at least {}",
+                        format_bytes(memory),
+                        format_bytes(MIN_MEMORY)
                     ),
                 ));
             }
@@ -63,8 +69,9 @@ impl Limits {
                 return Err(FieldError::new(
                     "limits.disk",
                     format!(
-                        "{disk} bytes is too little; give at least {} (512MiB)",
-                        MIN_DISK
+                        "{} is too little; give at least {}",
+                        format_bytes(disk),
+                        format_bytes(MIN_DISK)
                     ),
                 ));
             }
@@ -105,10 +112,9 @@ mod tests {
             memory: Some(0),
             ..Limits::default()
         };
-        assert_eq!(
-            limits.validate().expect_err("0 bytes").field,
-            "limits.memory"
-        );
+        let err = limits.validate().expect_err("0 bytes");
+        assert_eq!(err.field, "limits.memory");
+        assert_eq!(err.message, "0B is too little; give at least 64MiB");
     }
 
     #[test]

@@ -248,12 +248,16 @@ pub struct AlertRule {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleCreate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(value_type = AlertMetric)]
     pub metric: String,
     /// `>` (default) or `<`.
+    #[schema(value_type = Option<Comparison>)]
     pub comparison: Option<String>,
     pub threshold: f64,
     /// Default 300.
+    #[schema(maximum = 604800)]
     pub for_seconds: Option<u64>,
     /// Default `{"kind":"all"}`.
     pub scope: Option<AlertScope>,
@@ -261,6 +265,7 @@ pub struct AlertRuleCreate {
     pub email: Option<bool>,
     pub webhook: Option<String>,
     /// Default 3600.
+    #[schema(maximum = 604800)]
     pub throttle_seconds: Option<u64>,
     pub enabled: Option<bool>,
 }
@@ -269,13 +274,17 @@ pub struct AlertRuleCreate {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRulePatch {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Comparison>)]
     pub comparison: Option<String>,
     pub threshold: Option<f64>,
+    #[schema(maximum = 604800)]
     pub for_seconds: Option<u64>,
     pub email: Option<bool>,
     /// `""` removes the webhook.
     pub webhook: Option<String>,
+    #[schema(maximum = 604800)]
     pub throttle_seconds: Option<u64>,
     pub enabled: Option<bool>,
 }

@@ -26,6 +26,10 @@ pub struct Snapshot {
 pub struct CreateSnapshotRequest {
     /// Like an instance name; `snap0`, `snap1`, … when absent.
     #[serde(default)]
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
     pub name: Option<String>,
 }
 
@@ -38,9 +42,11 @@ pub struct SnapshotSchedule {
     pub schedule: String,
     /// How long a scheduled snapshot is kept, e.g. `7d`; absent keeps them until `max`.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]*[1-9][0-9]*[mhdw]$")]
     pub expiry: Option<String>,
     /// At most this many scheduled snapshots; the oldest go first.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub max: Option<u32>,
 }
 

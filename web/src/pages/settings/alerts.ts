@@ -92,8 +92,8 @@ function ruleForm(done: () => void): HTMLElement {
     const scope: S["AlertScope"] = scopeKind.value === "all" ? { kind: "all" } : { kind: scopeKind.value as "instance" | "user", value: scopeValue.value.trim() };
     const body: S["AlertRuleCreate"] = {
       name: name.value.trim() || null,
-      metric: metric.value,
-      comparison: comparison.value,
+      metric: metric.value as S["AlertMetric"],
+      comparison: comparison.value as S["Comparison"],
       threshold: Number(threshold.value),
       for_seconds: Number(forSeconds.value),
       scope,
