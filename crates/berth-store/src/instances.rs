@@ -44,6 +44,7 @@ impl InstanceRecord {
             snapshots: None,
             backups: None,
             pid,
+            started_at: None,
             cache: None,
         }
     }

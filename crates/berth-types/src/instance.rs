@@ -89,6 +89,9 @@ pub struct Instance {
     /// PID of the guest's init on the host, while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// When the guest's init started, while running (its uptime counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// Remote backends (proxmox) only: whether the state was read from the backend just now
     /// (`miss`), from a recent cached read (`hit`), or is the last known state because the
     /// backend is unreachable (`stale`). The `X-Cache-Status` header says the same.
