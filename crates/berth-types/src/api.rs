@@ -442,6 +442,18 @@ pub struct CreateBackupRequest {
     pub snapshots: bool,
 }
 
+/// `POST /instances/{name}/backups/{id}/restore`: the backup comes back as a new instance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBackupRequest {
+    /// The new instance's name (the backed-up one still exists).
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
+    pub name: String,
+}
+
 /// `POST /images/import?alias=NAME`: an application image imported from an OCI layout or
 /// docker archive, as `berth run oci:NAME` runs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

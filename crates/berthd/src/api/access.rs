@@ -96,6 +96,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/instances/{name}/backups", Instance, true, "backup.create"),
     rule("DELETE", "/api/v1/instances/{name}/backups/{id}", Instance, true, "backup.delete"),
     rule("GET", "/api/v1/instances/{name}/backups/{id}/export", Instance, false, "backup.export"),
+    rule("POST", "/api/v1/instances/{name}/backups/{id}/restore", Instance, true, "backup.restore"),
     rule("GET", "/api/v1/network", Authenticated, false, "network.get"),
     rule("PUT", "/api/v1/network/ipv6", Admin, true, "network.ipv6"),
     rule("GET", "/api/v1/operations", Authenticated, false, "operation.list"),

@@ -2,10 +2,13 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_types::api::{Backup, CreateBackupRequest, ErrorBody, OperationEnvelope};
+use berth_auth::Principal;
+use berth_types::api::{
+    Backup, CreateBackupRequest, ErrorBody, OperationEnvelope, RestoreBackupRequest,
+};
 use tokio_util::io::ReaderStream;
 
 use super::{ApiError, AppState, JsonBody, accepted};
@@ -62,6 +65,26 @@ pub async fn export(
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/instances/{name}/backups/{id}/restore", tag = "backups",
+    request_body = RestoreBackupRequest,
+    params(("name" = String, Path, description = "Instance name"),
+           ("id" = String, Path, description = "Backup id")),
+    responses((status = 202, description = "The backup is being imported as a new instance (left stopped)", body = OperationEnvelope),
+              (status = 400, description = "Bad name", body = ErrorBody),
+              (status = 404, description = "No such instance or backup", body = ErrorBody),
+              (status = 409, description = "The name is taken", body = ErrorBody)))]
+pub async fn restore(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+    JsonBody(request): JsonBody<RestoreBackupRequest>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(
+        app.restore_backup(&caller, &name, &id, &request.name)
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/instances/{name}/backups/{id}", tag = "backups",

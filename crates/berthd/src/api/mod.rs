@@ -104,6 +104,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/instances/{name}/backups/{id}/export",
             get(backups::export),
         )
+        .route(
+            "/instances/{name}/backups/{id}/restore",
+            post(backups::restore),
+        )
         .route("/network", get(network::get))
         .route("/network/ipv6", put(network::set_ipv6))
         .route("/operations", get(operations::list))

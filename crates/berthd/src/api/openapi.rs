@@ -9,7 +9,8 @@ use berth_types::api::{
     CreateBackupRequest, CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail,
     ExecRequest, ExecResponse, FileListing, ImageInfo, ImportQuery, ImportedImage, Ipv6UplinkInfo,
     Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo, OperationEnvelope, PasswordRequest,
-    PasswordResponse, PatchInstanceRequest, PowerRequest, RunRequest, SystemInfo,
+    PasswordResponse, PatchInstanceRequest, PowerRequest, RestoreBackupRequest, RunRequest,
+    SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -59,6 +60,7 @@ use berth_types::{
         super::backups::list,
         super::backups::create,
         super::backups::export,
+        super::backups::restore,
         super::backups::delete,
         super::network::set_ipv6,
         super::console::console,
@@ -136,6 +138,7 @@ use berth_types::{
         SystemInfo,
         CreateForwardRequest,
         CreateBackupRequest,
+        RestoreBackupRequest,
         Backup,
         ImportQuery,
         Ipv6UplinkRequest,

@@ -6,12 +6,14 @@ mod create;
 mod import;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use berth_store::BackupRecord;
 use berth_types::api::Backup;
+use berth_types::{InstanceName, Operation};
 use uuid::Uuid;
 
-use super::{App, AppError};
+use super::{App, AppError, Principal};
 
 impl App {
     pub(crate) fn backups_dir(&self) -> PathBuf {
@@ -32,6 +34,22 @@ impl App {
     pub fn backup_file(&self, name: &str, id: &str) -> Result<(Backup, PathBuf), AppError> {
         let backup = self.backup_of(name, id)?;
         Ok((view(&backup), PathBuf::from(&backup.path)))
+    }
+
+    /// Imports backup `id` of `name` as a new instance `new_name` (the import operation).
+    pub async fn restore_backup(
+        self: &Arc<Self>,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+        new_name: &str,
+    ) -> Result<Operation, AppError> {
+        let backup = self.backup_of(name, id)?;
+        InstanceName::parse(new_name)?;
+        let file = std::fs::File::open(&backup.path)
+            .map_err(|e| AppError::internal("opening the backup", e))?;
+        self.import_instance(caller, Some(new_name), Box::new(file))
+            .await
     }
 
     pub async fn delete_backup(&self, name: &str, id: &str) -> Result<(), AppError> {
