@@ -112,5 +112,14 @@ fn schema_rules_agree_with_the_validators() -> Result<(), Box<dyn std::error::Er
             && schema["maximum"].as_f64().is_some_and(|m| cpu <= m);
         assert_eq!(by_schema, ok, "cpu {cpu} by the schema");
     }
+    let intervals = &schemas["MetricsSettings"]["properties"]["interval_seconds"]["enum"];
+    for seconds in 0..=61u32 {
+        let mut settings = berth_types::settings::Settings::default();
+        settings.metrics.interval_seconds = seconds;
+        let listed = intervals
+            .as_array()
+            .is_some_and(|l| l.contains(&seconds.into()));
+        assert_eq!(settings.validate().is_ok(), listed, "interval {seconds}");
+    }
     Ok(())
 }

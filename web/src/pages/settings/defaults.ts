@@ -47,7 +47,7 @@ export async function defaultsSection(box: HTMLElement): Promise<void> {
     err.textContent = "";
     const body: Settings = {
       defaults: { image: image.value, cpu: read(cpu), memory: read(mem, MiB), disk: read(disk, GiB), processes: read(procs), autostart: auto.checked },
-      metrics: { interval_seconds: Number(interval.value), retention: s.metrics.retention },
+      metrics: { interval_seconds: Number(interval.value) as Settings["metrics"]["interval_seconds"], retention: s.metrics.retention },
     };
     try {
       await put("/settings", body);
