@@ -11,11 +11,13 @@ echo "==> web UI: npm ci, OpenAPI types, type check, bundle (embedded into berth
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 # The metrics tests parse /metrics with Prometheus' own parser and send alert email to a real
-# SMTP server (aiosmtpd); scripts/setup.sh makes this venv, this makes it when missing.
-if [ ! -x /opt/berth-test/venv/bin/python3 ]; then
-  echo "==> test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd)"
-  python3 -m venv /opt/berth-test/venv
-  /opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd
+# SMTP server (aiosmtpd); the API fuzzing test runs schemathesis. scripts/setup.sh makes this
+# venv; this makes it (or adds what is missing) when needed.
+if [ ! -x /opt/berth-test/venv/bin/st ]; then
+  echo "==> test helpers (/opt/berth-test/venv: prometheus_client, aiosmtpd, schemathesis)"
+  [ -x /opt/berth-test/venv/bin/python3 ] || python3 -m venv /opt/berth-test/venv
+  /opt/berth-test/venv/bin/pip install -q --disable-pip-version-check prometheus_client aiosmtpd \
+    schemathesis==4.32.5
 fi
 
 echo "==> cargo fmt --check"

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::{debug, info};
 
 use crate::catalog::Source;
-use crate::cmd;
+use berth_storage::cmd;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {

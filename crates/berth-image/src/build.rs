@@ -13,8 +13,8 @@ use tracing::info;
 use crate::bootstrap::{self, BootstrapError, Tool};
 use crate::cache::{self, CacheError, CachedImage, ImageMeta, KeyLock};
 use crate::catalog::{Mirrors, Source};
-use crate::cleanup::RemoveOnDrop;
 use crate::tailor::{self, TailorError};
+use berth_storage::cleanup::RemoveOnDrop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -160,9 +160,10 @@ async fn build_locked(
 
     report.step(5, None);
     let sizing_root = rootfs.clone();
-    let size = tokio::task::spawn_blocking(move || cache::disk_usage(&sizing_root))
+    let size = tokio::task::spawn_blocking(move || berth_storage::tree::disk_usage(&sizing_root))
         .await
-        .map_err(|e| BuildError::Join(image, e))??;
+        .map_err(|e| BuildError::Join(image, e))?
+        .map_err(CacheError::from)?;
     let meta = ImageMeta {
         format_version: cache::FORMAT_VERSION,
         alias: image,

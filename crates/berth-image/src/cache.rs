@@ -2,9 +2,7 @@
 //! is [`ImageRef::cache_key`] (`debian-12-amd64`). Builds happen in `.build-<key>-<id>` beside it
 //! and are renamed into place whole; a per-key lock file serialises builders across processes.
 
-use std::collections::HashSet;
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,14 +23,14 @@ const TRASH_PREFIX: &str = ".trash-";
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error(transparent)]
-    Io(#[from] crate::fsio::PathIoError),
+    Io(#[from] berth_storage::fsio::PathIoError),
     #[error("cannot write the metadata {}", .0.display())]
     Meta(PathBuf, #[source] serde_json::Error),
 }
 
-/// `io` of [`crate::fsio`], for functions that return this module's error without `?`.
+/// `io` of [`berth_storage::fsio`], for functions that return this module's error without `?`.
 pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
-    let io = crate::fsio::io(action, path);
+    let io = berth_storage::fsio::io(action, path);
     move |source| CacheError::Io(io(source))
 }
 
@@ -67,6 +65,16 @@ pub struct CachedImage {
 }
 
 impl CachedImage {
+    /// What the storage drivers clone from.
+    pub fn tree(&self) -> berth_storage::ImageTree {
+        berth_storage::ImageTree {
+            key: self.key.clone(),
+            label: self.image.to_string(),
+            rootfs: self.rootfs.clone(),
+            built_at: self.built_at,
+        }
+    }
+
     fn from_meta(dir: PathBuf, meta: ImageMeta) -> Self {
         Self {
             key: meta.alias.cache_key(meta.arch),
@@ -137,7 +145,7 @@ fn move_to_trash(cache_dir: &Path, key: &str) -> Result<(), CacheError> {
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::rename(&dir, &trash).map_err(io("move aside", &dir))?;
-    crate::cleanup::remove_in_background(trash, "an old image");
+    berth_storage::cleanup::remove_in_background(trash, "an old image");
     Ok(())
 }
 
@@ -153,7 +161,7 @@ pub fn remove_partial_builds(cache_dir: &Path) -> Result<(), CacheError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if name.starts_with(TRASH_PREFIX) {
-            remove_tree(&path)?;
+            berth_storage::tree::remove_tree(&path)?;
         } else if let Some(rest) = name.strip_prefix(BUILD_PREFIX) {
             // `.build-<key>-<32 hex>`: the key is all but the last part.
             let Some((key, _)) = rest.rsplit_once('-') else {
@@ -162,7 +170,7 @@ pub fn remove_partial_builds(cache_dir: &Path) -> Result<(), CacheError> {
             match KeyLock::try_acquire(cache_dir, key)? {
                 Some(_lock) => {
                     info!(dir = %path.display(), "removing an interrupted build");
-                    remove_tree(&path)?;
+                    berth_storage::tree::remove_tree(&path)?;
                 }
                 None => debug!(dir = %path.display(), "build still running; left alone"),
             }
@@ -247,45 +255,4 @@ pub(crate) fn commit(
 
 pub(crate) fn rootfs_of(build: &Path) -> PathBuf {
     build.join(ROOTFS)
-}
-
-/// Bytes a tree takes on disk, hard links counted once; never leaves the tree's filesystem.
-pub fn disk_usage(path: &Path) -> Result<u64, CacheError> {
-    let top = std::fs::symlink_metadata(path).map_err(io("inspect", path))?;
-    let mut seen = HashSet::new();
-    let mut total = 0u64;
-    let mut stack = vec![path.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(io("read", &dir))?;
-        for entry in entries {
-            let entry = entry.map_err(io("read", &dir))?;
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.dev() != top.dev() {
-                continue;
-            }
-            if meta.nlink() > 1 && !seen.insert(meta.ino()) {
-                continue;
-            }
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    Ok(total + top.blocks() * 512)
-}
-
-/// Removes a tree, refusing when something is mounted inside it (a leftover bind mount of
-/// `/dev` or `/proc` must never be deleted through).
-pub(crate) fn remove_tree(path: &Path) -> Result<(), CacheError> {
-    if let Some(mount) = crate::mounts::mounted_below(path) {
-        return Err(io("remove (something is mounted inside it)", &mount)(
-            std::io::Error::from(std::io::ErrorKind::ResourceBusy),
-        ));
-    }
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io("remove", path)(e)),
-    }
 }

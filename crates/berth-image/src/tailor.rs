@@ -7,9 +7,9 @@ use std::path::Path;
 use tracing::debug;
 
 use crate::catalog::Source;
-use crate::cmd::{self, CmdError};
-use crate::customise;
-use crate::rootfs::{Rootfs, RootfsError};
+use berth_guestfs::customise;
+use berth_guestfs::rootfs::{Rootfs, RootfsError};
+use berth_storage::cmd::{self, CmdError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TailorError {

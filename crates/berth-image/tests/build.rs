@@ -1,7 +1,7 @@
 //! Real builds with mmdebstrap: debian/12 into the fixed test cache (built once, then reused),
 //! and builds that fail or are cancelled leaving nothing behind.
 
-mod common;
+use berth_testkit as common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

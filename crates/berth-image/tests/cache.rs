@@ -1,7 +1,7 @@
 //! The cache layout without building: finding, listing, deleting, sweeping interrupted builds,
 //! and builds that cannot start (missing keyring) leaving nothing.
 
-mod common;
+use berth_testkit as common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,22 +1,12 @@
 //! Reads a guest's usage from its cgroup files, on v1 (legacy or hybrid: one hierarchy per
-//! controller) and v2 (unified) layouts. Each read is a handful of small files.
+//! controller) and v2 (unified) layouts — the host's [`Layout`], as the runtimes see it. Each
+//! read is a handful of small files.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Where the guests' cgroups live: `<mount>/berth/<name>` in each hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CgroupLayout {
-    /// v1: the mounts of the `cpuacct`, `memory` and `pids` hierarchies.
-    V1 {
-        cpuacct: PathBuf,
-        memory: PathBuf,
-        pids: PathBuf,
-    },
-    /// v2: the cgroup2 mount.
-    V2(PathBuf),
-}
+use berth_cgroups::{Hierarchy, Layout};
 
 /// Counters and gauges read from one guest's cgroups.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -42,62 +32,64 @@ pub enum CgroupError {
     },
     #[error("{path}: unexpected contents {text:?}")]
     Parse { path: PathBuf, text: String },
+    #[error(transparent)]
+    Layout(#[from] berth_cgroups::LayoutError),
 }
 
 /// v1's "no limit" is a huge page-aligned number; anything above 2^62 means unlimited.
 const UNLIMITED_V1: u64 = 1 << 62;
 
-impl CgroupLayout {
-    /// Reads `name`'s usage (its cgroup is `<mount>/berth/<name>`).
-    pub fn read(&self, name: &str) -> Result<CgroupUsage, CgroupError> {
-        match self {
-            CgroupLayout::V1 {
-                cpuacct,
-                memory,
-                pids,
-            } => {
-                let cpu = guest(cpuacct, name);
-                let mem = guest(memory, name);
-                let cpu_ns = read_u64(&cpu.join("cpuacct.usage"))?;
-                let memory_bytes = read_u64(&mem.join("memory.usage_in_bytes"))?;
-                let stat = read(&mem.join("memory.stat"))?;
-                // The hierarchical total counts the guest's own sub-cgroups (systemd's units).
-                let cache = stat_value(&stat, "total_cache")
-                    .or_else(|| stat_value(&stat, "cache"))
-                    .unwrap_or(0);
-                let limit = read_u64(&mem.join("memory.limit_in_bytes"))?;
-                Ok(CgroupUsage {
-                    cpu_ns,
-                    memory_bytes,
-                    memory_cache_bytes: cache,
-                    memory_limit_bytes: (limit < UNLIMITED_V1).then_some(limit),
-                    processes: read_u64(&guest(pids, name).join("pids.current"))?,
-                })
-            }
-            CgroupLayout::V2(root) => {
-                let dir = guest(root, name);
-                let cpu_stat = read(&dir.join("cpu.stat"))?;
-                let usage_usec =
-                    stat_value(&cpu_stat, "usage_usec").ok_or_else(|| CgroupError::Parse {
-                        path: dir.join("cpu.stat"),
-                        text: cpu_stat.clone(),
-                    })?;
-                let stat = read(&dir.join("memory.stat"))?;
-                let max = read(&dir.join("memory.max"))?;
-                Ok(CgroupUsage {
-                    cpu_ns: usage_usec.saturating_mul(1000),
-                    memory_bytes: read_u64(&dir.join("memory.current"))?,
-                    memory_cache_bytes: stat_value(&stat, "file").unwrap_or(0),
-                    memory_limit_bytes: max.trim().parse().ok(),
-                    processes: read_u64(&dir.join("pids.current"))?,
-                })
-            }
+/// Reads `name`'s usage (its cgroup is `<mount>/berth/<name>` in each hierarchy).
+pub fn read_usage(layout: &Layout, name: &str) -> Result<CgroupUsage, CgroupError> {
+    match layout {
+        Layout::V1(_) => {
+            let cpu = layout.controller_dir("cpuacct", name)?;
+            let mem = layout.controller_dir("memory", name)?;
+            let pids = layout.controller_dir("pids", name)?;
+            let cpu_ns = read_u64(&cpu.join("cpuacct.usage"))?;
+            let memory_bytes = read_u64(&mem.join("memory.usage_in_bytes"))?;
+            let stat = read(&mem.join("memory.stat"))?;
+            // The hierarchical total counts the guest's own sub-cgroups (systemd's units).
+            let cache = stat_value(&stat, "total_cache")
+                .or_else(|| stat_value(&stat, "cache"))
+                .unwrap_or(0);
+            let limit = read_u64(&mem.join("memory.limit_in_bytes"))?;
+            Ok(CgroupUsage {
+                cpu_ns,
+                memory_bytes,
+                memory_cache_bytes: cache,
+                memory_limit_bytes: (limit < UNLIMITED_V1).then_some(limit),
+                processes: read_u64(&pids.join("pids.current"))?,
+            })
+        }
+        Layout::V2(root) => {
+            let dir = berth_cgroups::guest_dir(root, name);
+            let cpu_stat = read(&dir.join("cpu.stat"))?;
+            let usage_usec =
+                stat_value(&cpu_stat, "usage_usec").ok_or_else(|| CgroupError::Parse {
+                    path: dir.join("cpu.stat"),
+                    text: cpu_stat.clone(),
+                })?;
+            let stat = read(&dir.join("memory.stat"))?;
+            let max = read(&dir.join("memory.max"))?;
+            Ok(CgroupUsage {
+                cpu_ns: usage_usec.saturating_mul(1000),
+                memory_bytes: read_u64(&dir.join("memory.current"))?,
+                memory_cache_bytes: stat_value(&stat, "file").unwrap_or(0),
+                memory_limit_bytes: max.trim().parse().ok(),
+                processes: read_u64(&dir.join("pids.current"))?,
+            })
         }
     }
 }
 
-fn guest(mount: &Path, name: &str) -> PathBuf {
-    mount.join("berth").join(name)
+/// Whether `layout` has every hierarchy [`read_usage`] reads (cpuacct, memory and pids on v1);
+/// the reason otherwise.
+pub fn check_readable(layout: &Layout) -> Result<(), berth_cgroups::LayoutError> {
+    for controller in ["cpuacct", "memory", "pids"] {
+        layout.controller_dir(controller, "probe")?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, CgroupError> {
@@ -128,27 +120,31 @@ pub mod synthetic {
     use super::*;
 
     /// A layout rooted in `root` (a temp dir), v1 with three hierarchies or v2.
-    pub fn layout(root: &Path, v2: bool) -> CgroupLayout {
+    pub fn layout(root: &Path, v2: bool) -> Layout {
         if v2 {
-            CgroupLayout::V2(root.join("unified"))
-        } else {
-            CgroupLayout::V1 {
-                cpuacct: root.join("cpu,cpuacct"),
-                memory: root.join("memory"),
-                pids: root.join("pids"),
-            }
+            return Layout::V2(root.join("unified"));
         }
+        let hierarchy = |dir: &str, controllers: &[&str]| Hierarchy {
+            mount: root.join(dir),
+            controllers: controllers.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        Layout::V1(vec![
+            hierarchy("cpu,cpuacct", &["cpu", "cpuacct"]),
+            hierarchy("memory", &["memory"]),
+            hierarchy("pids", &["pids"]),
+        ])
     }
 
     /// Writes `usage` as the kernel would show it for guest `name`.
-    pub fn write(layout: &CgroupLayout, name: &str, usage: &CgroupUsage) -> io::Result<()> {
+    pub fn write(layout: &Layout, name: &str, usage: &CgroupUsage) -> io::Result<()> {
+        let dir = |controller: &'static str| {
+            layout
+                .controller_dir(controller, name)
+                .map_err(|e| io::Error::other(e.to_string()))
+        };
         match layout {
-            CgroupLayout::V1 {
-                cpuacct,
-                memory,
-                pids,
-            } => {
-                let (c, m, p) = (guest(cpuacct, name), guest(memory, name), guest(pids, name));
+            Layout::V1(_) => {
+                let (c, m, p) = (dir("cpuacct")?, dir("memory")?, dir("pids")?);
                 for d in [&c, &m, &p] {
                     fs::create_dir_all(d)?;
                 }
@@ -174,8 +170,8 @@ pub mod synthetic {
                 )?;
                 fs::write(p.join("pids.current"), format!("{}\n", usage.processes))
             }
-            CgroupLayout::V2(root) => {
-                let d = guest(root, name);
+            Layout::V2(_) => {
+                let d = dir("memory")?;
                 fs::create_dir_all(&d)?;
                 fs::write(
                     d.join("cpu.stat"),
@@ -228,14 +224,17 @@ mod tests {
             let dir = tempfile::tempdir()?;
             let layout = synthetic::layout(dir.path(), v2);
             synthetic::write(&layout, "web1", &sample())?;
-            assert_eq!(layout.read("web1")?, sample(), "v2={v2}");
+            assert_eq!(read_usage(&layout, "web1")?, sample(), "v2={v2}");
             let unlimited = CgroupUsage {
                 memory_limit_bytes: None,
                 ..sample()
             };
             synthetic::write(&layout, "web2", &unlimited)?;
-            assert_eq!(layout.read("web2")?.memory_limit_bytes, None);
-            assert!(matches!(layout.read("gone"), Err(CgroupError::Io { .. })));
+            assert_eq!(read_usage(&layout, "web2")?.memory_limit_bytes, None);
+            assert!(matches!(
+                read_usage(&layout, "gone"),
+                Err(CgroupError::Io { .. })
+            ));
         }
         Ok(())
     }

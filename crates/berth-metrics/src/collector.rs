@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use berth_cgroups::Layout;
 use berth_types::metrics::MetricsPoint;
 
-use crate::cgroup::{CgroupLayout, CgroupUsage};
+use crate::cgroup::{self, CgroupUsage};
 use crate::host::{self, HostUsage};
 use crate::net::{self, NetCounters};
 
@@ -74,7 +75,7 @@ struct Previous {
 /// Where the collector reads from; the real paths by default, temp trees in tests.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub cgroups: CgroupLayout,
+    pub cgroups: Layout,
     pub sys_class_net: PathBuf,
     pub proc: PathBuf,
 }
@@ -105,7 +106,7 @@ impl Collector {
         let mut seen = HashMap::with_capacity(targets.len());
         let host_uptime = read_uptime(&self.sources.proc);
         for target in targets {
-            let Ok(usage) = self.sources.cgroups.read(&target.name) else {
+            let Ok(usage) = cgroup::read_usage(&self.sources.cgroups, &target.name) else {
                 tick.skipped += 1;
                 continue;
             };

@@ -44,7 +44,7 @@ pub struct GuestLink {
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
     /// Also put the addresses and default routes on `eth0` from the host. Off for real guests
-    /// (their systemd-networkd does it from the files `berth_image::network` writes); on for
+    /// (their systemd-networkd does it from the files `berth_guestfs::network` writes); on for
     /// tests and guests without networkd.
     pub configure: bool,
 }

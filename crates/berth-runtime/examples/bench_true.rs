@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_runtime::builtin::{BuiltinConfig, BuiltinRuntime};
+use berth_runtime::builtin::BuiltinRuntime;
+use berth_runtime::local::LocalConfig;
 use berth_runtime::{ContainerSpec, ExecSpec, Runtime, RuntimeStatus};
 use berth_types::{InstanceName, Limits};
 
@@ -30,7 +31,7 @@ async fn main() -> Result<()> {
         .map(|d| d.join("berth-shim"))
         .ok_or("cannot find berth-shim")?;
     let work = tempdir()?;
-    let rt = BuiltinRuntime::new(BuiltinConfig {
+    let rt = BuiltinRuntime::new(LocalConfig {
         state_root: work.join("runtime"),
         shim_command: vec![shim.into()],
     });
@@ -99,6 +100,7 @@ fn container(name: &str, rootfs: &Path, work: &Path) -> ContainerSpec {
         rootfs: rootfs.to_owned(),
         limits: Limits::default(),
         netns: None,
+        security: Default::default(),
     }
 }
 

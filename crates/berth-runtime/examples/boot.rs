@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use berth_runtime::builtin::{BuiltinConfig, BuiltinRuntime};
+use berth_runtime::builtin::BuiltinRuntime;
+use berth_runtime::local::LocalConfig;
 use berth_runtime::{ContainerSpec, Runtime};
 use berth_types::{InstanceName, Limits};
 
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         [s, shim] => (PathBuf::new(), PathBuf::from(s), shim.clone()),
         _ => return Err("usage: boot [--stop] NAME [ROOTFS] STATE_ROOT SHIM".into()),
     };
-    let rt = BuiltinRuntime::new(BuiltinConfig {
+    let rt = BuiltinRuntime::new(LocalConfig {
         state_root: state_root.clone(),
         shim_command: vec![shim.into()],
     });
@@ -44,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         limits: Limits::default(),
         state_dir: state_root.join(format!("{name}.bundle")),
         netns: None,
+        security: Default::default(),
     };
     let t = Instant::now();
     let pid = rt.start(&spec).await?;
@@ -55,7 +57,7 @@ async fn exec(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let [name, state_root, shim, argv @ ..] = args else {
         return Err("usage: boot --exec NAME STATE_ROOT SHIM ARGV...".into());
     };
-    let rt = BuiltinRuntime::new(BuiltinConfig {
+    let rt = BuiltinRuntime::new(LocalConfig {
         state_root: state_root.into(),
         shim_command: vec![shim.into()],
     });

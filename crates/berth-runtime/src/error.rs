@@ -13,6 +13,14 @@ pub enum RuntimeError {
         backend: &'static str,
         reason: String,
     },
+    /// The backend leaves this to Berth, or cannot do it at all.
+    #[error("backend {backend} does not {action} {name}: {why}")]
+    Unsupported {
+        backend: &'static str,
+        name: InstanceName,
+        action: &'static str,
+        why: &'static str,
+    },
     #[error("command timed out after {0} s")]
     ExecTimeout(u64),
     #[error("command not found in the guest: {0}")]

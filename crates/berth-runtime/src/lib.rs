@@ -5,22 +5,29 @@
 //! root filesystems (berth-image) or remember instances (berth-store).
 
 pub mod builtin;
+mod capabilities;
 mod error;
-mod host;
+pub mod local;
 pub mod lxc;
 pub mod nspawn;
 pub mod oci;
 pub mod proxmox;
+pub mod shim;
 pub mod sim;
 mod spec;
 pub mod terminal;
 
+pub use capabilities::{
+    Capabilities, GuestKind, MetricsSource, NetworkMode, Observation, Placement, Progress,
+    ProvisionRequest, Provisioned, RootfsSource, SnapshotSource,
+};
 pub use error::RuntimeError;
-pub use spec::{ContainerSpec, ExecResult, ExecSpec, RuntimeStatus};
+pub use spec::{ContainerSpec, ExecResult, ExecSpec, GuestSecurity, RuntimeStatus};
 pub use terminal::{TerminalSession, TerminalSpec};
 
 use std::time::Duration;
 
+use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 use berth_types::{InstanceName, Limits};
 
 /// What every backend does. Futures are awaited on the daemon's tokio runtime; anything that
@@ -63,6 +70,93 @@ pub trait Runtime {
     /// Removes everything the backend keeps for `name` (processes, state, cgroups). Idempotent:
     /// removing what is not there succeeds.
     async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError>;
+
+    // What follows every backend answers too; the default bodies are the local backends'.
+
+    /// What this backend is: the app asks this, never the backend's name.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::LOCAL
+    }
+
+    /// `Ok` when nothing of the backend's own is called `name`, so a failed provision may
+    /// remove what it made without touching someone else's guest. Local backends keep nothing
+    /// before Berth prepares the root filesystem.
+    async fn ensure_absent(&self, _name: &InstanceName) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    /// Makes the guest's root filesystem (and the guest, stopped) where the backend keeps it
+    /// (`RootfsSource::Backend`), reporting its own progress. Local backends boot the root
+    /// filesystem Berth prepares instead.
+    async fn provision(
+        &self,
+        request: &ProvisionRequest,
+        _progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Provisioned, RuntimeError> {
+        Err(self.unsupported(
+            &request.name,
+            "provision",
+            "Berth prepares its root filesystem",
+        ))
+    }
+
+    /// Takes snapshot `snap` with the backend's own mechanism (`SnapshotSource::Backend`).
+    async fn snapshot_create(&self, name: &InstanceName, _snap: &str) -> Result<(), RuntimeError> {
+        Err(self.unsupported(name, "snapshot", "snapshots are Berth's storage's"))
+    }
+
+    /// Rolls the guest back to snapshot `snap`; the guest is stopped afterwards.
+    async fn snapshot_rollback(
+        &self,
+        name: &InstanceName,
+        _snap: &str,
+    ) -> Result<(), RuntimeError> {
+        Err(self.unsupported(name, "restore", "snapshots are Berth's storage's"))
+    }
+
+    /// Deletes snapshot `snap`; one already gone is fine.
+    async fn snapshot_delete(&self, name: &InstanceName, _snap: &str) -> Result<(), RuntimeError> {
+        Err(self.unsupported(name, "delete a snapshot", "snapshots are Berth's storage's"))
+    }
+
+    /// The guest's metrics history from the backend's own records (`MetricsSource::Backend`).
+    async fn metrics_history(
+        &self,
+        name: &InstanceName,
+        _timeframe: Timeframe,
+        _cf: Cf,
+    ) -> Result<MetricsHistory, RuntimeError> {
+        Err(self.unsupported(name, "read metrics", "Berth's collector samples its guests"))
+    }
+
+    /// The guest's state and where the answer came from. Local backends read it live.
+    async fn observe(&self, name: &InstanceName) -> Observation {
+        Observation {
+            status: self.status(name).await,
+            freshness: None,
+        }
+    }
+
+    /// `Ok` when the backend can take writes now; a remote one that does not answer is
+    /// `Unreachable`. Local backends always can.
+    async fn probe(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    /// The error of an operation this backend leaves to Berth (or cannot do).
+    fn unsupported(
+        &self,
+        name: &InstanceName,
+        action: &'static str,
+        why: &'static str,
+    ) -> RuntimeError {
+        RuntimeError::Unsupported {
+            backend: self.name(),
+            name: name.clone(),
+            action,
+            why,
+        }
+    }
 }
 
 /// The closed set of backends, dispatched without `dyn`.
@@ -136,5 +230,41 @@ impl Runtime for AnyRuntime {
     }
     async fn remove(&self, name: &InstanceName) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.remove(name).await)
+    }
+    fn capabilities(&self) -> Capabilities {
+        dispatch!(self, rt => rt.capabilities())
+    }
+    async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.ensure_absent(name).await)
+    }
+    async fn provision(
+        &self,
+        request: &ProvisionRequest,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Provisioned, RuntimeError> {
+        dispatch!(self, rt => rt.provision(request, progress).await)
+    }
+    async fn snapshot_create(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.snapshot_create(name, snap).await)
+    }
+    async fn snapshot_rollback(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.snapshot_rollback(name, snap).await)
+    }
+    async fn snapshot_delete(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.snapshot_delete(name, snap).await)
+    }
+    async fn metrics_history(
+        &self,
+        name: &InstanceName,
+        timeframe: Timeframe,
+        cf: Cf,
+    ) -> Result<MetricsHistory, RuntimeError> {
+        dispatch!(self, rt => rt.metrics_history(name, timeframe, cf).await)
+    }
+    async fn observe(&self, name: &InstanceName) -> Observation {
+        dispatch!(self, rt => rt.observe(name).await)
+    }
+    async fn probe(&self) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.probe().await)
     }
 }

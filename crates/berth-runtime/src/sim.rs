@@ -1,5 +1,8 @@
 //! A simulated backend: keeps guest states in memory so API and operation tests run fast.
 //! It runs nothing; `exec` answers only `true`, `false` and `echo` so callers can test plumbing.
+//! Everything around the guest is real: Berth prepares its root filesystem on local storage
+//! (image → clone → configure) and records its addresses, so the fast test tier walks every
+//! step of every operation, and every undo.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -9,8 +12,8 @@ use std::time::Duration;
 use berth_types::{InstanceName, Limits};
 
 use crate::{
-    ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
-    TerminalSpec,
+    Capabilities, ContainerSpec, ExecResult, ExecSpec, MetricsSource, NetworkMode, Runtime,
+    RuntimeError, RuntimeStatus, TerminalSession, TerminalSpec,
 };
 
 #[derive(Default)]
@@ -50,6 +53,15 @@ impl Runtime for SimRuntime {
 
     fn check_usable(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// A local backend whose guests are plugged in nowhere and sampled by no one.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            network: NetworkMode::Recorded,
+            metrics: MetricsSource::Nothing,
+            ..Capabilities::LOCAL
+        }
     }
 
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {

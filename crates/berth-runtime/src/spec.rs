@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use berth_types::{InstanceName, Limits};
+use berth_types::{IdRange, InstanceName, Limits};
 
 /// Everything a backend needs to boot one guest.
 #[derive(Debug, Clone)]
@@ -19,6 +19,33 @@ pub struct ContainerSpec {
     /// A network namespace to join (`/run/netns/NAME`); `None` gives the guest a fresh one with
     /// only loopback. The networking layer prepares it with the guest's veth before start.
     pub netns: Option<PathBuf>,
+    /// Who the guest's root is on the host (see docs/UNPRIVILEGED.md).
+    pub security: GuestSecurity,
+}
+
+/// How a guest is kept from the host. The default is privileged (no user namespace): what every
+/// backend did before id ranges; berthd fills it from the instance's record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestSecurity {
+    /// The guest's 65,536 host ids; `None` runs the guest privileged (its root is the host's).
+    pub idmap: Option<IdRange>,
+    /// The guest's user namespace kept on a file (`/run/berth/userns/NAME`), made by berthd with
+    /// `idmap` written and owning `ContainerSpec::netns`; a launcher joins it rather than making
+    /// its own. Only with `idmap`.
+    pub userns: Option<PathBuf>,
+    /// Nested containers allowed inside the guest (the nesting tier of the seccomp deny list is
+    /// lifted).
+    pub nesting: bool,
+    /// The mount point of the host's lxcfs; its files are bound over the guest's `/proc/*` and
+    /// `/sys/devices/system/cpu/online` so `free`, `uptime`, `nproc` show the guest's own.
+    pub lxcfs: Option<PathBuf>,
+}
+
+impl GuestSecurity {
+    /// True when the guest's root is the host's root.
+    pub fn privileged(&self) -> bool {
+        self.idmap.is_none()
+    }
 }
 
 /// The guest as seen from the host right now.

@@ -1,7 +1,7 @@
 //! The host-tool backends on a guest that is not there: status is stopped, control verbs say
 //! "not running", and remove succeeds (twice). Needs no guest; reads the host's cgroups.
 
-use berth_runtime::builtin::BuiltinConfig;
+use berth_runtime::local::LocalConfig;
 use berth_runtime::lxc::LxcRuntime;
 use berth_runtime::nspawn::NspawnRuntime;
 use berth_runtime::oci::OciRuntime;
@@ -13,7 +13,7 @@ type Error = Box<dyn std::error::Error>;
 #[tokio::test]
 async fn absent_guests_are_stopped_and_removal_is_idempotent() -> Result<(), Error> {
     let t = tempfile::tempdir()?;
-    let config = |dir: &str| BuiltinConfig {
+    let config = |dir: &str| LocalConfig {
         state_root: t.path().join(dir),
         shim_command: Vec::new(),
     };

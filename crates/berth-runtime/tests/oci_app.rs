@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use berth_runtime::builtin::BuiltinConfig;
+use berth_runtime::local::LocalConfig;
 use berth_runtime::oci::{AppSpec, OciRuntime, OciTool};
 use berth_types::InstanceName;
 use sha2::{Digest, Sha256};
@@ -90,7 +90,7 @@ fn run_with(tool: OciTool) -> Result<(), Error> {
     fs::create_dir_all(&scratch)?;
     let image = berth_image::oci::import(&archive, &rootfs, &scratch)?;
     let runtime = OciRuntime::new(
-        BuiltinConfig {
+        LocalConfig {
             state_root: t.path().join("state"),
             shim_command: Vec::new(),
         },

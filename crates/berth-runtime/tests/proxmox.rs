@@ -6,9 +6,12 @@ use std::time::Duration;
 use berth_proxmox::client::tls::parse_fingerprint;
 use berth_proxmox::double::{Double, DoubleConfig, NodeSpec};
 use berth_proxmox::{ClientConfig, Secret, Trust};
-use berth_runtime::proxmox::{ProxmoxRuntime, ProxmoxSettings, RemoteCreate};
-use berth_runtime::{ContainerSpec, Runtime, RuntimeStatus};
-use berth_types::{CacheStatus, InstanceName, Limits};
+use berth_runtime::proxmox::{ProxmoxRuntime, ProxmoxSettings};
+use berth_runtime::{
+    ContainerSpec, Placement, Progress, ProvisionRequest, RootfsSource, Runtime, RuntimeStatus,
+};
+use berth_types::metrics::{Cf, Timeframe};
+use berth_types::{CacheStatus, ImageRef, InstanceName, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn runtime(double: &Double) -> ProxmoxRuntime {
@@ -39,6 +42,7 @@ fn spec(name: &InstanceName) -> ContainerSpec {
         limits: Limits::default(),
         state_dir: Default::default(),
         netns: None,
+        security: Default::default(),
     }
 }
 
@@ -59,12 +63,15 @@ async fn create_run_console_resize_remove() {
     .expect("double");
     let rt = runtime(&double);
     let name = InstanceName::parse("web1").expect("name");
-    let mut lines = Vec::new();
+    let capabilities = rt.capabilities();
+    assert_eq!(capabilities.rootfs, RootfsSource::Backend);
+    assert_eq!(capabilities.placement, Placement::Remote);
+    let lines = std::sync::Mutex::new(Vec::new());
     let placed = rt
-        .create(
-            &RemoteCreate {
+        .provision(
+            &ProvisionRequest {
                 name: name.clone(),
-                image: "debian/12".into(),
+                image: ImageRef::parse("debian/12").expect("image"),
                 password_hash: Some("$6$salt$hash".into()),
                 ssh_keys: vec![],
                 limits: Limits {
@@ -74,7 +81,7 @@ async fn create_run_console_resize_remove() {
                 node: None,
                 instance_id: "id-1".into(),
             },
-            |p| lines.push((p.percent, p.line)),
+            &|p: Progress| lines.lock().expect("lines").push((p.percent, p.line)),
         )
         .await
         .expect("created");
@@ -82,6 +89,8 @@ async fn create_run_console_resize_remove() {
         placed.node, "pve3",
         "the online node with the most free memory"
     );
+    assert!(placed.summary.contains("pve3"), "{}", placed.summary);
+    let lines = lines.into_inner().expect("lines");
     assert!(
         lines
             .iter()
@@ -95,17 +104,18 @@ async fn create_run_console_resize_remove() {
         RuntimeStatus::Stopped
     );
     rt.start(&spec(&name)).await.expect("start");
-    let (status, cache) = rt.status_with_cache(&name).await;
+    let seen = rt.observe(&name).await;
     assert!(
-        matches!(status, Ok(RuntimeStatus::Running { .. })),
-        "{status:?}"
+        matches!(seen.status, Ok(RuntimeStatus::Running { .. })),
+        "{seen:?}"
     );
     assert_eq!(
-        cache,
-        CacheStatus::Miss,
+        seen.freshness,
+        Some(CacheStatus::Miss),
         "a write makes the next read go to PVE"
     );
-    assert_eq!(rt.status_with_cache(&name).await.1, CacheStatus::Hit);
+    assert_eq!(rt.observe(&name).await.freshness, Some(CacheStatus::Hit));
+    rt.probe().await.expect("PVE answers");
     rt.freeze(&name).await.expect("freeze");
     assert!(matches!(
         rt.status(&name).await,
@@ -129,14 +139,16 @@ async fn create_run_console_resize_remove() {
         ("2", "1024")
     );
 
-    let day = rt.metrics(&name, "day", "MAX").await.expect("rrddata");
-    assert_eq!(day.len(), 70);
-    assert!(day.iter().all(|p| p.maxmem == Some((1u64 << 30) as f64)));
-    let bad = rt
-        .metrics(&name, "fortnight", "MAX")
+    let day = rt
+        .metrics_history(&name, Timeframe::Day, Cf::Max)
         .await
-        .expect_err("bad timeframe");
-    assert!(bad.to_string().contains("timeframe"), "{bad}");
+        .expect("rrddata");
+    assert_eq!(day.points.len(), 70);
+    assert!(
+        day.points
+            .iter()
+            .all(|p| p.memory_limit_bytes == Some((1u64 << 30) as f64))
+    );
 
     let mut console = rt.attach_console(&name).await.expect("console");
     let mut seen = Vec::new();

@@ -35,6 +35,7 @@ fn starter_process() {
         limits: Limits::default(),
         state_dir: state_dir.into(),
         netns: None,
+        security: Default::default(),
     };
     let rt = BuiltinRuntime::new(common::config(&PathBuf::from(state_root)));
     let runtime = tokio::runtime::Runtime::new().expect("tokio");

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use berth_types::{Instance, InstanceName, InstanceNetwork, InstanceState, Limits};
+use berth_types::{
+    BackendName, ImageRef, Instance, InstanceName, InstanceNetwork, InstanceState, Limits,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use uuid::Uuid;
@@ -15,8 +17,9 @@ pub struct InstanceRecord {
     pub id: Uuid,
     pub name: InstanceName,
     pub owner: String,
-    pub backend: String,
-    pub image: String,
+    pub backend: BackendName,
+    /// Stored as its canonical alias (`debian/12`).
+    pub image: ImageRef,
     pub state: InstanceState,
     pub autostart: bool,
     pub limits: Limits,
@@ -33,8 +36,8 @@ impl InstanceRecord {
             name: self.name.to_string(),
             id: self.id,
             owner: self.owner.clone(),
-            backend: self.backend.clone(),
-            image: self.image.clone(),
+            backend: self.backend.to_string(),
+            image: self.image.to_string(),
             state: self.state,
             autostart: self.autostart,
             created_at: self.created_at,
@@ -76,8 +79,14 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
                 value: name.clone(),
             })?,
             owner,
-            backend,
-            image,
+            backend: BackendName::parse(&backend).map_err(|_| StoreError::Corrupt {
+                column: "instances.backend",
+                value: backend.clone(),
+            })?,
+            image: ImageRef::parse(&image).map_err(|_| StoreError::Corrupt {
+                column: "instances.image",
+                value: image.clone(),
+            })?,
             state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt {
                 column: "instances.state",
                 value: state.clone(),
@@ -111,8 +120,8 @@ impl Store {
                 record.id.to_string(),
                 record.name.as_str(),
                 record.owner,
-                record.backend,
-                record.image,
+                record.backend.as_str(),
+                record.image.to_string(),
                 record.state.as_str(),
                 record.autostart,
                 limits,
@@ -203,8 +212,8 @@ pub(crate) mod tests {
             id: Uuid::new_v4(),
             name: InstanceName::parse(name).expect("valid test name"),
             owner: "admin".into(),
-            backend: "sim".into(),
-            image: "debian/12".into(),
+            backend: BackendName::parse("sim").expect("valid backend"),
+            image: ImageRef::parse("debian/12").expect("valid image"),
             state: InstanceState::Creating,
             autostart: false,
             limits: Limits {

@@ -5,6 +5,7 @@ mod addresses;
 mod backups;
 pub mod counted;
 mod forwards;
+mod idmaps;
 mod instances;
 mod migrations;
 mod operations;
@@ -73,6 +74,7 @@ impl Store {
     fn from_connection(mut conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
+        idmaps::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -321,6 +321,7 @@ pub struct FileListing {
 /// Query of `GET /instances/{name}/console` (a WebSocket).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsoleQuery {
     /// `console` (default: the guest's /dev/console, shared), `shell` (a root login shell of
     /// your own) or `exec` (run `command`).
@@ -424,6 +425,7 @@ pub struct Backup {
 /// application/zstd`): the new instance's name, else the one in the backup.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     #[serde(default)]
     #[schema(
@@ -468,6 +470,7 @@ pub struct ImportedImage {
 
 /// `?alias=` of `POST /images/import`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportImageQuery {
     /// `[a-z0-9][a-z0-9._-]*`, up to 63 characters.
     pub alias: String,

@@ -2,12 +2,15 @@
 //! the request/response types of the REST API. Everything here validates but does no I/O.
 
 pub mod api;
+pub mod backend;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod idmap;
 pub mod image;
 pub mod instance;
 pub mod limits;
+pub mod mac;
 pub mod metrics;
 pub mod name;
 pub mod operation;
@@ -17,9 +20,12 @@ pub mod snapshot;
 pub mod units;
 pub mod wireguard;
 
+pub use backend::BackendName;
 pub use error::{FieldError, error_chain};
+pub use idmap::{IdPool, IdRange};
 pub use image::{Arch, Distro, ImageRef};
 pub use instance::{CacheStatus, Forward, Instance, InstanceNetwork, InstanceState};
 pub use limits::Limits;
+pub use mac::MacAddr;
 pub use name::InstanceName;
 pub use operation::{Operation, OperationKind, OperationStatus, OperationStep, StepStatus};

@@ -64,6 +64,24 @@ pub enum OperationKind {
 }
 
 impl OperationKind {
+    /// Every kind.
+    pub const ALL: &'static [Self] = &[
+        Self::InstanceCreate,
+        Self::InstanceStart,
+        Self::InstanceStop,
+        Self::InstanceRestart,
+        Self::InstanceSuspend,
+        Self::InstanceResume,
+        Self::InstanceDelete,
+        Self::InstanceRun,
+        Self::InstanceSnapshot,
+        Self::InstanceRestore,
+        Self::InstanceBackup,
+        Self::InstanceImport,
+        Self::ImageBuild,
+        Self::ImageDelete,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InstanceCreate => "instance_create",

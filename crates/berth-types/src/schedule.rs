@@ -131,7 +131,8 @@ pub fn parse_duration(raw: &str, field: &str) -> Result<Duration, FieldError> {
         )
     };
     let raw = raw.trim();
-    let split = raw.len().checked_sub(1).ok_or_else(bad)?;
+    // The unit is the last character, whatever its width (`7ç` must not split inside it).
+    let split = raw.char_indices().last().map(|(i, _)| i).ok_or_else(bad)?;
     let (number, unit) = raw.split_at(split);
     let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
     let minutes = match unit {
@@ -151,6 +152,14 @@ pub fn parse_duration(raw: &str, field: &str) -> Result<Duration, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_with_wide_characters_are_refused_not_a_panic() {
+        for raw in ["ç", "7ç", "çd", "1\u{1F600}", "", " "] {
+            assert!(parse_duration(raw, "expires_in").is_err(), "{raw:?}");
+        }
+        assert_eq!(parse_duration("7d", "x").ok(), Some(Duration::days(7)));
+    }
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

@@ -6,12 +6,15 @@ use utoipa::ToSchema;
 
 use crate::{FieldError, ImageRef, Limits};
 
-/// Everything `PUT /settings` replaces at once.
+/// Everything `PUT /settings` replaces at once: a full replace, every field given. (Stored
+/// settings missing a field added later read it as its default.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    #[schema(required = true)]
     #[serde(default)]
     pub defaults: InstanceDefaults,
+    #[schema(required = true)]
     #[serde(default)]
     pub metrics: MetricsSettings,
 }
@@ -21,21 +24,27 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct InstanceDefaults {
     /// Image for requests without one, e.g. `debian/12`.
+    #[schema(required = true)]
     #[serde(default = "default_image")]
     pub image: String,
     /// CPU cores.
+    #[schema(required = true)]
     #[serde(default)]
     pub cpu: Option<f64>,
     /// Memory in bytes.
+    #[schema(required = true)]
     #[serde(default)]
     pub memory: Option<u64>,
     /// Root filesystem size in bytes (needs a storage driver that can limit it: btrfs).
+    #[schema(required = true)]
     #[serde(default)]
     pub disk: Option<u64>,
     /// Maximum number of processes.
+    #[schema(required = true)]
     #[serde(default)]
     pub processes: Option<u64>,
     /// Whether new instances start when the host boots.
+    #[schema(required = true)]
     #[serde(default)]
     pub autostart: bool,
 }
@@ -73,9 +82,11 @@ impl InstanceDefaults {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Seconds between two samples; divides a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60).
+    #[schema(required = true)]
     #[serde(default = "default_interval")]
     #[schema(schema_with = interval_choices)]
     pub interval_seconds: u32,
+    #[schema(required = true)]
     #[serde(default)]
     pub retention: Retention,
 }

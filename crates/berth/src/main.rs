@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod docs;
 mod output;
 mod progress;
 mod prompt;
@@ -13,7 +14,7 @@ mod tls;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::client::Client;
 use crate::output::Format;
@@ -52,6 +53,22 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    match &cli.command {
+        commands::Command::Completion { shell } => {
+            docs::completion(Cli::command(), *shell);
+            return ExitCode::SUCCESS;
+        }
+        commands::Command::Manpages { dir } => {
+            return match docs::manpages(Cli::command(), dir) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("berth: writing man pages into {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

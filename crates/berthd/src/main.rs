@@ -1,5 +1,5 @@
 //! `berthd`: the Berth daemon. Thin: parse arguments, load configuration, serve the app.
-//! `berthd shim` is the hidden per-instance supervisor the builtin runtime starts.
+//! `berthd shim` is the hidden per-instance supervisor (and enter helper) of the local backends.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,13 +37,16 @@ enum Command {
     /// Userspace WireGuard device for the IPv6 uplink (internal).
     #[command(hide = true, name = "uplink-wg")]
     UplinkWg { ifname: String },
+    /// Supervisor of the host's lxcfs, mounted under DIR (internal).
+    #[command(hide = true)]
+    Lxcfs { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command.unwrap_or(Command::Serve) {
         // Before any thread exists: libcontainer forks.
-        Command::Shim { args } => ExitCode::from(berth_runtime::builtin::shim_main(args) as u8),
+        Command::Shim { args } => ExitCode::from(berth_runtime::shim::main(args) as u8),
         Command::UplinkWg { ifname } => match berth_net::wgdevice::run_userspace_device(&ifname) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -51,6 +54,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Lxcfs { dir } => {
+            use berth_isolation::lxcfs::{Lxcfs, supervise};
+            match supervise::program().and_then(|p| supervise::run(&Lxcfs::new(dir), &p)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("berthd lxcfs: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Openapi => {
             println!("{}", berthd::api::openapi::json());
             ExitCode::SUCCESS

@@ -148,3 +148,47 @@ fn events_settings_and_system_from_the_cli() -> Result<(), Error> {
     lines.until("instance-deleted by admin")?;
     Ok(())
 }
+
+/// `berth create` makes an instance without starting it; `berth list` narrows by a name glob,
+/// state and backend, and prints the columns asked for (unknown ones refused, naming the choices).
+#[test]
+fn create_and_list_filters_from_the_cli() -> Result<(), Error> {
+    let d = RealDaemon::start(SIM)?;
+    let (web, db) = (d.name("web-1"), d.name("db-1"));
+    d.ok(&["create", "debian/12", &web])?;
+    d.ok(&["launch", "debian/12", &db])?;
+    assert_eq!(d.json(&["info", &web])?["state"], "stopped");
+
+    let names = |args: &[&str]| -> Result<Vec<String>, Error> {
+        let mut all = vec!["list"];
+        all.extend(args);
+        let listed = d.json(&all)?;
+        Ok(listed
+            .as_array()
+            .ok_or("list is not an array")?
+            .iter()
+            .filter_map(|i| i["name"].as_str().map(str::to_owned))
+            .collect())
+    };
+    assert_eq!(names(&["--state", "stopped"])?, vec![web.clone()]);
+    assert_eq!(names(&["--state", "running"])?, vec![db.clone()]);
+    let glob = format!("{}-web-*", &web[..web.len() - "-web-1".len()]);
+    assert_eq!(names(&[&glob])?, vec![web.clone()]);
+    assert_eq!(names(&["--backend", "nosuch"])?, Vec::<String>::new());
+    assert_eq!(names(&["--owner", "admin"])?.len(), 2);
+
+    let table = d.ok(&["list", "--columns", "name,owner,state"])?;
+    let header = table.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("NAME") && header.contains("OWNER") && !header.contains("IPV4"),
+        "{table}"
+    );
+    let bad = d.berth(&["list", "--columns", "name,colour"])?;
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--columns") && err.contains("colour"), "{err}");
+
+    d.ok(&["delete", "--force", &web])?;
+    d.ok(&["delete", "--force", &db])?;
+    Ok(())
+}

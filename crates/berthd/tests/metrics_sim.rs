@@ -10,7 +10,7 @@ mod pytools;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use berth_metrics::cgroup::{CgroupLayout, CgroupUsage, synthetic};
+use berth_metrics::cgroup::{CgroupUsage, synthetic};
 use berth_metrics::net::{NetCounters, write_synthetic};
 use berth_types::metrics::MetricsPoint;
 use common::{ADMIN_PASSWORD, SimDaemon, TestResult, tcp};
@@ -157,7 +157,7 @@ async fn history_shape_timeframes_and_bad_input() -> TestResult {
 
 /// Writes guest `name`'s synthetic cgroup and veth counters under the daemon's metrics root.
 fn write_guest(root: &std::path::Path, name: &str, cpu_ms: u64, rx: u64) -> std::io::Result<()> {
-    let layout = CgroupLayout::V2(root.join("cgroup"));
+    let layout = berth_cgroups::Layout::V2(root.join("cgroup"));
     synthetic::write(
         &layout,
         name,

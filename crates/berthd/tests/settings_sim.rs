@@ -1,4 +1,5 @@
-//! `GET/PUT /settings` and `GET /system` on the sim backend: validation that changes nothing,
+//! `GET/PUT /settings` and `GET /system` on the sim backend: a full replace whose validation
+//! (every field given, each valid) changes nothing when it fails,
 //! defaults applied to a create, admin-only writes, persistence across a restart, and host
 //! facts that make sense.
 
@@ -8,6 +9,17 @@ use axum::http::StatusCode;
 use common::{ADMIN_PASSWORD, SimDaemon, TestResult};
 use serde_json::{Value, json};
 
+/// `base` with the values at these JSON pointers replaced.
+fn with(base: &Value, changes: &[(&str, Value)]) -> Value {
+    let mut out = base.clone();
+    for (pointer, value) in changes {
+        if let Some(slot) = out.pointer_mut(pointer) {
+            *slot = value.clone();
+        }
+    }
+    out
+}
+
 #[tokio::test]
 async fn bad_settings_name_the_field_and_change_nothing() -> TestResult {
     let d = SimDaemon::start(&[]).await?;
@@ -16,41 +28,59 @@ async fn bad_settings_name_the_field_and_change_nothing() -> TestResult {
     assert_eq!(before["defaults"]["image"], "debian/12");
     assert_eq!(before["metrics"]["interval_seconds"], 10);
     assert_eq!(before["metrics"]["retention"], "proxmox");
-    let good = json!({"defaults": {"image": "debian/13", "memory": 1073741824},
-                      "metrics": {"interval_seconds": 30}});
+    let good = with(
+        &before,
+        &[
+            ("/defaults/image", json!("debian/13")),
+            ("/defaults/memory", json!(1073741824)),
+            ("/metrics/interval_seconds", json!(30)),
+        ],
+    );
+    let bad = |pointer: &str, value: Value| with(&before, &[(pointer, value)]);
+    let mut unknown = before.clone();
+    unknown["defaults"]["colour"] = json!("blue");
+    let mut partial = before.clone();
+    if let Some(defaults) = partial["defaults"].as_object_mut() {
+        defaults.remove("cpu");
+    }
     let cases = [
-        (json!({"defaults": {"memory": 1}}), "defaults.memory"),
-        (json!({"defaults": {"cpu": 0}}), "defaults.cpu"),
-        (json!({"defaults": {"processes": 3}}), "defaults.processes"),
+        (bad("/defaults/memory", json!(1)), "defaults.memory"),
+        (bad("/defaults/cpu", json!(0)), "defaults.cpu"),
+        (bad("/defaults/processes", json!(3)), "defaults.processes"),
         (
-            json!({"defaults": {"image": "windows/11"}}),
+            bad("/defaults/image", json!("windows/11")),
             "defaults.image",
         ),
-        (json!({"defaults": {"memory": "lots"}}), "defaults.memory"),
+        (bad("/defaults/memory", json!("lots")), "defaults.memory"),
         (
-            json!({"metrics": {"interval_seconds": 0}}),
+            bad("/metrics/interval_seconds", json!(0)),
             "metrics.interval_seconds",
         ),
         (
-            json!({"metrics": {"interval_seconds": 7}}),
+            bad("/metrics/interval_seconds", json!(7)),
             "metrics.interval_seconds",
         ),
         (
-            json!({"metrics": {"retention": "forever"}}),
+            bad("/metrics/retention", json!("forever")),
             "metrics.retention",
         ),
-        (json!({"defaults": {"colour": "blue"}}), "defaults"),
+        (unknown, "defaults.colour"),
         // The sim daemon stores on `dir`, which cannot limit disk.
         (
-            json!({"defaults": {"disk": 10737418240u64}}),
+            bad("/defaults/disk", json!(10737418240u64)),
             "defaults.disk",
         ),
+        // A full replace: a field left out is refused (it would silently reset), even `null`
+        // ones, and so is an empty body.
+        (partial, "defaults.cpu"),
+        (json!({"metrics": before["metrics"]}), "defaults"),
+        (json!({}), "defaults"),
     ];
     for (body, field) in cases {
         let (status, answer) = d.call("PUT", "/api/v1/settings", body.clone()).await?;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         let named = answer["error"]["field"].as_str().unwrap_or_default();
-        assert!(named.starts_with(field), "{body}: {answer}");
+        assert_eq!(named, field, "{body}: {answer}");
         let (_, now) = d.call("GET", "/api/v1/settings", Value::Null).await?;
         assert_eq!(now, before, "{body} changed something");
     }
@@ -72,8 +102,8 @@ async fn defaults_fill_what_a_create_leaves_out() -> TestResult {
             "PUT",
             "/api/v1/settings",
             json!({"defaults": {"image": "ubuntu/24.04", "cpu": 0.5, "memory": 268435456,
-                                "processes": 256, "autostart": true},
-                   "metrics": {"interval_seconds": 5}}),
+                                "disk": null, "processes": 256, "autostart": true},
+                   "metrics": {"interval_seconds": 5, "retention": "proxmox"}}),
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{saved}");
@@ -131,24 +161,20 @@ async fn anyone_reads_settings_and_only_admins_change_them() -> TestResult {
         .call_as(Some(&alice), "GET", "/api/v1/settings", Value::Null)
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let every_second = with(&body, &[("/metrics/interval_seconds", json!(1))]);
     let (status, body) = d
         .call_as(
             Some(&alice),
             "PUT",
             "/api/v1/settings",
-            json!({"metrics": {"interval_seconds": 1}}),
+            every_second.clone(),
         )
         .await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(d.app.settings().metrics.interval_seconds, 10);
     let admin = d.login("admin", ADMIN_PASSWORD).await?;
     let (status, body) = d
-        .call_as(
-            Some(&admin),
-            "PUT",
-            "/api/v1/settings",
-            json!({"metrics": {"interval_seconds": 1}}),
-        )
+        .call_as(Some(&admin), "PUT", "/api/v1/settings", every_second)
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(d.app.settings().metrics.interval_seconds, 1);

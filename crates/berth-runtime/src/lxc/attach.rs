@@ -6,7 +6,7 @@ use berth_types::InstanceName;
 
 use super::LxcRuntime;
 use crate::RuntimeError;
-use crate::host::tools;
+use crate::local::tools;
 
 impl LxcRuntime {
     /// `lxc-attach … --clear-env -v K=V … -- argv`, through `sh -c 'cd …'` when a working

@@ -5,8 +5,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use berth_cgroups::{self as cgroup, Layout};
+
 use crate::ContainerSpec;
-use crate::builtin::cgroup::{self, Layout};
 
 /// LXC's defaults for every container (devices, capabilities, seccomp, auto mounts).
 pub const COMMON_CONF: &str = "/usr/share/lxc/config/common.conf";
@@ -113,6 +114,7 @@ mod tests {
             },
             state_dir: "/tmp/s".into(),
             netns: Some("/run/netns/berth-ct-a".into()),
+            security: Default::default(),
         };
         let layout = Layout::V2("/sys/fs/cgroup".into());
         let text = generate(&spec, &layout, Path::new(COMMON_CONF));

@@ -12,11 +12,11 @@ mod info;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, Layout};
 use berth_types::{InstanceName, Limits};
 
-use crate::builtin::cgroup::{self, Layout};
-use crate::host::probe;
-use crate::host::tools::{self, ToolError};
+use crate::local::probe;
+use crate::local::tools::{self, ToolError};
 use crate::{
     ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
     TerminalSpec,

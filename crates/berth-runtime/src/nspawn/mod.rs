@@ -1,31 +1,33 @@
 //! The nspawn backend: `systemd-nspawn --boot` on the instance's root filesystem, run by
-//! Berth's own supervisor (`crate::host`) in Berth's cgroup `/berth/<name>` with Berth's
+//! Berth's own supervisor (`crate::local`) in Berth's cgroup `/berth/<name>` with Berth's
 //! limits, since this host may have no systemd as PID 1 to hand nspawn a scope
 //! (`--register=no --keep-unit`). nspawn runs inside the network namespace berthd prepared
 //! (the supervisor joins it), so the guest's eth0 sits on Berth's bridge with Berth's address.
 
-use crate::builtin::BuiltinConfig;
-use crate::host::{self, LaunchPlan, Supervised, probe};
-use crate::{ContainerSpec, Runtime, RuntimeError};
+use crate::local::{
+    EnginePlan, Launch, LaunchPlan, Launcher, LocalConfig, LocalRuntime, PlanError, ToolPlan, probe,
+};
 
 /// nspawn's exit code when the guest asked for a reboot.
 const REBOOT_EXIT: i32 = 133;
 
-pub struct NspawnRuntime {
-    host: Supervised,
-}
+/// The nspawn backend.
+pub type NspawnRuntime = LocalRuntime<NspawnLauncher>;
 
 impl NspawnRuntime {
     /// `config.state_root` must be the backend's own (e.g. `/run/berth/nspawn`).
-    pub fn new(config: BuiltinConfig) -> Self {
-        Self {
-            host: Supervised::new("nspawn", config),
-        }
+    pub fn new(config: LocalConfig) -> Self {
+        LocalRuntime::with_launcher(NspawnLauncher, config)
     }
 }
 
-/// The `systemd-nspawn` command line for `spec`.
-fn argv(program: &str, spec: &ContainerSpec) -> Vec<String> {
+/// How the nspawn backend starts a guest: `systemd-nspawn --boot` as a host tool.
+#[derive(Debug, Clone, Copy)]
+pub struct NspawnLauncher;
+
+/// The `systemd-nspawn` command line for `launch`.
+fn argv(program: &str, launch: &Launch<'_>) -> Vec<String> {
+    let spec = launch.spec;
     let mut argv: Vec<String> = [
         program,
         "--quiet",
@@ -42,7 +44,7 @@ fn argv(program: &str, spec: &ContainerSpec) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    argv.push(format!("--directory={}", spec.rootfs.display()));
+    argv.push(format!("--directory={}", launch.rootfs.display()));
     argv.push(format!("--machine={}", spec.name));
     argv.push(format!("--hostname={}", spec.hostname));
     argv.push("--setenv=container=systemd-nspawn".to_owned());
@@ -57,43 +59,38 @@ fn argv(program: &str, spec: &ContainerSpec) -> Vec<String> {
     argv
 }
 
-impl Runtime for NspawnRuntime {
+impl Launcher for NspawnLauncher {
     fn name(&self) -> &'static str {
         "nspawn"
     }
 
     fn check_usable(&self) -> Result<(), String> {
-        probe::local_host()?;
-        probe::require("systemd-nspawn", "systemd-container")?;
-        Ok(())
+        probe::require("systemd-nspawn", "systemd-container").map(|_| ())
     }
 
-    async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
-        let program = probe::require("systemd-nspawn", "systemd-container").map_err(|reason| {
-            RuntimeError::Unusable {
-                backend: "nspawn",
-                reason,
-            }
-        })?;
-        let plan = LaunchPlan {
-            argv: argv(&program.to_string_lossy(), spec),
-            hide_unified: false,
-            reboot_codes: vec![REBOOT_EXIT],
-            cleanup: None,
-            state_dir: spec.state_dir.clone(),
-            join_cgroups: true,
-            netns: spec.netns.clone(),
+    fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError> {
+        let program =
+            probe::require("systemd-nspawn", "systemd-container").map_err(PlanError::Unusable)?;
+        Ok(LaunchPlan {
+            state_dir: launch.spec.state_dir.clone(),
             bundle: None,
-        };
-        self.host.start(spec, plan).await
+            engine: EnginePlan::Tool(ToolPlan {
+                argv: argv(&program.to_string_lossy(), launch),
+                hide_unified: false,
+                reboot_codes: vec![REBOOT_EXIT],
+                cleanup: None,
+                join_cgroups: true,
+                netns: launch.spec.netns.clone(),
+            }),
+        })
     }
-
-    host::delegate_to_host!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ContainerSpec;
+    use crate::local::state::Paths;
     use berth_types::InstanceName;
 
     #[test]
@@ -105,8 +102,17 @@ mod tests {
             limits: Default::default(),
             state_dir: "/tmp/s".into(),
             netns: Some("/run/netns/berth-web1".into()),
+            security: Default::default(),
         };
-        let argv = argv("/usr/bin/systemd-nspawn", &spec);
+        let layout = berth_cgroups::Layout::V2("/sys/fs/cgroup".into());
+        let paths = Paths::new(std::path::Path::new("/run/berth/nspawn"), "web1");
+        let launch = Launch {
+            spec: &spec,
+            layout: &layout,
+            paths: &paths,
+            rootfs: spec.rootfs.clone(),
+        };
+        let argv = argv("/usr/bin/systemd-nspawn", &launch);
         for want in [
             "--boot",
             "--register=no",

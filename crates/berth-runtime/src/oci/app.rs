@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use berth_cgroups::{self as cgroup, Layout};
 use berth_types::Limits;
 use serde_json::json;
 
 use super::{OciRuntime, OciTool, hybrid};
-use crate::builtin::cgroup::{self, Layout};
-use crate::builtin::security;
+use crate::local::state::Paths;
+use crate::local::{security, spec, tools};
 use crate::{ExecResult, RuntimeError};
 
 /// What to run.
@@ -62,16 +63,10 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     }
-    let mut resources = json!({"devices": security::device_rules()});
-    if let Some(cpu) = app.limits.cpu {
-        resources["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
-    }
-    if let Some(memory) = app.limits.memory {
-        resources["memory"] = json!({"limit": memory, "swap": memory});
-    }
-    if let Some(processes) = app.limits.processes {
-        resources["pids"] = json!({"limit": processes});
-    }
+    let resources = spec::resources(&app.limits);
+    // No /proc/sys/net of its own: all of /proc/sys is read-only.
+    let mut readonly = vec!["/proc/sys"];
+    readonly.extend(security::READONLY_PATHS);
     json!({
         "ociVersion": "1.0.2",
         "root": {"path": rootfs, "readonly": false},
@@ -102,11 +97,8 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
             ],
             "resources": resources,
             "seccomp": security::seccomp(),
-            "maskedPaths": [
-                "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                "/proc/scsi", "/proc/acpi", "/sys/firmware",
-            ],
-            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"],
+            "maskedPaths": security::MASKED_PATHS,
+            "readonlyPaths": readonly,
         },
     })
 }
@@ -119,10 +111,13 @@ impl OciRuntime {
             action: "run",
             reason,
         };
-        let (tool, program) = self.tool().map_err(|reason| RuntimeError::Unusable {
-            backend: "oci",
-            reason,
-        })?;
+        let (tool, program) = self
+            .launcher()
+            .tool()
+            .map_err(|reason| RuntimeError::Unusable {
+                backend: "oci",
+                reason,
+            })?;
         let rootfs = std::fs::canonicalize(&app.rootfs)
             .map_err(|e| failed(format!("{}: {e}", app.rootfs.display())))?;
         let path = app.bundle.join("config.json");
@@ -130,7 +125,7 @@ impl OciRuntime {
             .map_err(|e| failed(format!("{}: {e}", path.display())))?;
         let layout = Layout::detect().map_err(|e| failed(e.to_string()))?;
         let hide = tool == OciTool::Crun && hybrid(&layout);
-        let root = self.tool_root();
+        let root = Paths::new(&self.config().state_root, app.id.as_str()).engine_root;
         let mut cmd = tokio::process::Command::new(&program);
         cmd.arg("--root")
             .arg(&root)
@@ -142,7 +137,7 @@ impl OciRuntime {
         if hide {
             private_cgroup_v1(&mut cmd);
         }
-        let result = crate::host::tools::collect(cmd, None, app.output_cap, app.timeout).await;
+        let result = tools::collect(cmd, None, app.output_cap, app.timeout).await;
         // Whatever happened: no container, state or cgroup is left.
         let _ = tokio::process::Command::new(&program)
             .arg("--root")
@@ -160,9 +155,7 @@ impl OciRuntime {
         })
         .await;
         result.map_err(|e| match e {
-            crate::host::tools::ToolError::Timeout { .. } => {
-                RuntimeError::ExecTimeout(app.timeout.as_secs())
-            }
+            tools::ToolError::Timeout { .. } => RuntimeError::ExecTimeout(app.timeout.as_secs()),
             other => failed(other.to_string()),
         })
     }

@@ -1,7 +1,7 @@
 //! The oci backend: crun or runc through their CLI on an OCI bundle Berth generates (the
 //! same system-container spec as the builtin backend: systemd as init, Berth's cgroup
 //! `/berth/<name>` and limits, the prepared network namespace), run by Berth's supervisor
-//! (`crate::host`). crun refuses a hybrid cgroup host, so on one it runs in a private mount
+//! (`crate::local`). crun refuses a hybrid cgroup host, so on one it runs in a private mount
 //! namespace without `/sys/fs/cgroup/unified` (the guest then sees cgroup v1 only); runc
 //! gets the root filesystem as an absolute path without symlinks.
 
@@ -9,11 +9,12 @@ mod app;
 
 use std::path::PathBuf;
 
-use crate::builtin::BuiltinConfig;
-use crate::builtin::cgroup::Layout;
-use crate::builtin::spec;
-use crate::host::{self, LaunchPlan, Supervised, probe};
-use crate::{ContainerSpec, Runtime, RuntimeError};
+use berth_cgroups::Layout;
+
+use crate::local::{
+    EnginePlan, Launch, LaunchPlan, Launcher, LocalConfig, LocalRuntime, PlanError, ToolPlan,
+    probe, spec,
+};
 
 pub use app::AppSpec;
 
@@ -43,21 +44,25 @@ impl OciTool {
     }
 }
 
-pub struct OciRuntime {
-    host: Supervised,
+/// The oci backend.
+pub type OciRuntime = LocalRuntime<OciLauncher>;
+
+impl OciRuntime {
+    /// `config.state_root` must be the backend's own (e.g. `/run/berth/oci`); `tool` `None`
+    /// takes crun when installed, else runc.
+    pub fn new(config: LocalConfig, tool: Option<OciTool>) -> Self {
+        LocalRuntime::with_launcher(OciLauncher { tool }, config)
+    }
+}
+
+/// How the oci backend starts a guest: crun or runc `run` on a bundle Berth writes.
+#[derive(Debug, Clone, Copy)]
+pub struct OciLauncher {
     /// `None`: crun when installed, else runc.
     tool: Option<OciTool>,
 }
 
-impl OciRuntime {
-    /// `config.state_root` must be the backend's own (e.g. `/run/berth/oci`).
-    pub fn new(config: BuiltinConfig, tool: Option<OciTool>) -> Self {
-        Self {
-            host: Supervised::new("oci", config),
-            tool,
-        }
-    }
-
+impl OciLauncher {
     /// The tool and its path, or why there is none.
     pub fn tool(&self) -> Result<(OciTool, PathBuf), String> {
         match self.tool {
@@ -69,12 +74,6 @@ impl OciRuntime {
                     "crun: not installed, runc: not installed (apt-get install crun)".to_owned()
                 }),
         }
-    }
-
-    /// Where crun/runc keep their state: the builtin layout's `youki` directory, which
-    /// `Paths::remove_all` clears with the rest of the guest's state.
-    fn tool_root(&self) -> PathBuf {
-        self.host.config().state_root.join("youki")
     }
 }
 
@@ -109,72 +108,60 @@ fn runc_proc_sys(oci: &mut oci_spec::runtime::Spec) {
     }
 }
 
-impl Runtime for OciRuntime {
+impl Launcher for OciLauncher {
     fn name(&self) -> &'static str {
         "oci"
     }
 
     fn check_usable(&self) -> Result<(), String> {
-        probe::local_host()?;
         self.tool().map(|_| ())
     }
 
-    async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
-        let failed = |reason: String| RuntimeError::Failed {
-            name: spec.name.clone(),
-            action: "start",
-            reason,
-        };
-        let (tool, program) = self.tool().map_err(|reason| RuntimeError::Unusable {
-            backend: "oci",
-            reason,
-        })?;
-        let layout = Layout::detect().map_err(|e| failed(e.to_string()))?;
-        let hide_unified = tool == OciTool::Crun && hybrid(&layout);
-        let mut spec = spec.clone();
+    fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError> {
+        let (tool, program) = self.tool().map_err(PlanError::Unusable)?;
+        let hide_unified = tool == OciTool::Crun && hybrid(launch.layout);
+        let spec = launch.spec;
         // runc refuses a root reached through a symlink.
-        spec.rootfs = std::fs::canonicalize(&spec.rootfs)
-            .map_err(|e| failed(format!("root filesystem {}: {e}", spec.rootfs.display())))?;
-        std::fs::create_dir_all(&spec.state_dir)
-            .map_err(|e| failed(format!("{}: {e}", spec.state_dir.display())))?;
-        let mut oci = spec::generate(&spec, &visible_layout(layout, tool))
-            .map_err(|e| failed(e.to_string()))?;
+        let rootfs = std::fs::canonicalize(&launch.rootfs).map_err(|e| {
+            PlanError::Failed(format!("root filesystem {}: {e}", launch.rootfs.display()))
+        })?;
+        let launch = Launch { rootfs, ..*launch };
+        let mut oci = spec::generate(&launch, &visible_layout(launch.layout.clone(), tool))?;
         if tool == OciTool::Runc {
             runc_proc_sys(&mut oci);
         }
-        spec::write_bundle(&oci, &spec.state_dir).map_err(|e| failed(e.to_string()))?;
+        spec::write_bundle(&oci, &spec.state_dir)?;
         let program = program.display().to_string();
-        let root = self.tool_root().display().to_string();
+        let root = launch.paths.engine_root.display().to_string();
         let name = spec.name.to_string();
         let bundle = spec.state_dir.display().to_string();
-        let plan = LaunchPlan {
-            argv: vec![
-                program.clone(),
-                "--root".into(),
-                root.clone(),
-                "run".into(),
-                "--bundle".into(),
-                bundle,
-                name.clone(),
-            ],
-            hide_unified,
-            // A guest's reboot ends its init with SIGHUP; the tool reports 128 + 1.
-            reboot_codes: vec![129],
-            cleanup: Some(vec![
-                program,
-                "--root".into(),
-                root,
-                "delete".into(),
-                "-f".into(),
-                name,
-            ]),
+        Ok(LaunchPlan {
             state_dir: spec.state_dir.clone(),
-            join_cgroups: false,
-            netns: None,
             bundle: Some(spec.state_dir.clone()),
-        };
-        self.host.start(&spec, plan).await
+            engine: EnginePlan::Tool(ToolPlan {
+                argv: vec![
+                    program.clone(),
+                    "--root".into(),
+                    root.clone(),
+                    "run".into(),
+                    "--bundle".into(),
+                    bundle,
+                    name.clone(),
+                ],
+                hide_unified,
+                // A guest's reboot ends its init with SIGHUP; the tool reports 128 + 1.
+                reboot_codes: vec![129],
+                cleanup: Some(vec![
+                    program,
+                    "--root".into(),
+                    root,
+                    "delete".into(),
+                    "-f".into(),
+                    name,
+                ]),
+                join_cgroups: false,
+                netns: None,
+            }),
+        })
     }
-
-    host::delegate_to_host!();
 }

@@ -1,36 +1,12 @@
 //! Creating a container on PVE: choose the node, take a vmid from `/cluster/nextid`, find the
 //! image's `vztmpl` template, `POST /nodes/{node}/lxc`, and follow the `vzcreate` task.
 
-use berth_proxmox::client::{CreateContainer, TaskProgress};
+use berth_proxmox::client::CreateContainer;
 use berth_proxmox::placement;
 use berth_types::{InstanceName, Limits};
 
 use super::{ProxmoxRuntime, TAG, failed, unreachable};
-use crate::RuntimeError;
-
-/// What Berth asks for.
-#[derive(Debug, Clone)]
-pub struct RemoteCreate {
-    pub name: InstanceName,
-    /// `debian/12`, `ubuntu/24.04`.
-    pub image: String,
-    /// A crypt(3) SHA-512 hash: PVE stores a `$6$…` password as it is, so the clear text never
-    /// leaves berthd.
-    pub password_hash: Option<String>,
-    pub ssh_keys: Vec<String>,
-    pub limits: Limits,
-    /// A node asked for; `None`: the configured one, else the most free memory.
-    pub node: Option<String>,
-    /// Put into the container's description.
-    pub instance_id: String,
-}
-
-/// Where it went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placed {
-    pub node: String,
-    pub vmid: u64,
-}
+use crate::{Progress, ProvisionRequest, Provisioned, RuntimeError};
 
 /// `cores`, `cpulimit`, `memory` and `swap` for `limits` (swap 0: RAM is the limit, as on the
 /// local backends), as `PUT …/config` takes them.
@@ -52,7 +28,7 @@ pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
 impl ProxmoxRuntime {
     /// Refuses a name PVE already has a Berth container for: left by a create PVE finished
     /// while berthd could not see it, or made by hand. Never removed without being asked.
-    pub async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+    pub(super) async fn absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
         let Some((node, vmid)) = self.locate(name).await? else {
             return Ok(());
         };
@@ -67,15 +43,16 @@ impl ProxmoxRuntime {
         })
     }
 
-    /// Creates the container (stopped); `progress` hears each task log line.
-    pub async fn create(
+    /// Creates the container (stopped) from the image's `vztmpl` template, with hostname,
+    /// password hash, keys and limits; `progress` hears each task log line.
+    pub(super) async fn create(
         &self,
-        request: &RemoteCreate,
-        mut progress: impl FnMut(TaskProgress),
-    ) -> Result<Placed, RuntimeError> {
+        request: &ProvisionRequest,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Provisioned, RuntimeError> {
         let name = &request.name;
         let fail = |e| failed(name, "creating", e);
-        self.ensure_absent(name).await?;
+        self.absent(name).await?;
         let resources = self
             .client
             .resources(Some("node"))
@@ -87,7 +64,7 @@ impl ProxmoxRuntime {
                 backend: "proxmox",
                 reason: e.to_string(),
             })?;
-        let ostemplate = self.template_for(&node, &request.image).await?;
+        let ostemplate = self.template_for(&node, &request.image.to_string()).await?;
         let vmid = self.client.next_id().await.map_err(fail)?;
         let limits = limit_params(&request.limits);
         let find = |key: &str| -> Option<u64> {
@@ -130,8 +107,17 @@ impl ProxmoxRuntime {
             .create_container(&node, &spec)
             .await
             .map_err(fail)?;
-        self.follow(&upid, &mut progress).await.map_err(fail)?;
-        Ok(Placed { node, vmid })
+        let report = |p: berth_proxmox::client::TaskProgress| {
+            progress(Progress {
+                percent: p.percent,
+                line: p.line,
+            })
+        };
+        self.follow(&upid, report).await.map_err(fail)?;
+        Ok(Provisioned {
+            summary: format!("proxmox built CT {vmid} on node {node} from its template"),
+            node,
+        })
     }
 
     /// The newest `vztmpl` on `node` for `image` (`debian/12` → `debian-12-standard_…`).

@@ -6,6 +6,8 @@
 
 mod cache;
 mod create;
+mod metrics;
+mod observe;
 mod snapshot;
 
 use std::collections::HashSet;
@@ -14,13 +16,14 @@ use std::time::Duration;
 
 use berth_proxmox::client::TaskProgress;
 use berth_proxmox::{Client, ClientConfig, ProxmoxError, Upid};
-use berth_types::{CacheStatus, InstanceName, Limits};
+use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
+use berth_types::{InstanceName, Limits};
 
 use crate::{
-    ContainerSpec, ExecResult, ExecSpec, Runtime, RuntimeError, RuntimeStatus, TerminalSession,
-    TerminalSpec,
+    Capabilities, ContainerSpec, ExecResult, ExecSpec, GuestKind, MetricsSource, NetworkMode,
+    Observation, Placement, Progress, ProvisionRequest, Provisioned, RootfsSource, Runtime,
+    RuntimeError, RuntimeStatus, SnapshotSource, TerminalSession, TerminalSpec,
 };
-pub use create::{Placed, RemoteCreate};
 
 /// The tag Berth puts on the containers it creates; only tagged guests are Berth's.
 pub const TAG: &str = "berth";
@@ -70,45 +73,6 @@ impl ProxmoxRuntime {
         &self.client
     }
 
-    /// `Ok` when PVE answers now; writes check this first so they fail at once, clearly.
-    pub async fn probe(&self) -> Result<(), RuntimeError> {
-        self.client.version().await.map(drop).map_err(unreachable)
-    }
-
-    /// The guest's state and where it came from. While PVE is unreachable the last state read
-    /// is returned as `Stale`; with nothing read yet, the error (also `Stale`).
-    pub async fn status_with_cache(
-        &self,
-        name: &InstanceName,
-    ) -> (Result<RuntimeStatus, RuntimeError>, CacheStatus) {
-        let (resources, freshness) = match self.cache.read(&self.client).await {
-            Ok(read) => read,
-            Err(err) => return (Err(unreachable(err)), CacheStatus::Stale),
-        };
-        let Some(guest) = cache::find_guest(&resources, name) else {
-            return (Ok(RuntimeStatus::Stopped), freshness);
-        };
-        let status = match guest.status.as_deref() {
-            Some("running") if self.is_frozen(name) => RuntimeStatus::Frozen { pid: 0 },
-            Some("running") => RuntimeStatus::Running { pid: 0 },
-            Some("stopped") => RuntimeStatus::Stopped,
-            other => {
-                let node = guest.node.clone().unwrap_or_default();
-                return (
-                    Err(RuntimeError::Unreachable {
-                        backend: "proxmox",
-                        reason: format!(
-                            "proxmox node {node} holding {name} reports {:?} (node offline?)",
-                            other.unwrap_or("nothing")
-                        ),
-                    }),
-                    CacheStatus::Stale,
-                );
-            }
-        };
-        (Ok(status), freshness)
-    }
-
     /// Node and vmid of `name`, read fresh (writes must not act on a stale location).
     pub async fn locate(&self, name: &InstanceName) -> Result<Option<(String, u64)>, RuntimeError> {
         let resources = self
@@ -130,21 +94,6 @@ impl ProxmoxRuntime {
                     self.url()
                 ),
             })
-    }
-
-    /// Metrics history from PVE's `rrddata` (`timeframe` hour|day|week|month|year, `cf`
-    /// AVERAGE|MAX): the proxmox backend's metrics source.
-    pub async fn metrics(
-        &self,
-        name: &InstanceName,
-        timeframe: &str,
-        cf: &str,
-    ) -> Result<Vec<berth_proxmox::client::RrdPoint>, RuntimeError> {
-        let (node, vmid) = self.located(name).await?;
-        self.client
-            .rrddata(&node, vmid, timeframe, cf)
-            .await
-            .map_err(|e| failed(name, "reading metrics", e))
     }
 
     /// Follows a task to its end, reporting each log line.
@@ -227,6 +176,61 @@ impl Runtime for ProxmoxRuntime {
         Ok(())
     }
 
+    /// Everything is PVE's: it makes the root filesystem from its template, networks the
+    /// guest on its own bridge, keeps metrics and snapshots, and runs the guest on a node.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rootfs: RootfsSource::Backend,
+            network: NetworkMode::Backend,
+            metrics: MetricsSource::Backend,
+            snapshots: SnapshotSource::Backend,
+            guest: GuestKind::Container,
+            placement: Placement::Remote,
+        }
+    }
+
+    async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
+        self.absent(name).await
+    }
+
+    async fn provision(
+        &self,
+        request: &ProvisionRequest,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<Provisioned, RuntimeError> {
+        self.create(request, progress).await
+    }
+
+    async fn snapshot_create(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        self.take_snapshot(name, snap).await
+    }
+
+    async fn snapshot_rollback(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        self.rollback_snapshot(name, snap).await
+    }
+
+    async fn snapshot_delete(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
+        self.delete_snapshot(name, snap).await
+    }
+
+    async fn metrics_history(
+        &self,
+        name: &InstanceName,
+        timeframe: Timeframe,
+        cf: Cf,
+    ) -> Result<MetricsHistory, RuntimeError> {
+        self.rrd_history(name, timeframe, cf).await
+    }
+
+    async fn observe(&self, name: &InstanceName) -> Observation {
+        self.observe_cached(name).await
+    }
+
+    /// `Ok` when PVE answers now; writes check this first so they fail at once, clearly.
+    async fn probe(&self) -> Result<(), RuntimeError> {
+        self.client.version().await.map(drop).map_err(unreachable)
+    }
+
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
         self.power(&spec.name, "start", &[]).await?;
         self.frozen_set().remove(&spec.name);
@@ -262,7 +266,7 @@ impl Runtime for ProxmoxRuntime {
     }
 
     async fn status(&self, name: &InstanceName) -> Result<RuntimeStatus, RuntimeError> {
-        self.status_with_cache(name).await.0
+        self.observe_cached(name).await.status
     }
 
     async fn exec(
@@ -270,11 +274,11 @@ impl Runtime for ProxmoxRuntime {
         name: &InstanceName,
         _exec: &ExecSpec,
     ) -> Result<ExecResult, RuntimeError> {
-        Err(RuntimeError::Failed {
-            name: name.clone(),
-            action: "exec",
-            reason: "the Proxmox VE API cannot run a command in a container; use ssh".into(),
-        })
+        Err(self.unsupported(
+            name,
+            "exec in",
+            "the Proxmox VE API cannot run a command in a container; use ssh",
+        ))
     }
 
     async fn open_terminal(
@@ -282,12 +286,11 @@ impl Runtime for ProxmoxRuntime {
         name: &InstanceName,
         _spec: &TerminalSpec,
     ) -> Result<TerminalSession, RuntimeError> {
-        Err(RuntimeError::Failed {
-            name: name.clone(),
-            action: "opening a shell",
-            reason: "the Proxmox VE API offers the console only (berth console without --shell)"
-                .into(),
-        })
+        Err(self.unsupported(
+            name,
+            "open a shell in",
+            "the Proxmox VE API offers the console only (berth console without --shell)",
+        ))
     }
 
     /// The container's console through PVE's termproxy + vncwebsocket.

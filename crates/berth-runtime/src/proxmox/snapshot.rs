@@ -7,7 +7,7 @@ use super::{ProxmoxRuntime, failed};
 use crate::RuntimeError;
 
 impl ProxmoxRuntime {
-    pub async fn snapshot_create(
+    pub(super) async fn take_snapshot(
         &self,
         name: &InstanceName,
         snap: &str,
@@ -23,7 +23,7 @@ impl ProxmoxRuntime {
     }
 
     /// Rolls the container back to `snap` (PVE stops it first; it stays stopped).
-    pub async fn snapshot_rollback(
+    pub(super) async fn rollback_snapshot(
         &self,
         name: &InstanceName,
         snap: &str,
@@ -41,7 +41,7 @@ impl ProxmoxRuntime {
     }
 
     /// Deletes `snap`; a snapshot (or container) already gone is fine.
-    pub async fn snapshot_delete(
+    pub(super) async fn delete_snapshot(
         &self,
         name: &InstanceName,
         snap: &str,

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_runtime::builtin::{BuiltinConfig, BuiltinRuntime};
+use berth_runtime::builtin::BuiltinRuntime;
+use berth_runtime::local::LocalConfig;
 use berth_runtime::{ContainerSpec, ExecResult, ExecSpec, Runtime};
 use berth_types::{InstanceName, Limits};
 use tokio::sync::Semaphore;
@@ -67,8 +68,8 @@ macro_rules! require_host {
     };
 }
 
-pub fn config(state_root: &Path) -> BuiltinConfig {
-    BuiltinConfig {
+pub fn config(state_root: &Path) -> LocalConfig {
+    LocalConfig {
         state_root: state_root.to_owned(),
         shim_command: vec![env!("CARGO_BIN_EXE_berth-shim").into()],
     }
@@ -117,6 +118,7 @@ impl Guest {
             limits,
             state_dir: dir.path().join("bundle"),
             netns: None,
+            security: Default::default(),
         };
         Guest {
             rt: BuiltinRuntime::new(config(&state_root)),

@@ -1,4 +1,4 @@
-//! `berth launch | list | info | set`.
+//! `berth launch | create | info | set` (`list` is `list.rs`'s).
 
 use berth_types::api::{CreateInstanceRequest, OperationEnvelope, PatchInstanceRequest};
 use berth_types::units::{format_bytes, parse_bytes};
@@ -159,46 +159,8 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
     }
 }
 
-pub async fn list(ctx: &Context) -> anyhow::Result<()> {
-    let instances: Vec<Instance> = ctx.client.get("/instances").await?;
-    if ctx.format == Format::Json {
-        return output::json(&instances);
-    }
-    let rows: Vec<Vec<String>> = instances
-        .iter()
-        .map(|i| {
-            vec![
-                i.name.clone(),
-                state_text(i),
-                i.image.clone(),
-                i.network.ipv4.clone().unwrap_or_else(|| "-".into()),
-                i.limits
-                    .cpu
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                i.limits
-                    .memory
-                    .map(format_bytes)
-                    .unwrap_or_else(|| "-".into()),
-                i.limits
-                    .disk
-                    .map(format_bytes)
-                    .unwrap_or_else(|| "-".into()),
-                i.backend.clone(),
-            ]
-        })
-        .collect();
-    output::table(
-        &[
-            "NAME", "STATE", "IMAGE", "IPV4", "CPU", "MEMORY", "DISK", "BACKEND",
-        ],
-        &rows,
-    );
-    Ok(())
-}
-
 /// The state, marked when a remote backend was unreachable and this is its last known state.
-fn state_text(instance: &Instance) -> String {
+pub(super) fn state_text(instance: &Instance) -> String {
     match instance.cache {
         Some(berth_types::CacheStatus::Stale) => {
             format!(

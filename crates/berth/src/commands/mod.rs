@@ -10,6 +10,7 @@ mod files;
 mod forwards;
 mod images;
 mod instances;
+mod list;
 mod login;
 mod metrics;
 mod network;
@@ -37,9 +38,11 @@ pub struct Context {
 pub enum Command {
     /// Create and start an instance from an image.
     Launch(instances::LaunchArgs),
-    /// List instances.
+    /// Create an instance from an image without starting it (`launch` = create + start).
+    Create(instances::LaunchArgs),
+    /// List instances (filters: a name glob, --state, --owner, --backend; --columns).
     #[command(alias = "ls")]
-    List,
+    List(list::ListArgs),
     /// Show one instance.
     Info { name: String },
     /// Start a stopped instance.
@@ -122,13 +125,25 @@ pub enum Command {
     /// Alert rules, alert events and the test email.
     #[command(subcommand)]
     Alert(alerts::AlertCommand),
+    /// Print a shell completion script: `berth completion bash > /etc/bash_completion.d/berth`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (berth.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Manpages { dir: std::path::PathBuf },
 }
 
 /// Runs a command and returns the process exit code.
 pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Launch(args) => instances::launch(ctx, args).await,
-        Command::List => instances::list(ctx).await,
+        Command::Create(mut args) => {
+            args.no_start = true;
+            instances::launch(ctx, args).await
+        }
+        Command::List(args) => list::list(ctx, args).await,
         Command::Info { name } => instances::info(ctx, &name).await,
         Command::Start { name } => power::power(ctx, &name, "start", Default::default()).await,
         Command::Stop(args) => power::stop(ctx, args, "stop").await,
@@ -159,6 +174,8 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Events(args) => events::follow(ctx, args).await,
         Command::Metrics(args) => metrics::show(ctx, args).await,
         Command::Alert(command) => alerts::run(ctx, command).await,
+        // Answered in main, without a daemon.
+        Command::Completion { .. } | Command::Manpages { .. } => Ok(()),
     }
     .map(|()| 0)
     .or_else(|e| match e.downcast::<exec::ExitWith>() {

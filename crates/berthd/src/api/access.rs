@@ -1,132 +1,151 @@
-//! Who may call what: one rule per route (method + path template), checked by the guard before
-//! any handler runs. A route without a rule answers 500 and fails the tests that walk every
-//! route of the OpenAPI description, so a new endpoint cannot be forgotten.
+//! Who may call what. Each handler declares its rule in its own `#[utoipa::path]` attribute, as
+//! the operation extension `x-berth-access`, beside its method, path and answers:
+//!
+//! ```text
+//! #[utoipa::path(post, path = "/api/v1/instances/{name}/start", operation_id = "instance.start",
+//!     extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), …)]
+//! ```
+//!
+//! The operation id is the audit log's name for the route. The guard's [`RouteTable`] is read
+//! from the description the router was built from, so a route and its rule cannot drift apart;
+//! a route whose rule is missing or unreadable is refused (fail closed), and a test walks them
+//! all. The app checks ownership again in each method: the guard's refusal comes first, before
+//! any body is parsed, so a stranger learns nothing.
+
+use std::collections::BTreeMap;
 
 use axum::http::Method;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::{Operation, PathItem};
 
-/// What a caller needs for a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+/// The operation extension holding a route's [`Rule`].
+pub const EXTENSION: &str = "x-berth-access";
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
     /// Anyone, even without a credential (login, the OpenAPI description).
-    Public,
-    /// Any authenticated caller; the handler shows them only their own things.
-    Authenticated,
-    /// The instance named in the path must be the caller's (or the caller an admin); someone
-    /// else's instance is 404, as if it did not exist.
-    Instance,
-    /// The operation in the path must be the caller's (or the caller an admin); else 404.
-    Operation,
+    Anyone,
+    /// Any authenticated caller; the app shows them only their own things.
+    User,
+    /// The owner of the instance named in the path (or an admin); to anyone else it is 404, as
+    /// if it did not exist.
+    InstanceOwner,
+    /// The owner of the operation in the path (or an admin); else 404.
+    OperationOwner,
     /// Admins only (403 for others).
     Admin,
 }
 
-/// One route's rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One route's rule: who, and whether the route changes something (then read-only tokens are
+/// refused and the call is audited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub access: Access,
-    /// Whether the route changes something: refused to read-only tokens, and audited.
-    pub write: bool,
-    /// The audit log's name for it.
-    pub action: &'static str,
+    pub who: Who,
+    pub writes: bool,
 }
 
-const fn rule(
-    method: &'static str,
-    path: &'static str,
-    access: Access,
-    write: bool,
-    action: &'static str,
-) -> Rule {
-    Rule {
-        method,
-        path,
-        access,
-        write,
-        action,
+impl Rule {
+    /// A route that only reads.
+    pub const fn reads(who: Who) -> Self {
+        Self { who, writes: false }
+    }
+
+    /// A route that changes something.
+    pub const fn writes(who: Who) -> Self {
+        Self { who, writes: true }
     }
 }
 
-use Access::{Admin, Authenticated, Instance, Operation, Public};
+/// One routed operation as the guard sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    /// The path template as routed (`/api/v1/instances/{name}`, `/api/v1/images/{*alias}`).
+    pub path: String,
+    /// The declared rule; `None` when the handler declared none (the route is refused).
+    pub rule: Option<Rule>,
+    /// The operation id: the audit log's action name.
+    pub action: String,
+    /// The request body's declared media types; empty when it takes no body.
+    pub body_types: Vec<String>,
+}
 
-const I: &str = "/api/v1/instances/{name}";
+/// Every routed operation, by method and path template.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: BTreeMap<(String, String), Route>,
+}
 
-/// Every route of `/api/v1`.
-#[rustfmt::skip]
-pub const RULES: &[Rule] = &[
-    rule("POST", "/api/v1/auth/login", Public, true, "auth.login"),
-    rule("POST", "/api/v1/auth/refresh", Public, true, "auth.refresh"),
-    rule("POST", "/api/v1/auth/logout", Authenticated, false, "auth.logout"),
-    rule("GET", "/api/v1/auth/me", Authenticated, false, "auth.me"),
-    rule("GET", "/api/v1/auth/session", Public, false, "auth.session"),
-    rule("GET", "/api/v1/users", Admin, false, "user.list"),
-    rule("POST", "/api/v1/users", Admin, true, "user.create"),
-    rule("PATCH", "/api/v1/users/{id}", Admin, true, "user.update"),
-    rule("DELETE", "/api/v1/users/{id}", Admin, true, "user.delete"),
-    rule("POST", "/api/v1/users/me/password", Authenticated, true, "user.password"),
-    rule("GET", "/api/v1/tokens", Authenticated, false, "token.list"),
-    rule("POST", "/api/v1/tokens", Authenticated, true, "token.create"),
-    rule("DELETE", "/api/v1/tokens/{id}", Authenticated, true, "token.delete"),
-    rule("GET", "/api/v1/audit", Authenticated, false, "audit.list"),
-    rule("GET", "/api/v1/instances", Authenticated, false, "instance.list"),
-    rule("POST", "/api/v1/instances", Authenticated, true, "instance.create"),
-    rule("GET", I, Instance, false, "instance.get"),
-    rule("PATCH", I, Instance, true, "instance.update"),
-    rule("DELETE", I, Instance, true, "instance.delete"),
-    rule("POST", "/api/v1/instances/{name}/start", Instance, true, "instance.start"),
-    rule("POST", "/api/v1/instances/{name}/stop", Instance, true, "instance.stop"),
-    rule("POST", "/api/v1/instances/{name}/restart", Instance, true, "instance.restart"),
-    rule("POST", "/api/v1/instances/{name}/suspend", Instance, true, "instance.suspend"),
-    rule("POST", "/api/v1/instances/{name}/resume", Instance, true, "instance.resume"),
-    rule("POST", "/api/v1/instances/{name}/exec", Instance, true, "instance.exec"),
-    rule("POST", "/api/v1/instances/{name}/password", Instance, true, "instance.password"),
-    // A console types into the guest: a write, even though it opens with GET.
-    rule("GET", "/api/v1/instances/{name}/console", Instance, true, "instance.console"),
-    rule("GET", "/api/v1/instances/{name}/forwards", Instance, false, "forward.list"),
-    rule("POST", "/api/v1/instances/{name}/forwards", Instance, true, "forward.create"),
-    rule("DELETE", "/api/v1/instances/{name}/forwards/{id}", Instance, true, "forward.delete"),
-    rule("GET", "/api/v1/instances/{name}/snapshots", Instance, false, "snapshot.list"),
-    rule("POST", "/api/v1/instances/{name}/snapshots", Instance, true, "snapshot.create"),
-    rule("DELETE", "/api/v1/instances/{name}/snapshots/{snap}", Instance, true, "snapshot.delete"),
-    rule("POST", "/api/v1/instances/{name}/snapshots/{snap}/restore", Instance, true, "snapshot.restore"),
-    rule("GET", "/api/v1/instances/{name}/files", Instance, false, "file.pull"),
-    rule("POST", "/api/v1/instances/{name}/files", Instance, true, "file.push"),
-    rule("GET", "/api/v1/instances/{name}/backups", Instance, false, "backup.list"),
-    rule("POST", "/api/v1/instances/{name}/backups", Instance, true, "backup.create"),
-    rule("DELETE", "/api/v1/instances/{name}/backups/{id}", Instance, true, "backup.delete"),
-    rule("GET", "/api/v1/instances/{name}/backups/{id}/export", Instance, false, "backup.export"),
-    rule("POST", "/api/v1/instances/{name}/backups/{id}/restore", Instance, true, "backup.restore"),
-    rule("GET", "/api/v1/network", Authenticated, false, "network.get"),
-    rule("PUT", "/api/v1/network/ipv6", Admin, true, "network.ipv6"),
-    rule("GET", "/api/v1/operations", Authenticated, false, "operation.list"),
-    rule("GET", "/api/v1/operations/{id}", Operation, false, "operation.get"),
-    rule("DELETE", "/api/v1/operations/{id}", Operation, true, "operation.cancel"),
-    rule("GET", "/api/v1/operations/{id}/wait", Operation, false, "operation.wait"),
-    rule("GET", "/api/v1/images", Authenticated, false, "image.list"),
-    rule("POST", "/api/v1/images", Admin, true, "image.build"),
-    rule("POST", "/api/v1/images/import", Admin, true, "image.import"),
-    rule("DELETE", "/api/v1/images/{*alias}", Admin, true, "image.delete"),
-    // The handler shows each caller only the events about what they may see.
-    rule("GET", "/api/v1/events", Authenticated, false, "event.stream"),
-    rule("POST", "/api/v1/run", Admin, true, "app.run"),
-    rule("GET", "/api/v1/system", Authenticated, false, "system.get"),
-    rule("GET", "/api/v1/settings", Authenticated, false, "settings.get"),
-    rule("PUT", "/api/v1/settings", Admin, true, "settings.update"),
-    rule("GET", "/api/v1/system/metrics", Admin, false, "metrics.system"),
-    rule("GET", "/api/v1/instances/{name}/metrics", Instance, false, "metrics.instance"),
-    rule("GET", "/api/v1/alerts/rules", Authenticated, false, "alert.rule.list"),
-    rule("POST", "/api/v1/alerts/rules", Authenticated, true, "alert.rule.create"),
-    rule("PATCH", "/api/v1/alerts/rules/{id}", Authenticated, true, "alert.rule.update"),
-    rule("DELETE", "/api/v1/alerts/rules/{id}", Authenticated, true, "alert.rule.delete"),
-    rule("GET", "/api/v1/alerts/events", Authenticated, false, "alert.event.list"),
-    rule("POST", "/api/v1/alerts/test", Admin, true, "alert.test"),
-    rule("GET", "/api/v1/openapi.json", Public, false, "openapi"),
-];
+impl RouteTable {
+    /// The table of the description the router was built from.
+    pub fn from_openapi(doc: &OpenApi) -> Self {
+        let mut routes = BTreeMap::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, operation) in operations(item) {
+                let route = Route {
+                    method: method.clone(),
+                    path: path.clone(),
+                    rule: rule_of(operation),
+                    action: operation.operation_id.clone().unwrap_or_default(),
+                    body_types: operation
+                        .request_body
+                        .as_ref()
+                        .map(|body| body.content.keys().cloned().collect())
+                        .unwrap_or_default(),
+                };
+                routes.insert((method.to_string(), path.clone()), route);
+            }
+        }
+        Self { routes }
+    }
 
-/// The rule for a matched route.
-pub fn rule_for(method: &Method, path: &str) -> Option<&'static Rule> {
-    RULES
-        .iter()
-        .find(|r| r.path == path && r.method == method.as_str())
+    /// The route matched by `method` on `path` (a template).
+    pub fn get(&self, method: &Method, path: &str) -> Option<&Route> {
+        self.routes.get(&(method.to_string(), path.to_owned()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.values()
+    }
+}
+
+/// The rule an operation declares, if it declares a readable one.
+pub fn rule_of(operation: &Operation) -> Option<Rule> {
+    let value = operation.extensions.as_ref()?.get(EXTENSION)?;
+    serde_json::from_value(value.clone()).ok()
+}
+
+/// The operations of a path item with their methods.
+pub fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
+    [
+        (Method::GET, &item.get),
+        (Method::PUT, &item.put),
+        (Method::POST, &item.post),
+        (Method::DELETE, &item.delete),
+        (Method::OPTIONS, &item.options),
+        (Method::HEAD, &item.head),
+        (Method::PATCH, &item.patch),
+        (Method::TRACE, &item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.as_ref().map(|op| (method, op)))
+}
+
+/// The operations of a path item, to change them.
+pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+    [
+        (Method::GET, &mut item.get),
+        (Method::PUT, &mut item.put),
+        (Method::POST, &mut item.post),
+        (Method::DELETE, &mut item.delete),
+        (Method::OPTIONS, &mut item.options),
+        (Method::HEAD, &mut item.head),
+        (Method::PATCH, &mut item.patch),
+        (Method::TRACE, &mut item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
 }

@@ -10,7 +10,7 @@ use berth_auth::{ClientInfo, NewAuditEntry, Principal};
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::access::Rule;
+use super::access::Route;
 
 /// Largest JSON body whose fields are copied into the audit log.
 const MAX_LOGGED_BODY: u64 = 1 << 20;
@@ -60,7 +60,7 @@ pub async fn request_params(request: &mut Request) -> (Value, Option<Bytes>) {
 /// Collects one request's audit entry and writes it when the answer is known.
 pub struct AuditRecorder<'a> {
     app: &'a AppState,
-    rule: &'static Rule,
+    route: &'a Route,
     target: String,
     params: Value,
     client: ClientInfo,
@@ -69,14 +69,14 @@ pub struct AuditRecorder<'a> {
 impl<'a> AuditRecorder<'a> {
     pub fn new(
         app: &'a AppState,
-        rule: &'static Rule,
+        route: &'a Route,
         target: String,
         params: Value,
         client: &ClientInfo,
     ) -> Self {
         Self {
             app,
-            rule,
+            route,
             target,
             params,
             client: client.clone(),
@@ -85,7 +85,7 @@ impl<'a> AuditRecorder<'a> {
 
     /// Records the entry (for routes that change something) and hands the response back.
     pub async fn finish(&mut self, principal: Option<&Principal>, response: Response) -> Response {
-        if !self.rule.write {
+        if !self.route.rule.is_some_and(|rule| rule.writes) {
             return response;
         }
         let status = response.status();
@@ -115,7 +115,7 @@ impl<'a> AuditRecorder<'a> {
         self.app.record_audit(&NewAuditEntry {
             actor: &actor,
             user_id: principal.map(|p| p.user_id).filter(|id| !id.is_nil()),
-            action: self.rule.action,
+            action: &self.route.action,
             target: &self.target,
             params: &self.params,
             client: &self.client,

@@ -1,8 +1,9 @@
 //! The guard every `/api/v1` route passes: who is calling (unix-socket peer, bearer token or
-//! session cookie), whether they may (the route's [`Rule`](super::access::Rule), ownership,
+//! session cookie), whether they may (the rule the route's handler declared, ownership,
 //! read-only tokens, CSRF for cookies), and the audit entry for anything that changes state.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
@@ -11,10 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use berth_auth::{ClientInfo, Principal, Via};
 
-use super::access::{Access, Rule, rule_for};
+use super::access::{RouteTable, Rule, Who};
 use super::audit_entry::{AuditRecorder, request_params};
+use super::contract;
 use super::session::{CSRF_HEADER, SESSION_COOKIE, cookie};
 use super::{ApiError, AppState};
+use crate::app::access::{self, Want};
 use crate::app::{AppError, events};
 
 /// How a request reached berthd; the server attaches it to every request.
@@ -41,14 +44,30 @@ pub struct RequestContext {
     pub by_cookie: bool,
 }
 
+/// What the guard needs: the app, and the rules of every route.
+#[derive(Clone)]
+pub struct GuardState {
+    pub app: AppState,
+    pub routes: Arc<RouteTable>,
+}
+
 pub async fn guard(
-    State(app): State<AppState>,
+    State(GuardState { app, routes }): State<GuardState>,
     matched: MatchedPath,
     params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(rule) = rule_for(request.method(), matched.as_str()) else {
+    // HEAD is answered by the GET handler, under GET's rule.
+    let method = match *request.method() {
+        Method::HEAD => Method::GET,
+        ref other => other.clone(),
+    };
+    let Some(route) = routes.get(&method, matched.as_str()) else {
+        // No operation of this method on this path: the router answers 405 with `Allow`.
+        return next.run(request).await;
+    };
+    let Some(rule) = route.rule else {
         tracing::error!(method = %request.method(), path = matched.as_str(), "route without an access rule");
         return ApiError(AppError::Internal("this route has no access rule".into()))
             .into_response();
@@ -64,7 +83,7 @@ pub async fn guard(
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     let target = target_of(&path_params);
-    let (request_params, body) = if rule.write {
+    let (request_params, body) = if rule.writes {
         request_params(&mut request).await
     } else {
         (serde_json::Value::Null, None)
@@ -72,17 +91,17 @@ pub async fn guard(
     if let Some(body) = body {
         *request.body_mut() = Body::from(body);
     }
-    let mut audit = AuditRecorder::new(&app, rule, target, request_params, &context.client);
+    let mut audit = AuditRecorder::new(&app, route, target, request_params, &context.client);
 
     let (principal, context) = match identify(&app, transport, &request, context.clone()) {
         Ok(found) => found,
         // A stale cookie or token must not stop anyone from logging in again.
-        Err(_) if rule.access == Access::Public => (None, context),
+        Err(_) if rule.who == Who::Anyone => (None, context),
         Err(e) => return audit.finish(None, ApiError(e).into_response()).await,
     };
     if let Err(e) = check(
         &app,
-        rule,
+        &rule,
         principal.as_ref(),
         &context,
         &request,
@@ -91,6 +110,9 @@ pub async fn guard(
         return audit
             .finish(principal.as_ref(), ApiError(e).into_response())
             .await;
+    }
+    if let Some(refused) = contract::wrong_body_type(route, &request) {
+        return audit.finish(principal.as_ref(), refused).await;
     }
     request.extensions_mut().insert(context);
     if let Some(principal) = &principal {
@@ -146,7 +168,7 @@ fn check(
     request: &Request,
     params: &[(String, String)],
 ) -> Result<(), AppError> {
-    if rule.access == Access::Public {
+    if rule.who == Who::Anyone {
         return Ok(());
     }
     let principal = principal.ok_or_else(|| {
@@ -165,51 +187,14 @@ fn check(
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
-    let denied = match rule.access {
-        Access::Public => Ok(()),
-        Access::Authenticated if rule.write => principal.authorize_write(&principal.username),
-        Access::Authenticated => Ok(()),
-        Access::Admin => principal.authorize_admin(rule.write),
-        Access::Instance => {
-            let name = param("name");
-            let owner = app.instance_owner(name)?;
-            return owned(
-                principal,
-                owner.as_deref(),
-                rule.write,
-                &format!("instance {name}"),
-            );
-        }
-        Access::Operation => {
-            let id = param("id");
-            let owner = app.operation_owner(id)?;
-            return owned(
-                principal,
-                owner.as_deref(),
-                rule.write,
-                &format!("operation {id}"),
-            );
-        }
-    };
-    denied.map_err(AppError::from)
-}
-
-/// Whether `principal` may use a resource of `owner` (`None`: it does not exist, and the
-/// handler says so). Someone else's is 404 with the same message as a missing one.
-fn owned(
-    principal: &Principal,
-    owner: Option<&str>,
-    write: bool,
-    what: &str,
-) -> Result<(), AppError> {
-    let allowed = match owner {
-        Some(owner) if write => principal.authorize_write(owner),
-        Some(owner) => principal.authorize_read(owner),
-        None => Ok(()),
-    };
-    match allowed {
-        Err(berth_auth::Denied::Hidden) => Err(AppError::NotFound(what.to_owned())),
-        other => other.map_err(AppError::from),
+    let want = if rule.writes { Want::Write } else { Want::Read };
+    // The same checks the app makes in each method, made early (before a body is parsed).
+    match rule.who {
+        Who::Anyone => Ok(()),
+        Who::User => access::own(principal, want),
+        Who::Admin => access::admin(principal, want),
+        Who::InstanceOwner => app.authorize_instance(principal, param("name"), want),
+        Who::OperationOwner => app.authorize_operation(principal, param("id"), want),
     }
 }
 
@@ -243,7 +228,7 @@ fn check_browser_request(
         }
     }
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    if safe && !(websocket && rule.write) {
+    if safe && !(websocket && rule.writes) {
         return Ok(());
     }
     let Via::Session { session_id } = principal.via else {

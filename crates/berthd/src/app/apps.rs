@@ -1,18 +1,54 @@
 //! Application images: importing an OCI layout / docker archive into the image cache
-//! (`<cache>/oci/<alias>/{rootfs,app.json}`) and running one (`berth run oci:ALIAS`) on the
-//! oci backend with the image's entrypoint, on a throwaway copy of its root filesystem.
+//! (`<cache>/oci/<alias>/{rootfs,app.json}`) and running one (`berth run oci:ALIAS`) with
+//! crun or runc and the image's entrypoint, on a throwaway copy of its root filesystem. The
+//! runner is a service of its own beside the backends, not one of them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_image::oci::AppConfig;
-use berth_runtime::AnyRuntime;
+use berth_runtime::Runtime;
+use berth_runtime::oci::OciRuntime;
 use berth_types::api::{ExecResponse, ImportedImage, RunRequest};
 use berth_types::{FieldError, InstanceName};
 use uuid::Uuid;
 
-use super::{App, AppError};
+use super::access::{self, Want};
+use super::{App, AppError, Principal};
+use crate::config::Config;
+
+/// Runs application containers with the OCI tool of `[oci] runtime`, its state beside the oci
+/// backend's.
+pub(crate) struct AppRunner {
+    oci: OciRuntime,
+}
+
+impl AppRunner {
+    pub fn new(config: &Config) -> Self {
+        let shim =
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/berthd"));
+        let state = berth_runtime::local::LocalConfig {
+            state_root: config.runtime_dir.join("oci"),
+            shim_command: vec![shim.into_os_string(), "shim".into()],
+        };
+        let tool = berth_runtime::oci::OciTool::parse(&config.oci.runtime).unwrap_or_default();
+        Self {
+            oci: OciRuntime::new(state, tool),
+        }
+    }
+
+    /// The runner, or why this host cannot run application containers (400 naming it).
+    fn usable(&self) -> Result<&OciRuntime, AppError> {
+        self.oci.check_usable().map_err(|reason| {
+            AppError::Invalid(FieldError::new(
+                "backend",
+                format!("backend oci is not usable here: {reason}"),
+            ))
+        })?;
+        Ok(&self.oci)
+    }
+}
 
 /// Largest archive accepted.
 const MAX_ARCHIVE: u64 = 8 << 30;
@@ -41,9 +77,11 @@ impl App {
     /// Unpacks the archive in `body` as image `alias` (replacing one of that name).
     pub async fn import_app_image(
         &self,
+        caller: &Principal,
         alias: &str,
         body: Box<dyn Read + Send>,
     ) -> Result<ImportedImage, AppError> {
+        access::admin(caller, Want::Write)?;
         if !valid_alias(alias) {
             return Err(FieldError::new(
                 "alias",
@@ -96,7 +134,12 @@ impl App {
     }
 
     /// Runs `request.image`'s entrypoint once and returns its output.
-    pub async fn run_app_image(&self, request: RunRequest) -> Result<ExecResponse, AppError> {
+    pub async fn run_app_image(
+        &self,
+        caller: &Principal,
+        request: RunRequest,
+    ) -> Result<ExecResponse, AppError> {
+        access::admin(caller, Want::Write)?;
         let alias = request.image.strip_prefix("oci:").ok_or_else(|| {
             FieldError::new(
                 "image",
@@ -112,12 +155,7 @@ impl App {
                 "imported image {alias:?}; import it with berth image import FILE --alias {alias}"
             )));
         }
-        let AnyRuntime::Oci(oci) = self.runtime("oci")? else {
-            return Err(AppError::internal(
-                "oci",
-                "the oci backend is not an OCI runtime",
-            ));
-        };
+        let oci = self.apps.usable()?;
         let text = std::fs::read(dir.join(APP_CONFIG)).map_err(internal("reading app.json"))?;
         let image: AppConfig =
             serde_json::from_slice(&text).map_err(|e| AppError::internal("app.json", e))?;

@@ -19,6 +19,7 @@ use berth_types::FieldError;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::access::{self, Want};
 use super::{App, AppError};
 use crate::config::Config;
 
@@ -70,14 +71,6 @@ impl App {
         Ok(self.store.get_instance(&name)?.map(|r| r.owner))
     }
 
-    /// The owner of operation `id`; `None` when there is no such operation.
-    pub fn operation_owner(&self, id: &str) -> Result<Option<String>, AppError> {
-        let Ok(id) = Uuid::parse_str(id) else {
-            return Ok(None);
-        };
-        Ok(self.store.get_operation(id)?.map(|r| r.operation.owner))
-    }
-
     /// The caller behind a bearer credential (API token or session JWT).
     pub fn authenticate(&self, bearer: &str) -> Result<Principal, AppError> {
         Ok(self.auth.authenticate(bearer)?)
@@ -127,11 +120,17 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("user {id}")))
     }
 
-    pub fn list_users(&self) -> Result<Vec<User>, AppError> {
+    pub fn list_users(&self, caller: &Principal) -> Result<Vec<User>, AppError> {
+        access::admin(caller, Want::Read)?;
         Ok(self.auth.db().users()?)
     }
 
-    pub async fn create_user(&self, request: CreateUserRequest) -> Result<User, AppError> {
+    pub async fn create_user(
+        &self,
+        caller: &Principal,
+        request: CreateUserRequest,
+    ) -> Result<User, AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(email) = &request.email {
             berth_auth::users::validate_email(email)?;
         }
@@ -155,7 +154,13 @@ impl App {
     }
 
     /// An admin changes a user's role, quota or password (which ends their sessions).
-    pub async fn patch_user(&self, id: &str, request: PatchUserRequest) -> Result<User, AppError> {
+    pub async fn patch_user(
+        &self,
+        caller: &Principal,
+        id: &str,
+        request: PatchUserRequest,
+    ) -> Result<User, AppError> {
+        access::admin(caller, Want::Write)?;
         let id = parse_id(id, "user")?;
         let user = self.user(id)?;
         if let Some(quota) = &request.quota {
@@ -186,7 +191,8 @@ impl App {
     }
 
     /// Deletes an account that owns no instances (their machines must go, or move, first).
-    pub fn delete_user(&self, id: &str) -> Result<(), AppError> {
+    pub fn delete_user(&self, caller: &Principal, id: &str) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         let user = self.user(parse_id(id, "user")?)?;
         let owned = self
             .store
@@ -212,6 +218,7 @@ impl App {
         request: ChangePasswordRequest,
         client: ClientInfo,
     ) -> Result<(), AppError> {
+        access::own(principal, Want::Write)?;
         let auth = self.auth.clone();
         let principal = principal.clone();
         tokio::task::spawn_blocking(move || {
@@ -240,6 +247,7 @@ impl App {
         principal: &Principal,
         request: CreateTokenRequest,
     ) -> Result<CreatedTokenResponse, AppError> {
+        access::own(principal, Want::Write)?;
         let expires_at = request.expiry()?;
         let created = self.auth.db().create_token(
             principal.user_id,
@@ -255,6 +263,7 @@ impl App {
 
     /// Revokes one of the caller's tokens (an admin: anyone's); someone else's is 404.
     pub fn revoke_token(&self, principal: &Principal, id: &str) -> Result<(), AppError> {
+        access::own(principal, Want::Write)?;
         let id = parse_id(id, "token")?;
         let whose = (!principal.is_admin()).then_some(principal.user_id);
         self.auth.db().revoke_token(id, whose)?;

@@ -8,18 +8,25 @@ use berth_types::api::ConsoleQuery;
 
 use super::error::error_chain;
 use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 impl App {
     /// Starts the session `query` asks for; bad parameters are 400s naming the field.
     pub async fn open_console(
         &self,
+        caller: &Principal,
         name: &str,
         query: &ConsoleQuery,
     ) -> Result<TerminalSession, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let not_running = |e: berth_runtime::RuntimeError| match e {
             berth_runtime::RuntimeError::NotRunning(_) => {
                 AppError::Conflict(format!("instance {name} is not running; start it first"))
+            }
+            other @ (berth_runtime::RuntimeError::Unreachable { .. }
+            | berth_runtime::RuntimeError::Unsupported { .. }) => {
+                AppError::runtime("console", other)
             }
             other => AppError::Unavailable(error_chain(&other)),
         };

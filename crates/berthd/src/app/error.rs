@@ -1,5 +1,6 @@
 //! Errors of the app layer, each mapping to one HTTP status and error code.
 
+use berth_runtime::RuntimeError;
 use berth_types::FieldError;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,100 @@ impl AppError {
 
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         Self::Internal(format!("{context}: {err}"))
+    }
+
+    /// A backend's error while doing `context`. The one place a backend's answer becomes a
+    /// status: unreachable is 503 `backend_unavailable`, an error the backend answered with
+    /// or a backend this host cannot use is 503 `unavailable`, a guest in the wrong state or
+    /// a thing its backend does not do is 409, the rest is the host's fault (500).
+    pub fn runtime(context: &str, err: RuntimeError) -> Self {
+        match err {
+            RuntimeError::Unreachable { .. } => Self::BackendUnavailable(err.to_string()),
+            RuntimeError::Backend { .. } | RuntimeError::Unusable { .. } => {
+                Self::Unavailable(error_chain(&err))
+            }
+            RuntimeError::NotRunning(_)
+            | RuntimeError::AlreadyRunning(_)
+            | RuntimeError::Unsupported { .. } => Self::Conflict(err.to_string()),
+            other => Self::internal(context, error_chain(&other)),
+        }
+    }
+}
+
+/// What went wrong doing something on this host or asking a backend, with its cause kept
+/// (not flattened into text): a backend's and the store's errors by type, so callers decide
+/// what they mean (an operation's message, a 503, a 409); anything else with what was being
+/// done and its source.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("store")]
+    Store(#[from] berth_store::StoreError),
+    #[error("{doing}")]
+    Host {
+        doing: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A value berthd stored and cannot use now (a corrupt row).
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl HostError {
+    /// `source` failed while berthd was `doing` something.
+    pub fn host(
+        doing: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Host {
+            doing: doing.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A blocking task that did not finish (it panicked or was cancelled).
+    pub fn task(source: tokio::task::JoinError) -> Self {
+        Self::host("a background task", source)
+    }
+
+    /// `doing` failed with an error of a crate that reports a plain message.
+    pub fn message(doing: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::host(doing, std::io::Error::other(message.into()))
+    }
+}
+
+impl AppError {
+    /// A host error while doing `context`: a backend's by `AppError::runtime`, the store's as
+    /// the store's, the rest is the host's fault (500).
+    pub fn host(context: &str, err: HostError) -> Self {
+        match err {
+            HostError::Runtime(err) => Self::runtime(context, err),
+            HostError::Store(err) => err.into(),
+            other => Self::internal(context, error_chain(&other)),
+        }
+    }
+}
+
+impl From<HostError> for AppError {
+    fn from(err: HostError) -> Self {
+        Self::host("host", err)
+    }
+}
+
+/// A backend's error where the backend, not this host, is at fault (a remote read): 503,
+/// `backend_unavailable` when it does not answer.
+pub(crate) fn backend_failed(err: RuntimeError) -> AppError {
+    match err {
+        RuntimeError::Unreachable { .. } => AppError::runtime("backend", err),
+        other => AppError::Unavailable(error_chain(&other)),
+    }
+}
+
+impl From<RuntimeError> for AppError {
+    fn from(err: RuntimeError) -> Self {
+        Self::runtime("backend", err)
     }
 }
 

@@ -5,13 +5,15 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use berth_image::rootfs::{GuestEntry, GuestFileInfo, Rootfs, RootfsError};
-use berth_runtime::{Runtime, RuntimeStatus};
+use berth_guestfs::rootfs::{GuestEntry, GuestFileInfo, Rootfs, RootfsError};
+use berth_runtime::{MetricsSource, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
 use berth_types::FieldError;
 
 use super::error::error_chain;
 use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 /// Largest file one push may write.
 pub const MAX_PUSH: u64 = 4 << 30;
@@ -58,8 +60,13 @@ impl App {
     /// The root to resolve `record`'s guest paths in.
     async fn guest_root(&self, record: &InstanceRecord) -> Result<PathBuf, AppError> {
         let runtime = self.runtime(&record.backend)?;
-        if let Ok(RuntimeStatus::Running { pid } | RuntimeStatus::Frozen { pid }) =
-            runtime.status(&record.name).await
+        // Only a guest of this host has its init among this host's processes (the guests
+        // Berth's collector samples in this host's cgroups): the pid a simulated or remote
+        // backend reports may be any host process's, even one whose root is the host's.
+        let on_this_host = self.capabilities(&record.backend).metrics == MetricsSource::Collector;
+        if let (true, Ok(RuntimeStatus::Running { pid } | RuntimeStatus::Frozen { pid })) =
+            (on_this_host, runtime.status(&record.name).await)
+            && pid > 0
         {
             return Ok(PathBuf::from(format!("/proc/{pid}/root")));
         }
@@ -74,10 +81,11 @@ impl App {
     /// Opens `path` in `name` for reading: a file to stream, or a directory's entries.
     pub async fn pull_file(
         &self,
+        caller: &Principal,
         name: &str,
         path: &str,
     ) -> Result<(GuestFileInfo, GuestEntry), AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Read)?;
         let path = guest_path(path)?;
         let root = self.guest_root(&record).await?;
         let shown = path.clone();
@@ -90,11 +98,12 @@ impl App {
     /// Streams `body` into `target` in `name`; returns the bytes written.
     pub async fn push_file(
         &self,
+        caller: &Principal,
         name: &str,
         target: PushTarget,
         body: Box<dyn Read + Send>,
     ) -> Result<u64, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let root = self.guest_root(&record).await?;
         let shown = target.path.clone();
         let written = tokio::task::spawn_blocking(move || {
@@ -128,9 +137,22 @@ pub fn guest_path(raw: &str) -> Result<PathBuf, FieldError> {
 }
 
 fn file_error(instance: &str, path: &Path, err: RootfsError) -> AppError {
+    use std::io::ErrorKind;
     match &err {
-        RootfsError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+        RootfsError::Io { source, .. } if source.kind() == ErrorKind::NotFound => {
             AppError::NotFound(format!("{} in instance {instance}", path.display()))
+        }
+        // The guest stopped between finding its root and opening it.
+        RootfsError::OpenRoot(..) => AppError::Conflict(format!(
+            "instance {instance} stopped while its files were opened; try again"
+        )),
+        RootfsError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) || source.raw_os_error() == Some(libc::ELOOP) =>
+        {
+            FieldError::new("path", format!("{}: {}", path.display(), error_chain(&err))).into()
         }
         RootfsError::BadPath { .. } => FieldError::new(
             "path",

@@ -1,25 +1,57 @@
-//! The image library and instance storage, as the app uses them: list, build and delete
-//! cached images; clone, configure and destroy instance root filesystems.
+//! The image library, as the app uses it: list, build and delete cached images (instances'
+//! disks are `storage.rs`'s).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::{CachedImage, Mirrors, StorageDriver};
+use berth_image::{CachedImage, Mirrors};
 use berth_types::api::{BuildImageRequest, ImageInfo};
-use berth_types::{Arch, ImageRef, InstanceName, Operation, OperationKind};
+use berth_types::{Arch, ImageRef, Operation, OperationKind};
 
+use super::access::{self, Want};
 use super::error::error_chain;
-use super::operation::{OpError, OpHandle};
-use super::{App, AppError, Principal};
+use super::operation::OpError;
+use super::steps::{Finished, Pending, declare_steps};
+use super::{App, AppError, OperationSpec, Principal};
 use crate::config::Config;
 
-pub const BUILD_STEPS: &[&str] = &["build"];
+/// `image_build`: an image of the catalogue, built when missing (or again, when forced).
+pub(crate) struct BuildImage {
+    image: ImageRef,
+    force: bool,
+}
+
+declare_steps! {
+    /// The steps of `image_build`. A build happens in a directory of its own that start-up
+    /// removes when a build was cut off, so the step needs no undo.
+    pub enum BuildStep for BuildImage {
+        /// Build it with mmdebstrap and cache it (cancellable).
+        Build = "build" => build, undo [];
+    }
+}
+
+impl BuildImage {
+    async fn build(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let image = self.image;
+        let step = step.begin(format!("building {image}")).await?;
+        let progress = |p| step.message(format!("building {image}: {p}"));
+        let images = &app.images;
+        let build = async {
+            if self.force {
+                images.rebuild(image, progress).await
+            } else {
+                images.ensure(image, progress).await
+            }
+        };
+        step.cancellable(build).await?;
+        Ok(step.done())
+    }
+}
 
 pub struct ImageService {
     cache_dir: PathBuf,
     arch: Arch,
     mirrors: Mirrors,
-    storage: StorageDriver,
 }
 
 impl ImageService {
@@ -35,15 +67,6 @@ impl ImageService {
             .map_err(|e| AppError::internal(&format!("creating {}", cache_dir.display()), e))?;
         // Cached images hold setuid-root programs too (they may live outside the data dir).
         super::owner_only(&cache_dir)?;
-        let pool_size =
-            berth_types::units::parse_bytes(&config.storage.pool_size, "storage.pool_size")?;
-        let storage = StorageDriver::open(
-            &config.storage.driver,
-            &config.data_dir.join("storage"),
-            pool_size,
-        )
-        .await
-        .map_err(|e| AppError::internal("preparing storage", error_chain(&e)))?;
         let empty_none = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let mirrors = Mirrors {
             debian: empty_none(&config.images.debian_mirror),
@@ -54,72 +77,30 @@ impl ImageService {
             cache_dir,
             arch,
             mirrors,
-            storage,
         })
     }
 
-    /// The cached image, building it first when missing, with progress on `op`.
+    /// The cached image, building it first when missing, telling `progress` how far.
     /// berth-image locks per image, so concurrent creates of one image build it once.
-    pub async fn ensure(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
-        let progress = |p| op.message(format!("building {image}: {p}"));
+    pub async fn ensure(
+        &self,
+        image: ImageRef,
+        progress: impl FnMut(berth_image::BuildProgress) + Send,
+    ) -> Result<CachedImage, OpError> {
         berth_image::ensure_built(&self.cache_dir, image, self.arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
     }
 
     /// Builds `image` again, replacing the cached one under the same per-image lock.
-    pub async fn rebuild(&self, image: ImageRef, op: &OpHandle) -> Result<CachedImage, OpError> {
-        let progress = |p| op.message(format!("building {image}: {p}"));
+    pub async fn rebuild(
+        &self,
+        image: ImageRef,
+        progress: impl FnMut(berth_image::BuildProgress) + Send,
+    ) -> Result<CachedImage, OpError> {
         berth_image::build(&self.cache_dir, image, self.arch, &self.mirrors, progress)
             .await
             .map_err(|e| OpError::Failed(format!("building {image}: {}", error_chain(&e))))
-    }
-
-    pub async fn clone_for(
-        &self,
-        cached: &CachedImage,
-        name: &InstanceName,
-        disk: Option<u64>,
-    ) -> Result<PathBuf, String> {
-        self.storage
-            .clone_image(cached, name.as_str(), disk)
-            .await
-            .map_err(|e| error_chain(&e))
-    }
-
-    pub async fn customise(&self, rootfs: &Path, name: &InstanceName) -> Result<(), String> {
-        berth_image::customise::customise(rootfs, name.as_str()).map_err(|e| error_chain(&e))
-    }
-
-    /// The storage driver (snapshots work on it directly).
-    pub(crate) fn storage(&self) -> &StorageDriver {
-        &self.storage
-    }
-
-    pub fn disk_limit_supported(&self) -> Result<(), String> {
-        self.storage.disk_limit_supported()
-    }
-
-    pub async fn set_disk_limit(&self, name: &InstanceName, bytes: u64) -> Result<(), String> {
-        self.storage
-            .set_disk_limit(name.as_str(), bytes)
-            .await
-            .map_err(|e| error_chain(&e))
-    }
-
-    pub async fn pool_usage(&self) -> (Option<u64>, Option<u64>) {
-        match self.storage.pool_usage().await {
-            Ok((used, free)) => (Some(used), Some(free)),
-            Err(_) => (None, None),
-        }
-    }
-
-    pub fn driver_name(&self) -> &'static str {
-        self.storage.name()
-    }
-
-    pub fn pool_path(&self) -> PathBuf {
-        self.storage.root().to_owned()
     }
 
     fn info(&self, image: ImageRef, cached: Option<&CachedImage>) -> ImageInfo {
@@ -159,31 +140,25 @@ impl App {
         caller: &Principal,
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
+        access::admin(caller, Want::Write)?;
         let image = ImageRef::parse(&request.image)?;
-        let params = serde_json::to_value(&request).unwrap_or_default();
-        self.spawn_operation(
-            &caller.username,
-            OperationKind::ImageBuild,
-            &image.to_string(),
-            None,
-            BUILD_STEPS,
-            params,
-            move |app, op| async move {
-                op.step(0, format!("building {image}")).await?;
-                let images = &app.images;
-                let build = async {
-                    if request.force {
-                        images.rebuild(image, &op).await
-                    } else {
-                        images.ensure(image, &op).await
-                    }
-                };
-                op.cancellable(build).await.map(|_| ())
-            },
-        )
+        let spec = OperationSpec {
+            kind: OperationKind::ImageBuild,
+            owner: caller.username.clone(),
+            target: image.to_string(),
+            busy: None,
+            request: serde_json::to_value(&request).unwrap_or_default(),
+            undo: Vec::new(),
+        };
+        let build = BuildImage {
+            image,
+            force: request.force,
+        };
+        self.spawn_saga(spec, build)
     }
 
-    pub fn delete_image(&self, alias: &str) -> Result<(), AppError> {
+    pub fn delete_image(&self, caller: &Principal, alias: &str) -> Result<(), AppError> {
+        access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
         }
@@ -197,16 +172,8 @@ impl App {
             .map_err(|e| AppError::internal(&format!("deleting {image}"), error_chain(&e)))
     }
 
-    pub(crate) async fn storage_destroy(&self, name: &InstanceName) -> Result<(), String> {
-        self.images
-            .storage
-            .destroy(name.as_str())
-            .await
-            .map_err(|e| error_chain(&e))
-    }
-
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
-    pub(crate) fn images_remove_partial(&self) -> Result<(), String> {
-        berth_image::remove_partial_builds(&self.images.cache_dir).map_err(|e| error_chain(&e))
+    pub(crate) fn images_remove_partial(&self) -> Result<(), berth_image::CacheError> {
+        berth_image::remove_partial_builds(&self.images.cache_dir)
     }
 }

@@ -1,16 +1,20 @@
 //! The app layer: what berthd does, independent of HTTP. Handlers and tests call these methods;
 //! long actions become operations (see `operation`).
 
+pub mod access;
 mod apps;
 pub mod auth;
+pub mod backends;
 pub mod backups;
 pub mod console;
 pub mod error;
 pub mod events;
 pub mod failpoint;
 pub mod files;
+mod idmap;
 mod images;
 pub mod instances;
+mod lxcfs;
 pub mod metrics;
 pub mod network;
 pub mod operation;
@@ -20,22 +24,26 @@ mod recovery;
 mod remote;
 mod settings;
 pub mod snapshots;
+mod spawn;
+pub mod steps;
+mod storage;
 mod system;
 pub mod undo;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use berth_runtime::{AnyRuntime, Runtime};
+use berth_runtime::{AnyRuntime, Capabilities};
 use berth_store::Store;
-use berth_types::{InstanceName, OperationKind};
+use berth_types::{BackendName, InstanceName};
 use uuid::Uuid;
 
 pub use berth_auth::Principal;
 pub use error::AppError;
 use failpoint::Failpoints;
-use operation::{OpError, OpHandle, OperationTracker};
+use operation::OperationTracker;
+pub(crate) use spawn::{BusyGuard, OperationSpec};
 
 use crate::config::Config;
 
@@ -52,26 +60,18 @@ pub struct App {
     pub events: Arc<events::EventBus>,
     /// The host-wide settings; the store holds them, this the current value.
     settings: tokio::sync::watch::Sender<berth_types::settings::Settings>,
-    runtimes: BTreeMap<String, AnyRuntime>,
+    backends: backends::Backends,
+    /// Application containers (`berth run oci:ALIAS`).
+    apps: apps::AppRunner,
     images: images::ImageService,
+    /// Instances' disks: the pool, clones, limits.
+    storage: storage::InstanceStorage,
     network: network::HostNetwork,
     /// Held while a forward is checked against the others and stored.
     forwards_lock: tokio::sync::Mutex<()>,
     operations: OperationTracker,
     /// Instances with an operation under way, and which.
     busy: Mutex<HashMap<InstanceName, Uuid>>,
-}
-
-/// Frees an instance's busy mark when its operation ends.
-struct BusyGuard {
-    app: Arc<App>,
-    name: InstanceName,
-}
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.app.busy_lock().remove(&self.name);
-    }
 }
 
 impl App {
@@ -88,11 +88,14 @@ impl App {
         // Guest root filesystems (and cached images) hold setuid-root programs: no other host
         // user may reach them, or they could run those programs as root on the host.
         owner_only(&config.data_dir)?;
+        Self::check_idmap_pool(&config)?;
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
         let metrics = metrics::MetricsService::open(&config)?;
         let images = images::ImageService::new(&config).await?;
-        let runtimes = Self::backends(&config)?;
+        let storage = storage::InstanceStorage::open(&config).await?;
+        let backends = backends::Backends::new(&config)?;
+        let apps = apps::AppRunner::new(&config);
         let network = network::HostNetwork::new(&config.network)?;
         network.check_host_overlap().await?;
         let events = Arc::new(events::EventBus::new());
@@ -108,8 +111,10 @@ impl App {
             csrf: auth::CsrfKey::random(),
             events: events.clone(),
             settings,
-            runtimes,
+            backends,
+            apps,
             images,
+            storage,
             network,
             forwards_lock: tokio::sync::Mutex::default(),
             operations: OperationTracker::new(store.clone(), failpoints, events),
@@ -124,191 +129,28 @@ impl App {
         Ok(app)
     }
 
-    fn backends(config: &Config) -> Result<BTreeMap<String, AnyRuntime>, AppError> {
-        let mut runtimes = BTreeMap::new();
-        let shim =
-            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/berthd"));
-        runtimes.insert(
-            "builtin".to_owned(),
-            AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(
-                berth_runtime::builtin::BuiltinConfig {
-                    state_root: config.runtime_dir.join("runtime"),
-                    shim_command: vec![shim.clone().into_os_string(), "shim".into()],
-                },
-            )),
-        );
-        let tool = |backend: &str| berth_runtime::builtin::BuiltinConfig {
-            state_root: config.runtime_dir.join(backend),
-            shim_command: vec![shim.clone().into_os_string(), "shim".into()],
-        };
-        runtimes.insert(
-            "nspawn".to_owned(),
-            AnyRuntime::Nspawn(berth_runtime::nspawn::NspawnRuntime::new(tool("nspawn"))),
-        );
-        runtimes.insert(
-            "lxc".to_owned(),
-            AnyRuntime::Lxc(berth_runtime::lxc::LxcRuntime::new(
-                config.runtime_dir.join("lxc"),
-            )),
-        );
-        let oci = berth_runtime::oci::OciTool::parse(&config.oci.runtime).unwrap_or_default();
-        runtimes.insert(
-            "oci".to_owned(),
-            AnyRuntime::Oci(berth_runtime::oci::OciRuntime::new(tool("oci"), oci)),
-        );
-        if config.testing.sim_backend {
-            runtimes.insert(
-                "sim".to_owned(),
-                AnyRuntime::Sim(berth_runtime::sim::SimRuntime::new()),
-            );
-        }
-        if let Some(proxmox) = &config.proxmox {
-            let settings = proxmox.settings().map_err(AppError::Internal)?;
-            let runtime = berth_runtime::proxmox::ProxmoxRuntime::new(settings)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            runtimes.insert("proxmox".to_owned(), AnyRuntime::Proxmox(Box::new(runtime)));
-        }
-        Ok(runtimes)
+    /// The backend called `name`, or why it cannot be used (400 naming `backend`).
+    pub fn runtime(&self, name: &BackendName) -> Result<&AnyRuntime, AppError> {
+        self.backends.get(name)
     }
 
-    /// The backend called `name`, or why it cannot be used.
-    pub fn runtime(&self, name: &str) -> Result<&AnyRuntime, AppError> {
-        let runtime = self.runtimes.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.runtimes.keys().map(String::as_str).collect();
-            AppError::Invalid(berth_types::FieldError::new(
-                "backend",
-                format!(
-                    "unknown backend {name:?}; this berthd offers: {}",
-                    known.join(", ")
-                ),
-            ))
-        })?;
-        runtime.check_usable().map_err(|reason| {
-            AppError::Invalid(berth_types::FieldError::new(
-                "backend",
-                format!("backend {name} is not usable here: {reason}"),
-            ))
-        })?;
-        Ok(runtime)
+    /// What backend `name` can do.
+    pub(crate) fn capabilities(&self, name: &BackendName) -> Capabilities {
+        self.backends.capabilities(name)
     }
 
-    pub fn runtimes(&self) -> impl Iterator<Item = (&String, &AnyRuntime)> {
-        self.runtimes.iter()
-    }
-
-    /// Whether instances on `backend` live in a local root filesystem Berth clones.
-    fn uses_local_rootfs(backend: &str) -> bool {
-        backend != "sim" && !remote::is_remote(backend)
+    pub fn backends(&self) -> &backends::Backends {
+        &self.backends
     }
 
     pub fn instance_dir(&self, name: &InstanceName) -> PathBuf {
         self.config.data_dir.join("instances").join(name.as_str())
     }
 
-    fn busy_lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceName, Uuid>> {
+    pub(crate) fn busy_lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceName, Uuid>> {
         self.busy
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Starts an operation in the background and returns its first view. It belongs to `owner`
-    /// (the owner of the instance it works on). `target` is marked busy for its duration when
-    /// it is an instance; a second operation on it is refused.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one call site per operation kind; a builder would only hide them"
-    )]
-    pub(crate) fn spawn_operation<F, Fut>(
-        self: &Arc<Self>,
-        owner: &str,
-        kind: OperationKind,
-        target: &str,
-        busy: Option<&InstanceName>,
-        steps: &[&str],
-        request: serde_json::Value,
-        work: F,
-    ) -> Result<berth_types::Operation, AppError>
-    where
-        F: FnOnce(Arc<App>, OpHandle) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), OpError>> + Send + 'static,
-    {
-        // Check and mark in one critical section, so two requests cannot both pass.
-        let guard = match busy {
-            Some(name) => {
-                let mut busy = self.busy_lock();
-                if let Some(other) = busy.get(name) {
-                    return Err(AppError::Conflict(format!(
-                        "instance {name} is busy with operation {other}; wait for it to finish"
-                    )));
-                }
-                busy.insert(name.clone(), Uuid::nil());
-                Some(BusyGuard {
-                    app: self.clone(),
-                    name: name.clone(),
-                })
-            }
-            None => None,
-        };
-        let op = self.operations.begin(kind, target, owner, steps, request);
-        if let Some(guard) = &guard {
-            self.busy_lock().insert(guard.name.clone(), op.id());
-        }
-        let first_view = op.snapshot();
-        let app = self.clone();
-        let actor = events::actor();
-        tokio::spawn(events::acting_as(actor, async move {
-            let _guard = guard;
-            let id = op.id();
-            let result = work(app.clone(), op.clone()).await;
-            if let Err(err) = &result {
-                tracing::warn!(operation = %id, error = %err, "operation failed; unwinding");
-                app.unwind(&op).await;
-            }
-            op.finish(&result);
-            // After the operation's own end, so a client sees it succeed, then what changed.
-            if result.is_ok() {
-                app.publish_lifecycle_of(&op.snapshot(), &op.request());
-            }
-            app.operations.forget(id);
-        }));
-        Ok(first_view)
-    }
-
-    /// The lifecycle event a successful operation stands for, if any: the instance's state
-    /// afterwards, and the snapshot it made or restored.
-    fn publish_lifecycle_of(&self, op: &berth_types::Operation, request: &serde_json::Value) {
-        let Some(action) = events::lifecycle_of(op.kind) else {
-            return;
-        };
-        let state = match action {
-            berth_types::events::LifecycleAction::InstanceDeleted => None,
-            _ => InstanceName::parse(&op.target)
-                .ok()
-                .and_then(|name| self.store.get_instance(&name).ok().flatten())
-                .map(|record| record.state),
-        };
-        let object = match op.kind {
-            OperationKind::InstanceSnapshot => request["name"].as_str(),
-            OperationKind::InstanceRestore => request["snapshot"].as_str(),
-            _ => None,
-        };
-        self.events.lifecycle(
-            &op.target,
-            &op.owner,
-            action,
-            state,
-            object.map(str::to_owned),
-        );
-    }
-
-    /// Runs an operation's undo log, newest first, marking each step undone.
-    async fn unwind(&self, op: &OpHandle) {
-        for (step, action) in op.take_undo() {
-            if let Err(err) = self.undo(&action).await {
-                tracing::error!(operation = %op.id(), ?action, %err, "undo failed");
-            }
-            op.mark_undone(step);
-        }
     }
 }
 

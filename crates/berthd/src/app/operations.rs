@@ -5,6 +5,7 @@ use std::time::Duration;
 use berth_types::Operation;
 use uuid::Uuid;
 
+use super::access::{Want, owned_by};
 use super::{App, AppError, Principal};
 
 /// Most operations `GET /operations` returns.
@@ -24,12 +25,28 @@ impl App {
             .collect())
     }
 
-    pub fn get_operation(&self, id: &str) -> Result<Operation, AppError> {
+    /// Operation `id` if `caller` may `want` it (404 otherwise, as if missing).
+    pub fn get_operation(&self, caller: &Principal, id: &str) -> Result<Operation, AppError> {
+        self.operation_for(caller, id, Want::Read)
+    }
+
+    fn operation_for(
+        &self,
+        caller: &Principal,
+        id: &str,
+        want: Want,
+    ) -> Result<Operation, AppError> {
         let id = parse_id(id)?;
         let record = self
             .store
             .get_operation(id)?
             .ok_or_else(|| AppError::NotFound(format!("operation {id}")))?;
+        owned_by(
+            caller,
+            &record.operation.owner,
+            want,
+            &format!("operation {id}"),
+        )?;
         Ok(self.live_view(record.operation))
     }
 
@@ -44,10 +61,11 @@ impl App {
     /// Waits until the operation ends or `timeout` seconds pass, then returns it as it is.
     pub async fn wait_operation(
         &self,
+        caller: &Principal,
         id: &str,
         timeout: Option<u64>,
     ) -> Result<Operation, AppError> {
-        let current = self.get_operation(id)?;
+        let current = self.get_operation(caller, id)?;
         let timeout = timeout.unwrap_or(MAX_WAIT);
         if timeout > MAX_WAIT {
             return Err(berth_types::FieldError::new(
@@ -61,12 +79,12 @@ impl App {
         };
         let wait = rx.wait_for(|op| op.status.is_final());
         let _ = tokio::time::timeout(Duration::from_secs(timeout), wait).await;
-        self.get_operation(id)
+        self.get_operation(caller, id)
     }
 
     /// Asks a running operation to stop; refused when it is not at a cancellable step.
-    pub fn cancel_operation(&self, id: &str) -> Result<Operation, AppError> {
-        let current = self.get_operation(id)?;
+    pub fn cancel_operation(&self, caller: &Principal, id: &str) -> Result<Operation, AppError> {
+        let current = self.operation_for(caller, id, Want::Write)?;
         if current.status.is_final() {
             return Err(AppError::Conflict(format!(
                 "operation {} has already ended ({})",

@@ -10,8 +10,7 @@ use berth_types::{InstanceName, InstanceState, OperationKind, OperationStatus, S
 use chrono::Utc;
 
 use super::error::error_chain;
-use super::network::networked;
-use super::operation::OpParams;
+use super::operation::{OpParams, mark_undone};
 use super::{App, AppError};
 
 /// Created in the runtime dir (a tmpfs) once per host boot.
@@ -41,7 +40,6 @@ impl App {
                 tracing::warn!(instance = %record.name, "removing an instance left half-created");
                 let _ = self
                     .run_delete(
-                        None,
                         &record,
                         InstanceState::Error,
                         &PowerRequest {
@@ -76,7 +74,7 @@ impl App {
             .map(|s| s.name.clone())
             .unwrap_or_else(|| "queued".into());
         tracing::warn!(operation = %op.id, kind = op.kind.as_str(), target = %op.target, %step, "recovering interrupted operation");
-        let params: OpParams = serde_json::from_value(record.params.clone()).unwrap_or_default();
+        let params = OpParams::read(&record.params, &op.steps);
         let mut notes = Vec::new();
         if op.kind == OperationKind::InstanceDelete {
             if let Ok(name) = InstanceName::parse(&op.target)
@@ -88,7 +86,7 @@ impl App {
                         timeout: None,
                     };
                     match self
-                        .run_delete(None, &instance, InstanceState::Error, &force)
+                        .run_delete(&instance, InstanceState::Error, &force)
                         .await
                     {
                         Ok(()) => {
@@ -99,17 +97,11 @@ impl App {
                 }
             }
         } else {
-            for (index, action) in params.undo.iter().rev() {
+            for (step, action) in params.undo.iter().rev() {
                 if let Err(e) = self.undo(action).await {
-                    notes.push(format!("undo of step {index} failed: {e}"));
+                    notes.push(format!("undo of step {step} failed: {e}"));
                 }
-                if let Some(step) = op
-                    .steps
-                    .get_mut(*index)
-                    .filter(|s| s.status == StepStatus::Done)
-                {
-                    step.status = StepStatus::Undone;
-                }
+                mark_undone(&mut op.steps, step);
             }
         }
         for s in op
@@ -150,6 +142,7 @@ impl App {
             }
             let started = self
                 .power_instance(
+                    &super::access::daemon(),
                     record.name.as_str(),
                     super::instances::PowerAction::Start,
                     PowerRequest::default(),
@@ -166,14 +159,16 @@ impl App {
     /// flushed them) when any instance uses them; forwards are restored from the store.
     async fn restore_network(&self) {
         let networked = match self.store.list_instances() {
-            Ok(records) => records.iter().any(|r| networked(&r.backend)),
+            Ok(records) => records
+                .iter()
+                .any(|r| self.capabilities(&r.backend).network.on_bridge()),
             Err(e) => return tracing::error!(error = %error_chain(&e), "cannot list instances"),
         };
         if !networked && !self.has_uplink() {
             return;
         }
         if let Err(e) = self.ensure_bridge().await {
-            tracing::error!(error = %e, "cannot restore the bridge and its nftables table");
+            tracing::error!(error = %error_chain(&e), "cannot restore the bridge and its nftables table");
         }
         self.restore_uplink().await;
     }

@@ -3,11 +3,11 @@
 //! collector) get the current value without a query and can wait for changes.
 
 use berth_store::Store;
-use berth_types::FieldError;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::settings::Settings;
 
-use super::{App, AppError};
+use super::access::{self, Want};
+use super::{App, AppError, Principal};
 
 /// The store key the settings live under.
 const KEY: &str = "settings";
@@ -35,12 +35,15 @@ impl App {
 
     /// `PUT /settings`: checks every field, then stores and applies all of them; a bad field
     /// changes nothing.
-    pub fn put_settings(&self, settings: Settings) -> Result<Settings, AppError> {
+    pub fn put_settings(
+        &self,
+        caller: &Principal,
+        settings: Settings,
+    ) -> Result<Settings, AppError> {
+        access::admin(caller, Want::Write)?;
         settings.validate()?;
         if settings.defaults.disk.is_some() {
-            self.images
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("defaults.disk", why))?;
+            self.storage.disk_limit_supported("defaults.disk")?;
         }
         // Stored and published under the channel's lock, so two concurrent PUTs cannot leave
         // the store and the live value disagreeing.

@@ -2,11 +2,11 @@
 //! by crash recovery. Every action is idempotent: undoing what is not there succeeds.
 
 use berth_runtime::Runtime;
-use berth_types::{InstanceName, InstanceState};
+use berth_types::{BackendName, InstanceName, InstanceState};
 use serde::{Deserialize, Serialize};
 
 use super::App;
-use super::error::error_chain;
+use super::error::HostError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -16,18 +16,29 @@ pub enum UndoAction {
     /// Destroy the instance's root filesystem clone.
     DestroyRootfs { name: InstanceName },
     /// Stop the guest and remove what the backend keeps for it.
-    RemoveContainer { name: InstanceName, backend: String },
+    RemoveContainer {
+        name: InstanceName,
+        backend: BackendName,
+    },
     /// Remove the instance's veth and netns.
     DetachNetwork { name: InstanceName },
     /// Thaw a guest frozen for a consistent snapshot.
-    ThawGuest { name: InstanceName, backend: String },
+    ThawGuest {
+        name: InstanceName,
+        backend: BackendName,
+    },
     /// Delete a half-taken snapshot (storage and row).
     DeleteSnapshot {
         name: InstanceName,
         snapshot: String,
     },
-    /// Remove a file berthd made (a half-written backup).
+    /// Remove a file berthd made (a saved upload).
     RemoveFile { path: std::path::PathBuf },
+    /// Remove a backup's archive and forget it.
+    DeleteBackup {
+        id: uuid::Uuid,
+        path: std::path::PathBuf,
+    },
     /// Remove `<data_dir>/instances/<name>`.
     RemoveStateDir { name: InstanceName },
     /// Give back a quota reservation (and everything under it).
@@ -39,22 +50,63 @@ pub enum UndoAction {
     },
 }
 
+/// Which undo an action is, without its data: what a step's declaration lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoKind {
+    DeleteRecord,
+    DestroyRootfs,
+    RemoveContainer,
+    DetachNetwork,
+    ThawGuest,
+    DeleteSnapshot,
+    RemoveFile,
+    DeleteBackup,
+    RemoveStateDir,
+    ReleaseQuota,
+    RestoreState,
+}
+
+impl UndoAction {
+    pub fn kind(&self) -> UndoKind {
+        match self {
+            Self::DeleteRecord { .. } => UndoKind::DeleteRecord,
+            Self::DestroyRootfs { .. } => UndoKind::DestroyRootfs,
+            Self::RemoveContainer { .. } => UndoKind::RemoveContainer,
+            Self::DetachNetwork { .. } => UndoKind::DetachNetwork,
+            Self::ThawGuest { .. } => UndoKind::ThawGuest,
+            Self::DeleteSnapshot { .. } => UndoKind::DeleteSnapshot,
+            Self::RemoveFile { .. } => UndoKind::RemoveFile,
+            Self::DeleteBackup { .. } => UndoKind::DeleteBackup,
+            Self::RemoveStateDir { .. } => UndoKind::RemoveStateDir,
+            Self::ReleaseQuota { .. } => UndoKind::ReleaseQuota,
+            Self::RestoreState { .. } => UndoKind::RestoreState,
+        }
+    }
+}
+
 impl App {
     /// Performs one undo action.
-    pub(crate) async fn undo(&self, action: &UndoAction) -> Result<(), String> {
+    pub(crate) async fn undo(&self, action: &UndoAction) -> Result<(), HostError> {
+        let removing =
+            |path: &std::path::Path, e| HostError::host(format!("removing {}", path.display()), e);
+        let absent_is_fine = |path: &std::path::Path, removed: std::io::Result<()>| match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(removing(path, e)),
+            _ => Ok(()),
+        };
         match action {
-            UndoAction::DeleteRecord { name } => self
-                .store
-                .delete_instance(name)
-                .map_err(|e| error_chain(&e)),
-            UndoAction::DestroyRootfs { name } => self.storage_destroy(name).await,
+            UndoAction::DeleteRecord { name } => Ok(self.store.delete_instance(name)?),
+            UndoAction::DestroyRootfs { name } => self
+                .storage
+                .destroy(name)
+                .await
+                .map_err(|e| HostError::host("destroying the rootfs", e)),
             UndoAction::RemoveContainer { name, backend } => match self.runtime(backend) {
-                Ok(runtime) => runtime.remove(name).await.map_err(|e| error_chain(&e)),
+                Ok(runtime) => Ok(runtime.remove(name).await?),
                 Err(_) => Ok(()),
             },
             UndoAction::DetachNetwork { name } => self.detach_network(name).await,
             UndoAction::ThawGuest { name, backend } => match self.runtime(backend) {
-                Ok(runtime) => runtime.thaw(name).await.map_err(|e| error_chain(&e)),
+                Ok(runtime) => Ok(runtime.thaw(name).await?),
                 Err(_) => Ok(()),
             },
             UndoAction::ReleaseQuota { owner, target } => {
@@ -64,20 +116,20 @@ impl App {
             UndoAction::DeleteSnapshot { name, snapshot } => {
                 self.remove_snapshot(name, snapshot).await
             }
-            UndoAction::RemoveFile { path } => match tokio::fs::remove_file(path).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                _ => Ok(()),
-            },
-            UndoAction::RemoveStateDir { name } => {
-                match tokio::fs::remove_dir_all(self.instance_dir(name)).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
-                    _ => Ok(()),
-                }
+            UndoAction::RemoveFile { path } => {
+                absent_is_fine(path, tokio::fs::remove_file(path).await)
             }
-            UndoAction::RestoreState { name, state } => self
-                .store
-                .set_instance_state(name, *state)
-                .map_err(|e| error_chain(&e)),
+            UndoAction::DeleteBackup { id, path } => {
+                absent_is_fine(path, tokio::fs::remove_file(path).await)?;
+                Ok(self.store.delete_backup(*id).map(drop)?)
+            }
+            UndoAction::RemoveStateDir { name } => {
+                let dir = self.instance_dir(name);
+                absent_is_fine(&dir, tokio::fs::remove_dir_all(&dir).await)
+            }
+            UndoAction::RestoreState { name, state } => {
+                Ok(self.store.set_instance_state(name, *state)?)
+            }
         }
     }
 }

@@ -5,18 +5,20 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use berth_types::FieldError;
+use berth_types::{BackendName, FieldError};
 use serde::Deserialize;
 
 mod auth;
 mod listen;
 mod metrics;
 mod proxmox;
+mod security;
 
 pub use auth::{AuthConfig, ConfigSecret, TlsSource};
 pub use listen::ListenAddr;
 pub use metrics::{AlertsConfig, MetricsConfig, SmtpConfig};
 pub use proxmox::ProxmoxConfig;
+pub use security::SecurityConfig;
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
 
@@ -57,13 +59,14 @@ pub struct Config {
     pub socket: PathBuf,
     /// Runtime state that must not outlive a host reboot (pid files, shim state, boot marker).
     pub runtime_dir: PathBuf,
-    pub default_backend: String,
+    pub default_backend: BackendName,
     pub storage: StorageConfig,
     pub images: ImagesConfig,
     pub network: NetworkConfig,
     pub backups: BackupsConfig,
     pub routing: Vec<RoutingRule>,
     pub oci: OciConfig,
+    pub security: SecurityConfig,
     pub proxmox: Option<ProxmoxConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertsConfig,
@@ -147,7 +150,7 @@ impl Default for BackupsConfig {
 #[serde(deny_unknown_fields)]
 pub struct RoutingRule {
     pub pattern: String,
-    pub backend: String,
+    pub backend: BackendName,
 }
 
 /// Switches for test suites; not for production.
@@ -160,6 +163,9 @@ pub struct TestingConfig {
     /// (`cgroup/` in the v2 layout, `net/`), for every backend including `sim`. No background
     /// collector runs then: the test calls `App::collect_metrics` with its own clock.
     pub metrics_root: Option<PathBuf>,
+    /// Check the id pool against the users and subordinate ids under this directory instead
+    /// of `/etc`.
+    pub etc_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -173,13 +179,15 @@ impl Default for Config {
             auth: AuthConfig::default(),
             socket: "/run/berth/berth.sock".into(),
             runtime_dir: "/run/berth".into(),
-            default_backend: "builtin".into(),
+            default_backend: BackendName::parse("builtin")
+                .unwrap_or_else(|_| unreachable!("builtin is a backend name")),
             storage: StorageConfig::default(),
             images: ImagesConfig::default(),
             network: NetworkConfig::default(),
             backups: BackupsConfig::default(),
             routing: Vec::new(),
             oci: OciConfig::default(),
+            security: SecurityConfig::default(),
             proxmox: None,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
@@ -313,12 +321,14 @@ impl Config {
                 self.oci.runtime
             ));
         }
-        let known =
-            |b: &str| KNOWN_BACKENDS.contains(&b) || (b == "sim" && self.testing.sim_backend);
+        let known = |b: &BackendName| {
+            KNOWN_BACKENDS.contains(&b.as_str())
+                || (b.as_str() == "sim" && self.testing.sim_backend)
+        };
         if !known(&self.default_backend) {
             return Err(format!(
                 "default_backend: {:?} is unknown; use one of {}",
-                self.default_backend,
+                self.default_backend.as_str(),
                 KNOWN_BACKENDS.join(", ")
             ));
         }
@@ -326,11 +336,12 @@ impl Config {
             if !known(&rule.backend) {
                 return Err(format!(
                     "routing[{i}].backend: {:?} is unknown; use one of {}",
-                    rule.backend,
+                    rule.backend.as_str(),
                     KNOWN_BACKENDS.join(", ")
                 ));
             }
         }
+        self.security.pool()?;
         self.network.plan().map_err(|e| e.to_string())?;
         self.network.dns_servers().map_err(|e| e.to_string())?;
         let table = &self.network.table;
@@ -402,19 +413,6 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("berth.db")
     }
-
-    /// The backend for a new instance: the explicit one, else the first routing rule whose
-    /// pattern matches the name, else the default.
-    pub fn route_backend(&self, name: &str, explicit: Option<&str>) -> String {
-        if let Some(backend) = explicit {
-            return backend.to_owned();
-        }
-        self.routing
-            .iter()
-            .find(|rule| glob_match(&rule.pattern, name))
-            .map(|rule| rule.backend.clone())
-            .unwrap_or_else(|| self.default_backend.clone())
-    }
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -448,19 +446,6 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
                 toml::Value::Table(inner) => set_path(inner, rest, value),
                 _ => Err(format!("{first} is not a section")),
             }
-        }
-    }
-}
-
-/// `*` matches any run of characters; everything else matches itself.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((prefix, rest)) => {
-            let Some(tail) = text.strip_prefix(prefix) else {
-                return false;
-            };
-            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob_match(rest, &tail[i..]))
         }
     }
 }
@@ -540,13 +525,11 @@ mod tests {
     }
 
     #[test]
-    fn routing_picks_first_matching_rule() -> Result<(), ConfigError> {
+    fn routing_rules_are_read() -> Result<(), ConfigError> {
         let config = load("[[routing]]\npattern = \"ct-*\"\nbackend = \"lxc\"\n", &[])?;
-        assert_eq!(config.route_backend("ct-web", None), "lxc");
-        assert_eq!(config.route_backend("web", None), "builtin");
-        assert_eq!(config.route_backend("ct-web", Some("nspawn")), "nspawn");
-        assert!(glob_match("*-db-*", "pg-db-1"));
-        assert!(!glob_match("ct-*", "xct-1"));
+        assert_eq!(config.routing[0].pattern, "ct-*");
+        assert_eq!(config.routing[0].backend.as_str(), "lxc");
+        assert_eq!(config.default_backend.as_str(), "builtin");
         Ok(())
     }
 

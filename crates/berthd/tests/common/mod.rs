@@ -2,6 +2,10 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod fake_image;
+pub mod ops;
+pub mod process;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +93,8 @@ impl SimDaemon {
         let env: Vec<(&str, String)> = env.into_iter().chain(extra).collect();
         let empty = dir.path().join("berth.toml");
         std::fs::write(&empty, "")?;
+        // The sim backend's instances are real trees on the dir driver, cloned from these.
+        fake_image::fake_images(&dir.path().join("images"))?;
         let config = Config::load(
             Some(&empty),
             env.into_iter().map(|(k, v)| (k.to_owned(), v)),
@@ -233,8 +239,13 @@ impl SimDaemon {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("content-type", "application/json")
             .header("content-length", content_length.to_string());
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -251,6 +262,33 @@ impl SimDaemon {
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Ok((status, response_headers, json))
+    }
+
+    /// One request as root on the unix socket with a raw body of `content_type`.
+    pub async fn raw_request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .header("content-length", body.len().to_string())
+            .body(Body::from(body))?;
+        request.extensions_mut().insert(Transport::Socket {
+            uid: 0,
+            admitted: true,
+        });
+        let response = self.router.clone().oneshot(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     /// Creates `name` from debian/12 on the sim backend and waits for it.
@@ -294,4 +332,39 @@ impl SimDaemon {
         }
         Ok(op)
     }
+}
+
+impl ops::Api for SimDaemon {
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<(StatusCode, Value), ops::Error> {
+        self.call(method, path, body).await
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Value), ops::Error> {
+        self.raw_request(method, path, content_type, body).await
+    }
+
+    fn data(&self) -> &Path {
+        self.data_dir()
+    }
+}
+
+/// A concrete path for a route template, naming things that do not exist.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .replace("{name}", "nosuch")
+        .replace("{id}", "00000000-0000-4000-8000-00000000dead")
+        .replace("{snap}", "nosnap")
+        .replace("{*alias}", "debian/99")
+        .replace("{alias}", "debian/99")
 }

@@ -33,6 +33,8 @@ pub fn berth_bin() -> PathBuf {
 
 pub struct RealDaemon {
     pub id: String,
+    /// The berthd binary it runs: the tree's by default (the package test runs an installed one).
+    pub binary: PathBuf,
     pub net: TestNet,
     pub data_dir: PathBuf,
     pub runtime_dir: PathBuf,
@@ -62,6 +64,11 @@ static IMAGE_BUILD: Mutex<()> = Mutex::new(());
 impl RealDaemon {
     /// Starts a daemon with `extra_env` (e.g. failpoints) and waits until it answers.
     pub fn start(extra_env: &[(&str, &str)]) -> Result<Self, Error> {
+        Self::start_with(berthd_bin(), extra_env)
+    }
+
+    /// Starts `binary` (another build of berthd) as [`RealDaemon::start`] does.
+    pub fn start_with(binary: PathBuf, extra_env: &[(&str, &str)]) -> Result<Self, Error> {
         if !berth_bin().exists() {
             return Err(format!(
                 "the berth CLI is not built at {}: run `cargo build -p berth` first (scripts/test.sh does)",
@@ -106,6 +113,7 @@ impl RealDaemon {
         ];
         let mut daemon = Self {
             id,
+            binary,
             net,
             data_dir,
             runtime_dir,
@@ -126,7 +134,7 @@ impl RealDaemon {
             .create(true)
             .append(true)
             .open(self.data_dir.join("berthd.log"))?;
-        let mut command = Command::new(berthd_bin());
+        let mut command = Command::new(&self.binary);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

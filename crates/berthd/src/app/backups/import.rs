@@ -7,19 +7,20 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_image::backup::{ImportLimits, verify};
-use berth_store::InstanceRecord;
-use berth_types::{FieldError, InstanceName, InstanceState, Limits, Operation, OperationKind};
+use berth_storage::backup::{ImportLimits, verify};
+use berth_store::{AddressRecord, InstanceRecord};
+use berth_types::{
+    FieldError, ImageRef, InstanceName, InstanceState, Limits, Operation, OperationKind,
+};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::app::error::error_chain;
-use crate::app::network::takes_address;
-use crate::app::operation::{OpError, OpHandle};
+use crate::app::access::{self, Want};
+use crate::app::error::{HostError, error_chain};
+use crate::app::operation::OpError;
+use crate::app::steps::{Finished, Pending, declare_steps};
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Principal};
-
-pub const IMPORT_STEPS: &[&str] = &["reserve", "unpack", "configure"];
+use crate::app::{App, AppError, OperationSpec, Principal};
 
 /// Most entries one archive may have.
 const MAX_ENTRIES: u64 = 5_000_000;
@@ -32,6 +33,7 @@ impl App {
         name: Option<&str>,
         body: Box<dyn Read + Send>,
     ) -> Result<Operation, AppError> {
+        access::own(caller, Want::Write)?;
         let max =
             berth_types::units::parse_bytes(&self.config.backups.max_import, "backups.max_import")?;
         let incoming = self
@@ -93,14 +95,22 @@ impl App {
                 return Err(e.into());
             }
         };
+        let image = match ImageRef::parse(&manifest.image) {
+            Ok(image) => image,
+            Err(e) => {
+                let _ = std::fs::remove_file(&incoming);
+                let why = format!("the archive's image {:?}: {}", manifest.image, e.message);
+                return Err(FieldError::new("body", why).into());
+            }
+        };
         let limits: Limits =
             serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
         let record = InstanceRecord {
             id: Uuid::new_v4(),
             name: name.clone(),
             owner: caller.username.clone(),
-            backend: "builtin".into(),
-            image: manifest.image.clone(),
+            backend: self.backends.route_import(&name),
+            image,
             state: InstanceState::Creating,
             autostart: false,
             limits,
@@ -124,114 +134,128 @@ impl App {
             let _ = std::fs::remove_file(&incoming);
             return Err(e);
         }
-        let quota = UndoAction::ReleaseQuota {
-            owner: record.owner.clone(),
-            target: target.clone(),
+        let spec = OperationSpec::on_instance(OperationKind::InstanceImport, &name, &record.owner)
+            .request(params)
+            .undo(UndoAction::ReleaseQuota {
+                owner: record.owner.clone(),
+                target,
+            })
+            .undo(UndoAction::RemoveFile {
+                path: incoming.clone(),
+            });
+        let import = Import {
+            record,
+            incoming,
+            snapshots: manifest.snapshots,
+            address: None,
         };
-        let owner = record.owner.clone();
-        let operation = self.spawn_operation(
-            &owner,
-            OperationKind::InstanceImport,
-            name.as_str(),
-            Some(&name),
-            IMPORT_STEPS,
-            params,
-            move |app, op| async move {
-                op.on_undo(quota);
-                app.run_import(&op, record, incoming, manifest.snapshots)
-                    .await
-            },
-        );
-        if operation.is_err() {
-            self.release_quota(&owner, &target);
-        }
-        operation
+        self.spawn_saga(spec, import)
     }
+}
 
-    async fn run_import(
-        &self,
-        op: &OpHandle,
-        mut record: InstanceRecord,
-        incoming: PathBuf,
-        snapshot_names: Vec<String>,
-    ) -> Result<(), OpError> {
-        let name = record.name.clone();
-        op.on_undo(UndoAction::RemoveFile {
-            path: incoming.clone(),
-        });
-        op.step(0, format!("reserving {name}")).await?;
-        self.store
-            .insert_instance(&record)
+/// `instance_import`: the new instance, the saved upload and the snapshots it brings.
+pub(crate) struct Import {
+    record: InstanceRecord,
+    /// The upload, saved and verified whole before the operation began.
+    incoming: PathBuf,
+    snapshots: Vec<String>,
+    address: Option<AddressRecord>,
+}
+
+declare_steps! {
+    /// The steps of `instance_import`. (The quota and the saved upload were taken before it
+    /// began; their undo is registered under its first step.)
+    pub enum ImportStep for Import {
+        /// Insert the row (`creating`), take addresses, make the instance's directory.
+        Reserve = "reserve" => reserve, undo [ReleaseQuota, RemoveFile, DeleteRecord, RemoveStateDir];
+        /// Unpack the archive, hardened, into a fresh root filesystem and its snapshots.
+        Unpack = "unpack" => unpack, undo [DestroyRootfs];
+        /// Hostname, machine id, network files; saved, stopped; the upload removed.
+        Configure = "configure" => configure, undo [];
+    }
+}
+
+impl Import {
+    async fn reserve(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let name = self.record.name.clone();
+        let step = step.begin(format!("reserving {name}")).await?;
+        app.store
+            .insert_instance(&self.record)
             .map_err(|e| OpError::failed("reserving the name", e))?;
-        op.on_undo(UndoAction::DeleteRecord { name: name.clone() });
-        op.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
-        let dir = self.instance_dir(&name);
+        step.on_undo(UndoAction::DeleteRecord { name: name.clone() });
+        step.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
+        let dir = app.instance_dir(&name);
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
-        let address = if takes_address(&record.backend) {
-            Some(
-                self.allocate_addresses(&record)
-                    .map_err(|e| OpError::failed("reserving addresses", e))?,
-            )
-        } else {
-            None
-        };
+        if app
+            .capabilities(&self.record.backend)
+            .network
+            .takes_address()
+        {
+            let address = app
+                .allocate_addresses(&self.record)
+                .map_err(|e| OpError::failed("reserving addresses", e))?;
+            self.address = Some(address);
+        }
+        Ok(step.done())
+    }
 
-        op.step(1, format!("unpacking into {name}")).await?;
-        op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
-        let rootfs = self
-            .images
-            .storage()
+    async fn unpack(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let name = self.record.name.clone();
+        let step = step.begin(format!("unpacking into {name}")).await?;
+        step.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
+        let rootfs = app
+            .storage
+            .driver()
             .create_empty(name.as_str())
             .await
-            .map_err(|e| OpError::failed("making the rootfs", error_chain(&e)))?;
+            .map_err(|e| OpError::failed("making the rootfs", e))?;
         let limits = ImportLimits {
             max_bytes: berth_types::units::parse_bytes(
-                &self.config.backups.max_import,
+                &app.config.backups.max_import,
                 "backups.max_import",
             )
             .map_err(|e| OpError::failed("limits", e))?,
             max_entries: MAX_ENTRIES,
         };
         // Each snapshot in the backup becomes one again (storage made first, rows after).
+        let storage = app.storage.driver();
         let mut snapshot_targets = std::collections::BTreeMap::new();
-        for snap in &snapshot_names {
+        for snap in &self.snapshots {
             let snap = berth_types::InstanceName::parse_field(snap, "snapshots")
                 .map_err(|e| OpError::Failed(e.to_string()))?
                 .to_string();
-            let path = self
-                .images
-                .storage()
+            let path = storage
                 .create_empty_snapshot(name.as_str(), &snap)
                 .await
-                .map_err(|e| OpError::failed("making a snapshot", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("making a snapshot", e))?;
             snapshot_targets.insert(snap, path);
         }
-        let (source, target) = (incoming.clone(), rootfs.clone());
-        op.cancellable(async {
-            tokio::task::spawn_blocking(move || -> Result<(), String> {
-                let file = std::fs::File::open(&source).map_err(|e| e.to_string())?;
-                berth_image::backup::import(
+        let (source, target) = (self.incoming.clone(), rootfs.clone());
+        step.cancellable(async {
+            tokio::task::spawn_blocking(move || -> Result<(), HostError> {
+                let file = std::fs::File::open(&source)
+                    .map_err(|e| HostError::host(format!("reading {}", source.display()), e))?;
+                berth_storage::backup::import(
                     std::io::BufReader::new(file),
                     &target,
                     &snapshot_targets,
                     limits,
                 )
                 .map(drop)
-                .map_err(|e| error_chain(&e))
+                .map_err(|e| HostError::host("the archive", e))
             })
             .await
             .map_err(|e| OpError::failed("unpack task", e))?
-            .map_err(|e| OpError::Failed(format!("unpacking: {e}")))
+            .map_err(|e| OpError::failed("unpacking", e))
         })
         .await?;
-        for snap in &snapshot_names {
-            let storage = self.images.storage();
+        for snap in &self.snapshots {
             storage
                 .seal_snapshot(name.as_str(), snap)
                 .await
-                .map_err(|e| OpError::failed("sealing a snapshot", error_chain(&e)))?;
+                .map_err(|e| OpError::failed("sealing a snapshot", e))?;
             let snapshot = berth_types::snapshot::Snapshot {
                 name: snap.clone(),
                 created_at: Utc::now(),
@@ -239,30 +263,36 @@ impl App {
                 scheduled: false,
                 expires_at: None,
             };
-            self.store
+            app.store
                 .insert_snapshot(&name, &snapshot)
                 .map_err(|e| OpError::failed("recording a snapshot", e))?;
         }
-        if let Some(disk) = record.limits.disk {
-            self.images
+        if let Some(disk) = self.record.limits.disk {
+            app.storage
                 .set_disk_limit(&name, disk)
                 .await
                 .map_err(|e| OpError::failed("disk limit", e))?;
         }
+        self.record.rootfs = Some(rootfs);
+        Ok(step.done())
+    }
 
-        op.step(
-            2,
-            format!("configuring {name}: hostname, machine id, network"),
-        )
-        .await?;
-        self.give_identity(&rootfs, &name, address.as_ref()).await?;
-        record.rootfs = Some(rootfs);
-        record.state = InstanceState::Stopped;
-        self.store
-            .update_instance(&record)
+    async fn configure(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
+        let name = self.record.name.clone();
+        let Some(rootfs) = self.record.rootfs.clone() else {
+            return Err(OpError::Failed(format!("{name} has no root filesystem")));
+        };
+        let step = step
+            .begin(format!("configuring {name}: hostname, machine id, network"))
+            .await?;
+        app.give_identity(&rootfs, &name, self.address.as_ref())
+            .await?;
+        self.record.state = InstanceState::Stopped;
+        app.store
+            .update_instance(&self.record)
             .map_err(|e| OpError::failed("saving the instance", e))?;
-        let _ = tokio::fs::remove_file(&incoming).await;
-        tracing::info!(instance = %name, operation = %op.id(), "imported");
-        Ok(())
+        let _ = tokio::fs::remove_file(&self.incoming).await;
+        tracing::info!(instance = %name, operation = ?step.operation(), "imported");
+        Ok(step.done())
     }
 }

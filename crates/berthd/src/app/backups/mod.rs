@@ -5,6 +5,9 @@
 mod create;
 mod import;
 
+pub(crate) use create::BackupStep;
+pub(crate) use import::ImportStep;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,15 +16,17 @@ use berth_types::api::Backup;
 use berth_types::{InstanceName, Operation};
 use uuid::Uuid;
 
-use super::{App, AppError, Principal};
+use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 impl App {
     pub(crate) fn backups_dir(&self) -> PathBuf {
         self.config.data_dir.join("backups")
     }
 
-    pub fn list_backups(&self, name: &str) -> Result<Vec<Backup>, AppError> {
-        let record = self.instance_record(name)?;
+    pub fn list_backups(&self, caller: &Principal, name: &str) -> Result<Vec<Backup>, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self
             .store
             .list_backups(&record.name)?
@@ -31,8 +36,13 @@ impl App {
     }
 
     /// The archive of backup `id` of `name`, to stream out.
-    pub fn backup_file(&self, name: &str, id: &str) -> Result<(Backup, PathBuf), AppError> {
-        let backup = self.backup_of(name, id)?;
+    pub fn backup_file(
+        &self,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+    ) -> Result<(Backup, PathBuf), AppError> {
+        let backup = self.backup_of(caller, name, id, Want::Read)?;
         Ok((view(&backup), PathBuf::from(&backup.path)))
     }
 
@@ -44,7 +54,7 @@ impl App {
         id: &str,
         new_name: &str,
     ) -> Result<Operation, AppError> {
-        let backup = self.backup_of(name, id)?;
+        let backup = self.backup_of(caller, name, id, Want::Read)?;
         InstanceName::parse(new_name)?;
         let file = std::fs::File::open(&backup.path)
             .map_err(|e| AppError::internal("opening the backup", e))?;
@@ -52,13 +62,24 @@ impl App {
             .await
     }
 
-    pub async fn delete_backup(&self, name: &str, id: &str) -> Result<(), AppError> {
-        let backup = self.backup_of(name, id)?;
+    pub async fn delete_backup(
+        &self,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+    ) -> Result<(), AppError> {
+        let backup = self.backup_of(caller, name, id, Want::Write)?;
         self.remove_backup(&backup).await
     }
 
-    fn backup_of(&self, name: &str, id: &str) -> Result<BackupRecord, AppError> {
-        let record = self.instance_record(name)?;
+    fn backup_of(
+        &self,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+        want: Want,
+    ) -> Result<BackupRecord, AppError> {
+        let record = self.instance_for(caller, name, want)?;
         let missing = || AppError::NotFound(format!("backup {id} of instance {name}"));
         let id = Uuid::parse_str(id).map_err(|_| missing())?;
         self.store
@@ -68,7 +89,7 @@ impl App {
             .ok_or_else(missing)
     }
 
-    async fn remove_backup(&self, backup: &BackupRecord) -> Result<(), AppError> {
+    pub(crate) async fn remove_backup(&self, backup: &BackupRecord) -> Result<(), AppError> {
         match tokio::fs::remove_file(&backup.path).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(AppError::internal("removing the backup", e));

@@ -1,22 +1,23 @@
-//! Creating an instance: reserve the name, make sure the image is built, clone it, configure
-//! the clone, start it. Every step registers its undo first.
+//! Creating an instance: the request checked (bad input changes nothing), the quota held, and
+//! the create operation started (its steps are in `provision`).
 
 use std::sync::Arc;
 
+use berth_runtime::{Placement, RootfsSource, Runtime};
 use berth_store::InstanceRecord;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::wireguard::WgQuickConfig;
-use berth_types::{FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind};
+use berth_types::{
+    BackendName, FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind,
+};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::app::error::error_chain;
-use crate::app::network::takes_address;
-use crate::app::operation::{OpError, OpHandle};
+use super::provision::Create;
+use crate::app::access::{self, Want};
+use crate::app::operation::OpError;
 use crate::app::undo::UndoAction;
-use crate::app::{App, AppError, Principal};
-
-pub const CREATE_STEPS: &[&str] = &["reserve", "image", "clone", "configure", "start"];
+use crate::app::{App, AppError, OperationSpec, Principal};
 
 impl App {
     /// Validates `request` (nothing is changed when it is bad) and starts the create operation.
@@ -26,6 +27,7 @@ impl App {
         caller: &Principal,
         mut request: CreateInstanceRequest,
     ) -> Result<(Operation, Option<String>), AppError> {
+        access::own(caller, Want::Write)?;
         let name = match &request.name {
             Some(raw) => InstanceName::parse(raw)?,
             None => self.unused_name()?,
@@ -46,23 +48,27 @@ impl App {
         if request.wireguard.is_some() {
             request.wireguard = Some("<redacted>".into());
         }
-        let backend = self
-            .config
-            .route_backend(name.as_str(), request.backend.as_deref());
-        self.runtime(&backend)?;
+        let asked = request
+            .backend
+            .as_deref()
+            .map(|raw| BackendName::parse_field(raw, "backend"))
+            .transpose()?;
+        let backend = self.backends.route(&name, asked.as_ref());
+        let capabilities = self.runtime(&backend)?.capabilities();
         let node = request.node.clone();
-        if node.is_some() && self.remote(&backend).is_none() {
+        if node.is_some() && capabilities.placement != Placement::Remote {
             return Err(FieldError::new(
                 "node",
-                format!("backend {backend} runs on this host; node applies to proxmox only"),
+                format!(
+                    "backend {backend} runs on this host; node applies only to backends on a \
+                     cluster (proxmox)"
+                ),
             )
             .into());
         }
         self.ensure_writable(&backend).await?;
-        if request.limits.disk.is_some() && Self::uses_local_rootfs(&backend) {
-            self.images
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("limits.disk", why))?;
+        if request.limits.disk.is_some() && capabilities.rootfs == RootfsSource::Local {
+            self.storage.disk_limit_supported("limits.disk")?;
         }
         let owner = crate::app::auth::owner_for_create(self, caller, request.owner.as_deref())?;
         if self.store.get_instance(&name)?.is_some() {
@@ -75,7 +81,7 @@ impl App {
             name: name.clone(),
             owner,
             backend,
-            image: image.to_string(),
+            image,
             state: InstanceState::Creating,
             autostart: request.autostart.unwrap_or(false),
             limits: request.limits,
@@ -88,33 +94,14 @@ impl App {
         // Checked and held now, atomically, so concurrent creates cannot pass the quota
         // together; the operation's undo gives it back.
         self.reserve_instance(&record.owner, record.id, &record.limits)?;
-        let quota = UndoAction::ReleaseQuota {
-            owner: record.owner.clone(),
-            target: crate::app::quota::instance_target(record.id),
-        };
-        let release = quota.clone();
-        let operation = self.spawn_operation(
-            &record.owner.clone(),
-            OperationKind::InstanceCreate,
-            name.as_str(),
-            Some(&name),
-            CREATE_STEPS,
-            params,
-            move |app, op| async move {
-                op.on_undo(quota);
-                app.run_create(&op, record, image, start, credentials, wireguard, node)
-                    .await
-            },
-        );
-        let operation = match operation {
-            Ok(operation) => operation,
-            Err(e) => {
-                if let UndoAction::ReleaseQuota { owner, target } = &release {
-                    self.release_quota(owner, target);
-                }
-                return Err(e);
-            }
-        };
+        let spec = OperationSpec::on_instance(OperationKind::InstanceCreate, &name, &record.owner)
+            .request(params)
+            .undo(UndoAction::ReleaseQuota {
+                owner: record.owner.clone(),
+                target: crate::app::quota::instance_target(record.id),
+            });
+        let create = Create::new(record, image, start, credentials, wireguard, node);
+        let operation = self.spawn_saga(spec, create)?;
         Ok((operation, generated))
     }
 
@@ -130,108 +117,6 @@ impl App {
         ))
     }
 
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the validated parts of one create request"
-    )]
-    async fn run_create(
-        &self,
-        op: &OpHandle,
-        mut record: InstanceRecord,
-        image: ImageRef,
-        start: bool,
-        credentials: super::password::RootCredentials,
-        wireguard: Option<WgQuickConfig>,
-        node: Option<String>,
-    ) -> Result<(), OpError> {
-        let name = record.name.clone();
-        op.step(0, format!("reserving {name}")).await?;
-        self.store
-            .insert_instance(&record)
-            .map_err(|e| OpError::failed("reserving the name", e))?;
-        // Addresses go with the row (ON DELETE CASCADE), so DeleteRecord undoes both.
-        op.on_undo(UndoAction::DeleteRecord { name: name.clone() });
-        let address = if takes_address(&record.backend) {
-            Some(
-                self.allocate_addresses(&record)
-                    .map_err(|e| OpError::failed("reserving addresses", e))?,
-            )
-        } else {
-            None
-        };
-        op.on_undo(UndoAction::RemoveStateDir { name: name.clone() });
-        let dir = self.instance_dir(&name);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| OpError::failed(&format!("creating {}", dir.display()), e))?;
-
-        if Self::uses_local_rootfs(&record.backend) {
-            op.step(1, format!("image {image}: checking the cache"))
-                .await?;
-            let cached = op.cancellable(self.images.ensure(image, op)).await?;
-            op.step(2, format!("cloning {image} for {name}")).await?;
-            op.on_undo(UndoAction::DestroyRootfs { name: name.clone() });
-            let rootfs = self
-                .images
-                .clone_for(&cached, &name, record.limits.disk)
-                .await
-                .map_err(|e| OpError::failed("cloning the image", e))?;
-            op.step(
-                3,
-                format!("configuring {name}: hostname, machine id, root login"),
-            )
-            .await?;
-            self.give_identity(&rootfs, &name, address.as_ref()).await?;
-            let target = rootfs.clone();
-            tokio::task::spawn_blocking(move || Self::write_credentials(&target, &credentials))
-                .await
-                .map_err(|e| OpError::failed("credentials task", e))?
-                .map_err(|e| OpError::failed("writing root credentials", e))?;
-            // (Whether the sshd policy changed does not matter: the guest has not booted yet.)
-            if let Some(config) = wireguard {
-                let target = rootfs.clone();
-                tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let root =
-                        berth_image::rootfs::Rootfs::open(&target).map_err(|e| error_chain(&e))?;
-                    berth_image::customise::install_wireguard(&root, config.text())
-                        .map_err(|e| error_chain(&e))
-                })
-                .await
-                .map_err(|e| OpError::failed("wireguard task", e))?
-                .map_err(|e| OpError::Failed(format!("writing the WireGuard config: {e}")))?;
-            }
-            record.rootfs = Some(rootfs);
-        } else if crate::app::remote::is_remote(&record.backend) {
-            self.create_remote(op, &mut record, &image, &credentials, node)
-                .await?;
-        } else {
-            let why = format!("backend {} keeps its own root filesystem", record.backend);
-            for index in 1..=3 {
-                op.skip(index, why.clone());
-            }
-        }
-        record.state = InstanceState::Stopped;
-        if !start {
-            op.skip(4, "created stopped, as asked");
-        } else {
-            op.step(4, format!("starting {name}")).await?;
-            op.on_undo(UndoAction::DetachNetwork { name: name.clone() });
-            op.on_undo(UndoAction::RemoveContainer {
-                name: name.clone(),
-                backend: record.backend.clone(),
-            });
-            self.boot(&record)
-                .await
-                .map_err(|e| OpError::Failed(format!("starting {name}: {e}")))?;
-            record.state = InstanceState::Running;
-        }
-        self.store
-            .update_instance(&record)
-            .map_err(|e| OpError::failed("saving the instance", e))?;
-        tracing::info!(instance = %name, operation = %op.id(), state = record.state.as_str(), "created");
-        Ok(())
-    }
-
     /// Makes a new rootfs this instance's own: hostname, machine id, network files.
     pub(crate) async fn give_identity(
         &self,
@@ -239,14 +124,14 @@ impl App {
         name: &InstanceName,
         address: Option<&berth_store::AddressRecord>,
     ) -> Result<(), OpError> {
-        self.images
+        self.storage
             .customise(rootfs, name)
             .await
             .map_err(|e| OpError::failed("configuring the rootfs", e))?;
         if let Some(address) = address {
             self.write_guest_network(rootfs, address)
                 .await
-                .map_err(|e| OpError::Failed(format!("writing the guest network: {e}")))?;
+                .map_err(|e| OpError::failed("writing the guest network", e))?;
         }
         Ok(())
     }

@@ -6,7 +6,8 @@ use berth_runtime::{ExecSpec, Runtime, RuntimeError};
 use berth_types::FieldError;
 use berth_types::api::{ExecRequest, ExecResponse};
 
-use crate::app::error::error_chain;
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::{App, AppError};
 
 /// Bytes kept of stdout and of stderr each.
@@ -17,10 +18,11 @@ const MAX_TIMEOUT: u64 = 24 * 3600;
 impl App {
     pub async fn exec_instance(
         &self,
+        caller: &Principal,
         name: &str,
         request: ExecRequest,
     ) -> Result<ExecResponse, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         if request.command.is_empty() || request.command[0].is_empty() {
             return Err(FieldError::new(
                 "command",
@@ -63,7 +65,7 @@ impl App {
                 RuntimeError::ExecTimeout(secs) => {
                     AppError::Conflict(format!("the command was killed after {secs} s (timeout)"))
                 }
-                other => AppError::internal("exec", error_chain(&other)),
+                other => AppError::runtime("exec", other),
             })?;
         Ok(ExecResponse {
             exit_code: result.exit_code,

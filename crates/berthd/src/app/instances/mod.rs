@@ -6,13 +6,14 @@ mod exec;
 mod password;
 mod patch;
 pub mod power;
+mod provision;
 mod query;
 
 use berth_runtime::{ContainerSpec, Runtime};
 use berth_store::InstanceRecord;
 use berth_types::InstanceName;
 
-use super::error::error_chain;
+use super::error::HostError;
 use super::{App, AppError};
 
 /// Seconds a clean shutdown may take before the guest is killed.
@@ -37,34 +38,31 @@ impl App {
             limits: record.limits,
             state_dir: self.instance_dir(&record.name).join("runtime"),
             netns: None,
+            security: Default::default(),
         }
     }
 
     /// Starts `record`'s guest: plugs it into the bridge, then has its backend boot it.
-    pub(crate) async fn boot(&self, record: &InstanceRecord) -> Result<(), String> {
-        let runtime = self.runtime(&record.backend).map_err(|e| e.to_string())?;
+    pub(crate) async fn boot(&self, record: &InstanceRecord) -> Result<(), HostError> {
+        let runtime = self
+            .runtime(&record.backend)
+            .map_err(|e| HostError::message("finding the backend", e.to_string()))?;
         // Guest network files are rewritten at every start, so a changed uplink applies.
         if let (Some(rootfs), true) = (
             &record.rootfs,
-            crate::app::network::networked(&record.backend),
-        ) && let Some(address) = self
-            .store
-            .addresses_of(&record.name)
-            .map_err(|e| error_chain(&e))?
+            runtime.capabilities().network.takes_address(),
+        ) && let Some(address) = self.store.addresses_of(&record.name)?
         {
-            self.write_guest_network(rootfs, &address)
-                .await
-                .map_err(|e| format!("guest network files: {e}"))?;
+            self.write_guest_network(rootfs, &address).await?;
         }
         let mut spec = self.container_spec(record);
-        spec.netns = self
-            .attach_network(record)
-            .await
-            .map_err(|e| format!("network: {e}"))?;
-        let pid = runtime.start(&spec).await.map_err(|e| error_chain(&e))?;
+        spec.netns = self.attach_network(record).await?;
+        let pid = runtime.start(&spec).await?;
         tracing::debug!(instance = %record.name, pid, "booted");
         Ok(())
     }
 }
+pub(crate) use delete::DeleteStep;
 pub(crate) use password::RootCredentials;
-pub use power::PowerAction;
+pub use power::{PowerAction, PowerStep};
+pub(crate) use provision::CreateStep;

@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
-use berth_image::rootfs::Rootfs;
+use berth_guestfs::customise::CustomiseError;
+use berth_guestfs::rootfs::Rootfs;
 use berth_runtime::{ExecSpec, Runtime, RuntimeStatus};
 use berth_types::FieldError;
 use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse};
 use berth_types::credentials::{generate_password, validate_password, validate_ssh_key};
 
-use crate::app::error::error_chain;
+use crate::app::Principal;
+use crate::app::access::Want;
+use crate::app::error::{HostError, error_chain};
 use crate::app::{App, AppError};
 
 /// sha512-crypt rounds (glibc's default is 5000; more slows guessing from a stolen shadow).
@@ -98,15 +101,15 @@ impl App {
     pub(crate) fn write_credentials(
         rootfs: &Path,
         credentials: &RootCredentials,
-    ) -> Result<bool, String> {
-        let root = Rootfs::open(rootfs).map_err(|e| error_chain(&e))?;
+    ) -> Result<bool, HostError> {
+        let failed = |e: CustomiseError| HostError::host("writing root's credentials", e);
+        let root = Rootfs::open(rootfs).map_err(|e| failed(e.into()))?;
         if let Some(hash) = &credentials.password_hash {
-            berth_image::customise::set_root_password_hash(&root, hash)
-                .map_err(|e| error_chain(&e))?;
+            berth_guestfs::customise::set_root_password_hash(&root, hash).map_err(failed)?;
         }
         if !credentials.ssh_keys.is_empty() {
-            berth_image::customise::set_root_ssh_keys(&root, &credentials.ssh_keys)
-                .map_err(|e| error_chain(&e))?;
+            berth_guestfs::customise::set_root_ssh_keys(&root, &credentials.ssh_keys)
+                .map_err(failed)?;
         }
         let policy = if credentials.password_hash.is_some() {
             "yes"
@@ -123,22 +126,23 @@ impl App {
         );
         let before = root
             .read_optional(Path::new(SSHD_DROP_IN))
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| failed(e.into()))?;
         if before.as_deref() == Some(text.as_bytes()) {
             return Ok(false);
         }
         root.write_file(Path::new(SSHD_DROP_IN), text.as_bytes(), 0o644)
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| failed(e.into()))?;
         Ok(true)
     }
 
     /// `POST /instances/{name}/password`: on a running or stopped instance.
     pub async fn set_password(
         &self,
+        caller: &Principal,
         name: &str,
         request: PasswordRequest,
     ) -> Result<PasswordResponse, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let (password, generated) =
             choose_password(request.password.as_deref(), request.generate, "password")?;
         let password = password
@@ -157,7 +161,8 @@ impl App {
             tokio::task::spawn_blocking(move || Self::write_credentials(&rootfs, &credentials))
                 .await
                 .map_err(|e| AppError::internal("password task", e))?;
-        let policy_changed = written.map_err(|e| AppError::internal("writing the password", e))?;
+        let policy_changed =
+            written.map_err(|e| AppError::internal("writing the password", error_chain(&e)))?;
         // sshd reads its configuration at start: reload it so a new login policy applies now.
         // (A reload re-executes sshd, which refuses connections for a moment: only when needed.)
         let runtime = self.runtime(&record.backend)?;

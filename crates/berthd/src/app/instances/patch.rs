@@ -1,20 +1,23 @@
 //! Changing an instance's limits and autostart flag.
 
-use berth_runtime::Runtime;
+use berth_runtime::{Placement, RootfsSource, Runtime};
 use berth_types::api::PatchInstanceRequest;
 use berth_types::events::LifecycleAction;
 use berth_types::{FieldError, Instance, InstanceState};
 
+use crate::app::Principal;
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
 impl App {
     pub async fn patch_instance(
         &self,
+        caller: &Principal,
         name: &str,
         request: PatchInstanceRequest,
     ) -> Result<Instance, AppError> {
-        let mut record = self.instance_record(name)?;
+        let mut record = self.instance_for(caller, name, Want::Write)?;
         self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
             return Err(AppError::Conflict(format!(
@@ -54,7 +57,7 @@ impl App {
             self.store.set_backup_schedule(&record.name, schedule)?;
         }
         self.store.update_instance(&record)?;
-        let instance = self.get_instance(name).await?;
+        let instance = self.get_instance(caller, name).await?;
         self.events.lifecycle(
             &instance.name,
             &instance.owner,
@@ -72,27 +75,29 @@ impl App {
         patch: &berth_types::Limits,
         limits: &berth_types::Limits,
     ) -> Result<(), AppError> {
-        let remote = self.remote(&record.backend).is_some();
-        if patch.disk.is_some() && remote {
+        let capabilities = self.capabilities(&record.backend);
+        if patch.disk.is_some() && capabilities.rootfs == RootfsSource::Backend {
             return Err(FieldError::new(
                 "limits.disk",
-                "a proxmox root disk is resized in PVE (pct resize), not by Berth",
+                format!(
+                    "backend {} keeps the root disk itself: resize it there (on proxmox: pct \
+                     resize), not by Berth",
+                    record.backend
+                ),
             )
             .into());
         }
         if let Some(disk) = patch.disk
-            && Self::uses_local_rootfs(&record.backend)
+            && capabilities.rootfs == RootfsSource::Local
         {
-            self.images
-                .disk_limit_supported()
-                .map_err(|why| FieldError::new("limits.disk", why))?;
-            self.images
+            self.storage.disk_limit_supported("limits.disk")?;
+            self.storage
                 .set_disk_limit(&record.name, disk)
                 .await
                 .map_err(|e| AppError::internal("setting the disk limit", e))?;
         }
-        // PVE keeps a stopped container's config too, so proxmox limits apply in any state.
-        if remote
+        // A remote backend keeps a stopped guest's config too, so limits apply in any state.
+        if capabilities.placement == Placement::Remote
             || matches!(
                 record.state,
                 InstanceState::Running | InstanceState::Suspended

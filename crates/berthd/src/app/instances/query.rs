@@ -1,12 +1,13 @@
 //! Reading instances. The stored state is checked against what the backend sees, so a guest
 //! that powered itself off, or one found running after a daemon restart, shows its true state.
 
-use berth_runtime::{Runtime, RuntimeStatus};
+use berth_runtime::{Observation, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
 use berth_types::events::{Event, Lifecycle, LifecycleAction};
 use berth_types::{CacheStatus, Instance, InstanceNetwork, InstanceState};
 use chrono::{DateTime, Utc};
 
+use crate::app::access::Want;
 use crate::app::error::error_chain;
 use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
@@ -24,8 +25,8 @@ impl App {
         Ok(out)
     }
 
-    pub async fn get_instance(&self, name: &str) -> Result<Instance, AppError> {
-        let record = self.instance_record(name)?;
+    pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.instance_view(record).await)
     }
 
@@ -61,19 +62,20 @@ impl App {
         &self,
         record: &InstanceRecord,
     ) -> (InstanceState, Option<i32>, Option<CacheStatus>) {
-        if let Some(remote) = self.remote(&record.backend) {
-            return match self.observe_remote(remote, record).await {
-                (Some(seen), cache) if cache != CacheStatus::Stale => {
-                    (self.settle(record, seen), None, Some(cache))
-                }
-                (_, cache) => (record.state, None, Some(cache)),
-            };
-        }
         let Ok(runtime) = self.runtime(&record.backend) else {
             return (record.state, None, None);
         };
-        let status = match runtime.status(&record.name).await {
+        let Observation { status, freshness } = runtime.observe(&record.name).await;
+        let status = match status {
+            // The backend does not answer: its last known state, as stored.
+            Ok(_) if freshness == Some(CacheStatus::Stale) => {
+                return (record.state, None, freshness);
+            }
             Ok(status) => status,
+            Err(err) if freshness.is_some() => {
+                tracing::debug!(instance = %record.name, error = %error_chain(&err), "remote state unknown; last known");
+                return (record.state, None, freshness);
+            }
             Err(err) => {
                 tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot read status");
                 return (record.state, None, None);
@@ -85,12 +87,9 @@ impl App {
             RuntimeStatus::Stopped => (InstanceState::Stopped, None),
         };
         let state = self.settle(record, seen);
-        let pid = if state == InstanceState::Error {
-            None
-        } else {
-            pid
-        };
-        (state, pid, None)
+        // A remote guest's PID (0) means nothing here.
+        let pid = pid.filter(|pid| *pid > 0 && state != InstanceState::Error);
+        (state, pid, freshness)
     }
 
     /// What to show for `record` when the backend sees `seen`; a settled instance whose state

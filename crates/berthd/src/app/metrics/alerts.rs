@@ -12,6 +12,7 @@ use berth_types::metrics::{
     AlertEvent, AlertRule, AlertRuleCreate, AlertRulePatch, AlertScope, AlertTestResult,
 };
 
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::{App, AppError, Principal};
 
@@ -102,7 +103,12 @@ impl App {
     }
 
     /// Sends a test email through `[alerts.smtp]`; the SMTP error comes back in the answer.
-    pub async fn send_test_email(&self, email: &str) -> Result<AlertTestResult, AppError> {
+    pub async fn send_test_email(
+        &self,
+        caller: &Principal,
+        email: &str,
+    ) -> Result<AlertTestResult, AppError> {
+        access::admin(caller, Want::Write)?;
         berth_auth::users::validate_email(email)?;
         berth_metrics::alerts::email::mailbox(email, "email")?;
         let smtp = self.metrics.smtp.as_ref().ok_or_else(|| {

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use berth_metrics::series::{HOST_SERIES, instance_series};
+use berth_runtime::{MetricsSource, Runtime};
 use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 
+use crate::app::Principal;
+use crate::app::access::{self, Want};
 use crate::app::error::error_chain;
 use crate::app::{App, AppError};
 
@@ -27,13 +30,18 @@ impl App {
     /// `GET /instances/{name}/metrics`.
     pub async fn instance_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         name: &str,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
         let (timeframe, cf) = query.parse()?;
-        let record = self.instance_record(name)?;
-        if crate::app::remote::is_remote(&record.backend) {
-            return self.remote_history(&record, timeframe, cf).await;
+        let record = self.instance_for(caller, name, Want::Read)?;
+        if self.capabilities(&record.backend).metrics == MetricsSource::Backend {
+            let runtime = self.runtime(&record.backend)?;
+            return runtime
+                .metrics_history(&record.name, timeframe, cf)
+                .await
+                .map_err(crate::app::error::backend_failed);
         }
         self.history(instance_series(record.name.as_str()), timeframe, cf)
             .await
@@ -42,8 +50,10 @@ impl App {
     /// `GET /system/metrics`.
     pub async fn system_metrics(
         self: &Arc<Self>,
+        caller: &Principal,
         query: &HistoryQuery,
     ) -> Result<MetricsHistory, AppError> {
+        access::admin(caller, Want::Read)?;
         let (timeframe, cf) = query.parse()?;
         self.history(HOST_SERIES.to_owned(), timeframe, cf).await
     }

@@ -4,19 +4,16 @@
 
 mod alerts;
 mod history;
-mod remote;
 pub use history::HistoryQuery;
 mod notify;
 mod targets;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use berth_metrics::alerts::email::SmtpSettings;
 use berth_metrics::alerts::{AlertEngine, AlertStore};
-use berth_metrics::cgroup::CgroupLayout;
 use berth_metrics::collector::{Collector, Disk, Sources, Tick};
 use berth_metrics::series::{HOST_SERIES, SeriesStore, instance_series};
 use berth_types::events::Event;
@@ -119,35 +116,27 @@ impl MetricsService {
 }
 
 /// Where the collector reads: this host's cgroups (v1/hybrid or v2), `/sys/class/net` and
-/// `/proc`; or synthetic trees in tests. `None` when no cgroup filesystem is mounted.
+/// `/proc`; or synthetic trees in tests. `None` when no cgroup filesystem is mounted, or one
+/// without a hierarchy the collector reads.
 fn sources(config: &Config) -> Option<Sources> {
     if let Some(root) = &config.testing.metrics_root {
         return Some(Sources {
-            cgroups: CgroupLayout::V2(root.join("cgroup")),
+            cgroups: berth_cgroups::Layout::V2(root.join("cgroup")),
             sys_class_net: root.join("net"),
             proc: "/proc".into(),
         });
     }
-    use berth_runtime::builtin::layout::Layout;
-    let cgroups = match Layout::detect() {
-        Ok(Layout::V2(root)) => CgroupLayout::V2(root),
-        Ok(Layout::V1(hs)) => {
-            let mount = |c: &str| -> Option<PathBuf> {
-                hs.iter()
-                    .find(|h| h.controllers.iter().any(|x| x == c))
-                    .map(|h| h.mount.clone())
-            };
-            CgroupLayout::V1 {
-                cpuacct: mount("cpuacct")?,
-                memory: mount("memory")?,
-                pids: mount("pids")?,
-            }
-        }
+    let cgroups = match berth_cgroups::Layout::detect() {
+        Ok(layout) => layout,
         Err(e) => {
             tracing::warn!(error = %e, "no cgroups: instance metrics are off");
             return None;
         }
     };
+    if let Err(e) = berth_metrics::cgroup::check_readable(&cgroups) {
+        tracing::warn!(error = %e, "instance metrics are off");
+        return None;
+    }
     Some(Sources {
         cgroups,
         sys_class_net: "/sys/class/net".into(),
@@ -189,7 +178,7 @@ impl App {
         let now = now_ms.div_euclid(1000);
         let targets = self.metric_targets(now).await;
         let watched: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        let pool = self.images.storage().pool_usage().await.ok();
+        let pool = self.storage.driver().pool_usage().await.ok();
         let app = self.clone();
         let result = tokio::task::spawn_blocking(move || {
             let m = &app.metrics;

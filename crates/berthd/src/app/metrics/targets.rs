@@ -1,7 +1,7 @@
 //! What each tick samples: the running instances with their cached init PID and disk usage.
 
 use berth_metrics::collector::{Disk, Target};
-use berth_runtime::{Runtime, RuntimeStatus};
+use berth_runtime::{MetricsSource, Runtime, RuntimeStatus};
 use berth_types::InstanceState;
 
 use super::{DISK_PER_TICK, lock};
@@ -23,7 +23,9 @@ impl App {
             .into_iter()
             .filter(|r| r.state == InstanceState::Running)
             // Every local backend keeps its guest in `/berth/<name>` with a host veth.
-            .filter(|r| m.all_backends || crate::app::network::networked(&r.backend))
+            .filter(|r| {
+                m.all_backends || self.capabilities(&r.backend).metrics == MetricsSource::Collector
+            })
             .collect();
         self.refresh_disk_usage(&running, now).await;
         let disk = lock(&m.disk).clone();
@@ -63,7 +65,7 @@ impl App {
     /// per tick.
     async fn refresh_disk_usage(&self, running: &[berth_store::InstanceRecord], now: i64) {
         let m = &self.metrics;
-        let storage = self.images.storage();
+        let storage = self.storage.driver();
         let batch_due = now - *lock(&m.last_disk_batch) >= m.disk_interval;
         if batch_due {
             *lock(&m.last_disk_batch) = now;

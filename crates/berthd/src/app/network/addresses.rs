@@ -1,9 +1,11 @@
 //! Static IPAM: the next free addresses from the bridge's subnets, persisted in the store
 //! (whose UNIQUE constraints make a race lose and retry, never share an address).
 
-use berth_net::{format_mac, instance_mac};
+use std::net::IpAddr;
+
+use berth_net::instance_mac;
 use berth_store::{AddressRecord, InstanceRecord, StoreError};
-use berth_types::InstanceNetwork;
+use berth_types::{InstanceNetwork, MacAddr};
 
 use crate::app::{App, AppError};
 
@@ -16,15 +18,14 @@ impl App {
         &self,
         record: &InstanceRecord,
     ) -> Result<AddressRecord, AppError> {
-        let mac = format_mac(instance_mac(&record.id.to_string()));
+        let mac = MacAddr::new(instance_mac(&record.id.to_string()));
         for _ in 0..ALLOCATION_TRIES {
             let in_use: Vec<std::net::IpAddr> = self
                 .store
                 .all_addresses()?
                 .iter()
-                .flat_map(|a| [Some(a.ipv4.as_str()), a.ipv6.as_deref()])
+                .flat_map(|a| [Some(IpAddr::V4(a.ipv4)), a.ipv6.map(IpAddr::V6)])
                 .flatten()
-                .filter_map(|raw| raw.parse().ok())
                 .collect();
             let allocation = self
                 .network
@@ -32,9 +33,9 @@ impl App {
                 .allocate(&in_use)
                 .map_err(|e| AppError::Conflict(format!("{e}; widen [network] ipv4")))?;
             let address = AddressRecord {
-                ipv4: allocation.ipv4.to_string(),
-                ipv6: allocation.ipv6.map(|v6| v6.to_string()),
-                mac: mac.clone(),
+                ipv4: allocation.ipv4,
+                ipv6: allocation.ipv6,
+                mac,
             };
             match self.store.assign_addresses(&record.name, &address) {
                 Ok(()) => return Ok(address),
@@ -56,9 +57,9 @@ impl App {
             return Ok(InstanceNetwork::default());
         };
         Ok(InstanceNetwork {
-            ipv4: Some(address.ipv4),
-            ipv6: address.ipv6,
-            mac: Some(address.mac),
+            ipv4: Some(address.ipv4.to_string()),
+            ipv6: address.ipv6.map(|v6| v6.to_string()),
+            mac: Some(address.mac.to_string()),
             forwards: self.forward_views(Some(&record.name))?,
         })
     }

@@ -3,20 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_image::network::GuestNetwork;
-use berth_image::rootfs::Rootfs;
+use berth_guestfs::network::GuestNetwork;
+use berth_guestfs::rootfs::Rootfs;
 use berth_net::{GUEST_IFNAME, GuestLink};
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::InstanceName;
 
-use super::networked;
 use crate::app::App;
-use crate::app::error::error_chain;
+use crate::app::error::HostError;
 
 impl App {
     /// Makes sure the bridge is up and the nftables table is in place; once per run, and
     /// again after a rebuild failed.
-    pub(crate) async fn ensure_bridge(&self) -> Result<(), String> {
+    pub(crate) async fn ensure_bridge(&self) -> Result<(), HostError> {
         let mut ready = self.network.ready.lock().await;
         if *ready {
             return Ok(());
@@ -27,8 +26,8 @@ impl App {
             bridge.ensure().map(|_| ())
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| error_chain(&e))?;
+        .map_err(HostError::task)?
+        .map_err(|e| HostError::host("bringing up the bridge", e))?;
         *ready = true;
         drop(ready);
         self.rebuild_firewall().await
@@ -39,33 +38,31 @@ impl App {
     pub(crate) async fn attach_network(
         &self,
         record: &InstanceRecord,
-    ) -> Result<Option<PathBuf>, String> {
-        if !networked(&record.backend) {
+    ) -> Result<Option<PathBuf>, HostError> {
+        if !self.capabilities(&record.backend).network.on_bridge() {
             return Ok(None);
         }
-        let address = self
-            .store
-            .addresses_of(&record.name)
-            .map_err(|e| error_chain(&e))?
-            .ok_or_else(|| format!("instance {} has no addresses", record.name))?;
+        let address = self.store.addresses_of(&record.name)?.ok_or_else(|| {
+            HostError::Corrupt(format!("instance {} has no addresses", record.name))
+        })?;
         self.ensure_bridge().await?;
-        let link = guest_link(&address)?;
+        let link = guest_link(&address);
         let bridge = self.network.bridge.clone();
         let name = record.name.clone();
         let netns = tokio::task::spawn_blocking(move || berth_net::attach(&bridge, &name, &link))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| error_chain(&e))?;
+            .map_err(HostError::task)?
+            .map_err(|e| HostError::host("plugging it into the bridge", e))?;
         Ok(Some(netns.into_path_buf()))
     }
 
     /// Removes `name`'s veth and netns; nothing there is fine.
-    pub(crate) async fn detach_network(&self, name: &InstanceName) -> Result<(), String> {
+    pub(crate) async fn detach_network(&self, name: &InstanceName) -> Result<(), HostError> {
         let name = name.clone();
         tokio::task::spawn_blocking(move || berth_net::detach(&name))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| error_chain(&e))
+            .map_err(HostError::task)?
+            .map_err(|e| HostError::host("unplugging it from the bridge", e))
     }
 
     /// Writes the guest's systemd-networkd file and resolv.conf for `address`.
@@ -73,18 +70,11 @@ impl App {
         &self,
         rootfs: &Path,
         address: &AddressRecord,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         let plan = *self.network.plan();
-        let ipv4 = address
-            .ipv4
-            .parse()
-            .map_err(|_| format!("stored address {:?} is not IPv4", address.ipv4))?;
-        let ipv6 = match (&address.ipv6, plan.ipv6) {
-            (Some(raw), Some(net6)) => Some((
-                raw.parse()
-                    .map_err(|_| format!("stored address {raw:?} is not IPv6"))?,
-                net6.prefix,
-            )),
+        let ipv4 = address.ipv4;
+        let ipv6 = match (address.ipv6, plan.ipv6) {
+            (Some(v6), Some(net6)) => Some((v6, net6.prefix)),
             _ => None,
         };
         // With a routed prefix, a global address too (same host part as the IPv4), and the
@@ -108,30 +98,22 @@ impl App {
             search: Vec::new(),
         };
         let rootfs = rootfs.to_owned();
+        let doing = "writing the guest's network files";
         tokio::task::spawn_blocking(move || {
-            let root = Rootfs::open(&rootfs).map_err(|e| error_chain(&e))?;
-            berth_image::network::configure(&root, &guest).map_err(|e| error_chain(&e))
+            let root = Rootfs::open(&rootfs).map_err(|e| HostError::host(doing, e))?;
+            berth_guestfs::network::configure(&root, &guest).map_err(|e| HostError::host(doing, e))
         })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(HostError::task)?
     }
 }
 
-fn guest_link(address: &AddressRecord) -> Result<GuestLink, String> {
-    let mut mac = [0u8; 6];
-    let parts: Vec<&str> = address.mac.split(':').collect();
-    if parts.len() != 6 {
-        return Err(format!("stored MAC {:?} is not valid", address.mac));
-    }
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        *byte = u8::from_str_radix(part, 16)
-            .map_err(|_| format!("stored MAC {:?} is not valid", address.mac))?;
-    }
-    Ok(GuestLink {
-        mac,
-        ipv4: address.ipv4.parse().ok(),
-        ipv6: address.ipv6.as_deref().and_then(|v6| v6.parse().ok()),
+fn guest_link(address: &AddressRecord) -> GuestLink {
+    GuestLink {
+        mac: address.mac.octets(),
+        ipv4: Some(address.ipv4),
+        ipv6: address.ipv6,
         // The guest's systemd-networkd configures eth0 from the files written at each start.
         configure: false,
-    })
+    }
 }

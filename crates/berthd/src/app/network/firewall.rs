@@ -6,13 +6,12 @@ use std::net::IpAddr;
 use berth_net::{Firewall, Forward, ForwardSpec};
 use berth_store::ForwardRecord;
 
-use super::networked;
 use crate::app::App;
-use crate::app::error::error_chain;
+use crate::app::error::HostError;
 
 impl App {
     /// Rebuilds the table when the bridge is up (before that there is nothing to forward to).
-    pub(crate) async fn rebuild_firewall(&self) -> Result<(), String> {
+    pub(crate) async fn rebuild_firewall(&self) -> Result<(), HostError> {
         let ready = self.network.ready.lock().await;
         if !*ready {
             return Ok(());
@@ -25,32 +24,24 @@ impl App {
         };
         let applied = tokio::task::spawn_blocking(move || firewall.apply())
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| error_chain(&e));
+            .map_err(HostError::task)?
+            .map_err(|e| HostError::host("applying the nftables table", e));
         drop(ready);
         applied
     }
 
-    fn firewall_forwards(&self) -> Result<Vec<Forward>, String> {
+    fn firewall_forwards(&self) -> Result<Vec<Forward>, HostError> {
         let mut out = Vec::new();
-        let instances = self.store.list_instances().map_err(|e| error_chain(&e))?;
-        for record in instances.iter().filter(|r| networked(&r.backend)) {
-            let Some(address) = self
-                .store
-                .addresses_of(&record.name)
-                .map_err(|e| error_chain(&e))?
-            else {
+        let instances = self.store.list_instances()?;
+        for record in instances
+            .iter()
+            .filter(|r| self.capabilities(&r.backend).network.on_bridge())
+        {
+            let Some(address) = self.store.addresses_of(&record.name)? else {
                 continue;
             };
-            let Ok(guest4) = address.ipv4.parse() else {
-                continue;
-            };
-            let guest6 = address.ipv6.as_deref().and_then(|v6| v6.parse().ok());
-            for stored in self
-                .store
-                .list_forwards(Some(&record.name))
-                .map_err(|e| error_chain(&e))?
-            {
+            let (guest4, guest6) = (address.ipv4, address.ipv6);
+            for stored in self.store.list_forwards(Some(&record.name))? {
                 match spec_of(&stored) {
                     Some(spec) => out.push(Forward {
                         instance: record.name.to_string(),

@@ -11,12 +11,15 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::firewall::spec_of;
+use crate::app::Principal;
+use crate::app::access::Want;
+use crate::app::error::error_chain;
 use crate::app::quota::forward_target;
 use crate::app::{App, AppError};
 
 impl App {
-    pub fn list_forwards(&self, name: &str) -> Result<Vec<Forward>, AppError> {
-        let record = self.instance_record(name)?;
+    pub fn list_forwards(&self, caller: &Principal, name: &str) -> Result<Vec<Forward>, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         self.forward_views(Some(&record.name))
     }
 
@@ -24,10 +27,11 @@ impl App {
     /// and nothing changes.
     pub async fn add_forward(
         &self,
+        caller: &Principal,
         name: &str,
         request: CreateForwardRequest,
     ) -> Result<Forward, AppError> {
-        let record = self.instance_record(name)?;
+        let record = self.instance_for(caller, name, Want::Write)?;
         let spec = parse_request(&request)?;
         if self.store.addresses_of(&record.name)?.is_none() {
             return Err(AppError::Conflict(format!(
@@ -77,7 +81,10 @@ impl App {
             let _ = self.store.delete_forward(stored.id);
             self.release_quota(&record.owner, &forward_target(record.id, stored.id));
             let _ = self.rebuild_firewall().await;
-            return Err(AppError::internal("applying the forward", err));
+            return Err(AppError::internal(
+                "applying the forward",
+                error_chain(&err),
+            ));
         }
         tracing::info!(instance = %record.name, forward = %stored.id, "forward added");
         self.events.lifecycle(
@@ -90,8 +97,13 @@ impl App {
         Ok(view(&stored))
     }
 
-    pub async fn remove_forward(&self, name: &str, id: &str) -> Result<(), AppError> {
-        let record = self.instance_record(name)?;
+    pub async fn remove_forward(
+        &self,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+    ) -> Result<(), AppError> {
+        let record = self.instance_for(caller, name, Want::Write)?;
         let missing = || AppError::NotFound(format!("forward {id} of instance {name}"));
         let id = Uuid::parse_str(id).map_err(|_| missing())?;
         match self.store.get_forward(id)? {
@@ -102,7 +114,7 @@ impl App {
         self.release_quota(&record.owner, &forward_target(record.id, id));
         self.rebuild_firewall()
             .await
-            .map_err(|e| AppError::internal("removing the forward", e))?;
+            .map_err(|e| AppError::internal("removing the forward", error_chain(&e)))?;
         tracing::info!(instance = %record.name, forward = %id, "forward removed");
         self.events.lifecycle(
             record.name.as_str(),

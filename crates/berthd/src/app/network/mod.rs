@@ -84,17 +84,6 @@ fn host_resolvers(resolv_conf: &str) -> Vec<IpAddr> {
         .collect()
 }
 
-/// Whether instances of `backend` get a netns on Berth's bridge.
-pub(crate) fn networked(backend: &str) -> bool {
-    matches!(backend, "builtin" | "nspawn" | "oci" | "lxc")
-}
-
-/// Whether instances of `backend` get addresses from Berth's IPAM: the networked ones, and the
-/// simulated backend, which stands in for them in API tests (it never touches the host).
-pub(crate) fn takes_address(backend: &str) -> bool {
-    networked(backend) || backend == "sim"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,8 @@ use berth_net::caps::HostCapabilities;
 use berth_net::uplink::{Uplink, sit_ifname, wg_ifname};
 use berth_types::api::{CapabilityInfo, Ipv6UplinkInfo, Ipv6UplinkRequest, NetworkCapabilities};
 
-use crate::app::{App, AppError};
+use crate::app::access::{self, Want};
+use crate::app::{App, AppError, Principal};
 
 const SETTING: &str = "network.ipv6_uplink";
 
@@ -32,14 +33,19 @@ impl App {
     /// `PUT /network/ipv6`.
     pub async fn set_ipv6_uplink(
         &self,
+        caller: &Principal,
         request: Ipv6UplinkRequest,
     ) -> Result<Ipv6UplinkInfo, AppError> {
+        access::admin(caller, Want::Write)?;
         let caps = self.network.capabilities.clone();
         let plan = *self.network.plan();
         let new = Uplink::validate(&request, &caps, &plan)?;
-        self.ensure_bridge()
-            .await
-            .map_err(|e| AppError::Unavailable(format!("bringing the bridge up: {e}")))?;
+        self.ensure_bridge().await.map_err(|e| {
+            AppError::Unavailable(format!(
+                "bringing the bridge up: {}",
+                crate::app::error::error_chain(&e)
+            ))
+        })?;
         let _changing = self.network.ready.lock().await;
         let old_request = self.stored_uplink()?;
         let old = Uplink::validate(&old_request, &caps, &plan).unwrap_or(Uplink::None);

@@ -6,22 +6,37 @@ mod create;
 mod restore;
 mod schedule;
 
+pub(crate) use create::SnapshotStep;
+pub(crate) use restore::RestoreStep;
+
+use berth_runtime::{Runtime, SnapshotSource};
 use berth_types::events::LifecycleAction;
 use berth_types::snapshot::Snapshot;
 use berth_types::{FieldError, InstanceName};
 
-use super::error::error_chain;
+use super::error::HostError;
 use super::{App, AppError};
+use crate::app::Principal;
+use crate::app::access::Want;
 
 impl App {
-    pub fn list_snapshots(&self, name: &str) -> Result<Vec<Snapshot>, AppError> {
-        let record = self.instance_record(name)?;
+    pub fn list_snapshots(
+        &self,
+        caller: &Principal,
+        name: &str,
+    ) -> Result<Vec<Snapshot>, AppError> {
+        let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.store.list_snapshots(&record.name)?)
     }
 
     /// `DELETE /instances/{name}/snapshots/{snap}`.
-    pub async fn delete_snapshot(&self, name: &str, snap: &str) -> Result<(), AppError> {
-        let record = self.instance_record(name)?;
+    pub async fn delete_snapshot(
+        &self,
+        caller: &Principal,
+        name: &str,
+        snap: &str,
+    ) -> Result<(), AppError> {
+        let record = self.instance_for(caller, name, Want::Write)?;
         self.snapshot_of(&record.name, snap)?;
         self.ensure_writable(&record.backend).await?;
         if self.busy_lock().contains_key(&record.name) {
@@ -31,7 +46,7 @@ impl App {
         }
         self.remove_snapshot(&record.name, snap)
             .await
-            .map_err(|e| AppError::internal("deleting the snapshot", e))?;
+            .map_err(|e| AppError::host("deleting the snapshot", e))?;
         tracing::info!(instance = %record.name, snapshot = snap, "snapshot deleted");
         self.publish_snapshot_event(&record.name, LifecycleAction::SnapshotDeleted, snap);
         Ok(())
@@ -68,33 +83,30 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("snapshot {snap} of instance {instance}")))
     }
 
-    /// Removes a snapshot from storage, then forgets it; either being gone already is fine.
+    /// Removes a snapshot where it is kept (Berth's storage or the backend), then forgets it;
+    /// either being gone already is fine.
     pub(crate) async fn remove_snapshot(
         &self,
         instance: &InstanceName,
         snap: &str,
-    ) -> Result<(), String> {
-        let record = self
-            .store
-            .get_instance(instance)
-            .map_err(|e| error_chain(&e))?;
-        if let Some(remote) = record.as_ref().and_then(|r| self.remote(&r.backend)) {
-            remote
-                .snapshot_delete(instance, snap)
-                .await
-                .map_err(|e| error_chain(&e))?;
-        } else if let Some(record) = &record
-            && Self::uses_local_rootfs(&record.backend)
-        {
-            self.images
-                .storage()
-                .delete_snapshot(instance.as_str(), snap)
-                .await
-                .map_err(|e| error_chain(&e))?;
+    ) -> Result<(), HostError> {
+        let record = self.store.get_instance(instance)?;
+        if let Some(record) = &record {
+            match self.capabilities(&record.backend).snapshots {
+                SnapshotSource::Backend => {
+                    if let Some(runtime) = self.backends.find(&record.backend) {
+                        runtime.snapshot_delete(instance, snap).await?;
+                    }
+                }
+                SnapshotSource::Storage => self
+                    .storage
+                    .driver()
+                    .delete_snapshot(instance.as_str(), snap)
+                    .await
+                    .map_err(|e| HostError::host("deleting the snapshot", e))?,
+            }
         }
-        self.store
-            .delete_snapshot(instance, snap)
-            .map_err(|e| error_chain(&e))?;
+        self.store.delete_snapshot(instance, snap)?;
         if let Some(record) = &record {
             let target = crate::app::quota::snapshot_target(record.id, snap);
             self.release_quota(&record.owner, &target);

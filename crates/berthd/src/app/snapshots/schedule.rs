@@ -13,7 +13,7 @@ use berth_types::{InstanceName, InstanceState};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::error::error_chain;
+use crate::app::error::{HostError, error_chain};
 use crate::app::{App, AppError, BusyGuard};
 
 /// How often the scheduler looks for due work.
@@ -63,11 +63,11 @@ impl App {
                 Ok(true) => taken += 1,
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(instance = %entry.instance, error = %e, "scheduled snapshot failed")
+                    tracing::warn!(instance = %entry.instance, error = %error_chain(&e), "scheduled snapshot failed")
                 }
             }
             if let Err(e) = self.prune_snapshots(&entry, now).await {
-                tracing::warn!(instance = %entry.instance, error = %e, "pruning snapshots failed");
+                tracing::warn!(instance = %entry.instance, error = %error_chain(&e), "pruning snapshots failed");
             }
         }
         taken + self.run_backup_schedules(now)
@@ -75,6 +75,7 @@ impl App {
 
     /// Starts the backups due at `now` (as operations); returns how many it started.
     fn run_backup_schedules(self: &Arc<Self>, now: DateTime<Utc>) -> usize {
+        let daemon = crate::app::access::daemon();
         let Ok(schedules) = self.store.backup_schedules() else {
             return 0;
         };
@@ -95,7 +96,7 @@ impl App {
             {
                 continue;
             }
-            match self.create_backup(instance.as_str(), Default::default()) {
+            match self.create_backup(&daemon, instance.as_str(), Default::default()) {
                 Ok(op) => {
                     started += 1;
                     let _ = self.store.mark_backup_run(&instance, now);
@@ -114,7 +115,7 @@ impl App {
         self: &Arc<Self>,
         entry: &ScheduleRecord,
         now: DateTime<Utc>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, HostError> {
         let Ok(Some(schedule)) = entry.schedule.validate() else {
             return Ok(false);
         };
@@ -123,11 +124,7 @@ impl App {
         if !due {
             return Ok(false);
         }
-        let Some(record) = self
-            .store
-            .get_instance(&entry.instance)
-            .map_err(|e| error_chain(&e))?
-        else {
+        let Some(record) = self.store.get_instance(&entry.instance)? else {
             return Ok(false);
         };
         if matches!(
@@ -149,17 +146,18 @@ impl App {
             }
         };
         let expires_at = match &entry.schedule.expiry {
-            Some(raw) => Some(now + parse_duration(raw, "expiry").map_err(|e| e.to_string())?),
+            Some(raw) => Some(
+                now + parse_duration(raw, "expiry")
+                    .map_err(|e| HostError::Corrupt(e.to_string()))?,
+            ),
             None => None,
         };
         let snap = format!("auto-{}", now.format("%Y%m%d-%H%M"));
-        self.take_snapshot(None, &record, &snap, true, expires_at)
+        self.take_scheduled_snapshot(record.clone(), &snap, expires_at)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| HostError::host(format!("taking snapshot {snap}"), e))?;
         self.publish_snapshot_event(&record.name, LifecycleAction::SnapshotCreated, &snap);
-        self.store
-            .mark_schedule_run(&record.name, now)
-            .map_err(|e| error_chain(&e))?;
+        self.store.mark_schedule_run(&record.name, now)?;
         Ok(true)
     }
 
@@ -167,11 +165,10 @@ impl App {
         &self,
         entry: &ScheduleRecord,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         let scheduled: Vec<_> = self
             .store
-            .list_snapshots(&entry.instance)
-            .map_err(|e| error_chain(&e))?
+            .list_snapshots(&entry.instance)?
             .into_iter()
             .filter(|s| s.scheduled)
             .collect();

@@ -10,12 +10,12 @@ use super::{App, AppError};
 impl App {
     pub async fn system_info(&self) -> Result<SystemInfo, AppError> {
         let uname = nix::sys::utsname::uname().map_err(|e| AppError::internal("uname", e))?;
-        let (used, free) = self.images.pool_usage().await;
+        let (used, free) = self.storage.pool_usage().await;
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let pool = StoragePoolInfo {
             name: "default".into(),
-            driver: self.images.driver_name().to_owned(),
-            path: self.images.pool_path().display().to_string(),
+            driver: self.storage.driver_name().to_owned(),
+            path: self.storage.pool_path().display().to_string(),
             used,
             free,
         };
@@ -40,13 +40,14 @@ impl App {
             storage_free: free,
             storage_pools: vec![pool],
             capabilities: capabilities::kernel_capabilities(self.network.capabilities()),
-            default_backend: self.config.default_backend.clone(),
+            default_backend: self.backends.default_name().to_string(),
             backends: self
-                .runtimes()
+                .backends
+                .offered()
                 .map(|(name, runtime)| {
                     let usable = runtime.check_usable();
                     BackendInfo {
-                        name: name.clone(),
+                        name: name.to_string(),
                         usable: usable.is_ok(),
                         reason: usable.err(),
                     }

@@ -1,0 +1,157 @@
+//! berthd's side of `start`, the same for every local backend: refuse a running guest, clear a
+//! dead one's leftovers, have the launcher plan the start, make the guest's cgroups (unless
+//! its engine makes its own), write the plan, spawn the detached supervisor (`berthd shim
+//! run`) and wait for its `ready PID` (or `error MESSAGE`) line on the ready pipe.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_cgroups::Layout;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::guest::Launch;
+use super::launcher::{Launcher, PlanError};
+use super::plan::PlanFileError;
+use super::state::Paths;
+use super::{LocalConfig, control, invoke, security};
+use crate::ContainerSpec;
+
+/// How long a supervisor may take to report the guest's init running.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("already running")]
+    AlreadyRunning,
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error(transparent)]
+    Layout(#[from] berth_cgroups::LayoutError),
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::CgroupError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run the shim {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the shim failed: {0}")]
+    Shim(String),
+    #[error("the shim did not report within {0} s")]
+    Timeout(u64),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError + '_ {
+    move |source| LaunchError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Starts `spec` with `launcher`'s plan; returns init's host pid once the guest runs.
+pub async fn start<L: Launcher>(
+    cfg: &LocalConfig,
+    launcher: Arc<L>,
+    spec: &ContainerSpec,
+) -> Result<i32, LaunchError> {
+    let paths = Paths::new(&cfg.state_root, spec.name.as_str());
+    {
+        let (paths, spec) = (paths.clone(), spec.clone());
+        tokio::task::spawn_blocking(move || prepare(&paths, launcher.as_ref(), &spec))
+            .await
+            .map_err(|e| LaunchError::Shim(e.to_string()))??;
+    }
+    let log = spec.state_dir.join("shim.log");
+    spawn_supervisor(cfg, spec.name.as_str(), &log).await
+}
+
+/// Everything up to the supervisor, on a blocking thread.
+fn prepare(
+    paths: &Paths,
+    launcher: &impl Launcher,
+    spec: &ContainerSpec,
+) -> Result<(), LaunchError> {
+    if paths.init().is_some() {
+        return Err(LaunchError::AlreadyRunning);
+    }
+    let layout = Layout::detect()?;
+    control::settle(paths, &layout);
+    for dir in [&paths.dir, &spec.state_dir] {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let launch = Launch {
+        spec,
+        layout: &layout,
+        paths,
+        rootfs: spec.rootfs.clone(),
+    };
+    let plan = launcher.plan(&launch)?;
+    if plan.engine.needs_cgroups() {
+        berth_cgroups::create(&layout, &paths.name, &spec.limits, security::DEVICE_RULES)?;
+    }
+    plan.write(paths)?;
+    Ok(())
+}
+
+/// Spawns `berthd shim run` (its stderr to `log_path`) and waits for its `ready PID` line;
+/// returns that pid, or the supervisor's error (its `error …` line or the log's tail).
+async fn spawn_supervisor(
+    cfg: &LocalConfig,
+    name: &str,
+    log_path: &Path,
+) -> Result<i32, LaunchError> {
+    let log = fs::File::create(log_path).map_err(io(log_path))?;
+    let mut cmd = invoke::run_command(cfg, name);
+    let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|source| LaunchError::Spawn { program, source })?;
+    let stdout = child.stdout.take();
+    let read = async {
+        let mut line = String::new();
+        if let Some(out) = stdout {
+            let _ = BufReader::new(out).read_line(&mut line).await;
+        }
+        line
+    };
+    let line = tokio::time::timeout(READY_TIMEOUT, read).await;
+    // The first shim process exits right after forking the real one.
+    let _ = child.wait().await;
+    let line = line.map_err(|_| LaunchError::Timeout(READY_TIMEOUT.as_secs()))?;
+    if let Some(pid) = line.trim().strip_prefix("ready ")
+        && let Ok(pid) = pid.parse()
+    {
+        return Ok(pid);
+    }
+    let reason = match line.trim().strip_prefix("error ") {
+        Some(msg) => msg.to_owned(),
+        None => log_tail(log_path),
+    };
+    Err(LaunchError::Shim(reason))
+}
+
+/// The last lines of the shim's log, for an error message.
+fn log_tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    let tail: Vec<&str> = lines.into_iter().rev().collect();
+    if tail.is_empty() {
+        "it exited without a word".to_owned()
+    } else {
+        tail.join(" | ")
+    }
+}

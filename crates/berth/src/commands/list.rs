@@ -1,0 +1,173 @@
+//! `berth list`: the instances, narrowed by state, owner, backend and a name glob, in the
+//! columns asked for.
+
+use berth_types::Instance;
+use berth_types::units::format_bytes;
+use clap::Args;
+
+use super::Context;
+use super::instances::state_text;
+use crate::output::{self, Format};
+
+/// The columns `--columns` may name, in the default order.
+const COLUMNS: &[&str] = &[
+    "name",
+    "state",
+    "image",
+    "ipv4",
+    "cpu",
+    "memory",
+    "disk",
+    "backend",
+    "ipv6",
+    "owner",
+    "node",
+    "created",
+    "autostart",
+];
+const DEFAULT_COLUMNS: &str = "name,state,image,ipv4,cpu,memory,disk,backend";
+
+#[derive(Args, Default)]
+pub struct ListArgs {
+    /// Only names matching this glob (`*` any run of characters, `?` one), e.g. 'web-*'.
+    pub name: Option<String>,
+    /// Only instances in this state (running, stopped, suspended, …).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only instances of this owner.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only instances on this backend.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Comma-separated columns: name, state, image, ipv4, cpu, memory, disk, backend, ipv6,
+    /// owner, node, created, autostart.
+    #[arg(long, default_value = DEFAULT_COLUMNS)]
+    pub columns: String,
+}
+
+impl ListArgs {
+    fn keeps(&self, instance: &Instance) -> bool {
+        self.name
+            .as_deref()
+            .is_none_or(|glob| glob_matches(glob, &instance.name))
+            && self
+                .state
+                .as_deref()
+                .is_none_or(|s| instance.state.as_str() == s)
+            && self.owner.as_deref().is_none_or(|o| instance.owner == o)
+            && self
+                .backend
+                .as_deref()
+                .is_none_or(|b| instance.backend == b)
+    }
+
+    fn columns(&self) -> anyhow::Result<Vec<&str>> {
+        let columns: Vec<&str> = self.columns.split(',').map(str::trim).collect();
+        for column in &columns {
+            if !COLUMNS.contains(column) {
+                anyhow::bail!(
+                    "--columns: there is no column {column:?}; choose from {}",
+                    COLUMNS.join(", ")
+                );
+            }
+        }
+        Ok(columns)
+    }
+}
+
+pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
+    let columns = args.columns()?;
+    let instances: Vec<Instance> = ctx.client.get("/instances").await?;
+    let instances: Vec<Instance> = instances.into_iter().filter(|i| args.keeps(i)).collect();
+    if ctx.format == Format::Json {
+        return output::json(&instances);
+    }
+    let rows: Vec<Vec<String>> = instances
+        .iter()
+        .map(|i| columns.iter().map(|c| cell(i, c)).collect())
+        .collect();
+    let header: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    output::table(&header, &rows);
+    Ok(())
+}
+
+fn cell(i: &Instance, column: &str) -> String {
+    let dash = || "-".to_owned();
+    match column {
+        "name" => i.name.clone(),
+        "state" => state_text(i),
+        "image" => i.image.clone(),
+        "ipv4" => i.network.ipv4.clone().unwrap_or_else(dash),
+        "ipv6" => i.network.ipv6.clone().unwrap_or_else(dash),
+        "cpu" => i.limits.cpu.map(|c| c.to_string()).unwrap_or_else(dash),
+        "memory" => i.limits.memory.map(format_bytes).unwrap_or_else(dash),
+        "disk" => i.limits.disk.map(format_bytes).unwrap_or_else(dash),
+        "backend" => i.backend.clone(),
+        "owner" => i.owner.clone(),
+        "node" => i.node.clone(),
+        "created" => i.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        "autostart" => i.autostart.to_string(),
+        _ => dash(),
+    }
+}
+
+/// Whether `name` matches `glob`: `*` any run of characters (none included), `?` exactly one.
+fn glob_matches(glob: &str, name: &str) -> bool {
+    let (glob, name): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    // Iterative matching with one backtrack point (the last `*`): linear in practice.
+    let (mut g, mut n, mut star, mut mark) = (0, 0, None, 0);
+    while n < name.len() {
+        if g < glob.len() && (glob[g] == '?' || glob[g] == name[n]) {
+            g += 1;
+            n += 1;
+        } else if g < glob.len() && glob[g] == '*' {
+            star = Some(g);
+            mark = n;
+            g += 1;
+        } else if let Some(s) = star {
+            g = s + 1;
+            mark += 1;
+            n = mark;
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        assert!(glob_matches("web-*", "web-1"));
+        assert!(glob_matches("web-*", "web-"));
+        assert!(glob_matches("*-db", "shop-db"));
+        assert!(glob_matches("w?b*", "wab-x"));
+        assert!(glob_matches("*", ""));
+        assert!(!glob_matches("web-*", "db-1"));
+        assert!(!glob_matches("w?b", "wb"));
+        assert!(glob_matches("a*b*c", "aXXbYYc"));
+        assert!(!glob_matches("a*b*c", "aXXbYY"));
+    }
+
+    #[test]
+    fn unknown_columns_are_named_with_the_choices() {
+        let args = ListArgs {
+            columns: "name,colour".into(),
+            ..Default::default()
+        };
+        let err = args
+            .columns()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("--columns") && err.contains("colour") && err.contains("ipv4"),
+            "{err}"
+        );
+    }
+}

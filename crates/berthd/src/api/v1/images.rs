@@ -1,0 +1,74 @@
+//! `/api/v1/images[/{alias}]`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use berth_types::api::{
+    BuildImageRequest, ErrorBody, ImageInfo, ImportImageQuery, ImportedImage, OperationEnvelope,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::access::{Rule, Who};
+use crate::api::extract::{Caller, Query, body_reader};
+use crate::api::openapi::Binary;
+use crate::api::{ApiError, AppState, JsonBody, accepted};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, build))
+        .routes(routes!(import))
+        .routes(routes!(delete))
+}
+
+#[utoipa::path(get, path = "/api/v1/images", operation_id = "image.list",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "images",
+    responses((status = 200, description = "Known images and whether they are cached", body = [ImageInfo])))]
+pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<ImageInfo>>, ApiError> {
+    Ok(Json(app.list_images()?))
+}
+
+#[utoipa::path(post, path = "/api/v1/images", operation_id = "image.build",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "images", request_body = BuildImageRequest,
+    responses((status = 202, description = "Build started", body = OperationEnvelope),
+              (status = 400, description = "Unknown image", body = ErrorBody)))]
+pub async fn build(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(request): JsonBody<BuildImageRequest>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(app.build_image(&caller, request)?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/images/{*alias}", operation_id = "image.delete",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "images",
+    params(("alias" = String, Path, description = "Image alias, e.g. debian/12")),
+    responses((status = 204, description = "Removed from the cache"),
+              (status = 404, description = "Not cached", body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    Path(alias): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.delete_image(&caller, &alias)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/images/import", operation_id = "image.import",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "images", params(ImportImageQuery),
+    request_body(content((Binary = "application/x-tar"), (Binary = "application/gzip"), (Binary = "application/octet-stream")),
+        description = "An OCI layout or docker save archive (optionally gzip-compressed)"),
+    responses((status = 201, description = "Imported; run it with berth run oci:ALIAS", body = ImportedImage),
+              (status = 400, description = "Bad alias or not an image archive", body = ErrorBody)))]
+pub async fn import(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    Query(query): Query<ImportImageQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<ImportedImage>), ApiError> {
+    let reader = body_reader(body);
+    let image = app.import_app_image(&caller, &query.alias, reader).await?;
+    Ok((StatusCode::CREATED, Json(image)))
+}

@@ -1,0 +1,229 @@
+//! The backend registry: which backend each name stands for (`builtin` → the embedded runtime,
+//! `proxmox` → the PVE client, …), which are offered and usable here, and which one a new
+//! instance goes to (routing). With config parsing, the only place a backend's name is looked
+//! at; everything else asks the backend itself (`Runtime::capabilities`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use berth_runtime::{AnyRuntime, Capabilities, RootfsSource, Runtime};
+use berth_types::{BackendName, FieldError, InstanceName};
+
+use super::AppError;
+use crate::config::Config;
+
+pub struct Backends {
+    runtimes: BTreeMap<BackendName, AnyRuntime>,
+    default: BackendName,
+    /// `[[routing]]`: the first rule whose pattern matches the instance name wins.
+    routing: Vec<(String, BackendName)>,
+    /// The local backend an imported backup lands on when routing picks one that keeps its
+    /// own root filesystem.
+    local: BackendName,
+}
+
+fn name(raw: &'static str) -> BackendName {
+    BackendName::parse(raw).unwrap_or_else(|_| unreachable!("{raw} is a valid backend name"))
+}
+
+impl Backends {
+    /// Every backend this berthd offers, from `config`.
+    pub fn new(config: &Config) -> Result<Self, AppError> {
+        let shim =
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/berthd"));
+        let tool = |state: &str| berth_runtime::local::LocalConfig {
+            state_root: config.runtime_dir.join(state),
+            shim_command: vec![shim.clone().into_os_string(), "shim".into()],
+        };
+        let mut runtimes = BTreeMap::new();
+        runtimes.insert(
+            name("builtin"),
+            AnyRuntime::Builtin(berth_runtime::builtin::BuiltinRuntime::new(tool("runtime"))),
+        );
+        runtimes.insert(
+            name("nspawn"),
+            AnyRuntime::Nspawn(berth_runtime::nspawn::NspawnRuntime::new(tool("nspawn"))),
+        );
+        runtimes.insert(
+            name("lxc"),
+            AnyRuntime::Lxc(berth_runtime::lxc::LxcRuntime::new(
+                config.runtime_dir.join("lxc"),
+            )),
+        );
+        let oci = berth_runtime::oci::OciTool::parse(&config.oci.runtime).unwrap_or_default();
+        runtimes.insert(
+            name("oci"),
+            AnyRuntime::Oci(berth_runtime::oci::OciRuntime::new(tool("oci"), oci)),
+        );
+        if config.testing.sim_backend {
+            runtimes.insert(
+                name("sim"),
+                AnyRuntime::Sim(berth_runtime::sim::SimRuntime::new()),
+            );
+        }
+        if let Some(proxmox) = &config.proxmox {
+            let settings = proxmox.settings().map_err(AppError::Internal)?;
+            let runtime = berth_runtime::proxmox::ProxmoxRuntime::new(settings)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            runtimes.insert(name("proxmox"), AnyRuntime::Proxmox(Box::new(runtime)));
+        }
+        Ok(Self {
+            runtimes,
+            default: config.default_backend.clone(),
+            routing: config
+                .routing
+                .iter()
+                .map(|rule| (rule.pattern.clone(), rule.backend.clone()))
+                .collect(),
+            local: name("builtin"),
+        })
+    }
+
+    /// The backend called `name`, or a 400 naming the field: unknown here (with the ones
+    /// offered), or not usable on this host (with the reason).
+    pub fn get(&self, name: &BackendName) -> Result<&AnyRuntime, AppError> {
+        let runtime = self.runtimes.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.runtimes.keys().map(BackendName::as_str).collect();
+            FieldError::new(
+                "backend",
+                format!(
+                    "unknown backend {:?}; this berthd offers: {}",
+                    name.as_str(),
+                    known.join(", ")
+                ),
+            )
+        })?;
+        runtime.check_usable().map_err(|reason| {
+            FieldError::new(
+                "backend",
+                format!("backend {name} is not usable here: {reason}"),
+            )
+        })?;
+        Ok(runtime)
+    }
+
+    /// The backend called `name`, usable or not; `None` when this berthd does not offer it.
+    pub fn find(&self, name: &BackendName) -> Option<&AnyRuntime> {
+        self.runtimes.get(name)
+    }
+
+    /// What `name` can do. A backend this berthd does not offer (any more) is taken to be a
+    /// local one: every local cleanup is idempotent, so removing its traces is safe.
+    pub fn capabilities(&self, name: &BackendName) -> Capabilities {
+        self.runtimes
+            .get(name)
+            .map_or(Capabilities::LOCAL, Runtime::capabilities)
+    }
+
+    /// Every backend offered, usable or not.
+    pub fn offered(&self) -> impl Iterator<Item = (&BackendName, &AnyRuntime)> {
+        self.runtimes.iter()
+    }
+
+    pub fn default_name(&self) -> &BackendName {
+        &self.default
+    }
+
+    /// The backend for a new instance: the one asked for, else the first routing rule whose
+    /// pattern matches the name, else the default.
+    pub fn route(&self, instance: &InstanceName, asked: Option<&BackendName>) -> BackendName {
+        if let Some(asked) = asked {
+            return asked.clone();
+        }
+        self.routing
+            .iter()
+            .find(|(pattern, _)| glob_match(pattern, instance.as_str()))
+            .map_or_else(|| self.default.clone(), |(_, backend)| backend.clone())
+    }
+
+    /// The backend an imported backup becomes an instance of: routed like a new instance,
+    /// as long as that backend runs a root filesystem Berth keeps (the archive holds one);
+    /// else the embedded runtime.
+    pub fn route_import(&self, instance: &InstanceName) -> BackendName {
+        let routed = self.route(instance, None);
+        match self.capabilities(&routed).rootfs {
+            RootfsSource::Local if self.runtimes.contains_key(&routed) => routed,
+            _ => self.local.clone(),
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(tail) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob_match(rest, &tail[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(
+        routing: &[(&str, &str)],
+        default: &str,
+    ) -> Result<Config, Box<dyn std::error::Error>> {
+        let mut config = Config::default();
+        config.testing.sim_backend = true;
+        config.default_backend = BackendName::parse(default)?;
+        for (pattern, backend) in routing {
+            config.routing.push(crate::config::RoutingRule {
+                pattern: (*pattern).to_owned(),
+                backend: BackendName::parse(backend)?,
+            });
+        }
+        Ok(config)
+    }
+
+    fn instance(raw: &str) -> Result<InstanceName, FieldError> {
+        InstanceName::parse(raw)
+    }
+
+    #[test]
+    fn routing_picks_the_asked_then_the_first_matching_rule_then_the_default()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let backends = Backends::new(&config(&[("ct-*", "lxc"), ("ct-web*", "oci")], "builtin")?)?;
+        assert_eq!(backends.route(&instance("ct-web")?, None).as_str(), "lxc");
+        assert_eq!(backends.route(&instance("web")?, None).as_str(), "builtin");
+        let nspawn = BackendName::parse("nspawn")?;
+        assert_eq!(backends.route(&instance("ct-web")?, Some(&nspawn)), nspawn);
+        assert!(glob_match("*-db-*", "pg-db-1"));
+        assert!(!glob_match("ct-*", "xct-1"));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_backends_are_named_with_the_offered_ones() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let backends = Backends::new(&config(&[], "sim")?)?;
+        let Err(AppError::Invalid(err)) = backends.get(&BackendName::parse("vmware")?) else {
+            return Err("vmware was found".into());
+        };
+        assert_eq!(err.field, "backend");
+        assert!(
+            err.message.contains("builtin, lxc, nspawn, oci, sim"),
+            "{}",
+            err.message
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn imports_land_on_the_routed_backend_when_it_keeps_a_local_rootfs()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let backends = Backends::new(&config(&[("pve-*", "proxmox")], "sim")?)?;
+        assert_eq!(backends.route_import(&instance("web")?).as_str(), "sim");
+        // proxmox keeps its own root filesystems (and is not even configured here).
+        assert_eq!(
+            backends.route_import(&instance("pve-1")?).as_str(),
+            "builtin"
+        );
+        Ok(())
+    }
+}
