@@ -1,14 +1,14 @@
-// Bundles the UI into dist/ (index.html, assets/app.js, assets/app.css), which berthd's
-// build.rs embeds. Prints the bundle size (recorded in docs/PERFORMANCE.md).
+// Bundles the UI into dist/ (index.html, assets/app.js, assets/app.css, the link worker; the
+// favicon inline), which berthd's build.rs embeds. Prints the bundle size.
 import { build } from "esbuild";
-import { mkdirSync, copyFileSync, statSync, rmSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, rmSync, readdirSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/assets", { recursive: true });
 await build({
-  entryPoints: { app: "src/main.ts" },
+  entryPoints: { app: "src/main.ts", "link-worker": "src/link.worker.ts" },
   bundle: true,
   minify: true,
   format: "esm",
@@ -19,7 +19,10 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
-copyFileSync("src/index.html", "dist/index.html");
+// The favicon goes into the page as a data: URL: nothing to fetch (a browser asks for it at
+// odd times, e.g. while berthd is down, which would be a console error).
+const icon = `data:image/svg+xml,${encodeURIComponent(readFileSync("src/favicon.svg", "utf8").trim())}`;
+writeFileSync("dist/index.html", readFileSync("src/index.html", "utf8").replace('href="/assets/favicon.svg"', `href="${icon}"`));
 // esbuild puts every stylesheet (xterm.js's and uPlot's too) into app.css; the per-chunk
 // copies are never loaded.
 for (const f of readdirSync("dist/assets")) if (/^chunk-.*\.css$/.test(f)) rmSync(`dist/assets/${f}`);

@@ -58,12 +58,44 @@ export function field(
   return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl, err);
 }
 
-/** Shows `message` under the control (or clears it). */
+/** Shows `message` under the control (or clears it). A fragment ("is too short; …") is made
+ *  a sentence with the control's label. */
 export function setFieldError(control: Element, message: string | null): void {
   const err = document.getElementById(`${control.id}-err`);
-  if (err) err.textContent = message ?? "";
+  const label = document.querySelector(`label[for="${control.id}"]`)?.textContent ?? "";
+  if (err) err.textContent = message ? sentence(label, message) : "";
   if (message) control.setAttribute("aria-invalid", "true");
   else control.removeAttribute("aria-invalid");
+}
+
+/** `"is too short; give 8"` under "Password" → "Password is too short; give 8". */
+export function sentence(subject: string, message: string): string {
+  const m = message.trim();
+  if (/^(is|are|has|must|contains|does|needs|should|may)\b/.test(m) && subject) return `${subject.replace(/\s*\(.*\)$/, "")} ${m}`;
+  return m ? m[0].toUpperCase() + m.slice(1) : m;
+}
+
+/** Clears every field error in `root`. */
+export function clearErrors(root: ParentNode): void {
+  root.querySelectorAll("[aria-invalid=true]").forEach((c) => setFieldError(c, null));
+  root.querySelectorAll<HTMLElement>(".form-error").forEach((e) => (e.textContent = ""));
+}
+
+/** A form-level error line (for errors that belong to no one field). */
+export function formError(): HTMLParagraphElement {
+  return h("p", { class: "error form-error", role: "alert" });
+}
+
+/** Puts an API error under its field when `fields` has it (once, there), else in `fallback`;
+ *  focuses the field. `fields` maps the API's field names (`limits.memory`) to controls. */
+export function showError(e: unknown, fields: Record<string, Element | undefined>, fallback: HTMLElement): void {
+  const field = (e as { field?: string | null }).field ?? null;
+  const text = e instanceof Error ? e.message : String(e);
+  const control = field ? (fields[field] ?? fields[field.replace(/\[\d+\]$/, "")] ?? fields[field.split(".")[0]]) : undefined;
+  if (control) {
+    setFieldError(control, text);
+    (control as HTMLElement).focus();
+  } else fallback.textContent = sentence(field ?? "", text);
 }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -81,10 +113,11 @@ export function bytes(n: number | null | undefined): string {
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 
-export function when(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+/** A time (ISO text, or unix seconds) in the browser's locale. */
+export function when(at: string | number | null | undefined): string {
+  if (at === null || at === undefined || at === "") return "—";
+  const d = typeof at === "number" ? new Date(at * 1000) : new Date(at);
+  return Number.isNaN(d.getTime()) ? String(at) : d.toLocaleString();
 }
 
 export function ago(iso: string): string {
@@ -95,15 +128,28 @@ export function ago(iso: string): string {
   return `${Math.round(s / 86400)} d ago`;
 }
 
+/** Seconds as "3 d 4 h", "5 h 12 min", "4 min 10 s". */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86400);
+  const hh = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${hh} h`;
+  if (hh) return `${hh} h ${m} min`;
+  if (m) return `${m} min ${s % 60} s`;
+  return `${s} s`;
+}
+
 /** A state badge: colour plus the word (never colour alone). */
 export function badge(state: string): HTMLSpanElement {
-  return h("span", { class: `badge badge-${state}` }, state);
+  return h("span", { class: `badge badge-${state.replace(/\s+/g, "-")}` }, state);
 }
 
 /** An instance's state badge; a remote backend's last known state (its API is unreachable) is
  *  marked stale, as `berth list` does. */
 export function stateBadge(i: { state: string; cache?: string | null; backend: string }): HTMLSpanElement {
   const b = badge(i.state);
+  b.dataset.state = i.state;
   if (i.cache === "stale") {
     b.append(" (stale)");
     b.title = `${i.backend} is unreachable: this is the last known state`;
@@ -136,6 +182,23 @@ export function usageBar(label: string, used: number, total: number | null, fmt 
   );
 }
 
+/** A button that copies `text()` to the clipboard and says so. */
+export function copyButton(what: string, text: () => string): HTMLButtonElement {
+  const b = h("button", { type: "button", class: "small copy", "aria-label": `Copy ${what}`, "data-outage-keep": "" }, "Copy");
+  b.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text());
+      b.textContent = "Copied";
+      toast(`${what[0].toUpperCase()}${what.slice(1)} copied to the clipboard`);
+    } catch {
+      b.textContent = "Copy failed";
+      toast("The browser did not allow copying; select the text and copy it by hand", "error");
+    }
+    setTimeout(() => (b.textContent = "Copy"), 2000);
+  });
+  return b;
+}
+
 export function toast(message: string, kind: "ok" | "error" = "ok"): void {
   const box = document.getElementById("toasts");
   if (!box) return;
@@ -145,7 +208,7 @@ export function toast(message: string, kind: "ok" | "error" = "ok"): void {
 }
 
 /** A modal confirmation (native <dialog>: focus is trapped and Escape cancels). */
-export function confirmDialog(title: string, body: string, action: string): Promise<boolean> {
+export function confirmDialog(title: string, body: string | Node, action: string): Promise<boolean> {
   return new Promise((resolve) => {
     const dlg = h("dialog", { class: "dialog", "aria-labelledby": "dlg-title" });
     const done = (ok: boolean) => {
@@ -171,9 +234,10 @@ export function card(title: string, ...children: (Child | Child[])[]): HTMLEleme
 /** A table from column headers and rows of cells. */
 export function table(caption: string, headers: string[], rows: (Child | Child[])[][], empty = "Nothing yet."): HTMLElement {
   if (rows.length === 0) return h("p", { class: "muted" }, empty);
+  // A region that may scroll sideways can be reached (and scrolled) with the keyboard.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption },
     h(
       "table",
       {},

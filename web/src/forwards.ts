@@ -1,20 +1,23 @@
 //! Port forwards editor: the forwards of some instances with add (instance picker when there
 //! are several) and delete. Used by the instance page and the Network page.
 
-import { ApiError, del, enc, get, post, type S } from "./api";
-import { h, mount, card, field, setFieldError, table, toast, confirmDialog } from "./dom";
+import { del, enc, get, message, post, type S } from "./api";
+import { h, mount, card, field, setFieldError, table, toast, confirmDialog, formError, showError, clearErrors } from "./dom";
+import { checkNumber, constrain, ENUMS } from "./rules";
 
 /** `picker`: show the instance picker (the Network page) even for one instance. */
 export async function forwardsEditor(box: HTMLElement, names: string[], picker = names.length > 1): Promise<void> {
   const listBox = h("div");
   const pick = h("select", { name: "instance" }, names.map((n) => h("option", { value: n }, n)));
   const listen = h("input", { name: "listen", placeholder: "2222 or 127.0.0.1:2222", autocomplete: "off", required: true });
-  const port = h("input", { name: "port", type: "number", min: 1, max: 65535, value: 22, required: true });
-  const proto = h("select", { name: "protocol" }, h("option", { value: "tcp" }, "TCP"), h("option", { value: "udp" }, "UDP"));
-  const err = h("p", { class: "error", role: "alert" });
+  const port = h("input", { name: "port", type: "number", value: 22, required: true });
+  constrain(port, "CreateForwardRequest.port");
+  port.addEventListener("input", () => setFieldError(port, checkNumber("CreateForwardRequest.port", port.value, { required: true })));
+  const proto = h("select", { name: "protocol" }, ENUMS.ForwardProtocol.map((p) => h("option", { value: p }, p.toUpperCase())));
+  const err = formError();
   const form = h(
     "form",
-    { class: "row wrap" },
+    { class: "row wrap", "aria-label": "Add a port forward", novalidate: true },
     picker ? field("Instance", pick) : null,
     field("Host [address:]port", listen),
     field("Guest port", port),
@@ -23,21 +26,18 @@ export async function forwardsEditor(box: HTMLElement, names: string[], picker =
   );
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    err.textContent = "";
-    [listen, port].forEach((c) => setFieldError(c, null));
+    clearErrors(form);
     if (!listen.value.trim()) return setFieldError(listen, "give a host port, e.g. 2222"), listen.focus();
-    const body: S["CreateForwardRequest"] = { listen: listen.value.trim(), port: Number(port.value), protocol: proto.value };
+    const bad = checkNumber("CreateForwardRequest.port", port.value, { required: true });
+    if (bad) return setFieldError(port, bad), port.focus();
+    const body: S["CreateForwardRequest"] = { listen: listen.value.trim(), port: Number(port.value), protocol: proto.value as S["ForwardProtocol"] };
     try {
       const f = await post<S["Forward"]>(`/instances/${enc(pick.value || names[0])}/forwards`, body);
       toast(`Forward ${f.listen} → ${f.port}/${f.protocol} added`);
       listen.value = "";
-      await draw();
+      await draw().catch(() => {});
     } catch (e) {
-      if (e instanceof ApiError && (e.field === "listen" || e.field === "port")) {
-        const c = e.field === "listen" ? listen : port;
-        setFieldError(c, e.message);
-        c.focus();
-      } else err.textContent = e instanceof ApiError ? e.message : String(e);
+      showError(e, { listen, port, protocol: proto, instance: pick }, err);
     }
   });
   const draw = async () => {
@@ -65,9 +65,9 @@ export async function forwardsEditor(box: HTMLElement, names: string[], picker =
                   await del(`/instances/${enc(n)}/forwards/${enc(f.id)}`);
                   toast(`Forward ${f.listen} removed`);
                 } catch (e) {
-                  err.textContent = e instanceof ApiError ? e.message : String(e);
+                  err.textContent = message(e);
                 }
-                await draw();
+                await draw().catch(() => {});
               },
             },
             "remove",

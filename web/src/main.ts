@@ -1,26 +1,39 @@
-//! The app shell: routing by URL hash (`#/instances/web1/console`), the navigation, and the
-//! sign-in gate. Each page renders into `<main>` and returns a cleanup function.
+//! The app shell: routing by URL hash (`#/instances/web1/console`), the navigation, the link
+//! status and outage banner, the theme, and the sign-in gate (`GET /auth/session`, which never
+//! answers 401). Each page renders into `<main>` and returns a cleanup function; when the
+//! stream comes back after an outage the page renders itself again.
 
 import "./style.css";
-import { markSignedIn, post, whenUnauthorized } from "./api";
+import { markSignedIn, message, post, refreshSession, whenUnauthorized } from "./api";
 import { h, mount } from "./dom";
-import { connect, disconnect, onStatus } from "./events";
+import { onLink, onReconnect, startLink, stopLink } from "./link";
+import { outageBanner } from "./outage";
 import * as session from "./session";
+import * as store from "./store";
+import { applyTheme } from "./theme";
 import { loginPage } from "./pages/login";
 import { dashboardPage } from "./pages/dashboard";
 import { instancesPage } from "./pages/instances";
 import { createPage } from "./pages/create";
 import { instancePage } from "./pages/instance/index";
-import { networkPage } from "./pages/network";
-import { settingsPage } from "./pages/settings/index";
 
 export type Cleanup = (() => void) | void;
 export type Page = (main: HTMLElement, params: string[]) => Cleanup | Promise<Cleanup>;
+
+// Pages used less often load with their first visit (esbuild code splitting).
+const lazy =
+  (load: () => Promise<Page>): Page =>
+  async (main, params) =>
+    (await load())(main, params);
+const networkPage = lazy(async () => (await import("./pages/network")).networkPage);
+const imagesPage = lazy(async () => (await import("./pages/images")).imagesPage);
+const settingsPage = lazy(async () => (await import("./pages/settings/index")).settingsPage);
 
 const NAV: [string, string][] = [
   ["#/", "Dashboard"],
   ["#/instances", "Instances"],
   ["#/create", "Create"],
+  ["#/images", "Images"],
   ["#/network", "Network"],
   ["#/settings", "Settings"],
 ];
@@ -28,12 +41,12 @@ const NAV: [string, string][] = [
 function route(hash: string): [Page, string[], string] {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   switch (parts[0]) {
-    case undefined:
-      return [dashboardPage, [], "#/"];
     case "instances":
       return parts[1] ? [instancePage, parts.slice(1), "#/instances"] : [instancesPage, [], "#/instances"];
     case "create":
       return [createPage, [], "#/create"];
+    case "images":
+      return [imagesPage, [], "#/images"];
     case "network":
       return [networkPage, [], "#/network"];
     case "settings":
@@ -45,34 +58,45 @@ function route(hash: string): [Page, string[], string] {
 
 let cleanup: Cleanup;
 let shellMain: HTMLElement | null = null;
+let shellCleanup: (() => void) | null = null;
 let navLinks: HTMLAnchorElement[] = [];
+let rendering = 0;
 
 function shell(app: HTMLElement): HTMLElement {
   const me = session.current();
-  const live = h("span", { class: "live", "aria-live": "polite" });
-  onStatus((s) => {
-    live.textContent = s === "live" ? "● live" : s === "connecting" ? "○ connecting" : "○ live updates not available";
-    live.className = `live live-${s}`;
-  });
+  const live = h("span", { class: "live", role: "status" });
   navLinks = NAV.map(([href, label]) => h("a", { href }, label));
   const main = h("main", { id: "main", tabindex: -1 });
+  const banners = h("div", { class: "banners" });
   mount(
     app,
     h(
       "header",
       { class: "top" },
-      h("a", { class: "brand", href: "#/" }, "⚓ Berth"),
-      h("nav", { "aria-label": "Main" }, navLinks),
+      h("a", { class: "brand", href: "#/" }, h("span", { "aria-hidden": "true" }, "⚓ "), "Berth"),
+      h("nav", { "aria-label": "Main", class: "scroller" }, navLinks),
       h(
         "div",
         { class: "who" },
         live,
         h("span", { class: "muted" }, `${me?.user.username} (${me?.user.role})`),
-        h("button", { type: "button", class: "link", onclick: logout }, "Sign out"),
+        h("button", { type: "button", class: "link", "data-outage-keep": "", onclick: () => void logout() }, "Sign out"),
       ),
     ),
+    banners,
     main,
   );
+  const offLink = onLink((l) => {
+    live.textContent = l.state === "up" ? "● live" : l.state === "connecting" ? "○ connecting" : "✕ offline";
+    live.className = `live live-${l.state}`;
+  });
+  const offBanner = outageBanner(banners, main);
+  const offReconnect = onReconnect(() => void render(false));
+  shellCleanup = () => {
+    offLink();
+    offBanner();
+    offReconnect();
+  };
   return main;
 }
 
@@ -82,51 +106,73 @@ async function logout(): Promise<void> {
   } catch {
     /* the session may already be gone */
   }
+  signedOut();
+}
+
+function signedOut(): void {
   session.clear();
   markSignedIn(false);
-  disconnect();
+  stopLink();
+  store.clear();
   void start();
 }
 
-async function render(): Promise<void> {
+/** Renders the page for the current hash; `focus` moves focus to it (a navigation). */
+async function render(focus = true): Promise<void> {
   const hash = location.hash || "#/";
   if (!hash.startsWith("#/")) return; // an in-page anchor such as the skip link
+  const main = shellMain;
+  if (!main) return;
+  const mine = ++rendering;
   if (typeof cleanup === "function") cleanup();
   cleanup = undefined;
   const [page, params, active] = route(hash);
   navLinks.forEach((a) => (a.getAttribute("href") === active ? a.setAttribute("aria-current", "page") : a.removeAttribute("aria-current")));
-  const main = shellMain;
-  if (!main) return;
-  main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  if (!main.firstChild || focus) main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  let done: Cleanup;
   try {
-    cleanup = await page(main, params);
+    done = await page(main, params);
   } catch (e) {
-    mount(main, h("p", { class: "error", role: "alert" }, `Could not load this page: ${(e as Error).message}`));
+    if (mine !== rendering) return;
+    mount(main, h("h1", {}, "Could not load this page"), h("p", { class: "error", role: "alert" }, message(e)), h("p", { class: "muted" }, "It loads again by itself when berthd answers."));
+    return;
   }
+  if (mine !== rendering) {
+    if (typeof done === "function") done();
+    return;
+  }
+  cleanup = done;
   document.title = `${main.querySelector("h1")?.textContent ?? "Berth"} · Berth`;
+  if (focus) main.focus({ preventScroll: true });
 }
 
 async function start(): Promise<void> {
-  document.documentElement.dataset.theme = localStorage.getItem("berth-theme") ?? "dark";
+  applyTheme();
   const app = document.getElementById("app");
   if (!app) return;
-  const me = await session.load();
+  shellCleanup?.();
+  shellCleanup = null;
+  let me = await session.load();
+  if (!me && (await refreshSession(session.lastExpired()))) me = await session.load();
   if (!me) {
     shellMain = null;
     loginPage(app, () => void start());
     return;
   }
-  connect();
+  startLink(signedOut);
   shellMain = shell(app);
-  await render();
+  await render(false);
 }
 
-whenUnauthorized(() => {
-  session.clear();
-  disconnect();
-  void start();
-});
-window.addEventListener("hashchange", () => {
-  void render().then(() => shellMain?.focus({ preventScroll: true }));
+whenUnauthorized(signedOut);
+window.addEventListener("hashchange", () => void render());
+// A link to the page already shown (Create from the create wizard's result) renders it anew.
+document.addEventListener("click", (ev) => {
+  const a = (ev.target as Element | null)?.closest?.("a[href^='#/']");
+  if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+  if (a.getAttribute("href") === (location.hash || "#/")) {
+    ev.preventDefault();
+    void render();
+  }
 });
 void start();

@@ -1,16 +1,19 @@
 //! Power verbs shared by the instance list and page: confirmation for the destructive ones,
-//! then the operation followed to its end with its failure reason shown.
+//! then the operation followed to its end with its failure reason shown. The buttons render
+//! from the store: while an operation runs on the instance they show it (and a cancel button
+//! when it can be cancelled), whichever page or client started it.
 
-import { ApiError, del, enc, post, type Instance, type S } from "./api";
+import { del, enc, message, post, type Instance, type S } from "./api";
 import { confirmDialog, h, toast } from "./dom";
-import { follow } from "./ops";
+import { cancelButton, follow } from "./ops";
+import { runningOn } from "./store";
 
 export type Verb = "start" | "stop" | "restart" | "suspend" | "resume" | "delete";
 
 const CONFIRM: Partial<Record<Verb, string>> = {
   stop: "The guest is shut down; its processes and open connections end.",
   restart: "The guest is rebooted; its processes and open connections end.",
-  delete: "The instance, its disk, snapshots and port forwards are removed for good. This cannot be undone.",
+  delete: "The instance, its disk, snapshots, backups and port forwards are removed for good. This cannot be undone.",
 };
 
 /** The verbs that make sense in a state. */
@@ -28,7 +31,9 @@ export function verbsFor(state: Instance["state"]): Verb[] {
   }
 }
 
-export async function power(name: string, verb: Verb, onEnd: () => void = () => {}): Promise<boolean> {
+const ING: Record<string, string> = { start: "starting", stop: "stopping", restart: "restarting", suspend: "suspending", resume: "resuming", delete: "deleting", create: "creating", snapshot: "snapshotting", restore: "restoring", backup: "backing up", import: "importing" };
+
+export async function power(name: string, verb: Verb): Promise<boolean> {
   const why = CONFIRM[verb];
   if (why && !(await confirmDialog(`${verb[0].toUpperCase()}${verb.slice(1)} ${name}?`, why, verb))) return false;
   try {
@@ -38,37 +43,33 @@ export async function power(name: string, verb: Verb, onEnd: () => void = () => 
         : await post<S["OperationEnvelope"]>(`/instances/${enc(name)}/${verb}`, {});
     const op = await follow(env.operation);
     if (op.status === "success") toast(`${name}: ${verb} done`);
-    else toast(`${name}: ${verb} failed: ${op.error ?? op.status}`, "error");
-    onEnd();
+    else toast(`${name}: ${verb} ${op.status === "cancelled" ? "cancelled" : "failed"}: ${op.error ?? op.status}`, "error");
     return op.status === "success";
   } catch (e) {
-    toast(`${name}: ${verb} refused: ${e instanceof ApiError ? e.message : String(e)}`, "error");
-    onEnd();
+    toast(`${name}: ${verb} refused: ${message(e)}`, "error");
     return false;
   }
 }
 
-/** A row of buttons for the verbs allowed in `inst`'s state. */
-export function powerButtons(inst: Instance, onEnd: () => void, withDelete = true): HTMLElement {
-  const verbs = verbsFor(inst.state).filter((v) => withDelete || v !== "delete");
+/** A row of buttons for the verbs allowed in `inst`'s state, or what is running on it. */
+export function powerButtons(inst: Instance, withDelete = true): HTMLElement {
   const box = h("div", { class: "btns", role: "group", "aria-label": `Power actions for ${inst.name}` });
-  for (const v of verbs) {
+  const op = runningOn(inst.name);
+  if (op) {
+    const what = op.kind.replace(/^instance_/, "");
+    box.append(h("span", { class: "busy", role: "status" }, `${ING[what] ?? what}… ${op.progress} %`));
+    if (op.cancellable) box.append(cancelButton(op));
+    return box;
+  }
+  for (const v of verbsFor(inst.state).filter((v) => withDelete || v !== "delete")) {
     const b = h(
       "button",
-      {
-        type: "button",
-        class: v === "delete" || v === "stop" ? "danger small" : "small",
-        "aria-label": `${v} ${inst.name}`,
-        "data-verb": v,
-      },
+      { type: "button", class: v === "delete" || v === "stop" ? "danger small" : "small", "aria-label": `${v} ${inst.name}`, "data-verb": v },
       v,
     );
-    b.addEventListener("click", async () => {
-      box.querySelectorAll("button").forEach((x) => (x.disabled = true));
-      b.textContent = `${v}…`;
-      await power(inst.name, v, onEnd);
-      box.querySelectorAll("button").forEach((x) => (x.disabled = false));
-      b.textContent = v;
+    b.addEventListener("click", () => {
+      b.disabled = true;
+      void power(inst.name, v).finally(() => (b.disabled = false));
     });
     box.append(b);
   }

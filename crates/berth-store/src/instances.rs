@@ -53,6 +53,7 @@ impl InstanceRecord {
             backups: None,
             pid,
             state_reason: None,
+            started_at: None,
             cache: None,
             privileged: self.privileged,
             nesting: self.nesting,

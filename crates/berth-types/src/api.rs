@@ -39,6 +39,10 @@ pub struct OperationEnvelope {
 pub struct CreateInstanceRequest {
     /// Instance name; generated when absent.
     #[serde(default)]
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
     pub name: Option<String>,
     /// `debian/12`, `ubuntu/24.04`, or an alias such as `debian:bookworm`; the default image
     /// from the settings when absent.
@@ -58,6 +62,7 @@ pub struct CreateInstanceRequest {
     pub start: Option<bool>,
     /// Root password (8–256 characters); stored only as a hash inside the guest.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 256, pattern = "^\\P{Cc}*$")]
     pub password: Option<String>,
     /// Generate a root password and return it once in the answer.
     #[serde(default)]
@@ -94,6 +99,7 @@ pub struct CreateInstanceRequest {
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 256, pattern = "^\\P{Cc}*$")]
     pub password: Option<String>,
     #[serde(default)]
     pub generate: bool,
@@ -312,10 +318,20 @@ pub struct CreateForwardRequest {
     /// every address of the host.
     pub listen: String,
     /// The guest port the (first) host port goes to.
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
     /// `tcp` (default) or `udp`.
     #[serde(default)]
+    #[schema(value_type = Option<ForwardProtocol>)]
     pub protocol: Option<String>,
+}
+
+/// A forward's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardProtocol {
+    Tcp,
+    Udp,
 }
 
 /// `GET /network`: the host bridge and what this host can do for IPv6.
@@ -477,6 +493,10 @@ pub struct Backup {
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     #[serde(default)]
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
     pub name: Option<String>,
 }
 
@@ -487,6 +507,18 @@ pub struct CreateBackupRequest {
     /// Include the instance's snapshots (they come back as snapshots on import).
     #[serde(default)]
     pub snapshots: bool,
+}
+
+/// `POST /instances/{name}/backups/{id}/restore`: the backup comes back as a new instance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBackupRequest {
+    /// The new instance's name (the backed-up one still exists).
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
+    pub name: String,
 }
 
 /// `POST /images/import?alias=NAME`: an application image imported from an OCI layout or

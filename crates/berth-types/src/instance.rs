@@ -93,6 +93,9 @@ pub struct Instance {
     /// killed): the exit status and the last lines of its console. Cleared by a start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
+    /// When the guest's init started, while running (its uptime counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// Remote backends (proxmox) only: whether the state was read from the backend just now
     /// (`miss`), from a recent cached read (`hit`), or is the last known state because the
     /// backend is unreachable (`stale`). The `X-Cache-Status` header says the same.

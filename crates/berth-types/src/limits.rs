@@ -42,15 +42,19 @@ pub struct HostCapacity {
 pub struct Limits {
     /// CPU cores; fractions allowed (1.5 = one and a half cores of time per period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.01, maximum = 1024)]
     pub cpu: Option<f64>,
     /// Memory in bytes (RAM; swap is capped to the same amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 67108864, maximum = 17592186044416_u64)]
     pub memory: Option<u64>,
     /// Root filesystem size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 536870912, maximum = 1125899906842624_u64)]
     pub disk: Option<u64>,
     /// Maximum number of processes (tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 32, maximum = 4194304)]
     pub processes: Option<u64>,
 }
 

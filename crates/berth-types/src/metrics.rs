@@ -248,9 +248,12 @@ pub struct AlertRule {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleCreate {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(value_type = AlertMetric)]
     pub metric: String,
     /// `>` (default) or `<`.
+    #[schema(value_type = Option<Comparison>)]
     pub comparison: Option<String>,
     pub threshold: f64,
     /// Default 300; at most a week.
@@ -279,7 +282,9 @@ pub struct AlertRuleCreate {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRulePatch {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Comparison>)]
     pub comparison: Option<String>,
     pub threshold: Option<f64>,
     #[serde(
@@ -325,6 +330,51 @@ pub struct AlertEvent {
     /// Whether notifications were sent (false when throttled), and any delivery error.
     pub notified: bool,
     pub error: Option<String>,
+    /// What was attempted, per channel and recipient, and how it went; absent while the
+    /// notifications are still on their way (or when `notified` is false); empty when the rule
+    /// has no channel (no email, no webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<AlertDelivery>>,
+}
+
+/// One notification of an alert event: where it went and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AlertDelivery {
+    pub channel: AlertChannel,
+    /// The email address or webhook URL; absent when there was nobody to send to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub status: DeliveryStatus,
+    /// Why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// How an alert is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertChannel {
+    Email,
+    Webhook,
+}
+
+impl AlertChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertChannel::Email => "email",
+            AlertChannel::Webhook => "webhook",
+        }
+    }
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Sent,
+    Failed,
+    /// Not tried: no address, or no SMTP server configured.
+    Skipped,
 }
 
 /// `POST /alerts/test`.

@@ -84,6 +84,7 @@ pub struct MetricsSettings {
     /// Seconds between two samples; divides a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60).
     #[schema(required = true)]
     #[serde(default = "default_interval")]
+    #[schema(schema_with = interval_choices)]
     pub interval_seconds: u32,
     #[schema(required = true)]
     #[serde(default)]
@@ -92,6 +93,19 @@ pub struct MetricsSettings {
 
 fn default_interval() -> u32 {
     10
+}
+
+/// The intervals `validate` takes, as an enum in the API description (clients offer these).
+fn interval_choices() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+        .description(Some("Seconds between two samples; divides a minute."))
+        .enum_values(Some(
+            (1..=MAX_INTERVAL_SECONDS).filter(|n| MAX_INTERVAL_SECONDS.is_multiple_of(*n)),
+        ))
+        .build()
 }
 
 impl Default for MetricsSettings {

@@ -26,6 +26,10 @@ pub struct Snapshot {
 pub struct CreateSnapshotRequest {
     /// Like an instance name; `snap0`, `snap1`, … when absent.
     #[serde(default)]
+    #[schema(
+        pattern = "^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+(?:-+[a-z0-9]+)+)$",
+        max_length = 63
+    )]
     pub name: Option<String>,
 }
 
@@ -38,13 +42,14 @@ pub struct SnapshotSchedule {
     pub schedule: String,
     /// How long a scheduled snapshot is kept, e.g. `7d`; absent keeps them until `max`.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]*[1-9][0-9]*[mhdw]$")]
     pub expiry: Option<String>,
     /// At most this many scheduled snapshots (up to 1000); the oldest go first.
     #[serde(
         default,
         deserialize_with = "crate::bounded::opt_u32_at_most::<_, 1000>"
     )]
-    #[schema(maximum = 1000)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max: Option<u32>,
 }
 

@@ -446,6 +446,31 @@ async fn browser_sessions_need_the_csrf_token_and_the_same_origin() -> TestResul
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["csrf_token"], csrf.as_str());
+    // The browser's probe never answers 401: signed in (with the CSRF token), a stale cookie
+    // (worth a refresh), or nothing at all.
+    let (status, _, body) = daemon
+        .request(
+            tcp(),
+            &cookie(&[]),
+            "GET",
+            "/api/v1/auth/session",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["signed_in"], true);
+    assert_eq!(body["me"]["user"]["username"], "admin");
+    assert_eq!(body["me"]["csrf_token"], csrf.as_str());
+    let (status, _, body) = daemon
+        .request(tcp(), &stale, "GET", "/api/v1/auth/session", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"signed_in": false, "expired": true}));
+    let (status, _, body) = daemon
+        .request(tcp(), &[], "GET", "/api/v1/auth/session", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"signed_in": false, "expired": false}));
     let (status, _, body) = daemon
         .request(
             tcp(),

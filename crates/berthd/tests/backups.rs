@@ -65,6 +65,16 @@ fn a_backup_is_made_downloaded_and_imported_and_bad_archives_are_refused() -> Re
     assert_eq!(host.trim(), copy, "the copy has its own name");
     let taken = d.berth(&["backup", "import", file.to_str().unwrap_or_default(), &copy])?;
     assert!(!taken.status.success(), "a taken name is refused");
+    // Restored from the stored backup, without a download: the same files, a new instance.
+    let restored = d.name("bkr");
+    d.ok(&["backup", "restore", &name, &id, &restored])?;
+    assert_eq!(d.json(&["info", &restored])?["state"], "stopped");
+    d.ok(&["start", &restored])?;
+    let (code, out) = d.exec(&restored, &["cat", "/root/state"])?;
+    assert_eq!((code, out.trim()), (0, "precious"));
+    let taken = d.berth(&["backup", "restore", &name, &id, &copy])?;
+    assert!(!taken.status.success(), "a taken name is refused");
+    d.ok(&["delete", "--force", &restored])?;
 
     // With --snapshots, the snapshots come back as snapshots of the imported instance.
     d.ok(&["snapshot", "create", &name, "s1"])?;

@@ -445,6 +445,24 @@ async fn default_cpu_rule_fires_after_five_minutes_emails_posts_and_resolves() -
     }
     assert!(mail.contains("RCPT TO alice@example.test"), "{mail}");
     assert!(mail.contains("FIRING: cpu above 90% on hot1"), "{mail}");
+    // The event says what was attempted, per channel, and how it went.
+    let mut deliveries = Value::Null;
+    for _ in 0..100 {
+        let (_, events) = d.call("GET", "/api/v1/alerts/events", Value::Null).await?;
+        deliveries = events[0]["deliveries"].clone();
+        if !deliveries.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        deliveries,
+        json!([
+            {"channel": "email", "to": "alice@example.test", "status": "sent"},
+            {"channel": "webhook", "to": url, "status": "sent"},
+        ]),
+        "{deliveries}"
+    );
 
     // Idle (the counter stands still): resolved, notified too.
     write_guest(&root, "hot1", cpu_ms - 9_500, 0)?;

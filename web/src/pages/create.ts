@@ -1,18 +1,22 @@
-//! The create wizard: image library, a generated (editable) name, limits against the remaining
-//! quota, root password or a generated one, SSH keys, backend (admins), IPv6 and WireGuard;
-//! then the operation's live progress and, on success, the new instance's page.
+//! The create wizard: image library, a generated (editable) name, limits bounded by the host
+//! and by what the user's quota leaves (defaults fit inside it; Create is disabled with the
+//! reason when nothing fits), root password or a generated one, SSH keys, backend (admins),
+//! IPv6 and WireGuard; then the operation's live progress and, on success, the new instance.
+//! Every rule checked here comes from the OpenAPI description (rules.ts).
 
-import { ApiError, get, optional, post, type Operation, type S } from "../api";
-import { h, mount, card, field, setFieldError, bytes, GiB, MiB } from "../dom";
+import { get, message, post, type Operation, type S } from "../api";
+import { h, mount, card, field, setFieldError, bytes, clearErrors, copyButton, formError, showError, GiB, MiB } from "../dom";
 import type { Settings } from "../contracts";
 import { follow } from "../ops";
-import { current, isAdmin, load } from "../session";
+import { progressView } from "../progress";
+import { checkNumber, checkText, constrain, inGiB, inMiB, rule, NAME_FORM, type NumberCheck } from "../rules";
+import { current, isAdmin, reload } from "../session";
 import { checkWireguard } from "../wireguard";
 
 const FEATURED = ["debian/12", "ubuntu/24.04"];
 const ADJ = ["brave", "calm", "eager", "gentle", "happy", "keen", "lucky", "proud", "quiet", "swift", "tidy", "warm"];
 const NOUN = ["otter", "heron", "seal", "tern", "puffin", "gull", "orca", "crab", "eel", "skate", "wren", "pike"];
-const NAME = /^(?!-)(?!\d+$)[a-z0-9-]{1,63}(?<!-)$/;
+
 
 export function generatedName(): string {
   const pick = (a: string[]) => a[Math.floor(Math.random() * a.length)];
@@ -24,42 +28,81 @@ function randomPassword(): string {
   return btoa(String.fromCharCode(...bytesArr)).replace(/\+/g, "x").replace(/\//g, "y");
 }
 
-/** A slider + number pair (keyboard and touch friendly) with a "remaining" hint. */
-function limitControl(label: string, unit: string, value: number, min: number, max: number, step: number, remaining: string) {
-  const num = h("input", { type: "number", min, max, step, value, inputmode: "decimal", name: label.toLowerCase() });
-  const range = h("input", { type: "range", min, max, step, value, "aria-label": `${label} slider`, tabindex: -1 });
-  range.addEventListener("input", () => (num.value = range.value));
-  num.addEventListener("input", () => (range.value = num.value));
-  const f = field(`${label} (${unit})`, num, remaining);
+/** What the quota leaves of one resource, or `null` when it does not cap it. */
+function left(quota: number | null | undefined, used: number): number | null {
+  return quota === null || quota === undefined ? null : Math.max(0, quota - used);
+}
+
+/** A number input (with a slider) checked against its schema rule and the extra bounds. */
+function limitControl(label: string, key: string, value: number, step: number, check: NumberCheck, hint: string) {
+  const num = h("input", { type: "number", step, value, inputmode: "decimal", name: label.toLowerCase() });
+  constrain(num, key, check);
+  // A slider needs an end: the bound when there is one, else room to grow.
+  const end = num.max || String(Math.max(100, value * 4));
+  const range = h("input", { type: "range", min: num.min, max: end, step, value, "aria-label": `${label.replace(/ \(.*\)$/, "")} slider`, tabindex: -1 });
+  const validate = () => {
+    const problem = checkNumber(key, num.value, { ...check, required: true });
+    setFieldError(num, problem);
+    return problem;
+  };
+  range.addEventListener("input", () => {
+    num.value = range.value;
+    validate();
+  });
+  num.addEventListener("input", () => {
+    range.value = num.value;
+    validate();
+  });
+  const f = field(label, num, hint);
   f.insertBefore(range, num.nextSibling);
-  return { el: f, input: num };
+  return { el: f, input: num, validate };
 }
 
 export async function createPage(main: HTMLElement): Promise<void> {
-  const me = (await load()) ?? current();
-  const [images, settings, sys] = await Promise.all([
+  const [images, settings, sys, net, me] = await Promise.all([
     get<S["ImageInfo"][]>("/images"),
-    optional<Settings>("/settings").catch(() => null),
+    get<Settings>("/settings"),
     get<S["SystemInfo"]>("/system"),
+    get<S["NetworkInfo"]>("/network"),
+    reload(), // fresh usage: what the quota leaves now
   ]);
-  // The wizard always proposes limits: the host's defaults where it has them (a null default
-  // means "unlimited" for API clients that omit the field), else a small VPS.
-  const given = settings?.defaults;
-  const d = {
-    image: given?.image ?? "debian/12",
-    cpu: given?.cpu ?? 1,
-    memory: given?.memory ?? 512 * MiB,
-    disk: given?.disk ?? 10 * GiB,
-    processes: given?.processes ?? 512,
-    autostart: given?.autostart ?? false,
-  };
-  const quota = me?.user.quota ?? {};
+  const quota = me?.user.quota ?? current()?.user.quota ?? {};
   const usage = me?.usage ?? { cpu: 0, memory: 0, disk: 0, instances: 0, forwards: 0, snapshots: 0 };
-  const left = (q: number | null | undefined, used: number, fmt: (n: number) => string) =>
-    q === null || q === undefined ? "no quota limit" : `${fmt(Math.max(0, q - used))} of ${fmt(q)} left in your quota`;
+  const room = {
+    instances: left(quota.instances, usage.instances),
+    cpu: left(quota.cpu, usage.cpu),
+    memory: left(quota.memory, usage.memory),
+    disk: left(quota.disk, usage.disk),
+  };
+  const min = { cpu: rule("Limits.cpu").minimum ?? 0.01, memory: rule("Limits.memory").minimum ?? 0, disk: rule("Limits.disk").minimum ?? 0 };
+  // Why nothing fits, if nothing does.
+  const blocked = [
+    room.instances === 0 ? `your quota allows ${quota.instances} instance${quota.instances === 1 ? "" : "s"} and you have ${usage.instances}` : null,
+    room.cpu !== null && room.cpu < min.cpu ? `your CPU quota is used up (${usage.cpu} of ${quota.cpu} cores)` : null,
+    room.memory !== null && room.memory < min.memory ? `your memory quota leaves ${bytes(room.memory)} and an instance needs at least ${bytes(min.memory)}` : null,
+    room.disk !== null && room.disk < min.disk ? `your disk quota leaves ${bytes(room.disk)} and an instance needs at least ${bytes(min.disk)}` : null,
+  ].filter((x): x is string => x !== null);
+
+  // Defaults: the host's settings (else a small VPS), kept inside the quota and the host.
+  const given = settings.defaults;
+  const fit = (want: number, ...caps: (number | null)[]) => Math.min(want, ...caps.filter((c): c is number => c !== null));
+  const floorTo = (v: number, step: number) => Math.floor(v / step) * step;
+  const d = {
+    image: given.image ?? "debian/12",
+    cpu: Math.max(min.cpu, floorTo(fit(given.cpu ?? 1, room.cpu, sys.cpus), 0.25) || fit(given.cpu ?? 1, room.cpu, sys.cpus)),
+    memory: Math.max(min.memory, floorTo(fit(given.memory ?? 512 * MiB, room.memory, sys.memory), 64 * MiB)),
+    disk: Math.max(min.disk, floorTo(fit(given.disk ?? 10 * GiB, room.disk), GiB / 2)),
+    autostart: given.autostart ?? false,
+  };
+  const hostCpu = { value: sys.cpus, why: `the host's ${sys.cpus} CPUs` };
+  const hostMem = { value: sys.memory, why: `the host's ${bytes(sys.memory)} of memory` };
+  const quotaMax = (v: number | null, why: string) => (v === null ? [] : [{ value: v, why }]);
+  const leftText = (v: number | null, q: number | null | undefined, fmt: (n: number) => string) =>
+    v === null ? "no quota limit" : `${fmt(v)} of ${fmt(q ?? 0)} left in your quota`;
 
   // Images: featured first, then the rest; radio buttons (arrow keys move between them).
-  const sorted = [...images].sort((a, b) => (FEATURED.includes(b.alias) ? 1 : 0) - (FEATURED.includes(a.alias) ? 1 : 0));
+  const systemImages = images.filter((i) => i.status !== "imported");
+  const sorted = [...systemImages].sort((a, b) => (FEATURED.includes(b.alias) ? 1 : 0) - (FEATURED.includes(a.alias) ? 1 : 0));
   const imageList = h(
     "fieldset",
     { class: "images" },
@@ -72,21 +115,27 @@ export async function createPage(main: HTMLElement): Promise<void> {
         h("strong", {}, img.alias),
         FEATURED.includes(img.alias) ? h("span", { class: "tag" }, "featured") : null,
         h("span", { class: "muted" }, `${img.distro} ${img.version} (${img.codename})`),
-        h("span", { class: "muted" }, img.status === "cached" ? `cached · ${bytes(img.size)}` : "built on first use"),
+        h("span", { class: "muted" }, img.status === "cached" ? `cached · ${bytes(img.size)}` : "built on first use (a few minutes)"),
       ),
     ),
   );
   const name = h("input", { name: "name", value: generatedName(), autocomplete: "off", spellcheck: "false" });
-  const regen = h("button", { type: "button", class: "small", onclick: () => (name.value = generatedName()) }, "New name");
-  const cpu = limitControl("CPU", "cores", d.cpu, 0.25, Math.max(sys.cpus, 1), 0.25, left(quota.cpu, usage.cpu, (n) => `${n} cores`));
-  const memory = limitControl("Memory", "MiB", Math.round(d.memory / MiB), 64, Math.max(Math.round(sys.memory / MiB), 64), 64, left(quota.memory, usage.memory, bytes));
-  const disk = limitControl("Disk", "GiB", Math.round(d.disk / GiB), 1, 200, 1, left(quota.disk, usage.disk, bytes));
+  const nameRule = rule("CreateInstanceRequest.name");
+  if (nameRule.maxLength) name.maxLength = nameRule.maxLength;
+  const regen = h("button", { type: "button", class: "small", onclick: () => ((name.value = generatedName()), setFieldError(name, null)) }, "New name");
+  const cpu = limitControl("CPU (cores)", "Limits.cpu", d.cpu, 0.25, { max: [hostCpu, ...quotaMax(room.cpu, `the ${room.cpu} cores your quota leaves`)] }, `${leftText(room.cpu, quota.cpu, (n) => `${n} cores`)} · the host has ${sys.cpus}`);
+  const memory = limitControl("Memory (MiB)", "Limits.memory", Math.round(d.memory / MiB), 64, { ...inMiB, max: [hostMem, ...quotaMax(room.memory, `the ${bytes(room.memory ?? 0)} your quota leaves`)] }, `${leftText(room.memory, quota.memory, bytes)} · the host has ${bytes(sys.memory)}`);
+  const disk = limitControl("Disk (GiB)", "Limits.disk", +(d.disk / GiB).toFixed(2), 0.5, { ...inGiB, max: quotaMax(room.disk, `the ${bytes(room.disk ?? 0)} your quota leaves`) }, leftText(room.disk, quota.disk, bytes));
   const password = h("input", { type: "password", name: "password", autocomplete: "new-password" });
   const genPw = h("input", { type: "checkbox", name: "generate_password", checked: true });
   const showPw = h("button", { type: "button", class: "small", onclick: () => (password.type = password.type === "password" ? "text" : "password") }, "Show");
-  const fillPw = h("button", { type: "button", class: "small", onclick: () => ((password.value = randomPassword()), (password.type = "text"), (genPw.checked = false)) }, "Suggest one");
-  password.addEventListener("input", () => (genPw.checked = password.value === ""));
+  const fillPw = h("button", { type: "button", class: "small", onclick: () => ((password.value = randomPassword()), (password.type = "text"), (genPw.checked = false), setFieldError(password, null)) }, "Suggest one");
+  password.addEventListener("input", () => {
+    genPw.checked = password.value === "";
+    setFieldError(password, checkText("CreateInstanceRequest.password", password.value, "contains a control character; leave them out"));
+  });
   const ssh = h("textarea", { name: "ssh_keys", rows: 2, placeholder: "ssh-ed25519 AAAA… you@laptop", spellcheck: "false" });
+  ssh.addEventListener("input", () => setFieldError(ssh, null));
   const backend = h(
     "select",
     { name: "backend" },
@@ -94,21 +143,25 @@ export async function createPage(main: HTMLElement): Promise<void> {
     sys.backends.map((b) => h("option", { value: b.name, disabled: !b.usable }, b.usable ? b.name : `${b.name} — ${b.reason ?? "not usable"}`)),
   );
   const autostart = h("input", { type: "checkbox", name: "autostart", checked: d.autostart });
-  const net = await optional<S["NetworkInfo"]>("/network").catch(() => null);
-  const ipv6Mode = net?.ipv6_uplink.mode ?? "none";
+  const ipv6Mode = net.ipv6_uplink.mode;
   const wg = h("textarea", { name: "wireguard", rows: 6, spellcheck: "false", placeholder: "[Interface]\nPrivateKey = …\nAddress = 10.0.0.2/32\n\n[Peer]\nPublicKey = …\nAllowedIPs = 0.0.0.0/0\nEndpoint = vpn.example.org:51820" });
   wg.addEventListener("input", () => setFieldError(wg, wg.value.trim() ? checkWireguard(wg.value) : null));
-  name.addEventListener("input", () => setFieldError(name, NAME.test(name.value) ? null : "1–63 of a–z, 0–9 and '-', not starting or ending with '-', not all digits"));
+  name.addEventListener("input", () => setFieldError(name, checkText("CreateInstanceRequest.name", name.value, NAME_FORM, true)));
 
-  const formError = h("p", { class: "error", role: "alert" });
-  const submit = h("button", { type: "submit", class: "primary" }, "Create");
+  const err = formError();
+  const why = h("p", { class: "blocked", id: "create-blocked", role: "status" }, blocked.length ? `Nothing fits: ${blocked.join("; ")}. Delete something or ask an admin to raise your quota.` : "");
+  const submit = h("button", { type: "submit", class: "primary", disabled: blocked.length > 0, "aria-describedby": blocked.length ? "create-blocked" : null }, "Create");
   const progress = h("div", { class: "progress-box", hidden: true });
+  const quotaLine =
+    room.instances !== null
+      ? h("p", { class: "muted", "data-testid": "instances-left" }, `${room.instances} of ${quota.instances} instances left in your quota.`)
+      : null;
   const form = h(
     "form",
-    { class: "wizard", novalidate: true },
+    { class: "wizard", novalidate: true, "aria-label": "Create an instance" },
     card("1. Image", imageList),
     card("2. Name", h("div", { class: "row" }, field("Name", name, "A DNS label; edit the suggestion or take a new one."), regen)),
-    card("3. Resources", h("div", { class: "limits" }, cpu.el, memory.el, disk.el), me?.user.quota?.instances != null ? h("p", { class: "muted" }, left(quota.instances, usage.instances, String).replace("left", "instances left")) : null),
+    card("3. Resources", h("div", { class: "limits" }, cpu.el, memory.el, disk.el), quotaLine),
     card(
       "4. Access",
       h("div", { class: "row" }, field("Root password", password, "Leave empty to have one generated and shown once."), showPw, fillPw),
@@ -122,17 +175,28 @@ export async function createPage(main: HTMLElement): Promise<void> {
       h("p", {}, "IPv6: ", h("strong", {}, ipv6Mode === "none" ? "private only (fd42:…)" : `routed via the host's ${ipv6Mode} uplink`), ipv6Mode === "none" ? h("span", { class: "muted" }, " — an admin sets the uplink mode on the Network page.") : null),
       field("WireGuard config for the guest (optional, wg-quick format)", wg, "Becomes /etc/wireguard/wg0.conf with wg-quick@wg0 enabled."),
     ),
-    formError,
+    err,
+    why,
     h("div", { class: "actions" }, submit),
   );
+  const controls: Record<string, Element> = { name, wireguard: wg, "limits.cpu": cpu.input, "limits.memory": memory.input, "limits.disk": disk.input, password, ssh_keys: ssh, backend, image: imageList };
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    formError.textContent = "";
-    [name, wg, cpu.input, memory.input, disk.input, password].forEach((c) => setFieldError(c, null));
-    if (!NAME.test(name.value)) return setFieldError(name, "not a valid name"), name.focus();
-    const wgErr = wg.value.trim() ? checkWireguard(wg.value) : null;
-    if (wgErr) return setFieldError(wg, wgErr), wg.focus();
-    const image = (form.querySelector<HTMLInputElement>("input[name=image]:checked") ?? null)?.value ?? d.image;
+    if (blocked.length) return;
+    clearErrors(form);
+    // Every field is checked; the first problem gets the focus.
+    const problems: [HTMLElement, string | null][] = [
+      [name, checkText("CreateInstanceRequest.name", name.value, NAME_FORM, true)],
+      [cpu.input, cpu.validate()],
+      [memory.input, memory.validate()],
+      [disk.input, disk.validate()],
+      [password, checkText("CreateInstanceRequest.password", password.value, "contains a control character; leave them out")],
+      [wg, wg.value.trim() ? checkWireguard(wg.value) : null],
+    ];
+    problems.forEach(([c, p]) => setFieldError(c, p));
+    const first = problems.find(([, p]) => p);
+    if (first) return first[0].focus();
+    const image = form.querySelector<HTMLInputElement>("input[name=image]:checked")?.value ?? d.image;
     const body: S["CreateInstanceRequest"] = {
       name: name.value,
       image,
@@ -155,50 +219,39 @@ export async function createPage(main: HTMLElement): Promise<void> {
       await showProgress(progress, env, name.value);
     } catch (e) {
       submit.disabled = false;
-      if (e instanceof ApiError) {
-        const target = { name, wireguard: wg, "limits.cpu": cpu.input, "limits.memory": memory.input, "limits.disk": disk.input, password }[e.field ?? ""];
-        if (target) {
-          setFieldError(target, e.message);
-          target.focus();
-        }
-        formError.textContent = e.message;
-      } else formError.textContent = String(e);
+      // `ssh_keys[1]` is the second line of the textarea.
+      const line = /^ssh_keys\[(\d+)\]$/.exec((e as { field?: string }).field ?? "");
+      if (line) {
+        setFieldError(ssh, `Key on line ${Number(line[1]) + 1} ${message(e)}`);
+        ssh.focus();
+      } else showError(e, controls, err);
     }
   });
   mount(main, h("h1", {}, "Create an instance"), form, progress);
 }
 
 async function showProgress(box: HTMLElement, env: S["OperationEnvelope"], name: string): Promise<void> {
-  const bar = h("div", { class: "bar big-bar", role: "progressbar", "aria-label": `Creating ${name}`, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0 }, h("div", { class: "bar-fill" }));
-  const pct = h("span", { class: "pct" }, "0 %");
-  const message = h("p", { class: "op-message", "aria-live": "polite" });
-  const steps = h("ol", { class: "steps" });
-  const outcome = h("div", { role: "alert" });
+  const view = progressView(`Creating ${name}`);
   const pw = env.password
-    ? h("div", { class: "secret" }, h("p", {}, "Generated root password (shown this once):"), h("code", { class: "mono", "data-testid": "generated-password" }, env.password))
+    ? h(
+        "div",
+        { class: "secret" },
+        h("p", {}, "Generated root password (shown this once):"),
+        h("div", { class: "row" }, h("code", { class: "mono", "data-testid": "generated-password" }, env.password), copyButton("the root password", () => env.password ?? "")),
+      )
     : null;
-  mount(box, card(`Creating ${name}`, h("div", { class: "row" }, bar, pct), message, steps, pw, outcome));
-  const draw = (op: Operation) => {
-    bar.setAttribute("aria-valuenow", String(op.progress));
-    (bar.firstChild as HTMLElement).style.width = `${op.progress}%`;
-    pct.textContent = `${op.progress} %`;
-    message.textContent = op.message;
-    mount(steps, op.steps.map((s) => h("li", { class: `step step-${s.status}` }, h("span", { class: "step-status" }, s.status), ` ${s.name}: ${s.message}`)));
-  };
-  const op = await follow(env.operation, draw);
+  mount(box, view.el, pw);
+  const op: Operation = await follow(env.operation, (o) => view.op(o));
+  const again = h("a", { class: "button", href: "#/create" }, "Create another");
   if (op.status === "success") {
-    mount(outcome, h("p", { class: "ok" }, `${name} is ready.`), h("a", { class: "button primary", href: `#/instances/${encodeURIComponent(name)}` }, `Open ${name}`));
+    view.done(h("p", { class: "ok" }, `${name} is ready.`), h("div", { class: "btns" }, h("a", { class: "button primary", href: `#/instances/${encodeURIComponent(name)}` }, `Open ${name}`), again));
     if (!env.password) location.hash = `#/instances/${encodeURIComponent(name)}`;
   } else {
     pw?.remove(); // the instance is gone: its password is of no use
-    bar.classList.add("bar-high");
-    const failed = op.steps.find((s) => s.status === "failed");
-    mount(
-      outcome,
-      h("p", { class: "error" }, `Creating ${name} failed${failed ? ` at step "${failed.name}"` : ""}: ${op.error ?? op.status}`),
-      h("button", { type: "button", onclick: () => window.dispatchEvent(new HashChangeEvent("hashchange")) }, "Try again"),
+    view.failed(op);
+    view.done(
+      h("p", { class: "error" }, `Creating ${name} failed${op.steps.find((s) => s.status === "failed") ? ` at step "${op.steps.find((s) => s.status === "failed")?.name}"` : ""}: ${op.error ?? op.status}`),
+      again,
     );
   }
 }
-
-

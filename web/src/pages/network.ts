@@ -1,8 +1,9 @@
 //! The Network page: the bridge (IPv4 subnet, IPv6 prefix, state), the IPv6 uplink mode with
 //! its form (admins), and every visible instance's port forwards with an instance picker.
 
-import { ApiError, get, put, type Instance, type S } from "../api";
-import { h, mount, card, field, setFieldError, badge, toast } from "../dom";
+import { get, put, type S } from "../api";
+import { h, mount, card, field, setFieldError, badge, toast, formError, showError, clearErrors } from "../dom";
+import { loadInstances } from "../store";
 import { forwardsEditor } from "../forwards";
 import { isAdmin } from "../session";
 import { checkWireguard } from "../wireguard";
@@ -10,7 +11,7 @@ import { checkWireguard } from "../wireguard";
 type Mode = "none" | "native" | "6in4" | "wireguard";
 
 export async function networkPage(main: HTMLElement): Promise<void> {
-  const [net, list] = await Promise.all([get<S["NetworkInfo"]>("/network"), get<Instance[]>("/instances")]);
+  const [net, list] = await Promise.all([get<S["NetworkInfo"]>("/network"), loadInstances()]);
   const b = net.bridge;
   const bridge = card(
     "Bridge",
@@ -90,12 +91,11 @@ function uplinkCard(net: S["NetworkInfo"]): HTMLElement {
   sel.addEventListener("change", show);
   show();
   inputs.config.addEventListener("input", () => setFieldError(inputs.config, inputs.config.value.trim() ? checkWireguard(inputs.config.value) : null));
-  const err = h("p", { class: "error", role: "alert" });
-  const form = h("form", {}, field("Mode", sel), fieldsBox, err, h("button", { type: "submit" }, "Apply"));
+  const err = formError();
+  const form = h("form", { "aria-label": "IPv6 uplink", novalidate: true }, field("Mode", sel), fieldsBox, err, h("button", { type: "submit" }, "Apply"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    err.textContent = "";
-    Object.values(inputs).forEach((c) => setFieldError(c, null));
+    clearErrors(form);
     const mode = sel.value as Mode;
     const body: Record<string, string> = { mode };
     for (const k of fieldsFor[mode]) if (inputs[k].value.trim()) body[k] = inputs[k].value.trim();
@@ -106,14 +106,9 @@ function uplinkCard(net: S["NetworkInfo"]): HTMLElement {
     try {
       const r = await put<S["Ipv6UplinkInfo"]>("/network/ipv6", body);
       toast(`IPv6 uplink: ${r.mode}`);
-      location.reload();
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (e) {
-      if (e instanceof ApiError && e.field && e.field in inputs) {
-        const c = inputs[e.field as keyof typeof inputs];
-        setFieldError(c, e.message);
-        c.focus();
-      } else if (e instanceof ApiError && e.field === "mode") setFieldError(sel, e.message);
-      else err.textContent = e instanceof ApiError ? e.message : String(e);
+      showError(e, { ...inputs, mode: sel }, err);
     }
   });
   return card("IPv6 uplink", current, form);

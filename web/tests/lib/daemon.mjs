@@ -33,7 +33,8 @@ export const ADMIN_PASSWORD = "Harbour-Master-77";
 
 export class Daemon {
   /** `index` tells daemons of one test process apart (their names and subnets). */
-  static async start({ index = 0, env = {} } = {}) {
+  /** `privateImages`: an image cache of its own (under the data dir), not the shared one. */
+  static async start({ index = 0, env = {}, privateImages = false } = {}) {
     const { berthd, berth } = bins();
     for (const b of [berthd, berth]) {
       if (!existsSync(b)) throw new Error(`${b} is not built: run cargo build -p berthd -p berth first (scripts/test.sh does)`);
@@ -63,29 +64,54 @@ export class Daemon {
       BERTH_LISTEN: JSON.stringify([`127.0.0.1:${d.port}`]),
       BERTH_IMAGES__CACHE_DIR: process.env.BERTH_TEST_IMAGE_CACHE ?? "/var/cache/berth-test/images",
       BERTH_STORAGE__POOL_SIZE: "20GiB",
+      // Samples every 2 s: usage, charts and alerts show up quickly.
+      BERTH_METRICS__INTERVAL: "2s",
       BERTH_NETWORK__BRIDGE: d.bridge,
       BERTH_NETWORK__TABLE: d.table,
       BERTH_NETWORK__IPV4: d.ipv4,
       BERTH_NETWORK__IPV6: d.ipv6,
       BERTH_AUTH__INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ...(privateImages ? { BERTH_IMAGES__CACHE_DIR: `${d.dataDir}/images` } : {}),
       ...env,
     };
-    const log = openSync(`${d.dataDir}/berthd.log`, "a");
-    d.child = spawn(berthd, ["--config", "/dev/null"], { env: d.env, stdio: ["ignore", log, log] });
-    d.exited = new Promise((resolve) => d.child.once("exit", resolve));
+    d.berthdBin = berthd;
+    try {
+      await d.spawn();
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    return d;
+  }
+
+  /** Starts the berthd process and waits until it answers on TCP and the socket. */
+  async spawn() {
+    const log = openSync(`${this.dataDir}/berthd.log`, "a");
+    this.child = spawn(this.berthdBin, ["--config", "/dev/null"], { env: this.env, stdio: ["ignore", log, log] });
+    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (d.child.exitCode !== null) throw new Error(`berthd exited: ${d.log()}`);
+      if (this.child.exitCode !== null) throw new Error(`berthd exited: ${this.log()}`);
       try {
-        const r = await fetch(`${d.url}/api/v1/openapi.json`);
-        if (r.ok && existsSync(d.socket)) return d;
+        const r = await fetch(`${this.url}/api/v1/auth/session`);
+        if (r.ok && existsSync(this.socket)) return;
       } catch {
         /* not yet */
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    await d.stop();
-    throw new Error(`berthd did not answer: ${d.log()}`);
+    throw new Error(`berthd did not answer: ${this.log()}`);
+  }
+
+  /** Kills berthd at once (SIGKILL: as a crash); its guests keep running. */
+  async kill() {
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Starts berthd again on the same data dir, port and socket (after `kill`). */
+  async restart() {
+    await this.spawn();
   }
 
   log() {

@@ -176,6 +176,7 @@ impl Quota {
             {
                 let show = |v: u64| match resource {
                     "cpu" => format!("{}", v as f64 / 1000.0),
+                    "memory" | "disk" => berth_types::units::format_bytes(v),
                     _ => v.to_string(),
                 };
                 return Err(QuotaError::Exceeded {

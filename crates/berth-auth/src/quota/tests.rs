@@ -60,6 +60,14 @@ fn reserve_release_resize_and_limits() -> Result {
         err.to_string(),
         "quota exceeded: cpu would be 1.6, the limit is 1.5"
     );
+    // Sizes read as sizes.
+    let err = db
+        .reserve(alice.id, "instance:b", &instance(0.5, 1 << 30))
+        .expect_err("memory");
+    assert_eq!(
+        err.to_string(),
+        "quota exceeded: memory would be 1.5GiB, the limit is 1GiB"
+    );
     assert!(db.release(alice.id, "instance:b")?);
     assert!(!db.release(alice.id, "instance:b")?);
     db.reserve(alice.id, "instance:c", &instance(1.0, 512 << 20))?;

@@ -98,6 +98,7 @@ impl AlertEngine {
                     time: now,
                     notified: next.1,
                     error: None,
+                    deliveries: None,
                 })?;
                 out.push(Transition {
                     rule: rule.clone(),

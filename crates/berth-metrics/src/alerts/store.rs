@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use berth_types::metrics::{AlertEvent, AlertRule};
+use berth_types::metrics::{AlertDelivery, AlertEvent, AlertRule, DeliveryStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::DbError;
@@ -136,8 +136,12 @@ impl AlertStore {
         Ok(event)
     }
 
-    /// Records a delivery error on an event.
-    pub fn set_event_error(&self, id: i64, error: &str) -> Result<(), DbError> {
+    /// Records what became of an event's notifications (and the failures as its `error`).
+    pub fn set_event_deliveries(
+        &self,
+        id: i64,
+        deliveries: Vec<AlertDelivery>,
+    ) -> Result<(), DbError> {
         let conn = self.conn();
         let body: Option<String> = conn
             .query_row("SELECT body FROM alert_events WHERE id = ?1", [id], |r| {
@@ -145,7 +149,17 @@ impl AlertStore {
             })
             .optional()?;
         if let Some(mut event) = body.as_deref().and_then(json::<AlertEvent>) {
-            event.error = Some(error.to_owned());
+            let failures: Vec<String> = deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Failed)
+                .map(|d| {
+                    let to = d.to.as_deref().unwrap_or("?");
+                    let why = d.detail.as_deref().unwrap_or("failed");
+                    format!("{} to {to}: {why}", d.channel.as_str())
+                })
+                .collect();
+            event.error = (!failures.is_empty()).then(|| failures.join("; "));
+            event.deliveries = Some(deliveries);
             conn.execute(
                 "UPDATE alert_events SET body = ?2 WHERE id = ?1",
                 params![id, to_json(&event)],

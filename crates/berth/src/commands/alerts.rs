@@ -183,11 +183,7 @@ pub async fn run(ctx: &Context, command: AlertCommand) -> anyhow::Result<()> {
                         e.instance.clone(),
                         e.rule_name.clone(),
                         format!("{}", e.value),
-                        match (&e.error, e.notified) {
-                            (Some(err), _) => format!("failed: {err}"),
-                            (None, true) => "sent".to_owned(),
-                            (None, false) => "throttled".to_owned(),
-                        },
+                        notified(e),
                     ]
                 })
                 .collect();
@@ -216,6 +212,31 @@ pub async fn run(ctx: &Context, command: AlertCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// What became of an event's notifications: per channel, sent, failed or skipped.
+fn notified(e: &AlertEvent) -> String {
+    use berth_types::metrics::DeliveryStatus;
+    match (&e.deliveries, e.notified) {
+        (_, false) => "throttled".to_owned(),
+        (None, true) => match &e.error {
+            Some(err) => format!("failed: {err}"),
+            None => "sending".to_owned(),
+        },
+        (Some(list), true) if list.is_empty() => "no channel".to_owned(),
+        (Some(list), true) => list
+            .iter()
+            .map(|d| {
+                let status = match d.status {
+                    DeliveryStatus::Sent => "sent",
+                    DeliveryStatus::Failed => "failed",
+                    DeliveryStatus::Skipped => "skipped",
+                };
+                format!("{} {status}", d.channel.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `berth backup create NAME | list NAME | export NAME ID FILE | import FILE [NAME] |
-//! delete NAME ID`.
+//! restore NAME ID NEW | delete NAME ID`.
 
 use anyhow::Context as _;
 use berth_types::api::{Backup, OperationEnvelope};
@@ -34,6 +34,12 @@ pub enum BackupCommand {
     Import {
         file: std::path::PathBuf,
         name: Option<String>,
+    },
+    /// Bring a backup back as a new instance NEW (left stopped), without downloading it.
+    Restore {
+        name: String,
+        id: String,
+        new: String,
     },
     /// Delete a backup.
     #[command(alias = "rm")]
@@ -118,6 +124,23 @@ pub async fn run(ctx: &Context, command: BackupCommand) -> anyhow::Result<()> {
                 Format::Json => output::json(&operation),
                 Format::Table => {
                     println!("Instance {target} imported (stopped)");
+                    Ok(())
+                }
+            }
+        }
+        BackupCommand::Restore { name, id, new } => {
+            let envelope: OperationEnvelope = ctx
+                .client
+                .post(
+                    &format!("/instances/{name}/backups/{id}/restore"),
+                    &berth_types::api::RestoreBackupRequest { name: new.clone() },
+                )
+                .await?;
+            let operation = progress::follow(&ctx.client, envelope.operation, ctx.quiet).await?;
+            match ctx.format {
+                Format::Json => output::json(&operation),
+                Format::Table => {
+                    println!("Backup {id} of {name} restored as {new} (stopped)");
                     Ok(())
                 }
             }

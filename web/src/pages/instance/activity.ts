@@ -1,22 +1,13 @@
-//! The activity tab: this instance's operations (newest first) with their steps and errors.
+//! The activity tab: this instance's operations (newest first) from the store, each with its
+//! steps, times and failure reason, and Cancel while one can be cancelled.
 
-import { get, type Instance, type Operation } from "../../api";
-import { mount, badge, table, when, debounce } from "../../dom";
-import { subscribe } from "../../events";
+import { mount } from "../../dom";
+import { operationRows } from "../../oplist";
+import { allOperations, loadOperations, watch } from "../../store";
 
-export async function activityTab(box: HTMLElement, inst: Instance): Promise<() => void> {
-  const draw = async () => {
-    const ops = (await get<Operation[]>("/operations")).filter((o) => o.target === inst.name);
-    mount(
-      box,
-      table(
-        `Activity of ${inst.name}`,
-        ["When", "Operation", "Status", "Message", "Owner"],
-        ops.map((o) => [when(o.created_at), o.kind.replace(/^instance_/, "").replace(/_/g, " "), badge(o.status), o.error ?? o.message, o.owner]),
-        "No activity yet.",
-      ),
-    );
-  };
-  await draw();
-  return subscribe((e) => e.instance === inst.name && e.type === "operation", debounce(() => void draw(), 300));
+export async function activityTab(box: HTMLElement, name: string): Promise<() => void> {
+  await loadOperations();
+  const draw = () => mount(box, operationRows(allOperations().filter((o) => o.target === name)));
+  draw();
+  return watch(draw, ["operations"]);
 }

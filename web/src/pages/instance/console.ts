@@ -4,10 +4,13 @@
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
-import { csrfToken, type Instance } from "../../api";
+import { csrfToken } from "../../api";
 import { h, mount, card } from "../../dom";
+import { instance } from "../../store";
 
-export function consoleTab(box: HTMLElement, inst: Instance): () => void {
+export function consoleTab(box: HTMLElement, name: string): () => void {
+  const inst = instance(name);
+  if (!inst) return () => {};
   if (inst.state !== "running") {
     mount(box, card("Console", h("p", { class: "muted" }, `${inst.name} is ${inst.state}; start it to open a console.`)));
     return () => {};
@@ -20,7 +23,7 @@ export function consoleTab(box: HTMLElement, inst: Instance): () => void {
     cursorBlink: true,
     fontFamily: "ui-monospace, 'DejaVu Sans Mono', monospace",
     fontSize: 14,
-    theme: { background: "#0b0e14", foreground: "#d8dee9" },
+    theme: { background: "#0b0e14", foreground: "#d8dee9", cursor: "#d8dee9" },
     screenReaderMode: false,
   });
   const fit = new FitAddon();

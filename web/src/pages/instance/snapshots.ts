@@ -1,31 +1,50 @@
-//! The snapshots tab: list, take, restore (confirmed) and delete (confirmed).
+//! The snapshots tab: list, take (the name checked by the schema's pattern), restore
+//! (confirmed) and delete (confirmed), and the snapshot schedule.
 
-import { ApiError, del, enc, get, post, type Instance, type S } from "../../api";
-import { h, mount, card, field, table, bytes, when, toast, confirmDialog } from "../../dom";
+import { del, enc, get, message, post, type S } from "../../api";
+import { h, mount, card, field, formError, table, bytes, when, toast, confirmDialog, setFieldError, showError } from "../../dom";
 import { follow } from "../../ops";
+import { checkText, NAME_FORM } from "../../rules";
+import { scheduleCard } from "../../schedule";
+import { subscribe } from "../../link";
 
-export async function snapshotsTab(box: HTMLElement, inst: Instance, refresh: () => Promise<void>): Promise<void> {
-  const base = `/instances/${enc(inst.name)}/snapshots`;
+
+export async function snapshotsTab(box: HTMLElement, name: string): Promise<() => void> {
+  const base = `/instances/${enc(name)}/snapshots`;
   const listBox = h("div");
-  const nameIn = h("input", { name: "snapshot", placeholder: "snap0", pattern: "[a-zA-Z0-9._-]*" });
-  const err = h("p", { class: "error", role: "alert" });
-  const form = h("form", { class: "row" }, field("Snapshot name (optional)", nameIn), h("button", { type: "submit" }, "Take snapshot"));
-  const run = async (p: Promise<S["OperationEnvelope"]>, what: string) => {
+  const nameIn = h("input", { name: "snapshot", placeholder: "snap0", autocomplete: "off", spellcheck: "false" });
+  const err = formError();
+  const take = h("button", { type: "submit" }, "Take snapshot");
+  const form = h("form", { class: "row", "aria-label": "Take a snapshot", novalidate: true }, field("Snapshot name (optional)", nameIn, "Like an instance name; snap0, snap1, … when empty."), take);
+  const check = () => checkText("CreateSnapshotRequest.name", nameIn.value, NAME_FORM);
+  nameIn.addEventListener("input", () => setFieldError(nameIn, check()));
+  const run = async (p: () => Promise<S["OperationEnvelope"]>, what: string) => {
     err.textContent = "";
     try {
-      const op = await follow((await p).operation);
+      const op = await follow((await p()).operation);
       if (op.status === "success") toast(`${what}: done`);
       else err.textContent = `${what} failed: ${op.error ?? op.status}`;
     } catch (e) {
-      err.textContent = e instanceof ApiError ? e.message : String(e);
+      err.textContent = `${what}: ${message(e)}`;
     }
-    await draw();
-    await refresh();
+    await draw().catch(() => {});
   };
-  form.addEventListener("submit", (ev) => {
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    void run(post(base, nameIn.value ? { name: nameIn.value } : {}), "Snapshot");
-    nameIn.value = "";
+    const problem = check();
+    setFieldError(nameIn, problem);
+    if (problem) return nameIn.focus();
+    const body = nameIn.value ? { name: nameIn.value } : {};
+    take.disabled = true;
+    try {
+      const env = await post<S["OperationEnvelope"]>(base, body);
+      nameIn.value = "";
+      await run(async () => env, "Snapshot");
+    } catch (e) {
+      showError(e, { name: nameIn }, err);
+    } finally {
+      take.disabled = false;
+    }
   });
   const draw = async () => {
     const snaps = await get<S["Snapshot"][]>(base);
@@ -47,9 +66,10 @@ export async function snapshotsTab(box: HTMLElement, inst: Instance, refresh: ()
               {
                 type: "button",
                 class: "small",
+                "aria-label": `restore ${s.name}`,
                 onclick: async () => {
-                  if (await confirmDialog(`Restore ${s.name}?`, `${inst.name}'s disk is replaced by the snapshot; changes since ${when(s.created_at)} are lost.`, "restore"))
-                    void run(post(`${base}/${enc(s.name)}/restore`), `Restore ${s.name}`);
+                  if (await confirmDialog(`Restore ${s.name}?`, `${name}'s disk is replaced by the snapshot; changes since ${when(s.created_at)} are lost.`, "restore"))
+                    void run(() => post(`${base}/${enc(s.name)}/restore`), `Restore ${s.name}`);
                 },
               },
               "restore",
@@ -59,14 +79,15 @@ export async function snapshotsTab(box: HTMLElement, inst: Instance, refresh: ()
               {
                 type: "button",
                 class: "small danger",
+                "aria-label": `delete ${s.name}`,
                 onclick: async () => {
                   if (!(await confirmDialog(`Delete ${s.name}?`, "The snapshot is removed for good.", "delete"))) return;
                   try {
                     await del(`${base}/${enc(s.name)}`);
                   } catch (e) {
-                    err.textContent = e instanceof ApiError ? e.message : String(e);
+                    err.textContent = message(e);
                   }
-                  await draw();
+                  await draw().catch(() => {});
                 },
               },
               "delete",
@@ -78,5 +99,15 @@ export async function snapshotsTab(box: HTMLElement, inst: Instance, refresh: ()
     );
   };
   await draw();
-  mount(box, card("Snapshots", form, err, listBox));
+  const schedule = scheduleCard(name, "snapshots");
+  mount(box, card("Snapshots", form, err, listBox), schedule.el);
+  // Snapshots taken or removed elsewhere (the CLI, the schedule) show up here.
+  const unsub = subscribe(
+    (e) => e.instance === name && e.type === "lifecycle" && String(e.data.action).startsWith("snapshot-"),
+    () => void draw().catch(() => {}),
+  );
+  return () => {
+    unsub();
+    schedule.stop();
+  };
 }

@@ -1,25 +1,27 @@
 //! My account: change my password (`POST /users/me/password`) and API tokens.
 
-import { ApiError, del, enc, get, post, type S } from "../../api";
-import { h, mount, card, field, setFieldError, table, when, toast, confirmDialog, bytes } from "../../dom";
-import { current, load } from "../../session";
+import { ApiError, del, enc, get, message, post, type S } from "../../api";
+import { h, mount, card, field, setFieldError, table, when, toast, confirmDialog, bytes, copyButton, showError, clearErrors, formError } from "../../dom";
+import { current, reload } from "../../session";
 
 export async function accountSection(box: HTMLElement): Promise<void> {
   const cur = h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true });
-  const next = h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true, minlength: 8 });
+  const next = h("input", { type: "password", name: "new_password", autocomplete: "new-password", required: true });
   const again = h("input", { type: "password", name: "repeat", autocomplete: "new-password", required: true });
-  const pwForm = h("form", {}, field("Current password", cur), field("New password", next, "8–256 characters, not a common one, not your username."), field("Repeat the new password", again), h("button", { type: "submit" }, "Change password"));
+  const pwErr = formError();
+  const pwForm = h("form", { "aria-label": "Change my password", novalidate: true }, field("Current password", cur), field("New password", next, "Not a common one, and not your username."), field("Repeat the new password", again), pwErr, h("button", { type: "submit" }, "Change password"));
   pwForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    [cur, next, again].forEach((c) => setFieldError(c, null));
+    clearErrors(pwForm);
     if (next.value !== again.value) return setFieldError(again, "the two new passwords differ"), again.focus();
     try {
       await post("/users/me/password", { current_password: cur.value, new_password: next.value });
       toast("Password changed; your other sessions were signed out");
       pwForm.reset();
     } catch (e) {
-      const c = e instanceof ApiError && e.field === "current_password" ? cur : next;
-      setFieldError(c, e instanceof ApiError ? e.message : String(e));
+      // A wrong current password is a 401 that names no field: it is that field's error.
+      const err = e instanceof ApiError && e.status === 401 && !e.field ? new ApiError(401, e.code, e.message, "current_password") : e;
+      showError(err, { current_password: cur, new_password: next, password: next }, pwErr);
     }
   });
 
@@ -28,17 +30,19 @@ export async function accountSection(box: HTMLElement): Promise<void> {
   const tname = h("input", { name: "token-name", required: true, placeholder: "ci" });
   const scope = h("select", { name: "scope" }, h("option", { value: "full" }, "full"), h("option", { value: "read_only" }, "read only"));
   const expires = h("select", { name: "expires_in" }, h("option", { value: "" }, "never"), h("option", { value: "30d" }, "30 days"), h("option", { value: "90d" }, "90 days"), h("option", { value: "365d" }, "1 year"));
-  const tForm = h("form", { class: "row wrap" }, field("Token name", tname), field("Scope", scope), field("Expires", expires), h("button", { type: "submit" }, "Create token"));
+  const tokErr = formError();
+  const tForm = h("form", { class: "row wrap", "aria-label": "New API token", novalidate: true }, field("Token name", tname), field("Scope", scope), field("Expires", expires), h("button", { type: "submit" }, "Create token"), tokErr);
   tForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     setFieldError(tname, null);
     try {
       const r = await post<S["CreatedTokenResponse"]>("/tokens", { name: tname.value, scope: scope.value, ...(expires.value ? { expires_in: expires.value } : {}) });
-      mount(secretBox, h("div", { class: "secret" }, h("p", {}, `Token ${r.token.name} (copy it now; it is shown once):`), h("code", { class: "mono" }, r.secret)));
+      const secret = r.secret;
+      mount(secretBox, h("div", { class: "secret" }, h("p", {}, `Token ${r.token.name} (copy it now; it is shown once):`), h("div", { class: "row" }, h("code", { class: "mono", "data-testid": "token-secret" }, secret), copyButton("the token", () => secret))));
       tname.value = "";
       await drawTokens();
     } catch (e) {
-      setFieldError(tname, e instanceof ApiError ? e.message : String(e));
+      showError(e, { name: tname, scope, expires_in: expires }, tokErr);
     }
   });
   const drawTokens = async () => {
@@ -61,8 +65,12 @@ export async function accountSection(box: HTMLElement): Promise<void> {
               class: "small danger",
               onclick: async () => {
                 if (!(await confirmDialog(`Revoke ${t.name}?`, "Scripts using this token stop working at once.", "revoke"))) return;
-                await del(`/tokens/${enc(t.id)}`);
-                await drawTokens();
+                try {
+                  await del(`/tokens/${enc(t.id)}`);
+                } catch (e) {
+                  toast(message(e), "error");
+                }
+                await drawTokens().catch(() => {});
               },
             },
             "revoke",
@@ -73,7 +81,7 @@ export async function accountSection(box: HTMLElement): Promise<void> {
     );
   };
   await drawTokens();
-  const me = (await load()) ?? current(); // fresh usage
+  const me = (await reload().catch(() => null)) ?? current(); // fresh usage
   const q = me?.user.quota ?? {};
   const u = me?.usage;
   const quota = u

@@ -1,7 +1,8 @@
 //! Admins: users with role and quota, create, edit quota/role, delete.
 
-import { ApiError, del, enc, get, patch, post, type S } from "../../api";
-import { h, mount, card, field, setFieldError, table, bytes, when, toast, confirmDialog, GiB } from "../../dom";
+import { del, enc, get, message, patch, post, type S } from "../../api";
+import { h, mount, card, field, table, bytes, when, toast, confirmDialog, formError, showError, clearErrors, setFieldError, GiB } from "../../dom";
+import { checkNumber, constrain, inGiB, ENUMS, type NumberCheck } from "../../rules";
 
 function quotaText(q: S["Quota"]): string {
   const parts = [
@@ -18,21 +19,27 @@ function quotaText(q: S["Quota"]): string {
 
 /** Quota inputs (empty = no limit); memory and disk in GiB. */
 function quotaInputs(q: S["Quota"] = {}) {
-  const num = (name: string, v: number | null | undefined, step = "any") => h("input", { name, type: "number", min: 0, step, value: v ?? "" });
+  const num = (name: string, key: string, check: NumberCheck, v: number | null | undefined, step = "any") => {
+    const el = h("input", { name, type: "number", step, value: v ?? "", placeholder: "no limit" });
+    constrain(el, `Quota.${key}`, check);
+    el.addEventListener("input", () => setFieldError(el, checkNumber(`Quota.${key}`, el.value, check)));
+    return el;
+  };
   const i = {
-    instances: num("q-instances", q.instances),
-    cpu: num("q-cpu", q.cpu, "0.25"),
-    memory: num("q-memory", q.memory != null ? q.memory / GiB : null, "0.5"),
-    disk: num("q-disk", q.disk != null ? q.disk / GiB : null),
-    snapshots: num("q-snapshots", q.snapshots),
-    forwards: num("q-forwards", q.forwards),
+    instances: num("q-instances", "instances", {}, q.instances, "1"),
+    cpu: num("q-cpu", "cpu", {}, q.cpu, "0.25"),
+    memory: num("q-memory", "memory", inGiB, q.memory != null ? q.memory / GiB : null, "0.5"),
+    disk: num("q-disk", "disk", inGiB, q.disk != null ? q.disk / GiB : null),
+    snapshots: num("q-snapshots", "snapshots", {}, q.snapshots, "1"),
+    forwards: num("q-forwards", "forwards", {}, q.forwards, "1"),
   };
   const el = h("div", { class: "limits" }, field("Instances", i.instances), field("CPU (cores)", i.cpu), field("Memory (GiB)", i.memory), field("Disk (GiB)", i.disk), field("Snapshots", i.snapshots), field("Forwards", i.forwards));
   const value = (): S["Quota"] => {
     const n = (x: HTMLInputElement, scale = 1) => (x.value === "" ? null : Math.round(Number(x.value) * scale));
     return { instances: n(i.instances), cpu: i.cpu.value === "" ? null : Number(i.cpu.value), memory: n(i.memory, GiB), disk: n(i.disk, GiB), snapshots: n(i.snapshots), forwards: n(i.forwards) };
   };
-  return { el, value };
+  const fields = Object.fromEntries(Object.entries(i).map(([k, v]) => [`quota.${k}`, v]));
+  return { el, value, fields };
 }
 
 export async function usersSection(box: HTMLElement): Promise<void> {
@@ -40,38 +47,36 @@ export async function usersSection(box: HTMLElement): Promise<void> {
   const editBox = h("div");
   const uname = h("input", { name: "username", required: true, autocomplete: "off" });
   const upass = h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" });
-  const role = h("select", { name: "role" }, h("option", { value: "user" }, "user"), h("option", { value: "admin" }, "admin"));
+  const role = h("select", { name: "role" }, ENUMS.Role.map((r) => h("option", { value: r }, r)));
   const q = quotaInputs();
-  const err = h("p", { class: "error", role: "alert" });
-  const form = h("form", {}, h("div", { class: "row wrap" }, field("Username", uname), field("Password", upass), field("Role", role)), h("p", { class: "muted" }, "Quota (empty = no limit):"), q.el, err, h("button", { type: "submit" }, "Create user"));
+  const err = formError();
+  const form = h("form", { "aria-label": "New user", novalidate: true }, h("div", { class: "row wrap" }, field("Username", uname), field("Password", upass), field("Role", role)), h("p", { class: "muted" }, "Quota (empty = no limit):"), q.el, err, h("button", { type: "submit" }, "Create user"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    err.textContent = "";
-    [uname, upass].forEach((c) => setFieldError(c, null));
+    clearErrors(form);
     try {
-      await post("/users", { username: uname.value, password: upass.value, role: role.value, quota: q.value() });
+      await post("/users", { username: uname.value, password: upass.value, role: role.value as S["Role"], quota: q.value() });
       toast(`User ${uname.value} created`);
       form.reset();
       await draw();
     } catch (e) {
-      if (e instanceof ApiError && (e.field === "username" || e.field === "password")) setFieldError(e.field === "username" ? uname : upass, e.message);
-      else err.textContent = e instanceof ApiError ? e.message : String(e);
+      showError(e, { username: uname, password: upass, role, ...q.fields }, err);
     }
   });
   const edit = (u: S["User"]) => {
     const eq = quotaInputs(u.quota);
-    const r = h("select", { name: "edit-role" }, h("option", { value: "user", selected: u.role === "user" }, "user"), h("option", { value: "admin", selected: u.role === "admin" }, "admin"));
-    const e2 = h("p", { class: "error", role: "alert" });
-    const f = h("form", {}, field("Role", r), eq.el, e2, h("div", { class: "btns" }, h("button", { type: "submit" }, "Save"), h("button", { type: "button", onclick: () => mount(editBox) }, "Cancel")));
+    const r = h("select", { name: "edit-role" }, ENUMS.Role.map((x) => h("option", { value: x, selected: u.role === x }, x)));
+    const e2 = formError();
+    const f = h("form", { "aria-label": `Edit ${u.username}`, novalidate: true }, field("Role", r), eq.el, e2, h("div", { class: "btns" }, h("button", { type: "submit" }, "Save"), h("button", { type: "button", onclick: () => mount(editBox) }, "Cancel")));
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await patch(`/users/${enc(u.id)}`, { role: r.value, quota: eq.value() });
+        await patch(`/users/${enc(u.id)}`, { role: r.value as S["Role"], quota: eq.value() });
         toast(`${u.username} saved`);
         mount(editBox);
         await draw();
       } catch (e) {
-        e2.textContent = e instanceof ApiError ? e.message : String(e);
+        showError(e, { role: r, ...eq.fields }, e2);
       }
     });
     mount(editBox, card(`Edit ${u.username}`, f));
@@ -103,9 +108,9 @@ export async function usersSection(box: HTMLElement): Promise<void> {
                   try {
                     await del(`/users/${enc(u.id)}`);
                   } catch (e) {
-                    toast(e instanceof ApiError ? e.message : String(e), "error");
+                    toast(message(e), "error");
                   }
-                  await draw();
+                  await draw().catch(() => {});
                 },
               },
               "delete",

@@ -16,7 +16,8 @@ use berth_types::api::{
     CreateBackupRequest, CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail,
     ExecRequest, ExecResponse, FileListing, ImageInfo, ImportQuery, ImportedImage, Ipv6UplinkInfo,
     Ipv6UplinkRequest, NetworkCapabilities, NetworkInfo, OperationEnvelope, PasswordRequest,
-    PasswordResponse, PatchInstanceRequest, PowerRequest, RunRequest, SystemInfo,
+    PasswordResponse, PatchInstanceRequest, PowerRequest, RestoreBackupRequest, RunRequest,
+    SystemInfo,
 };
 use berth_types::instance::Forward;
 use berth_types::snapshot::{CreateSnapshotRequest, Snapshot, SnapshotSchedule};
@@ -77,6 +78,7 @@ use berth_types::{
         SystemInfo,
         CreateForwardRequest,
         CreateBackupRequest,
+        RestoreBackupRequest,
         Backup,
         ImportQuery,
         Ipv6UplinkRequest,

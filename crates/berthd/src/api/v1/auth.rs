@@ -1,11 +1,12 @@
-//! `/api/v1/auth/{login,refresh,logout,me}`: sessions for people. Scripts use API tokens.
+//! `/api/v1/auth/{login,refresh,logout,me,session}`: sessions for people. Scripts use API
+//! tokens.
 
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_auth::api::{LoginRequest, Me, RefreshRequest, SessionResponse};
-use berth_auth::{IssuedSession, Via};
+use berth_auth::{IssuedSession, Principal, Via};
 use berth_types::api::ErrorBody;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +14,7 @@ use utoipa_axum::routes;
 use crate::api::access::{Rule, Who};
 use crate::api::extract::Caller;
 use crate::api::guard::RequestContext;
-use crate::api::session::{REFRESH_COOKIE, clear_cookies, cookie, set_cookies};
+use crate::api::session::{REFRESH_COOKIE, SESSION_COOKIE, clear_cookies, cookie, set_cookies};
 use crate::api::{ApiError, AppState, JsonBody};
 use crate::app::AppError;
 
@@ -23,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(session))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "auth.login",
@@ -85,11 +87,52 @@ pub async fn me(
     Caller(principal): Caller,
     Extension(context): Extension<RequestContext>,
 ) -> Result<Json<Me>, ApiError> {
-    let mut me = app.me(&principal)?;
+    Ok(Json(me_of(&app, &principal, &context)?))
+}
+
+/// `GET /auth/session`: whether the caller is signed in, without a 401 when not.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionStatus {
+    pub signed_in: bool,
+    /// Not signed in, but the request carried a session cookie that is no longer valid: a
+    /// refresh (`POST /auth/refresh`) may renew it.
+    pub expired: bool,
+    /// The caller, as `GET /auth/me` shows them, when signed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub me: Option<Me>,
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/session", operation_id = "auth.session",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::Anyone)))), tag = "auth",
+    responses((status = 200, description = "Whether the caller is signed in (and as whom); never 401, so a browser can ask before it shows the login form", body = SessionStatus)))]
+pub async fn session(
+    State(app): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    Extension(context): Extension<RequestContext>,
+    headers: HeaderMap,
+) -> Result<Json<SessionStatus>, ApiError> {
+    let status = match principal {
+        Some(Extension(principal)) => SessionStatus {
+            signed_in: true,
+            expired: false,
+            me: Some(me_of(&app, &principal, &context)?),
+        },
+        None => SessionStatus {
+            signed_in: false,
+            expired: cookie(&headers, SESSION_COOKIE).is_some_and(|c| !c.is_empty()),
+            me: None,
+        },
+    };
+    Ok(Json(status))
+}
+
+/// The caller with their usage, and the CSRF token a browser session needs.
+fn me_of(app: &AppState, principal: &Principal, context: &RequestContext) -> Result<Me, ApiError> {
+    let mut me = app.me(principal)?;
     if let (true, Via::Session { session_id }) = (context.by_cookie, &principal.via) {
         me.csrf_token = Some(app.csrf.token(*session_id));
     }
-    Ok(Json(me))
+    Ok(me)
 }
 
 fn session_response(app: &AppState, session: &IssuedSession, context: &RequestContext) -> Response {

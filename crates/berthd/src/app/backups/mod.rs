@@ -9,9 +9,11 @@ pub(crate) use create::BackupStep;
 pub(crate) use import::ImportStep;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use berth_store::BackupRecord;
 use berth_types::api::Backup;
+use berth_types::{InstanceName, Operation};
 use uuid::Uuid;
 
 use super::{App, AppError};
@@ -42,6 +44,22 @@ impl App {
     ) -> Result<(Backup, PathBuf), AppError> {
         let backup = self.backup_of(caller, name, id, Want::Read)?;
         Ok((view(&backup), PathBuf::from(&backup.path)))
+    }
+
+    /// Imports backup `id` of `name` as a new instance `new_name` (the import operation).
+    pub async fn restore_backup(
+        self: &Arc<Self>,
+        caller: &Principal,
+        name: &str,
+        id: &str,
+        new_name: &str,
+    ) -> Result<Operation, AppError> {
+        let backup = self.backup_of(caller, name, id, Want::Read)?;
+        InstanceName::parse(new_name)?;
+        let file = std::fs::File::open(&backup.path)
+            .map_err(|e| AppError::internal("opening the backup", e))?;
+        self.import_instance(caller, Some(new_name), Box::new(file))
+            .await
     }
 
     pub async fn delete_backup(

@@ -3,10 +3,13 @@
 
 use berth_runtime::{Observation, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
+use berth_types::events::{Event, Lifecycle, LifecycleAction};
 use berth_types::{CacheStatus, Instance, InstanceNetwork, InstanceState};
+use chrono::{DateTime, Utc};
 
 use crate::app::access::Want;
 use crate::app::error::error_chain;
+use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
 
 impl App {
@@ -35,6 +38,7 @@ impl App {
             InstanceNetwork::default()
         });
         let mut instance = record.to_api(network, pid);
+        instance.started_at = pid.and_then(process_started_at);
         instance.cache = cache;
         if !record.privileged {
             instance.idmap = self
@@ -117,10 +121,67 @@ impl App {
             if let Err(err) = self.store.set_instance_state(&record.name, seen) {
                 tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot save observed state");
             }
+            self.publish_observed(record, seen);
         }
         if record.state == InstanceState::Error && seen == InstanceState::Stopped {
             return InstanceState::Error;
         }
         seen
     }
+
+    /// Tells event subscribers about a state change nobody asked berthd for (the guest powered
+    /// itself off, or was frozen or thawed behind berthd's back); the actor is `berthd`.
+    fn publish_observed(&self, record: &InstanceRecord, seen: InstanceState) {
+        let action = match seen {
+            InstanceState::Running if record.state == InstanceState::Suspended => {
+                LifecycleAction::InstanceResumed
+            }
+            InstanceState::Running => LifecycleAction::InstanceStarted,
+            InstanceState::Suspended => LifecycleAction::InstanceSuspended,
+            InstanceState::Stopped => LifecycleAction::InstanceStopped,
+            _ => return,
+        };
+        let data = Lifecycle {
+            action,
+            actor: DAEMON_ACTOR.to_owned(),
+            state: Some(seen),
+            object: None,
+            reason: None,
+        };
+        self.events
+            .publish(Event::lifecycle(record.name.as_str(), &record.owner, data));
+    }
+
+    /// Reads the state of guests berthd believes running that the last metrics tick found
+    /// without a cgroup or init: one that stopped on its own is recorded (and published) now,
+    /// not only when someone next reads it.
+    pub(crate) async fn notice_state_changes(&self, names: &[String]) {
+        for name in names {
+            if let Ok(record) = self.instance_record(name) {
+                self.observed_state(&record).await;
+            }
+        }
+    }
+}
+
+/// When process `pid` started: the boot time from `/proc/stat` plus its start time in clock
+/// ticks (USER_HZ, 100 on Linux) from `/proc/<pid>/stat`.
+fn process_started_at(pid: i32) -> Option<DateTime<Utc>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may hold spaces and parentheses: count fields after the last `)`.
+    let ticks: i64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let boot: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    DateTime::from_timestamp(boot + ticks / 100, (ticks % 100) as u32 * 10_000_000)
 }

@@ -177,6 +177,7 @@ impl App {
     pub async fn collect_metrics(self: &Arc<Self>, now_ms: i64) -> Option<Arc<Tick>> {
         let now = now_ms.div_euclid(1000);
         let targets = self.metric_targets(now).await;
+        let watched: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
         let pool = self.storage.driver().pool_usage().await.ok();
         let app = self.clone();
         let result = tokio::task::spawn_blocking(move || {
@@ -212,6 +213,17 @@ impl App {
                 return None;
             }
         };
+        // A guest believed running that had no cgroup or init this tick may have stopped.
+        let gone: Vec<String> = watched
+            .into_iter()
+            .filter(|name| {
+                !tick
+                    .instances
+                    .iter()
+                    .any(|s| s.name == *name && s.uptime_seconds.is_some())
+            })
+            .collect();
+        self.notice_state_changes(&gone).await;
         *self.metrics.last.write().unwrap_or_else(|p| p.into_inner()) = Some(tick.clone());
         self.publish_samples(&tick);
         self.evaluate_alerts(&tick).await;

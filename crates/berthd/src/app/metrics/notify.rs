@@ -1,32 +1,68 @@
 //! Delivering an alert: email to the owners (when the rule wants it and SMTP is configured)
-//! and the rule's webhook. Delivery errors are logged and kept on the event.
+//! and the rule's webhook. What was attempted, per channel and recipient, and how it went is
+//! kept on the event (and failures logged).
 
 use std::sync::Arc;
 
 use berth_metrics::alerts::{Transition, message, webhook};
+use berth_types::metrics::{AlertChannel, AlertDelivery, DeliveryStatus};
 
 use crate::app::App;
 use crate::app::error::error_chain;
+
+fn delivery(
+    channel: AlertChannel,
+    to: Option<&str>,
+    status: DeliveryStatus,
+    detail: Option<String>,
+) -> AlertDelivery {
+    AlertDelivery {
+        channel,
+        to: to.map(str::to_owned),
+        status,
+        detail,
+    }
+}
 
 impl App {
     pub(super) async fn notify(self: &Arc<Self>, t: &Transition, mut emails: Vec<String>) {
         emails.sort();
         emails.dedup();
         let (subject, body) = message(t);
-        let mut errors = Vec::new();
+        let mut done = Vec::new();
+        let email = AlertChannel::Email;
         if t.rule.email {
             match &self.metrics.smtp {
+                _ if emails.is_empty() => done.push(delivery(
+                    email,
+                    None,
+                    DeliveryStatus::Skipped,
+                    Some("neither the rule's nor the instance's owner has an email address".into()),
+                )),
                 Some(smtp) => {
                     for to in &emails {
-                        if let Err(e) = smtp.send(to, &subject, body.clone()).await {
-                            errors.push(format!("email to {to}: {}", error_chain(&e)));
-                        }
+                        let result = smtp.send(to, &subject, body.clone()).await;
+                        done.push(match result {
+                            Ok(()) => delivery(email, Some(to), DeliveryStatus::Sent, None),
+                            Err(e) => delivery(
+                                email,
+                                Some(to),
+                                DeliveryStatus::Failed,
+                                Some(error_chain(&e)),
+                            ),
+                        });
                     }
                 }
-                None if !emails.is_empty() => {
-                    errors.push("email: no [alerts.smtp] configured".to_owned());
+                None => {
+                    for to in &emails {
+                        done.push(delivery(
+                            email,
+                            Some(to),
+                            DeliveryStatus::Skipped,
+                            Some("no SMTP server is configured ([alerts.smtp])".into()),
+                        ));
+                    }
                 }
-                None => {}
             }
         }
         if let Some(url) = &t.rule.webhook {
@@ -36,14 +72,28 @@ impl App {
                 "instance_owner": t.instance_owner,
                 "subject": subject,
             });
-            if let Err(e) = webhook::post(url, &payload).await {
-                errors.push(format!("webhook: {}", error_chain(&e)));
-            }
+            let hook = AlertChannel::Webhook;
+            done.push(match webhook::post(url, &payload).await {
+                Ok(()) => delivery(hook, Some(url), DeliveryStatus::Sent, None),
+                Err(e) => delivery(
+                    hook,
+                    Some(url),
+                    DeliveryStatus::Failed,
+                    Some(error_chain(&e)),
+                ),
+            });
         }
-        if !errors.is_empty() {
-            let text = errors.join("; ");
-            tracing::warn!(rule = %t.rule.id, instance = %t.event.instance, error = %text, "alert delivery failed");
-            let _ = self.metrics.alerts.store.set_event_error(t.event.id, &text);
+        for failed in done.iter().filter(|d| d.status == DeliveryStatus::Failed) {
+            tracing::warn!(rule = %t.rule.id, instance = %t.event.instance, channel = failed.channel.as_str(),
+                to = failed.to.as_deref().unwrap_or(""), error = failed.detail.as_deref().unwrap_or(""), "alert delivery failed");
+        }
+        if let Err(e) = self
+            .metrics
+            .alerts
+            .store
+            .set_event_deliveries(t.event.id, done)
+        {
+            tracing::warn!(rule = %t.rule.id, error = %error_chain(&e), "cannot record alert deliveries");
         }
     }
 }

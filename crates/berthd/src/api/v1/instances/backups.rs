@@ -1,10 +1,12 @@
-//! `/api/v1/instances/{name}/backups[/{id}[/export]]`.
+//! `/api/v1/instances/{name}/backups[/{id}[/export|/restore]]`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use berth_types::api::{Backup, CreateBackupRequest, ErrorBody, OperationEnvelope};
+use berth_types::api::{
+    Backup, CreateBackupRequest, ErrorBody, OperationEnvelope, RestoreBackupRequest,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(delete))
         .routes(routes!(export))
+        .routes(routes!(restore))
 }
 
 /// `{name}` and `{id}` in `/instances/{name}/backups/{id}…`.
@@ -84,6 +87,25 @@ pub async fn export(
         "application/zstd",
         backup.size,
         Some(&attachment),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/instances/{name}/backups/{id}/restore", operation_id = "backup.restore",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::InstanceOwner)))), tag = "backups",
+    request_body = RestoreBackupRequest,
+    params(BackupPath),
+    responses((status = 202, description = "The backup is being imported as a new instance (left stopped)", body = OperationEnvelope),
+              (status = 404, description = "No such instance or backup", body = ErrorBody),
+              (status = 409, description = "The name is taken", body = ErrorBody)))]
+pub async fn restore(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    Path(BackupPath { name, id }): Path<BackupPath>,
+    JsonBody(request): JsonBody<RestoreBackupRequest>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(
+        app.restore_backup(&caller, &name, &id, &request.name)
+            .await?,
     ))
 }
 
