@@ -521,7 +521,16 @@ test("operations and audit entries show their steps, target and result; a failed
   });
   await entry.locator("summary").click();
   assert.match(await entry.locator("pre.params").textContent(), /"image": "debian\/12"/);
+  // alice's refused limit change, from the newest page back (a page holds 50 entries; anonymous
+  // requests are recorded too, as bounded summaries, so it may be pages away from the create).
+  await go(page, "#/settings/audit");
   const refused = page.locator('li.audit-entry[data-action="instance.update"]', { hasText: /quota exceeded/i }).first();
+  await until("the refused update's audit entry", async () => {
+    if (await refused.count()) return true;
+    const older = page.getByRole("button", { name: "Older entries" });
+    if (await older.isVisible()) await older.click();
+    return false;
+  });
   await refused.locator("summary").click();
   assert.match(await refused.textContent(), /quota exceeded: memory would be/);
   await shot(page, "17-settings-audit");
