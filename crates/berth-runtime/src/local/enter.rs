@@ -18,6 +18,7 @@ use nix::unistd::{ForkResult, chroot, fchdir, fork};
 use super::exec::STATUS_FD;
 use super::invoke::Opts;
 use super::isolation::Isolation;
+use super::plan::SupervisorFile;
 use super::state::Paths;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

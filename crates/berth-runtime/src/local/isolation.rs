@@ -13,6 +13,7 @@ use berth_isolation::{UserNamespace, idmount};
 use berth_types::IdRange;
 use serde::{Deserialize, Serialize};
 
+use super::plan::{PlanFileError, SupervisorFile};
 use super::state::Paths;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,12 +24,8 @@ pub enum IsolationError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    File(#[from] PlanFileError),
     #[error("isolation.json: {0}")]
     Range(String),
     #[error("the supervisor's mount namespace: {0}")]
@@ -61,11 +58,11 @@ pub struct Isolation {
     pub nesting: bool,
 }
 
-impl Isolation {
-    fn path(paths: &Paths) -> PathBuf {
-        paths.dir.join("isolation.json")
-    }
+impl SupervisorFile for Isolation {
+    const NAME: &'static str = "isolation.json";
+}
 
+impl Isolation {
     /// Where the guest's idmapped root is mounted in its supervisor's mount namespace.
     pub fn root_of(paths: &Paths) -> PathBuf {
         paths.idmapped_root()
@@ -85,36 +82,6 @@ impl Isolation {
     /// The host id of the guest's `tty` group (gid 5), which owns its terminals.
     pub fn tty_gid(&self) -> u32 {
         self.start + 5
-    }
-
-    pub fn write(&self, paths: &Paths) -> Result<(), IsolationError> {
-        let path = Self::path(paths);
-        let text = serde_json::to_vec_pretty(self).map_err(|source| IsolationError::Json {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::write(&path, text).map_err(io(&path))
-    }
-
-    /// The guest's isolation, or `None` for a privileged guest (no file).
-    pub fn read(paths: &Paths) -> Result<Option<Isolation>, IsolationError> {
-        let path = Self::path(paths);
-        match std::fs::read(&path) {
-            Ok(text) => serde_json::from_slice(&text)
-                .map(Some)
-                .map_err(|source| IsolationError::Json { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
-    }
-
-    /// Removes a previous start's file (the guest is privileged now).
-    pub fn clear(paths: &Paths) -> Result<(), IsolationError> {
-        let path = Self::path(paths);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
-            _ => Ok(()),
-        }
     }
 
     /// The supervisor's part, once, before anything else looks at mounts: a mount namespace
@@ -173,13 +140,15 @@ impl Isolation {
 /// runs in the runtime's mount namespace, so it sees the cgroups as the runtime does.
 pub fn delegate_main(opts: &super::invoke::Opts) -> i32 {
     let paths = Paths::new(&opts.state_root, &opts.name);
-    let delegated = Isolation::read(&paths).and_then(|isolation| {
-        let Some(isolation) = isolation else {
-            return Ok(());
-        };
-        let layout = Layout::detect()?;
-        isolation.delegate(&layout, &opts.name)
-    });
+    let delegated = Isolation::read(&paths)
+        .map_err(IsolationError::from)
+        .and_then(|isolation| {
+            let Some(isolation) = isolation else {
+                return Ok(());
+            };
+            let layout = Layout::detect()?;
+            isolation.delegate(&layout, &opts.name)
+        });
     match delegated {
         Ok(()) => 0,
         Err(e) => {

@@ -17,6 +17,7 @@ use super::isolation::{self, Isolation, IsolationError};
 use super::launcher::{Launcher, PlanError};
 use super::plan::EnginePlan;
 use super::plan::PlanFileError;
+use super::plan::SupervisorFile;
 use super::state::Paths;
 use super::{LocalConfig, control, invoke, security, spec};
 use crate::ContainerSpec;

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::state::Paths;
@@ -75,12 +76,23 @@ pub struct ToolPlan {
     pub netns: Option<PathBuf>,
 }
 
-impl LaunchPlan {
+impl SupervisorFile for LaunchPlan {
+    const NAME: &'static str = "launch.json";
+}
+
+/// A JSON file berthd writes into a guest's directory under `state_root` for the supervisor
+/// to read back: the launch plan (`launch.json`), an unprivileged guest's isolation
+/// (`isolation.json`), a host tool's unprivileged steps (`unpriv-tool.json`). One way to write,
+/// read and clear them.
+pub trait SupervisorFile: Serialize + DeserializeOwned {
+    /// The file's name in the guest's directory.
+    const NAME: &'static str;
+
     fn path(paths: &Paths) -> PathBuf {
-        paths.dir.join("launch.json")
+        paths.dir.join(Self::NAME)
     }
 
-    pub fn write(&self, paths: &Paths) -> Result<(), PlanFileError> {
+    fn write(&self, paths: &Paths) -> Result<(), PlanFileError> {
         let path = Self::path(paths);
         let text = serde_json::to_vec_pretty(self).map_err(|source| PlanFileError::Json {
             path: path.clone(),
@@ -89,13 +101,35 @@ impl LaunchPlan {
         std::fs::write(&path, text).map_err(|source| PlanFileError::Io { path, source })
     }
 
-    pub fn read(paths: &Paths) -> Result<LaunchPlan, PlanFileError> {
+    /// The file's contents, `None` when there is none (this start did not write it).
+    fn read(paths: &Paths) -> Result<Option<Self>, PlanFileError> {
         let path = Self::path(paths);
-        let text = std::fs::read(&path).map_err(|source| PlanFileError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_slice(&text).map_err(|source| PlanFileError::Json { path, source })
+        match std::fs::read(&path) {
+            Ok(text) => serde_json::from_slice(&text)
+                .map(Some)
+                .map_err(|source| PlanFileError::Json { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(PlanFileError::Io { path, source }),
+        }
+    }
+
+    /// The file's contents; its absence is an error naming it (the supervisor's plan).
+    fn load(paths: &Paths) -> Result<Self, PlanFileError> {
+        Self::read(paths)?.ok_or_else(|| PlanFileError::Io {
+            path: Self::path(paths),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    }
+
+    /// Removes a previous start's file (nothing to remove is fine).
+    fn clear(paths: &Paths) -> Result<(), PlanFileError> {
+        let path = Self::path(paths);
+        match std::fs::remove_file(&path) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                Err(PlanFileError::Io { path, source })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -121,7 +155,7 @@ mod tests {
             }),
         };
         plan.write(&paths)?;
-        let back = LaunchPlan::read(&paths)?;
+        let back = LaunchPlan::load(&paths)?;
         let EnginePlan::Tool(tool) = back.engine else {
             panic!("not a tool plan: {back:?}");
         };

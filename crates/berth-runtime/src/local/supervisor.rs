@@ -20,6 +20,7 @@ use nix::unistd::{ForkResult, dup2, fork, setsid};
 use super::console::{Console, ConsoleError};
 use super::invoke::Opts;
 use super::isolation::{Isolation, IsolationError};
+use super::plan::SupervisorFile;
 use super::plan::{LaunchPlan, PlanFileError};
 use super::spec::{self, SpecError};
 use super::state::{Paths, Proc, StateError};
@@ -117,7 +118,7 @@ pub fn run(opts: &Opts, engine_for: impl FnOnce(&LaunchPlan) -> Box<dyn Engine>)
         }
     };
     let mut engine = None;
-    let result = LaunchPlan::read(&paths)
+    let result = LaunchPlan::load(&paths)
         .map_err(SupervisorError::from)
         .and_then(|plan| {
             let engine = engine.insert(engine_for(&plan));

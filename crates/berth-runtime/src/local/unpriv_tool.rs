@@ -20,6 +20,7 @@ use berth_isolation::PrivateProc;
 use berth_isolation::lxcfs::{GUEST_FILES, GuestBind, reattach};
 use serde::{Deserialize, Serialize};
 
+use super::plan::{PlanFileError, SupervisorFile};
 use super::state::Paths;
 
 /// What the supervisor does around the tool for one unprivileged guest.
@@ -47,12 +48,8 @@ pub enum UnprivToolError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    File(#[from] PlanFileError),
     #[error("private mount namespace with a fresh /proc: {0}")]
     Namespace(nix::Error),
     #[error("plugging {veth} into {bridge}: {why}")]
@@ -67,38 +64,8 @@ pub enum UnprivToolError {
     Userns(String),
 }
 
-impl UnprivTool {
-    fn path(paths: &Paths) -> PathBuf {
-        paths.dir.join("unpriv-tool.json")
-    }
-
-    /// Writes the plan for the supervisor (berthd's side, at plan time).
-    pub fn write(&self, paths: &Paths) -> Result<(), UnprivToolError> {
-        let path = Self::path(paths);
-        let text = serde_json::to_vec_pretty(self).map_err(|source| UnprivToolError::Json {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::write(&path, text).map_err(|source| UnprivToolError::Io { path, source })
-    }
-
-    /// Removes a previous start's plan (a guest started privileged now).
-    pub fn clear(paths: &Paths) {
-        let _ = std::fs::remove_file(Self::path(paths));
-    }
-
-    /// The plan, or `None` for a privileged guest.
-    pub fn read(paths: &Paths) -> Result<Option<UnprivTool>, UnprivToolError> {
-        let path = Self::path(paths);
-        let text = match std::fs::read(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(UnprivToolError::Io { path, source }),
-        };
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|source| UnprivToolError::Json { path, source })
-    }
+impl SupervisorFile for UnprivTool {
+    const NAME: &'static str = "unpriv-tool.json";
 }
 
 /// Once per supervisor: the private mount namespace is kept across reboots.
@@ -252,7 +219,7 @@ mod tests {
         };
         plan.write(&paths)?;
         assert_eq!(UnprivTool::read(&paths)?, Some(plan));
-        UnprivTool::clear(&paths);
+        UnprivTool::clear(&paths)?;
         assert_eq!(UnprivTool::read(&paths)?, None);
         assert!(
             !join_userns(std::process::id() as i32)?,

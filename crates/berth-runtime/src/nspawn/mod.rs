@@ -6,6 +6,7 @@
 
 mod unpriv;
 
+use crate::local::plan::SupervisorFile;
 use crate::local::unpriv_tool::{Plug, UnprivTool};
 use crate::local::{
     EnginePlan, Launch, LaunchPlan, Launcher, LocalConfig, LocalRuntime, PlanError, ToolPlan, probe,
@@ -100,7 +101,7 @@ impl Launcher for NspawnLauncher {
                 (None, around.plug)
             }
             None => {
-                UnprivTool::clear(launch.paths);
+                let _ = UnprivTool::clear(launch.paths);
                 (spec.netns.clone(), None)
             }
         };
