@@ -118,7 +118,8 @@ pub async fn get(
     params(InstancePath), request_body = PatchInstanceRequest,
     responses((status = 200, description = "The changed instance", body = Instance),
               (status = 400, description = "Bad input", body = ErrorBody),
-              (status = 404, description = "No such instance", body = ErrorBody)))]
+              (status = 404, description = "No such instance", body = ErrorBody),
+              (status = 409, description = "The instance is busy with an operation, or a security flag was changed while it is not stopped", body = ErrorBody)))]
 pub async fn patch(
     State(app): State<AppState>,
     Caller(caller): Caller,
