@@ -3,8 +3,9 @@
 //! for the collector, browser cookies and Origin, and 300 subscribers with stuck ones.
 
 mod common;
+#[path = "common/events_support.rs"]
+mod events_support;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,126 +13,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use berth_types::events::{Event, EventData, EventFilter};
 use common::{ADMIN_PASSWORD, SimDaemon};
-use futures_util::StreamExt;
+use events_support::*;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{WebSocketStream, client_async};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-type Ws = WebSocketStream<TcpStream>;
-
-const ALICE_PW: &str = "Sails-Far-Northward-31";
-const BOB_PW: &str = "Rows-Slowly-Home-47";
-
-/// Opens `/api/v1/events{query}` with these headers.
-async fn open(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> Result<Ws, Error> {
-    let stream = TcpStream::connect(addr).await?;
-    let mut request = format!("ws://{addr}/api/v1/events{query}").into_client_request()?;
-    for (name, value) in headers {
-        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())?;
-        request.headers_mut().insert(name, value.parse()?);
-    }
-    let (socket, _) = client_async(request, stream).await?;
-    Ok(socket)
-}
-
-async fn subscribe(addr: SocketAddr, query: &str, bearer: &str) -> Result<Ws, Error> {
-    open(
-        addr,
-        query,
-        &[("authorization", format!("Bearer {bearer}"))],
-    )
-    .await
-}
-
-/// The handshake's refusal at `/api/v1/events{query}`: status and error body.
-async fn refused(
-    addr: SocketAddr,
-    query: &str,
-    headers: &[(&str, String)],
-) -> Result<(u16, Value), Error> {
-    refused_at(&format!("ws://{addr}/api/v1/events{query}"), headers).await
-}
-
-async fn next_event(ws: &mut Ws) -> Result<Value, Error> {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .map_err(|_| "no event within 30 s")?;
-        match message {
-            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text)?),
-            Some(Ok(_)) => continue,
-            other => return Err(format!("the event stream ended: {other:?}").into()),
-        }
-    }
-}
-
-/// Reads events until one satisfies `last`; all of them, that one included.
-async fn read_until(ws: &mut Ws, last: impl Fn(&Value) -> bool) -> Result<Vec<Value>, Error> {
-    let mut seen = Vec::new();
-    loop {
-        let event = next_event(ws).await?;
-        let done = last(&event);
-        seen.push(event);
-        if done {
-            return Ok(seen);
-        }
-    }
-}
-
-fn is_lifecycle(event: &Value, instance: &str, action: &str) -> bool {
-    event["type"] == "lifecycle"
-        && event["instance"] == instance
-        && event["data"]["action"] == action
-}
-
-async fn create(d: &SimDaemon, bearer: &str, body: Value) -> Result<Value, Error> {
-    let (status, answer) = d
-        .call_as(Some(bearer), "POST", "/api/v1/instances", body)
-        .await
-        .map_err(|e| e.to_string())?;
-    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    d.wait_success(&answer).await.map_err(|e| e.to_string())?;
-    Ok(answer)
-}
-
-async fn power(d: &SimDaemon, bearer: &str, name: &str, verb: &str) -> Result<(), Error> {
-    let path = format!("/api/v1/instances/{name}/{verb}");
-    let (status, answer) = d
-        .call_as(Some(bearer), "POST", &path, Value::Null)
-        .await
-        .map_err(|e| e.to_string())?;
-    assert_eq!(status, StatusCode::ACCEPTED, "{verb}: {answer}");
-    d.wait_success(&answer).await.map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Logs in the admin and creates alice (and bob), returning their access tokens.
-async fn cast(d: &SimDaemon) -> Result<(String, String, String), Error> {
-    let run = async {
-        let admin = d.login("admin", ADMIN_PASSWORD).await?;
-        let alice = d.user("alice", ALICE_PW).await?;
-        let bob = d.user("bob", BOB_PW).await?;
-        Ok::<_, Box<dyn std::error::Error>>((admin, alice, bob))
-    };
-    run.await.map_err(|e| e.to_string().into())
-}
-
-/// A daemon whose WebSocket budget fits the fan-out test's 300 subscribers (the budget itself
-/// is tested in throttle_sim).
-async fn daemon() -> Result<SimDaemon, Error> {
-    SimDaemon::start_with_env(
-        &[],
-        &[
-            ("BERTH_SERVER__MAX_WEBSOCKETS", "1000"),
-            ("BERTH_SERVER__MAX_WEBSOCKETS_PER_USER", "1000"),
-        ],
-    )
-    .await
-    .map_err(|e| e.to_string().into())
-}
 
 #[tokio::test]
 async fn a_create_streams_every_step_and_lifecycle_events_name_who_asked() -> Result<(), Error> {
@@ -436,29 +319,6 @@ async fn body_csrf(d: &SimDaemon, cookie: &str) -> Result<String, Error> {
     Ok(me["csrf_token"].as_str().ok_or("no csrf_token")?.to_owned())
 }
 
-/// A WebSocket handshake to `url` that the server refuses: its status and error body.
-async fn refused_at(url: &str, headers: &[(&str, String)]) -> Result<(u16, Value), Error> {
-    let request = url.into_client_request()?;
-    let authority = request.uri().authority().ok_or("no authority")?.to_string();
-    let stream = TcpStream::connect(authority).await?;
-    let mut request = request;
-    for (name, value) in headers {
-        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())?;
-        request.headers_mut().insert(name, value.parse()?);
-    }
-    match client_async(request, stream).await {
-        Ok(_) => Err("the handshake was accepted".into()),
-        Err(tungstenite::Error::Http(response)) => {
-            let body = response.body().as_deref().unwrap_or_default();
-            Ok((
-                response.status().as_u16(),
-                serde_json::from_slice(body).unwrap_or(Value::Null),
-            ))
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_subscribers_get_everything_and_stuck_ones_block_nobody() -> Result<(), Error>
 {
@@ -546,91 +406,5 @@ async fn three_hundred_subscribers_get_everything_and_stuck_ones_block_nobody() 
     }
     assert_eq!(got + dropped, TOTAL);
     drop(stuck_bus);
-    Ok(())
-}
-
-/// Reads until the server closes the stream; the close reason.
-async fn closed(ws: &mut Ws) -> Result<String, Error> {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .map_err(|_| "the stream stayed open for 30 s")?;
-        match message {
-            Some(Ok(Message::Close(frame))) => {
-                return Ok(frame.map(|f| f.reason.to_string()).unwrap_or_default());
-            }
-            Some(Ok(_)) => continue,
-            other => return Err(format!("the stream ended without a close: {other:?}").into()),
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_stream_follows_its_credential_logout_revocation_and_role() -> Result<(), Error> {
-    let d = daemon().await?;
-    let served = d.serve_tcp().await.map_err(|e| e.to_string())?;
-    let (admin, alice, bob) = cast(&d).await?;
-    let (status, token) = d
-        .call_as(
-            Some(&alice),
-            "POST",
-            "/api/v1/tokens",
-            json!({"name": "ci"}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    assert_eq!(status, StatusCode::CREATED, "{token}");
-    let secret = token["secret"].as_str().ok_or("secret")?.to_owned();
-    let token_id = token["token"]["id"].as_str().ok_or("token id")?.to_owned();
-    let mut by_session = subscribe(served.addr, "", &alice).await?;
-    let mut by_token = subscribe(served.addr, "", &secret).await?;
-    let mut bob_ws = subscribe(served.addr, "?types=lifecycle", &bob).await?;
-
-    // Logging out ends the session's stream at once; the token's goes on.
-    let (status, body) = d
-        .call_as(Some(&alice), "POST", "/api/v1/auth/logout", Value::Null)
-        .await
-        .map_err(|e| e.to_string())?;
-    assert!(status.is_success(), "{status} {body}");
-    assert!(closed(&mut by_session).await?.contains("log in again"));
-    let (status, body) = d
-        .call_as(
-            Some(&admin),
-            "DELETE",
-            &format!("/api/v1/tokens/{token_id}"),
-            Value::Null,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    assert!(status.is_success(), "{status} {body}");
-    assert!(closed(&mut by_token).await?.contains("log in again"));
-
-    // Promoted to admin, bob's open stream shows everyone's events from then on.
-    let bob_id = d
-        .app
-        .auth
-        .db()
-        .user_by_name("bob")
-        .map_err(|e| e.to_string())?
-        .ok_or("bob")?
-        .id;
-    let (status, body) = d
-        .call_as(
-            Some(&admin),
-            "PATCH",
-            &format!("/api/v1/users/{bob_id}"),
-            json!({"role": "admin"}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    create(
-        &d,
-        &admin,
-        json!({"name": "x1", "image": "debian/12", "owner": "alice"}),
-    )
-    .await?;
-    let event = next_event(&mut bob_ws).await?;
-    assert!(is_lifecycle(&event, "x1", "instance-created"), "{event}");
     Ok(())
 }
