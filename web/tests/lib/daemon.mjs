@@ -71,6 +71,10 @@ export class Daemon {
       BERTH_NETWORK__IPV4: d.ipv4,
       BERTH_NETWORK__IPV6: d.ipv6,
       BERTH_AUTH__INITIAL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      // The host's kernel limits stay as they are (crates/berthd/tests/host_limits.rs raises and
+      // restores them), and no lxcfs is left mounted under the runtime dir the test removes.
+      BERTH_HOST__RAISE_LIMITS: "false",
+      BERTH_SECURITY__LXCFS: "false",
       ...(privateImages ? { BERTH_IMAGES__CACHE_DIR: `${d.dataDir}/images` } : {}),
       ...env,
     };

@@ -287,8 +287,11 @@ fn verdict(log: &str, pid: i32) -> Verdict {
 }
 
 /// An exit status that means the guest powered off cleanly (`Exited(_, 0)`, `exit status: 0`).
+/// Whether init's end was a clean power-off: exit status 0, or SIGINT — the signal the kernel
+/// kills a pid namespace's init with when it calls `reboot(POWER_OFF)` or `reboot(HALT)` (a
+/// reboot is SIGHUP, which the supervisor restarts; a halt by berthd never gets here).
 fn clean_exit(how: &str) -> bool {
-    how.ends_with(", 0)") || how == "exit status: 0"
+    how.ends_with(", 0)") || how == "exit status: 0" || how.contains(", SIGINT,")
 }
 
 /// The console's last non-empty lines, control characters removed, each cut to 200 chars.
@@ -342,6 +345,14 @@ mod tests {
 2026-12-02T08:47:50Z  INFO berth_runtime::local::supervisor: guest asked for a reboot instance=a
 2026-12-02T08:47:51Z  INFO berth_runtime::local::supervisor: guest started instance=a pid=55
 ";
+
+    #[test]
+    fn a_power_off_in_the_guest_is_clean_and_a_kill_is_not() {
+        assert!(clean_exit("Signaled(Pid(40), SIGINT, false)"));
+        assert!(clean_exit("Exited(Pid(40), 0)"));
+        assert!(!clean_exit("Signaled(Pid(40), SIGKILL, false)"));
+        assert!(!clean_exit("Exited(Pid(40), 1)"));
+    }
 
     #[test]
     fn the_supervisor_log_says_reboot_or_how_init_ended() {
