@@ -146,10 +146,10 @@ async fn volumes_survive_a_daemon_restart_and_come_back_after_a_reboot() {
     let (cached, _) = cached_debian12().await;
     let scratch = Scratch::new("volume-restart");
     let storage_dir = scratch.path.join("storage");
-    let driver = StorageDriver::open("auto", &storage_dir, POOL)
+    let driver = StorageDriver::open("volume", &storage_dir, POOL)
         .await
-        .expect("auto storage");
-    assert_eq!(driver.name(), "volume", "auto picks volume for a new pool");
+        .expect("volume storage");
+    assert_eq!(driver.name(), "volume");
     assert_eq!(
         driver.default_disk(),
         Some(berth_storage::DEFAULT_VOLUME_SIZE)

@@ -50,7 +50,7 @@ fn holders(d: &RealDaemon, name: &str) -> Vec<(u32, String)> {
 
 #[test]
 fn df_inside_a_guest_shows_its_disk_limit() -> Result<(), Error> {
-    let d = RealDaemon::start(&[])?;
+    let d = RealDaemon::start(&[("BERTH_STORAGE__DRIVER", "volume")])?;
     d.ensure_image()?;
     let system = d.json(&["system"])?;
     assert_eq!(system["storage_driver"], "volume", "{system}");

@@ -86,6 +86,38 @@ impl Rootfs {
         Ok(rootfs)
     }
 
+    /// Whether the place `path` would be written to lies on the root's own filesystem: its
+    /// nearest existing ancestor (the path itself when it exists) is resolved in the guest and
+    /// its device compared with the root's. `false` for the guest's `/proc`, `/sys`, `/dev`, a
+    /// tmpfs it mounted; a magic link on the way is an error (`ELOOP`), as for every lookup.
+    pub fn on_root_filesystem(&self, path: &Path) -> Result<bool, RootfsError> {
+        let root = rustix::fs::fstat(&self.root).map_err(io_err("inspect", Path::new("/")))?;
+        let mut at = Some(path);
+        while let Some(candidate) = at {
+            let rel = relative(candidate);
+            let rel = if rel.as_os_str().is_empty() {
+                Path::new(".").to_path_buf()
+            } else {
+                rel
+            };
+            match rustix::fs::openat2(
+                &self.root,
+                &rel,
+                OFlags::PATH | OFlags::CLOEXEC,
+                Mode::empty(),
+                self.resolve,
+            ) {
+                Ok(fd) => {
+                    let st = rustix::fs::fstat(&fd).map_err(io_err("inspect", candidate))?;
+                    return Ok(st.st_dev == root.st_dev);
+                }
+                Err(Errno::NOENT) => at = candidate.parent(),
+                Err(e) => return Err(io_err("open", candidate)(e)),
+            }
+        }
+        Ok(true)
+    }
+
     /// Opens a directory inside the guest (`""` is the root itself).
     fn open_dir(&self, path: &Path) -> Result<OwnedFd, Errno> {
         let rel = relative(path);

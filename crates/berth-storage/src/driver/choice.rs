@@ -1,7 +1,9 @@
 //! Which driver a pool uses: the configured choice, and what `auto` picks — the driver of a
 //! pool that already exists (so an upgrade never changes what existing instances live on), else
-//! `volume` (a guest's `df` shows its disk limit) when it can be set up, else `btrfs`, else
-//! `dir`.
+//! `btrfs`, else `volume`, else `dir`. `volume` (a guest's `df` shows its disk limit) is chosen
+//! by name: a mount namespace made while one of its disks is mounted (every unprivileged
+//! guest's supervisor makes one) holds that disk's loop device until it ends, so a new size's
+//! template or a shrink can be refused as in use until the pool's mounts propagate (MS_SLAVE).
 
 use std::path::Path;
 
@@ -12,7 +14,7 @@ use super::{BtrfsDriver, DirDriver, PoolOptions, StorageDriver, StorageError, Vo
 /// The configured choice: `driver = "auto" | "dir" | "btrfs" | "volume"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverChoice {
-    /// The existing pool's driver; for a new pool volume, else btrfs, else dir.
+    /// The existing pool's driver; for a new pool btrfs, else volume, else dir.
     Auto,
     Dir,
     Btrfs,
@@ -70,11 +72,18 @@ pub(super) async fn auto(storage_dir: &Path, options: PoolOptions) -> StorageDri
             }
         }
     }
+    let btrfs = BtrfsDriver::new(storage_dir, options.pool_size);
+    match btrfs.prepare().await {
+        Ok(()) => return StorageDriver::Btrfs(btrfs),
+        Err(e) => {
+            warn!(error = %crate::error_chain(&e), "btrfs storage unavailable; trying volume")
+        }
+    }
     let volume = VolumeDriver::new(storage_dir, options.pool_size, options.volume_size);
     match volume.prepare().await {
         Ok(()) => return StorageDriver::Volume(volume),
         Err(e) => {
-            warn!(error = %crate::error_chain(&e), "volume storage unavailable; trying btrfs");
+            warn!(error = %crate::error_chain(&e), "volume storage unavailable; using dir");
             // Leave no half-made pool behind (it would be taken for an existing one).
             let _ = volume.teardown().await;
             let root = storage_dir.join("volume");
@@ -83,11 +92,6 @@ pub(super) async fn auto(storage_dir: &Path, options: PoolOptions) -> StorageDri
                 let _ = crate::tree::remove_tree(&root);
             }
         }
-    }
-    let btrfs = BtrfsDriver::new(storage_dir, options.pool_size);
-    match btrfs.prepare().await {
-        Ok(()) => return StorageDriver::Btrfs(btrfs),
-        Err(e) => warn!(error = %crate::error_chain(&e), "btrfs storage unavailable; using dir"),
     }
     let driver = StorageDriver::Dir(DirDriver::new(storage_dir));
     if let Err(e) = driver.prepare().await {

@@ -22,6 +22,7 @@ pub const EXPENSIVE: &[(&str, &str, CallClass)] = &[
     ("POST", "/api/v1/images", ImageBuild),
     ("POST", "/api/v1/images/import", ImageBuild),
     ("POST", "/api/v1/instances/{name}/backups", Backup),
+    ("POST", "/api/v1/instances/{name}/backups/{id}/restore", Create),
     ("POST", "/api/v1/instances/{name}/exec", Exec),
     ("GET", "/api/v1/instances/{name}/console", Exec),
     ("POST", "/api/v1/instances/{name}/files", Exec),

@@ -134,6 +134,35 @@ impl App {
         }
     }
 
+    /// Refuses (400 naming `path`) a push that the guest would not see: one to a place on a
+    /// filesystem of the guest's own rather than its root filesystem, judged in its live view.
+    async fn check_on_disk_tree(
+        &self,
+        record: &InstanceRecord,
+        path: &Path,
+    ) -> Result<(), AppError> {
+        let live = self.guest_root_path(record).await?;
+        let (name, target) = (record.name.clone(), path.to_owned());
+        let on_root =
+            tokio::task::spawn_blocking(move || Rootfs::open(&live)?.on_root_filesystem(&target))
+                .await
+                .map_err(|e| AppError::internal("file task", e))?
+                .map_err(|e| file_error(name.as_str(), path, e))?;
+        if !on_root {
+            return Err(FieldError::new(
+                "path",
+                format!(
+                    "{} is on a filesystem of the guest's own (its /proc, /sys, /dev or a tmpfs \
+                     such as /tmp), which a push cannot reach; push to its root filesystem, \
+                     then move the file from inside the guest",
+                    path.display()
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     async fn guest_root_path(&self, record: &InstanceRecord) -> Result<PathBuf, AppError> {
         let runtime = self.runtime(&record.backend)?;
         // Only a guest of this host has its init among this host's processes (the guests
@@ -183,6 +212,11 @@ impl App {
     ) -> Result<u64, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
         let root = self.guest_root(&record, true).await?;
+        if root.path != self.guest_root_path(&record).await? {
+            // Written through the tree on disk (an unprivileged guest's idmapped root): only a
+            // place on that tree is what the guest sees; its /proc, /sys, /dev and tmpfs are not.
+            self.check_on_disk_tree(&record, &target.path).await?;
+        }
         let shown = target.path.clone();
         let written = tokio::task::spawn_blocking(move || {
             let mut body = body;
