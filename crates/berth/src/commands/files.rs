@@ -49,6 +49,13 @@ pub async fn run(ctx: &Context, command: FileCommand) -> anyhow::Result<()> {
             if u32::from_str_radix(&mode, 8).map_or(true, |m| m > 0o7777) {
                 bail!("--mode {mode:?} is not octal permission bits such as 0644");
             }
+            // A guest has 65,536 ids (0-65535); berthd refuses others by name too, but before
+            // reading the body, which an upload would then write into a closed connection.
+            for (flag, id) in [("--uid", uid), ("--gid", gid)] {
+                if id > 65_535 {
+                    bail!("{flag} {id} is not one of the guest's ids (0-65535)");
+                }
+            }
             let bytes =
                 std::fs::read(&local).with_context(|| format!("reading {}", local.display()))?;
             let len = bytes.len();
