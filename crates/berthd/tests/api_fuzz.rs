@@ -9,7 +9,7 @@
 //! the fuzzer makes berthd do (bridges, nftables, IPv6 uplinks, alert webhooks) stays in it and
 //! goes with it. Run as root (CI is). `BERTH_FUZZ_SECONDS` (per caller, default 45) and
 //! `BERTH_FUZZ_SEED` (default 1) tune a run; the failures it found are kept as regression
-//! tests in `fuzz_seeds_sim.rs`.
+//! tests in `tests/sim/fuzz_seeds.rs`.
 
 #[path = "common/pytools.rs"]
 mod pytools;

@@ -2,7 +2,7 @@
 //! router, the guard's access rules and the OpenAPI description are built from the same
 //! declarations (each handler's `#[utoipa::path]`); these tests prove they cover each other.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

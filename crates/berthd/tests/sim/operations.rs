@@ -2,7 +2,7 @@
 //! where every step does its real work on local storage; the operation must fail naming the
 //! step, mark what ran before as done or undone, and leave nothing half-made.
 
-mod common;
+use crate::common;
 
 use berth_types::OperationKind;
 use common::{SimDaemon, TestResult, ops};

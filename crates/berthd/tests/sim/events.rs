@@ -2,9 +2,7 @@
 //! lifecycle events with who asked, filters, ownership between users, metrics events carried
 //! for the collector, browser cookies and Origin, and 300 subscribers with stuck ones.
 
-mod common;
-#[path = "common/events_support.rs"]
-mod events_support;
+use crate::{common, events_support};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

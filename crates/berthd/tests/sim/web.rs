@@ -2,7 +2,7 @@
 //! own origin by their CSP; the API's JSON 404 is unchanged. The browser test of the pages
 //! themselves is web/tests/ui.test.mjs (run by scripts/test.sh).
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult, tcp};

@@ -3,7 +3,7 @@
 //! makes a guest privileged (through the API and calling the app directly); the flags change
 //! only on a stopped instance; converting back allocates a range again.
 
-mod common;
+use crate::common;
 
 use berth_types::InstanceName;
 use berth_types::api::{CreateInstanceRequest, PatchInstanceRequest};

@@ -2,7 +2,7 @@
 //! and conflicts, and that forwards go with their instance. The host's bridge and nftables are
 //! never touched here (sim instances are not plugged in); tests/network.rs does that for real.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};
@@ -261,7 +261,7 @@ async fn ordinary_users_forward_only_what_the_policy_allows_and_shadowing_is_rep
         (json!({"listen": "80", "port": 80}), "privileged"),
         (json!({"listen": "1023-1030", "port": 80}), "privileged"),
         (
-            json!({"listen": "127.0.0.2:40600", "port": 22}),
+            json!({"listen": "[fd42:99::1]:40600", "port": 22}),
             "not an address you may forward from",
         ),
     ] {

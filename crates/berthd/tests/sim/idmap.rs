@@ -2,7 +2,7 @@
 //! daemon restart, released on delete; a pool full of ranges is refused naming the key; a
 //! pool that overlaps the host's own ids stops berthd from starting, naming the keys.
 
-mod common;
+use crate::common;
 
 use berth_types::InstanceName;
 use common::{SimDaemon, TestResult};

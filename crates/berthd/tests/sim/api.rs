@@ -1,7 +1,7 @@
 //! API tests over the `sim` backend: the real router, app, store and operation engine, with
 //! guests simulated so every path runs in milliseconds.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};

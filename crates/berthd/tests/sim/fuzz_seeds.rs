@@ -2,7 +2,7 @@
 //! found it, through the real router on the sim backend. Every answer must be one the
 //! operation documents, in the error body.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};

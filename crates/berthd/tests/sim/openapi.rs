@@ -1,5 +1,5 @@
 //! The checked-in OpenAPI description must match the one generated from the code.
-//! Regenerate with `BERTH_UPDATE_OPENAPI=1 cargo test -p berthd --test openapi`.
+//! Regenerate with `BERTH_UPDATE_OPENAPI=1 cargo test -p berthd --test sim openapi`.
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ fn checked_in_openapi_is_current() -> Result<(), Box<dyn std::error::Error>> {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "openapi/berth.json is stale: run BERTH_UPDATE_OPENAPI=1 cargo test -p berthd --test openapi and commit it"
+        "openapi/berth.json is stale: run BERTH_UPDATE_OPENAPI=1 cargo test -p berthd --test sim openapi and commit it"
     );
     let doc: serde_json::Value = serde_json::from_str(&generated)?;
     for path in [

@@ -3,11 +3,7 @@
 //! named by field; test email over STARTTLS and TLS with a private CA; bad SMTP settings
 //! stopping the daemon by key.
 
-mod common;
-#[path = "common/metrics_support.rs"]
-mod metrics_support;
-#[path = "common/pytools.rs"]
-mod pytools;
+use crate::{common, metrics_support, pytools};
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! with a 4xx naming the field; and afterwards the caller's account still works (no quota sum
 //! poisoned, as `limits.memory = 18446744073709551615` once did).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

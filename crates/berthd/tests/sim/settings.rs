@@ -3,7 +3,7 @@
 //! defaults applied to a create, admin-only writes, persistence across a restart, and host
 //! facts that make sense.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{ADMIN_PASSWORD, SimDaemon, TestResult};

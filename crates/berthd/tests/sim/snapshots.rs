@@ -1,7 +1,7 @@
 //! Snapshots through the API on the `sim` backend: names, conflicts, restore of a running
 //! instance, delete, and the schedule driven with a test clock (take, expire, cap at max).
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};

@@ -1,9 +1,7 @@
 //! Credentials through the real router on the sim backend: API tokens shown once, revocable,
 //! bad ones a 401; browser sessions needing the CSRF token and their own origin.
 
-#[path = "common/auth_support.rs"]
-mod auth_support;
-mod common;
+use crate::{auth_support, common};
 
 use auth_support::*;
 use axum::http::StatusCode;

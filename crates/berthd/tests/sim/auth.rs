@@ -1,9 +1,7 @@
 //! Authentication and authorisation through the real router on the sim backend: every route ×
 //! {anonymous, user A, user B, A's read-only token, admin}, rate limiting, quota races, ownership and secrets kept out of answers and the audit log.
 
-#[path = "common/auth_support.rs"]
-mod auth_support;
-mod common;
+use crate::{auth_support, common};
 
 use auth_support::*;
 use axum::http::StatusCode;

@@ -3,7 +3,7 @@
 //! interrupted failure naming the step, and recovery must leave nothing half-made (a delete
 //! is finished instead). The real-container test in lifecycle.rs does the same for creates.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

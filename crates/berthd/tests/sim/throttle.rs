@@ -3,7 +3,7 @@
 //! with 429 + Retry-After (users and admins configurable), and each account's WebSockets are
 //! budgeted.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! operation is "not found", admin-only methods refuse users, and a read-only token changes
 //! nothing.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,9 +1,7 @@
 //! The events WebSocket follows its credential: a logout, a revoked token and a changed role
 //! end or narrow the stream.
 
-mod common;
-#[path = "common/events_support.rs"]
-mod events_support;
+use crate::events_support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the PVE test double (a 3-node cluster over HTTPS with a pinned certificate), including
 //! offline mode (`X-Cache-Status: STALE`, writes 503) and PVE's failures.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

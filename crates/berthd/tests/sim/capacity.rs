@@ -4,7 +4,7 @@
 //! nothing. (inotify, memory and pids count only guests that really run here: tests/lifecycle.rs
 //! and bench/density.sh launch those.)
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};

@@ -1,12 +1,8 @@
 //! Metrics on the sim backend: the history API's shape and errors, a collector tick over
 //! synthetic cgroup and veth trees feeding the history, `/metrics` (parsed by Prometheus' own
-//! parser), and a deleted instance's history going with it. Alerts are `alerts_sim.rs`'s.
+//! parser), and a deleted instance's history going with it. Alerts are `tests/sim/alerts.rs`'s.
 
-mod common;
-#[path = "common/metrics_support.rs"]
-mod metrics_support;
-#[path = "common/pytools.rs"]
-mod pytools;
+use crate::{common, metrics_support, pytools};
 
 use std::time::Duration;
 

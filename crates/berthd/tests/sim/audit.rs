@@ -3,7 +3,7 @@
 //! outcome), an authenticated body is redacted and capped, and the table stays under its caps
 //! however many requests arrive, the oldest dropped first and counted.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use berthd::api::Transport;

@@ -2,7 +2,7 @@
 //! already traded in, presented again, ends the whole session it came from (OWASP's rule) —
 //! its access tokens and its newest refresh token — and leaves the user's other sessions be.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{ADMIN_PASSWORD, SimDaemon, TestResult};

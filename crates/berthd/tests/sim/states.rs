@@ -2,7 +2,7 @@
 //! exec and the console on a suspended or stopped instance answer 409 naming the state and
 //! what to do, and nothing runs.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{SimDaemon, TestResult};
