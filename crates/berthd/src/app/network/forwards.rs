@@ -33,7 +33,7 @@ impl App {
     ) -> Result<Forward, AppError> {
         let record = self.instance_for(caller, name, Want::Write)?;
         let spec = parse_request(&request)?;
-        self.check_forward_policy(&record.owner, &spec)?;
+        self.check_forward_policy(caller, &record.owner, &spec)?;
         if self.store.addresses_of(&record.name)?.is_none() {
             return Err(AppError::Conflict(format!(
                 "instance {name} has no address yet; wait for its creation to finish"

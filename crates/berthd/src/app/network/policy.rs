@@ -1,8 +1,9 @@
 //! Who may forward what: an ordinary user's forwards listen only on the addresses
-//! `[network] forward_addresses` names, take host ports below 1024 only inside a range an admin
-//! granted them (`quota.port_range`), and number at most `max_forwards_per_user`; a clash never
-//! names another tenant's instance. And the forwards that shadow a host service started after
-//! them, reported at each nftables rebuild and in `GET /network`.
+//! `[network] forward_addresses` names (an unspecified address there stands for every address
+//! of its family), take host ports below 1024 only inside a range an admin granted them
+//! (`quota.port_range`), and number at most `max_forwards_per_user`; a clash never names
+//! another tenant's instance. And the forwards that shadow a host service started after them,
+//! reported at each nftables rebuild and in `GET /network`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,9 +20,11 @@ use crate::app::{App, AppError, Principal};
 const PRIVILEGED_BELOW: u16 = 1024;
 
 impl App {
-    /// Refuses a forward that `owner` may not have (before anything is stored).
+    /// Refuses a forward that `owner` may not have (before anything is stored). An admin
+    /// caller may pick any address and port for anyone's instance; the count still holds.
     pub(super) fn check_forward_policy(
         &self,
+        caller: &Principal,
         owner: &str,
         spec: &ForwardSpec,
     ) -> Result<(), AppError> {
@@ -43,7 +46,7 @@ impl App {
                 ),
             });
         }
-        let Some(account) = account.filter(|a| a.role != Role::Admin) else {
+        let Some(account) = account.filter(|a| a.role != Role::Admin && !caller.is_admin()) else {
             return Ok(());
         };
         if spec.start < PRIVILEGED_BELOW && account.quota.port_range.is_none() {
@@ -58,9 +61,13 @@ impl App {
             .into());
         }
         let allowed = self.config.network.forward_addresses().unwrap_or_default();
+        // "0.0.0.0" ("::") is every IPv4 (IPv6) address: a forward without ADDR listens on
+        // all of them, so one on a single address of that family asks for less.
         let permitted = match spec.listen {
             None => allowed.iter().any(IpAddr::is_unspecified),
-            Some(addr) => allowed.contains(&addr),
+            Some(addr) => allowed
+                .iter()
+                .any(|a| *a == addr || (a.is_unspecified() && a.is_ipv4() == addr.is_ipv4())),
         };
         if !permitted {
             let shown: Vec<String> = allowed
