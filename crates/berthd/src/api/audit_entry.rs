@@ -1,6 +1,6 @@
 //! The audit entry of one state-changing request: who, what (the route's action and target),
-//! the parameters with secrets removed, from where, and the result (`success`, `denied`, or
-//! `failure: <message>`).
+//! the parameters with secrets removed, from where, and the result (`success`, `accepted`,
+//! `denied: <status>: <message>` or `failure: <message>`).
 //!
 //! Nothing an unauthenticated caller sends is stored beyond a bounded summary: the method and
 //! route, the client address and the outcome's status — no body, no path values, no user
@@ -106,9 +106,15 @@ impl<'a> AuditRecorder<'a> {
             status,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
         ) {
-            (response, format!("denied: {}", status.as_u16()))
+            // `denied: 403: <why>` for a caller we know (a quota, a flag only admins may set);
+            // an anonymous caller's entry keeps the status only (below).
+            let (response, message) = error_message(response).await;
+            let why = message.map(|m| format!(": {m}")).unwrap_or_default();
+            (response, format!("denied: {}{why}", status.as_u16()))
         } else {
-            failure(response).await
+            let (response, message) = error_message(response).await;
+            let message = message.unwrap_or_else(|| status.to_string());
+            (response, format!("failure: {message}"))
         };
         let logged_in = response.extensions().get::<berth_auth::User>().cloned();
         let (actor, user_id) = match (principal, &logged_in) {
@@ -160,21 +166,14 @@ fn anonymous_summary(
     (params, client, result)
 }
 
-/// `failure: <message>` from an error answer, and the answer rebuilt.
-async fn failure(response: Response) -> (Response, String) {
+/// The message of an error answer (`error.message`), and the answer rebuilt.
+async fn error_message(response: Response) -> (Response, Option<String>) {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
-        return (
-            Response::from_parts(parts, Body::empty()),
-            "failure".to_owned(),
-        );
+        return (Response::from_parts(parts, Body::empty()), None);
     };
     let message = serde_json::from_slice::<Value>(&bytes)
         .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| parts.status.to_string());
-    (
-        Response::from_parts(parts, Body::from(bytes)),
-        format!("failure: {message}"),
-    )
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned));
+    (Response::from_parts(parts, Body::from(bytes)), message)
 }
