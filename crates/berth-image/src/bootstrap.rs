@@ -263,23 +263,6 @@ pub async fn run_variant(
     Ok(())
 }
 
-/// The step an output line announces: mmdebstrap's and debootstrap's `I: …` lines, trimmed
-/// and lower-cased at the start (`I: running apt-get update...` → `running apt-get update`).
-pub fn step_of(line: &str) -> Option<String> {
-    let text = line
-        .strip_prefix("I: ")?
-        .trim()
-        .trim_end_matches("...")
-        .trim();
-    let noise = ["success in", "automatically chosen", "running --"];
-    if text.is_empty() || noise.iter().any(|n| text.starts_with(n)) {
-        return None;
-    }
-    let mut chars = text.chars();
-    let first = chars.next()?;
-    Some(first.to_lowercase().chain(chars).collect())
-}
-
 /// The tail with `E:`/`W:` lines moved to the end, so the error shows them.
 fn errors_first(tail: &[String]) -> String {
     let (errors, rest): (Vec<&String>, Vec<&String>) = tail

@@ -5,6 +5,23 @@
 //! packages, archives extracted of all). The phases are weighted into one 0–100 figure that
 //! only moves forward. debootstrap only names phases.
 
+/// The step an output line announces: mmdebstrap's and debootstrap's `I: …` lines, trimmed
+/// and lower-cased at the start (`I: running apt-get update...` → `running apt-get update`).
+pub fn step_of(line: &str) -> Option<String> {
+    let text = line
+        .strip_prefix("I: ")?
+        .trim()
+        .trim_end_matches("...")
+        .trim();
+    let noise = ["success in", "automatically chosen", "running --"];
+    if text.is_empty() || noise.iter().any(|n| text.starts_with(n)) {
+        return None;
+    }
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    Some(first.to_lowercase().chain(chars).collect())
+}
+
 /// One phase of a bootstrap: the `I:` line that starts it, its share of the whole, a label.
 struct Phase {
     starts_with: &'static str,
@@ -77,7 +94,7 @@ impl Tracker {
     pub fn feed(&mut self, piece: &str) -> Option<Position> {
         let piece = plain(piece);
         let piece = piece.trim_end();
-        if let Some(step) = crate::bootstrap::step_of(piece) {
+        if let Some(step) = step_of(piece) {
             return self.start(step);
         }
         let (status, percent) = bar(piece)?;

@@ -5,8 +5,9 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use berth_image::bootstrap::{Tool, step_of};
+use berth_image::bootstrap::Tool;
 use berth_image::catalog::{Mirrors, Source};
+use berth_image::progress::step_of;
 use berth_image::sources::HostSources;
 use berth_types::{Arch, ImageRef};
 

@@ -271,3 +271,16 @@ where
     }
     Ok((status, headers, bytes))
 }
+
+/// Percent-encodes a query value.
+pub fn query_value(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

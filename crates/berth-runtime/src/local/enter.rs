@@ -284,7 +284,7 @@ fn own_terminal(init: i32) {
 /// before capabilities are dropped, as every guest process has it there.
 fn deny_syscalls(privileged: bool, nesting: bool) -> Result<(), String> {
     let filter: oci_spec::runtime::LinuxSeccomp =
-        serde_json::from_value(super::userns_spec::seccomp(privileged, nesting))
+        serde_json::from_value(super::security::seccomp(privileged, nesting))
             .map_err(|e| e.to_string())?;
     libcontainer::seccomp::initialize_seccomp(&filter)
         .map(|_| ())

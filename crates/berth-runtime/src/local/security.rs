@@ -137,9 +137,11 @@ pub fn device_rules() -> Value {
     Value::Array(rules)
 }
 
-/// The seccomp filter: `berth_isolation::hardening`'s deny list for a privileged guest (LXC's
-/// default: kexec, module loading, `open_by_handle_at`), on the native and compat
-/// architectures so 32-bit entry points cannot bypass it.
-pub fn seccomp() -> Value {
-    super::userns_spec::seccomp(true, true)
+/// The seccomp filter for a guest (privileged or not, nesting or not): `berth_isolation::
+/// hardening`'s deny list (a privileged guest's is LXC's default: kexec, module loading,
+/// `open_by_handle_at`), on the native and compat architectures so 32-bit entry points cannot
+/// bypass it.
+pub fn seccomp(privileged: bool, nesting: bool) -> Value {
+    use berth_isolation::hardening::{denied, render};
+    render::oci(&denied(privileged, nesting))
 }

@@ -22,8 +22,8 @@ pub enum SpecError {
     Write { path: String, reason: String },
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("{0}")]
-    Unprivileged(String),
+    #[error(transparent)]
+    Unprivileged(#[from] super::userns_spec::UsernsSpecError),
 }
 
 /// Builds the OCI spec of `launch`'s guest on a host whose cgroups look like `layout` (the
@@ -65,7 +65,7 @@ pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError>
             ],
             "devices": security::extra_devices(),
             "resources": resources(&spec.limits),
-            "seccomp": security::seccomp(),
+            "seccomp": security::seccomp(true, true),
             "maskedPaths": security::MASKED_PATHS,
             "readonlyPaths": security::READONLY_PATHS,
         },

@@ -4,20 +4,26 @@
 
 use serde_json::{Value, json};
 
-use super::spec::SpecError;
+use super::security::seccomp;
 use crate::GuestSecurity;
+
+/// What keeps an unprivileged guest's spec from being made.
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsSpecError {
+    #[error("an unprivileged guest needs its user namespace file (security.userns)")]
+    NoUserNamespace,
+}
 
 /// Adds `security`'s user namespace, mappings, deny list and lxcfs binds to `oci` (the JSON of
 /// a system container's spec); a privileged guest's spec is left as it is.
-pub fn apply(oci: &mut Value, security: &GuestSecurity) -> Result<(), SpecError> {
+pub fn apply(oci: &mut Value, security: &GuestSecurity) -> Result<(), UsernsSpecError> {
     let Some(range) = security.idmap else {
         return Ok(());
     };
-    let userns = security.userns.as_ref().ok_or_else(|| {
-        SpecError::Unprivileged(
-            "an unprivileged guest needs its user namespace file (security.userns)".into(),
-        )
-    })?;
+    let userns = security
+        .userns
+        .as_ref()
+        .ok_or(UsernsSpecError::NoUserNamespace)?;
     let map = json!([{"containerID": 0, "hostID": range.start(), "size": berth_types::idmap::IDS_PER_GUEST}]);
     let linux = &mut oci["linux"];
     if let Some(namespaces) = linux["namespaces"].as_array_mut() {
@@ -43,13 +49,6 @@ pub fn apply(oci: &mut Value, security: &GuestSecurity) -> Result<(), SpecError>
         }
     }
     Ok(())
-}
-
-/// The deny list for a guest (privileged or not, nesting or not), on the native and compat
-/// architectures.
-pub fn seccomp(privileged: bool, nesting: bool) -> Value {
-    use berth_isolation::hardening::{denied, render};
-    render::oci(&denied(privileged, nesting))
 }
 
 #[cfg(test)]
@@ -131,7 +130,7 @@ mod tests {
         };
         assert!(matches!(
             apply(&mut oci, &no_file),
-            Err(SpecError::Unprivileged(_))
+            Err(UsernsSpecError::NoUserNamespace)
         ));
     }
 }

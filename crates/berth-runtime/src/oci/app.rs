@@ -96,7 +96,7 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
                 {"type": "cgroup"}, {"type": "network"},
             ],
             "resources": resources,
-            "seccomp": security::seccomp(),
+            "seccomp": security::seccomp(true, true),
             "maskedPaths": security::MASKED_PATHS,
             "readonlyPaths": readonly,
         },

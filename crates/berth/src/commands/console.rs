@@ -2,7 +2,8 @@
 //! your own, in this terminal (`Ctrl-]` detaches).
 
 use super::Context;
-use super::exec::ExitWith;
+use super::remote_exit::exit_with;
+use crate::client::query_value;
 use crate::terminal;
 
 pub async fn console(ctx: &Context, name: &str, shell: bool) -> anyhow::Result<()> {
@@ -18,25 +19,4 @@ pub async fn console(ctx: &Context, name: &str, shell: bool) -> anyhow::Result<(
     }
     let code = terminal::attach(&ctx.client, &path).await?;
     exit_with(code)
-}
-
-/// Passes a remote exit code on as berth's own.
-pub fn exit_with(code: i32) -> anyhow::Result<()> {
-    match code {
-        0 => Ok(()),
-        c => Err(ExitWith(u8::try_from(c).unwrap_or(1)).into()),
-    }
-}
-
-/// Percent-encodes a query value.
-pub fn query_value(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

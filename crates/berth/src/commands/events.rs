@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Context;
-use super::console::query_value;
+use crate::client::query_value;
 use crate::output::Format;
 use crate::terminal;
 

@@ -9,12 +9,9 @@ use berth_types::{InstanceName, Limits};
 use clap::Args;
 
 use super::Context;
+use super::remote_exit::exit_with;
+use crate::client::query_value;
 use crate::progress;
-
-/// A command's exit code, passed through to berth's own.
-#[derive(Debug, thiserror::Error)]
-#[error("exit {0}")]
-pub struct ExitWith(pub u8);
 
 #[derive(Args)]
 pub struct ExecArgs {
@@ -57,10 +54,10 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> anyhow::Result<()> {
         let path = format!(
             "/instances/{}/console?mode=exec&rows={rows}&cols={cols}&command={}",
             args.name,
-            super::console::query_value(&command)
+            query_value(&command)
         );
         let code = crate::terminal::attach(&ctx.client, &path).await?;
-        return super::console::exit_with(code);
+        return exit_with(code);
     }
     let mut env = std::collections::BTreeMap::new();
     for pair in &args.env {
@@ -99,14 +96,6 @@ async fn run_in(ctx: &Context, name: &str, request: &ExecRequest) -> anyhow::Res
         eprintln!("berth: output was cut at the size cap");
     }
     Ok(response.exit_code)
-}
-
-fn exit_with(code: i32) -> anyhow::Result<()> {
-    match code {
-        0 => Ok(()),
-        1..=255 => Err(ExitWith(code as u8).into()),
-        _ => Err(ExitWith(255).into()),
-    }
 }
 
 pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<()> {

@@ -138,7 +138,7 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let path = format!(
                 "/images/import?alias={}",
-                super::console::query_value(&alias)
+                crate::client::query_value(&alias)
             );
             let (_, _, answer) = ctx
                 .client
@@ -177,7 +177,7 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
 /// `/images/ALIAS[?arch=ARCH]`.
 fn image_path(image: &str, arch: Option<&str>) -> String {
     match arch {
-        Some(arch) => format!("/images/{image}?arch={}", super::console::query_value(arch)),
+        Some(arch) => format!("/images/{image}?arch={}", crate::client::query_value(arch)),
         None => format!("/images/{image}"),
     }
 }

@@ -17,6 +17,7 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod remote_exit;
 mod settings;
 mod snapshots;
 mod system;
@@ -178,7 +179,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Completion { .. } | Command::Manpages { .. } => Ok(()),
     }
     .map(|()| 0)
-    .or_else(|e| match e.downcast::<exec::ExitWith>() {
+    .or_else(|e| match e.downcast::<remote_exit::ExitWith>() {
         Ok(exit) => Ok(exit.0),
         Err(e) => Err(e),
     })

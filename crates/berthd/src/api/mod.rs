@@ -10,6 +10,7 @@
 
 pub mod access;
 mod audit_entry;
+mod binary;
 mod contract;
 mod error;
 mod extract;

@@ -27,6 +27,7 @@ mod remote;
 mod settings;
 pub mod snapshots;
 mod spawn;
+pub mod step_catalog;
 pub mod steps;
 mod storage;
 mod system;
@@ -95,7 +96,7 @@ impl App {
         // user may reach them, or they could run those programs as root on the host.
         owner_only(&config.data_dir)?;
         Self::check_idmap_pool(&config)?;
-        crate::host::sysctl::apply(&config.host);
+        crate::host::sysctl::apply(&config.host.wanted(), config.host.raise_limits);
         let store = Arc::new(Store::open(&config.database_path())?);
         let auth = Arc::new(auth::open(&config)?);
         let metrics = metrics::MetricsService::open(&config)?;

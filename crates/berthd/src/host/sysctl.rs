@@ -141,9 +141,9 @@ pub fn log(checked: &[Checked]) {
     }
 }
 
-/// At daemon start: checks and raises every limit of `[host]`, logging what it did.
-pub fn apply(config: &crate::config::HostConfig) -> Vec<Checked> {
-    let wanted = config.wanted();
+/// At daemon start: checks every limit of `[host]` (`wanted`) and raises those below it when
+/// `raise_limits` (`host.raise_limits`), logging what it did.
+pub fn apply(wanted: &[Wanted], raise_limits: bool) -> Vec<Checked> {
     let proc = match PrivateProc::new() {
         Ok(proc) => proc,
         Err(e) => {
@@ -155,7 +155,7 @@ pub fn apply(config: &crate::config::HostConfig) -> Vec<Checked> {
             return Vec::new();
         }
     };
-    let checked = raise(&proc, &wanted, config.raise_limits);
+    let checked = raise(&proc, wanted, raise_limits);
     log(&checked);
     checked
 }

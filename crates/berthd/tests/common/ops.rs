@@ -46,7 +46,7 @@ pub fn every_step() -> Vec<(OperationKind, &'static str)> {
     OperationKind::ALL
         .iter()
         .flat_map(|&kind| {
-            berthd::app::steps::declared(kind)
+            berthd::app::step_catalog::declared(kind)
                 .into_iter()
                 .map(move |step| (kind, step.name))
         })

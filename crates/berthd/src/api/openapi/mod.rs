@@ -1,16 +1,19 @@
 //! The OpenAPI description, generated from the handlers' and types' annotations: the routes
 //! come from [`super::v1::routes`] (the router and the description are built together), the
-//! info and the schemas no route names here. The checked-in copy (`openapi/berth.json`) is
+//! info and the schemas no route names here, and the route that serves the description itself
+//! (`GET /api/v1/openapi.json`) is here, beside what it serves. The checked-in copy (`openapi/berth.json`) is
 //! compared with it by a test, so it can never go stale.
 
 mod complete;
 
 use std::sync::OnceLock;
 
-use axum::Router;
+use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::access::{Rule, Who};
 use berth_types::api::{
     BackendInfo, Backup, BridgeInfo, BuildImageRequest, CapabilityInfo, ConsoleControl,
     CreateBackupRequest, CreateForwardRequest, CreateInstanceRequest, ErrorBody, ErrorDetail,
@@ -124,9 +127,17 @@ struct ApiDoc;
 /// The API's router and its description, both from the handlers' attributes.
 pub fn routes() -> (Router<super::AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_json))
         .merge(super::v1::routes())
         .merge(super::readyz::routes())
         .split_for_parts()
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "openapi", tag = "system",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::Anyone)))),
+    responses((status = 200, description = "This description", content_type = "application/json")))]
+async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
 }
 
 /// The published description (`GET /api/v1/openapi.json`, `openapi/berth.json`).
@@ -147,11 +158,6 @@ fn published(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     complete::complete(&mut doc);
     doc
 }
-
-/// Raw bytes: an archive or a file's content.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct Binary(#[allow(dead_code, reason = "a schema, never built")] Vec<u8>);
 
 /// The description as pretty JSON, exactly as checked in.
 pub fn json() -> String {

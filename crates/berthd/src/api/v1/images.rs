@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
+use crate::api::binary::Binary;
 use crate::api::extract::{Caller, Query, body_reader};
-use crate::api::openapi::Binary;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -14,8 +14,8 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::binary::Binary;
 use crate::api::extract::Caller;
-use crate::api::openapi::Binary;
 use crate::api::reply::stream;
 use crate::api::{ApiError, AppState, JsonBody, accepted};
 use crate::app::AppError;

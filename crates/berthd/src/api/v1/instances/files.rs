@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 
 use super::InstancePath;
 use crate::api::access::{Rule, Who};
+use crate::api::binary::Binary;
 use crate::api::extract::{Caller, Query, body_reader};
-use crate::api::openapi::Binary;
 use crate::api::reply::stream;
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;

@@ -25,8 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
+use crate::api::binary::Binary;
 use crate::api::extract::{Caller, CreateOrImport, Query, body_reader};
-use crate::api::openapi::Binary;
 use crate::api::reply::with_cache_status;
 use crate::api::{ApiError, AppState, JsonBody, accepted, accepted_with_password};
 
