@@ -50,6 +50,12 @@ async fn boots_systemd_with_hostname_limits_and_exec() {
         let (code, _) = g.sh("mknod /tmp/kmsg c 1 11 && : < /tmp/kmsg").await;
         assert_ne!(code, 0, "a denied device could be opened");
         assert_eq!(g.sh(": < /dev/null && echo ok").await, (0, "ok".into()));
+        // On a v1 devices hierarchy the same allow-list is the cgroup's (defence in depth
+        // beside the eBPF filter on cgroup2): no `a *:* rwm`, /dev/null allowed.
+        if let Some(list) = v1_devices_list(pid) {
+            assert!(!list.lines().any(|l| l.starts_with("a ")), "{list}");
+            assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        }
         let (_, limits) = g
             .sh(
                 "cd /sys/fs/cgroup; if [ -f cpu.max ]; then cat cpu.max memory.max pids.max; \
@@ -307,4 +313,18 @@ async fn two_guests_run_side_by_side_and_reboot_restarts_one() {
         assert!(a.host_cgroups().is_empty() && b.host_cgroups().is_empty());
     })
     .await;
+}
+
+/// The `devices.list` of `pid`'s cgroup on a v1 devices hierarchy (`None` without one).
+fn v1_devices_list(pid: i32) -> Option<String> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = cgroups.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "devices")
+            .then(|| path.to_owned())
+    })?;
+    std::fs::read_to_string(format!("/sys/fs/cgroup/devices{path}/devices.list")).ok()
 }

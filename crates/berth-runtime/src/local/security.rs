@@ -111,7 +111,10 @@ fn char_dev(path: &str, major: i64, minor: i64, mode: u32) -> Value {
 
 /// The devices the guest may use (everything else is denied); creating nodes is allowed.
 pub const DEVICE_RULES: &[DeviceRule] = &[
-    DeviceRule::new(None, None, None, "m"),
+    // mknod of any node (using one needs a rule below). Never one `a *:* m` rule: written to
+    // a v1 `devices.allow`, type `a` allows every device with every access.
+    DeviceRule::new(Some('c'), None, None, "m"),
+    DeviceRule::new(Some('b'), None, None, "m"),
     DeviceRule::new(Some('c'), Some(1), Some(3), "rwm"), // null
     DeviceRule::new(Some('c'), Some(1), Some(5), "rwm"), // zero
     DeviceRule::new(Some('c'), Some(1), Some(7), "rwm"), // full
@@ -144,4 +147,16 @@ pub fn device_rules() -> Value {
 pub fn seccomp(privileged: bool, nesting: bool) -> Value {
     use berth_isolation::hardening::{denied, render};
     render::oci(&denied(privileged, nesting))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DEVICE_RULES;
+
+    #[test]
+    fn no_device_rule_allows_every_type() {
+        // `a …` in a v1 devices.allow file allows every device with every access, whatever the
+        // access letters say.
+        assert!(DEVICE_RULES.iter().all(|r| r.kind.is_some()));
+    }
 }
