@@ -27,7 +27,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 # The end-to-end tests drive the real CLI binary beside berthd: build it first (cargo test
 # builds only test harnesses of bin crates, not the binaries other packages' tests run).
-cargo build --locked -p berth -p berthd
+cargo build --locked -p berth -p berthd -p berth-proxmox --bin berth-pve-double
 cargo test --workspace --locked -- --test-threads=2
 echo "==> web UI in Chromium against a real berthd"
 (cd web && npm test)

@@ -210,6 +210,19 @@ onReconnect(() => {
   if (operations.size) loadOperations().catch(() => {});
 });
 
+/** A remote backend (proxmox) sends no events when its node stops answering or changes behind
+ *  Berth's back: while the store holds such instances, their rows are read again every
+ *  REMOTE_REREAD_MS (while the page is visible), so a stale mark — and the remote banner —
+ *  comes and goes by itself. */
+const REMOTE_REREAD_MS = 10_000;
+window.setInterval(() => {
+  if (document.visibilityState !== "visible") return;
+  const remote = allInstances().filter((i) => i.cache != null);
+  if (!remote.length) return;
+  if (listLoaded) loadInstances().catch(() => {});
+  else for (const i of remote) loadInstance(i.name).catch(() => {});
+}, REMOTE_REREAD_MS);
+
 /** Forget everything (sign-out). */
 export function clear(): void {
   instances.clear();
