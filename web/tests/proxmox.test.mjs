@@ -52,7 +52,7 @@ test("a hung Proxmox node: its own banner and stale rows, berthd's pages stay li
     // berthd itself is reachable: no daemon outage banner, the stream stays live.
     assert.equal(await p.locator(".banner-down").isHidden(), true, "berthd is not reported down");
     await p.locator(".live", { hasText: "● live" }).waitFor();
-    await shot(p, "33-proxmox-unreachable");
+    await shot(p, "36-proxmox-unreachable");
     for (const theme of ["light", "dark"]) {
       await p.evaluate((t) => {
         localStorage.setItem("berth-theme", t);
