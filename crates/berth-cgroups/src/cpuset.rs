@@ -126,10 +126,13 @@ fn host_cpus(root: &Path, v1: bool) -> Result<Vec<u32>, CgroupError> {
         "cpuset.cpus.effective"
     });
     let text = read(&file)?;
-    parse_list(&text).ok_or_else(|| CgroupError::Parse {
-        path: file,
-        value: text,
-    })
+    match parse_list(&text) {
+        Some(cpus) => Ok(cpus),
+        None => Err(CgroupError::Parse {
+            path: file,
+            value: text,
+        }),
+    }
 }
 
 /// A guest's cpuset as written (`None`: no cgroup, or an empty set, which means all).

@@ -1,4 +1,5 @@
-//! A guest sees its own machine's CPUs, with a real berthd: on every usable local backend a
+//! A guest sees its own machine's CPUs, with a real berthd: on every usable local backend (and
+//! oci with runc too when installed) a
 //! guest launched with `--cpu 1` on a host of several CPUs gets a cpuset of one CPU in its
 //! cgroup, `nproc` inside prints 1 and (lxcfs on) `/proc/cpuinfo` lists one processor; after
 //! `berth set --cpu <host CPUs>` on the running guest both show every host CPU. Two 1-CPU
@@ -94,7 +95,11 @@ fn round(d: &RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
     }
     d.ok(&["set", &name, "--cpu", &all.to_string()])?;
     let (nproc, processors) = guest_view(d, &name)?;
-    assert_eq!(nproc, all.to_string(), "{label}: nproc after set --cpu {all}");
+    assert_eq!(
+        nproc,
+        all.to_string(),
+        "{label}: nproc after set --cpu {all}"
+    );
     if lxcfs_installed() {
         assert_eq!(processors, all, "{label}: /proc/cpuinfo after the change");
     }
@@ -128,6 +133,19 @@ fn nproc_follows_the_cpu_limit_on_every_local_backend() -> Result<(), Error> {
     }
     eprintln!("ran: {ran:?}");
     assert!(ran.iter().any(|b| b == "builtin"), "ran: {ran:?}");
+    drop(d);
+    // oci picks crun first; runc gets its own round when installed.
+    let runc = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if runc
+        && only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|b| b == "runc"))
+    {
+        let d = RealDaemon::start(&[("BERTH_OCI__RUNTIME", "runc")])?;
+        round(&d, "oci", "csrunc")?;
+    }
     Ok(())
 }
 
@@ -154,7 +172,8 @@ fn loads(except: &str) -> Result<Vec<(u32, usize)>, Error> {
     let mut sets = Vec::new();
     for entry in std::fs::read_dir(root.join("berth"))?.flatten() {
         if entry.file_name().to_string_lossy() != except && entry.path().is_dir() {
-            let text = std::fs::read_to_string(entry.path().join("cpuset.cpus")).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(entry.path().join("cpuset.cpus")).unwrap_or_default();
             sets.push(cpus(&text));
         }
     }
@@ -193,13 +212,24 @@ fn one_cpu_guests_spread_over_the_host() -> Result<(), Error> {
         let cpu: u32 = set.parse().map_err(|_| format!("{n}: cpuset {set:?}"))?;
         let loads = loads(n)?;
         let least = loads.iter().map(|(_, l)| *l).min().unwrap_or(0);
-        let mine = loads.iter().find(|(c, _)| *c == cpu).map_or(usize::MAX, |(_, l)| *l);
+        let mine = loads
+            .iter()
+            .find(|(c, _)| *c == cpu)
+            .map_or(usize::MAX, |(_, l)| *l);
         assert_eq!(mine, least, "{n} on CPU {cpu}, loads {loads:?}");
+        let (nproc, processors) = guest_view(&d, n)?;
+        assert_eq!(nproc, "1", "{n} on CPU {cpu}");
+        if lxcfs_installed() {
+            assert_eq!(processors, 1, "{n}: /proc/cpuinfo on CPU {cpu}");
+        }
         sets.push(set);
     }
     eprintln!("1-CPU guests on {sets:?}");
     if loads(&a)?.iter().all(|(_, l)| *l <= 1) {
-        assert_ne!(sets[0], sets[1], "two 1-CPU guests on an idle host share a CPU");
+        assert_ne!(
+            sets[0], sets[1],
+            "two 1-CPU guests on an idle host share a CPU"
+        );
     }
     for n in [&a, &b] {
         d.ok(&["delete", "--force", n])?;

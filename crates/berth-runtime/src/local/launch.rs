@@ -100,7 +100,10 @@ fn prepare(
         fs::create_dir_all(dir).map_err(io(dir))?;
     }
     let isolation = isolation_of(cfg, paths, launcher, spec)?;
+    // The guest's CPUs; on cgroup v2 the cpuset controller is enabled for `/berth` first,
+    // whichever engine then makes the guest's cgroup.
     let cpus = berth_cgroups::cpuset::pick(&layout, &paths.name, spec.limits.cpu)?;
+    berth_cgroups::cpuset::delegate(&layout)?;
     tracing::debug!(instance = %spec.name, cpus = cpus.as_deref().unwrap_or("all"), "cpuset");
     let launch = Launch {
         spec,
