@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_types::Limits;
 
+use crate::cpuset;
 use crate::devices::{self, DeviceRule, DevicesError};
 use crate::layout::{Layout, LayoutError, PARENT, guest_dir};
 
@@ -29,6 +30,8 @@ pub enum CgroupError {
     FreezeTimeout(PathBuf),
     #[error(transparent)]
     Devices(#[from] DevicesError),
+    #[error("{path}: {value:?} is not a CPU list")]
+    Parse { path: PathBuf, value: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
@@ -88,8 +91,18 @@ pub fn is_frozen(layout: &Layout, name: &str) -> Result<bool, CgroupError> {
     }
 }
 
-/// Writes `limits` to a running guest's cgroup; an absent limit becomes unlimited.
+/// Writes `limits` to a running guest's cgroup; an absent limit becomes unlimited. Its
+/// cpuset follows the CPU limit (`cpuset::pick`, keeping the CPUs it has where it can).
 pub fn apply_limits(layout: &Layout, name: &str, limits: &Limits) -> Result<(), CgroupError> {
+    write_limits(layout, name, limits)?;
+    if let Some(cpus) = cpuset::pick(layout, name, limits.cpu)? {
+        cpuset::apply(layout, name, &cpus)?;
+    }
+    Ok(())
+}
+
+/// The CPU quota, memory and process limits (not the cpuset).
+fn write_limits(layout: &Layout, name: &str, limits: &Limits) -> Result<(), CgroupError> {
     let cpu = layout.controller_dir("cpu", name)?;
     let mem = layout.controller_dir("memory", name)?;
     let pids = layout.controller_dir("pids", name)?;
@@ -142,12 +155,14 @@ fn set_v1_memory(dir: &Path, memory: Option<u64>) -> Result<(), CgroupError> {
     }
 }
 
-/// Creates the guest's cgroup in every hierarchy with `limits`, and lets it use only the
-/// devices `rules` allow (v1 `devices.allow`, and the eBPF filter on a cgroup2 hierarchy).
+/// Creates the guest's cgroup in every hierarchy with `limits` and the cpuset `cpus` (from
+/// `cpuset::pick`; `None`: the parent's), and lets it use only the devices `rules` allow (v1
+/// `devices.allow`, and the eBPF filter on a cgroup2 hierarchy).
 pub fn create(
     layout: &Layout,
     name: &str,
     limits: &Limits,
+    cpus: Option<&str>,
     rules: &[DeviceRule],
 ) -> Result<(), CgroupError> {
     for dir in layout.dirs(name) {
@@ -164,7 +179,10 @@ pub fn create(
             inherit_cpuset(&parent, &guest_dir(&h.mount, name))?;
         }
     }
-    apply_limits(layout, name, limits)?;
+    write_limits(layout, name, limits)?;
+    if let Some(cpus) = cpus {
+        cpuset::apply(layout, name, cpus)?;
+    }
     if let Layout::V1(_) = layout {
         let dir = layout.controller_dir("devices", name)?;
         write(&dir.join("devices.deny"), "a")?;

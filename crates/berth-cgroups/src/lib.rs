@@ -1,10 +1,11 @@
 //! Guest cgroups, kept apart from the runtimes that put processes in them (as youki keeps
 //! libcgroups apart from libcontainer): which hierarchies this host mounts (v1 legacy, hybrid
 //! or unified v2) as one [`Layout`], where a guest's cgroup `/berth/<name>` lives in each, and
-//! what is done to it — made with its limits and device allow-list, joined, frozen, updated,
+//! what is done to it — made with its limits, cpuset and device allow-list, joined, frozen, updated,
 //! pruned. The local runtimes (berth-runtime) and the metrics collector (berth-metrics) take
 //! the same `Layout`.
 
+pub mod cpuset;
 pub mod devices;
 pub mod guest;
 pub mod layout;

@@ -171,7 +171,8 @@ async fn contained<L: Launcher>(g: &Unpriv<L>, init: i32) {
     assert_eq!(disk("root/by-1000").ok(), Some((1000, 1000)));
 }
 
-/// What lxcfs shows the guest: its memory limit, its CPU quota, its own uptime.
+/// What lxcfs shows the guest: its memory limit, its CPU quota, its own uptime; and `nproc`
+/// its cpuset.
 async fn own_view<L: Launcher>(g: &Unpriv<L>) {
     let (_, total) = g.sh("free -m | awk '/^Mem:/ {print $2}'").await;
     assert_eq!(total, "512", "free -m");
@@ -195,6 +196,7 @@ async fn own_view<L: Launcher>(g: &Unpriv<L>) {
         g.spec.name
     );
     assert!(uptime < 600 && uptime < host_uptime, "uptime {uptime}");
+    assert_eq!(nproc, "1", "nproc: a cpuset of ceil(0.5) CPU");
 }
 
 /// A terminal session runs as the guest's root on a pty the guest's root owns; the console
@@ -269,8 +271,10 @@ async fn limits_follow<L: Launcher>(g: &Unpriv<L>, init: i32) {
         RuntimeStatus::Frozen { pid: init }
     );
     g.rt.thaw(&g.spec.name).await.expect("thaw");
+    let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let more = Limits {
         memory: Some(768 * MIB),
+        cpu: Some(host_cpus as f64),
         ..limits()
     };
     g.rt.update_limits(&g.spec.name, &more)
@@ -278,9 +282,17 @@ async fn limits_follow<L: Launcher>(g: &Unpriv<L>, init: i32) {
         .expect("update limits");
     let (_, total) = g.sh("free -m | awk '/^Mem:/ {print $2}'").await;
     assert_eq!(total, "768", "free -m after the change");
+    let (_, nproc) = g.sh("nproc").await;
+    assert_eq!(
+        nproc,
+        host_cpus.to_string(),
+        "nproc after a live --cpu {host_cpus}"
+    );
     g.rt.update_limits(&g.spec.name, &limits())
         .await
         .expect("update limits");
+    let (_, nproc) = g.sh("nproc").await;
+    assert_eq!(nproc, "1", "nproc back at 0.5 CPU");
 }
 
 /// `systemctl reboot` inside: a new init comes up in the same namespaces and range.

@@ -22,6 +22,10 @@ pub struct Launch<'a> {
     /// Today it is `spec.rootfs` itself; a guest's user-namespace id range (unprivileged
     /// guests) makes it the idmapped mount of it, prepared here for every backend alike.
     pub rootfs: PathBuf,
+    /// The host CPUs the guest runs on (`berth_cgroups::cpuset::pick`, a kernel CPU list),
+    /// `None` on a host without a cpuset controller: every engine puts it in the guest's
+    /// cgroup (OCI `linux.resources.cpu.cpus`, LXC `cpuset.cpus`, berthd's own cgroups).
+    pub cpus: Option<&'a str>,
 }
 
 /// A running (or frozen) guest, as the guest-control methods get it.

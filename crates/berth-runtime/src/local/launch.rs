@@ -100,6 +100,11 @@ fn prepare(
         fs::create_dir_all(dir).map_err(io(dir))?;
     }
     let isolation = isolation_of(cfg, paths, launcher, spec)?;
+    // The guest's CPUs; on cgroup v2 the cpuset controller is enabled for `/berth` first,
+    // whichever engine then makes the guest's cgroup.
+    let cpus = berth_cgroups::cpuset::pick(&layout, &paths.name, spec.limits.cpu)?;
+    berth_cgroups::cpuset::delegate(&layout)?;
+    tracing::debug!(instance = %spec.name, cpus = cpus.as_deref().unwrap_or("all"), "cpuset");
     let launch = Launch {
         spec,
         layout: &layout,
@@ -107,10 +112,17 @@ fn prepare(
         rootfs: isolation
             .as_ref()
             .map_or_else(|| spec.rootfs.clone(), |i| i.root.clone()),
+        cpus: cpus.as_deref(),
     };
     let plan = launcher.plan(&launch)?;
     if plan.engine.needs_cgroups() {
-        berth_cgroups::create(&layout, &paths.name, &spec.limits, security::DEVICE_RULES)?;
+        berth_cgroups::create(
+            &layout,
+            &paths.name,
+            &spec.limits,
+            cpus.as_deref(),
+            security::DEVICE_RULES,
+        )?;
     }
     match &isolation {
         Some(isolation) => {

@@ -64,7 +64,7 @@ pub fn generate(launch: &Launch<'_>, layout: &Layout) -> Result<Spec, SpecError>
                 {"type": "cgroup"}, netns,
             ],
             "devices": security::extra_devices(),
-            "resources": resources(&spec.limits),
+            "resources": resources(&spec.limits, launch.cpus),
             "seccomp": security::seccomp(true, true),
             "maskedPaths": security::MASKED_PATHS,
             "readonlyPaths": security::READONLY_PATHS,
@@ -237,11 +237,17 @@ fn mounts(name: &str, layout: &Layout) -> Vec<Value> {
     m
 }
 
-/// `limits` and the device allow-list as OCI `linux.resources`.
-pub fn resources(limits: &Limits) -> Value {
+/// `limits`, the cpuset `cpus` and the device allow-list as OCI `linux.resources`.
+pub fn resources(limits: &Limits, cpus: Option<&str>) -> Value {
     let mut r = json!({"devices": security::device_rules()});
     if let Some(cpu) = limits.cpu {
         r["cpu"] = json!({"quota": cgroup::cpu_quota(cpu), "period": cgroup::CPU_PERIOD});
+    }
+    if let Some(cpus) = cpus {
+        if r.get("cpu").is_none() {
+            r["cpu"] = json!({});
+        }
+        r["cpu"]["cpus"] = json!(cpus);
     }
     if let Some(memory) = limits.memory {
         // OCI `swap` is RAM+swap: equal to the RAM limit, the guest cannot swap past it.
@@ -300,6 +306,7 @@ mod tests {
             layout: &layout,
             paths: &paths,
             rootfs: spec.rootfs.clone(),
+            cpus: Some("1"),
         };
         let oci = generate(&launch, &layout).expect("valid spec");
         let v = serde_json::to_value(&oci).expect("serializes");
@@ -307,6 +314,7 @@ mod tests {
         assert_eq!(v["hostname"], "web1");
         assert_eq!(v["linux"]["cgroupsPath"], "/berth/web1");
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 150_000);
+        assert_eq!(v["linux"]["resources"]["cpu"]["cpus"], "1");
         assert_eq!(v["linux"]["resources"]["memory"]["swap"], 512 << 20);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 100);
         let ns = v["linux"]["namespaces"].as_array().expect("namespaces");

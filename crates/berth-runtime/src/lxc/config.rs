@@ -12,8 +12,14 @@ use crate::ContainerSpec;
 /// LXC's defaults for every container (devices, capabilities, seccomp, auto mounts).
 pub const COMMON_CONF: &str = "/usr/share/lxc/config/common.conf";
 
-/// The config text for `spec` on a host whose cgroups look like `layout`.
-pub fn generate(spec: &ContainerSpec, layout: &Layout, common: &Path) -> String {
+/// The config text for `spec` on a host whose cgroups look like `layout`, the guest on the
+/// host CPUs `cpus` (`berth_cgroups::cpuset::pick`; `None`: no cpuset controller).
+pub fn generate(
+    spec: &ContainerSpec,
+    layout: &Layout,
+    cpus: Option<&str>,
+    common: &Path,
+) -> String {
     let name = spec.name.as_str();
     let mut c = String::new();
     let mut line = |k: &str, v: &str| {
@@ -58,6 +64,14 @@ pub fn generate(spec: &ContainerSpec, layout: &Layout, common: &Path) -> String 
                 &format!("{quota} {}", cgroup::CPU_PERIOD),
             );
         }
+    }
+    if let Some(cpus) = cpus {
+        let key = if v1 {
+            "lxc.cgroup.cpuset.cpus"
+        } else {
+            "lxc.cgroup2.cpuset.cpus"
+        };
+        line(key, cpus);
     }
     if let Some(memory) = limits.memory {
         if v1 {
@@ -117,13 +131,14 @@ mod tests {
             security: Default::default(),
         };
         let layout = Layout::V2("/sys/fs/cgroup".into());
-        let text = generate(&spec, &layout, Path::new(COMMON_CONF));
+        let text = generate(&spec, &layout, Some("1"), Path::new(COMMON_CONF));
         for want in [
             "lxc.include = /usr/share/lxc/config/common.conf",
             "lxc.rootfs.path = dir:/var/lib/berth/r",
             "lxc.namespace.share.net = /run/netns/berth-ct-a",
             "lxc.cgroup.dir.container = berth/ct-a",
             "lxc.cgroup2.cpu.max = 50000 100000",
+            "lxc.cgroup2.cpuset.cpus = 1",
             "lxc.cgroup2.pids.max = 100",
             "lxc.signal.halt = SIGRTMIN+3",
         ] {

@@ -138,7 +138,17 @@ impl Runtime for LxcRuntime {
             std::fs::create_dir_all(d)
                 .map_err(|e| failed(name, "start", format!("{}: {e}", d.display())))?;
         }
-        let mut text = config::generate(spec, &layout, Path::new(config::COMMON_CONF));
+        // The guest's CPUs, chosen as for every local backend; on cgroup v2 the controller
+        // is enabled for `/berth` first, so LXC can write `cpuset.cpus`.
+        let cpus = cgroup::cpuset::pick(&layout, name.as_str(), spec.limits.cpu)
+            .and_then(|cpus| cgroup::cpuset::delegate(&layout).map(|()| cpus))
+            .map_err(|e| failed(name, "start", e))?;
+        let mut text = config::generate(
+            spec,
+            &layout,
+            cpus.as_deref(),
+            Path::new(config::COMMON_CONF),
+        );
         let root = match spec.security.idmap {
             Some(range) => {
                 let seccomp = dir.join("seccomp");

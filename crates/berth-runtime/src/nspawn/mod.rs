@@ -145,6 +145,7 @@ mod tests {
             layout: &layout,
             paths: &paths,
             rootfs: spec.rootfs.clone(),
+            cpus: None,
         };
         let argv = argv("/usr/bin/systemd-nspawn", &launch, None);
         for want in [

@@ -63,7 +63,8 @@ fn config(app: &AppSpec, rootfs: &std::path::Path) -> serde_json::Value {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     }
-    let resources = spec::resources(&app.limits);
+    // An application container runs once, briefly: on the parent's CPUs.
+    let resources = spec::resources(&app.limits, None);
     // No /proc/sys/net of its own: all of /proc/sys is read-only.
     let mut readonly = vec!["/proc/sys"];
     readonly.extend(security::READONLY_PATHS);

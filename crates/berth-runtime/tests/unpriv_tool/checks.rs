@@ -144,7 +144,8 @@ pub async fn check_unprivileged(rt: &impl Runtime, spec: &ContainerSpec, label: 
     );
 }
 
-/// lxcfs' view: the memory limit in `free`, one CPU for a 1-CPU quota, the guest's uptime.
+/// lxcfs' view: the memory limit in `free`, one CPU for a 1-CPU quota, the guest's uptime;
+/// `nproc` one CPU too (its cpuset).
 pub async fn check_lxcfs(rt: &impl Runtime, name: &berth_types::InstanceName, label: &str) {
     let (_, free, _) = exec(rt, name, "free -m | awk '/^Mem:/ {print $2}'").await;
     let (_, cpus, _) = exec(
@@ -159,6 +160,7 @@ pub async fn check_lxcfs(rt: &impl Runtime, name: &berth_types::InstanceName, la
         "{label}: free -m total {free}, cpuinfo/online {cpus:?}, nproc {nproc}, uptime {up} s"
     );
     assert_eq!(free, "512", "{label}: free -m");
+    assert_eq!(nproc, "1", "{label}: nproc (the guest's cpuset)");
     assert_eq!(
         cpus.lines().collect::<Vec<_>>(),
         ["1", "0"],
