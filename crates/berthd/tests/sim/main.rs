@@ -25,6 +25,7 @@ mod credentials;
 mod events;
 mod events_credentials;
 mod fuzz_seeds;
+mod health;
 mod idmap;
 mod metrics;
 mod network;

@@ -126,6 +126,7 @@ pub fn routes() -> (Router<super::AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(super::v1::routes())
         .merge(super::readyz::routes())
+        .merge(super::healthz::routes())
         .split_for_parts()
 }
 
