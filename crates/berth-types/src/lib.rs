@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod host;
 pub mod idmap;
 pub mod image;
 pub mod instance;

@@ -25,12 +25,27 @@ pub async fn show(ctx: &Context) -> anyhow::Result<()> {
         format_bytes(info.memory),
         format_bytes(info.memory_available)
     );
+    if let Some(host) = &info.host {
+        let load = &host.load_average;
+        println!(
+            "Load:       {:.2} {:.2} {:.2} (1, 5, 15 min; {} CPUs)",
+            load.one, load.five, load.fifteen, host.cpus
+        );
+    }
     println!("cgroups:    {}", info.cgroup);
     println!("Instances:  {}", info.instances);
     println!("Storage:");
     for pool in &info.storage_pools {
+        // An admin's host view has the file system's size too.
+        let size = info
+            .host
+            .as_ref()
+            .and_then(|host| host.pools.iter().find(|p| p.name == pool.name))
+            .and_then(|p| p.size)
+            .map(|size| format!(" of {}", format_bytes(size)))
+            .unwrap_or_default();
         println!(
-            "  {}: {} at {} ({} used, {} free)",
+            "  {}: {} at {} ({} used{size}, {} free)",
             pool.name,
             pool.driver,
             pool.path,

@@ -26,6 +26,7 @@ mod events;
 mod events_credentials;
 mod fuzz_seeds;
 mod health;
+mod host;
 mod idmap;
 mod metrics;
 mod network;
