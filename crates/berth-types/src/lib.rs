@@ -17,6 +17,7 @@ pub mod mac;
 pub mod metrics;
 pub mod name;
 pub mod operation;
+pub mod purge;
 pub mod schedule;
 pub mod settings;
 pub mod snapshot;

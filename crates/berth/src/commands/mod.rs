@@ -17,6 +17,7 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod purge;
 mod settings;
 mod snapshots;
 mod system;

@@ -33,6 +33,7 @@ mod network;
 mod openapi;
 mod operations;
 mod proxmox;
+mod purge;
 mod routes;
 mod security;
 mod sessions;

@@ -96,6 +96,8 @@ use berth_types::{
         berth_types::host::HostView,
         berth_types::host::LoadAverage,
         berth_types::host::PoolUsage,
+        berth_types::purge::PurgeRequest,
+        berth_types::purge::PurgeResult,
         berth_types::api::KernelCapabilities,
         berth_types::settings::Settings,
         berth_types::settings::InstanceDefaults,
