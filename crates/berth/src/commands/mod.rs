@@ -22,6 +22,7 @@ mod settings;
 mod snapshots;
 mod system;
 mod tokens;
+mod usage;
 mod users;
 
 use clap::Subcommand;

@@ -103,7 +103,7 @@ fn capability(cap: &CapabilityInfo) -> String {
 }
 
 /// `3d 4h 5m`.
-fn uptime(seconds: u64) -> String {
+pub(crate) fn uptime(seconds: u64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
     match days {
         0 => format!("{hours}h {minutes}m"),
