@@ -279,6 +279,10 @@ pub struct SystemInfo {
     /// How many more local guests the host can take, and which limit comes first.
     #[serde(default)]
     pub capacity: crate::capacity::CapacityLeft,
+    /// The machine itself — uptime, CPU, kernel, load average, memory, each pool's file
+    /// system — for admins only (absent for other callers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::host::HostView>,
 }
 
 /// One storage pool and its space.

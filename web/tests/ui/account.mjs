@@ -200,7 +200,14 @@ test("another user never sees the instance; an admin sees it with its owner", as
   const r = await bob.request.get(`${d.url}/api/v1/instances/${name}`);
   assert.equal(r.status(), 404);
   await shot(bob, "18-other-user-instances");
+  // Settings › System: the host view (load, uptime, pool size) is an admin's only.
+  await go(bob, "#/settings");
+  await bob.getByRole("heading", { name: "Backends" }).waitFor();
+  assert.equal(await bob.getByTestId("host-view").count(), 0, "a user sees no host view");
   await bob.context().close();
+  const boss = await signIn(await newContext(browser, d), ["admin", ADMIN_PASSWORD], "#/settings");
+  await boss.getByTestId("host-view").getByText("Load average").waitFor();
+  await boss.context().close();
 
   const admin = await signIn(await newContext(browser, d), ["admin", ADMIN_PASSWORD], "#/network");
   const w = watchConsole(admin, "admin");

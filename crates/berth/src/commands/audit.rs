@@ -1,13 +1,17 @@
-//! `berth audit [--actor WHO] [--limit N]`: who did what, when, from where (newest first).
+//! `berth audit [--actor WHO] [--limit N]`: who did what, when, from where (newest first);
+//! `berth audit purge --before WHEN` forgets older entries (admins).
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::Context;
 use crate::output::{self, Format};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// Only this actor: a username, or `username/token-name`.
     #[arg(long)]
     pub actor: Option<String>,
@@ -16,7 +20,16 @@ pub struct AuditArgs {
     pub limit: u32,
 }
 
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Forget entries older than --before (admins); the purge itself is logged after it.
+    Purge(super::purge::PurgeArgs),
+}
+
 pub async fn list(ctx: &Context, args: AuditArgs) -> anyhow::Result<()> {
+    if let Some(AuditCommand::Purge(purge)) = args.command {
+        return super::purge::run(ctx, "audit", purge).await;
+    }
     let mut path = format!("/audit?limit={}", args.limit);
     if let Some(actor) = &args.actor {
         path.push_str(&format!("&actor={}", encode(actor)));

@@ -212,8 +212,10 @@ fn security_text(instance: &Instance) -> String {
 
 pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let instance: Instance = ctx.client.get(&format!("/instances/{name}")).await?;
+    let usage = super::usage::fetch(ctx, &instance).await;
+    let now = chrono::Utc::now();
     if ctx.format == Format::Json {
-        return output::json(&instance);
+        return output::json(&super::usage::InfoJson::new(&instance, usage, now));
     }
     let limit = |v: Option<u64>| v.map(format_bytes).unwrap_or_else(|| "unlimited".into());
     println!("Name:       {}", instance.name);
@@ -230,6 +232,9 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     println!("Nesting:    {}", instance.nesting);
     if let Some(pid) = instance.pid {
         println!("PID:        {pid}");
+    }
+    for line in super::usage::lines(&instance, &usage, now) {
+        println!("{line}");
     }
     println!(
         "CPU:        {}",

@@ -17,11 +17,13 @@ mod network;
 mod operations;
 mod password;
 mod power;
+mod purge;
 mod remote_exit;
 mod settings;
 mod snapshots;
 mod system;
 mod tokens;
+mod usage;
 mod users;
 
 use clap::Subcommand;

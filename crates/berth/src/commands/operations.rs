@@ -1,4 +1,4 @@
-//! `berth operation list | show | wait | cancel`.
+//! `berth operation list | show | wait | cancel | purge`.
 
 use berth_types::Operation;
 use clap::Subcommand;
@@ -21,10 +21,13 @@ pub enum OperationCommand {
     },
     /// Cancel a running operation, where its step allows it.
     Cancel { id: String },
+    /// Forget ended operations older than --before (admins); pending and running ones stay.
+    Purge(super::purge::PurgeArgs),
 }
 
 pub async fn run(ctx: &Context, command: OperationCommand) -> anyhow::Result<()> {
     let operation: Operation = match command {
+        OperationCommand::Purge(args) => return super::purge::run(ctx, "operations", args).await,
         OperationCommand::List => {
             let operations: Vec<Operation> = ctx.client.get("/operations").await?;
             if ctx.format == Format::Json {

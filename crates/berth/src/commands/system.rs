@@ -25,12 +25,27 @@ pub async fn show(ctx: &Context) -> anyhow::Result<()> {
         format_bytes(info.memory),
         format_bytes(info.memory_available)
     );
+    if let Some(host) = &info.host {
+        let load = &host.load_average;
+        println!(
+            "Load:       {:.2} {:.2} {:.2} (1, 5, 15 min; {} CPUs)",
+            load.one, load.five, load.fifteen, host.cpus
+        );
+    }
     println!("cgroups:    {}", info.cgroup);
     println!("Instances:  {}", info.instances);
     println!("Storage:");
     for pool in &info.storage_pools {
+        // An admin's host view has the file system's size too.
+        let size = info
+            .host
+            .as_ref()
+            .and_then(|host| host.pools.iter().find(|p| p.name == pool.name))
+            .and_then(|p| p.size)
+            .map(|size| format!(" of {}", format_bytes(size)))
+            .unwrap_or_default();
         println!(
-            "  {}: {} at {} ({} used, {} free)",
+            "  {}: {} at {} ({} used{size}, {} free)",
             pool.name,
             pool.driver,
             pool.path,
@@ -88,7 +103,7 @@ fn capability(cap: &CapabilityInfo) -> String {
 }
 
 /// `3d 4h 5m`.
-fn uptime(seconds: u64) -> String {
+pub(crate) fn uptime(seconds: u64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
     match days {
         0 => format!("{hours}h {minutes}m"),

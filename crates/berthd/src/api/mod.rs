@@ -15,6 +15,7 @@ mod contract;
 mod error;
 mod extract;
 pub mod guard;
+mod healthz;
 pub mod openapi;
 mod openmetrics;
 mod readyz;

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod network;
 pub mod operation;
 mod operations;
+mod purge;
 mod quota;
 mod recovery;
 mod remote;

@@ -115,6 +115,13 @@ async fn instance_calls(
     ]
 }
 
+/// A purge that, if let through, would empty the table.
+fn purge_everything() -> berth_types::purge::PurgeRequest {
+    berth_types::purge::PurgeRequest {
+        before: "2999-01-01T00:00:00Z".into(),
+    }
+}
+
 /// Every admin-only app method, as `caller`.
 async fn admin_calls(app: &Arc<App>, caller: &Principal) -> Vec<(&'static str, Outcome)> {
     let id = "00000000-0000-4000-8000-00000000beef";
@@ -163,6 +170,14 @@ async fn admin_calls(app: &Arc<App>, caller: &Principal) -> Vec<(&'static str, O
         (
             "send_test_email",
             done(app.send_test_email(caller, "a@example.com").await),
+        ),
+        (
+            "purge_operations",
+            done(app.purge_operations(caller, &purge_everything())),
+        ),
+        (
+            "purge_audit",
+            done(app.purge_audit(caller, &purge_everything())),
         ),
     ]
 }

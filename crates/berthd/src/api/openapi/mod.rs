@@ -96,6 +96,11 @@ use berth_types::{
         SnapshotSchedule,
         BridgeInfo,
         berth_types::api::StoragePoolInfo,
+        berth_types::host::HostView,
+        berth_types::host::LoadAverage,
+        berth_types::host::PoolUsage,
+        berth_types::purge::PurgeRequest,
+        berth_types::purge::PurgeResult,
         berth_types::api::KernelCapabilities,
         berth_types::settings::Settings,
         berth_types::settings::InstanceDefaults,
@@ -130,6 +135,7 @@ pub fn routes() -> (Router<super::AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(openapi_json))
         .merge(super::v1::routes())
         .merge(super::readyz::routes())
+        .merge(super::healthz::routes())
         .split_for_parts()
 }
 

@@ -1,22 +1,26 @@
-//! `/api/v1/audit`: who did what, when, from where.
+//! `/api/v1/audit`: who did what, when, from where; `/api/v1/audit/purge`: forgetting old entries.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use berth_auth::{AuditEntry, AuditFilter};
+use berth_types::api::ErrorBody;
+use berth_types::purge::{PurgeRequest, PurgeResult};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::{Caller, Query};
+use crate::api::extract::{Caller, JsonBody, Query};
 use crate::api::{ApiError, AppState};
 use crate::app::AppError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(purge))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,4 +57,18 @@ pub async fn list(
         .headers_mut()
         .insert("x-audit-dropped", HeaderValue::from(dropped));
     Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/audit/purge", operation_id = "audit.purge",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "audit",
+    request_body = PurgeRequest,
+    responses((status = 200, description = "Entries written before `before` are gone; this purge's own entry is written after, so it stays", body = PurgeResult),
+              (status = 400, description = "`before` missing or not an RFC 3339 time", body = ErrorBody),
+              (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub async fn purge(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(request): JsonBody<PurgeRequest>,
+) -> Result<Json<PurgeResult>, ApiError> {
+    Ok(Json(app.purge_audit(&caller, &request)?))
 }

@@ -1,16 +1,17 @@
-//! `/api/v1/operations[/{id}[/wait]]`.
+//! `/api/v1/operations[/{id}[/wait]]` and `/api/v1/operations/purge`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use berth_types::Operation;
 use berth_types::api::ErrorBody;
+use berth_types::purge::{PurgeRequest, PurgeResult};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::access::{Rule, Who};
-use crate::api::extract::{Caller, Query};
+use crate::api::extract::{Caller, JsonBody, Query};
 use crate::api::{ApiError, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -18,6 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(get, cancel))
         .routes(routes!(wait))
+        .routes(routes!(purge))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,4 +81,18 @@ pub async fn cancel(
         axum::http::StatusCode::ACCEPTED,
         Json(app.cancel_operation(&caller, &id)?),
     ))
+}
+
+#[utoipa::path(post, path = "/api/v1/operations/purge", operation_id = "operation.purge",
+    extensions(("x-berth-access" = json!(Rule::writes(Who::Admin)))), tag = "operations",
+    request_body = PurgeRequest,
+    responses((status = 200, description = "Ended operations last updated before `before` are gone; pending and running ones are kept", body = PurgeResult),
+              (status = 400, description = "`before` missing or not an RFC 3339 time", body = ErrorBody),
+              (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub async fn purge(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(request): JsonBody<PurgeRequest>,
+) -> Result<Json<PurgeResult>, ApiError> {
+    Ok(Json(app.purge_operations(&caller, &request)?))
 }

@@ -20,9 +20,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/system", operation_id = "system.get",
     extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "system",
-    responses((status = 200, description = "Host, storage and backends", body = SystemInfo)))]
-pub async fn get(State(app): State<AppState>) -> Result<Json<SystemInfo>, ApiError> {
-    Ok(Json(app.system_info().await?))
+    responses((status = 200, description = "Host, storage and backends; `host` (load, uptime, pool sizes) for admins only", body = SystemInfo)))]
+pub async fn get(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<SystemInfo>, ApiError> {
+    Ok(Json(app.system_info(&caller).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/system/metrics", operation_id = "metrics.system",

@@ -2,15 +2,18 @@
 
 mod capabilities;
 mod capacity;
+mod host;
 mod ready;
 
 use berth_runtime::Runtime;
 use berth_types::api::{BackendInfo, StoragePoolInfo, SystemInfo};
 
-use super::{App, AppError};
+use super::{App, AppError, Principal};
 
 impl App {
-    pub async fn system_info(&self) -> Result<SystemInfo, AppError> {
+    /// `GET /system` for `caller`: everyone sees the host's summary and what it offers; an
+    /// admin also gets `host`, the readings of the machine itself (load, pool sizes).
+    pub async fn system_info(&self, caller: &Principal) -> Result<SystemInfo, AppError> {
         let uname = nix::sys::utsname::uname().map_err(|e| AppError::internal("uname", e))?;
         let (used, free) = self.storage.pool_usage().await;
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -21,17 +24,19 @@ impl App {
             used,
             free,
         };
+        let kernel = uname.release().to_string_lossy().into_owned();
+        let host = caller
+            .is_admin()
+            .then(|| host::read(kernel.clone(), &[(pool.name.clone(), pool.path.clone())]));
         Ok(SystemInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             arch: berth_types::Arch::host()
                 .map(|a| a.as_str().to_owned())
                 .unwrap_or_else(|| std::env::consts::ARCH.to_owned()),
             hostname: uname.nodename().to_string_lossy().into_owned(),
-            kernel: uname.release().to_string_lossy().into_owned(),
+            kernel,
             cpu_model: cpu_model(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
-            cpus: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cpus: cpus(),
             memory: meminfo_bytes(&meminfo, "MemTotal:"),
             memory_available: meminfo_bytes(&meminfo, "MemAvailable:"),
             uptime_seconds: uptime_seconds(),
@@ -57,6 +62,7 @@ impl App {
                 .collect(),
             instances: self.store.list_instances()?.len(),
             capacity: self.capacity_left()?,
+            host,
         })
     }
 }
@@ -83,6 +89,13 @@ fn cpu_model(cpuinfo: &str) -> String {
         .or_else(|| field("Model"))
         .or_else(|| field("CPU part").map(|part| format!("CPU part {part}")))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// CPUs this daemon may use (its affinity and cgroup quota, as the standard library reads them).
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn uptime_seconds() -> u64 {
