@@ -31,6 +31,7 @@ mod network;
 mod openapi;
 mod operations;
 mod proxmox;
+mod proxmox_live;
 mod routes;
 mod security;
 mod sessions;

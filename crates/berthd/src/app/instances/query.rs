@@ -13,16 +13,17 @@ use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
 
 impl App {
-    /// The instances `caller` may see: their own, or all for an admin.
+    /// The instances `caller` may see: their own, or all for an admin. Each is read at the
+    /// same time, so a local row never waits on a remote backend (which itself answers from
+    /// its cache after a short deadline).
     pub async fn list_instances(&self, caller: &Principal) -> Result<Vec<Instance>, AppError> {
-        let mut out = Vec::new();
-        for record in self.store.list_instances()? {
-            if !caller.can_read(&record.owner) {
-                continue;
-            }
-            out.push(self.instance_view(record).await);
-        }
-        Ok(out)
+        let views = self
+            .store
+            .list_instances()?
+            .into_iter()
+            .filter(|record| caller.can_read(&record.owner))
+            .map(|record| self.instance_view(record));
+        Ok(futures_util::future::join_all(views).await)
     }
 
     pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
@@ -75,7 +76,9 @@ impl App {
         let Ok(runtime) = self.runtime(&record.backend) else {
             return (record.state, None, None);
         };
-        let Observation { status, freshness } = runtime.observe(&record.name).await;
+        let Observation {
+            status, freshness, ..
+        } = runtime.observe(&record.name).await;
         let status = match status {
             // The backend does not answer: its last known state, as stored.
             Ok(_) if freshness == Some(CacheStatus::Stale) => {
