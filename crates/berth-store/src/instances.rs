@@ -217,6 +217,15 @@ impl Store {
         Ok(())
     }
 
+    /// Where a remote instance runs now (it was moved outside Berth).
+    pub fn set_instance_node(&self, name: &InstanceName, node: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE instances SET node = ?2 WHERE name = ?1",
+            params![name.as_str(), node],
+        )?;
+        Ok(())
+    }
+
     pub fn set_instance_state(
         &self,
         name: &InstanceName,

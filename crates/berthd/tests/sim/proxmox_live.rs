@@ -3,13 +3,17 @@
 //! the read deadline; changes made in PVE itself (stopped, migrated, deleted) arrive on the
 //! event stream within the poll interval.
 
-use crate::common;
 use crate::proxmox::{TTL_MS, cluster, daemon_with, get, launch, past_ttl};
+use crate::{common, events_support};
 
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::TestResult;
+use berth_proxmox::client::tls::parse_fingerprint;
+use berth_proxmox::double::Double;
+use berth_proxmox::{Client, ClientConfig, Secret, Trust, Upid};
+use common::{ADMIN_PASSWORD, TestResult};
+use events_support::{Ws, is_lifecycle, read_until, subscribe};
 use serde_json::{Value, json};
 
 /// The read deadline in these tests; the client's own timeout is far longer.
@@ -100,5 +104,113 @@ async fn a_hanging_node_slows_no_local_read_and_remote_reads_go_stale() -> TestR
         assert!(Instant::now() < until, "still {cache:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok(())
+}
+
+/// How often berthd follows PVE in the follow test.
+const POLL_MS: u64 = 500;
+
+/// Someone at the PVE UI: a client of the double's own API.
+fn pve_admin(pve: &Double) -> Result<Client, Box<dyn std::error::Error>> {
+    Ok(Client::new(ClientConfig {
+        url: pve.url(),
+        token_id: pve.token_id().into(),
+        token_secret: Secret::new(pve.token_secret()),
+        trust: Trust::Fingerprint(parse_fingerprint(pve.fingerprint())?),
+        timeout: Duration::from_secs(5),
+    })?)
+}
+
+/// Runs a PVE task to its end.
+async fn done(client: &Client, upid: Upid) -> TestResult {
+    client
+        .wait_task(&upid, Duration::from_millis(20), |_| {})
+        .await?;
+    Ok(())
+}
+
+/// The lifecycle event `action` on `instance`, which must come within one poll interval
+/// (plus a little for the read itself).
+async fn within_interval(
+    ws: &mut Ws,
+    instance: &str,
+    action: &str,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let deadline = Duration::from_millis(POLL_MS + 1000);
+    let started = Instant::now();
+    let events = tokio::time::timeout(
+        deadline,
+        read_until(ws, |e| is_lifecycle(e, instance, action)),
+    )
+    .await
+    .map_err(|_| format!("no {action} event for {instance} within {deadline:?}"))?
+    .map_err(|e| e.to_string())?;
+    let event = events.last().cloned().unwrap_or_default();
+    assert!(started.elapsed() <= deadline);
+    assert_eq!(event["data"]["actor"], "berthd", "{event}");
+    Ok(event)
+}
+
+#[tokio::test]
+async fn changes_made_in_pve_arrive_as_events_within_the_poll_interval() -> TestResult {
+    let pve = cluster(Duration::from_millis(60)).await;
+    let d = daemon_with(
+        &pve,
+        &[("BERTH_PROXMOX__POLL_INTERVAL_MS", POLL_MS.to_string())],
+    )
+    .await?;
+    let op = launch(
+        &d,
+        json!({"name": "moved1", "image": "debian/12", "backend": "proxmox", "node": "pve1"}),
+    )
+    .await?;
+    assert_eq!(op["status"], "success", "{op}");
+    let vmid = pve.containers()[0].vmid;
+    let served = d.serve_tcp().await?;
+    let admin = d.login("admin", ADMIN_PASSWORD).await?;
+    let mut ws = subscribe(served.addr, "?types=lifecycle&instance=moved1", &admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ui = pve_admin(&pve)?;
+
+    // Stopped in the PVE UI.
+    done(&ui, ui.power("pve1", vmid, "stop", &[]).await?).await?;
+    let event = within_interval(&mut ws, "moved1", "instance-stopped").await?;
+    assert_eq!(event["data"]["state"], "stopped", "{event}");
+    let (_, _, body) = get(&d, "/api/v1/instances/moved1").await?;
+    assert_eq!(body["state"], "stopped");
+
+    // Started there again, then migrated to pve2.
+    done(&ui, ui.power("pve1", vmid, "start", &[]).await?).await?;
+    within_interval(&mut ws, "moved1", "instance-started").await?;
+    done(&ui, ui.migrate_container("pve1", vmid, "pve2").await?).await?;
+    let event = within_interval(&mut ws, "moved1", "instance-migrated").await?;
+    assert_eq!(
+        (
+            event["data"]["object"].as_str(),
+            event["data"]["state"].as_str()
+        ),
+        (Some("pve2"), Some("running")),
+        "{event}"
+    );
+    let (_, _, body) = get(&d, "/api/v1/instances/moved1").await?;
+    assert_eq!(body["node"], "pve2", "{body}");
+
+    // Deleted in PVE: the instance is in error, saying why.
+    done(&ui, ui.delete_container("pve2", vmid).await?).await?;
+    let event = within_interval(&mut ws, "moved1", "instance-stopped").await?;
+    assert_eq!(event["data"]["state"], "error", "{event}");
+    let reason = event["data"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("removed outside Berth"), "{reason}");
+    let (_, _, body) = get(&d, "/api/v1/instances/moved1").await?;
+    assert_eq!(body["state"], "error", "{body}");
+    assert_eq!(body["state_reason"], reason, "{body}");
+
+    // Berth's own delete still works on it (nothing left in PVE to remove).
+    let (status, body) = d
+        .call("DELETE", "/api/v1/instances/moved1", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    d.wait_success(&body).await?;
     Ok(())
 }
