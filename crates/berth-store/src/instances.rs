@@ -49,6 +49,7 @@ impl InstanceRecord {
             limits: self.limits,
             network,
             node: self.node.clone(),
+            vmid: None,
             snapshots: None,
             backups: None,
             pid,

@@ -76,6 +76,11 @@ async fn a_hanging_node_slows_no_local_read_and_remote_reads_go_stale() -> TestR
     );
     assert_eq!(row("local1")["state"], "running", "{list}");
     assert!(row("local1").get("cache").is_none(), "{list}");
+    // Where it runs stays known from the last read.
+    assert_eq!(row("hung1")["vmid"], pve.containers()[0].vmid, "{list}");
+    assert_eq!(row("hung1")["node"], pve.containers()[0].node, "{list}");
+    assert!(row("local1").get("vmid").is_none(), "{list}");
+    assert_eq!(row("local1")["node"], "local", "{list}");
 
     // The refresh still hangs in the background: later reads do not wait again.
     for path in [
@@ -166,6 +171,12 @@ async fn changes_made_in_pve_arrive_as_events_within_the_poll_interval() -> Test
     .await?;
     assert_eq!(op["status"], "success", "{op}");
     let vmid = pve.containers()[0].vmid;
+    let (_, _, body) = get(&d, "/api/v1/instances/moved1").await?;
+    assert_eq!(
+        (&body["vmid"], &body["node"]),
+        (&json!(vmid), &json!("pve1")),
+        "{body}"
+    );
     let served = d.serve_tcp().await?;
     let admin = d.login("admin", ADMIN_PASSWORD).await?;
     let mut ws = subscribe(served.addr, "?types=lifecycle&instance=moved1", &admin)
@@ -194,7 +205,17 @@ async fn changes_made_in_pve_arrive_as_events_within_the_poll_interval() -> Test
         "{event}"
     );
     let (_, _, body) = get(&d, "/api/v1/instances/moved1").await?;
-    assert_eq!(body["node"], "pve2", "{body}");
+    assert_eq!(
+        (&body["vmid"], &body["node"]),
+        (&json!(vmid), &json!("pve2")),
+        "{body}"
+    );
+    let (_, _, list) = get(&d, "/api/v1/instances").await?;
+    assert_eq!(
+        (&list[0]["vmid"], &list[0]["node"]),
+        (&json!(vmid), &json!("pve2")),
+        "{list}"
+    );
 
     // Deleted in PVE: the instance is in error, saying why.
     done(&ui, ui.delete_container("pve2", vmid).await?).await?;

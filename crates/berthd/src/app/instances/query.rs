@@ -48,6 +48,7 @@ impl App {
             InstanceNetwork::default()
         });
         let mut instance = record.to_api(network, pid);
+        instance.vmid = location.map(|l| l.vmid);
         instance.started_at = pid.and_then(process_started_at);
         instance.cache = cache;
         if !record.privileged {
