@@ -235,3 +235,57 @@ async fn changes_made_in_pve_arrive_as_events_within_the_poll_interval() -> Test
     d.wait_success(&body).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_unconfigured_proxmox_is_listed_as_unusable_with_what_to_do() -> TestResult {
+    let reason = "not configured: add a [proxmox] section";
+    let d = common::SimDaemon::start(&[]).await?;
+    let (status, system) = d.call("GET", "/api/v1/system", Value::Null).await?;
+    assert_eq!(status, StatusCode::OK, "{system}");
+    let backends = system["backends"].as_array().ok_or("backends")?;
+    let proxmox = backends
+        .iter()
+        .find(|b| b["name"] == "proxmox")
+        .ok_or("proxmox is listed")?;
+    assert_eq!(
+        (proxmox["usable"].as_bool(), proxmox["reason"].as_str()),
+        (Some(false), Some(reason)),
+        "{system}"
+    );
+    let names: Vec<&str> = backends.iter().filter_map(|b| b["name"].as_str()).collect();
+    assert!(names.is_sorted(), "{names:?}");
+    let (_, ready) = d.call("GET", "/readyz", Value::Null).await?;
+    let check = ready["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "backend:proxmox"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(check["ok"], false, "{ready}");
+    // Asking for it says the same, naming the field.
+    let (status, body) = d
+        .call(
+            "POST",
+            "/api/v1/instances",
+            json!({"name": "pve-less", "image": "debian/12", "backend": "proxmox"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("backend")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.ends_with(reason), "{message}");
+
+    // Configured, it is usable.
+    let pve = cluster(Duration::from_millis(60)).await;
+    let d = daemon_with(&pve, &[]).await?;
+    let (_, system) = d.call("GET", "/api/v1/system", Value::Null).await?;
+    assert!(
+        system["backends"].as_array().is_some_and(|b| b
+            .iter()
+            .any(|b| b["name"] == "proxmox" && b["usable"] == true)),
+        "{system}"
+    );
+    Ok(())
+}

@@ -4,7 +4,6 @@ mod capabilities;
 mod capacity;
 mod ready;
 
-use berth_runtime::Runtime;
 use berth_types::api::{BackendInfo, StoragePoolInfo, SystemInfo};
 
 use super::{App, AppError};
@@ -45,14 +44,12 @@ impl App {
             default_backend: self.backends.default_name().to_string(),
             backends: self
                 .backends
-                .offered()
-                .map(|(name, runtime)| {
-                    let usable = runtime.check_usable();
-                    BackendInfo {
-                        name: name.to_string(),
-                        usable: usable.is_ok(),
-                        reason: usable.err(),
-                    }
+                .usability()
+                .into_iter()
+                .map(|(name, usable)| BackendInfo {
+                    name: name.to_string(),
+                    usable: usable.is_ok(),
+                    reason: usable.err(),
                 })
                 .collect(),
             instances: self.store.list_instances()?.len(),
