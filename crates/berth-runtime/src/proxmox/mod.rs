@@ -239,8 +239,20 @@ impl Runtime for ProxmoxRuntime {
     }
 
     /// `Ok` when PVE answers now; writes check this first so they fail at once, clearly.
+    /// A hung node costs a write at most the read deadline, not the client's timeout.
     async fn probe(&self) -> Result<(), RuntimeError> {
-        self.client.version().await.map(drop).map_err(unreachable)
+        let deadline = self.settings.read_deadline;
+        match tokio::time::timeout(deadline, self.client.version()).await {
+            Ok(answer) => answer.map(drop).map_err(unreachable),
+            Err(_) => Err(RuntimeError::Unreachable {
+                backend: "proxmox",
+                reason: format!(
+                    "proxmox at {}: unreachable (no answer within {} ms)",
+                    self.url(),
+                    deadline.as_millis()
+                ),
+            }),
+        }
     }
 
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {

@@ -44,7 +44,7 @@ async fn a_hanging_node_slows_no_local_read_and_remote_reads_go_stale() -> TestR
     let started = Instant::now();
     let (status, cache, local) = get(&d, "/api/v1/instances/local1").await?;
     assert!(
-        started.elapsed() < Duration::from_millis(300),
+        started.elapsed() < Duration::from_millis(500),
         "{:?}",
         started.elapsed()
     );
@@ -92,11 +92,28 @@ async fn a_hanging_node_slows_no_local_read_and_remote_reads_go_stale() -> TestR
         let (status, _, body) = get(&d, path).await?;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert!(
-            started.elapsed() < Duration::from_millis(300),
+            started.elapsed() < Duration::from_millis(500),
             "{path} took {:?}",
             started.elapsed()
         );
     }
+
+    // A write on it is refused within the deadline too, saying why.
+    let started = Instant::now();
+    let (status, body) = d
+        .call("POST", "/api/v1/instances/hung1/stop", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(DEADLINE_MS + 700),
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("no answer within {DEADLINE_MS} ms")),
+        "{message}"
+    );
 
     // Back: within a couple of TTLs reads are fresh again.
     pve.set_hang(false);
