@@ -16,7 +16,7 @@ function facts(inst: Instance): HTMLElement {
     ["State", h("span", { "data-testid": "details-state" }, inst.state)],
     ["Uptime", uptime],
     ["Image", inst.image],
-    ["Backend", inst.backend + (inst.node && inst.node !== "local" ? ` (node ${inst.node})` : "")],
+    ["Backend", inst.backend + (inst.vmid == null && inst.node && inst.node !== "local" ? ` (node ${inst.node})` : "")],
     ...(inst.vmid != null ? [["Node", h("span", { "data-testid": "details-node" }, inst.node)], ["VMID", h("span", { "data-testid": "details-vmid" }, String(inst.vmid))]] as [string, Node | string][] : []),
     ["Owner", inst.owner],
     ["IPv4", n.ipv4 ?? "—", true],
