@@ -105,6 +105,8 @@ impl App {
             return record.state;
         }
         if record.state == InstanceState::Error {
+            // Already recorded (perhaps before a restart of berthd, which forgets reasons).
+            self.set_state_reason(&record.name, Some(why));
             return InstanceState::Error;
         }
         tracing::warn!(instance = %record.name, reason = %why, "remote guest gone");
