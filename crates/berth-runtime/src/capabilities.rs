@@ -144,4 +144,28 @@ pub struct Observation {
     /// Remote backends: read just now (`Miss`), from a fresh cache (`Hit`), or the last known
     /// state while the backend does not answer (`Stale`). `None`: read live on this host.
     pub freshness: Option<CacheStatus>,
+    /// Remote backends: where the guest is, as the backend last reported it.
+    pub location: Option<Location>,
+    /// Remote backends: the backend answered and holds no such guest any more (removed
+    /// outside Berth); why, in words. `status` is then `Stopped`.
+    pub gone: Option<String>,
+}
+
+impl Observation {
+    /// A state read live on this host.
+    pub fn live(status: Result<RuntimeStatus, RuntimeError>) -> Self {
+        Self {
+            status,
+            freshness: None,
+            location: None,
+            gone: None,
+        }
+    }
+}
+
+/// Where a remote guest runs: its node and the backend's own id for it (PVE's VMID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub node: String,
+    pub vmid: u64,
 }

@@ -18,8 +18,8 @@ mod spec;
 pub mod terminal;
 
 pub use capabilities::{
-    Capabilities, GuestKind, MetricsSource, NetworkMode, Observation, Placement, Progress,
-    ProvisionRequest, Provisioned, RootfsSource, SnapshotSource,
+    Capabilities, GuestKind, Location, MetricsSource, NetworkMode, Observation, Placement,
+    Progress, ProvisionRequest, Provisioned, RootfsSource, SnapshotSource,
 };
 pub use error::RuntimeError;
 pub use spec::{ContainerSpec, ExecResult, ExecSpec, GuestSecurity, RuntimeStatus};
@@ -131,10 +131,19 @@ pub trait Runtime {
 
     /// The guest's state and where the answer came from. Local backends read it live.
     async fn observe(&self, name: &InstanceName) -> Observation {
-        Observation {
-            status: self.status(name).await,
-            freshness: None,
-        }
+        Observation::live(self.status(name).await)
+    }
+
+    /// Remote backends: how often berthd should re-read every guest's state in the background
+    /// (`poll`), to notice changes made outside Berth. `None`: local, watched otherwise.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Remote backends: re-reads the state of every guest now (waiting as long as that
+    /// takes), so the next `observe` answers from it.
+    async fn poll(&self) -> Result<(), RuntimeError> {
+        Ok(())
     }
 
     /// `Ok` when the backend can take writes now; a remote one that does not answer is
@@ -266,5 +275,11 @@ impl Runtime for AnyRuntime {
     }
     async fn probe(&self) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.probe().await)
+    }
+    fn poll_interval(&self) -> Option<Duration> {
+        dispatch!(self, rt => rt.poll_interval())
+    }
+    async fn poll(&self) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.poll().await)
     }
 }

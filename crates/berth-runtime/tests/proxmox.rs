@@ -30,6 +30,8 @@ fn runtime(double: &Double) -> ProxmoxRuntime {
         unprivileged: true,
         cache_ttl: Duration::from_secs(60),
         task_poll: Duration::from_millis(20),
+        read_deadline: Duration::from_secs(2),
+        poll_interval: Duration::from_secs(10),
     })
     .expect("runtime")
 }

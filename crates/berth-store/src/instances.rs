@@ -49,6 +49,7 @@ impl InstanceRecord {
             limits: self.limits,
             network,
             node: self.node.clone(),
+            vmid: None,
             snapshots: None,
             backups: None,
             pid,
@@ -213,6 +214,15 @@ impl Store {
                 record.privileged,
                 record.nesting,
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Where a remote instance runs now (it was moved outside Berth).
+    pub fn set_instance_node(&self, name: &InstanceName, node: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE instances SET node = ?2 WHERE name = ?1",
+            params![name.as_str(), node],
         )?;
         Ok(())
     }

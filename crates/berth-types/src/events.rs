@@ -59,6 +59,8 @@ pub enum LifecycleAction {
     InstanceSuspended,
     InstanceResumed,
     InstanceDeleted,
+    /// A remote instance was moved to another node outside Berth (`object`: the new node).
+    InstanceMigrated,
     InstanceUpdated,
     InstancePasswordChanged,
     SnapshotCreated,

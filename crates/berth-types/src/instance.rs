@@ -79,7 +79,12 @@ pub struct Instance {
     pub created_at: DateTime<Utc>,
     pub limits: Limits,
     pub network: InstanceNetwork,
+    /// Where it runs: `local`, or for a remote (proxmox) instance the node it is on now, as
+    /// the backend last reported it.
     pub node: String,
+    /// Remote (proxmox) instances: the backend's id for the guest (PVE's VMID), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u64>,
     /// The snapshot schedule, when one is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<crate::snapshot::SnapshotSchedule>,

@@ -255,6 +255,21 @@ impl Client {
         )
     }
 
+    /// `POST …/migrate` to `target`; a running container is restarted there (`restart=1`).
+    pub async fn migrate_container(
+        &self,
+        node: &str,
+        vmid: u64,
+        target: &str,
+    ) -> Result<Upid, ProxmoxError> {
+        let path = format!("/nodes/{node}/lxc/{vmid}/migrate");
+        let params = [("target", target.to_owned()), ("restart", "1".to_owned())];
+        upid(
+            &format!("POST {path}"),
+            self.call("POST", &path, &params).await?,
+        )
+    }
+
     pub async fn delete_container(&self, node: &str, vmid: u64) -> Result<Upid, ProxmoxError> {
         let path = format!("/nodes/{node}/lxc/{vmid}");
         let params = [("purge", "1".to_owned()), ("force", "1".to_owned())];

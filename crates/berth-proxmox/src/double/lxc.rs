@@ -53,6 +53,7 @@ pub(crate) fn dispatch(
         ("POST", "") => create(shared, node, params),
         ("DELETE", "/{vmid}") => destroy(shared, node, vmid, params),
         ("GET", "/{vmid}/status/current") => current(shared, node, vmid),
+        ("POST", "/{vmid}/migrate") => migrate(shared, node, vmid, params),
         ("POST", verb) if verb.starts_with("/{vmid}/status/") => power(
             shared,
             node,
@@ -275,6 +276,59 @@ fn power(shared: &Arc<Shared>, node: &str, vmid: u64, verb: &str) -> Reply {
                 "suspend" => ct.frozen = true,
                 _ => ct.frozen = false,
             }
+            Ok(())
+        }),
+    ))
+}
+
+/// `migrate`: a running container needs `restart=1` (PVE has no live migration of LXC); the
+/// task moves it to `target` and, when it ran, starts it there.
+fn migrate(shared: &Arc<Shared>, node: &str, vmid: u64, params: &Params) -> Reply {
+    let target = params.get("target").cloned().unwrap_or_default();
+    {
+        let mut cluster = shared.cluster();
+        match cluster.node(&target) {
+            Some(n) if n.online => {}
+            _ => {
+                return Err(Answer::error(
+                    500,
+                    &format!("target node '{target}' is not online"),
+                ));
+            }
+        }
+        if target == node {
+            return Err(Answer::error(
+                500,
+                &format!("target is local node '{node}' - cannot migrate"),
+            ));
+        }
+        let ct = find(&mut cluster, node, vmid)?;
+        if let Some(lock) = &ct.lock {
+            return Err(Answer::error(500, &format!("CT is locked ({lock})")));
+        }
+        let restart = params.get("restart").is_some_and(|r| r == "1");
+        if ct.status == "running" && !restart {
+            return Err(Answer::error(
+                500,
+                "lxc live migration is currently not implemented",
+            ));
+        }
+    }
+    let lines = vec![format!(
+        "starting migration of CT {vmid} to node '{target}'"
+    )];
+    Ok(tasks::spawn(
+        shared,
+        node,
+        "vzmigrate",
+        &vmid.to_string(),
+        lines,
+        Box::new(move |cluster| {
+            let ct = cluster
+                .containers
+                .get_mut(&vmid)
+                .ok_or("container vanished")?;
+            ct.node = target;
             Ok(())
         }),
     ))

@@ -1,7 +1,8 @@
 //! A Proxmox VE test double: an HTTPS server on 127.0.0.1 with a self-signed certificate that
 //! answers the endpoints Berth uses from an in-memory cluster, checks every request against the
 //! real PVE API schema (PVE's 400 `{"errors":{…},"data":null}` for unknown parameters, wrong
-//! types, bad patterns), runs tasks that take time and write logs, and injects faults.
+//! types, bad patterns), runs tasks that take time and write logs, and injects faults (down,
+//! hanging, slow, expired token, failing task, offline node).
 
 mod console;
 mod guest;
@@ -142,6 +143,10 @@ impl Double {
     pub fn set_down(&self, down: bool) {
         self.shared.faults.down.store(down, Ordering::SeqCst);
     }
+    /// PVE hangs: connections are accepted and never answered (nor closed) while on.
+    pub fn set_hang(&self, hang: bool) {
+        self.shared.faults.hang.store(hang, Ordering::SeqCst);
+    }
     pub fn set_slow(&self, delay: Duration) {
         self.shared
             .faults
@@ -185,6 +190,16 @@ async fn accept_loop(
         };
         if shared.faults.down.load(Ordering::SeqCst) {
             drop(tcp);
+            continue;
+        }
+        if shared.faults.hang.load(Ordering::SeqCst) {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _held = tcp;
+                while shared.faults.hang.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
             continue;
         }
         let acceptor = acceptor.clone();

@@ -161,6 +161,9 @@ impl Cluster {
 pub struct Faults {
     /// Every new connection is dropped before TLS (PVE unreachable).
     pub down: AtomicBool,
+    /// Every new connection is accepted and never answered (a hung node): held open, silent,
+    /// until the switch is turned off again.
+    pub hang: AtomicBool,
     /// Every answer waits this long first (ms).
     pub slow_ms: AtomicU64,
     /// The token is refused as expired.

@@ -43,6 +43,10 @@ pub struct ProxmoxSettings {
     pub unprivileged: bool,
     /// How long a `/cluster/resources` read answers reads (`X-Cache-Status: HIT`).
     pub cache_ttl: Duration,
+    /// How long a read waits for PVE before answering from the cache (`STALE`).
+    pub read_deadline: Duration,
+    /// How often berthd re-reads `/cluster/resources` in the background.
+    pub poll_interval: Duration,
     /// How often a running task is polled.
     pub task_poll: Duration,
 }
@@ -59,7 +63,11 @@ impl ProxmoxRuntime {
     pub fn new(settings: ProxmoxSettings) -> Result<Self, ProxmoxError> {
         Ok(Self {
             client: Client::new(settings.client.clone())?,
-            cache: cache::ResourceCache::new(settings.cache_ttl),
+            cache: cache::ResourceCache::new(
+                Client::new(settings.client.clone())?,
+                settings.cache_ttl,
+                settings.read_deadline,
+            ),
             settings,
             frozen: Mutex::default(),
         })
@@ -75,11 +83,7 @@ impl ProxmoxRuntime {
 
     /// Node and vmid of `name`, read fresh (writes must not act on a stale location).
     pub async fn locate(&self, name: &InstanceName) -> Result<Option<(String, u64)>, RuntimeError> {
-        let resources = self
-            .cache
-            .refresh(&self.client)
-            .await
-            .map_err(unreachable)?;
+        let resources = self.cache.refresh().await.map_err(unreachable)?;
         Ok(cache::find_guest(&resources, name).and_then(|g| Some((g.node.clone()?, g.vmid?))))
     }
 
@@ -226,9 +230,29 @@ impl Runtime for ProxmoxRuntime {
         self.observe_cached(name).await
     }
 
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(self.settings.poll_interval)
+    }
+
+    async fn poll(&self) -> Result<(), RuntimeError> {
+        self.cache.sync().await
+    }
+
     /// `Ok` when PVE answers now; writes check this first so they fail at once, clearly.
+    /// A hung node costs a write at most the read deadline, not the client's timeout.
     async fn probe(&self) -> Result<(), RuntimeError> {
-        self.client.version().await.map(drop).map_err(unreachable)
+        let deadline = self.settings.read_deadline;
+        match tokio::time::timeout(deadline, self.client.version()).await {
+            Ok(answer) => answer.map(drop).map_err(unreachable),
+            Err(_) => Err(RuntimeError::Unreachable {
+                backend: "proxmox",
+                reason: format!(
+                    "proxmox at {}: unreachable (no answer within {} ms)",
+                    self.url(),
+                    deadline.as_millis()
+                ),
+            }),
+        }
     }
 
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {

@@ -3,8 +3,8 @@
 
 use berth_types::{CacheStatus, InstanceName};
 
-use super::{ProxmoxRuntime, cache, unreachable};
-use crate::{Observation, RuntimeError, RuntimeStatus};
+use super::{ProxmoxRuntime, cache};
+use crate::{Location, Observation, RuntimeError, RuntimeStatus};
 
 impl ProxmoxRuntime {
     /// The guest's state and where it came from. While PVE is unreachable the last state read
@@ -13,13 +13,32 @@ impl ProxmoxRuntime {
         let seen = |status, freshness| Observation {
             status,
             freshness: Some(freshness),
+            location: None,
+            gone: None,
         };
-        let (resources, freshness) = match self.cache.read(&self.client).await {
+        let (resources, freshness) = match self.cache.read().await {
             Ok(read) => read,
-            Err(err) => return seen(Err(unreachable(err)), CacheStatus::Stale),
+            Err(err) => return seen(Err(err), CacheStatus::Stale),
         };
         let Some(guest) = cache::find_guest(&resources, name) else {
-            return seen(Ok(RuntimeStatus::Stopped), freshness);
+            let gone = format!(
+                "proxmox at {}: no container named {name} tagged {} any more (removed outside Berth)",
+                self.url(),
+                super::TAG
+            );
+            return Observation {
+                gone: Some(gone),
+                ..seen(Ok(RuntimeStatus::Stopped), freshness)
+            };
+        };
+        let location = guest
+            .node
+            .clone()
+            .zip(guest.vmid)
+            .map(|(node, vmid)| Location { node, vmid });
+        let seen = |status, freshness| Observation {
+            location: location.clone(),
+            ..seen(status, freshness)
         };
         let status = match guest.status.as_deref() {
             Some("running") if self.is_frozen(name) => RuntimeStatus::Frozen { pid: 0 },

@@ -221,7 +221,13 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
     println!("Name:       {}", instance.name);
     println!("State:      {}", state_text(&instance));
     println!("Image:      {}", instance.image);
-    println!("Backend:    {} on {}", instance.backend, instance.node);
+    match instance.vmid {
+        Some(vmid) => println!(
+            "Backend:    {} on {} (VMID {vmid})",
+            instance.backend, instance.node
+        ),
+        None => println!("Backend:    {} on {}", instance.backend, instance.node),
+    }
     println!("Owner:      {}", instance.owner);
     println!(
         "Created:    {}",

@@ -22,6 +22,7 @@ const COLUMNS: &[&str] = &[
     "ipv6",
     "owner",
     "node",
+    "vmid",
     "created",
     "autostart",
 ];
@@ -41,7 +42,7 @@ pub struct ListArgs {
     #[arg(long)]
     pub backend: Option<String>,
     /// Comma-separated columns: name, state, image, ipv4, cpu, memory, disk, backend, ipv6,
-    /// owner, node, created, autostart.
+    /// owner, node, vmid (proxmox), created, autostart.
     #[arg(long, default_value = DEFAULT_COLUMNS)]
     pub columns: String,
 }
@@ -107,6 +108,7 @@ fn cell(i: &Instance, column: &str) -> String {
         "backend" => i.backend.clone(),
         "owner" => i.owner.clone(),
         "node" => i.node.clone(),
+        "vmid" => i.vmid.map(|v| v.to_string()).unwrap_or_else(dash),
         "created" => i.created_at.format("%Y-%m-%d %H:%M").to_string(),
         "autostart" => i.autostart.to_string(),
         _ => dash(),
@@ -140,6 +142,31 @@ fn glob_matches(glob: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vmid_and_node_columns_show_where_a_proxmox_instance_runs() {
+        let mut instance: Instance = serde_json::from_value(serde_json::json!({
+            "name": "ct1", "id": "6f1c1d4e-8a5b-4c1e-9f00-1b2c3d4e5f60", "owner": "admin",
+            "backend": "proxmox", "image": "debian/12", "state": "running", "autostart": false,
+            "created_at": "2026-12-02T10:00:00Z", "limits": {},
+            "network": {"ipv4": null, "ipv6": null, "mac": null, "forwards": []},
+            "node": "pve2", "vmid": 101
+        }))
+        .expect("an instance");
+        let args = ListArgs {
+            columns: "name,node,vmid".into(),
+            ..ListArgs::default()
+        };
+        let row: Vec<String> = args
+            .columns()
+            .expect("known columns")
+            .iter()
+            .map(|c| cell(&instance, c))
+            .collect();
+        assert_eq!(row, ["ct1", "pve2", "101"]);
+        instance.vmid = None;
+        assert_eq!(cell(&instance, "vmid"), "-");
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

@@ -14,6 +14,9 @@ use crate::config::Config;
 
 pub struct Backends {
     runtimes: BTreeMap<BackendName, AnyRuntime>,
+    /// Backends Berth has but this berthd is not set up for, with what to do about it; listed
+    /// as unusable, refused by name.
+    unconfigured: BTreeMap<BackendName, &'static str>,
     default: BackendName,
     /// `[[routing]]`: the first rule whose pattern matches the instance name wins.
     routing: Vec<(String, BackendName)>,
@@ -61,14 +64,21 @@ impl Backends {
                 AnyRuntime::Sim(berth_runtime::sim::SimRuntime::new()),
             );
         }
-        if let Some(proxmox) = &config.proxmox {
-            let settings = proxmox.settings().map_err(AppError::Internal)?;
-            let runtime = berth_runtime::proxmox::ProxmoxRuntime::new(settings)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            runtimes.insert(name("proxmox"), AnyRuntime::Proxmox(Box::new(runtime)));
+        let mut unconfigured = BTreeMap::new();
+        match &config.proxmox {
+            Some(proxmox) => {
+                let settings = proxmox.settings().map_err(AppError::Internal)?;
+                let runtime = berth_runtime::proxmox::ProxmoxRuntime::new(settings)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                runtimes.insert(name("proxmox"), AnyRuntime::Proxmox(Box::new(runtime)));
+            }
+            None => {
+                unconfigured.insert(name("proxmox"), "not configured: add a [proxmox] section");
+            }
         }
         Ok(Self {
             runtimes,
+            unconfigured,
             default: config.default_backend.clone(),
             routing: config
                 .routing
@@ -82,6 +92,13 @@ impl Backends {
     /// The backend called `name`, or a 400 naming the field: unknown here (with the ones
     /// offered), or not usable on this host (with the reason).
     pub fn get(&self, name: &BackendName) -> Result<&AnyRuntime, AppError> {
+        if let Some(reason) = self.unconfigured.get(name) {
+            return Err(FieldError::new(
+                "backend",
+                format!("backend {name} is not usable here: {reason}"),
+            )
+            .into());
+        }
         let runtime = self.runtimes.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.runtimes.keys().map(BackendName::as_str).collect();
             FieldError::new(
@@ -118,6 +135,23 @@ impl Backends {
     /// Every backend offered, usable or not.
     pub fn offered(&self) -> impl Iterator<Item = (&BackendName, &AnyRuntime)> {
         self.runtimes.iter()
+    }
+
+    /// Every backend, offered or only known (not configured), in name order, each with
+    /// whether it is usable here or why not (`GET /system`, readiness).
+    pub fn usability(&self) -> Vec<(&BackendName, Result<(), String>)> {
+        let mut all: Vec<(&BackendName, Result<(), String>)> = self
+            .runtimes
+            .iter()
+            .map(|(name, runtime)| (name, runtime.check_usable()))
+            .chain(
+                self.unconfigured
+                    .iter()
+                    .map(|(name, reason)| (name, Err((*reason).to_owned()))),
+            )
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
     }
 
     pub fn default_name(&self) -> &BackendName {

@@ -97,6 +97,16 @@ impl App {
         lock(&self.guestwatch.watched).remove(name);
     }
 
+    /// Records why `name` changed by itself when no local watcher saw it (a remote guest
+    /// removed outside Berth); `None` forgets it.
+    pub(crate) fn set_state_reason(&self, name: &InstanceName, reason: Option<String>) {
+        let mut reasons = lock(&self.guestwatch.reasons);
+        match reason {
+            Some(reason) => reasons.insert(name.clone(), reason),
+            None => reasons.remove(name),
+        };
+    }
+
     /// Why `name` stopped by itself, if it did since it was last started.
     pub(crate) fn state_reason(&self, name: &InstanceName) -> Option<String> {
         lock(&self.guestwatch.reasons).get(name).cloned()

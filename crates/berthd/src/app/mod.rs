@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod failpoint;
 pub mod files;
+mod follow;
 mod guestwatch;
 mod idmap;
 mod images;
@@ -143,6 +144,7 @@ impl App {
         app.spawn_event_viewer_recheck();
         app.spawn_snapshot_scheduler();
         app.spawn_metrics_collector();
+        app.spawn_remote_followers();
         Ok(app)
     }
 

@@ -42,6 +42,12 @@ pub struct ProxmoxConfig {
     pub cache_ttl_ms: u64,
     /// How often a running PVE task is polled.
     pub task_poll_ms: u64,
+    /// How long a read (`GET /instances`) waits for PVE before answering from the cache,
+    /// marked `STALE`; the refresh goes on in the background.
+    pub read_deadline_ms: u64,
+    /// How often berthd re-reads `/cluster/resources` in the background, to publish changes
+    /// made outside Berth (stopped in the PVE UI, migrated, deleted) as events.
+    pub poll_interval_ms: u64,
 }
 
 impl Default for ProxmoxConfig {
@@ -62,6 +68,8 @@ impl Default for ProxmoxConfig {
             timeout_ms: 10_000,
             cache_ttl_ms: 5_000,
             task_poll_ms: 500,
+            read_deadline_ms: 2_000,
+            poll_interval_ms: 10_000,
         }
     }
 }
@@ -113,6 +121,8 @@ impl ProxmoxConfig {
             unprivileged: self.unprivileged,
             cache_ttl: Duration::from_millis(self.cache_ttl_ms),
             task_poll: Duration::from_millis(self.task_poll_ms.max(10)),
+            read_deadline: Duration::from_millis(self.read_deadline_ms.max(10)),
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(100)),
         })
     }
 

@@ -33,6 +33,7 @@ mod network;
 mod openapi;
 mod operations;
 mod proxmox;
+mod proxmox_live;
 mod purge;
 mod routes;
 mod security;

@@ -12,7 +12,7 @@ use common::{SimDaemon, TestResult};
 use serde_json::{Value, json};
 
 /// pve1 (16 GiB, 4 used), pve2 (32 GiB, 6 used), pve3 (64 GiB, offline).
-async fn cluster(task_time: Duration) -> Double {
+pub(crate) async fn cluster(task_time: Duration) -> Double {
     let mut pve3 = NodeSpec::new("pve3", 64, 1);
     pve3.online = false;
     Double::start(DoubleConfig {
@@ -29,41 +29,53 @@ async fn cluster(task_time: Duration) -> Double {
 }
 
 /// The cache's time to live in these tests; `past_ttl` waits it out.
-const TTL_MS: u64 = 1000;
+pub(crate) const TTL_MS: u64 = 1000;
 
-async fn past_ttl() {
+pub(crate) async fn past_ttl() {
     tokio::time::sleep(Duration::from_millis(TTL_MS + 100)).await;
 }
 
 async fn daemon(double: &Double) -> Result<SimDaemon, Box<dyn std::error::Error>> {
-    SimDaemon::start_with(
-        &[],
-        &[
-            ("BERTH_PROXMOX__URL", double.url()),
-            ("BERTH_PROXMOX__TOKEN_ID", double.token_id().to_owned()),
-            (
-                "BERTH_PROXMOX__TOKEN_SECRET",
-                double.token_secret().to_owned(),
-            ),
-            (
-                "BERTH_PROXMOX__FINGERPRINT",
-                double.fingerprint().to_owned(),
-            ),
-            ("BERTH_PROXMOX__TIMEOUT_MS", "1000".into()),
-            ("BERTH_PROXMOX__CACHE_TTL_MS", TTL_MS.to_string()),
-            ("BERTH_PROXMOX__TASK_POLL_MS", "20".into()),
-        ],
-    )
-    .await
+    daemon_with(double, &[]).await
 }
 
-async fn launch(d: &SimDaemon, body: Value) -> Result<Value, Box<dyn std::error::Error>> {
+/// A sim daemon with `[proxmox]` pointing at `double`; `extra` adds or replaces settings.
+pub(crate) async fn daemon_with(
+    double: &Double,
+    extra: &[(&str, String)],
+) -> Result<SimDaemon, Box<dyn std::error::Error>> {
+    let mut env = vec![
+        ("BERTH_PROXMOX__URL", double.url()),
+        ("BERTH_PROXMOX__TOKEN_ID", double.token_id().to_owned()),
+        (
+            "BERTH_PROXMOX__TOKEN_SECRET",
+            double.token_secret().to_owned(),
+        ),
+        (
+            "BERTH_PROXMOX__FINGERPRINT",
+            double.fingerprint().to_owned(),
+        ),
+        ("BERTH_PROXMOX__TIMEOUT_MS", "1000".into()),
+        ("BERTH_PROXMOX__CACHE_TTL_MS", TTL_MS.to_string()),
+        ("BERTH_PROXMOX__TASK_POLL_MS", "20".into()),
+    ];
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        env.push((key, value.clone()));
+    }
+    SimDaemon::start_with(&[], &env).await
+}
+
+pub(crate) async fn launch(
+    d: &SimDaemon,
+    body: Value,
+) -> Result<Value, Box<dyn std::error::Error>> {
     let (status, accepted) = d.call("POST", "/api/v1/instances", body).await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     d.wait(&accepted).await
 }
 
-async fn get(
+pub(crate) async fn get(
     d: &SimDaemon,
     path: &str,
 ) -> Result<(StatusCode, Option<String>, Value), Box<dyn std::error::Error>> {

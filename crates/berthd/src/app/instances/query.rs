@@ -13,16 +13,17 @@ use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
 
 impl App {
-    /// The instances `caller` may see: their own, or all for an admin.
+    /// The instances `caller` may see: their own, or all for an admin. Each is read at the
+    /// same time, so a local row never waits on a remote backend (which itself answers from
+    /// its cache after a short deadline).
     pub async fn list_instances(&self, caller: &Principal) -> Result<Vec<Instance>, AppError> {
-        let mut out = Vec::new();
-        for record in self.store.list_instances()? {
-            if !caller.can_read(&record.owner) {
-                continue;
-            }
-            out.push(self.instance_view(record).await);
-        }
-        Ok(out)
+        let views = self
+            .store
+            .list_instances()?
+            .into_iter()
+            .filter(|record| caller.can_read(&record.owner))
+            .map(|record| self.instance_view(record));
+        Ok(futures_util::future::join_all(views).await)
     }
 
     pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
@@ -31,13 +32,23 @@ impl App {
     }
 
     async fn instance_view(&self, mut record: InstanceRecord) -> Instance {
-        let (state, pid, cache) = self.observe(&record).await;
+        let Seen {
+            state,
+            pid,
+            cache,
+            location,
+        } = self.observe_at(&record).await;
         record.state = state;
+        if let Some(location) = &location {
+            // Where it runs now (a stale read keeps the last node known).
+            record.node.clone_from(&location.node);
+        }
         let network = self.instance_network(&record).unwrap_or_else(|err| {
             tracing::warn!(instance = %record.name, error = %err, "cannot read addresses");
             InstanceNetwork::default()
         });
         let mut instance = record.to_api(network, pid);
+        instance.vmid = location.map(|l| l.vmid);
         instance.started_at = pid.and_then(process_started_at);
         instance.cache = cache;
         if !record.privileged {
@@ -72,25 +83,55 @@ impl App {
         &self,
         record: &InstanceRecord,
     ) -> (InstanceState, Option<i32>, Option<CacheStatus>) {
-        let Ok(runtime) = self.runtime(&record.backend) else {
-            return (record.state, None, None);
+        let seen = self.observe_at(record).await;
+        (seen.state, seen.pid, seen.cache)
+    }
+
+    /// As [`observe`](Self::observe), with where a remote guest is. A remote guest found on
+    /// another node, or gone from its backend, is recorded and published (`follow`).
+    pub(crate) async fn observe_at(&self, record: &InstanceRecord) -> Seen {
+        let unknown = |cache| Seen {
+            state: record.state,
+            pid: None,
+            cache,
+            location: None,
         };
-        let Observation { status, freshness } = runtime.observe(&record.name).await;
+        let Ok(runtime) = self.runtime(&record.backend) else {
+            return unknown(None);
+        };
+        let Observation {
+            status,
+            freshness,
+            location,
+            gone,
+        } = runtime.observe(&record.name).await;
+        let known = |state, pid| Seen {
+            state,
+            pid,
+            cache: freshness,
+            location: location.clone(),
+        };
         let status = match status {
             // The backend does not answer: its last known state, as stored.
             Ok(_) if freshness == Some(CacheStatus::Stale) => {
-                return (record.state, None, freshness);
+                return known(record.state, None);
+            }
+            Ok(_) if let Some(why) = gone => {
+                return known(self.notice_gone(record, why), None);
             }
             Ok(status) => status,
             Err(err) if freshness.is_some() => {
                 tracing::debug!(instance = %record.name, error = %error_chain(&err), "remote state unknown; last known");
-                return (record.state, None, freshness);
+                return known(record.state, None);
             }
             Err(err) => {
                 tracing::warn!(instance = %record.name, error = %error_chain(&err), "cannot read status");
-                return (record.state, None, None);
+                return unknown(None);
             }
         };
+        if let Some(location) = &location {
+            self.notice_moved(record, location);
+        }
         let (seen, pid) = match status {
             RuntimeStatus::Running { pid } => (InstanceState::Running, Some(pid)),
             RuntimeStatus::Frozen { pid } => (InstanceState::Suspended, Some(pid)),
@@ -99,21 +140,13 @@ impl App {
         let state = self.settle(record, seen);
         // A remote guest's PID (0) means nothing here.
         let pid = pid.filter(|pid| *pid > 0 && state != InstanceState::Error);
-        (state, pid, freshness)
+        known(state, pid)
     }
 
     /// What to show for `record` when the backend sees `seen`; a settled instance whose state
     /// changed outside berthd is saved.
     fn settle(&self, record: &InstanceRecord, seen: InstanceState) -> InstanceState {
-        let settled = matches!(
-            record.state,
-            InstanceState::Running
-                | InstanceState::Stopped
-                | InstanceState::Suspended
-                | InstanceState::Error
-        );
-        let busy = self.busy_lock().contains_key(&record.name);
-        if !settled || busy {
+        if !self.settled(record) {
             return record.state;
         }
         if seen != record.state && record.state != InstanceState::Error {
@@ -162,6 +195,15 @@ impl App {
             }
         }
     }
+}
+
+/// What a read of an instance found.
+pub(crate) struct Seen {
+    pub state: InstanceState,
+    pub pid: Option<i32>,
+    pub cache: Option<CacheStatus>,
+    /// A remote guest's node and id, as its backend last reported them.
+    pub location: Option<berth_runtime::Location>,
 }
 
 /// When process `pid` started: the boot time from `/proc/stat` plus its start time in clock

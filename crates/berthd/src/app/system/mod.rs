@@ -5,7 +5,6 @@ mod capacity;
 mod host;
 mod ready;
 
-use berth_runtime::Runtime;
 use berth_types::api::{BackendInfo, StoragePoolInfo, SystemInfo};
 
 use super::{App, AppError, Principal};
@@ -50,14 +49,12 @@ impl App {
             default_backend: self.backends.default_name().to_string(),
             backends: self
                 .backends
-                .offered()
-                .map(|(name, runtime)| {
-                    let usable = runtime.check_usable();
-                    BackendInfo {
-                        name: name.to_string(),
-                        usable: usable.is_ok(),
-                        reason: usable.err(),
-                    }
+                .usability()
+                .into_iter()
+                .map(|(name, usable)| BackendInfo {
+                    name: name.to_string(),
+                    usable: usable.is_ok(),
+                    reason: usable.err(),
                 })
                 .collect(),
             instances: self.store.list_instances()?.len(),

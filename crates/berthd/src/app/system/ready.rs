@@ -1,7 +1,6 @@
 //! `GET /readyz`: the store, the storage pool, the network (nftables) and each backend, ok or why not, and
 //! the capacity left for guests.
 
-use berth_runtime::Runtime;
 use berth_types::capacity::{Readiness, ReadyCheck};
 
 use crate::app::App;
@@ -44,8 +43,8 @@ impl App {
                     .unwrap_or_else(|| "nftables is not usable".into()))
             },
         ));
-        for (name, runtime) in self.backends.offered() {
-            checks.push(check(format!("backend:{name}"), runtime.check_usable()));
+        for (name, usable) in self.backends.usability() {
+            checks.push(check(format!("backend:{name}"), usable));
         }
         let capacity = self.capacity_left().unwrap_or_default();
         // A backend this host cannot run is reported, not a reason to take no work at all.
