@@ -13,18 +13,10 @@
 //! without a cpuset controller gets no cpuset (`pick` says `None`).
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::guest::CgroupError;
+use crate::error::{CgroupError, io_err};
 use crate::layout::{Layout, PARENT, guest_dir};
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
-    move |source| CgroupError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
 
 fn read(path: &Path) -> Result<String, CgroupError> {
     fs::read_to_string(path)

@@ -3,43 +3,19 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use berth_types::Limits;
 
 use crate::cpuset;
-use crate::devices::{self, DeviceRule, DevicesError};
-use crate::layout::{Layout, LayoutError, PARENT, guest_dir};
+use crate::devices::{self, DeviceRule};
+use crate::error::{CgroupError, io_err};
+use crate::layout::{Layout, PARENT, guest_dir};
 
 /// CFS period used for CPU limits, in microseconds.
 pub const CPU_PERIOD: u64 = 100_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cgroup {0} did not freeze in time")]
-    FreezeTimeout(PathBuf),
-    #[error(transparent)]
-    Devices(#[from] DevicesError),
-    #[error("{path}: {value:?} is not a CPU list")]
-    Parse { path: PathBuf, value: String },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
-    move |source| CgroupError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
 
 /// Moves the calling process into `dir` of a hierarchy, creating it.
 pub fn enter(dir: &Path) -> Result<(), CgroupError> {

@@ -7,12 +7,13 @@
 
 pub mod cpuset;
 pub mod devices;
+mod error;
 pub mod guest;
 pub mod layout;
 
 pub use devices::{DeviceRule, DevicesError};
+pub use error::CgroupError;
 pub use guest::{
-    CPU_PERIOD, CgroupError, apply_limits, cpu_quota, create, enter, is_frozen, join_files, prune,
-    set_frozen,
+    CPU_PERIOD, apply_limits, cpu_quota, create, enter, is_frozen, join_files, prune, set_frozen,
 };
 pub use layout::{Hierarchy, Layout, LayoutError, PARENT, guest_dir, process_cgroup};

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::handlers::Params;
-use super::lxc::{Reply, find};
+use super::request::{Params, Reply, find};
 use super::state::Container;
 use super::{Answer, Shared, tasks};
 

@@ -1,14 +1,12 @@
 //! The double's routes: schema path template + method → handler. Requests reaching here have
 //! passed the schema check; handlers add PVE's semantic errors (offline node, unknown vmid, …).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::request::Params;
 use super::{Answer, Shared, lxc, tasks};
-
-pub(crate) type Params = BTreeMap<String, String>;
 
 pub(crate) fn dispatch(
     shared: &Arc<Shared>,

@@ -7,34 +7,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::handlers::Params;
-use super::state::{Cluster, Container};
+use super::request::{Params, Reply, find, vmid_of};
+use super::state::Container;
 use super::{Answer, Shared, guest, tasks};
-
-pub(super) type Reply = Result<Value, Answer>;
-
-fn missing(node: &str, vmid: u64) -> Answer {
-    Answer::error(
-        500,
-        &format!("Configuration file 'nodes/{node}/lxc/{vmid}.conf' does not exist"),
-    )
-}
-
-pub(super) fn vmid_of(vars: &Params) -> u64 {
-    vars.get("vmid").and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-/// The container `vmid` on `node`, or PVE's error.
-pub(super) fn find<'a>(
-    cluster: &'a mut Cluster,
-    node: &str,
-    vmid: u64,
-) -> Result<&'a mut Container, Answer> {
-    match cluster.containers.get_mut(&vmid) {
-        Some(ct) if ct.node == node => Ok(ct),
-        _ => Err(missing(node, vmid)),
-    }
-}
 
 pub(crate) fn dispatch(
     shared: &Arc<Shared>,

@@ -8,6 +8,7 @@ mod console;
 mod guest;
 mod handlers;
 mod lxc;
+mod request;
 pub mod state;
 mod tasks;
 
