@@ -84,11 +84,17 @@ async fn systemd(rt: &BuiltinRuntime, rootfs: &Path, work: &Path) -> Result<()> 
     rt.stop(&spec.name, Duration::from_secs(30)).await?;
     let stopped = t.elapsed();
     sample("builtin systemd guest: start() returns", started);
-    sample("builtin systemd guest: start → is-system-running = running", running);
+    sample(
+        "builtin systemd guest: start → is-system-running = running",
+        running,
+    );
     for e in exec {
         sample("builtin systemd guest: exec /bin/true", e);
     }
-    sample("builtin systemd guest: stop (SIGRTMIN+3 → cleaned up)", stopped);
+    sample(
+        "builtin systemd guest: stop (SIGRTMIN+3 → cleaned up)",
+        stopped,
+    );
     Ok(())
 }
 
