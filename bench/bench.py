@@ -86,6 +86,24 @@ class Daemon:
                     return int(line.split()[1])
         return 0
 
+    def stop_lxcfs(self):
+        """berthd's lxcfs supervisor outlives berthd on purpose: stop it (TERM, it takes lxcfs
+        and the mount with it)."""
+        try:
+            with open(f"{self.run}/lxcfs/supervisor.pid") as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 15)
+        except (OSError, ValueError):
+            return
+        for _ in range(500):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return
+            except OSError:
+                return
+            time.sleep(0.02)
+
     def cleanup(self):
         try:
             for inst in self.call("GET", "/instances"):
@@ -96,7 +114,9 @@ class Daemon:
         finally:
             self.proc.terminate()
             self.proc.wait(timeout=30)
-            mounts = [l.split()[4] for l in open("/proc/self/mountinfo") if l.split()[4].startswith(self.data)]
+            self.stop_lxcfs()
+            mounts = [l.split()[4] for l in open("/proc/self/mountinfo")
+                      if l.split()[4].startswith((self.data + "/", self.run + "/"))]
             for point in sorted(mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", point], check=False)
             loops = subprocess.run(["losetup", "-n", "-O", "NAME,BACK-FILE", "-l"], capture_output=True, text=True).stdout
