@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Berth benchmarks: launch-from-cache latency, boot to is-system-running, berthd RSS idle and
 with N instances, snapshots and backups. Starts its own berthd (unique data dir, socket,
-bridge, nftables table and subnet; no TCP) with the shared test image cache, prints figures,
-and removes everything it made. Run as root:
+bridge, nftables table and subnet; no TCP) with the shared test image cache, prints one table
+(bench/table.py) and removes everything it made. With --backends, each round launches on every
+backend in turn (builtin 1, nspawn 1, …, builtin 2, …). Run as root:
 
     cargo build --release -p berthd -p berth && python3 bench/bench.py [--launches 20] [--instances 100] [--storage 10]
 """
@@ -12,12 +13,14 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import table  # noqa: E402
+
+ROOT = table.ROOT
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -83,6 +86,24 @@ class Daemon:
                     return int(line.split()[1])
         return 0
 
+    def stop_lxcfs(self):
+        """berthd's lxcfs supervisor outlives berthd on purpose: stop it (TERM, it takes lxcfs
+        and the mount with it)."""
+        try:
+            with open(f"{self.run}/lxcfs/supervisor.pid") as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 15)
+        except (OSError, ValueError):
+            return
+        for _ in range(500):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return
+            except OSError:
+                return
+            time.sleep(0.02)
+
     def cleanup(self):
         try:
             for inst in self.call("GET", "/instances"):
@@ -93,7 +114,9 @@ class Daemon:
         finally:
             self.proc.terminate()
             self.proc.wait(timeout=30)
-            mounts = [l.split()[4] for l in open("/proc/self/mountinfo") if l.split()[4].startswith(self.data)]
+            self.stop_lxcfs()
+            mounts = [l.split()[4] for l in open("/proc/self/mountinfo")
+                      if l.split()[4].startswith((self.data + "/", self.run + "/"))]
             for point in sorted(mounts, key=len, reverse=True):
                 subprocess.run(["umount", "-l", point], check=False)
             loops = subprocess.run(["losetup", "-n", "-O", "NAME,BACK-FILE", "-l"], capture_output=True, text=True).stdout
@@ -107,33 +130,40 @@ class Daemon:
             subprocess.run(["ip", "link", "del", self.id[:15]], check=False, stderr=subprocess.DEVNULL)
 
 
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def ms(seconds):
-    return f"{seconds * 1000:.0f} ms"
+    return seconds * 1000
 
 
-def storage(d, count):
+def boot_wait(d, name, t0):
+    """Seconds from t0 until systemd inside says running (or degraded); until its bus socket
+    exists the answer is "offline": ask again."""
+    state = ""
+    while time.monotonic() - t0 < 120:
+        out = d.call("POST", f"/instances/{name}/exec", {"command": ["systemctl", "is-system-running", "--wait"], "timeout": 120})
+        state = out["stdout"].strip()
+        if state in ("running", "degraded"):
+            break
+        time.sleep(0.02)
+    if state not in ("running", "degraded"):
+        print(f"{name}: is-system-running said {state!r}", file=sys.stderr)
+    return time.monotonic() - t0
+
+
+def storage(d, run, count):
     """Snapshots of a running guest, a restore, a backup and its import."""
     d.op("POST", "/instances", {"name": "s0", "image": "debian/12", "limits": {"memory": 268435456}})
-    snaps = []
     for i in range(count):
         t0 = time.monotonic()
         d.op("POST", "/instances/s0/snapshots", {"name": f"snap{i}"})
-        snaps.append(time.monotonic() - t0)
-    print(f"snapshot of a running guest (freeze, btrfs snapshot, thaw, size), n={count}: p50 {ms(pct(snaps, 50))}, p99 {ms(pct(snaps, 99))}")
+        run.add("snapshot of a running guest (freeze, btrfs snapshot, thaw, size)", "ms", ms(time.monotonic() - t0))
     t0 = time.monotonic()
     d.op("POST", "/instances/s0/snapshots/snap0/restore")
-    print(f"restore of a running guest (stop, swap, start): {ms(time.monotonic() - t0)}")
+    run.add("restore of a running guest (stop, swap, start)", "ms", ms(time.monotonic() - t0))
     t0 = time.monotonic()
     d.op("POST", "/instances/s0/backups", {})
-    made = time.monotonic() - t0
+    run.add("backup of a running guest (snapshot + tar.zst export)", "s", time.monotonic() - t0)
     backup = d.call("GET", "/instances/s0/backups")[-1]
-    size = backup["size"]
-    print(f"backup of a running guest (snapshot + tar.zst export): {made:.2f} s, {size / 2**20:.0f} MiB compressed")
+    run.add("that backup's size, compressed", "MiB", backup["size"] / 2**20)
     conn = UnixHTTP(d.sock)
     conn.request("GET", f"/api/v1/instances/s0/backups/{backup['id']}/export")
     archive = conn.getresponse().read()
@@ -146,34 +176,62 @@ def storage(d, count):
     op = d.call("GET", f"/operations/{accepted['operation']['id']}/wait?timeout=600")
     if op["status"] != "success":
         raise RuntimeError(f"import: {op['error']}")
-    print(f"import of that backup (upload, verify, unpack, configure): {time.monotonic() - t0:.2f} s")
+    run.add("import of that backup (upload, verify, unpack, configure)", "s", time.monotonic() - t0)
 
 
-def backends(d, names, count):
-    """Per backend: launch (operation success, init running) and launch to is-system-running."""
-    for backend in names:
-        launch, boot, stop = [], [], []
-        for i in range(count):
+def backends(d, run, names, count):
+    """Per backend, round-robin: launch (operation success, init running), launch to
+    is-system-running, clean stop, delete."""
+    for i in range(count):
+        for backend in names:
             name = f"b-{backend}-{i}"
             t0 = time.monotonic()
             d.op("POST", "/instances", {"name": name, "image": "debian/12", "backend": backend,
                                          "limits": {"memory": 268435456}})
-            launch.append(time.monotonic() - t0)
-            state = ""
-            while time.monotonic() - t0 < 120:
-                out = d.call("POST", f"/instances/{name}/exec", {"command": ["systemctl", "is-system-running", "--wait"], "timeout": 120})
-                state = out["stdout"].strip()
-                if state in ("running", "degraded"):
-                    break
-                time.sleep(0.02)
-            boot.append(time.monotonic() - t0)
+            run.add(f"{backend}: launch (create + start, init running)", "ms", ms(time.monotonic() - t0))
+            run.add(f"{backend}: launch → is-system-running", "ms", ms(boot_wait(d, name, t0)))
+            if i == 0:
+                run.note(f"{backend} guests privileged: {d.call('GET', f'/instances/{name}').get('privileged')}")
             t0 = time.monotonic()
             d.op("POST", f"/instances/{name}/stop", {})
-            stop.append(time.monotonic() - t0)
+            run.add(f"{backend}: clean stop (SIGRTMIN+3 → cleaned up)", "ms", ms(time.monotonic() - t0))
+            t0 = time.monotonic()
             d.op("DELETE", f"/instances/{name}", {"force": True})
-        print(f"{backend}: launch p50 {ms(pct(launch, 50))} p99 {ms(pct(launch, 99))}; "
-              f"to is-system-running p50 {ms(pct(boot, 50))} p99 {ms(pct(boot, 99))}; "
-              f"clean stop p50 {ms(pct(stop, 50))} (n={count})")
+            run.add(f"{backend}: delete of the stopped instance", "ms", ms(time.monotonic() - t0))
+
+
+def launches(d, run, count):
+    """Create without start, launch, boot, delete --force, interleaved."""
+    for i in range(count):
+        t0 = time.monotonic()
+        d.op("POST", "/instances", {"name": f"c{i}", "image": "debian/12", "start": False})
+        run.add("create from cache (clone + configure, no start)", "ms", ms(time.monotonic() - t0))
+        t0 = time.monotonic()
+        d.op("POST", "/instances", {"name": f"l{i}", "image": "debian/12", "limits": {"memory": 268435456, "disk": 2147483648}})
+        run.add("launch from cache (create + start, init running)", "ms", ms(time.monotonic() - t0))
+        run.add("launch → is-system-running", "ms", ms(boot_wait(d, f"l{i}", t0)))
+        if i == 0:
+            run.note(f"guests privileged: {d.call('GET', '/instances/l0').get('privileged')}")
+        t0 = time.monotonic()
+        d.op("DELETE", f"/instances/l{i}", {"force": True})
+        run.add("delete --force of a running instance", "ms", ms(time.monotonic() - t0))
+        d.op("DELETE", f"/instances/c{i}", {"force": True})
+
+
+def many(d, run, count):
+    """COUNT guests launched one after another, kept running; RSS and a listing with them."""
+    t_all = time.monotonic()
+    for i in range(count):
+        t0 = time.monotonic()
+        d.op("POST", "/instances", {"name": f"m{i}", "image": "debian/12", "limits": {"memory": 134217728}})
+        run.add(f"launch while 0…{count - 1} others run (no boot wait)", "ms", ms(time.monotonic() - t0))
+    run.add(f"{count} instances launched one after another, total", "s", time.monotonic() - t_all)
+    time.sleep(2)
+    run.add(f"berthd RSS with {count} running", "MiB", d.rss_kib() / 1024)
+    for _ in range(5):
+        t0 = time.monotonic()
+        d.call("GET", "/instances")
+        run.add(f"GET /instances with {count}", "ms", ms(time.monotonic() - t0))
 
 
 def main():
@@ -183,63 +241,31 @@ def main():
     parser.add_argument("--launches", type=int, default=20)
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--storage", type=int, default=10, help="snapshots taken for the snapshot/backup figures")
-    parser.add_argument("--backends", default="", help="comma-separated backends to time launch and boot on, e.g. builtin,nspawn,oci,lxc")
+    parser.add_argument("--backends", default="", help="comma-separated backends to time launch and boot on, round-robin, e.g. builtin,nspawn,oci,lxc")
     parser.add_argument("--backend-launches", type=int, default=10)
     args = parser.parse_args()
 
+    run = table.Run("bench/bench.py " + " ".join(sys.argv[1:]), os.path.basename(os.path.normpath(args.bindir)))
     d = Daemon(args.bindir, args.cache)
     try:
         time.sleep(1)
-        print(f"berthd idle RSS: {d.rss_kib() / 1024:.1f} MiB")
+        run.add("berthd idle RSS (1 s after start, no instances)", "MiB", d.rss_kib() / 1024)
         d.op("POST", "/images", {"image": "debian/12"})
-
-        create, launch, boot, delete = [], [], [], []
-        for i in range(args.launches):
-            t0 = time.monotonic()
-            d.op("POST", "/instances", {"name": f"c{i}", "image": "debian/12", "start": False})
-            create.append(time.monotonic() - t0)
-            t0 = time.monotonic()
-            d.op("POST", "/instances", {"name": f"l{i}", "image": "debian/12", "limits": {"memory": 268435456, "disk": 2147483648}})
-            launch.append(time.monotonic() - t0)
-            # Until systemd's bus socket exists the answer is "offline": ask again.
-            state = ""
-            while time.monotonic() - t0 < 120:
-                out = d.call("POST", f"/instances/l{i}/exec", {"command": ["systemctl", "is-system-running", "--wait"], "timeout": 120})
-                state = out["stdout"].strip()
-                if state in ("running", "degraded"):
-                    break
-                time.sleep(0.02)
-            boot.append(time.monotonic() - t0)
-            if state not in ("running", "degraded"):
-                print(f"l{i}: is-system-running said {state!r}", file=sys.stderr)
-            t0 = time.monotonic()
-            d.op("DELETE", f"/instances/l{i}", {"force": True})
-            delete.append(time.monotonic() - t0)
-            d.op("DELETE", f"/instances/c{i}", {"force": True})
-        if args.launches:
-            print(f"create from cache (clone+configure, no start), n={len(create)}: p50 {ms(pct(create, 50))}, p99 {ms(pct(create, 99))}")
-            print(f"launch from cache (create+start, init running), n={len(launch)}: p50 {ms(pct(launch, 50))}, p99 {ms(pct(launch, 99))}")
-            print(f"delete --force of a running instance, n={len(delete)}: p50 {ms(pct(delete, 50))}, p99 {ms(pct(delete, 99))}")
-            print(f"launch to is-system-running, n={len(boot)}: p50 {ms(pct(boot, 50))}, p99 {ms(pct(boot, 99))}")
-
+        system = d.call("GET", "/system")
+        run.note("berthd " + ", ".join(f"{k} {system.get(k)}" for k in ("version", "kernel", "cgroup", "storage_driver", "cpus"))
+                 + "; default config, debian/12 from the test image cache")
+        launches(d, run, args.launches)
         if args.backends:
-            backends(d, [b for b in args.backends.split(",") if b], args.backend_launches)
-
+            names = [b for b in args.backends.split(",") if b]
+            run.note(f"backends round-robin, {args.backend_launches} rounds: {', '.join(names)}; 256 MiB limit, networking on")
+            backends(d, run, names, args.backend_launches)
         if args.storage:
-            storage(d, args.storage)
-
+            storage(d, run, args.storage)
         if args.instances:
-            t0 = time.monotonic()
-            for i in range(args.instances):
-                d.op("POST", "/instances", {"name": f"m{i}", "image": "debian/12", "limits": {"memory": 134217728}})
-            elapsed = time.monotonic() - t0
-            time.sleep(2)
-            print(f"{args.instances} instances launched in {elapsed:.1f} s; berthd RSS with {args.instances} running: {d.rss_kib() / 1024:.1f} MiB")
-            t0 = time.monotonic()
-            d.call("GET", "/instances")
-            print(f"GET /instances with {args.instances}: {ms(time.monotonic() - t0)}")
+            many(d, run, args.instances)
     finally:
         d.cleanup()
+    run.print()
 
 
 if __name__ == "__main__":

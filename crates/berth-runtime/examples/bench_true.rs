@@ -1,12 +1,18 @@
-//! Latency of the builtin runtime on this host, from a copy of the probe rootfs:
-//! start → `systemctl is-system-running` = running, stop, `exec /bin/true`, and the
-//! start-to-exit of a container whose init is `/bin/true`.
+//! One run of the builtin runtime's latency, for `bench/runtimes.sh` to interleave with its
+//! peers (crun, runc, nspawn, lxc) round-robin. Each invocation prints its samples as
+//! `what<TAB>unit<TAB>value` lines, the input of `bench/table.py`:
 //!
-//! `cargo build -p berth-runtime --bins --examples && sudo target/debug/examples/bench_true
-//! [ROOTFS] [RUNS]` (the shim is found next to the examples directory).
+//! - `bench_true true ROOTFS WORK`: start → exit of a container whose init is `/bin/true`
+//!   (ROOTFS's `/sbin/init` must point at it), timed inside from `start()` until the shim has
+//!   reaped it and removed its state;
+//! - `bench_true systemd ROOTFS WORK`: a systemd guest started, brought to
+//!   `systemctl is-system-running` = running, `exec /bin/true` ten times, stopped.
+//!
+//! ROOTFS is used in place (the caller copies the image); WORK holds the runtime state and the
+//! bundles. Root; the shim is found next to the examples directory:
+//! `cargo build --release -p berth-runtime --bins --examples`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_runtime::builtin::BuiltinRuntime;
@@ -16,79 +22,84 @@ use berth_types::{InstanceName, Limits};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+const USAGE: &str = "usage: bench_true true|systemd ROOTFS WORK";
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let source = PathBuf::from(
-        args.next()
-            .unwrap_or("/var/cache/berth-test/images/debian-12-amd64/rootfs".into()),
-    );
-    let runs: usize = args.next().map_or(Ok(3), |r| r.parse())?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [mode, rootfs, work] = args.as_slice() else {
+        return Err(USAGE.into());
+    };
+    let (rootfs, work) = (PathBuf::from(rootfs), PathBuf::from(work));
     let exe = std::env::current_exe()?;
     let shim = exe
         .parent()
         .and_then(Path::parent)
         .map(|d| d.join("berth-shim"))
-        .ok_or("cannot find berth-shim")?;
-    let work = tempdir()?;
+        .ok_or("cannot find berth-shim next to the examples directory")?;
     let rt = BuiltinRuntime::new(LocalConfig {
         state_root: work.join("runtime"),
         shim_command: vec![shim.into()],
     });
-    let result = bench(&rt, &source, &work, runs).await;
-    let _ = std::fs::remove_dir_all(&work);
-    result
+    match mode.as_str() {
+        "true" => true_exit(&rt, &rootfs, &work).await,
+        "systemd" => systemd(&rt, &rootfs, &work).await,
+        _ => Err(USAGE.into()),
+    }
 }
 
-async fn bench(rt: &BuiltinRuntime, source: &Path, work: &Path, runs: usize) -> Result<()> {
-    let systemd = copy_rootfs(source, &work.join("systemd"))?;
-    let truefs = copy_rootfs(source, &work.join("true"))?;
-    std::fs::remove_file(truefs.join("sbin/init"))?;
-    std::os::unix::fs::symlink("/bin/true", truefs.join("sbin/init"))?;
-
-    let (mut started, mut running, mut stopped, mut exec, mut true_exit) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for run in 0..runs {
-        let spec = container(
-            &format!("bench-{}-{run}", std::process::id()),
-            &systemd,
-            work,
-        );
-        let t = Instant::now();
-        rt.start(&spec).await?;
-        started.push(t.elapsed());
-        wait_running(rt, &spec.name).await?;
-        running.push(t.elapsed());
-        for _ in 0..10 {
-            let t = Instant::now();
-            let r = rt.exec(&spec.name, &exec_true()).await?;
-            assert_eq!(r.exit_code, 0);
-            exec.push(t.elapsed());
-        }
-        let t = Instant::now();
-        rt.stop(&spec.name, Duration::from_secs(30)).await?;
-        stopped.push(t.elapsed());
-
-        let spec = container(
-            &format!("bench-true-{}-{run}", std::process::id()),
-            &truefs,
-            work,
-        );
-        let t = Instant::now();
-        rt.start(&spec).await?;
-        // Exited, reaped and cleaned up by the shim: the runtime's state is gone.
-        let state = rt.config().state_root.join(spec.name.as_str());
-        while rt.status(&spec.name).await? != RuntimeStatus::Stopped || state.exists() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        true_exit.push(t.elapsed());
+async fn true_exit(rt: &BuiltinRuntime, rootfs: &Path, work: &Path) -> Result<()> {
+    let spec = container(&format!("bench-true-{}", std::process::id()), rootfs, work);
+    let t = Instant::now();
+    rt.start(&spec).await?;
+    // Exited, reaped and cleaned up by the shim: the runtime's state is gone.
+    let state = rt.config().state_root.join(spec.name.as_str());
+    while rt.status(&spec.name).await? != RuntimeStatus::Stopped || state.exists() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    report("start() returns (systemd guest)", &mut started);
-    report("start → is-system-running = running", &mut running);
-    report("stop (SIGRTMIN+3 → cleaned up)", &mut stopped);
-    report("exec /bin/true in a running guest", &mut exec);
-    report("start → exit of a /bin/true container", &mut true_exit);
+    sample(
+        "start → exit of /bin/true: builtin, in-process (start() → state gone)",
+        t.elapsed(),
+    );
     Ok(())
+}
+
+async fn systemd(rt: &BuiltinRuntime, rootfs: &Path, work: &Path) -> Result<()> {
+    let spec = container(&format!("bench-{}", std::process::id()), rootfs, work);
+    let t = Instant::now();
+    rt.start(&spec).await?;
+    let started = t.elapsed();
+    wait_running(rt, &spec.name).await?;
+    let running = t.elapsed();
+    let mut exec = vec![];
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = rt.exec(&spec.name, &exec_true()).await?;
+        if r.exit_code != 0 {
+            return Err(format!("exec /bin/true exited {}", r.exit_code).into());
+        }
+        exec.push(t.elapsed());
+    }
+    let t = Instant::now();
+    rt.stop(&spec.name, Duration::from_secs(30)).await?;
+    let stopped = t.elapsed();
+    sample("builtin systemd guest: start() returns", started);
+    sample(
+        "builtin systemd guest: start → is-system-running = running",
+        running,
+    );
+    for e in exec {
+        sample("builtin systemd guest: exec /bin/true", e);
+    }
+    sample(
+        "builtin systemd guest: stop (SIGRTMIN+3 → cleaned up)",
+        stopped,
+    );
+    Ok(())
+}
+
+fn sample(what: &str, elapsed: Duration) {
+    println!("{what}\tms\t{:.3}", elapsed.as_secs_f64() * 1000.0);
 }
 
 fn container(name: &str, rootfs: &Path, work: &Path) -> ContainerSpec {
@@ -129,39 +140,4 @@ async fn wait_running(rt: &BuiltinRuntime, name: &InstanceName) -> Result<()> {
         }
     }
     Err("the guest did not finish booting".into())
-}
-
-fn report(what: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let median = samples.get(samples.len() / 2).copied().unwrap_or_default();
-    let (min, max) = (
-        samples.first().copied().unwrap_or_default(),
-        samples.last().copied().unwrap_or_default(),
-    );
-    println!(
-        "{what:<40} median {:8.1} ms   min {:8.1} ms   max {:8.1} ms   (n={})",
-        ms(median),
-        ms(min),
-        ms(max),
-        samples.len()
-    );
-}
-
-fn tempdir() -> Result<PathBuf> {
-    let dir = PathBuf::from(format!("/var/tmp/berth-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-fn copy_rootfs(source: &Path, dest: &Path) -> Result<PathBuf> {
-    let status = Command::new("cp")
-        .args(["-a", "--reflink=auto"])
-        .arg(source)
-        .arg(dest)
-        .status()?;
-    if !status.success() {
-        return Err(format!("copying {} failed", source.display()).into());
-    }
-    Ok(dest.to_owned())
 }
