@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 
 use real::{Error, RealDaemon, host_traces};
 
+/// The two tests here run one at a time: the spread test reads which CPUs other guests hold
+/// after its own launch, and guests the other test starts and stops in between would move
+/// those counts under it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `GET /system`'s usable local backends.
 fn usable_backends(d: &RealDaemon) -> Result<Vec<String>, Error> {
     let info = d.json(&["system"])?;
@@ -113,6 +118,7 @@ fn round(d: &RealDaemon, backend: &str, label: &str) -> Result<(), Error> {
 
 #[test]
 fn nproc_follows_the_cpu_limit_on_every_local_backend() -> Result<(), Error> {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if host_cpus()? < 2 {
         eprintln!("skipped: a 1-CPU host cannot show a smaller cpuset");
         return Ok(());
@@ -186,6 +192,7 @@ fn loads(except: &str) -> Result<Vec<(u32, usize)>, Error> {
 
 #[test]
 fn one_cpu_guests_spread_over_the_host() -> Result<(), Error> {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if host_cpus()? < 2 {
         eprintln!("skipped: needs 2 CPUs");
         return Ok(());
