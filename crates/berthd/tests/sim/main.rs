@@ -26,6 +26,7 @@ mod events;
 mod events_credentials;
 mod fuzz_seeds;
 mod idmap;
+mod list;
 mod metrics;
 mod network;
 mod openapi;

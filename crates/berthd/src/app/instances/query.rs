@@ -1,5 +1,6 @@
-//! Reading instances. The stored state is checked against what the backend sees, so a guest
+//! Reading one instance. The stored state is checked against what the backend sees, so a guest
 //! that powered itself off, or one found running after a daemon restart, shows its true state.
+//! The list (`list`) reads states from memory instead.
 
 use berth_runtime::{Observation, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
@@ -13,18 +14,6 @@ use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
 
 impl App {
-    /// The instances `caller` may see: their own, or all for an admin.
-    pub async fn list_instances(&self, caller: &Principal) -> Result<Vec<Instance>, AppError> {
-        let mut out = Vec::new();
-        for record in self.store.list_instances()? {
-            if !caller.can_read(&record.owner) {
-                continue;
-            }
-            out.push(self.instance_view(record).await);
-        }
-        Ok(out)
-    }
-
     pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
         let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.instance_view(record).await)
@@ -38,7 +27,10 @@ impl App {
             InstanceNetwork::default()
         });
         let mut instance = record.to_api(network, pid);
-        instance.started_at = pid.and_then(process_started_at);
+        // Only a guest's own init on this host has a start time in /proc.
+        if self.runs_here(&record) {
+            instance.started_at = pid.and_then(process_started_at);
+        }
         instance.cache = cache;
         if !record.privileged {
             instance.idmap = self
@@ -68,7 +60,7 @@ impl App {
     }
 
     /// State, PID and, for remote backends, where the state came from.
-    async fn observe(
+    pub(super) async fn observe(
         &self,
         record: &InstanceRecord,
     ) -> (InstanceState, Option<i32>, Option<CacheStatus>) {
@@ -166,7 +158,7 @@ impl App {
 
 /// When process `pid` started: the boot time from `/proc/stat` plus its start time in clock
 /// ticks (USER_HZ, 100 on Linux) from `/proc/<pid>/stat`.
-fn process_started_at(pid: i32) -> Option<DateTime<Utc>> {
+pub(crate) fn process_started_at(pid: i32) -> Option<DateTime<Utc>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command may hold spaces and parentheses: count fields after the last `)`.
     let ticks: i64 = stat
