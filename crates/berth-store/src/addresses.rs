@@ -85,6 +85,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Every instance's addresses, by instance name (one query, for the instance list).
+    pub fn addresses_by_instance(
+        &self,
+    ) -> Result<std::collections::HashMap<String, AddressRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT ipv4, ipv6, mac, instance FROM addresses")?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(3)?, from_row(row)?)))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (instance, record) = row?;
+            out.insert(instance, record?);
+        }
+        Ok(out)
+    }
+
     /// Releases `name`'s addresses; releasing none succeeds.
     pub fn release_addresses(&self, name: &InstanceName) -> Result<(), StoreError> {
         self.conn()

@@ -87,6 +87,12 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Rows changed through this store since it was opened (SQLite's `total_changes`): a
+    /// generation that moves on every write, for `ETag`s. Never goes back while berthd runs.
+    pub fn generation(&self) -> u64 {
+        self.conn().total_changes()
+    }
+
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self

@@ -79,7 +79,8 @@ impl ListArgs {
 
 pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
     let columns = args.columns()?;
-    let instances: Vec<Instance> = ctx.client.get("/instances").await?;
+    let instances = fetch(ctx, &args).await?;
+    // The server filters too; filtering again keeps the answer right with an older berthd.
     let instances: Vec<Instance> = instances.into_iter().filter(|i| args.keeps(i)).collect();
     if ctx.format == Format::Json {
         return output::json(&instances);
@@ -92,6 +93,76 @@ pub async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     output::table(&header, &rows);
     Ok(())
+}
+
+/// Instances per request while paging.
+const PAGE: usize = 1000;
+
+/// Every instance the filters keep, a page at a time: the server filters, and its
+/// `X-Next-Cursor` says where the next page starts.
+async fn fetch(ctx: &Context, args: &ListArgs) -> anyhow::Result<Vec<Instance>> {
+    let mut filters = vec![("limit", PAGE.to_string())];
+    for (key, value) in [
+        ("state", &args.state),
+        ("owner", &args.owner),
+        ("backend", &args.backend),
+        ("name", &args.name),
+    ] {
+        if let Some(value) = value {
+            filters.push((key, value.clone()));
+        }
+    }
+    let mut out: Vec<Instance> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = filters.clone();
+        if let Some(after) = &after {
+            query.push(("after", after.clone()));
+        }
+        let path = format!("/instances?{}", encode(&query));
+        let (_, headers, bytes) = ctx
+            .client
+            .raw(
+                hyper::Method::GET,
+                &path,
+                "application/json",
+                Default::default(),
+            )
+            .await?;
+        let page: Vec<Instance> = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!("berthd sent an instance list this berth cannot read: {e}")
+        })?;
+        let next = headers
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        out.extend(page);
+        // An older berthd ignores `limit` and sends everything, with no cursor.
+        match next {
+            Some(next) if after.as_deref() != Some(next.as_str()) => after = Some(next),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// `key=value&…`, each value percent-encoded.
+fn encode(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            let value: String = value
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn cell(i: &Instance, column: &str) -> String {
@@ -166,6 +237,12 @@ mod tests {
         assert_eq!(row, ["ct1", "pve2", "101"]);
         instance.vmid = None;
         assert_eq!(cell(&instance, "vmid"), "-");
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        let query = encode(&[("name", "web-*".into()), ("owner", "a b&c".into())]);
+        assert_eq!(query, "name=web-*&owner=a%20b%26c");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use berth_runtime::{Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
 use berth_types::events::{Event, Lifecycle, LifecycleAction};
 use berth_types::{InstanceName, InstanceState};
+use chrono::{DateTime, Utc};
 use tokio::io::unix::AsyncFd;
 
 use crate::app::App;
@@ -35,6 +37,11 @@ pub struct GuestWatch {
     watched: Mutex<HashMap<InstanceName, i32>>,
     reasons: Mutex<HashMap<InstanceName, String>>,
     app: Mutex<Weak<App>>,
+    /// Moves whenever `watched` or `reasons` change: part of the instance list's `ETag`.
+    generation: AtomicU64,
+    /// When each watched init started, read from /proc once; dropped when a PID is watched
+    /// anew (PIDs are reused).
+    started: Mutex<HashMap<i32, Option<DateTime<Utc>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,6 +74,8 @@ impl App {
         let w = &self.guestwatch;
         lock(&w.reasons).remove(&record.name);
         lock(&w.watched).insert(record.name.clone(), pid);
+        lock(&w.started).remove(&pid);
+        w.generation.fetch_add(1, Ordering::Relaxed);
         let app = lock(&w.app).clone();
         let name = record.name.clone();
         tokio::spawn(async move { watch(app, name, pid).await });
@@ -95,6 +104,37 @@ impl App {
     /// Stops watching `name`: berthd itself is stopping it.
     pub(crate) fn unwatch_guest(&self, name: &InstanceName) {
         lock(&self.guestwatch.watched).remove(name);
+        self.guestwatch.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every watched guest's init PID (one lock, for the instance list).
+    pub(crate) fn watched_inits(&self) -> HashMap<InstanceName, i32> {
+        lock(&self.guestwatch.watched).clone()
+    }
+
+    /// Every reason a guest stopped by itself (one lock, for the instance list).
+    pub(crate) fn state_reasons(&self) -> HashMap<InstanceName, String> {
+        lock(&self.guestwatch.reasons).clone()
+    }
+
+    /// When watched init `pid` started (read from /proc the first time only).
+    pub(crate) fn init_started_at(&self, pid: i32) -> Option<DateTime<Utc>> {
+        let mut started = lock(&self.guestwatch.started);
+        if let Some(at) = started.get(&pid) {
+            return *at;
+        }
+        let watched = lock(&self.guestwatch.watched).len();
+        if started.len() > 2 * watched + 16 {
+            started.clear(); // inits long gone
+        }
+        let at = crate::app::instances::process_started_at(pid);
+        started.insert(pid, at);
+        at
+    }
+
+    /// Moves whenever a guest is watched, unwatched, follows a reboot or dies.
+    pub(crate) fn watch_generation(&self) -> u64 {
+        self.guestwatch.generation.load(Ordering::Relaxed)
     }
 
     /// Records why `name` changed by itself when no local watcher saw it (a remote guest
@@ -141,6 +181,7 @@ impl App {
             tracing::error!(instance = %name, error = %error_chain(&e), "cannot save the state");
         }
         lock(&self.guestwatch.reasons).insert(name.clone(), reason.clone());
+        self.guestwatch.generation.fetch_add(1, Ordering::Relaxed);
         self.events.publish(Event::lifecycle(
             name.as_str(),
             &record.owner,
@@ -234,6 +275,8 @@ async fn decide(app: &Weak<App>, name: &InstanceName, pid: i32) -> Option<Next> 
                     return None;
                 }
                 watched.insert(name.clone(), new);
+                lock(&app.guestwatch.started).remove(&new);
+                app.guestwatch.generation.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(instance = %name, pid = new, "guest rebooted; watching its new init");
                 return Some(Next::Follow(new));
             }
@@ -259,6 +302,7 @@ fn forget(app: &App, name: &InstanceName, pid: i32) {
     let mut watched = lock(&app.guestwatch.watched);
     if watched.get(name) == Some(&pid) {
         watched.remove(name);
+        app.guestwatch.generation.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -28,6 +28,7 @@ mod fuzz_seeds;
 mod health;
 mod host;
 mod idmap;
+mod list;
 mod metrics;
 mod network;
 mod openapi;

@@ -3,12 +3,15 @@
 mod create;
 mod delete;
 mod exec;
+pub mod list;
 mod password;
 mod patch;
 pub mod power;
 mod provision;
 mod query;
 mod security;
+
+pub(crate) use query::process_started_at;
 
 use berth_runtime::{ContainerSpec, RootfsSource, Runtime};
 use berth_store::InstanceRecord;

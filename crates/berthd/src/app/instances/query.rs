@@ -1,5 +1,6 @@
-//! Reading instances. The stored state is checked against what the backend sees, so a guest
+//! Reading one instance. The stored state is checked against what the backend sees, so a guest
 //! that powered itself off, or one found running after a daemon restart, shows its true state.
+//! The list (`list`) reads states from memory instead.
 
 use berth_runtime::{Observation, Runtime, RuntimeStatus};
 use berth_store::InstanceRecord;
@@ -13,19 +14,6 @@ use crate::app::events::DAEMON_ACTOR;
 use crate::app::{App, AppError, Principal};
 
 impl App {
-    /// The instances `caller` may see: their own, or all for an admin. Each is read at the
-    /// same time, so a local row never waits on a remote backend (which itself answers from
-    /// its cache after a short deadline).
-    pub async fn list_instances(&self, caller: &Principal) -> Result<Vec<Instance>, AppError> {
-        let views = self
-            .store
-            .list_instances()?
-            .into_iter()
-            .filter(|record| caller.can_read(&record.owner))
-            .map(|record| self.instance_view(record));
-        Ok(futures_util::future::join_all(views).await)
-    }
-
     pub async fn get_instance(&self, caller: &Principal, name: &str) -> Result<Instance, AppError> {
         let record = self.instance_for(caller, name, Want::Read)?;
         Ok(self.instance_view(record).await)
@@ -49,7 +37,10 @@ impl App {
         });
         let mut instance = record.to_api(network, pid);
         instance.vmid = location.map(|l| l.vmid);
-        instance.started_at = pid.and_then(process_started_at);
+        // Only a guest's own init on this host has a start time in /proc.
+        if self.runs_here(&record) {
+            instance.started_at = pid.and_then(process_started_at);
+        }
         instance.cache = cache;
         if !record.privileged {
             instance.idmap = self
@@ -79,7 +70,7 @@ impl App {
     }
 
     /// State, PID and, for remote backends, where the state came from.
-    async fn observe(
+    pub(super) async fn observe(
         &self,
         record: &InstanceRecord,
     ) -> (InstanceState, Option<i32>, Option<CacheStatus>) {
@@ -208,7 +199,7 @@ pub(crate) struct Seen {
 
 /// When process `pid` started: the boot time from `/proc/stat` plus its start time in clock
 /// ticks (USER_HZ, 100 on Linux) from `/proc/<pid>/stat`.
-fn process_started_at(pid: i32) -> Option<DateTime<Utc>> {
+pub(crate) fn process_started_at(pid: i32) -> Option<DateTime<Utc>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command may hold spaces and parentheses: count fields after the last `)`.
     let ticks: i64 = stat

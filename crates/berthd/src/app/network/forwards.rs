@@ -160,7 +160,7 @@ fn parse_request(request: &CreateForwardRequest) -> Result<ForwardSpec, AppError
 }
 
 /// The API view: `listen` is `ADDR:PORT[-END]`, `0.0.0.0` standing for every address.
-pub(super) fn view(stored: &ForwardRecord) -> Forward {
+pub(crate) fn view(stored: &ForwardRecord) -> Forward {
     let ports = if stored.host_start == stored.host_end {
         stored.host_start.to_string()
     } else {
