@@ -16,7 +16,10 @@ use real::{Error, RealDaemon};
 
 const FLOOD: usize = 3000;
 const CLIENT_ADDRESSES: u8 = 50;
-const TCP_BUDGET: usize = 1024;
+/// Well under the flood, and reached within the header-read timeout even when opening
+/// connections is slow (a loaded host took 19 s for the 3000: with a budget of 1024 the first
+/// ones had timed out before the budget was ever full, so nothing was over it).
+const TCP_BUDGET: usize = 256;
 
 fn sockaddr(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     libc::sockaddr_in {
