@@ -35,8 +35,9 @@ const STANDARD_DEVICES: [(&str, u32, u32); 8] = [
     ("dev/ptmx", 5, 2),
 ];
 
-/// Whether a device node is one of [`STANDARD_DEVICES`], at its own path.
-fn standard_device(path: &Path, node: NodeKind, (major, minor): (u32, u32)) -> bool {
+/// Whether a device node is one of [`STANDARD_DEVICES`], at its own path (relative to the
+/// tree's root, `dev/null`). Other unpackers of untrusted trees use the same rule.
+pub fn standard_device(path: &Path, node: NodeKind, (major, minor): (u32, u32)) -> bool {
     node == NodeKind::Char
         && STANDARD_DEVICES
             .iter()

@@ -9,7 +9,7 @@ mod import;
 mod verify;
 
 pub use export::{ExportStats, export};
-pub use import::{ImportLimits, import};
+pub use import::{ImportLimits, import, standard_device};
 pub use verify::verify;
 
 use chrono::{DateTime, Utc};
