@@ -137,8 +137,9 @@ pub fn product_files(text: &[u8], url: &str) -> Result<Vec<String>, StreamsError
 }
 
 /// Every product of a product file with a usable rootfs, for architectures Berth knows.
-/// Products whose items are malformed are left out (with a debug log), not fatal: a server's
-/// odd entry must not hide the rest.
+/// Products whose items lack a hash or size are left out (with a debug log), not fatal: a
+/// server's odd entry must not hide the rest. A path leaving the server's tree refuses the
+/// whole file.
 pub fn images(text: &[u8], url: &str) -> Result<Vec<RemoteImage>, StreamsError> {
     let products: Products = serde_json::from_slice(text).map_err(|e| StreamsError::Malformed {
         url: url.to_owned(),
@@ -160,6 +161,8 @@ pub fn images(text: &[u8], url: &str) -> Result<Vec<RemoteImage>, StreamsError> 
         };
         let rootfs = match item {
             Ok(item) => item,
+            // A path out of the server's tree is tampering, not an odd entry.
+            Err(e @ StreamsError::UnsafePath { .. }) => return Err(e),
             Err(e) => {
                 tracing::debug!(product = %id, error = %e, "simplestreams: item left out");
                 continue;

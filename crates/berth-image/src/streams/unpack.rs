@@ -170,8 +170,8 @@ fn unpack_tar(
         match header.entry_type() {
             EntryType::Directory => {
                 if path.as_os_str().is_empty() {
-                    root.set_owner_mode(Path::new("."), owner, mode)
-                        .map_err(rootfs_err)?;
+                    // The root itself: a host path we made, set directly.
+                    set_root_owner_mode(target, owner, mode).map_err(|e| bad(&e.to_string()))?;
                     continue;
                 }
                 root.create_dir_all(&path, 0o755).map_err(rootfs_err)?;
@@ -245,6 +245,12 @@ fn unpack_tar(
         }
     }
     Ok(bytes)
+}
+
+fn set_root_owner_mode(target: &Path, owner: (u32, u32), mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(target, Some(owner.0), Some(owner.1))?;
+    std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode & 0o7777))
 }
 
 #[cfg(test)]
