@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::image_servers::{ImageRemote, RemoteImageInfo};
 use crate::{Limits, Operation};
 
 /// `{"error": {...}}` — every error answer.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod idmap;
 pub mod image;
+pub mod image_servers;
 pub mod instance;
 pub mod limits;
 pub mod mac;

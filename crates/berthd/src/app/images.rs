@@ -50,9 +50,11 @@ impl BuildImage {
 }
 
 pub struct ImageService {
-    cache_dir: PathBuf,
-    arch: Arch,
+    pub(super) cache_dir: PathBuf,
+    pub(super) arch: Arch,
     mirrors: Mirrors,
+    /// `[[images.remotes]]`.
+    pub(super) remotes: Vec<berth_image::streams::Remote>,
 }
 
 impl ImageService {
@@ -73,6 +75,7 @@ impl ImageService {
             cache_dir,
             arch,
             mirrors,
+            remotes: config.images.remotes(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod failpoint;
 pub mod files;
 mod guestwatch;
 mod idmap;
+mod image_servers;
 mod images;
 pub mod instances;
 mod lxcfs;

@@ -26,6 +26,7 @@ mod events;
 mod events_credentials;
 mod fuzz_seeds;
 mod idmap;
+mod image_servers;
 mod metrics;
 mod network;
 mod openapi;
