@@ -5,6 +5,7 @@
 //! [`unpack`], and kept at `<cache_dir>/streams/<remote>/<key>/{rootfs,image.json}`; a second
 //! fetch of the same alias and architecture uses the cache without asking the server.
 
+mod cached;
 mod http;
 pub mod index;
 pub mod unpack;
@@ -13,11 +14,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use berth_types::Arch;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+pub use cached::{
+    FetchedImage, FetchedMeta, delete_fetched, find_fetched, list_fetched, remove_partial_fetches,
+};
 pub use index::{Form, Item, RemoteImage};
 pub use unpack::UnpackLimits;
 
@@ -27,8 +30,8 @@ use crate::cache::{KeyLock, build_dir};
 pub const FORMAT_VERSION: u32 = 1;
 /// The largest index or product file read.
 const MAX_INDEX: u64 = 64 << 20;
-const META: &str = "image.json";
-const ROOTFS: &str = "rootfs";
+pub(crate) const META: &str = "image.json";
+pub(crate) const ROOTFS: &str = "rootfs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamsError {
@@ -139,50 +142,6 @@ impl Remote {
     }
 }
 
-/// A fetched image in the cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetchedMeta {
-    pub format_version: u32,
-    pub remote: String,
-    /// The server's URL when it was fetched.
-    pub url: String,
-    /// The alias it was asked for, `alpine/3.20`.
-    pub alias: String,
-    pub arch: Arch,
-    pub product: String,
-    pub version: String,
-    pub ftype: String,
-    pub sha256: String,
-    /// Bytes of file content unpacked.
-    pub size: u64,
-    pub fetched_at: DateTime<Utc>,
-}
-
-/// A fetched image: its metadata and where its root filesystem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedImage {
-    pub meta: FetchedMeta,
-    /// `<cache_dir>/streams/<remote>/<key>`.
-    pub dir: PathBuf,
-    pub rootfs: PathBuf,
-}
-
-impl FetchedImage {
-    /// What the storage drivers clone from.
-    pub fn tree(&self) -> berth_storage::ImageTree {
-        berth_storage::ImageTree {
-            key: format!(
-                "streams-{}-{}",
-                self.meta.remote,
-                key(&self.meta.alias, self.meta.arch)
-            ),
-            label: format!("{}:{}", self.meta.remote, self.meta.alias),
-            rootfs: self.rootfs.clone(),
-            built_at: self.meta.fetched_at,
-        }
-    }
-}
-
 fn check_alias(alias: &str) -> Result<(), StreamsError> {
     let ok = !alias.is_empty()
         && alias.len() <= 128
@@ -201,11 +160,11 @@ fn check_alias(alias: &str) -> Result<(), StreamsError> {
 }
 
 /// The cache key of an alias on one architecture: `alpine_3.20-amd64`.
-fn key(alias: &str, arch: Arch) -> String {
+pub(crate) fn key(alias: &str, arch: Arch) -> String {
     format!("{}-{}", alias.replace(['/', ':'], "_"), arch.as_str())
 }
 
-fn remote_dir(cache_dir: &Path, remote: &str) -> PathBuf {
+pub(crate) fn remote_dir(cache_dir: &Path, remote: &str) -> PathBuf {
     cache_dir.join("streams").join(remote)
 }
 
@@ -223,30 +182,6 @@ pub async fn catalogue(remote: &Remote) -> Result<Vec<RemoteImage>, StreamsError
     images.sort_by(|a, b| (&a.aliases[0], a.arch.as_str()).cmp(&(&b.aliases[0], b.arch.as_str())));
     images.dedup_by(|a, b| a.product == b.product);
     Ok(images)
-}
-
-/// The cached image of `alias` on `arch` from `remote`, if it is complete.
-pub fn find_fetched(
-    cache_dir: &Path,
-    remote: &str,
-    alias: &str,
-    arch: Arch,
-) -> Option<FetchedImage> {
-    let dir = remote_dir(cache_dir, remote).join(key(alias, arch));
-    let text = std::fs::read(dir.join(META)).ok()?;
-    let meta: FetchedMeta = serde_json::from_slice(&text)
-        .inspect_err(|e| warn!(dir = %dir.display(), error = %e, "unreadable image.json"))
-        .ok()?;
-    let fits = meta.format_version == FORMAT_VERSION
-        && meta.remote == remote
-        && meta.alias == alias
-        && meta.arch == arch
-        && dir.join(ROOTFS).is_dir();
-    fits.then(|| FetchedImage {
-        rootfs: dir.join(ROOTFS),
-        dir,
-        meta,
-    })
 }
 
 /// The image `alias` for `arch` from `remote`: from the cache when it is there, else the

@@ -150,6 +150,23 @@ async fn a_fetch_verifies_unpacks_and_caches_and_a_second_asks_nothing() {
         asked,
         "the second fetch asked the server"
     );
+
+    assert_eq!(streams::list_fetched(cache.path()), std::slice::from_ref(&image));
+    let deleted = streams::delete_fetched(cache.path(), "lxc", "alpine/3.20", Arch::Amd64);
+    assert!(deleted.expect("delete"));
+    assert!(!image.dir.exists());
+    assert!(streams::list_fetched(cache.path()).is_empty());
+}
+
+#[tokio::test]
+async fn interrupted_fetches_are_swept() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let partial = cache
+        .path()
+        .join("streams/lxc/.build-alpine_3.20-amd64-0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(partial.join("rootfs/etc")).expect("partial");
+    streams::remove_partial_fetches(cache.path()).expect("sweep");
+    assert!(!partial.exists());
 }
 
 #[tokio::test]
