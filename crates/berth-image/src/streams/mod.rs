@@ -142,7 +142,8 @@ impl Remote {
     }
 }
 
-fn check_alias(alias: &str) -> Result<(), StreamsError> {
+/// Checks an alias as asked for (`alpine/3.20`): plain characters, no `..`, not absolute.
+pub fn check_alias(alias: &str) -> Result<(), StreamsError> {
     let ok = !alias.is_empty()
         && alias.len() <= 128
         && !alias.starts_with(['/', '.'])

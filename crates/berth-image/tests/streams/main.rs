@@ -151,7 +151,10 @@ async fn a_fetch_verifies_unpacks_and_caches_and_a_second_asks_nothing() {
         "the second fetch asked the server"
     );
 
-    assert_eq!(streams::list_fetched(cache.path()), std::slice::from_ref(&image));
+    assert_eq!(
+        streams::list_fetched(cache.path()),
+        std::slice::from_ref(&image)
+    );
     let deleted = streams::delete_fetched(cache.path(), "lxc", "alpine/3.20", Arch::Amd64);
     assert!(deleted.expect("delete"));
     assert!(!image.dir.exists());

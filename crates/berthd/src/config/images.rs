@@ -81,6 +81,13 @@ impl ImagesConfig {
             remote
                 .validate()
                 .map_err(|e| format!("images.remotes[{i}]: {e}"))?;
+            if ["debian", "ubuntu", "oci"].contains(&remote.name.as_str()) {
+                return Err(format!(
+                    "images.remotes[{i}]: the name {:?} is taken by Berth's own images \
+                     (debian:12, oci:APP); pick another",
+                    remote.name
+                ));
+            }
             if self.remotes[..i].iter().any(|r| r.name == remote.name) {
                 return Err(format!(
                     "images.remotes[{i}]: the name {:?} is used twice; give each server its own",
@@ -152,6 +159,7 @@ mod tests {
         for (bad, why) in [
             (vec![remote("Images", "https://x")], "images.remotes[0]"),
             (vec![remote("images", "ftp://x")], "images.remotes[0]"),
+            (vec![remote("debian", "http://x")], "images.remotes[0]"),
             (
                 vec![remote("a", "http://x"), remote("a", "http://y")],
                 "images.remotes[1]",
