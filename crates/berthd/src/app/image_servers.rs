@@ -6,6 +6,7 @@
 
 use berth_image::streams::{self, FetchedImage, Remote, UnpackLimits};
 use berth_types::api::{ImageInfo, ImageRemote, RemoteImageInfo};
+use berth_types::units::format_bytes;
 use berth_types::{Arch, FieldError};
 
 use super::error::error_chain;
@@ -35,12 +36,15 @@ impl ImageService {
             streams::delete_fetched(&self.cache_dir, &remote.name, alias, arch).map_err(failed)?;
         }
         let shown = format!("{}:{alias}", remote.name);
+        // Told every chunk; reported once per percent, so a large download does not write
+        // the operation thousands of times.
+        let last = std::sync::atomic::AtomicU8::new(u8::MAX);
         let progress = |got: u64, total: u64| {
             let percent = (got.saturating_mul(90) / total.max(1)).min(90) as u8;
-            report(
-                percent,
-                format!("downloading {shown}: {got} of {total} bytes"),
-            );
+            if last.swap(percent, std::sync::atomic::Ordering::Relaxed) != percent {
+                let (got, total) = (format_bytes(got), format_bytes(total));
+                report(percent, format!("downloading {shown}: {got} of {total}"));
+            }
         };
         let limits = UnpackLimits::default();
         streams::fetch(&self.cache_dir, remote, alias, arch, limits, progress)
