@@ -68,7 +68,7 @@ impl App {
 
     /// `SERVER:ALIAS` when SERVER is a configured image server (the alias checked), else
     /// `None` (a catalogue image; `debian:12` is one, those names are reserved).
-    pub(super) fn server_image(&self, raw: &str) -> Result<Option<(Remote, String)>, FieldError> {
+    pub(crate) fn server_image(&self, raw: &str) -> Result<Option<(Remote, String)>, FieldError> {
         let Some((name, alias)) = raw.split_once(':') else {
             return Ok(None);
         };

@@ -186,6 +186,18 @@ async fn a_fetch_caches_lists_and_deletes_the_image() -> TestResult {
     assert_eq!(fetched["status"], "fetched");
     assert_eq!(fetched["sources"], json!([server.url]));
 
+    let launch = json!({ "name": "from-server", "image": "local:alpine/3.20" });
+    let (status, body) = d.call("POST", "/api/v1/instances", launch).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "image");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not"),
+        "{body}"
+    );
+
     let path = "/api/v1/images/local:alpine/3.20";
     let (status, body) = d.call("DELETE", path, Value::Null).await?;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
