@@ -1,19 +1,21 @@
 //! Unpacking a downloaded rootfs (already checked against its sha256) into a fresh directory,
-//! trusting nothing in it, with the same rules as a backup import: every path relative without
-//! `..`, every lookup resolved inside the target without going through a symlink
-//! ([`Rootfs::open_strict`]), hard links only within the tree, device nodes only the standard
-//! ones under `/dev` ([`berth_storage::backup::standard_device`]), and bounds on bytes and
-//! entries. `.tar.xz` is decompressed by `xz`, `.tar.gz` in process.
+//! trusting nothing in it, by the hardened per-entry rules a backup import uses too
+//! ([`berth_storage::untar`]): every path relative without `..`, every lookup resolved inside
+//! the target without going through a symlink ([`Rootfs::open_strict`]), hard links only within
+//! the tree, device nodes only the standard ones under `/dev` (others, also outside `/dev`, are
+//! dropped with a warning), and bounds on bytes and entries. Only archive paths under `rootfs/`
+//! (a combined image) or all of them (a plain rootfs tarball) are unpacked. `.tar.xz` is decompressed by `xz`, `.tar.gz` in process.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use berth_guestfs::rootfs::{NodeKind, Rootfs};
-use tar::EntryType;
+use berth_guestfs::rootfs::Rootfs;
+use berth_storage::untar::{
+    self, Budget, Fields, OutsideDev, Rules, Unpacked, UntarError, unpack_entry,
+};
 
 use super::StreamsError;
 use super::index::Form;
@@ -34,10 +36,25 @@ impl Default for UnpackLimits {
     }
 }
 
-fn entry_error(entry: &str, reason: impl Into<String>) -> StreamsError {
-    StreamsError::Entry {
-        entry: entry.to_owned(),
-        reason: reason.into(),
+fn entry_error(entry: &str, reason: &str) -> StreamsError {
+    untar::entry_error(entry, reason).into()
+}
+
+impl From<UntarError> for StreamsError {
+    fn from(e: UntarError) -> Self {
+        match e {
+            UntarError::Entry { path, reason } => StreamsError::Entry {
+                entry: path,
+                reason,
+            },
+            UntarError::TooBig(_) | UntarError::TooManyEntries(_) => {
+                StreamsError::Unpacked(e.to_string())
+            }
+            UntarError::Corrupt(e) => StreamsError::Entry {
+                entry: "(archive)".into(),
+                reason: format!("corrupt: {e}"),
+            },
+        }
     }
 }
 
@@ -113,18 +130,7 @@ fn finish_xz(mut child: Child, check: bool) -> Result<(), StreamsError> {
 /// (a combined image's `metadata.yaml`, `templates/`), an error when it is absolute, has `..`
 /// or a NUL byte.
 fn locate(raw: &[u8], prefix: &[u8]) -> Result<Option<PathBuf>, &'static str> {
-    if raw.contains(&0) {
-        return Err("has a NUL byte in its path");
-    }
-    let mut parts = Vec::new();
-    for component in Path::new(OsStr::from_bytes(raw)).components() {
-        match component {
-            Component::Normal(part) => parts.push(part),
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err("is an absolute path"),
-            Component::ParentDir => return Err("has a `..` component"),
-        }
-    }
+    let parts = untar::components(raw)?;
     if prefix.is_empty() {
         return Ok(Some(parts.iter().collect()));
     }
@@ -140,111 +146,35 @@ fn unpack_tar(
     target: &Path,
     limits: UnpackLimits,
 ) -> Result<u64, StreamsError> {
-    let corrupt = |e: std::io::Error| entry_error("(archive)", format!("corrupt: {e}"));
     let root = Rootfs::open_strict(target)?;
     let mut archive = tar::Archive::new(input);
-    let (mut bytes, mut count) = (0u64, 0u64);
-    for entry in archive.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
-        count += 1;
-        if count > limits.max_entries {
-            return Err(StreamsError::Unpacked(format!(
-                "more than {} entries",
-                limits.max_entries
-            )));
-        }
+    let mut budget = Budget::new(limits.max_bytes, limits.max_entries);
+    let rules = Rules {
+        what: "image server rootfs",
+        outside_dev: OutsideDev::Drop,
+    };
+    for entry in archive.entries().map_err(UntarError::Corrupt)? {
+        let mut entry = entry.map_err(UntarError::Corrupt)?;
+        budget.count_entry()?;
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
-        let bad = |reason: &str| entry_error(&shown, reason);
-        let Some(path) = locate(&raw, prefix).map_err(bad)? else {
+        let Some(path) = locate(&raw, prefix).map_err(|r| entry_error(&shown, r))? else {
             continue;
         };
-        let header = entry.header().clone();
-        let mode = header.mode().map_err(|_| bad("has no valid mode"))?;
-        let owner = (
-            header.uid().map_err(|_| bad("has no valid uid"))? as u32,
-            header.gid().map_err(|_| bad("has no valid gid"))? as u32,
-        );
-        let size = header.size().map_err(|_| bad("has no valid size"))?;
-        let rootfs_err = |e: berth_guestfs::rootfs::RootfsError| bad(&crate::error_chain(&e));
-        match header.entry_type() {
-            EntryType::Directory => {
-                if path.as_os_str().is_empty() {
-                    // The root itself: a host path we made, set directly.
-                    set_root_owner_mode(target, owner, mode).map_err(|e| bad(&e.to_string()))?;
-                    continue;
-                }
-                root.create_dir_all(&path, 0o755).map_err(rootfs_err)?;
-                root.set_owner_mode(&path, owner, mode)
-                    .map_err(rootfs_err)?;
-            }
-            EntryType::Regular | EntryType::Continuous => {
-                if bytes + size > limits.max_bytes {
-                    return Err(StreamsError::Unpacked(format!(
-                        "more than {} bytes",
-                        limits.max_bytes
-                    )));
-                }
-                let written = root
-                    .write_from(&path, &mut entry, mode, owner, size)
-                    .map_err(rootfs_err)?;
-                if written != size {
-                    return Err(bad("is shorter than its header says"));
-                }
-                bytes += written;
-            }
-            EntryType::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad("is a symlink without a target"))?;
-                if link.is_empty() || link.contains(&0) {
-                    return Err(bad("has an empty or invalid symlink target"));
-                }
-                // Stored as given: it resolves inside the guest when the guest runs; nothing
-                // here follows it (a later entry through it is refused).
-                root.symlink(&path, Path::new(OsStr::from_bytes(&link)))
-                    .map_err(rootfs_err)?;
-                root.set_owner_mode(&path, owner, mode)
-                    .map_err(rootfs_err)?;
-            }
-            EntryType::Link => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| bad("is a hard link without a target"))?;
-                let existing = match locate(&link, prefix) {
-                    Ok(Some(existing)) => existing,
-                    Ok(None) => return Err(bad("links outside the root filesystem")),
-                    Err(why) => return Err(bad(&format!("links to a path that {why}"))),
-                };
-                root.hard_link(&path, &existing).map_err(rootfs_err)?;
-            }
-            kind @ (EntryType::Char | EntryType::Block | EntryType::Fifo) => {
-                let node = match kind {
-                    EntryType::Char => NodeKind::Char,
-                    EntryType::Block => NodeKind::Block,
-                    _ => NodeKind::Fifo,
-                };
-                let device = (
-                    header.device_major().ok().flatten().unwrap_or(0),
-                    header.device_minor().ok().flatten().unwrap_or(0),
-                );
-                if node != NodeKind::Fifo
-                    && !berth_storage::backup::standard_device(&path, node, device)
-                {
-                    tracing::warn!(entry = %shown, major = device.0, minor = device.1,
-                        "image server rootfs: dropped a device node that is not a standard one");
-                    continue;
-                }
-                root.make_node(&path, node, mode, device)
-                    .map_err(rootfs_err)?;
-                root.set_owner_mode(&path, owner, mode)
-                    .map_err(rootfs_err)?;
-            }
-            EntryType::XGlobalHeader | EntryType::XHeader => {}
-            other => return Err(bad(&format!("has an entry type Berth refuses ({other:?})"))),
+        let fields = Fields::read(&entry, path, shown)?;
+        let hard_link = |link: &[u8]| match locate(link, prefix) {
+            Ok(Some(existing)) => Ok(existing),
+            Ok(None) => Err("links outside the root filesystem".to_owned()),
+            Err(why) => Err(format!("links to a path that {why}")),
+        };
+        let done = unpack_entry(&root, &mut entry, &fields, &mut budget, rules, hard_link)?;
+        if let Unpacked::Root { owner, mode } = done {
+            // The root itself: a host path we made, set directly.
+            set_root_owner_mode(target, owner, mode)
+                .map_err(|e| entry_error(&fields.shown, &e.to_string()))?;
         }
     }
-    Ok(bytes)
+    Ok(budget.bytes)
 }
 
 fn set_root_owner_mode(target: &Path, owner: (u32, u32), mode: u32) -> std::io::Result<()> {
