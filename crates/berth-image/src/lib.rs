@@ -1,10 +1,12 @@
 //! Berth images: the catalog of images and their mirrors, building root filesystems with
-//! mmdebstrap (or debootstrap) into a shared cache, tailoring them for Berth, and importing OCI
-//! application images. Instances' disks (clones, snapshots, backups) are `berth-storage`'s;
-//! writes inside a guest's tree are `berth-guestfs`'s.
+//! mmdebstrap (or debootstrap) into a shared cache, tailoring them for Berth, importing OCI
+//! application images, and fetching images from simplestreams image servers. Instances' disks
+//! (clones, snapshots, backups) are `berth-storage`'s; writes inside a guest's tree are
+//! `berth-guestfs`'s.
 //!
 //! Cache layout (others rely on it): `<cache_dir>/<image.cache_key(arch)>/rootfs/` and
-//! `<cache_dir>/<key>/image.json`.
+//! `<cache_dir>/<key>/image.json`; image-server images under
+//! `<cache_dir>/streams/<remote>/<key>/`.
 
 pub mod bootstrap;
 pub mod build;
@@ -15,6 +17,7 @@ pub mod keyring;
 pub mod oci;
 pub mod progress;
 pub mod sources;
+pub mod streams;
 pub mod tailor;
 mod terminal;
 

@@ -12,6 +12,7 @@ mod image_tree;
 pub mod loopdev;
 pub mod mounts;
 pub mod tree;
+pub mod untar;
 
 pub use driver::{
     BtrfsDriver, BtrfsError, DEFAULT_POOL_SIZE, DEFAULT_VOLUME_SIZE, DirDriver, DirError,

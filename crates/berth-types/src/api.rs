@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::image_servers::{ImageRemote, RemoteImageInfo};
 use crate::{Limits, Operation};
 
 /// `{"error": {...}}` — every error answer.
@@ -187,12 +188,15 @@ pub struct ExecResponse {
     pub truncated: bool,
 }
 
-/// `POST /images`: build (or rebuild) an image into the cache.
+/// `POST /images`: build (or rebuild) an image into the cache, or fetch one from an image
+/// server.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildImageRequest {
+    /// `debian/12`, or `SERVER:ALIAS` (`images:alpine/3.20`) for an image server of
+    /// `[[images.remotes]]`.
     pub image: String,
-    /// Rebuild even when cached.
+    /// Rebuild (fetch again) even when cached.
     #[serde(default)]
     pub force: bool,
     /// `amd64` or `arm64`; the host's when absent.

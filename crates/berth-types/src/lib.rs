@@ -11,6 +11,7 @@ pub mod events;
 pub mod host;
 pub mod idmap;
 pub mod image;
+pub mod image_servers;
 pub mod instance;
 pub mod limits;
 pub mod mac;

@@ -101,7 +101,8 @@ export async function createPage(main: HTMLElement): Promise<void> {
     v === null ? "no quota limit" : `${fmt(v)} of ${fmt(q ?? 0)} left in your quota`;
 
   // Images: featured first, then the rest; radio buttons (arrow keys move between them).
-  const systemImages = images.filter((i) => i.status !== "imported");
+  // Imported (OCI) and fetched (image server) images cannot be launched as instances yet.
+  const systemImages = images.filter((i) => i.status !== "imported" && i.status !== "fetched");
   const sorted = [...systemImages].sort((a, b) => (FEATURED.includes(b.alias) ? 1 : 0) - (FEATURED.includes(a.alias) ? 1 : 0));
   const imageList = h(
     "fieldset",

@@ -53,7 +53,7 @@ export async function imagesPage(main: HTMLElement): Promise<() => void> {
     const buttons = [];
     if (img.status !== "imported")
       buttons.push(
-        img.status === "cached"
+        img.status === "cached" || img.status === "fetched"
           ? h("button", { type: "button", class: "small", "aria-label": `rebuild ${img.alias}`, onclick: () => void build(img.alias, true) }, "rebuild")
           : h("button", { type: "button", class: "small", "aria-label": `build ${img.alias}`, onclick: () => void build(img.alias, false) }, "build"),
       );
@@ -72,9 +72,9 @@ export async function imagesPage(main: HTMLElement): Promise<() => void> {
         ["Image", "Release", "Architecture", "State", "Size", "Built", ...(admin ? ["Actions"] : [])],
         system.map((i) => [
           h("strong", {}, i.alias),
-          `${i.distro} ${i.version} (${i.codename})`,
+          i.codename ? `${i.distro} ${i.version} (${i.codename})` : `${i.distro} ${i.version}`,
           i.arch,
-          building.has(i.alias) ? badge("building") : badge(i.status === "cached" ? "cached" : "not built"),
+          building.has(i.alias) ? badge("building") : badge(i.status === "missing" ? "not built" : i.status),
           i.size ? bytes(i.size) : "—",
           when(i.built_at),
           ...(admin ? [building.has(i.alias) ? h("span", { class: "muted" }, "building…") : actions(i)] : []),

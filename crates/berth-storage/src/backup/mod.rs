@@ -58,3 +58,15 @@ pub enum BackupError {
     #[error(transparent)]
     Rootfs(#[from] berth_guestfs::rootfs::RootfsError),
 }
+
+impl From<crate::untar::UntarError> for BackupError {
+    fn from(e: crate::untar::UntarError) -> Self {
+        use crate::untar::UntarError;
+        match e {
+            UntarError::Entry { path, reason } => Self::Entry { path, reason },
+            UntarError::TooBig(max) => Self::TooBig(max),
+            UntarError::TooManyEntries(max) => Self::TooManyEntries(max),
+            UntarError::Corrupt(e) => Self::Corrupt(e),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use tar::{Archive, EntryType};
 
-use super::import::{Checked, Tree, check, entry_error, locate, read_manifest};
+use super::import::{Tree, budget, check, entry_error, locate, read_manifest};
 use super::{BackupError, BackupManifest, ImportLimits};
 
 /// Checks the backup in `input` end to end; returns its manifest.
@@ -17,22 +17,15 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
     let mut archive = Archive::new(decoder);
     let mut entries = archive.entries().map_err(BackupError::Corrupt)?;
     let manifest = read_manifest(entries.next())?;
-    let (mut bytes, mut count) = (0u64, 1u64);
+    let mut budget = budget(limits);
     let mut symlinks: HashSet<(Tree, PathBuf)> = HashSet::new();
     let mut files: HashSet<(Tree, PathBuf)> = HashSet::new();
     for entry in entries {
         let mut entry = entry.map_err(BackupError::Corrupt)?;
-        let Some(Checked {
-            tree,
-            path,
-            shown,
-            header,
-            size,
-            ..
-        }) = check(&entry, &mut count, limits)?
-        else {
+        let Some((tree, fields)) = check(&entry, &mut budget)? else {
             continue;
         };
+        let (path, shown, header, size) = (fields.path, fields.shown, fields.header, fields.size);
         let bad = |reason: &str| entry_error(&shown, reason);
         if let Tree::Snapshot(name) = &tree
             && !manifest.snapshots.contains(name)
@@ -53,15 +46,13 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
         match header.entry_type() {
             EntryType::Directory | EntryType::XGlobalHeader | EntryType::XHeader => {}
             EntryType::Regular | EntryType::Continuous => {
-                if bytes + size > limits.max_bytes {
-                    return Err(BackupError::TooBig(limits.max_bytes));
-                }
+                budget.admit(size)?;
                 let read = std::io::copy(&mut entry, &mut std::io::sink())
                     .map_err(BackupError::Corrupt)?;
                 if read != size {
                     return Err(bad("is shorter than its header says"));
                 }
-                bytes += size;
+                budget.bytes += size;
                 files.insert(key);
             }
             EntryType::Symlink => {
@@ -95,9 +86,7 @@ pub fn verify(input: impl Read, limits: ImportLimits) -> Result<BackupManifest, 
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {}
             other => {
-                return Err(bad(&format!(
-                    "has an entry type this importer refuses ({other:?})"
-                )));
+                return Err(bad(&format!("has an entry type Berth refuses ({other:?})")));
             }
         }
     }

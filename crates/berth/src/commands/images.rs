@@ -1,6 +1,8 @@
-//! `berth image list | info | build | delete | import`.
+//! `berth image list [SERVER:] | remotes | info | build | delete | import`.
 
-use berth_types::api::{BuildImageRequest, ImageInfo, OperationEnvelope};
+use berth_types::api::{
+    BuildImageRequest, ImageInfo, ImageRemote, OperationEnvelope, RemoteImageInfo,
+};
 use berth_types::units::format_bytes;
 use clap::Subcommand;
 
@@ -10,9 +12,15 @@ use crate::progress;
 
 #[derive(Subcommand)]
 pub enum ImageCommand {
-    /// Known images and whether they are built.
+    /// Known images and whether they are built; with `SERVER:` what that image server
+    /// (`[[images.remotes]]`) offers. (`--remote` names the daemon, not an image server.)
     #[command(alias = "ls")]
-    List,
+    List {
+        /// An image server's name, `images:` (the colon is optional).
+        server: Option<String>,
+    },
+    /// The image servers the daemon is configured with.
+    Remotes,
     /// One image: release channel, build date, size, package count, sources.
     #[command(alias = "show")]
     Info {
@@ -51,7 +59,22 @@ pub enum ImageCommand {
 
 pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
     match command {
-        ImageCommand::List => {
+        ImageCommand::List {
+            server: Some(server),
+        } => list_remote(ctx, server.trim_end_matches(':')).await,
+        ImageCommand::Remotes => {
+            let remotes: Vec<ImageRemote> = ctx.client.get("/images/remotes").await?;
+            if ctx.format == Format::Json {
+                return output::json(&remotes);
+            }
+            let rows: Vec<Vec<String>> = remotes
+                .iter()
+                .map(|r| vec![r.name.clone(), r.url.clone()])
+                .collect();
+            output::table(&["NAME", "URL"], &rows);
+            Ok(())
+        }
+        ImageCommand::List { server: None } => {
             let images: Vec<ImageInfo> = ctx.client.get("/images").await?;
             if ctx.format == Format::Json {
                 return output::json(&images);
@@ -172,6 +195,35 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `berth image list SERVER:`: the server's catalogue as the daemon reads it.
+async fn list_remote(ctx: &Context, server: &str) -> anyhow::Result<()> {
+    let path = format!("/images/remotes/{}", crate::client::query_value(server));
+    let images: Vec<RemoteImageInfo> = ctx.client.get(&path).await?;
+    if ctx.format == Format::Json {
+        return output::json(&images);
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            vec![
+                format!("{server}:{}", i.alias),
+                i.arch.clone(),
+                i.version.clone(),
+                i.ftype.clone(),
+                format_bytes(i.size),
+                i.fetched_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::table(
+        &["IMAGE", "ARCH", "VERSION", "FORM", "DOWNLOAD", "FETCHED"],
+        &rows,
+    );
+    Ok(())
 }
 
 /// `/images/ALIAS[?arch=ARCH]`.

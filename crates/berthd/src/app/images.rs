@@ -15,11 +15,18 @@ use super::steps::{Finished, Pending, declare_steps};
 use super::{App, AppError, OperationSpec, Principal};
 use crate::config::Config;
 
-/// `image_build`: an image of the catalogue, built when missing (or again, when forced).
+/// `image_build`: an image of the catalogue, built when missing (or again, when forced), or an
+/// image server's, fetched.
 pub(crate) struct BuildImage {
-    image: ImageRef,
+    source: BuildSource,
     arch: Arch,
     force: bool,
+}
+
+enum BuildSource {
+    Catalog(ImageRef),
+    /// `[[images.remotes]]` entry and the alias on it.
+    Server(berth_image::streams::Remote, String),
 }
 
 declare_steps! {
@@ -33,7 +40,19 @@ declare_steps! {
 
 impl BuildImage {
     async fn build(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
-        let (image, arch) = (self.image, self.arch);
+        let arch = self.arch;
+        let image = match &self.source {
+            BuildSource::Catalog(image) => *image,
+            BuildSource::Server(remote, alias) => {
+                let step = step
+                    .begin(format!("fetching {}:{alias}", remote.name))
+                    .await?;
+                let progress = |percent, message| step.progress(percent, message);
+                let fetch = app.images.fetch(remote, alias, arch, self.force, progress);
+                step.cancellable(fetch).await?;
+                return Ok(step.done());
+            }
+        };
         let step = step.begin(format!("building {image}")).await?;
         let progress = |percent, message| step.progress(percent, message);
         let images = &app.images;
@@ -50,9 +69,11 @@ impl BuildImage {
 }
 
 pub struct ImageService {
-    cache_dir: PathBuf,
-    arch: Arch,
+    pub(super) cache_dir: PathBuf,
+    pub(super) arch: Arch,
     mirrors: Mirrors,
+    /// `[[images.remotes]]`.
+    pub(super) remotes: Vec<berth_image::streams::Remote>,
 }
 
 impl ImageService {
@@ -73,6 +94,7 @@ impl ImageService {
             cache_dir,
             arch,
             mirrors,
+            remotes: config.images.remotes(),
         })
     }
 
@@ -183,6 +205,7 @@ impl App {
                 .filter(|c| c.arch != images.arch)
                 .map(|c| ImageService::info(c.image, c.arch, Some(c))),
         );
+        list.extend(self.fetched_images());
         list.extend(self.app_images());
         Ok(list)
     }
@@ -205,12 +228,19 @@ impl App {
         request: BuildImageRequest,
     ) -> Result<Operation, AppError> {
         access::admin(caller, Want::Write)?;
-        let image = ImageRef::parse(&request.image)?;
+        let source = match self.server_image(&request.image)? {
+            Some((remote, alias)) => BuildSource::Server(remote, alias),
+            None => BuildSource::Catalog(ImageRef::parse(&request.image)?),
+        };
         let arch = self.images.arch_for(request.arch.as_deref())?;
+        let shown = match &source {
+            BuildSource::Catalog(image) => image.to_string(),
+            BuildSource::Server(remote, alias) => format!("{}:{alias}", remote.name),
+        };
         let target = if arch == self.images.arch {
-            image.to_string()
+            shown
         } else {
-            format!("{image} ({})", arch.as_str())
+            format!("{shown} ({})", arch.as_str())
         };
         let spec = OperationSpec {
             kind: OperationKind::ImageBuild,
@@ -221,7 +251,7 @@ impl App {
             undo: Vec::new(),
         };
         let build = BuildImage {
-            image,
+            source,
             arch,
             force: request.force,
         };
@@ -237,6 +267,9 @@ impl App {
         access::admin(caller, Want::Write)?;
         if let Some(app) = alias.strip_prefix("oci:") {
             return self.delete_app_image(app);
+        }
+        if let Some((remote, on_server)) = self.server_image(alias)? {
+            return self.delete_fetched_image(&remote, &on_server, arch);
         }
         let image = ImageRef::parse_field(alias, "alias")
             .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
@@ -257,6 +290,9 @@ impl App {
 
     /// Removes what interrupted image builds left; only safe while no build runs (at start-up).
     pub(crate) fn images_remove_partial(&self) -> Result<(), berth_image::CacheError> {
+        if let Err(e) = berth_image::streams::remove_partial_fetches(&self.images.cache_dir) {
+            tracing::warn!(error = %error_chain(&e), "sweeping interrupted image fetches");
+        }
         berth_image::remove_partial_builds(&self.images.cache_dir)
     }
 }

@@ -15,6 +15,7 @@ pub mod files;
 mod follow;
 mod guestwatch;
 mod idmap;
+mod image_servers;
 mod images;
 pub mod instances;
 mod lxcfs;

@@ -1,9 +1,21 @@
-//! `[images]`: where built images are kept, the mirrors and keyrings they are built from.
+//! `[images]`: where built images are kept, the mirrors and keyrings they are built from, and
+//! the image servers (`[[images.remotes]]`, simplestreams) images can be fetched from.
 
 use std::path::PathBuf;
 
 use berth_image::Mirrors;
+use berth_image::streams::Remote;
 use serde::Deserialize;
+
+/// `[[images.remotes]]`: an image server speaking simplestreams.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// `images` in `images:alpine/3.20`.
+    pub name: String,
+    /// Base URL, `https://images.linuxcontainers.org`.
+    pub url: String,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +33,8 @@ pub struct ImagesConfig {
     /// `false` accepts archive metadata past its `Valid-Until` date (a snapshot mirror);
     /// signatures are checked all the same.
     pub check_valid_until: bool,
+    /// Image servers, by name.
+    pub remotes: Vec<RemoteConfig>,
 }
 
 impl Default for ImagesConfig {
@@ -33,6 +47,7 @@ impl Default for ImagesConfig {
             debian_keyring: None,
             ubuntu_keyring: None,
             check_valid_until: true,
+            remotes: Vec::new(),
         }
     }
 }
@@ -50,7 +65,36 @@ impl ImagesConfig {
         }
     }
 
+    /// The configured image servers.
+    pub fn remotes(&self) -> Vec<Remote> {
+        self.remotes
+            .iter()
+            .map(|r| Remote {
+                name: r.name.clone(),
+                url: r.url.clone(),
+            })
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        for (i, remote) in self.remotes().iter().enumerate() {
+            remote
+                .validate()
+                .map_err(|e| format!("images.remotes[{i}]: {e}"))?;
+            if ["debian", "ubuntu", "oci"].contains(&remote.name.as_str()) {
+                return Err(format!(
+                    "images.remotes[{i}]: the name {:?} is taken by Berth's own images \
+                     (debian:12, oci:APP); pick another",
+                    remote.name
+                ));
+            }
+            if self.remotes[..i].iter().any(|r| r.name == remote.name) {
+                return Err(format!(
+                    "images.remotes[{i}]: the name {:?} is used twice; give each server its own",
+                    remote.name
+                ));
+            }
+        }
         for (field, path) in [
             ("images.debian_keyring", &self.debian_keyring),
             ("images.ubuntu_keyring", &self.ubuntu_keyring),
@@ -97,5 +141,32 @@ mod tests {
         };
         assert!(config.validate().is_ok());
         assert!(config.mirrors().ignore_valid_until);
+    }
+
+    #[test]
+    fn remotes_have_unique_names_and_http_urls() {
+        let remote = |name: &str, url: &str| RemoteConfig {
+            name: name.into(),
+            url: url.into(),
+        };
+        let config = |remotes| ImagesConfig {
+            remotes,
+            ..ImagesConfig::default()
+        };
+        let good = config(vec![remote("images", "https://images.linuxcontainers.org")]);
+        assert!(good.validate().is_ok());
+        assert_eq!(good.remotes()[0].name, "images");
+        for (bad, why) in [
+            (vec![remote("Images", "https://x")], "images.remotes[0]"),
+            (vec![remote("images", "ftp://x")], "images.remotes[0]"),
+            (vec![remote("debian", "http://x")], "images.remotes[0]"),
+            (
+                vec![remote("a", "http://x"), remote("a", "http://y")],
+                "images.remotes[1]",
+            ),
+        ] {
+            let err = config(bad).validate().expect_err(why);
+            assert!(err.starts_with(why), "{err}");
+        }
     }
 }

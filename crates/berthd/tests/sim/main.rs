@@ -28,6 +28,7 @@ mod fuzz_seeds;
 mod health;
 mod host;
 mod idmap;
+mod image_servers;
 mod list;
 mod metrics;
 mod network;

@@ -1,4 +1,4 @@
-//! `/api/v1/images[/{alias}]`.
+//! `/api/v1/images[/{alias}]`, and the image servers under `/api/v1/images/remotes`.
 
 use axum::Json;
 use axum::body::Body;
@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use berth_types::api::{
-    BuildImageRequest, ErrorBody, ImageArchQuery, ImageInfo, ImportImageQuery, ImportedImage,
-    OperationEnvelope,
+    BuildImageRequest, ErrorBody, ImageArchQuery, ImageInfo, ImageRemote, ImportImageQuery,
+    ImportedImage, OperationEnvelope, RemoteImageInfo,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +21,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, build))
         .routes(routes!(import))
+        .routes(routes!(remotes))
+        .routes(routes!(remote_catalogue))
         .routes(routes!(info, delete))
 }
 
@@ -86,4 +88,24 @@ pub async fn import(
     let reader = body_reader(body);
     let image = app.import_app_image(&caller, &query.alias, reader).await?;
     Ok((StatusCode::CREATED, Json(image)))
+}
+
+#[utoipa::path(get, path = "/api/v1/images/remotes", operation_id = "image.remotes",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "images",
+    responses((status = 200, description = "The image servers of [[images.remotes]]", body = [ImageRemote])))]
+pub async fn remotes(State(app): State<AppState>) -> Json<Vec<ImageRemote>> {
+    Json(app.image_remotes())
+}
+
+#[utoipa::path(get, path = "/api/v1/images/remotes/{name}", operation_id = "image.remote_catalogue",
+    extensions(("x-berth-access" = json!(Rule::reads(Who::User)))), tag = "images",
+    params(("name" = String, Path, description = "The image server's name, e.g. images")),
+    responses((status = 200, description = "What the server offers, read from it now", body = [RemoteImageInfo]),
+              (status = 404, description = "No image server of that name", body = ErrorBody),
+              (status = 503, description = "The server cannot be read or its index is refused", body = ErrorBody)))]
+pub async fn remote_catalogue(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<RemoteImageInfo>>, ApiError> {
+    Ok(Json(app.remote_catalogue(&name).await?))
 }

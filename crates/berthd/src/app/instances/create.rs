@@ -33,7 +33,18 @@ impl App {
             None => self.unused_name()?,
         };
         self.apply_defaults(&mut request);
-        let image = ImageRef::parse(request.image.as_deref().unwrap_or_default())?;
+        let raw_image = request.image.as_deref().unwrap_or_default();
+        if self.server_image(raw_image)?.is_some() {
+            return Err(FieldError::new(
+                "image",
+                format!(
+                    "{raw_image}: instances cannot be made from an image server's image yet; \
+                     berth image build {raw_image} fetches it into the cache"
+                ),
+            )
+            .into());
+        }
+        let image = ImageRef::parse(raw_image)?;
         let arch = self.images.arch_for(request.arch.as_deref())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
