@@ -98,6 +98,31 @@ impl AsRef<str> for InstanceName {
     }
 }
 
+/// Whether `name` matches `glob` (`berth list web-*`, `GET /instances?name=`): `*` any run of
+/// characters (none included), `?` exactly one. One backtrack point (the last `*`): linear in
+/// practice.
+pub fn glob_matches(glob: &str, name: &str) -> bool {
+    let (glob, name): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    let (mut g, mut n, mut star, mut mark) = (0, 0, None, 0);
+    while n < name.len() {
+        if g < glob.len() && (glob[g] == '?' || glob[g] == name[n]) {
+            g += 1;
+            n += 1;
+        } else if g < glob.len() && glob[g] == '*' {
+            star = Some(g);
+            mark = n;
+            g += 1;
+        } else if let Some(s) = star {
+            g = s + 1;
+            mark += 1;
+            n = mark;
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|&c| c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +158,19 @@ mod tests {
             let name = InstanceName::generate();
             assert!(InstanceName::parse(name.as_str()).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn globs_match_like_a_shell() {
+        use super::glob_matches;
+        assert!(glob_matches("web-*", "web-1"));
+        assert!(glob_matches("web-*", "web-"));
+        assert!(glob_matches("w?b-*", "wab-x"));
+        assert!(glob_matches("web-1", "web-1"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*b*c", "aXXbYYc"));
+        assert!(!glob_matches("web-1", "web-10"));
+        assert!(!glob_matches("web-*", "db-1"));
+        assert!(!glob_matches("w?b", "wb"));
     }
 }

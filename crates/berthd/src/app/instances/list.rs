@@ -136,7 +136,7 @@ impl App {
                 || filter
                     .name
                     .as_ref()
-                    .is_some_and(|g| !glob_match(g, record.name.as_str()))
+                    .is_some_and(|g| !berth_types::name::glob_matches(g, record.name.as_str()))
             {
                 continue;
             }
@@ -295,43 +295,9 @@ pub fn list_etag(generation: (u64, u64), caller: &Principal, query: &str) -> Str
     )
 }
 
-/// Whether `name` matches `glob`: `*` any run of characters (none included), `?` exactly one.
-fn glob_match(glob: &str, name: &str) -> bool {
-    let (glob, name) = (glob.as_bytes(), name.as_bytes());
-    // One backtrack point (the last `*`): linear in practice.
-    let (mut g, mut n, mut star, mut mark) = (0, 0, None, 0);
-    while n < name.len() {
-        if g < glob.len() && (glob[g] == b'?' || glob[g] == name[n]) {
-            g += 1;
-            n += 1;
-        } else if g < glob.len() && glob[g] == b'*' {
-            star = Some(g);
-            mark = n;
-            g += 1;
-        } else if let Some(s) = star {
-            g = s + 1;
-            mark += 1;
-            n = mark;
-        } else {
-            return false;
-        }
-    }
-    glob[g..].iter().all(|&c| c == b'*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn name_patterns_match_like_a_shell() {
-        assert!(glob_match("web-*", "web-1"));
-        assert!(glob_match("w?b-*", "wab-x"));
-        assert!(glob_match("web-1", "web-1"));
-        assert!(!glob_match("web-1", "web-10"));
-        assert!(!glob_match("web-*", "db-1"));
-        assert!(glob_match("a*b*c", "axxbyyc"));
-    }
 
     #[test]
     fn bad_patterns_name_the_parameter() {
