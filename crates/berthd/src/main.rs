@@ -89,6 +89,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    // Before any thread exists (logging's and the runtime's).
+    let arenas_capped = berthd::host::memory::tune_allocator();
     let config = match berthd::config::Config::load(config_path.as_deref(), std::env::vars()) {
         Ok(config) => config,
         Err(e) => {
@@ -98,6 +100,9 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
         }
     };
     berthd::logging::init_with(&config.log);
+    if !arenas_capped {
+        tracing::debug!("the allocator's arena count is its default (not glibc, or it refused)");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

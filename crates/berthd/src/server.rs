@@ -71,6 +71,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         socket: ConnectionLimiter::new(server.max_socket_connections, u32::MAX),
         stop: CancellationToken::new(),
     });
+    // Hands memory a burst of requests freed back to the kernel once the API is quiet again.
+    tokio::spawn(crate::host::memory::trim_when_idle(serving.stop.clone()));
     let mut servers = tokio::task::JoinSet::new();
     servers.spawn(crate::listen::serve_socket(
         unix,

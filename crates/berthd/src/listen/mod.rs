@@ -104,6 +104,7 @@ pub async fn serve_socket(
             accepted = unix.accept() => match accepted {
                 Ok((stream, _)) => {
                     errors.succeeded();
+                    crate::host::memory::note_activity();
                     stream
                 }
                 Err(e) => {
@@ -152,6 +153,7 @@ pub async fn serve_tcp(
             accepted = tcp.accept() => match accepted {
                 Ok(accepted) => {
                     errors.succeeded();
+                    crate::host::memory::note_activity();
                     accepted
                 }
                 Err(e) => {
