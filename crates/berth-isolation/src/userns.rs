@@ -116,6 +116,14 @@ impl Child {
             // returns, so no destructor of the copied parent state runs.
             unsafe {
                 libc::close(release_fd);
+                // Every other descriptor goes too: a clone copies them all, so a child made
+                // by another thread at the same moment would otherwise hold this child's
+                // `release` end (and this one theirs), and neither `read` would ever end —
+                // two launches at once deadlocked that way.
+                if wait_fd > 0 {
+                    libc::syscall(libc::SYS_close_range, 0, wait_fd - 1, 0);
+                }
+                libc::syscall(libc::SYS_close_range, wait_fd + 1, libc::c_uint::MAX, 0);
                 while libc::read(wait_fd, (&raw mut byte).cast(), 1) < 0
                     && *libc::__errno_location() == libc::EINTR
                 {}

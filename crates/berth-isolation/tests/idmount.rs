@@ -259,3 +259,41 @@ fn a_network_namespace_owned_by_the_guest_is_bound_and_released() -> Result<(), 
     nsfile::release(&path)?;
     Ok(())
 }
+
+/// Two launches at once each make a user namespace: the child that holds one open must not
+/// inherit the other's descriptors (it did, and both waited for each other for ever).
+#[test]
+fn user_namespaces_made_at_once_on_many_threads_all_finish() -> Result<(), Error> {
+    if skip() {
+        return Ok(());
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    for thread in 0..8u32 {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let made = (|| -> Result<(), String> {
+                let proc = PrivateProc::new().map_err(|e| e.to_string())?;
+                for round in 0..25u32 {
+                    let network = round % 2 == 0;
+                    let range = range(100 + thread * 25 + round);
+                    let userns = if network {
+                        UserNamespace::with_network(range, &proc).map(|(u, _)| u)
+                    } else {
+                        UserNamespace::new(range, &proc)
+                    };
+                    userns.map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })();
+            let _ = done.send(made);
+        });
+    }
+    drop(done);
+    for _ in 0..8 {
+        let made = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .map_err(|_| "user namespaces made on 8 threads at once did not finish in 60 s")?;
+        made?;
+    }
+    Ok(())
+}
