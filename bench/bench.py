@@ -23,6 +23,15 @@ import table  # noqa: E402
 ROOT = table.ROOT
 
 
+def children(pid):
+    """The direct children of `pid`."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
 class UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path):
         super().__init__("localhost", timeout=600)
@@ -85,6 +94,22 @@ class Daemon:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+    def lxcfs_rss_kib(self):
+        """VmRSS of this daemon's lxcfs (its supervisor and the lxcfs it runs), 0 without one."""
+        try:
+            with open(f"{self.run}/lxcfs/supervisor.pid") as f:
+                supervisor = int(f.read().strip())
+        except (OSError, ValueError):
+            return 0
+        total = 0
+        for pid in [supervisor] + children(supervisor):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    total += next((int(l.split()[1]) for l in status if l.startswith("VmRSS:")), 0)
+            except OSError:
+                pass
+        return total
 
     def stop_lxcfs(self):
         """berthd's lxcfs supervisor outlives berthd on purpose: stop it (TERM, it takes lxcfs
@@ -200,8 +225,10 @@ def backends(d, run, names, count):
             run.add(f"{backend}: delete of the stopped instance", "ms", ms(time.monotonic() - t0))
 
 
-def launches(d, run, count):
-    """Create without start, launch, boot, delete --force, interleaved."""
+def launches(d, run, count, privileged_peer=False):
+    """Create without start, launch, boot, delete --force, interleaved; with `privileged_peer`
+    each round also launches a privileged guest (no user namespace, no idmapped root: what
+    every guest was before issue 13) right after the unprivileged one, as its peer."""
     for i in range(count):
         t0 = time.monotonic()
         d.op("POST", "/instances", {"name": f"c{i}", "image": "debian/12", "start": False})
@@ -212,10 +239,18 @@ def launches(d, run, count):
         run.add("launch → is-system-running", "ms", ms(boot_wait(d, f"l{i}", t0)))
         if i == 0:
             run.note(f"guests privileged: {d.call('GET', '/instances/l0').get('privileged')}")
+            run.add("lxcfs RSS (supervisor + lxcfs) with one guest running", "MiB", d.lxcfs_rss_kib() / 1024)
         t0 = time.monotonic()
         d.op("DELETE", f"/instances/l{i}", {"force": True})
         run.add("delete --force of a running instance", "ms", ms(time.monotonic() - t0))
         d.op("DELETE", f"/instances/c{i}", {"force": True})
+        if privileged_peer:
+            t0 = time.monotonic()
+            d.op("POST", "/instances", {"name": f"p{i}", "image": "debian/12", "privileged": True,
+                                         "limits": {"memory": 268435456, "disk": 2147483648}})
+            run.add("privileged peer: launch from cache", "ms", ms(time.monotonic() - t0))
+            run.add("privileged peer: launch → is-system-running", "ms", ms(boot_wait(d, f"p{i}", t0)))
+            d.op("DELETE", f"/instances/p{i}", {"force": True})
 
 
 def many(d, run, count):
@@ -243,6 +278,8 @@ def main():
     parser.add_argument("--storage", type=int, default=10, help="snapshots taken for the snapshot/backup figures")
     parser.add_argument("--backends", default="", help="comma-separated backends to time launch and boot on, round-robin, e.g. builtin,nspawn,oci,lxc")
     parser.add_argument("--backend-launches", type=int, default=10)
+    parser.add_argument("--privileged-peer", action="store_true",
+                        help="each launch round also launches a privileged guest, interleaved (before/after unprivileged guests)")
     args = parser.parse_args()
 
     run = table.Run("bench/bench.py " + " ".join(sys.argv[1:]), os.path.basename(os.path.normpath(args.bindir)))
@@ -254,7 +291,7 @@ def main():
         system = d.call("GET", "/system")
         run.note("berthd " + ", ".join(f"{k} {system.get(k)}" for k in ("version", "kernel", "cgroup", "storage_driver", "cpus"))
                  + "; default config, debian/12 from the test image cache")
-        launches(d, run, args.launches)
+        launches(d, run, args.launches, args.privileged_peer)
         if args.backends:
             names = [b for b in args.backends.split(",") if b]
             run.note(f"backends round-robin, {args.backend_launches} rounds: {', '.join(names)}; 256 MiB limit, networking on")
