@@ -8,17 +8,16 @@ backend in turn (builtin 1, nspawn 1, …, builtin 2, …). Run as root:
     cargo build --release -p berthd -p berth && python3 bench/bench.py [--launches 20] [--instances 100] [--storage 10]
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import table  # noqa: E402
+from api import Api, UnixHTTP  # noqa: E402
 
 ROOT = table.ROOT
 
@@ -32,17 +31,9 @@ def children(pid):
         return []
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=600)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
 
 
-class Daemon:
+class Daemon(Api):
     def __init__(self, bindir, cache):
         self.id = f"bench{os.getpid()}"
         self.data = f"/var/lib/berth-test/{self.id}"
@@ -68,25 +59,6 @@ class Daemon:
             except OSError:
                 time.sleep(0.05)
         raise SystemExit("berthd did not start; see " + self.data + "/berthd.log")
-
-    def call(self, method, path, body=None):
-        conn = UnixHTTP(self.sock)
-        conn.request(method, "/api/v1" + path, body=json.dumps(body) if body is not None else None,
-                     headers={"content-type": "application/json"})
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        value = json.loads(data) if data else None
-        if resp.status >= 400:
-            raise RuntimeError(f"{method} {path}: {resp.status} {value}")
-        return value
-
-    def op(self, method, path, body=None):
-        accepted = self.call(method, path, body)
-        op = self.call("GET", f"/operations/{accepted['operation']['id']}/wait?timeout=600")
-        if op["status"] != "success":
-            raise RuntimeError(f"{method} {path}: {op['error']}")
-        return op
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as status:

@@ -10,29 +10,20 @@ table (bench/table.py). Run as root:
     cargo build --release -p berthd && python3 bench/rss.py [--runs 5] [--bin target/release]
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import table  # noqa: E402
+from api import Api  # noqa: E402
 
 MIB = 1024.0
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=120)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
 
 
 def fake_image(cache):
@@ -53,7 +44,7 @@ def fake_image(cache):
         json.dump(meta, f)
 
 
-class Daemon:
+class Daemon(Api):
     def __init__(self, bindir, run_no):
         self.id = f"rss{os.getpid()}-{run_no}"
         self.data = f"/var/lib/berth-test/{self.id}"
@@ -82,25 +73,6 @@ class Daemon:
                 time.sleep(0.05)
         self.cleanup()
         raise SystemExit("berthd did not start; see its log in " + self.data)
-
-    def call(self, method, path, body=None):
-        conn = UnixHTTP(self.sock)
-        conn.request(method, "/api/v1" + path, body=json.dumps(body) if body is not None else None,
-                     headers={"content-type": "application/json"})
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        value = json.loads(data) if data else None
-        if resp.status >= 400:
-            raise RuntimeError(f"{method} {path}: {resp.status} {value}")
-        return value
-
-    def op(self, method, path, body=None):
-        """Two calls: the request and the wait for its operation."""
-        accepted = self.call(method, path, body)
-        op = self.call("GET", f"/operations/{accepted['operation']['id']}/wait?timeout=120")
-        if op["status"] != "success":
-            raise RuntimeError(f"{method} {path}: {op['error']}")
 
     def memory(self):
         """VmRSS, RssAnon and RssFile in KiB."""
