@@ -15,6 +15,16 @@ pub enum Distro {
     Ubuntu,
 }
 
+impl Distro {
+    /// As in an image reference (`debian/12`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debian => "debian",
+            Self::Ubuntu => "ubuntu",
+        }
+    }
+}
+
 /// CPU architecture in Debian's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

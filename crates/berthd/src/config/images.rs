@@ -81,7 +81,11 @@ impl ImagesConfig {
             remote
                 .validate()
                 .map_err(|e| format!("images.remotes[{i}]: {e}"))?;
-            if ["debian", "ubuntu", "oci"].contains(&remote.name.as_str()) {
+            // Berth's own image namespaces: the catalogue's distributions and `oci:` apps.
+            let taken = berth_types::image::ImageRef::all()
+                .any(|image| image.distro.as_str() == remote.name)
+                || remote.name == "oci";
+            if taken {
                 return Err(format!(
                     "images.remotes[{i}]: the name {:?} is taken by Berth's own images \
                      (debian:12, oci:APP); pick another",
