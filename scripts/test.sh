@@ -25,9 +25,14 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
-# The end-to-end tests drive the real CLI binary beside berthd: build it first (cargo test
-# builds only test harnesses of bin crates, not the binaries other packages' tests run).
-cargo build --locked -p berth -p berthd -p berth-proxmox --bin berth-pve-double
+# The end-to-end tests drive the real CLI binary beside berthd, and the browser tests the PVE
+# double: build them first (cargo test builds only test harnesses of bin crates, not the
+# binaries other packages' tests run). `--bins`, not `--bin NAME`: naming one binary builds
+# only that one, and the CLI would be missing (CI failed so).
+cargo build --locked -p berth -p berthd -p berth-proxmox --bins
+for bin in berth berthd berth-pve-double; do
+  [ -x "target/debug/$bin" ] || { echo "test.sh: target/debug/$bin was not built" >&2; exit 1; }
+done
 cargo test --workspace --locked -- --test-threads=2
 echo "==> web UI in Chromium against a real berthd"
 (cd web && npm test)
