@@ -34,7 +34,7 @@ def children(pid):
 
 
 class Daemon(Api):
-    def __init__(self, bindir, cache):
+    def __init__(self, bindir, cache, extra_env=None):
         self.id = f"bench{os.getpid()}"
         self.data = f"/var/lib/berth-test/{self.id}"
         self.run = f"/run/berth-test/{self.id}"
@@ -49,6 +49,7 @@ class Daemon(Api):
             "BERTH_NETWORK__IPV4": f"10.199.{os.getpid() % 250}.1/24",
             "BERTH_NETWORK__IPV6": f"fd42:{os.getpid() & 0xffff:x}:b::1/64",
         }
+        env.update(extra_env or {})
         self.log = open(f"{self.data}/berthd.log", "ab")
         self.proc = subprocess.Popen([f"{bindir}/berthd", "--config", "/dev/null"], env=env,
                                      stdout=self.log, stderr=self.log)
