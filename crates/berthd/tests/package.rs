@@ -143,6 +143,12 @@ fn check_completions_and_man_pages(root: &DpkgRoot) -> Result<(), Error> {
     Ok(())
 }
 
+/// The host pid and start time in an `init.pid` file (`PID START`).
+fn host_proc(text: &str) -> Option<(String, String)> {
+    let mut fields = text.split_whitespace();
+    Some((fields.next()?.to_owned(), fields.next()?.to_owned()))
+}
+
 fn init_pid(daemon: &RealDaemon, name: &str) -> Result<String, Error> {
     let (code, pid) = daemon.exec(name, &["sh", "-c", "cat /proc/1/stat | cut -d' ' -f22"])?;
     assert_eq!(code, 0, "exec in {name}");
@@ -225,8 +231,36 @@ fn package_installs_upgrades_over_a_running_instance_removes_and_purges() -> Res
     );
     assert!(!root.at("/etc/berth").exists(), "purge kept /etc/berth");
 
-    // With no instance left (and the pool unmounted), purge deletes the data.
+    // Without its binary berthd cannot supervise the guest, so it refuses to forget it (the
+    // guest would run on, out of sight); reinstalled and restarted, it deletes it for good.
+    let refused = daemon.berth(&["delete", "--force", &name])?;
+    assert!(
+        !refused.status.success(),
+        "delete went ahead without a usable backend"
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot stop it"), "{said}");
+    let init_file = daemon
+        .runtime_dir
+        .join("runtime")
+        .join(&name)
+        .join("init.pid");
+    let (pid, start) = host_proc(&std::fs::read_to_string(&init_file)?)
+        .ok_or_else(|| format!("{}: want `PID START`", init_file.display()))?;
+    root.dpkg_ok(&["-i", &first.display().to_string()])?;
+    daemon.kill9()?;
+    daemon.spawn(&[("BERTH_DATA_DIR", data_env.as_str())])?;
     daemon.ok(&["delete", "--force", &name])?;
+    let now = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let now_start = now
+        .rsplit_once(") ")
+        .and_then(|(_, f)| f.split(' ').nth(19));
+    assert_ne!(
+        now_start,
+        Some(start.as_str()),
+        "the guest's init {pid} runs on after delete"
+    );
+    // With no instance left (and the pool unmounted), purge deletes the data.
     drop(daemon);
     unmount_below(&data);
     root.dpkg_ok(&["-i", &first.display().to_string()])?;

@@ -32,6 +32,11 @@ impl App {
                 state.as_str()
             )));
         }
+        if matches!(state, InstanceState::Running | InstanceState::Suspended) {
+            // Deleting a guest its backend cannot reach would forget it while it runs on.
+            self.runtime(&record.backend)
+                .map_err(|e| refuse_unreachable(&record, state, &e))?;
+        }
         let params = serde_json::to_value(&request).unwrap_or_default();
         let spec =
             OperationSpec::on_instance(OperationKind::InstanceDelete, &record.name, &record.owner)
@@ -60,6 +65,19 @@ impl App {
     }
 }
 
+/// Why a running guest is not deleted while berthd cannot use its backend: forgetting it would
+/// leave it running, out of every limit's and bill's sight.
+fn refuse_unreachable(record: &InstanceRecord, state: InstanceState, err: &AppError) -> AppError {
+    AppError::Conflict(format!(
+        "instance {} is {} but berthd cannot stop it: {}; deleting it now would leave the guest \
+         running. Make backend {} usable again (`berth system` says why), then delete again",
+        record.name,
+        state.as_str(),
+        error_chain(err),
+        record.backend
+    ))
+}
+
 /// `instance_delete`: the instance, the state it was seen in, how to stop it.
 pub(crate) struct Delete {
     record: InstanceRecord,
@@ -85,6 +103,14 @@ declare_steps! {
 impl Delete {
     async fn stop(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
         let name = &self.record.name;
+        let runtime = app.runtime(&self.record.backend);
+        if let (InstanceState::Running | InstanceState::Suspended, Err(e)) = (self.state, &runtime)
+        {
+            // Checked again here for crash recovery; nothing is changed yet.
+            return Err(OpError::Failed(
+                refuse_unreachable(&self.record, self.state, e).to_string(),
+            ));
+        }
         app.store
             .set_instance_state(name, InstanceState::Deleting)
             .map_err(|e| OpError::failed("saving", e))?;
@@ -93,7 +119,7 @@ impl Delete {
             self.state,
             InstanceState::Running | InstanceState::Suspended | InstanceState::Error
         );
-        if let (true, Ok(runtime)) = (up, app.runtime(&self.record.backend)) {
+        if let (true, Ok(runtime)) = (up, runtime) {
             let forced = PowerRequest {
                 force: true,
                 ..self.request.clone()
