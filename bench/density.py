@@ -50,6 +50,16 @@ def launch(d, name, memory):
         return name, time.monotonic() - t0, str(err)
 
 
+def delete(d, name):
+    """delete --force; whether it went (a failure is printed, the run goes on)."""
+    try:
+        d.op("DELETE", f"/instances/{name}", {"force": True})
+        return True
+    except Exception as err:
+        print(f"{name}: delete: {err}", file=sys.stderr)
+        return False
+
+
 def alive(d, name):
     """What the guest's systemd says (`running`/`degraded` = alive), or why it could not say."""
     try:
@@ -123,13 +133,17 @@ def main():
             t0 = time.monotonic()
             d.call("GET", "/instances")
             run.add(f"GET /instances with {args.guests}", "ms", ms(time.monotonic() - t0))
+        launched = [n for n in names if n not in failed]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda n: d.op("DELETE", f"/instances/{n}", {"force": True}), names))
+            gone = list(pool.map(lambda n: delete(d, n), launched))
+        run.note(f"deleted {sum(gone)} of {len(launched)} launched")
         time.sleep(5)
         run.add("berthd RSS after deleting them all", "MiB", d.rss_kib() / 1024)
     finally:
-        d.cleanup()
-    run.print()
+        try:
+            d.cleanup()
+        finally:
+            run.print()
 
 
 if __name__ == "__main__":
