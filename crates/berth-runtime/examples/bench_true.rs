@@ -107,6 +107,7 @@ fn container(name: &str, rootfs: &Path, work: &Path) -> ContainerSpec {
     ContainerSpec {
         hostname: name.to_string(),
         state_dir: work.join(format!("{name}.bundle")),
+        runtime: None,
         name,
         rootfs: rootfs.to_owned(),
         limits: Limits::default(),

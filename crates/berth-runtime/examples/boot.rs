@@ -44,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         hostname: name.to_string(),
         limits: Limits::default(),
         state_dir: state_root.join(format!("{name}.bundle")),
+        runtime: None,
         netns: None,
         security: Default::default(),
     };

@@ -88,6 +88,7 @@ async fn boot<L: Launcher>(
         rootfs: rootfs.to_owned(),
         limits: Limits::default(),
         state_dir: work.join(format!("{name}.bundle")),
+        runtime: None,
         netns: range.map(|_| netns.clone()),
         security,
     };

@@ -78,6 +78,25 @@ pub trait Runtime {
         Capabilities::LOCAL
     }
 
+    /// The runtime tools a guest of this backend may run under, when it offers a choice (the
+    /// oci backend: `crun`, `runc`); empty when it runs every guest one way.
+    fn runtime_tools(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The runtime tool a new guest runs under: `asked` (one of `runtime_tools`), else the
+    /// backend's default, checked to be installed; `None` for a backend without a choice.
+    /// `Err` says why not (unknown, not installed, no choice here).
+    fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
+        match asked {
+            None => Ok(None),
+            Some(_) => Err(format!(
+                "backend {} runs every guest one way; it has no runtime to choose",
+                self.name()
+            )),
+        }
+    }
+
     /// `Ok` when nothing of the backend's own is called `name`, so a failed provision may
     /// remove what it made without touching someone else's guest. Local backends keep nothing
     /// before Berth prepares the root filesystem.
@@ -242,6 +261,12 @@ impl Runtime for AnyRuntime {
     }
     fn capabilities(&self) -> Capabilities {
         dispatch!(self, rt => rt.capabilities())
+    }
+    fn runtime_tools(&self) -> &'static [&'static str] {
+        dispatch!(self, rt => rt.runtime_tools())
+    }
+    fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
+        dispatch!(self, rt => rt.choose_runtime_tool(asked))
     }
     async fn ensure_absent(&self, name: &InstanceName) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.ensure_absent(name).await)

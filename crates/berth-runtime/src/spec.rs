@@ -16,6 +16,11 @@ pub struct ContainerSpec {
     pub limits: Limits,
     /// A per-instance directory the backend may use for its bundle, logs and pid files.
     pub state_dir: PathBuf,
+    /// The runtime tool the guest runs under, for a backend that offers a choice
+    /// (`Runtime::runtime_tools`: the oci backend's `crun` or `runc`), as chosen at create
+    /// (`Runtime::choose_runtime_tool`) and stored with the instance; `None`: the backend's
+    /// default.
+    pub runtime: Option<String>,
     /// A network namespace to join (`/run/netns/NAME`); `None` gives the guest a fresh one with
     /// only loopback. The networking layer prepares it with the guest's veth before start.
     pub netns: Option<PathBuf>,

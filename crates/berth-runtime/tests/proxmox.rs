@@ -43,6 +43,7 @@ fn spec(name: &InstanceName) -> ContainerSpec {
         hostname: name.to_string(),
         limits: Limits::default(),
         state_dir: Default::default(),
+        runtime: None,
         netns: None,
         security: Default::default(),
     }

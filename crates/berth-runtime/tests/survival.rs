@@ -34,6 +34,7 @@ fn starter_process() {
         rootfs: rootfs.into(),
         limits: Limits::default(),
         state_dir: state_dir.into(),
+        runtime: None,
         netns: None,
         security: Default::default(),
     };

@@ -18,6 +18,10 @@ pub struct InstanceRecord {
     pub name: InstanceName,
     pub owner: String,
     pub backend: BackendName,
+    /// The runtime tool the guest runs under on a backend that offers a choice (oci: `crun`
+    /// or `runc`), chosen at create so every later start uses the same one; `None` on other
+    /// backends and on oci instances made before the choice (they follow `[oci] runtime`).
+    pub runtime: Option<String>,
     /// Stored as its canonical alias (`debian/12`).
     pub image: ImageRef,
     pub state: InstanceState,
@@ -42,6 +46,7 @@ impl InstanceRecord {
             id: self.id,
             owner: self.owner.clone(),
             backend: self.backend.to_string(),
+            runtime: self.runtime.clone(),
             image: self.image.to_string(),
             state: self.state,
             autostart: self.autostart,
@@ -64,7 +69,7 @@ impl InstanceRecord {
 }
 
 const COLUMNS: &str = "id, name, owner, backend, image, state, autostart, limits, node, rootfs, \
-                       created_at, privileged, nesting";
+                       created_at, privileged, nesting, runtime";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError>> {
     let id: String = row.get(0)?;
@@ -80,6 +85,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
     let node: String = row.get(8)?;
     let privileged: bool = row.get(11)?;
     let nesting: bool = row.get(12)?;
+    let runtime: Option<String> = row.get(13)?;
     Ok((|| {
         Ok(InstanceRecord {
             id: Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt {
@@ -113,6 +119,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
             created_at,
             privileged,
             nesting,
+            runtime,
         })
     })())
 }
@@ -133,6 +140,20 @@ pub(crate) fn migrate_security(conn: &mut rusqlite::Connection) -> Result<(), St
     }
 }
 
+/// Each instance's own runtime tool, counted on its own (`instance_runtime_schema`). Rows made
+/// before it have none: they run under `[oci] runtime`, as they did.
+const RUNTIME_MIGRATIONS: &[&str] = &[
+    // 1: the tool, NULL for every backend without a choice.
+    "ALTER TABLE instances ADD COLUMN runtime TEXT;",
+];
+
+pub(crate) fn migrate_runtime(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    match crate::counted::apply_counted(conn, "instance_runtime_schema", RUNTIME_MIGRATIONS)? {
+        Ok(()) => Ok(()),
+        Err((found, known)) => Err(StoreError::TooNew { found, known }),
+    }
+}
+
 fn limits_json(limits: &Limits) -> Result<String, StoreError> {
     serde_json::to_string(limits).map_err(|source| StoreError::Json {
         column: "instances.limits",
@@ -145,7 +166,7 @@ impl Store {
     pub fn insert_instance(&self, record: &InstanceRecord) -> Result<(), StoreError> {
         let limits = limits_json(&record.limits)?;
         let result = self.conn().execute(
-            &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             params![
                 record.id.to_string(),
                 record.name.as_str(),
@@ -160,6 +181,7 @@ impl Store {
                 record.created_at,
                 record.privileged,
                 record.nesting,
+                record.runtime,
             ],
         );
         match result {
@@ -257,6 +279,7 @@ pub(crate) mod tests {
             name: InstanceName::parse(name).expect("valid test name"),
             owner: "admin".into(),
             backend: BackendName::parse("sim").expect("valid backend"),
+            runtime: None,
             image: ImageRef::parse("debian/12").expect("valid image"),
             state: InstanceState::Creating,
             autostart: false,
@@ -313,6 +336,32 @@ pub(crate) mod tests {
         store.insert_instance(&new)?;
         let back = store.get_instance(&new.name)?.expect("inserted");
         assert!(!back.privileged && back.nesting);
+        Ok(())
+    }
+
+    #[test]
+    fn instances_keep_their_runtime_and_older_ones_have_none() -> Result<(), StoreError> {
+        let store = Store::open_in_memory()?;
+        store.insert_instance(&record("old"))?;
+        // As a database from before the column.
+        store.conn().execute_batch(
+            "ALTER TABLE instances DROP COLUMN runtime; DELETE FROM instance_runtime_schema;",
+        )?;
+        migrate_runtime(&mut store.conn())?;
+        migrate_runtime(&mut store.conn())?;
+        let old = InstanceName::parse("old").expect("valid");
+        assert_eq!(store.get_instance(&old)?.expect("kept").runtime, None);
+        let mut new = record("new");
+        new.runtime = Some("runc".into());
+        store.insert_instance(&new)?;
+        new.state = InstanceState::Running;
+        store.update_instance(&new)?;
+        let back = store.get_instance(&new.name)?.expect("inserted");
+        assert_eq!(back.runtime.as_deref(), Some("runc"));
+        assert_eq!(
+            back.to_api(InstanceNetwork::default(), None).runtime,
+            back.runtime
+        );
         Ok(())
     }
 

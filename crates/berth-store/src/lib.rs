@@ -75,6 +75,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
         instances::migrate_security(&mut conn)?;
+        instances::migrate_runtime(&mut conn)?;
         idmaps::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

@@ -55,6 +55,11 @@ pub struct CreateInstanceRequest {
     /// `builtin` (default) or another backend.
     #[serde(default)]
     pub backend: Option<String>,
+    /// The OCI runtime the guest runs under, `crun` or `runc`: backend `oci` only (400 naming
+    /// `runtime` on another backend, or when the tool is not installed). Default: the
+    /// matching routing rule's `runtime`, else `[oci] runtime`. Kept with the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     /// Start with the host; the settings' default when absent.
     #[serde(default)]
     pub autostart: Option<bool>,

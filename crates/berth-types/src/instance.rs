@@ -73,6 +73,11 @@ pub struct Instance {
     pub id: Uuid,
     pub owner: String,
     pub backend: String,
+    /// The runtime tool the guest runs under, on a backend that offers a choice (oci: `crun`
+    /// or `runc`), as chosen at create; absent on other backends (and on oci instances made
+    /// before the choice, which run under `[oci] runtime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     pub image: String,
     pub state: InstanceState,
     pub autostart: bool,

@@ -162,6 +162,7 @@ fn fill(app: &App, n: usize, backend: &str) -> Result<(), Error> {
             name: name.clone(),
             owner: "admin".into(),
             backend: backend.clone(),
+            runtime: None,
             image,
             state,
             autostart: false,

@@ -38,6 +38,24 @@ pub trait Launcher: Send + Sync + 'static {
     /// (root, the cgroup controllers, the shim), or the reason it has not.
     fn check_usable(&self) -> Result<(), String>;
 
+    /// The runtime tools a guest may run under, when the backend offers a choice
+    /// (`crate::Runtime::runtime_tools`); empty by default.
+    fn runtime_tools(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The tool a new guest runs under (`crate::Runtime::choose_runtime_tool`). Default: no
+    /// choice, so only `None` is accepted.
+    fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
+        match asked {
+            None => Ok(None),
+            Some(_) => Err(format!(
+                "backend {} runs every guest one way; it has no runtime to choose",
+                self.name()
+            )),
+        }
+    }
+
     /// Whether the supervisor mounts an unprivileged guest's root idmapped through its user
     /// namespace (and runs in a mount namespace of its own with a fresh `/proc`) and hands
     /// the mount to this launcher as [`Launch::rootfs`]. `false` for a tool that makes its own

@@ -155,6 +155,14 @@ impl<L: Launcher> Runtime for LocalRuntime<L> {
         self.launcher.check_usable()
     }
 
+    fn runtime_tools(&self) -> &'static [&'static str] {
+        self.launcher.runtime_tools()
+    }
+
+    fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
+        self.launcher.choose_runtime_tool(asked)
+    }
+
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
         let started = launch::start(&self.config, self.launcher.clone(), spec).await;
         match started {

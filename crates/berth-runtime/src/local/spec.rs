@@ -282,6 +282,7 @@ mod tests {
                 processes: Some(100),
             },
             state_dir: PathBuf::from("/run/berth/web1"),
+            runtime: None,
             netns: Some(PathBuf::from("/run/netns/web1")),
             security: Default::default(),
         }

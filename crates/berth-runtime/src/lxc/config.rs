@@ -127,6 +127,7 @@ mod tests {
                 processes: Some(100),
             },
             state_dir: "/tmp/s".into(),
+            runtime: None,
             netns: Some("/run/netns/berth-ct-a".into()),
             security: Default::default(),
         };

@@ -175,6 +175,7 @@ mod tests {
             hostname: "ct-a".into(),
             limits: Default::default(),
             state_dir: "/tmp/s".into(),
+            runtime: None,
             netns: Some("/run/netns/berth-ct-a".into()),
             security: crate::GuestSecurity {
                 idmap: Some(IdRange::new(65_536 * 3).expect("range")),

@@ -135,6 +135,7 @@ mod tests {
             hostname: "web1".into(),
             limits: Default::default(),
             state_dir: "/tmp/s".into(),
+            runtime: None,
             netns: Some("/run/netns/berth-web1".into()),
             security: Default::default(),
         };

@@ -4,6 +4,12 @@
 //! (`crate::local`). crun refuses a hybrid cgroup host, so on one it runs in a private mount
 //! namespace without `/sys/fs/cgroup/unified` (the guest then sees cgroup v1 only); runc
 //! gets the root filesystem as an absolute path without symlinks.
+//!
+//! The tool is a property of each guest: `ContainerSpec::runtime` (chosen at create, stored
+//! with the instance) picks crun or runc for that guest, else `[oci] runtime` does. Both keep
+//! their state under the same `--root`, one directory per guest name, so crun and runc guests
+//! run side by side; only the start needs the tool (stop, exec and cleanup go through Berth's
+//! supervisor, which holds the plan with the tool's own cleanup argv).
 
 mod app;
 
@@ -26,6 +32,11 @@ pub enum OciTool {
 }
 
 impl OciTool {
+    /// Every tool, in the order `auto` tries them.
+    pub const ALL: [OciTool; 2] = [Self::Crun, Self::Runc];
+    /// Their names, as an instance's `runtime` and a routing rule's `runtime` give them.
+    pub const NAMES: &'static [&'static str] = &["crun", "runc"];
+
     pub fn program(self) -> &'static str {
         match self {
             Self::Crun => "crun",
@@ -37,10 +48,42 @@ impl OciTool {
     pub fn parse(value: &str) -> Option<Option<OciTool>> {
         match value {
             "auto" | "" => Some(None),
-            "crun" => Some(Some(Self::Crun)),
-            "runc" => Some(Some(Self::Runc)),
-            _ => None,
+            other => Self::named(other).map(Some),
         }
+    }
+
+    /// `crun` or `runc`.
+    pub fn named(value: &str) -> Option<OciTool> {
+        Self::ALL.into_iter().find(|t| t.program() == value)
+    }
+}
+
+/// The tool a guest runs under and its path: `chosen` (an instance's own), else `default`
+/// (`[oci] runtime`; `None`: the first of crun and runc that `find` finds). Why not, when
+/// `chosen` is no OCI runtime or the tool is not installed.
+fn pick(
+    chosen: Option<&str>,
+    default: Option<OciTool>,
+    find: impl Fn(&str) -> Option<PathBuf>,
+) -> Result<(OciTool, PathBuf), String> {
+    let wanted = match chosen {
+        Some(raw) => Some(OciTool::named(raw).ok_or_else(|| {
+            format!(
+                "{raw:?} is not an OCI runtime; use one of {}",
+                OciTool::NAMES.join(", ")
+            )
+        })?),
+        None => default,
+    };
+    let installed = |tool: OciTool| find(tool.program()).map(|path| (tool, path));
+    match wanted {
+        Some(tool) => installed(tool).ok_or_else(|| {
+            let program = tool.program();
+            format!("{program}: not installed (apt-get install {program})")
+        }),
+        None => OciTool::ALL.into_iter().find_map(installed).ok_or_else(|| {
+            "crun: not installed, runc: not installed (apt-get install crun)".to_owned()
+        }),
     }
 }
 
@@ -63,17 +106,15 @@ pub struct OciLauncher {
 }
 
 impl OciLauncher {
-    /// The tool and its path, or why there is none.
+    /// The default tool (`[oci] runtime`) and its path, or why there is none.
     pub fn tool(&self) -> Result<(OciTool, PathBuf), String> {
-        match self.tool {
-            Some(tool) => probe::require(tool.program(), tool.program()).map(|p| (tool, p)),
-            None => probe::find("crun")
-                .map(|p| (OciTool::Crun, p))
-                .or_else(|| probe::find("runc").map(|p| (OciTool::Runc, p)))
-                .ok_or_else(|| {
-                    "crun: not installed, runc: not installed (apt-get install crun)".to_owned()
-                }),
-        }
+        self.tool_for(None)
+    }
+
+    /// The tool a guest whose own choice is `chosen` runs under (`None`: the default), and
+    /// its path, or why there is none.
+    pub fn tool_for(&self, chosen: Option<&str>) -> Result<(OciTool, PathBuf), String> {
+        pick(chosen, self.tool, probe::find)
     }
 }
 
@@ -117,8 +158,19 @@ impl Launcher for OciLauncher {
         self.tool().map(|_| ())
     }
 
+    fn runtime_tools(&self) -> &'static [&'static str] {
+        OciTool::NAMES
+    }
+
+    fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
+        self.tool_for(asked).map(|(tool, _)| Some(tool.program()))
+    }
+
     fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError> {
-        let (tool, program) = self.tool().map_err(PlanError::Unusable)?;
+        let (tool, program) = self
+            .tool_for(launch.spec.runtime.as_deref())
+            .map_err(PlanError::Unusable)?;
+        tracing::debug!(instance = %launch.spec.name, tool = tool.program(), "oci runtime");
         let hide_unified = tool == OciTool::Crun && hybrid(launch.layout);
         let spec = launch.spec;
         // runc refuses a root reached through a symlink.
@@ -163,5 +215,45 @@ impl Launcher for OciLauncher {
                 netns: None,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(installed: &'static [&'static str]) -> impl Fn(&str) -> Option<PathBuf> {
+        move |program| {
+            installed
+                .contains(&program)
+                .then(|| PathBuf::from("/usr/bin").join(program))
+        }
+    }
+
+    #[test]
+    fn an_instances_own_tool_wins_over_the_default() {
+        let both = only(&["crun", "runc"]);
+        let got = |chosen, default| pick(chosen, default, &both).map(|(t, _)| t);
+        assert_eq!(got(None, None), Ok(OciTool::Crun));
+        assert_eq!(got(None, Some(OciTool::Runc)), Ok(OciTool::Runc));
+        assert_eq!(got(Some("runc"), Some(OciTool::Crun)), Ok(OciTool::Runc));
+        assert_eq!(got(Some("crun"), Some(OciTool::Runc)), Ok(OciTool::Crun));
+    }
+
+    #[test]
+    fn unknown_and_missing_tools_are_named() {
+        let err = pick(Some("youki"), None, only(&["crun"])).expect_err("youki");
+        assert!(
+            err.contains("\"youki\"") && err.contains("crun, runc"),
+            "{err}"
+        );
+        let err = pick(Some("runc"), None, only(&["crun"])).expect_err("no runc");
+        assert!(err.contains("runc: not installed"), "{err}");
+        // auto falls back to runc, and says what to install when neither is there.
+        assert_eq!(
+            pick(None, None, only(&["runc"])).map(|(t, _)| t),
+            Ok(OciTool::Runc)
+        );
+        assert!(pick(None, None, only(&[])).is_err());
     }
 }

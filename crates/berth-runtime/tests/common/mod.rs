@@ -117,6 +117,7 @@ impl Guest {
             hostname: name.to_string(),
             limits,
             state_dir: dir.path().join("bundle"),
+            runtime: None,
             netns: None,
             security: Default::default(),
         };

@@ -143,6 +143,7 @@ impl<L: Launcher> Unpriv<L> {
             rootfs,
             limits,
             state_dir: dir.path().join("bundle"),
+            runtime: None,
             netns: Some(ns.netns.clone()),
             security: GuestSecurity {
                 idmap: Some(range),

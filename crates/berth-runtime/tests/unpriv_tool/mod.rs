@@ -145,6 +145,7 @@ pub fn spec(
             processes: Some(2000),
         },
         state_dir: work.path().join("state"),
+        runtime: None,
         netns: None,
         security,
     }

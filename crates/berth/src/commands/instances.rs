@@ -20,6 +20,10 @@ pub struct LaunchArgs {
     /// Backend: builtin (default) or another this daemon offers.
     #[arg(long)]
     pub backend: Option<String>,
+    /// Backend oci: the OCI runtime the guest runs under, crun or runc (default: the routing
+    /// rule's, else the daemon's [oci] runtime). Kept with the instance.
+    #[arg(long, value_name = "crun|runc")]
+    pub runtime: Option<String>,
     /// Backend proxmox: the PVE node (default: the one with the most free memory).
     #[arg(long)]
     pub node: Option<String>,
@@ -146,6 +150,7 @@ pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
         image: Some(args.image),
         limits: args.limits.to_limits()?,
         backend: args.backend,
+        runtime: args.runtime,
         autostart: args.autostart.then_some(true),
         start: Some(!args.no_start),
         password: args.password,
@@ -227,6 +232,9 @@ pub async fn info(ctx: &Context, name: &str) -> anyhow::Result<()> {
             instance.backend, instance.node
         ),
         None => println!("Backend:    {} on {}", instance.backend, instance.node),
+    }
+    if let Some(runtime) = &instance.runtime {
+        println!("Runtime:    {runtime}");
     }
     println!("Owner:      {}", instance.owner);
     println!(

@@ -1,7 +1,9 @@
 //! The backend registry: which backend each name stands for (`builtin` → the embedded runtime,
 //! `proxmox` → the PVE client, …), which are offered and usable here, and which one a new
-//! instance goes to (routing). With config parsing, the only place a backend's name is looked
-//! at; everything else asks the backend itself (`Runtime::capabilities`).
+//! instance goes to (routing), with the runtime tool it runs under where its backend offers a
+//! choice (oci: crun or runc). With config parsing, the only place a backend's name is looked
+//! at; everything else asks the backend itself (`Runtime::capabilities`,
+//! `Runtime::runtime_tools`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,10 +21,18 @@ pub struct Backends {
     unconfigured: BTreeMap<BackendName, &'static str>,
     default: BackendName,
     /// `[[routing]]`: the first rule whose pattern matches the instance name wins.
-    routing: Vec<(String, BackendName)>,
+    routing: Vec<Rule>,
     /// The local backend an imported backup lands on when routing picks one that keeps its
     /// own root filesystem.
     local: BackendName,
+}
+
+/// One `[[routing]]` rule.
+struct Rule {
+    pattern: String,
+    backend: BackendName,
+    /// The runtime tool its instances run under (`None`: the backend's default).
+    runtime: Option<String>,
 }
 
 fn name(raw: &'static str) -> BackendName {
@@ -76,17 +86,65 @@ impl Backends {
                 unconfigured.insert(name("proxmox"), "not configured: add a [proxmox] section");
             }
         }
-        Ok(Self {
+        let routing = config
+            .routing
+            .iter()
+            .map(|rule| Rule {
+                pattern: rule.pattern.clone(),
+                backend: rule.backend.clone(),
+                runtime: rule.runtime.clone(),
+            })
+            .collect();
+        let backends = Self {
             runtimes,
             unconfigured,
             default: config.default_backend.clone(),
-            routing: config
-                .routing
-                .iter()
-                .map(|rule| (rule.pattern.clone(), rule.backend.clone()))
-                .collect(),
+            routing,
             local: name("builtin"),
-        })
+        };
+        backends.check_rules()?;
+        Ok(backends)
+    }
+
+    /// Every rule's `runtime` is one its backend offers (whether it is installed is a
+    /// create's question: the host may change).
+    fn check_rules(&self) -> Result<(), AppError> {
+        for (i, rule) in self.routing.iter().enumerate() {
+            if let Some(runtime) = &rule.runtime {
+                self.check_tool_name(&rule.backend, runtime)
+                    .map_err(|why| AppError::Internal(format!("routing[{i}].runtime: {why}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `backend` offers the runtime tool `asked` (known by name, not probed), or why
+    /// not.
+    fn check_tool_name(&self, backend: &BackendName, asked: &str) -> Result<(), String> {
+        let tools = self
+            .runtimes
+            .get(backend)
+            .map(Runtime::runtime_tools)
+            .unwrap_or_default();
+        if tools.is_empty() {
+            let offering: Vec<String> = self
+                .runtimes
+                .iter()
+                .filter(|(_, r)| !r.runtime_tools().is_empty())
+                .map(|(n, r)| format!("{n} ({})", r.runtime_tools().join(", ")))
+                .collect();
+            return Err(format!(
+                "backend {backend} has no runtime to choose; runtime applies only to backend {}",
+                offering.join(", ")
+            ));
+        }
+        if !tools.contains(&asked) {
+            return Err(format!(
+                "{asked:?} is not a runtime of backend {backend}; use one of {}",
+                tools.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// The backend called `name`, or a 400 naming the field: unknown here (with the ones
@@ -164,10 +222,50 @@ impl Backends {
         if let Some(asked) = asked {
             return asked.clone();
         }
+        self.rule_for(instance)
+            .map_or_else(|| self.default.clone(), |rule| rule.backend.clone())
+    }
+
+    fn rule_for(&self, instance: &InstanceName) -> Option<&Rule> {
         self.routing
             .iter()
-            .find(|(pattern, _)| glob_match(pattern, instance.as_str()))
-            .map_or_else(|| self.default.clone(), |(_, backend)| backend.clone())
+            .find(|rule| glob_match(&rule.pattern, instance.as_str()))
+    }
+
+    /// The runtime tool a new instance on `backend` runs under: `asked`, else the runtime of
+    /// the routing rule matching `instance` when that rule names `backend`, else the
+    /// backend's default; `None` on a backend without a choice. A 400 naming `runtime` when
+    /// the backend has no choice, does not know the tool or the tool is not installed; one
+    /// naming `backend` when the backend is unknown or unusable.
+    pub fn choose_runtime(
+        &self,
+        instance: &InstanceName,
+        backend: &BackendName,
+        asked: Option<&str>,
+    ) -> Result<Option<String>, AppError> {
+        if !self.runtimes.contains_key(backend) {
+            // The 400 naming `backend`: unknown here, or not configured.
+            return self.get(backend).map(|_| None);
+        }
+        if let Some(asked) = asked {
+            self.check_tool_name(backend, asked)
+                .map_err(|why| FieldError::new("runtime", why))?;
+        }
+        let runtime = self.get(backend)?;
+        let from_rule = self
+            .rule_for(instance)
+            .filter(|rule| &rule.backend == backend)
+            .and_then(|rule| rule.runtime.as_deref());
+        let chosen = runtime
+            .choose_runtime_tool(asked.or(from_rule))
+            .map_err(|why| {
+                let source = match (asked, from_rule) {
+                    (None, Some(_)) => " (from the routing rule matching the name)",
+                    _ => "",
+                };
+                FieldError::new("runtime", format!("{why}{source}"))
+            })?;
+        Ok(chosen.map(str::to_owned))
     }
 
     /// The backend an imported backup becomes an instance of: routed like a new instance,
@@ -207,9 +305,14 @@ mod tests {
         config.testing.sim_backend = true;
         config.default_backend = BackendName::parse(default)?;
         for (pattern, backend) in routing {
+            let (backend, runtime) = match backend.split_once(':') {
+                Some((backend, runtime)) => (backend, Some(runtime.to_owned())),
+                None => (*backend, None),
+            };
             config.routing.push(crate::config::RoutingRule {
                 pattern: (*pattern).to_owned(),
                 backend: BackendName::parse(backend)?,
+                runtime,
             });
         }
         Ok(config)
@@ -229,6 +332,42 @@ mod tests {
         assert_eq!(backends.route(&instance("ct-web")?, Some(&nspawn)), nspawn);
         assert!(glob_match("*-db-*", "pg-db-1"));
         assert!(!glob_match("ct-*", "xct-1"));
+        Ok(())
+    }
+
+    #[test]
+    fn runtimes_are_only_for_backends_that_offer_them() -> Result<(), Box<dyn std::error::Error>> {
+        let backends = Backends::new(&config(&[("ct-*", "oci:runc")], "sim")?)?;
+        let sim = BackendName::parse("sim")?;
+        let oci = BackendName::parse("oci")?;
+        // No choice on sim: asked is a 400 naming runtime; not asked is none.
+        let Err(AppError::Invalid(err)) =
+            backends.choose_runtime(&instance("web")?, &sim, Some("crun"))
+        else {
+            return Err("sim took a runtime".into());
+        };
+        assert_eq!(err.field, "runtime");
+        assert!(err.message.contains("oci (crun, runc)"), "{}", err.message);
+        assert_eq!(
+            backends.choose_runtime(&instance("ct-1")?, &sim, None)?,
+            None
+        );
+        // A tool oci does not know: named before the backend's usability is asked.
+        let Err(AppError::Invalid(err)) =
+            backends.choose_runtime(&instance("web")?, &oci, Some("youki"))
+        else {
+            return Err("youki was taken".into());
+        };
+        assert_eq!(err.field, "runtime");
+        assert!(err.message.contains("\"youki\""), "{}", err.message);
+        // A rule's runtime must be one its backend offers.
+        for bad in ["lxc:crun", "oci:youki"] {
+            let Err(AppError::Internal(why)) = Backends::new(&config(&[("x*", bad)], "sim")?)
+            else {
+                return Err(format!("{bad} was accepted").into());
+            };
+            assert!(why.contains("routing[0].runtime"), "{why}");
+        }
         Ok(())
     }
 

@@ -97,7 +97,8 @@ pub const KNOWN_BACKENDS: &[&str] = &["builtin", "nspawn", "oci", "lxc", "proxmo
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OciConfig {
-    /// `auto` (crun when installed, else runc), `crun` or `runc`.
+    /// `auto` (crun when installed, else runc), `crun` or `runc`: the default of instances
+    /// that choose none (a routing rule's or a launch's `runtime` wins).
     pub runtime: String,
 }
 
@@ -154,6 +155,10 @@ impl Default for BackupsConfig {
 pub struct RoutingRule {
     pub pattern: String,
     pub backend: BackendName,
+    /// The runtime tool the rule's instances run under, on a backend that offers a choice
+    /// (`oci`: `crun` or `runc`); absent: `[oci] runtime`. A launch's own `runtime` wins.
+    #[serde(default)]
+    pub runtime: Option<String>,
 }
 
 /// Switches for test suites; not for production.

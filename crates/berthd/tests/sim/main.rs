@@ -38,6 +38,7 @@ mod proxmox;
 mod proxmox_live;
 mod purge;
 mod routes;
+mod runtime_choice;
 mod security;
 mod sessions;
 mod settings;

@@ -107,6 +107,12 @@ impl App {
             serde_json::from_value(manifest.config["limits"].clone()).unwrap_or_default();
         // An archive's limits are input like any other.
         let backend = self.backends.route_import(&name);
+        // The routed runtime tool, if the backend offers one; else its default at each start.
+        let runtime = self
+            .backends
+            .choose_runtime(&name, &backend, None)
+            .ok()
+            .flatten();
         if let Err(e) = self.check_capacity(&limits, &backend).await {
             let _ = std::fs::remove_file(&incoming);
             return Err(e);
@@ -116,6 +122,7 @@ impl App {
             name: name.clone(),
             owner: caller.username.clone(),
             backend,
+            runtime,
             image,
             state: InstanceState::Creating,
             autostart: false,

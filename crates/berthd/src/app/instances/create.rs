@@ -66,6 +66,9 @@ impl App {
             .map(|raw| BackendName::parse_field(raw, "backend"))
             .transpose()?;
         let backend = self.backends.route(&name, asked.as_ref());
+        let runtime = self
+            .backends
+            .choose_runtime(&name, &backend, request.runtime.as_deref())?;
         let capabilities = self.runtime(&backend)?.capabilities();
         self.check_capacity(&request.limits, &backend).await?;
         let node = request.node.clone();
@@ -98,6 +101,7 @@ impl App {
             name: name.clone(),
             owner,
             backend,
+            runtime,
             image,
             state: InstanceState::Creating,
             autostart: request.autostart.unwrap_or(false),

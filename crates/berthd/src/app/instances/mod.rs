@@ -46,6 +46,7 @@ impl App {
             hostname: record.name.to_string(),
             limits: record.limits,
             state_dir: self.instance_dir(&record.name).join("runtime"),
+            runtime: record.runtime.clone(),
             netns: None,
             security: berth_runtime::GuestSecurity {
                 idmap,
