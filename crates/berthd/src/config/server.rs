@@ -19,7 +19,8 @@ pub struct ServerConfig {
     pub max_connections: u32,
     /// TCP connections held at once from one client address.
     pub max_connections_per_client: u32,
-    /// Connections held at once on the unix socket (its own budget, apart from TCP's).
+    /// Connections held at once on the unix socket (its own budget, apart from TCP's). Only
+    /// root and `berth-admin` reach it; 128 `berth launch` at once each hold one while they wait.
     pub max_socket_connections: u32,
     /// WebSockets (consoles, event streams) open at once, and per user.
     pub max_websockets: u32,
@@ -35,7 +36,7 @@ impl Default for ServerConfig {
             keep_alive_seconds: 5,
             max_connections: 1024,
             max_connections_per_client: 64,
-            max_socket_connections: 64,
+            max_socket_connections: 512,
             max_websockets: 256,
             max_websockets_per_user: 16,
             shutdown_timeout_seconds: 10,

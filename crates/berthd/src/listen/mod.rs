@@ -117,6 +117,8 @@ pub async fn serve_socket(
             Ok(permit) => permit,
             Err(why) => {
                 refusals.refused(why);
+                // As on TCP: a 503 to retry after, not a bare reset.
+                let _ = stream.try_write(BUSY);
                 continue;
             }
         };
