@@ -20,6 +20,9 @@ apt-get install -y -qq --no-install-recommends \
 # Unprivileged guests: lxcfs gives each its own /proc and /sys view (berthd runs its own
 # instance under its runtime dir); xfsprogs for the idmapped-mount tests on xfs.
 apt-get install -y -qq --no-install-recommends lxcfs xfsprogs >/dev/null
+# The Proxmox SSH tests (crates/berthd/tests/sim/proxmox_ssh.rs) run their own sshd on a loopback
+# port (the package also enables its own on port 22, as on most servers).
+apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
 # The web UI is built with Node.js and npm: the host's own when it has them (a nodejs package
 # that bundles npm conflicts with Debian's npm), Debian's otherwise. The browser tests need
 # Node.js 20 or newer (playwright-core).

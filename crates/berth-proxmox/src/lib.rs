@@ -4,6 +4,7 @@
 
 pub mod client;
 mod formats;
+pub mod pct;
 pub mod placement;
 pub mod schema;
 pub mod upid;

@@ -21,6 +21,14 @@ pub enum RuntimeError {
         action: &'static str,
         why: &'static str,
     },
+    /// The backend could do this once configured for it (HTTP 501 naming what to configure).
+    #[error("backend {backend} cannot {action} {name} as configured: {configure}")]
+    NotConfigured {
+        backend: &'static str,
+        name: InstanceName,
+        action: &'static str,
+        configure: &'static str,
+    },
     #[error("command timed out after {0} s")]
     ExecTimeout(u64),
     #[error("command not found in the guest: {0}")]

@@ -22,7 +22,9 @@ pub use capabilities::{
     Progress, ProvisionRequest, Provisioned, RootfsSource, SnapshotSource,
 };
 pub use error::RuntimeError;
-pub use spec::{ContainerSpec, ExecResult, ExecSpec, GuestSecurity, RuntimeStatus};
+pub use spec::{
+    ContainerSpec, ExecResult, ExecSpec, GuestCredentials, GuestSecurity, RuntimeStatus,
+};
 pub use terminal::{TerminalSession, TerminalSpec};
 
 use std::time::Duration;
@@ -136,6 +138,21 @@ pub trait Runtime {
     /// Deletes snapshot `snap`; one already gone is fine.
     async fn snapshot_delete(&self, name: &InstanceName, _snap: &str) -> Result<(), RuntimeError> {
         Err(self.unsupported(name, "delete a snapshot", "snapshots are Berth's storage's"))
+    }
+
+    /// Sets root's credentials in a running guest whose root filesystem the backend keeps
+    /// (`RootfsSource::Backend`); local backends' guests get them written into the root
+    /// filesystem Berth prepared instead. `NotConfigured` when the backend needs setting up.
+    async fn set_credentials(
+        &self,
+        name: &InstanceName,
+        _credentials: &GuestCredentials,
+    ) -> Result<(), RuntimeError> {
+        Err(self.unsupported(
+            name,
+            "set root's credentials in",
+            "Berth writes them into the root filesystem",
+        ))
     }
 
     /// The guest's metrics history from the backend's own records (`MetricsSource::Backend`).
@@ -286,6 +303,13 @@ impl Runtime for AnyRuntime {
     }
     async fn snapshot_delete(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.snapshot_delete(name, snap).await)
+    }
+    async fn set_credentials(
+        &self,
+        name: &InstanceName,
+        credentials: &GuestCredentials,
+    ) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.set_credentials(name, credentials).await)
     }
     async fn metrics_history(
         &self,

@@ -80,3 +80,23 @@ pub struct ExecResult {
     pub stderr: Vec<u8>,
     pub truncated: bool,
 }
+
+/// Root's credentials to set in a guest whose root filesystem the backend keeps: a crypt(3)
+/// hash (never a clear password) and/or the whole of root's `authorized_keys` (validated keys).
+#[derive(Clone, Default)]
+pub struct GuestCredentials {
+    pub password_hash: Option<String>,
+    pub ssh_keys: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for GuestCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestCredentials")
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ssh_keys", &self.ssh_keys.as_ref().map(Vec::len))
+            .finish()
+    }
+}

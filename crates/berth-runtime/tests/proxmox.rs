@@ -32,6 +32,7 @@ fn runtime(double: &Double) -> ProxmoxRuntime {
         task_poll: Duration::from_millis(20),
         read_deadline: Duration::from_secs(2),
         poll_interval: Duration::from_secs(10),
+        ssh: None,
     })
     .expect("runtime")
 }

@@ -100,6 +100,15 @@ pub struct CreateInstanceRequest {
     pub nesting: Option<bool>,
 }
 
+/// `PUT /instances/{name}/ssh-keys`: root's `authorized_keys`, replaced as a whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SshKeysRequest {
+    /// OpenSSH public keys (`ssh-ed25519 AAAA… you@host`); an empty list removes them all.
+    #[schema(max_items = 100)]
+    pub ssh_keys: Vec<String>,
+}
+
 /// `POST /instances/{name}/password`: set a given password, or generate one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -35,6 +35,17 @@ pub struct ClusterResource {
     pub uptime: Option<u64>,
 }
 
+/// One entry of `GET /cluster/status`: the cluster itself or one of its nodes, with the
+/// address corosync resolved for it (`ip`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ClusterMember {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
 /// `GET /nodes/{node}/lxc/{vmid}/status/current`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerStatus {
@@ -195,6 +206,11 @@ impl Client {
         let params: Vec<(&str, String)> =
             kind.map(|k| ("type", k.to_owned())).into_iter().collect();
         self.call_as("GET", "/cluster/resources", &params).await
+    }
+
+    /// `GET /cluster/status`: the cluster and its nodes with their addresses.
+    pub async fn cluster_status(&self) -> Result<Vec<ClusterMember>, ProxmoxError> {
+        self.call_as("GET", "/cluster/status", &[]).await
     }
 
     /// `GET /cluster/nextid` (PVE answers a string).

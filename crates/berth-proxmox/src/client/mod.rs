@@ -18,8 +18,8 @@ use rustls::pki_types::ServerName;
 use serde_json::Value;
 
 pub use api::{
-    ClusterResource, ContainerStatus, CreateContainer, LogLine, RrdPoint, Snapshot, TaskStatus,
-    TemplateVolume, TermProxy,
+    ClusterMember, ClusterResource, ContainerStatus, CreateContainer, LogLine, RrdPoint, Snapshot,
+    TaskStatus, TemplateVolume, TermProxy,
 };
 pub use console::Terminal;
 pub use task::TaskProgress;

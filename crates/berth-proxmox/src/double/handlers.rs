@@ -25,6 +25,7 @@ pub(crate) fn dispatch(
             "version": "8.3.2", "release": "8.3", "repoid": "3e76eec21c4a14a7", "console": "xtermjs"
         })),
         ("GET", "/cluster/resources") => Ok(cluster_resources(shared, params.get("type"))),
+        ("GET", "/cluster/status") => Ok(Value::Array(shared.cluster().status())),
         ("GET", "/cluster/nextid") => Ok(next_id(shared)),
         ("GET", "/nodes/{node}/storage/{storage}/content") => storage_content(shared, vars),
         ("GET", "/nodes/{node}/tasks/{upid}/status") => {

@@ -120,6 +120,8 @@ fn create(shared: &Arc<Shared>, node: &str, params: &Params) -> Reply {
         snapshots: Vec::new(),
         started: None,
         lock: Some("create".into()),
+        root_password_hash: None,
+        authorized_keys: params.get("ssh-public-keys").cloned(),
     };
     shared.cluster().containers.insert(vmid, ct);
     let archive = template.replace("local:vztmpl/", "/var/lib/vz/template/cache/");

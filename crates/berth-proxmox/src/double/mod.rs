@@ -2,13 +2,16 @@
 //! answers the endpoints Berth uses from an in-memory cluster, checks every request against the
 //! real PVE API schema (PVE's 400 `{"errors":{…},"data":null}` for unknown parameters, wrong
 //! types, bad patterns), runs tasks that take time and write logs, and injects faults (down,
-//! hanging, slow, expired token, failing task, offline node).
+//! hanging, slow, expired token, failing task, offline node). `sshd::SshNode` adds the nodes'
+//! SSH side: a real sshd whose `pct exec` acts on the double's containers.
 
 mod console;
+mod exec;
 mod guest;
 mod handlers;
 mod lxc;
 mod request;
+pub mod sshd;
 pub mod state;
 mod tasks;
 
@@ -288,6 +291,13 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Answer {
         return Answer::error(401, "authentication failure");
     }
     let method = req.method().as_str().to_owned();
+    if method == "POST" && req.uri().path() == "/double/pct" {
+        let query = req.uri().query().unwrap_or_default().to_owned();
+        let Ok(body) = req.into_body().collect().await else {
+            return Answer::error(400, "reading the request body failed");
+        };
+        return exec::pct(shared, &query, &body.to_bytes());
+    }
     let Some(path) = req
         .uri()
         .path()

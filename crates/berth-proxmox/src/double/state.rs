@@ -20,6 +20,8 @@ pub struct NodeSpec {
     pub mem: u64,
     pub maxcpu: u32,
     pub online: bool,
+    /// The address `/cluster/status` gives (where Berth reaches the node over SSH).
+    pub ip: String,
 }
 
 impl NodeSpec {
@@ -30,6 +32,7 @@ impl NodeSpec {
             mem: used_gib << 30,
             maxcpu: 8,
             online: true,
+            ip: "127.0.0.1".into(),
         }
     }
 }
@@ -48,6 +51,10 @@ pub struct Container {
     pub started: Option<Instant>,
     /// `create`, `snapshot`, … while a task holds the container.
     pub lock: Option<String>,
+    /// Root's password hash as `pct exec … chpasswd -e` set it (`None`: as created).
+    pub root_password_hash: Option<String>,
+    /// Root's `authorized_keys` (from `ssh-public-keys` at create, or `pct exec`).
+    pub authorized_keys: Option<String>,
 }
 
 impl Container {
@@ -119,6 +126,25 @@ impl Cluster {
             .map(|d| d.as_secs())
             .unwrap_or_default();
         Upid::new(node, self.next_pid, now, kind, id, user)
+    }
+
+    /// `/cluster/status`: the cluster (when more than one node) and each node with its address.
+    pub fn status(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        if self.nodes.len() > 1 {
+            out.push(json!({
+                "type": "cluster", "id": "cluster", "name": "berth-double",
+                "nodes": self.nodes.len(), "quorate": 1, "version": 3,
+            }));
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            out.push(json!({
+                "type": "node", "id": format!("node/{}", node.name), "name": node.name,
+                "ip": node.ip, "online": u8::from(node.online), "local": u8::from(i == 0),
+                "nodeid": i + 1, "level": "",
+            }));
+        }
+        out
     }
 
     /// `/cluster/resources` entries.

@@ -9,6 +9,7 @@ mod create;
 mod metrics;
 mod observe;
 mod snapshot;
+mod ssh;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -19,10 +20,12 @@ use berth_proxmox::{Client, ClientConfig, ProxmoxError, Upid};
 use berth_types::metrics::{Cf, MetricsHistory, Timeframe};
 use berth_types::{InstanceName, Limits};
 
+pub use ssh::SshSettings;
+
 use crate::{
-    Capabilities, ContainerSpec, ExecResult, ExecSpec, GuestKind, MetricsSource, NetworkMode,
-    Observation, Placement, Progress, ProvisionRequest, Provisioned, RootfsSource, Runtime,
-    RuntimeError, RuntimeStatus, SnapshotSource, TerminalSession, TerminalSpec,
+    Capabilities, ContainerSpec, ExecResult, ExecSpec, GuestCredentials, GuestKind, MetricsSource,
+    NetworkMode, Observation, Placement, Progress, ProvisionRequest, Provisioned, RootfsSource,
+    Runtime, RuntimeError, RuntimeStatus, SnapshotSource, TerminalSession, TerminalSpec,
 };
 
 /// The tag Berth puts on the containers it creates; only tagged guests are Berth's.
@@ -49,6 +52,8 @@ pub struct ProxmoxSettings {
     pub poll_interval: Duration,
     /// How often a running task is polled.
     pub task_poll: Duration,
+    /// SSH to the nodes for `pct exec` (root's credentials); `None`: not configured.
+    pub ssh: Option<SshSettings>,
 }
 
 pub struct ProxmoxRuntime {
@@ -215,6 +220,15 @@ impl Runtime for ProxmoxRuntime {
 
     async fn snapshot_delete(&self, name: &InstanceName, snap: &str) -> Result<(), RuntimeError> {
         self.delete_snapshot(name, snap).await
+    }
+
+    /// `pct exec` on the container's node over SSH (`[proxmox.ssh]`).
+    async fn set_credentials(
+        &self,
+        name: &InstanceName,
+        credentials: &GuestCredentials,
+    ) -> Result<(), RuntimeError> {
+        self.set_credentials_over_ssh(name, credentials).await
     }
 
     async fn metrics_history(

@@ -127,17 +127,7 @@ pub struct SetArgs {
 }
 
 pub async fn launch(ctx: &Context, args: LaunchArgs) -> anyhow::Result<()> {
-    let mut ssh_keys = Vec::new();
-    for file in &args.ssh_keys {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| anyhow::anyhow!("--ssh-key {}: {e}", file.display()))?;
-        ssh_keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
-    }
+    let ssh_keys = super::password::read_keys(&args.ssh_keys)?;
     let wireguard = match &args.wireguard {
         Some(file) => Some(
             std::fs::read_to_string(file)

@@ -65,6 +65,8 @@ pub enum Command {
     Set(instances::SetArgs),
     /// Set root's password (read from standard input), or generate one with --generate.
     Password(password::PasswordArgs),
+    /// Replace root's SSH keys with those in the --ssh-key files (none: remove them).
+    SshKeys(password::SshKeysArgs),
     /// Run a command in an instance; its exit code becomes berth's.
     Exec(exec::ExecArgs),
     /// The instance's console (its login prompt) in this terminal; --shell for a root shell
@@ -156,6 +158,7 @@ pub async fn run(ctx: &Context, command: Command) -> anyhow::Result<u8> {
         Command::Delete(args) => power::delete(ctx, args).await,
         Command::Set(args) => instances::set(ctx, args).await,
         Command::Password(args) => password::set(ctx, args).await,
+        Command::SshKeys(args) => password::ssh_keys(ctx, args).await,
         Command::Exec(args) => exec::exec(ctx, args).await,
         Command::Run(args) => exec::run(ctx, args).await,
         Command::Console { name, shell } => console::console(ctx, &name, shell).await,

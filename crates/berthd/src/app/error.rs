@@ -27,6 +27,9 @@ pub enum AppError {
     /// A quota would be exceeded (403, naming the resource).
     #[error("{message}")]
     QuotaExceeded { field: String, message: String },
+    /// The backend could do this once configured; the message names what to configure (501).
+    #[error("{0}")]
+    NotImplemented(String),
     /// Too many failed logins (429 with `Retry-After`).
     #[error(transparent)]
     RateLimited(berth_auth::RetryAfter),
@@ -45,6 +48,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::RateLimited(_) => "rate_limited",
+            Self::NotImplemented(_) => "not_configured",
         }
     }
 
@@ -63,9 +67,11 @@ impl AppError {
     /// A backend's error while doing `context`. The one place a backend's answer becomes a
     /// status: unreachable is 503 `backend_unavailable`, an error the backend answered with
     /// or a backend this host cannot use is 503 `unavailable`, a guest in the wrong state or
-    /// a thing its backend does not do is 409, the rest is the host's fault (500).
+    /// a thing its backend does not do is 409, a thing it does once configured is 501 naming
+    /// what to configure, the rest is the host's fault (500).
     pub fn runtime(context: &str, err: RuntimeError) -> Self {
         match err {
+            RuntimeError::NotConfigured { .. } => Self::NotImplemented(err.to_string()),
             RuntimeError::Unreachable { .. } => Self::BackendUnavailable(err.to_string()),
             RuntimeError::Backend { .. } | RuntimeError::Unusable { .. } => {
                 Self::Unavailable(error_chain(&err))

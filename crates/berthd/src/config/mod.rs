@@ -15,6 +15,7 @@ mod listen;
 mod log;
 mod metrics;
 mod proxmox;
+mod proxmox_ssh;
 mod rate_limits;
 mod security;
 mod server;

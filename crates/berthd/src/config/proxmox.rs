@@ -1,6 +1,6 @@
 //! `[proxmox]`: where the Proxmox VE API is, the API token (its secret inline, from
 //! `BERTH_PROXMOX__TOKEN_SECRET`, or from a 0600 file), how its certificate is trusted, and where
-//! new containers go.
+//! new containers go; `[proxmox.ssh]` (in `proxmox_ssh`) how Berth reaches the nodes' shells.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use berth_runtime::proxmox::ProxmoxSettings;
 use serde::Deserialize;
 
 use super::ConfigSecret;
+use super::proxmox_ssh::ProxmoxSshConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +49,8 @@ pub struct ProxmoxConfig {
     /// How often berthd re-reads `/cluster/resources` in the background, to publish changes
     /// made outside Berth (stopped in the PVE UI, migrated, deleted) as events.
     pub poll_interval_ms: u64,
+    /// SSH to the nodes for `pct exec` (root's password and keys); absent: those answer 501.
+    pub ssh: Option<ProxmoxSshConfig>,
 }
 
 impl Default for ProxmoxConfig {
@@ -70,6 +73,7 @@ impl Default for ProxmoxConfig {
             task_poll_ms: 500,
             read_deadline_ms: 2_000,
             poll_interval_ms: 10_000,
+            ssh: None,
         }
     }
 }
@@ -123,6 +127,11 @@ impl ProxmoxConfig {
             task_poll: Duration::from_millis(self.task_poll_ms.max(10)),
             read_deadline: Duration::from_millis(self.read_deadline_ms.max(10)),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(100)),
+            ssh: self
+                .ssh
+                .as_ref()
+                .map(ProxmoxSshConfig::settings)
+                .transpose()?,
         })
     }
 

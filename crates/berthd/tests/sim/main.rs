@@ -36,6 +36,7 @@ mod openapi;
 mod operations;
 mod proxmox;
 mod proxmox_live;
+mod proxmox_ssh;
 mod purge;
 mod routes;
 mod runtime_choice;

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use berth_guestfs::customise::CustomiseError;
 use berth_guestfs::rootfs::Rootfs;
-use berth_runtime::{ExecSpec, Runtime, RuntimeStatus};
+use berth_runtime::{ExecSpec, GuestCredentials, Runtime, RuntimeStatus};
 use berth_types::FieldError;
-use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse};
+use berth_types::api::{CreateInstanceRequest, PasswordRequest, PasswordResponse, SshKeysRequest};
 use berth_types::credentials::{generate_password, validate_password, validate_ssh_key};
 
 use crate::app::Principal;
@@ -15,6 +15,8 @@ use crate::app::access::Want;
 use crate::app::error::{HostError, error_chain};
 use crate::app::{App, AppError};
 
+/// Most keys root's `authorized_keys` takes through the API.
+const MAX_SSH_KEYS: usize = 100;
 /// sha512-crypt rounds (glibc's default is 5000; more slows guessing from a stolen shadow).
 const HASH_ROUNDS: usize = 65_536;
 const SSHD_DROP_IN: &str = "/etc/ssh/sshd_config.d/berth.conf";
@@ -147,16 +149,101 @@ impl App {
             choose_password(request.password.as_deref(), request.generate, "password")?;
         let password = password
             .ok_or_else(|| FieldError::new("password", "give a password, or generate: true"))?;
-        let rootfs = record.rootfs.clone().ok_or_else(|| {
-            AppError::Conflict(format!(
-                "instance {name} has no local root filesystem (backend {})",
-                record.backend
-            ))
-        })?;
-        let credentials = RootCredentials {
-            password_hash: Some(hash(&password)?),
-            ssh_keys: Vec::new(),
-        };
+        let password_hash = hash(&password)?;
+        match record.rootfs.clone() {
+            Some(rootfs) => {
+                let credentials = RootCredentials {
+                    password_hash: Some(password_hash),
+                    ssh_keys: Vec::new(),
+                };
+                self.write_local_credentials(&record, rootfs, credentials)
+                    .await?
+            }
+            // The backend keeps the root filesystem (proxmox): it sets the password itself.
+            None => {
+                let credentials = GuestCredentials {
+                    password_hash: Some(password_hash),
+                    ssh_keys: None,
+                };
+                self.runtime(&record.backend)?
+                    .set_credentials(&record.name, &credentials)
+                    .await
+                    .map_err(|e| AppError::runtime("setting the password", e))?
+            }
+        }
+        tracing::info!(instance = %record.name, generated = generated.is_some(), "root password changed");
+        self.events.lifecycle(
+            record.name.as_str(),
+            &record.owner,
+            berth_types::events::LifecycleAction::InstancePasswordChanged,
+            Some(self.observed_state(&record).await),
+            None,
+        );
+        Ok(PasswordResponse {
+            password: generated,
+        })
+    }
+
+    /// `PUT /instances/{name}/ssh-keys`: replaces root's `authorized_keys`, on a running or
+    /// stopped local instance, or a running one whose backend keeps the root filesystem.
+    pub async fn set_ssh_keys(
+        &self,
+        caller: &Principal,
+        name: &str,
+        request: SshKeysRequest,
+    ) -> Result<(), AppError> {
+        let record = self.instance_for(caller, name, Want::Write)?;
+        if request.ssh_keys.len() > MAX_SSH_KEYS {
+            return Err(FieldError::new(
+                "ssh_keys",
+                format!(
+                    "{} keys; give at most {MAX_SSH_KEYS}",
+                    request.ssh_keys.len()
+                ),
+            )
+            .into());
+        }
+        let keys = request
+            .ssh_keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| validate_ssh_key(key, &format!("ssh_keys[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = keys.len();
+        match record.rootfs.clone() {
+            Some(rootfs) => {
+                let written = tokio::task::spawn_blocking(move || {
+                    let root = Rootfs::open(&rootfs).map_err(CustomiseError::from)?;
+                    berth_guestfs::customise::set_root_ssh_keys(&root, &keys)
+                })
+                .await
+                .map_err(|e| AppError::internal("ssh keys task", e))?;
+                written
+                    .map_err(|e| AppError::internal("writing root's ssh keys", error_chain(&e)))?;
+            }
+            None => {
+                let credentials = GuestCredentials {
+                    password_hash: None,
+                    ssh_keys: Some(keys),
+                };
+                self.runtime(&record.backend)?
+                    .set_credentials(&record.name, &credentials)
+                    .await
+                    .map_err(|e| AppError::runtime("setting root's ssh keys", e))?;
+            }
+        }
+        tracing::info!(instance = %record.name, keys = count, "root's ssh keys replaced");
+        Ok(())
+    }
+
+    /// Writes credentials into a local guest's root filesystem; reloads its sshd when the
+    /// login policy changed and it runs.
+    async fn write_local_credentials(
+        &self,
+        record: &berth_store::InstanceRecord,
+        rootfs: std::path::PathBuf,
+        credentials: RootCredentials,
+    ) -> Result<(), AppError> {
         let written =
             tokio::task::spawn_blocking(move || Self::write_credentials(&rootfs, &credentials))
                 .await
@@ -185,16 +272,6 @@ impl App {
                 tracing::warn!(instance = %record.name, error = %error_chain(&e), "reloading sshd failed");
             }
         }
-        tracing::info!(instance = %record.name, generated = generated.is_some(), "root password changed");
-        self.events.lifecycle(
-            record.name.as_str(),
-            &record.owner,
-            berth_types::events::LifecycleAction::InstancePasswordChanged,
-            Some(self.observed_state(&record).await),
-            None,
-        );
-        Ok(PasswordResponse {
-            password: generated,
-        })
+        Ok(())
     }
 }
