@@ -114,7 +114,7 @@ impl Default for OciConfig {
 pub struct NetworkConfig {
     /// The bridge instances plug into; created, or adopted when it exists.
     pub bridge: String,
-    /// Gateway address and subnet, `10.88.0.1/24`.
+    /// Gateway address and subnet, `10.88.0.1/20` (4,093 instances, stopped ones included).
     pub ipv4: String,
     /// Gateway address and prefix, `fd42:88::1/64`; empty for no IPv6.
     pub ipv6: String,
@@ -207,7 +207,7 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         Self {
             bridge: "berth0".into(),
-            ipv4: "10.88.0.1/24".into(),
+            ipv4: "10.88.0.1/20".into(),
             ipv6: "fd42:88::1/64".into(),
             table: "berth".into(),
             dns: Vec::new(),
