@@ -72,6 +72,9 @@ pub struct Config {
     /// Runtime state that must not outlive a host reboot (pid files, shim state, boot marker).
     pub runtime_dir: PathBuf,
     pub default_backend: BackendName,
+    /// Seconds a start waits at most for the guest's init to get past its early boot (an
+    /// init that dies meanwhile fails the start with the reason); 0: return once exec'd.
+    pub boot_wait: u64,
     pub storage: StorageConfig,
     pub images: ImagesConfig,
     pub network: NetworkConfig,
@@ -184,6 +187,7 @@ impl Default for Config {
             runtime_dir: "/run/berth".into(),
             default_backend: BackendName::parse("builtin")
                 .unwrap_or_else(|_| unreachable!("builtin is a backend name")),
+            boot_wait: 5,
             storage: StorageConfig::default(),
             images: ImagesConfig::default(),
             network: NetworkConfig::default(),
