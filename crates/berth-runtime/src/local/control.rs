@@ -84,9 +84,10 @@ pub fn status(paths: &Paths) -> Result<RuntimeStatus, ControlError> {
 /// Asks the guest to shut down (`request_shutdown`: the launcher's way, SIGRTMIN+3 to init
 /// for a system container), SIGKILL after `timeout`; returns once the shim cleaned up.
 ///
-/// The request is sent again every [`RESEND_EVERY`] until init is gone: a guest stopped right
-/// after it started may not have installed its handler yet, and the PID 1 of a namespace
-/// drops a signal it has no handler for, so one request alone would wait out the timeout.
+/// The request is sent again every [`RESEND_EVERY`] until one went to an init that hears the
+/// halt signal (blocks or catches it): a guest stopped right after it started may not have
+/// set that up yet, and the PID 1 of a namespace drops a signal it neither handles nor
+/// blocks, so one request alone would wait out the timeout.
 pub fn stop(
     paths: &Paths,
     timeout: Duration,
@@ -101,12 +102,18 @@ pub fn stop(
         let started = Instant::now();
         let deadline = started + timeout;
         let mut requests = 0u32;
+        // Once a request went to an init that hears the halt signal, it is not repeated: a
+        // guest busy shutting down is left to it until the timeout.
+        let mut heard = false;
         let gone = loop {
-            request_shutdown(paths, init).map_err(|source| ControlError::Shutdown {
-                pid: init.pid,
-                source,
-            })?;
-            requests += 1;
+            if !heard {
+                heard = Proc::hears(init.pid, libc::SIGRTMIN() + 3);
+                request_shutdown(paths, init).map_err(|source| ControlError::Shutdown {
+                    pid: init.pid,
+                    source,
+                })?;
+                requests += 1;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if init.wait_gone(left.min(RESEND_EVERY)) {
                 break true;

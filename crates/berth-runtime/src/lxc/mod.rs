@@ -29,7 +29,8 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Output kept of a tool's own messages.
 const TOOL_OUTPUT: usize = 64 << 10;
 
-/// Sends the halt signal to a guest's init every `control::RESEND_EVERY` until dropped.
+/// Sends the halt signal to a guest's init every `control::RESEND_EVERY` until it went to an
+/// init that hears it (blocks or catches it), or until dropped.
 struct ResendHalt(Option<tokio::task::JoinHandle<()>>);
 
 impl ResendHalt {
@@ -44,9 +45,14 @@ impl ResendHalt {
                 if !init.alive() {
                     return;
                 }
-                if let Err(e) = crate::local::control::signal(init, libc::SIGRTMIN() + 3) {
+                let halt = libc::SIGRTMIN() + 3;
+                let heard = crate::local::state::Proc::hears(init.pid, halt);
+                if let Err(e) = crate::local::control::signal(init, halt) {
                     tracing::debug!(pid = init.pid, "resending the halt signal: {e}");
                     return;
+                }
+                if heard {
+                    return; // it was heard this time; the guest is shutting down
                 }
             }
         })))

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use berth_runtime::local::state::Proc;
 use berth_store::InstanceRecord;
 
 use crate::app::App;
@@ -42,33 +43,14 @@ fn started_ticks(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
-/// Whether `status` (a /proc/PID/status) shows `signal` heard: caught by a handler
-/// (`SigCgt`) or blocked (`SigBlk`) — systemd blocks its signals and reads them from a
-/// signalfd, and the kernel drops a signal to a namespace's init only while it is neither.
-fn hears(status: &str, signal: i32) -> bool {
-    if !(1..=64).contains(&signal) {
-        return false;
-    }
-    let bit = 1u64 << (signal - 1);
-    status
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("SigCgt:")
-                .or_else(|| l.strip_prefix("SigBlk:"))
-        })
-        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .any(|mask| mask & bit != 0)
-}
-
 fn look(pid: i32, start: u64) -> Seen {
     if started_ticks(pid) != Some(start) {
         return Seen::Gone;
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     // Without CONFIG_PROC_CHILDREN there is no such file: the handler alone tells then.
     let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .map_or(true, |c| !c.trim().is_empty());
-    if hears(&status, libc::SIGRTMIN() + 3) && children {
+    if Proc::hears(pid, libc::SIGRTMIN() + 3) && children {
         Seen::PastEarlyBoot
     } else {
         Seen::Booting
@@ -153,22 +135,23 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_runtime::local::state::status_hears;
 
     #[test]
     fn the_halt_signal_is_heard_when_caught_or_blocked() {
         // SIGRTMIN+3 is 37 with glibc's SIGRTMIN of 34: bit 36.
         let caught = "Name:\tx\nSigBlk:\t0000000000000000\nSigCgt:\t00000010000004ec\n";
-        assert!(hears(caught, 37));
-        assert!(!hears(caught, 36));
+        assert!(status_hears(caught, 37));
+        assert!(!status_hears(caught, 36));
         // systemd: blocked for its signalfd, no handler.
         let systemd = "Name:\tsystemd\nSigBlk:\t7be3c0fe28014a03\nSigIgn:\t0000000000001000\nSigCgt:\t00000000000000\n";
-        assert!(hears(systemd, 37));
-        assert!(!hears(
+        assert!(status_hears(systemd, 37));
+        assert!(!status_hears(
             "Name:\tsh\nSigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n",
             37
         ));
-        assert!(!hears("garbage", 37));
-        assert!(!hears(caught, 0));
+        assert!(!status_hears("garbage", 37));
+        assert!(!status_hears(caught, 0));
     }
 
     #[test]
