@@ -99,6 +99,22 @@ impl BridgeConfig {
             nl.add_address(index, IpAddr::V6(v6.gateway), v6.prefix)
                 .map_err(self.nl_err())?;
         }
+        // The gateway under another prefix (the subnet was widened, as the default /24 became
+        // a /20): the old, narrower route would hide the rest of the new subnet's guests.
+        let wanted = [
+            Some((IpAddr::V4(v4.gateway), v4.prefix)),
+            self.plan.ipv6.map(|v6| (IpAddr::V6(v6.gateway), v6.prefix)),
+        ];
+        for (link, addr, prefix) in nl.addresses().map_err(self.nl_err())? {
+            let stale = wanted
+                .iter()
+                .flatten()
+                .any(|&(gateway, keep)| addr == gateway && prefix != keep);
+            if link == index && stale {
+                nl.del_address(index, addr, prefix).map_err(self.nl_err())?;
+                tracing::info!(bridge = %self.name, %addr, prefix, "removed the gateway's old prefix");
+            }
+        }
         nl.set_up(index).map_err(self.nl_err())?;
         Ok(index)
     }

@@ -2,14 +2,20 @@
 //! allocator that hands out the next free IPv4 with an IPv6 derived from it. No I/O: berthd
 //! keeps the allocations in its store and passes the addresses in use.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_types::FieldError;
 
+pub use crate::pool::AddressPool;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpamError {
-    #[error("subnet {0} has no free address left")]
+    #[error(
+        "network.ipv4: subnet {0} has no free address left (stopped instances hold theirs too); \
+         delete instances you no longer need, or set network.ipv4 to a wider subnet that \
+         contains this one (a shorter prefix: /20 holds 4,093 instances, /16 65,533) and \
+         restart berthd"
+    )]
     Full(String),
 }
 
@@ -97,7 +103,7 @@ impl Net4 {
     }
 
     /// The offset of `addr` from the network address.
-    fn host_part(&self, addr: Ipv4Addr) -> u32 {
+    pub(crate) fn host_part(&self, addr: Ipv4Addr) -> u32 {
         u32::from(addr) & !self.mask()
     }
 }
@@ -125,7 +131,7 @@ impl Net6 {
         Ok(net)
     }
 
-    fn mask(&self) -> u128 {
+    pub(crate) fn mask(&self) -> u128 {
         u128::MAX << (128 - u32::from(self.prefix))
     }
 
@@ -227,25 +233,10 @@ impl NetworkPlan {
     }
 
     /// The lowest free IPv4 (never the network, gateway or broadcast address) and its IPv6.
-    /// `in_use` holds every address already allocated, of either family.
+    /// `in_use` holds every address already allocated, of either family. One-off: O(subnet);
+    /// berthd keeps an [`AddressPool`] instead, O(1) per allocation.
     pub fn allocate(&self, in_use: &[IpAddr]) -> Result<Allocation, IpamError> {
-        let used: HashSet<IpAddr> = in_use.iter().copied().collect();
-        let first = u32::from(self.ipv4.network()) + 1;
-        let last = u32::from(self.ipv4.broadcast());
-        for raw in first..last {
-            let ipv4 = Ipv4Addr::from(raw);
-            if ipv4 == self.ipv4.gateway || used.contains(&IpAddr::V4(ipv4)) {
-                continue;
-            }
-            let ipv6 = self.ipv6_for(ipv4);
-            if let (Some(addr), Some(v6)) = (ipv6, self.ipv6)
-                && (addr == v6.gateway || used.contains(&IpAddr::V6(addr)))
-            {
-                continue;
-            }
-            return Ok(Allocation { ipv4, ipv6 });
-        }
-        Err(IpamError::Full(self.ipv4.cidr()))
+        AddressPool::new(*self, in_use.iter().copied()).allocate()
     }
 }
 

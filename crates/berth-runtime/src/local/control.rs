@@ -2,7 +2,7 @@
 //! forking): status, stop, kill, freeze, limits and cleanup. Blocking; run in `spawn_blocking`.
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_cgroups::{self as cgroup, CgroupError, Layout};
 use berth_types::Limits;
@@ -12,6 +12,8 @@ use crate::RuntimeStatus;
 
 /// How long the shim may take to clean up after init exited.
 const SHIM_GRACE: Duration = Duration::from_secs(15);
+/// How often a stop asks init again while it still runs (see [`stop`]).
+pub const RESEND_EVERY: Duration = Duration::from_millis(250);
 /// How long init may take to die after SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
 
@@ -81,10 +83,15 @@ pub fn status(paths: &Paths) -> Result<RuntimeStatus, ControlError> {
 
 /// Asks the guest to shut down (`request_shutdown`: the launcher's way, SIGRTMIN+3 to init
 /// for a system container), SIGKILL after `timeout`; returns once the shim cleaned up.
+///
+/// The request is sent again every [`RESEND_EVERY`] until one went to an init that hears the
+/// halt signal (blocks or catches it): a guest stopped right after it started may not have
+/// set that up yet, and the PID 1 of a namespace drops a signal it neither handles nor
+/// blocks, so one request alone would wait out the timeout.
 pub fn stop(
     paths: &Paths,
     timeout: Duration,
-    request_shutdown: impl FnOnce(&Paths, Proc) -> std::io::Result<()>,
+    request_shutdown: impl Fn(&Paths, Proc) -> std::io::Result<()>,
 ) -> Result<(), ControlError> {
     let layout = Layout::detect()?;
     if let Some(init) = paths.init() {
@@ -92,12 +99,33 @@ pub fn stop(
         if cgroup::is_frozen(&layout, &paths.name).unwrap_or(false) {
             cgroup::set_frozen(&layout, &paths.name, false)?;
         }
-        request_shutdown(paths, init).map_err(|source| ControlError::Shutdown {
-            pid: init.pid,
-            source,
-        })?;
-        if !init.wait_gone(timeout) {
-            tracing::info!(instance = %paths.name, "clean shutdown timed out; killing");
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut requests = 0u32;
+        // Once a request went to an init that hears the halt signal, it is not repeated: a
+        // guest busy shutting down is left to it until the timeout.
+        let mut heard = false;
+        let gone = loop {
+            if !heard {
+                heard = Proc::hears(init.pid, libc::SIGRTMIN() + 3);
+                request_shutdown(paths, init).map_err(|source| ControlError::Shutdown {
+                    pid: init.pid,
+                    source,
+                })?;
+                requests += 1;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if init.wait_gone(left.min(RESEND_EVERY)) {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+        };
+        if gone {
+            tracing::info!(instance = %paths.name, requests, elapsed = ?started.elapsed(), "guest shut down");
+        } else {
+            tracing::info!(instance = %paths.name, requests, "clean shutdown timed out; killing");
             send(init, libc::SIGKILL)?;
             if !init.wait_gone(KILL_GRACE) {
                 return Err(ControlError::Unkillable(init.pid));

@@ -45,6 +45,14 @@ impl Proc {
         Proc::of(self.pid) == Some(*self)
     }
 
+    /// Whether `pid` would hear `signal` now: caught by a handler or blocked (systemd blocks
+    /// its signals and reads them from a signalfd). The kernel drops a signal to a pid
+    /// namespace's init that is neither.
+    pub fn hears(pid: i32, signal: i32) -> bool {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status_hears(&status, signal)
+    }
+
     fn parse(text: &str) -> Option<Proc> {
         let mut it = text.split_whitespace();
         Some(Proc {
@@ -64,6 +72,22 @@ impl Proc {
         }
         true
     }
+}
+
+/// Whether a /proc/PID/status shows `signal` caught (`SigCgt`) or blocked (`SigBlk`).
+pub fn status_hears(status: &str, signal: i32) -> bool {
+    if !(1..=64).contains(&signal) {
+        return false;
+    }
+    let bit = 1u64 << (signal - 1);
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SigCgt:")
+                .or_else(|| l.strip_prefix("SigBlk:"))
+        })
+        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .any(|mask| mask & bit != 0)
 }
 
 /// The files of one guest under `state_root`.

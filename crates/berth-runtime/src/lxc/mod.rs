@@ -29,6 +29,44 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Output kept of a tool's own messages.
 const TOOL_OUTPUT: usize = 64 << 10;
 
+/// Sends the halt signal to a guest's init every `control::RESEND_EVERY` until it went to an
+/// init that hears it (blocks or catches it), or until dropped.
+struct ResendHalt(Option<tokio::task::JoinHandle<()>>);
+
+impl ResendHalt {
+    fn start(pid: i32) -> Self {
+        // With its start time, so a reused pid is never signalled.
+        let Some(init) = crate::local::state::Proc::of(pid) else {
+            return Self(None);
+        };
+        Self(Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::local::control::RESEND_EVERY).await;
+                if !init.alive() {
+                    return;
+                }
+                let halt = libc::SIGRTMIN() + 3;
+                let heard = crate::local::state::Proc::hears(init.pid, halt);
+                if let Err(e) = crate::local::control::signal(init, halt) {
+                    tracing::debug!(pid = init.pid, "resending the halt signal: {e}");
+                    return;
+                }
+                if heard {
+                    return; // it was heard this time; the guest is shutting down
+                }
+            }
+        })))
+    }
+}
+
+impl Drop for ResendHalt {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
 pub struct LxcRuntime {
     /// The Berth-owned lxcpath: `<lxcpath>/<name>/config` per guest.
     lxcpath: PathBuf,
@@ -206,14 +244,19 @@ impl Runtime for LxcRuntime {
 
     async fn stop(&self, name: &InstanceName, timeout: Duration) -> Result<(), RuntimeError> {
         tracing::info!(instance = %name, ?timeout, "stopping");
-        if let RuntimeStatus::Stopped = self.status(name).await? {
-            return Ok(());
-        }
-        if let RuntimeStatus::Frozen { .. } = self.status(name).await? {
-            self.thaw(name).await?;
-        }
+        let pid = match self.status(name).await? {
+            RuntimeStatus::Stopped => return Ok(()),
+            RuntimeStatus::Frozen { pid } => {
+                self.thaw(name).await?;
+                pid
+            }
+            RuntimeStatus::Running { pid } => pid,
+        };
         let secs = timeout.as_secs().max(1).to_string();
-        // lxc-stop sends lxc.signal.halt (SIGRTMIN+3) and kills the guest after the timeout.
+        // lxc-stop sends lxc.signal.halt (SIGRTMIN+3) once and kills the guest after the
+        // timeout; a guest stopped right after it started drops that one (no handler yet), so
+        // the signal goes again while lxc-stop waits.
+        let _resend = ResendHalt::start(pid);
         let cmd = tools::command(
             &Self::program("lxc-stop")?,
             &self.lxcpath,

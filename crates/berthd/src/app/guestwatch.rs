@@ -50,7 +50,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What the supervisor's log says became of the init started as `pid`.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub(crate) enum Verdict {
     /// Nothing yet.
     Pending,
     /// The guest asked for a reboot; a new init follows.
@@ -307,7 +307,7 @@ fn forget(app: &App, name: &InstanceName, pid: i32) {
 }
 
 /// Reads the supervisor's log after the line that started init `pid`.
-fn read_verdict(log: &Path, pid: i32) -> Verdict {
+pub(crate) fn read_verdict(log: &Path, pid: i32) -> Verdict {
     let Ok(text) = std::fs::read_to_string(log) else {
         return Verdict::Pending;
     };
@@ -349,7 +349,7 @@ fn clean_exit(how: &str) -> bool {
 }
 
 /// The console's last non-empty lines, control characters removed, each cut to 200 chars.
-fn console_tail(path: &Path) -> Vec<String> {
+pub(crate) fn console_tail(path: &Path) -> Vec<String> {
     let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };

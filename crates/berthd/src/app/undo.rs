@@ -94,7 +94,7 @@ impl App {
             _ => Ok(()),
         };
         match action {
-            UndoAction::DeleteRecord { name } => Ok(self.store.delete_instance(name)?),
+            UndoAction::DeleteRecord { name } => Ok(self.forget_instance_record(name)?),
             UndoAction::DestroyRootfs { name } => self
                 .storage
                 .destroy(name)

@@ -73,6 +73,9 @@ pub struct Config {
     /// Runtime state that must not outlive a host reboot (pid files, shim state, boot marker).
     pub runtime_dir: PathBuf,
     pub default_backend: BackendName,
+    /// Seconds a start waits at most for the guest's init to get past its early boot (an
+    /// init that dies meanwhile fails the start with the reason); 0: return once exec'd.
+    pub boot_wait: u64,
     pub storage: StorageConfig,
     pub images: ImagesConfig,
     pub network: NetworkConfig,
@@ -116,7 +119,7 @@ impl Default for OciConfig {
 pub struct NetworkConfig {
     /// The bridge instances plug into; created, or adopted when it exists.
     pub bridge: String,
-    /// Gateway address and subnet, `10.88.0.1/24`.
+    /// Gateway address and subnet, `10.88.0.1/20` (4,093 instances, stopped ones included).
     pub ipv4: String,
     /// Gateway address and prefix, `fd42:88::1/64`; empty for no IPv6.
     pub ipv6: String,
@@ -190,6 +193,7 @@ impl Default for Config {
             runtime_dir: "/run/berth".into(),
             default_backend: BackendName::parse("builtin")
                 .unwrap_or_else(|_| unreachable!("builtin is a backend name")),
+            boot_wait: 5,
             storage: StorageConfig::default(),
             images: ImagesConfig::default(),
             network: NetworkConfig::default(),
@@ -213,7 +217,7 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         Self {
             bridge: "berth0".into(),
-            ipv4: "10.88.0.1/24".into(),
+            ipv4: "10.88.0.1/20".into(),
             ipv6: "fd42:88::1/64".into(),
             table: "berth".into(),
             dns: Vec::new(),

@@ -39,7 +39,7 @@ async fn instances_get_distinct_addresses_released_on_delete() -> TestResult {
 
     let (status, net) = d.call("GET", "/api/v1/network", Value::Null).await?;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(net["bridge"]["ipv4"], "10.88.0.1/24");
+    assert_eq!(net["bridge"]["ipv4"], "10.88.0.1/20");
     assert_eq!(net["instances"], 2);
     Ok(())
 }

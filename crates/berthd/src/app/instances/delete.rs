@@ -183,8 +183,7 @@ impl Delete {
             _ => {}
         }
         // Addresses, forwards, snapshots and backups go with the row.
-        app.store
-            .delete_instance(name)
+        app.forget_instance_record(name)
             .map_err(|e| OpError::failed("forgetting", e))?;
         if had_forwards {
             app.rebuild_firewall()

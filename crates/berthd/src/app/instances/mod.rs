@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod early_boot;
 mod exec;
 pub mod list;
 mod password;
@@ -81,6 +82,7 @@ impl App {
             spec.security.userns = attached.userns;
         }
         let pid = runtime.start(&spec).await?;
+        self.await_early_boot(record, pid).await?;
         tracing::debug!(instance = %record.name, pid, privileged = spec.security.privileged(),
             "booted");
         self.watch_guest(record, pid);

@@ -27,6 +27,8 @@ pub struct HostNetwork {
     capabilities: berth_net::caps::HostCapabilities,
     /// Serialises changes to the bridge and the table; `true` once the bridge is up.
     ready: Mutex<bool>,
+    /// The addresses held, as an O(1) allocator; built from the store at the first use.
+    pool: std::sync::Mutex<Option<berth_net::AddressPool>>,
 }
 
 impl HostNetwork {
@@ -45,6 +47,7 @@ impl HostNetwork {
             dns,
             capabilities: berth_net::caps::HostCapabilities::detect(),
             ready: Mutex::new(false),
+            pool: std::sync::Mutex::new(None),
         })
     }
 

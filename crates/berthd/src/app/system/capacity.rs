@@ -18,12 +18,7 @@ impl App {
             .filter(|r| r.state == InstanceState::Running && self.runs_here(r))
             .count() as u64;
         let plan = self.network.plan();
-        let held = self
-            .store
-            .all_addresses()?
-            .iter()
-            .filter(|a| plan.ipv4.contains(a.ipv4))
-            .count() as u64;
+        let held = self.addresses_held()? as u64;
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let readings = Readings {
             guests_running,
