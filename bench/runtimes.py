@@ -7,7 +7,14 @@ as a whole process. Each round also runs one builtin systemd guest cycle (start,
 is-system-running, exec, stop). Prints one table (bench/table.py). Root; release build:
 
     cargo build --release -p berth-runtime --bins --examples && bench/runtimes.sh [RUNS]
+
+Options: `--baseline DIR` also runs an earlier build's bench_true (DIR is its release
+directory: DIR/examples/bench_true and DIR/berth-shim, e.g. a copy of target/release made
+before a change) right after the current one in each round, so before and after are measured
+in the same run; `--peers crun,runc` runs only those peers (names as in the rows: crun, runc,
+systemd-nspawn, lxc-execute; `--peers ''` none); `--no-systemd` skips the systemd guest cycle.
 """
+import argparse
 import ctypes
 import json
 import os
@@ -58,10 +65,13 @@ class HiddenCgroup2:
         self.proc.wait()
 
 
-def peers(work, truefs, ns):
-    """(row name, argv, preexec) of every peer that can run here; prints why one is skipped."""
+def peers(work, truefs, ns, wanted=None):
+    """(row name, argv, preexec) of every peer that can run here (of `wanted`, when given);
+    prints why one is skipped."""
     found = []
     for rt in ("crun", "runc"):
+        if wanted is not None and rt not in wanted:
+            continue
         if not shutil.which(rt):
             print(f"skipped {rt}: not installed", file=sys.stderr)
             continue
@@ -78,7 +88,9 @@ def peers(work, truefs, ns):
         found.append((f"{TRUE}: {rt} {version([rt, '--version'])} (`{rt} run`, its default spec)",
                       lambda i, rt=rt, bundle=bundle: [rt, "run", "--bundle", bundle, f"bench-{rt}-{os.getpid()}-{i}"],
                       ns.enter))
-    if shutil.which("systemd-nspawn"):
+    if wanted is not None and "systemd-nspawn" not in wanted:
+        pass
+    elif shutil.which("systemd-nspawn"):
         found.append((f"{TRUE}: systemd-nspawn {version(['systemd-nspawn', '--version']).strip('()')} "
                       "(--register=no --keep-unit --private-network)",
                       lambda i: ["systemd-nspawn", "--register=no", "--keep-unit", "--private-network", "-q",
@@ -86,7 +98,9 @@ def peers(work, truefs, ns):
                       None))
     else:
         print("skipped systemd-nspawn: not installed", file=sys.stderr)
-    if shutil.which("lxc-execute"):
+    if wanted is not None and "lxc-execute" not in wanted:
+        pass
+    elif shutil.which("lxc-execute"):
         os.makedirs(f"{work}/lxc")
         with open(f"{work}/lxc.conf", "w") as f:
             f.write(f"lxc.uts.name = bench\nlxc.rootfs.path = dir:{truefs}\nlxc.net.0.type = empty\n"
@@ -110,14 +124,26 @@ def timed(argv, preexec=None):
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    ap = argparse.ArgumentParser(description="/bin/true start to exit: builtin beside its peers")
+    ap.add_argument("runs", nargs="?", type=int, default=20)
+    ap.add_argument("--baseline", help="release directory of an earlier build to run too")
+    ap.add_argument("--peers", help="comma-separated peers to run (default: all found)")
+    ap.add_argument("--no-systemd", action="store_true", help="skip the systemd guest cycle")
+    args = ap.parse_args()
+    runs = args.runs
+    wanted = None if args.peers is None else {p for p in args.peers.split(",") if p}
     source = os.environ.get("BERTH_BENCH_ROOTFS", "/var/cache/berth-test/images/debian-12-amd64/rootfs")
     bench_true = f"{ROOT}/target/release/examples/bench_true"
     if not os.path.isdir(source):
         raise SystemExit(f"no image at {source}: run the tests or 'berth image build debian/12' first")
     if not os.access(bench_true, os.X_OK):
         raise SystemExit("build it first: cargo build --release -p berth-runtime --bins --examples")
-    run = table.Run(f"bench/runtimes.sh {runs}", "release")
+    baseline = None
+    if args.baseline:
+        baseline = os.path.join(os.path.abspath(args.baseline), "examples", "bench_true")
+        if not os.access(baseline, os.X_OK):
+            raise SystemExit(f"--baseline: no {baseline}")
+    run = table.Run("bench/runtimes.sh " + " ".join(sys.argv[1:]), "release")
     work = tempfile.mkdtemp(prefix="berth-bench-", dir="/var/tmp")
     ns = None
     try:
@@ -128,10 +154,13 @@ def main():
         os.symlink("/bin/true", f"{truefs}/sbin/init")
         ns = HiddenCgroup2()
         order = [(f"{TRUE}: builtin (`bench_true true`)", lambda i: [bench_true, "true", truefs, work], None)]
-        order += peers(work, truefs, ns)
+        if baseline:
+            order.append((f"{TRUE}: builtin-baseline ({args.baseline}, `bench_true true`)",
+                          lambda i: [baseline, "true", truefs, work], None))
+        order += peers(work, truefs, ns, wanted)
         run.note(f"{runs} rounds; each round runs, in this order: "
                  + ", ".join(row.split(": ", 1)[1].split(" ")[0] for row, _, _ in order)
-                 + ", then one builtin systemd guest cycle.")
+                 + ("" if args.no_systemd else ", then one builtin systemd guest cycle") + ".")
         run.note(f"\"{TRUE}\" rows are timed from outside, whole process (fork + exec of the runner "
                  "included, until it has exited); the in-process row is bench_true's own clock inside "
                  "that builtin process. crun and runc run in a mount namespace without "
@@ -142,7 +171,12 @@ def main():
                 run.add(what, "ms", elapsed)
                 for line in out.splitlines():
                     cols = line.split("\t")
-                    run.add(cols[0], cols[1], cols[2])
+                    what = cols[0]
+                    if argv(i)[0] == baseline:
+                        what = what.replace("builtin,", "builtin-baseline,", 1)
+                    run.add(what, cols[1], cols[2])
+            if args.no_systemd:
+                continue
             _, out = timed([bench_true, "systemd", systemdfs, work])
             for line in out.splitlines():
                 cols = line.split("\t")

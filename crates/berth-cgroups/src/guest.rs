@@ -201,6 +201,25 @@ pub fn join_files(layout: &Layout, name: &str) -> Result<Vec<File>, CgroupError>
         .collect()
 }
 
+/// SIGKILLs every process still in the guest's cgroup, in any hierarchy (what an OCI
+/// runtime's forced delete does before removing the cgroups); a cgroup already gone is fine.
+pub fn kill_all(layout: &Layout, name: &str) -> Result<(), CgroupError> {
+    for dir in layout.dirs(name) {
+        let path = dir.join("cgroup.procs");
+        let procs = match fs::read_to_string(&path) {
+            Ok(procs) => procs,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill(2) has no memory-safety preconditions; a pid that already exited
+            // (ESRCH) is what we want anyway.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    Ok(())
+}
+
 /// Removes the guest's cgroup (and any sub-cgroups its systemd made) in every hierarchy, then
 /// `/berth` where it is left empty. Retries while dying processes still hold a cgroup.
 pub fn prune(layout: &Layout, name: &str) -> Result<(), CgroupError> {

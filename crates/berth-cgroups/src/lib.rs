@@ -14,6 +14,7 @@ pub mod layout;
 pub use devices::{DeviceRule, DevicesError};
 pub use error::CgroupError;
 pub use guest::{
-    CPU_PERIOD, apply_limits, cpu_quota, create, enter, is_frozen, join_files, prune, set_frozen,
+    CPU_PERIOD, apply_limits, cpu_quota, create, enter, is_frozen, join_files, kill_all, prune,
+    set_frozen,
 };
 pub use layout::{Hierarchy, Layout, LayoutError, PARENT, guest_dir, process_cgroup};

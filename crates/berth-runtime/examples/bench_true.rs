@@ -19,6 +19,7 @@ use berth_runtime::builtin::BuiltinRuntime;
 use berth_runtime::local::LocalConfig;
 use berth_runtime::{ContainerSpec, ExecSpec, Runtime, RuntimeStatus};
 use berth_types::{InstanceName, Limits};
+use nix::fcntl::{Flock, FlockArg};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -52,8 +53,12 @@ async fn true_exit(rt: &BuiltinRuntime, rootfs: &Path, work: &Path) -> Result<()
     let spec = container(&format!("bench-true-{}", std::process::id()), rootfs, work);
     let t = Instant::now();
     rt.start(&spec).await?;
-    // Exited, reaped and cleaned up by the shim: the runtime's state is gone.
+    // Exited, reaped and cleaned up by the shim: the runtime's state is gone. The supervisor
+    // holds its lock until it has removed that state; waiting for the lock costs no CPU, where
+    // polling `status` every millisecond competed with the guest's start on a 2-CPU machine.
     let state = rt.config().state_root.join(spec.name.as_str());
+    let lock = state.join("shim.lock");
+    tokio::task::spawn_blocking(move || supervisor_gone(&lock)).await??;
     while rt.status(&spec.name).await? != RuntimeStatus::Stopped || state.exists() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -96,6 +101,18 @@ async fn systemd(rt: &BuiltinRuntime, rootfs: &Path, work: &Path) -> Result<()> 
         stopped,
     );
     Ok(())
+}
+
+/// Blocks until no supervisor holds `lock` (at once if it is gone already).
+fn supervisor_gone(lock: &Path) -> std::io::Result<()> {
+    let file = match std::fs::File::open(lock) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    Flock::lock(file, FlockArg::LockShared)
+        .map(drop)
+        .map_err(|(_, errno)| errno.into())
 }
 
 fn sample(what: &str, elapsed: Duration) {
