@@ -162,7 +162,7 @@ fn fill(app: &App, n: usize, backend: &str) -> Result<(), Error> {
             name: name.clone(),
             owner: "admin".into(),
             backend: backend.clone(),
-            image,
+            image: image.into(),
             state,
             autostart: false,
             limits: Limits::default(),
