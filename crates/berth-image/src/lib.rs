@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod foreign;
 pub mod keyring;
 pub mod oci;
+pub mod packages;
 pub mod progress;
 pub mod sources;
 pub mod streams;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use berth_types::{
-    BackendName, ImageRef, Instance, InstanceName, InstanceNetwork, InstanceState, Limits,
+    BackendName, Instance, InstanceImage, InstanceName, InstanceNetwork, InstanceState, Limits,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
@@ -22,8 +22,8 @@ pub struct InstanceRecord {
     /// or `runc`), chosen at create so every later start uses the same one; `None` on other
     /// backends and on oci instances made before the choice (they follow `[oci] runtime`).
     pub runtime: Option<String>,
-    /// Stored as its canonical alias (`debian/12`).
-    pub image: ImageRef,
+    /// Stored as its canonical alias (`debian/12`) or `REMOTE:ALIAS` for an image server's.
+    pub image: InstanceImage,
     pub state: InstanceState,
     pub autostart: bool,
     pub limits: Limits,
@@ -101,9 +101,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<InstanceRecord, StoreError
                 column: "instances.backend",
                 value: backend.clone(),
             })?,
-            image: ImageRef::parse(&image).map_err(|_| StoreError::Corrupt {
-                column: "instances.image",
-                value: image.clone(),
+            image: InstanceImage::parse_field(&image, "image").map_err(|_| {
+                StoreError::Corrupt {
+                    column: "instances.image",
+                    value: image.clone(),
+                }
             })?,
             state: InstanceState::parse(&state).ok_or_else(|| StoreError::Corrupt {
                 column: "instances.state",
@@ -272,6 +274,7 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use berth_types::ImageRef;
 
     pub(crate) fn record(name: &str) -> InstanceRecord {
         InstanceRecord {
@@ -280,7 +283,7 @@ pub(crate) mod tests {
             owner: "admin".into(),
             backend: BackendName::parse("sim").expect("valid backend"),
             runtime: None,
-            image: ImageRef::parse("debian/12").expect("valid image"),
+            image: ImageRef::parse("debian/12").expect("valid image").into(),
             state: InstanceState::Creating,
             autostart: false,
             limits: Limits {

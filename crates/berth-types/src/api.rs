@@ -229,7 +229,7 @@ pub struct ImageArchQuery {
 }
 
 /// An image in the library.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ImageInfo {
     /// Canonical alias, `debian/12`.
     pub alias: String,
@@ -248,9 +248,20 @@ pub struct ImageInfo {
     /// Where it came from: the apt sources it was built from, or the image server's URL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
-    /// Packages installed in it (dpkg's count), when known.
+    /// Packages installed in it, when known (`package_manager` says whose count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<u32>,
+    /// The package database counted: `dpkg` (Debian, Ubuntu) or `apk` (Alpine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<String>,
+    /// Where it came from, in words: `built by Berth from http://deb.debian.org/debian`,
+    /// `fetched from image server images (https://…), product alpine:3.20:amd64:default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The sha256 of what was downloaded, checked against the server's index before it was
+    /// unpacked (fetched images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One runtime backend and whether this host can use it.

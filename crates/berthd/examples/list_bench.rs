@@ -163,7 +163,7 @@ fn fill(app: &App, n: usize, backend: &str) -> Result<(), Error> {
             owner: "admin".into(),
             backend: backend.clone(),
             runtime: None,
-            image,
+            image: image.into(),
             state,
             autostart: false,
             limits: Limits::default(),

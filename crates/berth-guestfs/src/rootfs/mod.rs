@@ -319,6 +319,23 @@ impl Rootfs {
         })
     }
 
+    /// The device and inode of what `path` names, following the guest's symlinks inside the
+    /// guest (never out of it); `None` when it does not exist or cannot be reached. Two paths
+    /// with the same identity are the same file (a symlink or a hard link to it).
+    pub fn identity(&self, path: &Path) -> Option<(u64, u64)> {
+        let rel = relative(path);
+        let fd = rustix::fs::openat2(
+            &self.root,
+            &rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            self.resolve,
+        )
+        .ok()?;
+        let st = rustix::fs::fstat(&fd).ok()?;
+        Some((st.st_dev, st.st_ino))
+    }
+
     /// Whether an entry exists at `path` (without following a final symlink).
     pub fn exists(&self, path: &Path) -> bool {
         self.parent(path, false)

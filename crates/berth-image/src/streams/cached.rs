@@ -28,6 +28,13 @@ pub struct FetchedMeta {
     /// Bytes of file content unpacked.
     pub size: u64,
     pub fetched_at: DateTime<Utc>,
+    /// Packages installed in it, when its package database was found (absent in entries
+    /// fetched before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<u32>,
+    /// The package manager counted (`dpkg`, `apk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<String>,
 }
 
 /// A fetched image: its metadata and where its root filesystem is.

@@ -115,14 +115,7 @@ impl Remote {
             name: self.name.clone(),
             why: why.to_owned(),
         };
-        let name_ok = self.name.len() <= 32
-            && self
-                .name
-                .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let name_ok = berth_types::ServerImage::valid_remote(&self.name);
         if !name_ok {
             return Err(bad(
                 "the name must be lower-case letters, digits and -, up to 32 characters",
@@ -144,13 +137,7 @@ impl Remote {
 
 /// Checks an alias as asked for (`alpine/3.20`): plain characters, no `..`, not absolute.
 pub fn check_alias(alias: &str) -> Result<(), StreamsError> {
-    let ok = !alias.is_empty()
-        && alias.len() <= 128
-        && !alias.starts_with(['/', '.'])
-        && !alias.contains("..")
-        && alias
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/:".contains(&b));
+    let ok = berth_types::ServerImage::valid_alias(alias);
     if ok {
         Ok(())
     } else {
@@ -194,18 +181,47 @@ pub async fn fetch(
     alias: &str,
     arch: Arch,
     limits: UnpackLimits,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<FetchedImage, StreamsError> {
     remote.validate()?;
     check_alias(alias)?;
     if let Some(found) = find_fetched(cache_dir, &remote.name, alias, arch) {
         return Ok(found);
     }
+    fetch_locked(cache_dir, remote, alias, arch, limits, progress, true).await
+}
+
+/// The image `alias` for `arch` from `remote`, downloaded again whether cached or not: the
+/// new one is checked and unpacked beside the cached one, which it replaces only once
+/// complete (a failure leaves the cached one as it was). Instances made from the old one
+/// have their own copies.
+pub async fn refetch(
+    cache_dir: &Path,
+    remote: &Remote,
+    alias: &str,
+    arch: Arch,
+    limits: UnpackLimits,
+    progress: impl FnMut(u64, u64),
+) -> Result<FetchedImage, StreamsError> {
+    remote.validate()?;
+    check_alias(alias)?;
+    fetch_locked(cache_dir, remote, alias, arch, limits, progress, false).await
+}
+
+async fn fetch_locked(
+    cache_dir: &Path,
+    remote: &Remote,
+    alias: &str,
+    arch: Arch,
+    limits: UnpackLimits,
+    mut progress: impl FnMut(u64, u64),
+    reuse: bool,
+) -> Result<FetchedImage, StreamsError> {
     let dir = remote_dir(cache_dir, &remote.name);
     std::fs::create_dir_all(&dir).map_err(berth_storage::fsio::io("create", &dir))?;
     let key = key(alias, arch);
     let _lock = KeyLock::acquire(&dir, &key).await?;
-    if let Some(found) = find_fetched(cache_dir, &remote.name, alias, arch) {
+    if reuse && let Some(found) = find_fetched(cache_dir, &remote.name, alias, arch) {
         return Ok(found);
     }
     let images = catalogue(remote).await?;
@@ -236,6 +252,7 @@ pub async fn fetch(
             return Err(e);
         }
     };
+    let packages = crate::packages::count(&build.join(ROOTFS));
     let meta = FetchedMeta {
         format_version: FORMAT_VERSION,
         remote: remote.name.clone(),
@@ -248,6 +265,8 @@ pub async fn fetch(
         sha256: image.rootfs.sha256.clone(),
         size,
         fetched_at: Utc::now(),
+        packages: packages.map(|p| p.count),
+        package_manager: packages.map(|p| p.manager.to_owned()),
     };
     let meta_path = build.join(META);
     let text =

@@ -26,6 +26,7 @@ pub mod launcher;
 pub mod plan;
 pub mod probe;
 pub mod security;
+pub mod shutdown;
 pub mod spec;
 pub mod state;
 pub mod supervisor;

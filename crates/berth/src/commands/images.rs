@@ -21,7 +21,8 @@ pub enum ImageCommand {
     },
     /// The image servers the daemon is configured with.
     Remotes,
-    /// One image: release channel, build date, size, package count, sources.
+    /// One image: where it came from (built from a mirror, fetched from a server with its
+    /// sha256), channel, build or fetch date, size, package count, sources.
     #[command(alias = "show")]
     Info {
         image: String,
@@ -109,7 +110,14 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 return output::json(&info);
             }
             let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-            println!("Image:    {} ({})", info.alias, info.codename);
+            if info.codename.is_empty() {
+                println!("Image:    {}", info.alias);
+            } else {
+                println!("Image:    {} ({})", info.alias, info.codename);
+            }
+            if let Some(origin) = &info.origin {
+                println!("Origin:   {origin}");
+            }
             println!("Channel:  {}", or_dash(info.channel.clone()));
             println!("Arch:     {}", info.arch);
             println!("Status:   {}", info.status);
@@ -118,12 +126,16 @@ pub async fn run(ctx: &Context, command: ImageCommand) -> anyhow::Result<()> {
                 or_dash(info.built_at.map(|t| t.to_rfc3339()))
             );
             println!("Size:     {}", or_dash(info.size.map(format_bytes)));
-            println!(
-                "Packages: {}",
-                or_dash(info.packages.map(|n| n.to_string()))
-            );
+            let packages = match (info.packages, &info.package_manager) {
+                (Some(n), Some(manager)) => Some(format!("{n} ({manager})")),
+                (n, _) => n.map(|n| n.to_string()),
+            };
+            println!("Packages: {}", or_dash(packages));
             for source in &info.sources {
                 println!("Source:   {source}");
+            }
+            if let Some(sha256) = &info.sha256 {
+                println!("SHA-256:  {sha256} (checked before unpacking)");
             }
             Ok(())
         }

@@ -118,8 +118,8 @@ impl App {
                     size: None,
                     built_at: meta.modified().ok().map(chrono::DateTime::from),
                     channel: None,
-                    sources: Vec::new(),
-                    packages: None,
+                    origin: Some("imported (berth image import)".into()),
+                    ..Default::default()
                 })
             })
             .collect();

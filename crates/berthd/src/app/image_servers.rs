@@ -7,7 +7,7 @@
 use berth_image::streams::{self, FetchedImage, Remote, UnpackLimits};
 use berth_types::api::{ImageInfo, ImageRemote, RemoteImageInfo};
 use berth_types::units::format_bytes;
-use berth_types::{Arch, FieldError};
+use berth_types::{Arch, FieldError, ServerImage};
 
 use super::error::error_chain;
 use super::images::ImageService;
@@ -15,8 +15,9 @@ use super::operation::OpError;
 use super::{App, AppError};
 
 impl ImageService {
-    /// `alias` on `remote` for `arch`: the cached one, or (again, when `force`) fetched,
-    /// telling `report` the download's progress.
+    /// `alias` on `remote` for `arch`: the cached one, or (again, when `force`, replacing
+    /// the cached one only once the new one is complete) fetched, telling `report` the
+    /// download's progress.
     pub async fn fetch(
         &self,
         remote: &Remote,
@@ -32,9 +33,6 @@ impl ImageService {
                 error_chain(&e)
             ))
         };
-        if force {
-            streams::delete_fetched(&self.cache_dir, &remote.name, alias, arch).map_err(failed)?;
-        }
         let shown = format!("{}:{alias}", remote.name);
         // Told every chunk; reported once per percent, so a large download does not write
         // the operation thousands of times.
@@ -47,9 +45,38 @@ impl ImageService {
             }
         };
         let limits = UnpackLimits::default();
-        streams::fetch(&self.cache_dir, remote, alias, arch, limits, progress)
-            .await
-            .map_err(failed)
+        let cache = &self.cache_dir;
+        // Forced: fetched beside the cached one, which stays until the new one is complete.
+        let fetched = if force {
+            streams::refetch(cache, remote, alias, arch, limits, progress).await
+        } else {
+            streams::fetch(cache, remote, alias, arch, limits, progress).await
+        };
+        fetched.map_err(failed)
+    }
+}
+
+impl ImageService {
+    /// An instance's image-server image for `arch`: the cached one, or fetched when it is not
+    /// (its server must still be configured).
+    pub async fn fetch_server(
+        &self,
+        image: &ServerImage,
+        arch: Arch,
+        report: impl Fn(u8, String),
+    ) -> Result<FetchedImage, OpError> {
+        let remote = self
+            .remotes
+            .iter()
+            .find(|r| r.name == image.remote)
+            .ok_or_else(|| {
+                OpError::Failed(format!(
+                    "image server {:?} is no longer configured; add it again as \
+                     [[images.remotes]] in berthd.toml",
+                    image.remote
+                ))
+            })?;
+        self.fetch(remote, &image.alias, arch, false, report).await
     }
 }
 
@@ -83,23 +110,30 @@ impl App {
     pub(super) fn fetched_images(&self) -> Vec<ImageInfo> {
         streams::list_fetched(&self.images.cache_dir)
             .into_iter()
-            .map(|f| {
-                let m = f.meta;
-                ImageInfo {
-                    alias: format!("{}:{}", m.remote, m.alias),
-                    distro: m.product.split(':').next().unwrap_or_default().to_owned(),
-                    version: m.version,
-                    codename: String::new(),
-                    arch: m.arch.as_str().to_owned(),
-                    status: "fetched".into(),
-                    size: Some(m.size),
-                    built_at: Some(m.fetched_at),
-                    channel: None,
-                    sources: vec![m.url],
-                    packages: None,
-                }
-            })
+            .map(fetched_info)
             .collect()
+    }
+
+    /// `GET /images/SERVER:ALIAS`: a fetched image (404 when it is not in the cache).
+    pub(super) fn fetched_image_info(
+        &self,
+        remote: &Remote,
+        alias: &str,
+        arch: Option<&str>,
+    ) -> Result<ImageInfo, AppError> {
+        let arch = match arch {
+            Some(raw) => Arch::parse_field(raw, "arch")?,
+            None => self.images.arch,
+        };
+        let shown = format!("{}:{alias}", remote.name);
+        streams::find_fetched(&self.images.cache_dir, &remote.name, alias, arch)
+            .map(fetched_info)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "image {shown} for {} (not fetched; berth image build {shown} fetches it)",
+                    arch.as_str()
+                ))
+            })
     }
 
     pub(super) fn delete_fetched_image(
@@ -170,5 +204,28 @@ impl App {
                 }
             })
             .collect())
+    }
+}
+
+fn fetched_info(fetched: FetchedImage) -> ImageInfo {
+    let m = fetched.meta;
+    ImageInfo {
+        alias: format!("{}:{}", m.remote, m.alias),
+        distro: m.product.split(':').next().unwrap_or_default().to_owned(),
+        version: m.version,
+        codename: String::new(),
+        arch: m.arch.as_str().to_owned(),
+        status: "fetched".into(),
+        size: Some(m.size),
+        built_at: Some(m.fetched_at),
+        channel: None,
+        origin: Some(format!(
+            "fetched from image server {} ({}), product {}, {}",
+            m.remote, m.url, m.product, m.ftype
+        )),
+        sources: vec![m.url],
+        packages: m.packages,
+        package_manager: m.package_manager,
+        sha256: Some(m.sha256),
     }
 }

@@ -74,6 +74,8 @@ pub struct ImageService {
     mirrors: Mirrors,
     /// `[[images.remotes]]`.
     pub(super) remotes: Vec<berth_image::streams::Remote>,
+    /// `[images] refresh_after`: cached images older than this are made again.
+    pub(super) refresh_after: Option<std::time::Duration>,
 }
 
 impl ImageService {
@@ -95,6 +97,10 @@ impl ImageService {
             arch,
             mirrors,
             remotes: config.images.remotes(),
+            refresh_after: config
+                .images
+                .refresh_after()
+                .map_err(|e| AppError::internal("images.refresh_after", e))?,
         })
     }
 
@@ -182,7 +188,22 @@ impl ImageService {
             channel: Some(image.channel.as_str().to_owned()),
             sources: cached.map(|c| c.sources.clone()).unwrap_or_default(),
             packages: cached.and_then(|c| c.packages),
+            package_manager: cached.and_then(|c| c.packages).map(|_| "dpkg".to_owned()),
+            origin: cached.map(|c| built_from(&c.sources)),
+            sha256: None,
         }
+    }
+}
+
+/// `built by Berth from MIRROR`, the mirror read from the first apt source
+/// (`deb http://deb.debian.org/debian bookworm main`).
+fn built_from(sources: &[String]) -> String {
+    let mirror = sources
+        .first()
+        .and_then(|s| s.split_whitespace().find(|w| w.contains("://")));
+    match mirror {
+        Some(mirror) => format!("built by Berth from {mirror}"),
+        None => "built by Berth".to_owned(),
     }
 }
 
@@ -212,6 +233,9 @@ impl App {
 
     /// One image: `debian/12` (the host's architecture) with `arch` to ask for another.
     pub fn image_info(&self, alias: &str, arch: Option<&str>) -> Result<ImageInfo, AppError> {
+        if let Some((remote, on_server)) = self.server_image(alias)? {
+            return self.fetched_image_info(&remote, &on_server, arch);
+        }
         let image = ImageRef::parse_field(alias, "alias")
             .map_err(|_| AppError::NotFound(format!("image {alias:?}")))?;
         let arch = match arch {

@@ -15,6 +15,7 @@ pub mod files;
 mod follow;
 mod guestwatch;
 mod idmap;
+mod image_refresh;
 mod image_servers;
 mod images;
 pub mod instances;
@@ -144,6 +145,7 @@ impl App {
         app.spawn_auth_pruner();
         app.spawn_event_viewer_recheck();
         app.spawn_snapshot_scheduler();
+        app.spawn_image_refresher();
         app.spawn_metrics_collector();
         app.spawn_remote_followers();
         Ok(app)

@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use berth_guestfs::customise::CustomiseError;
-use berth_image::CachedImage;
-use berth_storage::{StorageDriver, StorageError};
+use berth_storage::{ImageTree, StorageDriver, StorageError};
 use berth_types::{FieldError, InstanceName};
 
 use super::AppError;
@@ -40,16 +39,15 @@ impl InstanceStorage {
         &self.driver
     }
 
-    /// A new root filesystem for `name`, cloned from `cached`, with `disk` bytes if given.
+    /// A new root filesystem for `name`, cloned from a cached image's `tree` (built or
+    /// fetched), with `disk` bytes if given.
     pub async fn clone_for(
         &self,
-        cached: &CachedImage,
+        tree: &ImageTree,
         name: &InstanceName,
         disk: Option<u64>,
     ) -> Result<PathBuf, StorageError> {
-        self.driver
-            .clone_image(&cached.tree(), name.as_str(), disk)
-            .await
+        self.driver.clone_image(tree, name.as_str(), disk).await
     }
 
     /// Makes a new clone this instance's own: hostname, machine id, root login policy.

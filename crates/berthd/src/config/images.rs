@@ -35,6 +35,9 @@ pub struct ImagesConfig {
     pub check_valid_until: bool,
     /// Image servers, by name.
     pub remotes: Vec<RemoteConfig>,
+    /// Cached images older than this (`30d`, `12h`; a number with m, h, d or w) are built or
+    /// fetched again in the background; empty: never.
+    pub refresh_after: String,
 }
 
 impl Default for ImagesConfig {
@@ -48,6 +51,7 @@ impl Default for ImagesConfig {
             ubuntu_keyring: None,
             check_valid_until: true,
             remotes: Vec::new(),
+            refresh_after: String::new(),
         }
     }
 }
@@ -76,16 +80,27 @@ impl ImagesConfig {
             .collect()
     }
 
+    /// `refresh_after` as a duration; `None` when refreshing is off.
+    pub fn refresh_after(&self) -> Result<Option<std::time::Duration>, String> {
+        let raw = self.refresh_after.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let age = berth_types::schedule::parse_duration(raw, "images.refresh_after")
+            .map_err(|e| format!("images.refresh_after: {}", e.message))?;
+        age.to_std()
+            .map(Some)
+            .map_err(|_| "images.refresh_after: must be positive".to_owned())
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        self.refresh_after()?;
         for (i, remote) in self.remotes().iter().enumerate() {
             remote
                 .validate()
                 .map_err(|e| format!("images.remotes[{i}]: {e}"))?;
             // Berth's own image namespaces: the catalogue's distributions and `oci:` apps.
-            let taken = berth_types::image::ImageRef::all()
-                .any(|image| image.distro.as_str() == remote.name)
-                || remote.name == "oci";
-            if taken {
+            if berth_types::ServerImage::reserved(&remote.name) {
                 return Err(format!(
                     "images.remotes[{i}]: the name {:?} is taken by Berth's own images \
                      (debian:12, oci:APP); pick another",
@@ -119,6 +134,23 @@ impl ImagesConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refresh_after_is_a_duration_or_off() {
+        let mut config = ImagesConfig::default();
+        assert_eq!(config.refresh_after(), Ok(None));
+        config.refresh_after = "2d".into();
+        assert_eq!(
+            config.refresh_after(),
+            Ok(Some(std::time::Duration::from_secs(2 * 86_400)))
+        );
+        config.refresh_after = "soon".into();
+        assert!(
+            config
+                .validate()
+                .is_err_and(|e| e.starts_with("images.refresh_after"))
+        );
+    }
 
     #[test]
     fn defaults_check_valid_until() {

@@ -25,10 +25,18 @@ const FILES: &[(&str, &str)] = &[
         "var/lib/dbus/machine-id",
         "0123456789abcdef0123456789abcdef\n",
     ),
+    // What makes it a systemd guest with networkd and sshd to the configure step
+    // (`berth_guestfs::guest::detect`); /sbin/init links to the first.
+    ("lib/systemd/systemd", "#!/bin/true\n"),
+    ("lib/systemd/systemd-networkd", "#!/bin/true\n"),
+    ("usr/sbin/sshd", "#!/bin/true\n"),
 ];
 
 const DIRS: &[&str] = &[
     "etc/ssh/sshd_config.d",
+    "lib/systemd",
+    "sbin",
+    "usr/sbin",
     "etc/systemd/network",
     "root",
     "tmp",
@@ -52,6 +60,7 @@ pub fn fake_images(cache_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         for (path, text) in FILES {
             std::fs::write(rootfs.join(path), text)?;
         }
+        std::os::unix::fs::symlink("/lib/systemd/systemd", rootfs.join("sbin/init"))?;
         let meta = ImageMeta {
             format_version: FORMAT_VERSION,
             alias: image,

@@ -4,78 +4,33 @@
 //! (`SERVER:ALIAS`), listed in `GET /images` and deleted, and a tampered one failing the
 //! operation. (The hostile archives are berth-image's tests/streams.)
 
-use crate::common;
+use crate::{common, streams_support};
 
 use axum::http::StatusCode;
 use berth_testkit::http::StaticServer;
 use common::{SimDaemon, TestResult};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-/// `root.tar.xz` of a tree with /sbin/init.
-fn rootfs_xz() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let init = b"#!/bin/sh\nexec sleep infinity\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_mode(0o755);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(1_700_000_000);
-    header.set_size(init.len() as u64);
-    header.set_cksum();
-    tar.append_data(&mut header, "sbin/init", &init[..])?;
-    let tar = tar.into_inner()?;
-    let mut xz = std::process::Command::new("xz")
-        .args(["-c", "-0"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let mut stdin = xz.stdin.take().ok_or("stdin")?;
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &tar));
-    let out = xz.wait_with_output()?;
-    writer.join().map_err(|_| "writer")??;
-    Ok(out.stdout)
-}
 
 /// A simplestreams tree in `root` whose index names `products_path`; the latest version's
-/// `root.tar.xz` is a tiny real rootfs whose hash the index declares.
+/// `root.tar.xz` is a tiny real rootfs (a /sbin/init script) whose hash the index declares.
 fn publish(root: &std::path::Path, products_path: &str) -> TestResult {
-    let version = root.join("images/alpine/3.20/amd64/default/20240602_13:00");
-    std::fs::create_dir_all(&version)?;
-    let tarball = rootfs_xz()?;
-    std::fs::write(version.join("root.tar.xz"), &tarball)?;
-    let sha: String = Sha256::digest(&tarball)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::create_dir_all(root.join("streams/v1"))?;
-    let index = json!({ "format": "index:1.0", "index": { "images": {
-        "datatype": "image-downloads", "path": products_path, "format": "products:1.0",
-        "products": ["alpine:3.20:amd64:default"],
-    } } });
-    let item = |path: &str| {
-        json!({
-            "ftype": "root.tar.xz", "path": path, "sha256": sha, "size": tarball.len(),
-        })
+    let init: &[u8] = b"#!/bin/sh\nexec sleep infinity\n";
+    let apk: &[u8] = b"C:Q1x\nP:musl\nV:1.2.5-r0\n\nC:Q1y\nP:busybox\nV:1.36.1-r29\n";
+    let tarball = streams_support::xz(&streams_support::tar(
+        &[
+            ("sbin/init", Some(init), 0o755),
+            ("lib/apk/db/installed", Some(apk), 0o644),
+        ],
+        &[],
+    )?)?;
+    let product = streams_support::Product {
+        id: "alpine:3.20:amd64:default",
+        aliases: "alpine/3.20/default,alpine/3.20",
+        os: "Alpine",
+        release: "3.20",
+        dir: "images/alpine/3.20/amd64/default",
     };
-    let images = json!({ "content_id": "images", "datatype": "image-downloads",
-        "format": "products:1.0", "products": {
-        "alpine:3.20:amd64:default": {
-            "aliases": "alpine/3.20/default,alpine/3.20", "arch": "amd64", "os": "Alpine",
-            "release": "3.20", "variant": "default",
-            "versions": {
-                "20240601_13:00": { "items": {
-                    "root.tar.xz": item("images/alpine/3.20/amd64/default/20240601_13:00/root.tar.xz"),
-                } },
-                "20240602_13:00": { "items": {
-                    "root.tar.xz": item("images/alpine/3.20/amd64/default/20240602_13:00/root.tar.xz"),
-                } },
-            },
-        },
-    } });
-    std::fs::write(root.join("streams/v1/index.json"), index.to_string())?;
-    std::fs::write(root.join("streams/v1/images.json"), images.to_string())?;
-    Ok(())
+    streams_support::publish(root, products_path, &product, &tarball)
 }
 
 async fn daemon(remotes: &[(&str, &str)]) -> Result<SimDaemon, Box<dyn std::error::Error>> {
@@ -186,17 +141,56 @@ async fn a_fetch_caches_lists_and_deletes_the_image() -> TestResult {
     assert_eq!(fetched["status"], "fetched");
     assert_eq!(fetched["sources"], json!([server.url]));
 
-    let launch = json!({ "name": "from-server", "image": "local:alpine/3.20" });
-    let (status, body) = d.call("POST", "/api/v1/instances", launch).await?;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["error"]["field"], "image");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not"),
-        "{body}"
+    // What it says about itself: where it came from, the sha256 checked, its packages.
+    let (status, info) = d
+        .call("GET", "/api/v1/images/local:alpine/3.20", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["alias"], "local:alpine/3.20");
+    assert_eq!(info["arch"], "amd64");
+    assert_eq!(info["version"], "20240602_13:00");
+    assert_eq!(
+        (&info["packages"], &info["package_manager"]),
+        (&json!(2), &json!("apk"))
     );
+    assert!(info["built_at"].is_string(), "{info}");
+    assert!(info["size"].as_u64().unwrap_or_default() > 0, "{info}");
+    let origin = info["origin"].as_str().unwrap_or_default();
+    assert!(
+        origin.contains("image server local") && origin.contains(&server.url),
+        "{origin}"
+    );
+    assert_eq!(info["sha256"].as_str().map(str::len), Some(64), "{info}");
+    let (status, body) = d
+        .call("GET", "/api/v1/images/local:alpine/9", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // An instance made from it: its own copy, configured as far as this guest allows (no
+    // known init, no sshd, no network tool: the host configures eth0), and said so.
+    let launch = json!({ "name": "from-server", "image": "local:alpine/3.20" });
+    let (status, accepted) = d.call("POST", "/api/v1/instances", launch).await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let op = d.wait_success(&accepted).await?;
+    let configure = op["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == "configure")
+        .ok_or_else(|| format!("no configure step: {op}"))?;
+    let message = configure["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("init unknown")
+            && message.contains("network set from the host")
+            && message.contains("not configured")
+            && message.contains("no sshd"),
+        "{message}"
+    );
+    let (status, instance) = d
+        .call("GET", "/api/v1/instances/from-server", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    assert_eq!(instance["image"], "local:alpine/3.20");
 
     let path = "/api/v1/images/local:alpine/3.20";
     let (status, body) = d.call("DELETE", path, Value::Null).await?;
@@ -204,6 +198,17 @@ async fn a_fetch_caches_lists_and_deletes_the_image() -> TestResult {
     assert!(!init.exists());
     let (status, body) = d.call("DELETE", path, Value::Null).await?;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // The instance keeps its own copy.
+    let (status, instance) = d
+        .call("GET", "/api/v1/instances/from-server", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    let body = json!({ "force": true });
+    let (status, accepted) = d
+        .call("DELETE", "/api/v1/instances/from-server", body)
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    d.wait_success(&accepted).await?;
     Ok(())
 }
 
@@ -238,5 +243,80 @@ async fn a_tampered_download_fails_the_fetch_and_caches_nothing() -> TestResult 
     let (status, body) = d.call("POST", "/api/v1/images", bad).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["field"], "image");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refresh_fetches_stale_images_again_under_a_running_instance() -> TestResult {
+    let tree = tempfile::tempdir()?;
+    publish(tree.path(), "streams/v1/images.json")?;
+    let server = StaticServer::start(tree.path()).await;
+    let remotes = format!("[{{ name = \"local\", url = \"{}\" }}]", server.url);
+    let d = SimDaemon::start_with(
+        &[],
+        &[
+            ("BERTH_IMAGES__REMOTES", remotes),
+            ("BERTH_IMAGES__REFRESH_AFTER", "1d".into()),
+        ],
+    )
+    .await?;
+    // Only the fetched image is in the cache (the stand-ins for the catalogue would be
+    // rebuilt with mmdebstrap).
+    let (_, images) = d.call("GET", "/api/v1/images", Value::Null).await?;
+    for image in images.as_array().into_iter().flatten() {
+        if image["status"] == "cached" {
+            let alias = image["alias"].as_str().unwrap_or_default();
+            let (status, body) = d
+                .call("DELETE", &format!("/api/v1/images/{alias}"), Value::Null)
+                .await?;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        }
+    }
+    let launch = json!({ "name": "old-image", "image": "local:alpine/3.20" });
+    let (status, accepted) = d.call("POST", "/api/v1/instances", launch).await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    d.wait_success(&accepted).await?;
+    let path = "/api/v1/images/local:alpine/3.20";
+    let (_, before) = d.call("GET", path, Value::Null).await?;
+
+    // Not stale yet: nothing happens.
+    let now = chrono::Utc::now();
+    assert!(d.app.refresh_images(now).await.is_empty());
+    // A day and more later it is fetched again, by berthd, as an image_build operation.
+    let ended = d.app.refresh_images(now + chrono::Duration::days(2)).await;
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].target, "local:alpine/3.20");
+    assert_eq!(
+        ended[0].status,
+        berth_types::OperationStatus::Success,
+        "{ended:?}"
+    );
+    let (_, after) = d.call("GET", path, Value::Null).await?;
+    assert_ne!(before["built_at"], after["built_at"], "{after}");
+    assert_eq!(after["sha256"], before["sha256"]);
+
+    // The instance made from the old image runs on, with its own files.
+    let (status, instance) = d
+        .call("GET", "/api/v1/instances/old-image", Value::Null)
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    assert_eq!(instance["state"], "running", "{instance}");
+    let name = berth_types::InstanceName::parse("old-image")?;
+    let rootfs = d
+        .app
+        .store
+        .get_instance(&name)?
+        .and_then(|r| r.rootfs)
+        .ok_or("the instance's rootfs")?;
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/hostname"))?,
+        "old-image\n"
+    );
+    assert!(rootfs.join("sbin/init").is_file());
+    // And a new instance is made from the refreshed one.
+    let launch = json!({ "name": "new-image", "image": "local:alpine/3.20" });
+    let (status, accepted) = d.call("POST", "/api/v1/instances", launch).await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    d.wait_success(&accepted).await?;
     Ok(())
 }

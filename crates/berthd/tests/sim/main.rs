@@ -12,6 +12,8 @@ mod events_support;
 mod metrics_support;
 #[path = "../common/pytools.rs"]
 mod pytools;
+#[path = "../common/streams_support.rs"]
+mod streams_support;
 
 mod alerts;
 mod api;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use berth_storage::backup::{ImportLimits, verify};
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::{
-    FieldError, ImageRef, InstanceName, InstanceState, Limits, Operation, OperationKind,
+    FieldError, InstanceImage, InstanceName, InstanceState, Limits, Operation, OperationKind,
 };
 use chrono::Utc;
 use uuid::Uuid;
@@ -95,7 +95,7 @@ impl App {
                 return Err(e.into());
             }
         };
-        let image = match ImageRef::parse(&manifest.image) {
+        let image = match InstanceImage::parse_field(&manifest.image, "image") {
             Ok(image) => image,
             Err(e) => {
                 let _ = std::fs::remove_file(&incoming);

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use berth_guestfs::guest::GuestSystem;
 use berth_runtime::{Placement, RootfsSource, Runtime};
 use berth_store::InstanceRecord;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::wireguard::WgQuickConfig;
 use berth_types::{
-    BackendName, FieldError, ImageRef, InstanceName, InstanceState, Operation, OperationKind,
+    BackendName, FieldError, ImageRef, InstanceImage, InstanceName, InstanceState, Operation,
+    OperationKind, ServerImage,
 };
 use chrono::Utc;
 use uuid::Uuid;
@@ -34,17 +36,13 @@ impl App {
         };
         self.apply_defaults(&mut request);
         let raw_image = request.image.as_deref().unwrap_or_default();
-        if self.server_image(raw_image)?.is_some() {
-            return Err(FieldError::new(
-                "image",
-                format!(
-                    "{raw_image}: instances cannot be made from an image server's image yet; \
-                     berth image build {raw_image} fetches it into the cache"
-                ),
-            )
-            .into());
-        }
-        let image = ImageRef::parse(raw_image)?;
+        let image = match self.server_image(raw_image)? {
+            Some((remote, alias)) => InstanceImage::Server(ServerImage {
+                remote: remote.name,
+                alias,
+            }),
+            None => InstanceImage::Catalog(ImageRef::parse(raw_image)?),
+        };
         let arch = self.images.arch_for(request.arch.as_deref())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
@@ -71,6 +69,17 @@ impl App {
             .choose_runtime(&name, &backend, request.runtime.as_deref())?;
         let capabilities = self.runtime(&backend)?.capabilities();
         self.check_capacity(&request.limits, &backend).await?;
+        if image.catalog().is_none() && capabilities.rootfs != RootfsSource::Local {
+            return Err(FieldError::new(
+                "image",
+                format!(
+                    "backend {backend} makes its guests from its own templates; an image \
+                     server's image ({image}) runs on a backend whose root filesystems Berth \
+                     makes (builtin, nspawn, oci, lxc)"
+                ),
+            )
+            .into());
+        }
         let node = request.node.clone();
         if node.is_some() && capabilities.placement != Placement::Remote {
             return Err(FieldError::new(
@@ -124,6 +133,7 @@ impl App {
                 owner: record.owner.clone(),
                 target: crate::app::quota::instance_target(record.id),
             });
+        let image = record.image.clone();
         let create = Create::new(record, (image, arch), start, credentials, wireguard, node);
         let operation = self.spawn_saga(spec, create)?;
         Ok((operation, generated))
@@ -141,22 +151,30 @@ impl App {
         ))
     }
 
-    /// Makes a new rootfs this instance's own: hostname, machine id, network files.
+    /// Makes a new rootfs this instance's own: hostname, machine id, network files written
+    /// the way the guest reads them. Returns what system the guest holds.
     pub(crate) async fn give_identity(
         &self,
         rootfs: &std::path::Path,
         name: &InstanceName,
         address: Option<&berth_store::AddressRecord>,
-    ) -> Result<(), OpError> {
+    ) -> Result<GuestSystem, OpError> {
         self.storage
             .customise(rootfs, name)
             .await
             .map_err(|e| OpError::failed("configuring the rootfs", e))?;
         if let Some(address) = address {
-            self.write_guest_network(rootfs, address)
+            return self
+                .write_guest_network(rootfs, address)
                 .await
-                .map_err(|e| OpError::failed("writing the guest network", e))?;
+                .map_err(|e| OpError::failed("writing the guest network", e));
         }
-        Ok(())
+        let target = rootfs.to_owned();
+        tokio::task::spawn_blocking(move || {
+            berth_guestfs::Rootfs::open(&target).map(|root| berth_guestfs::guest::detect(&root))
+        })
+        .await
+        .map_err(|e| OpError::failed("guest detection task", e))?
+        .map_err(|e| OpError::failed("reading the guest's system", e))
     }
 }

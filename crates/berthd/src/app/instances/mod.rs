@@ -68,16 +68,21 @@ impl App {
                 .map_err(|e| HostError::host("mounting the instance's disk", e))?;
         }
         // Guest network files are rewritten at every start, so a changed uplink applies.
+        let mut host_configures = false;
         if let (Some(rootfs), true) = (
             &record.rootfs,
             runtime.capabilities().network.takes_address(),
         ) && let Some(address) = self.store.addresses_of(&record.name)?
         {
-            self.write_guest_network(rootfs, &address).await?;
+            let guest = self.write_guest_network(rootfs, &address).await?;
+            host_configures = guest.host_configures_network();
         }
         let mut spec = self.container_spec(record);
         spec.security = self.guest_security(record).await?;
-        if let Some(attached) = self.attach_network(record, spec.security.idmap).await? {
+        let attached = self
+            .attach_network(record, spec.security.idmap, host_configures)
+            .await?;
+        if let Some(attached) = attached {
             spec.netns = Some(attached.netns);
             spec.security.userns = attached.userns;
         }

@@ -3,11 +3,11 @@
 //! configure on Berth's storage); a backend that makes the root filesystem itself does it in
 //! the image step (`Runtime::provision`) and the clone and configure steps are skipped.
 
-use berth_image::CachedImage;
 use berth_runtime::{Progress, ProvisionRequest, RootfsSource, Runtime};
+use berth_storage::ImageTree;
 use berth_store::{AddressRecord, InstanceRecord};
 use berth_types::wireguard::WgQuickConfig;
-use berth_types::{Arch, ImageRef, InstanceState};
+use berth_types::{Arch, InstanceImage, InstanceState};
 
 use super::RootCredentials;
 use crate::app::App;
@@ -19,7 +19,8 @@ use crate::app::undo::UndoAction;
 /// `instance_create`: a validated create request, and what its steps made so far.
 pub(crate) struct Create {
     pub record: InstanceRecord,
-    pub image: ImageRef,
+    /// A catalogue image (built when missing) or an image server's (fetched when missing).
+    pub image: InstanceImage,
     /// The guest's architecture; another than the host's runs through qemu-user.
     pub arch: Arch,
     /// Boot it once made.
@@ -29,7 +30,8 @@ pub(crate) struct Create {
     /// The node asked for (remote backends).
     pub node: Option<String>,
     address: Option<AddressRecord>,
-    cached: Option<CachedImage>,
+    /// The cached image's tree, once there.
+    cached: Option<ImageTree>,
     /// What a backend that provisions itself made: why clone and configure are skipped.
     provisioned: Option<String>,
 }
@@ -54,7 +56,7 @@ declare_steps! {
 impl Create {
     pub fn new(
         record: InstanceRecord,
-        (image, arch): (ImageRef, Arch),
+        (image, arch): (InstanceImage, Arch),
         start: bool,
         credentials: RootCredentials,
         wireguard: Option<WgQuickConfig>,
@@ -108,7 +110,7 @@ impl Create {
     }
 
     async fn image(&mut self, app: &App, step: Pending<'_>) -> Result<Finished, OpError> {
-        let image = self.image;
+        let image = self.image.clone();
         let runtime = app
             .runtime(&self.record.backend)
             .map_err(|e| OpError::failed("backend", e))?;
@@ -117,11 +119,26 @@ impl Create {
                 .begin(format!("image {image}: checking the cache"))
                 .await?;
             let progress = |percent, message| step.progress(percent, message);
-            let ensure = app.images.ensure(image, self.arch, progress);
-            let cached = step.cancellable(ensure).await?;
-            self.cached = Some(cached);
+            let tree = match &image {
+                InstanceImage::Catalog(image) => {
+                    let ensure = app.images.ensure(*image, self.arch, progress);
+                    step.cancellable(ensure).await?.tree()
+                }
+                InstanceImage::Server(server) => {
+                    let fetch = app.images.fetch_server(server, self.arch, progress);
+                    step.cancellable(fetch).await?.tree()
+                }
+            };
+            self.cached = Some(tree);
             return Ok(step.done());
         }
+        // Refused at create: a backend that makes its own guests takes catalogue images only.
+        let Some(image) = image.catalog() else {
+            return Err(OpError::Failed(format!(
+                "backend {} cannot make a guest from {image}",
+                self.record.backend
+            )));
+        };
         let (name, backend) = (self.record.name.clone(), self.record.backend.clone());
         let step = step
             .begin(format!("{backend}: creating {name} from {image}"))
@@ -190,7 +207,8 @@ impl Create {
                 "configuring {name}: hostname, machine id, root login"
             ))
             .await?;
-        app.give_identity(&rootfs, name, self.address.as_ref())
+        let guest = app
+            .give_identity(&rootfs, name, self.address.as_ref())
             .await?;
         let (target, credentials) = (rootfs.clone(), self.credentials.clone());
         tokio::task::spawn_blocking(move || App::write_credentials(&target, &credentials))
@@ -198,6 +216,7 @@ impl Create {
             .map_err(|e| OpError::failed("credentials task", e))?
             .map_err(|e| OpError::failed("writing root credentials", e))?;
         // (Whether the sshd policy changed does not matter: the guest has not booted yet.)
+        let wireguard = self.wireguard.is_some();
         if let Some(config) = self.wireguard.take() {
             tokio::task::spawn_blocking(move || {
                 let root = berth_guestfs::rootfs::Rootfs::open(&rootfs)?;
@@ -207,6 +226,24 @@ impl Create {
             .map_err(|e| OpError::failed("wireguard task", e))?
             .map_err(|e| OpError::failed("writing the WireGuard config", e))?;
         }
+        // What could not be configured is said, not pretended: in the step's message and the
+        // log.
+        let missing = guest.unconfigured(wireguard);
+        let network = match guest.host_configures_network() {
+            true => "network set from the host",
+            false => "network by systemd-networkd",
+        };
+        let mut summary = format!(
+            "configured {name} (init {}; {network})",
+            guest.init.as_str()
+        );
+        if !missing.is_empty() {
+            summary.push_str("; not configured: ");
+            summary.push_str(&missing.join("; "));
+            tracing::warn!(instance = %name, init = guest.init.as_str(), missing = ?missing,
+                "parts of the guest could not be configured");
+        }
+        step.message(summary);
         Ok(step.done())
     }
 

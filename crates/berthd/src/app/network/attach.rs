@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_guestfs::guest::GuestSystem;
 use berth_guestfs::network::GuestNetwork;
 use berth_guestfs::rootfs::Rootfs;
 use berth_net::{GUEST_IFNAME, GuestLink};
@@ -44,13 +45,16 @@ impl App {
     }
 
     /// Creates `record`'s netns with its veth on the bridge and returns the namespaces for
-    /// the runtime to join; `None` for backends that bring their own network. With `idmap`
+    /// the runtime to join; `None` for backends that bring their own network. With
+    /// `host_configures` the addresses and default routes are put on the guest's `eth0` here
+    /// (a guest without systemd-networkd; see [`App::write_guest_network`]). With `idmap`
     /// (an unprivileged guest) the netns is made inside the guest's user namespace, both
     /// kept on files; without, a user namespace left from before is released.
     pub(crate) async fn attach_network(
         &self,
         record: &InstanceRecord,
         idmap: Option<IdRange>,
+        host_configures: bool,
     ) -> Result<Option<Attached>, HostError> {
         if !self.capabilities(&record.backend).network.on_bridge() {
             return Ok(None);
@@ -59,7 +63,7 @@ impl App {
             HostError::Corrupt(format!("instance {} has no addresses", record.name))
         })?;
         self.ensure_bridge().await?;
-        let link = guest_link(&address);
+        let link = guest_link(&address, host_configures);
         let bridge = self.network.bridge.clone();
         let name = record.name.clone();
         let userns_file = userns::userns_file(&self.config.runtime_dir, &name);
@@ -98,12 +102,15 @@ impl App {
         .map_err(HostError::task)?
     }
 
-    /// Writes the guest's systemd-networkd file and resolv.conf for `address`.
+    /// Writes the guest's network configuration for `address` the way the guest reads it
+    /// (`berth_guestfs::guest::detect`: a systemd-networkd file, a `manual` ifupdown stanza,
+    /// or nothing) and its resolv.conf; returns what the guest is, so the caller knows whether
+    /// the host must configure `eth0`.
     pub(crate) async fn write_guest_network(
         &self,
         rootfs: &Path,
         address: &AddressRecord,
-    ) -> Result<(), HostError> {
+    ) -> Result<GuestSystem, HostError> {
         let plan = *self.network.plan();
         let ipv4 = address.ipv4;
         let ipv6 = match (address.ipv6, plan.ipv6) {
@@ -134,19 +141,23 @@ impl App {
         let doing = "writing the guest's network files";
         tokio::task::spawn_blocking(move || {
             let root = Rootfs::open(&rootfs).map_err(|e| HostError::host(doing, e))?;
-            berth_guestfs::network::configure(&root, &guest).map_err(|e| HostError::host(doing, e))
+            let system = berth_guestfs::guest::detect(&root);
+            berth_guestfs::network::configure(&root, &guest, system.network)
+                .map_err(|e| HostError::host(doing, e))?;
+            Ok(system)
         })
         .await
         .map_err(HostError::task)?
     }
 }
 
-fn guest_link(address: &AddressRecord) -> GuestLink {
+fn guest_link(address: &AddressRecord, host_configures: bool) -> GuestLink {
     GuestLink {
         mac: address.mac.octets(),
         ipv4: Some(address.ipv4),
         ipv6: address.ipv6,
-        // The guest's systemd-networkd configures eth0 from the files written at each start.
-        configure: false,
+        // A guest's systemd-networkd configures eth0 from the files written at each start;
+        // for any other guest the host does.
+        configure: host_configures,
     }
 }
