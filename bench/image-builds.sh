@@ -13,8 +13,11 @@ runs=${1:-3}
 shift || true
 images=("$@")
 [ ${#images[@]} -gt 0 ] || images=(debian/12)
-bin=target/release/examples/build-image
+# BERTH_BENCH_BIN: another build of the example (its profile is named in the table: the time
+# is mmdebstrap's and dpkg's, not the example's own).
+bin=${BERTH_BENCH_BIN:-target/release/examples/build-image}
 [ -x "$bin" ] || { echo "build it first: cargo build --release -p berth-image --examples" >&2; exit 1; }
+profile=$(basename "$(dirname "$(dirname "$bin")")")
 extra=()
 [ -n "${BERTH_BENCH_NO_VALID_UNTIL:-}" ] && extra+=(--no-valid-until)
 
@@ -34,5 +37,5 @@ for ((run = 1; run <= runs; run++)); do
     rm -rf "$cache"
   done
 done
-python3 bench/table.py --title "bench/image-builds.sh $runs ${images[*]}" --profile release \
+python3 bench/table.py --title "bench/image-builds.sh $runs ${images[*]}" --profile "$profile" \
   --load-start "$load_start" --note "each build in a fresh cache directory, images interleaved per round" < "$work/times"

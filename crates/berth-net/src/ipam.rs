@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_types::FieldError;
 
-pub use crate::pool::AddressPool;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpamError {
@@ -230,13 +229,6 @@ impl NetworkPlan {
         }
         let host = u128::from(self.ipv4.host_part(ipv4));
         Some(Ipv6Addr::from(u128::from(v6.network()) | host))
-    }
-
-    /// The lowest free IPv4 (never the network, gateway or broadcast address) and its IPv6.
-    /// `in_use` holds every address already allocated, of either family. One-off: O(subnet);
-    /// berthd keeps an [`AddressPool`] instead, O(1) per allocation.
-    pub fn allocate(&self, in_use: &[IpAddr]) -> Result<Allocation, IpamError> {
-        AddressPool::new(*self, in_use.iter().copied()).allocate()
     }
 }
 

@@ -19,7 +19,8 @@ pub use bridge::{BridgeConfig, BridgeError};
 pub use forward::{
     Forward, ForwardError, ForwardSpec, Listener, Protocol, check_conflicts, host_listeners,
 };
-pub use ipam::{AddressPool, Allocation, IpamError, Net4, Net6, NetworkPlan};
+pub use ipam::{Allocation, IpamError, Net4, Net6, NetworkPlan};
+pub use pool::AddressPool;
 pub use names::{format_mac, host_veth_name, instance_mac, netns_name};
 pub use netns::{NetnsError, NetnsPath};
 pub use nft::{Firewall, NftError, remove_table};

@@ -138,6 +138,15 @@ fn offset_of_v6(plan: &NetworkPlan, addr: std::net::Ipv6Addr) -> Option<u32> {
     u32::try_from(host).ok().filter(|_| host < hosts4)
 }
 
+impl NetworkPlan {
+    /// The lowest free IPv4 (never the network, gateway or broadcast address) and its IPv6.
+    /// `in_use` holds every address already allocated, of either family. One-off: O(subnet);
+    /// berthd keeps an [`AddressPool`] instead, O(1) per allocation.
+    pub fn allocate(&self, in_use: &[IpAddr]) -> Result<Allocation, IpamError> {
+        AddressPool::new(*self, in_use.iter().copied()).allocate()
+    }
+}
+
 #[cfg(test)]
 #[path = "pool_tests.rs"]
 mod tests;

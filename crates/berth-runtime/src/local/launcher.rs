@@ -69,7 +69,7 @@ pub trait Launcher: Send + Sync + 'static {
     fn plan(&self, launch: &Launch<'_>) -> Result<LaunchPlan, PlanError>;
 
     /// Asks a running guest to shut down cleanly; the guest is killed if it has not gone by
-    /// the stop's timeout. Default: systemd's SIGRTMIN+3 when init catches it, else the
+    /// the stop's timeout. Default: systemd's SIGRTMIN+3 when init hears it, else the
     /// power-off signals of BusyBox init, openrc-init and SysV init ([`super::shutdown`]).
     fn request_shutdown(&self, guest: &Paths, init: Proc) -> std::io::Result<()> {
         let _ = guest;
