@@ -157,6 +157,8 @@ pub struct CreateContainer {
     pub features: Option<String>,
     pub tags: Option<String>,
     pub description: Option<String>,
+    /// PVE's `arch` (`amd64`, `arm64`, …); `None`: PVE's default (the template's).
+    pub arch: Option<&'static str>,
 }
 
 impl CreateContainer {
@@ -179,6 +181,7 @@ impl CreateContainer {
             ("features", self.features.clone()),
             ("tags", self.tags.clone()),
             ("description", self.description.clone()),
+            ("arch", self.arch.map(str::to_owned)),
         ];
         p.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         p

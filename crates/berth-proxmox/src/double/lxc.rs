@@ -98,6 +98,11 @@ fn create(shared: &Arc<Shared>, node: &str, params: &Params) -> Reply {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // PVE keeps the architecture asked for, else the template's (all the double's are amd64).
+    let arch = config
+        .entry("arch".into())
+        .or_insert_with(|| "amd64".into())
+        .clone();
     config.insert(
         "ostype".into(),
         template
@@ -128,7 +133,7 @@ fn create(shared: &Arc<Shared>, node: &str, params: &Params) -> Reply {
     let lines = vec![
         format!("extracting archive '{archive}'"),
         "Total bytes read: 524288000 (500MiB, 180MiB/s)".into(),
-        "Detected container architecture: amd64".into(),
+        format!("Detected container architecture: {arch}"),
         "Creating SSH host key 'ssh_host_rsa_key' - this may take some time ...".into(),
         "Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...".into(),
     ];

@@ -3,7 +3,7 @@
 
 use berth_proxmox::client::CreateContainer;
 use berth_proxmox::placement;
-use berth_types::{InstanceName, Limits};
+use berth_types::{Arch, InstanceName, Limits};
 
 use super::{ProxmoxRuntime, TAG, failed, unreachable};
 use crate::{Progress, ProvisionRequest, Provisioned, RuntimeError};
@@ -23,6 +23,15 @@ pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
         params.push(("swap", "0".to_owned()));
     }
     params
+}
+
+/// PVE's name for `arch` (its `arch` enum: `amd64`, `i386`, `arm64`, `armhf`, `riscv32`,
+/// `riscv64`); every architecture Berth knows has one.
+pub(super) fn pve_arch(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Amd64 => "amd64",
+        Arch::Arm64 => "arm64",
+    }
 }
 
 impl ProxmoxRuntime {
@@ -100,8 +109,9 @@ impl ProxmoxRuntime {
                 "Managed by Berth: instance {name} ({})",
                 request.instance_id
             )),
+            arch: request.arch.map(pve_arch),
         };
-        tracing::info!(instance = %name, node, vmid, "creating on proxmox");
+        tracing::info!(instance = %name, node, vmid, arch = ?spec.arch, "creating on proxmox");
         let upid = self
             .client
             .create_container(&node, &spec)
