@@ -188,6 +188,11 @@ pub trait Runtime {
         Ok(())
     }
 
+    /// Berth's record says it froze `name` (told when berthd starts). A backend whose status
+    /// cannot tell a frozen guest from a running one (PVE's) believes it until the guest is
+    /// thawed, stopped or started; others read the freeze live and ignore this.
+    fn recall_frozen(&self, _name: &InstanceName) {}
+
     /// The error of an operation this backend leaves to Berth (or cannot do).
     fn unsupported(
         &self,
@@ -324,6 +329,9 @@ impl Runtime for AnyRuntime {
     }
     async fn probe(&self) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.probe().await)
+    }
+    fn recall_frozen(&self, name: &InstanceName) {
+        dispatch!(self, rt => rt.recall_frozen(name))
     }
     fn poll_interval(&self) -> Option<Duration> {
         dispatch!(self, rt => rt.poll_interval())

@@ -269,6 +269,12 @@ impl Runtime for ProxmoxRuntime {
         }
     }
 
+    /// PVE's status shows a frozen container as `running`: Berth's record is what says it is
+    /// frozen after a restart of berthd.
+    fn recall_frozen(&self, name: &InstanceName) {
+        self.frozen_set().insert(name.clone());
+    }
+
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {
         self.power(&spec.name, "start", &[]).await?;
         self.frozen_set().remove(&spec.name);
