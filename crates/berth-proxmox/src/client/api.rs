@@ -298,6 +298,12 @@ impl Client {
         )
     }
 
+    /// `GET …/config`: the container's configuration (`hostname`, `description`, `tags`, …).
+    pub async fn container_config(&self, node: &str, vmid: u64) -> Result<Value, ProxmoxError> {
+        let path = format!("/nodes/{node}/lxc/{vmid}/config");
+        self.call("GET", &path, &[]).await
+    }
+
     /// `PUT …/config` (cores, memory, swap): applied at once, no task.
     pub async fn set_config(
         &self,

@@ -320,6 +320,10 @@ fn destroy(shared: &Arc<Shared>, node: &str, vmid: u64, params: &Params) -> Repl
     {
         let mut cluster = shared.cluster();
         let ct = find(&mut cluster, node, vmid)?;
+        // As PVE's check_lock: a container still being created cannot be destroyed yet.
+        if let Some(lock) = &ct.lock {
+            return Err(Answer::error(500, &format!("CT is locked ({lock})")));
+        }
         let force = params.get("force").is_some_and(|f| f == "1");
         if ct.status == "running" && !force {
             return Err(Answer::error(

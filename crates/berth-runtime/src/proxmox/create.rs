@@ -34,6 +34,20 @@ pub(super) fn pve_arch(arch: Arch) -> &'static str {
     }
 }
 
+/// The description Berth gives a container: it names the instance and carries Berth's id of it
+/// (`instance_marker`), which is how a failed create's leftover is told from any other.
+fn description(name: &InstanceName, instance_id: &str) -> String {
+    format!(
+        "Managed by Berth: instance {name} {}",
+        instance_marker(instance_id)
+    )
+}
+
+/// The part of the description that names the instance's id: `(ID)`.
+pub(super) fn instance_marker(instance_id: &str) -> String {
+    format!("({instance_id})")
+}
+
 impl ProxmoxRuntime {
     /// Refuses a name PVE already has a Berth container for: left by a create PVE finished
     /// while berthd could not see it, or made by hand. Never removed without being asked.
@@ -105,10 +119,7 @@ impl ProxmoxRuntime {
             unprivileged: self.settings.unprivileged,
             features: Some("nesting=1".into()),
             tags: Some(TAG.into()),
-            description: Some(format!(
-                "Managed by Berth: instance {name} ({})",
-                request.instance_id
-            )),
+            description: Some(description(name, &request.instance_id)),
             arch: request.arch.map(pve_arch),
         };
         tracing::info!(instance = %name, node, vmid, arch = ?spec.arch, "creating on proxmox");

@@ -8,6 +8,7 @@ mod cache;
 mod create;
 mod metrics;
 mod observe;
+mod orphan;
 mod snapshot;
 mod ssh;
 
@@ -267,6 +268,14 @@ impl Runtime for ProxmoxRuntime {
                 ),
             }),
         }
+    }
+
+    async fn remove_leftover(
+        &self,
+        name: &InstanceName,
+        instance_id: &str,
+    ) -> Result<(), RuntimeError> {
+        self.destroy_leftover(name, instance_id).await
     }
 
     /// PVE's status shows a frozen container as `running`: Berth's record is what says it is

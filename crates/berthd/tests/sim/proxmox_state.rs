@@ -35,7 +35,11 @@ async fn arch_is_passed_to_pve_and_a_bad_one_is_refused() -> TestResult {
             .find(|c| c.hostname == hostname)
             .and_then(|c| c.config.get("arch").cloned())
     };
-    assert_eq!(arch_of("arm1").as_deref(), Some("arm64"), "Berth's name mapped");
+    assert_eq!(
+        arch_of("arm1").as_deref(),
+        Some("arm64"),
+        "Berth's name mapped"
+    );
     assert_eq!(
         arch_of("plain1").as_deref(),
         Some("amd64"),
@@ -85,7 +89,10 @@ async fn suspended_survives_a_berthd_restart() -> TestResult {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["state"], "suspended", "GET after a restart: {one}");
     let (_, _, list) = get(&d, "/api/v1/instances").await?;
-    assert_eq!(list[0]["state"], "suspended", "list after a restart: {list}");
+    assert_eq!(
+        list[0]["state"], "suspended",
+        "list after a restart: {list}"
+    );
 
     // Resumed through Berth after the restart: running again, in PVE too.
     let (status, body) = d

@@ -153,6 +153,7 @@ impl Create {
         step.on_undo(UndoAction::RemoveContainer {
             name: name.clone(),
             backend: backend.clone(),
+            instance: Some(self.record.id),
         });
         let request = ProvisionRequest {
             name: name.clone(),
@@ -259,6 +260,7 @@ impl Create {
             step.on_undo(UndoAction::RemoveContainer {
                 name: name.clone(),
                 backend: self.record.backend.clone(),
+                instance: Some(self.record.id),
             });
             app.boot(&self.record)
                 .await
