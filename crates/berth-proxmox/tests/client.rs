@@ -42,6 +42,7 @@ fn spec(vmid: u64, hostname: &str) -> CreateContainer {
         features: Some("nesting=1".into()),
         tags: Some("berth".into()),
         description: None,
+        arch: None,
     }
 }
 

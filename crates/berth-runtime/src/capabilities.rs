@@ -2,7 +2,7 @@
 //! it is networked, where its metrics and snapshots come from, what kind of guest it runs and
 //! where. And the types of the operations only some backends do themselves (provision, observe).
 
-use berth_types::{CacheStatus, ImageRef, InstanceName, Limits};
+use berth_types::{Arch, CacheStatus, ImageRef, InstanceName, Limits};
 
 use crate::{RuntimeError, RuntimeStatus};
 
@@ -119,6 +119,9 @@ pub struct ProvisionRequest {
     pub node: Option<String>,
     /// Berth's id of the instance, for the backend's description of the guest.
     pub instance_id: String,
+    /// The architecture asked for; `None`: the backend's own choice (PVE reads it from the
+    /// template).
+    pub arch: Option<Arch>,
 }
 
 /// Where the backend put the guest.

@@ -188,6 +188,23 @@ pub trait Runtime {
         Ok(())
     }
 
+    /// Removes the guest a failed create made for Berth's instance `instance_id`, if the
+    /// backend still holds it (a remote backend that finished the create while it did not
+    /// answer), and nothing else of that name. `Ok` once none is left; an error means: try
+    /// again later. Local backends' undo always reaches them: nothing is left.
+    async fn remove_leftover(
+        &self,
+        _name: &InstanceName,
+        _instance_id: &str,
+    ) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    /// Berth's record says it froze `name` (told when berthd starts). A backend whose status
+    /// cannot tell a frozen guest from a running one (PVE's) believes it until the guest is
+    /// thawed, stopped or started; others read the freeze live and ignore this.
+    fn recall_frozen(&self, _name: &InstanceName) {}
+
     /// The error of an operation this backend leaves to Berth (or cannot do).
     fn unsupported(
         &self,
@@ -324,6 +341,16 @@ impl Runtime for AnyRuntime {
     }
     async fn probe(&self) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.probe().await)
+    }
+    async fn remove_leftover(
+        &self,
+        name: &InstanceName,
+        instance_id: &str,
+    ) -> Result<(), RuntimeError> {
+        dispatch!(self, rt => rt.remove_leftover(name, instance_id).await)
+    }
+    fn recall_frozen(&self, name: &InstanceName) {
+        dispatch!(self, rt => rt.recall_frozen(name))
     }
     fn poll_interval(&self) -> Option<Duration> {
         dispatch!(self, rt => rt.poll_interval())

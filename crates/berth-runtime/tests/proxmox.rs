@@ -84,6 +84,7 @@ async fn create_run_console_resize_remove() {
                 },
                 node: None,
                 instance_id: "id-1".into(),
+                arch: None,
             },
             &|p: Progress| lines.lock().expect("lines").push((p.percent, p.line)),
         )

@@ -3,6 +3,7 @@
 
 mod addresses;
 mod backups;
+mod cleanups;
 pub mod counted;
 mod forwards;
 mod idmaps;
@@ -14,6 +15,7 @@ mod snapshots;
 
 pub use addresses::AddressRecord;
 pub use backups::{BackupRecord, BackupScheduleRecord};
+pub use cleanups::PendingCleanup;
 pub use forwards::ForwardRecord;
 pub use instances::InstanceRecord;
 pub use operations::OperationRecord;
@@ -77,6 +79,7 @@ impl Store {
         instances::migrate_security(&mut conn)?;
         instances::migrate_runtime(&mut conn)?;
         idmaps::migrate(&mut conn)?;
+        cleanups::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -157,6 +157,8 @@ pub struct CreateContainer {
     pub features: Option<String>,
     pub tags: Option<String>,
     pub description: Option<String>,
+    /// PVE's `arch` (`amd64`, `arm64`, …); `None`: PVE's default (the template's).
+    pub arch: Option<&'static str>,
 }
 
 impl CreateContainer {
@@ -179,6 +181,7 @@ impl CreateContainer {
             ("features", self.features.clone()),
             ("tags", self.tags.clone()),
             ("description", self.description.clone()),
+            ("arch", self.arch.map(str::to_owned)),
         ];
         p.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         p
@@ -293,6 +296,12 @@ impl Client {
             &format!("DELETE {path}"),
             self.call("DELETE", &path, &params).await?,
         )
+    }
+
+    /// `GET …/config`: the container's configuration (`hostname`, `description`, `tags`, …).
+    pub async fn container_config(&self, node: &str, vmid: u64) -> Result<Value, ProxmoxError> {
+        let path = format!("/nodes/{node}/lxc/{vmid}/config");
+        self.call("GET", &path, &[]).await
     }
 
     /// `PUT …/config` (cores, memory, swap): applied at once, no task.

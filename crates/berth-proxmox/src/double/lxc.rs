@@ -98,6 +98,11 @@ fn create(shared: &Arc<Shared>, node: &str, params: &Params) -> Reply {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // PVE keeps the architecture asked for, else the template's (all the double's are amd64).
+    let arch = config
+        .entry("arch".into())
+        .or_insert_with(|| "amd64".into())
+        .clone();
     config.insert(
         "ostype".into(),
         template
@@ -128,7 +133,7 @@ fn create(shared: &Arc<Shared>, node: &str, params: &Params) -> Reply {
     let lines = vec![
         format!("extracting archive '{archive}'"),
         "Total bytes read: 524288000 (500MiB, 180MiB/s)".into(),
-        "Detected container architecture: amd64".into(),
+        format!("Detected container architecture: {arch}"),
         "Creating SSH host key 'ssh_host_rsa_key' - this may take some time ...".into(),
         "Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...".into(),
     ];
@@ -315,6 +320,10 @@ fn destroy(shared: &Arc<Shared>, node: &str, vmid: u64, params: &Params) -> Repl
     {
         let mut cluster = shared.cluster();
         let ct = find(&mut cluster, node, vmid)?;
+        // As PVE's check_lock: a container still being created cannot be destroyed yet.
+        if let Some(lock) = &ct.lock {
+            return Err(Answer::error(500, &format!("CT is locked ({lock})")));
+        }
         let force = params.get("force").is_some_and(|f| f == "1");
         if ct.status == "running" && !force {
             return Err(Answer::error(

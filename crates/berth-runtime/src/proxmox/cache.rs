@@ -199,11 +199,14 @@ pub(super) fn find_guest<'a>(
     resources: &'a [ClusterResource],
     name: &InstanceName,
 ) -> Option<&'a ClusterResource> {
-    resources.iter().find(|r| {
-        r.kind == "lxc"
-            && r.name.as_deref() == Some(name.as_str())
-            && r.tags
-                .as_deref()
-                .is_some_and(|tags| tags.split([';', ',', ' ']).any(|t| t == super::TAG))
-    })
+    resources.iter().find(|r| is_berth_guest(r, name))
+}
+
+/// Whether `r` is a container tagged `berth` named `name`.
+pub(super) fn is_berth_guest(r: &ClusterResource, name: &InstanceName) -> bool {
+    r.kind == "lxc"
+        && r.name.as_deref() == Some(name.as_str())
+        && r.tags
+            .as_deref()
+            .is_some_and(|tags| tags.split([';', ',', ' ']).any(|t| t == super::TAG))
 }

@@ -3,7 +3,7 @@
 
 use berth_proxmox::client::CreateContainer;
 use berth_proxmox::placement;
-use berth_types::{InstanceName, Limits};
+use berth_types::{Arch, InstanceName, Limits};
 
 use super::{ProxmoxRuntime, TAG, failed, unreachable};
 use crate::{Progress, ProvisionRequest, Provisioned, RuntimeError};
@@ -23,6 +23,29 @@ pub(super) fn limit_params(limits: &Limits) -> Vec<(&'static str, String)> {
         params.push(("swap", "0".to_owned()));
     }
     params
+}
+
+/// PVE's name for `arch` (its `arch` enum: `amd64`, `i386`, `arm64`, `armhf`, `riscv32`,
+/// `riscv64`); every architecture Berth knows has one.
+pub(super) fn pve_arch(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Amd64 => "amd64",
+        Arch::Arm64 => "arm64",
+    }
+}
+
+/// The description Berth gives a container: it names the instance and carries Berth's id of it
+/// (`instance_marker`), which is how a failed create's leftover is told from any other.
+fn description(name: &InstanceName, instance_id: &str) -> String {
+    format!(
+        "Managed by Berth: instance {name} {}",
+        instance_marker(instance_id)
+    )
+}
+
+/// The part of the description that names the instance's id: `(ID)`.
+pub(super) fn instance_marker(instance_id: &str) -> String {
+    format!("({instance_id})")
 }
 
 impl ProxmoxRuntime {
@@ -96,12 +119,10 @@ impl ProxmoxRuntime {
             unprivileged: self.settings.unprivileged,
             features: Some("nesting=1".into()),
             tags: Some(TAG.into()),
-            description: Some(format!(
-                "Managed by Berth: instance {name} ({})",
-                request.instance_id
-            )),
+            description: Some(description(name, &request.instance_id)),
+            arch: request.arch.map(pve_arch),
         };
-        tracing::info!(instance = %name, node, vmid, "creating on proxmox");
+        tracing::info!(instance = %name, node, vmid, arch = ?spec.arch, "creating on proxmox");
         let upid = self
             .client
             .create_container(&node, &spec)

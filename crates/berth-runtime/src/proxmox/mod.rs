@@ -8,6 +8,7 @@ mod cache;
 mod create;
 mod metrics;
 mod observe;
+mod orphan;
 mod snapshot;
 mod ssh;
 
@@ -267,6 +268,20 @@ impl Runtime for ProxmoxRuntime {
                 ),
             }),
         }
+    }
+
+    async fn remove_leftover(
+        &self,
+        name: &InstanceName,
+        instance_id: &str,
+    ) -> Result<(), RuntimeError> {
+        self.destroy_leftover(name, instance_id).await
+    }
+
+    /// PVE's status shows a frozen container as `running`: Berth's record is what says it is
+    /// frozen after a restart of berthd.
+    fn recall_frozen(&self, name: &InstanceName) {
+        self.frozen_set().insert(name.clone());
     }
 
     async fn start(&self, spec: &ContainerSpec) -> Result<i32, RuntimeError> {

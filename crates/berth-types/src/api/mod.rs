@@ -91,7 +91,8 @@ pub struct CreateInstanceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// `amd64` or `arm64`; the host's when absent. Another architecture than the host's runs
-    /// through qemu-user (400 naming `arch` when this host cannot).
+    /// through qemu-user (400 naming `arch` when this host cannot). Backend `proxmox`: passed
+    /// to PVE as the container's `arch` (its node runs it; absent: the template's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     /// Run the guest privileged (its root is the host's root); admins only. Default false:

@@ -47,6 +47,7 @@ impl App {
             tracing::debug!(%backend, error = %error_chain(&err), "remote backend not answering");
             return;
         }
+        self.clean_leftovers(backend, runtime).await;
         let records = match self.store.list_instances() {
             Ok(records) => records,
             Err(err) => {

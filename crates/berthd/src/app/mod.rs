@@ -19,6 +19,7 @@ mod image_refresh;
 mod image_servers;
 mod images;
 pub mod instances;
+mod leftovers;
 mod lxcfs;
 pub mod metrics;
 pub mod network;

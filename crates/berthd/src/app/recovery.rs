@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use berth_runtime::Runtime;
 use berth_store::OperationRecord;
 use berth_types::api::PowerRequest;
 use berth_types::{InstanceName, InstanceState, OperationKind, OperationStatus, StepStatus};
@@ -49,6 +50,11 @@ impl App {
                     )
                     .await;
                 continue;
+            }
+            if record.state == InstanceState::Suspended
+                && let Ok(runtime) = self.runtime(&record.backend)
+            {
+                runtime.recall_frozen(&record.name);
             }
             let seen = self.observed_state(&record).await;
             tracing::info!(instance = %record.name, state = seen.as_str(), "found");

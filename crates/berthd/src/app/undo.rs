@@ -1,7 +1,7 @@
 //! Undo actions: data, not closures, so they can be persisted with their operation and replayed
 //! by crash recovery. Every action is idempotent: undoing what is not there succeeds.
 
-use berth_runtime::Runtime;
+use berth_runtime::{Placement, Runtime};
 use berth_types::{BackendName, InstanceName, InstanceState};
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +15,14 @@ pub enum UndoAction {
     DeleteRecord { name: InstanceName },
     /// Destroy the instance's root filesystem clone.
     DestroyRootfs { name: InstanceName },
-    /// Stop the guest and remove what the backend keeps for it.
+    /// Stop the guest and remove what the backend keeps for it. `instance`: Berth's id of the
+    /// instance it was made for; when a remote backend cannot remove it now, it is removed
+    /// once the backend answers (`leftovers`), if still that instance's.
     RemoveContainer {
         name: InstanceName,
         backend: BackendName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<uuid::Uuid>,
     },
     /// Remove the instance's veth and netns.
     DetachNetwork { name: InstanceName },
@@ -100,8 +104,19 @@ impl App {
                 .destroy(name)
                 .await
                 .map_err(|e| HostError::host("destroying the rootfs", e)),
-            UndoAction::RemoveContainer { name, backend } => match self.runtime(backend) {
-                Ok(runtime) => Ok(runtime.remove(name).await?),
+            UndoAction::RemoveContainer {
+                name,
+                backend,
+                instance,
+            } => match self.runtime(backend) {
+                Ok(runtime) => match (runtime.remove(name).await, instance) {
+                    (Err(err), Some(id))
+                        if runtime.capabilities().placement == Placement::Remote =>
+                    {
+                        self.defer_leftover(backend, name, *id, &err)
+                    }
+                    (removed, _) => Ok(removed?),
+                },
                 Err(_) => Ok(()),
             },
             UndoAction::DetachNetwork { name } => self.detach_network(name).await,

@@ -39,6 +39,7 @@ mod operations;
 mod proxmox;
 mod proxmox_live;
 mod proxmox_ssh;
+mod proxmox_state;
 mod purge;
 mod routes;
 mod runtime_choice;

@@ -7,6 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use berth_proxmox::client::CreateContainer;
 use berth_proxmox::double::{Double, DoubleConfig, NodeSpec};
 use common::{SimDaemon, TestResult};
 use serde_json::{Value, json};
@@ -337,7 +338,7 @@ async fn offline_reads_are_stale_and_writes_503() -> TestResult {
 #[tokio::test]
 async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult {
     let pve = cluster(Duration::from_millis(60)).await;
-    let d = daemon(&pve).await?;
+    let d = daemon_with(&pve, &[("BERTH_PROXMOX__POLL_INTERVAL_MS", "200".into())]).await?;
     let op = launch(
         &d,
         json!({"name": "web0", "image": "debian/12", "backend": "proxmox", "start": false}),
@@ -378,25 +379,79 @@ async fn pve_down_mid_create_fails_cleanly_then_reads_are_stale() -> TestResult 
         .unwrap_or_default();
     assert_eq!(names, ["web0"], "the half-made instance is gone from Berth");
     assert_eq!(list[0]["state"], "stopped");
+    assert!(
+        pve.containers().iter().any(|c| c.hostname == "app1"),
+        "PVE still holds (and goes on creating) app1"
+    );
 
-    // What PVE finished while Berth could not see it is named, not silently adopted.
+    // Once PVE answers again, the undo that could not reach it runs: when PVE's task has
+    // finished (the container is locked until then), within a poll interval it is gone.
     pve.set_down(false);
-    tokio::time::sleep(Duration::from_millis(1500)).await; // PVE's task ends meanwhile
-    past_ttl().await;
+    let mut left = true;
+    for _ in 0..200 {
+        left = pve.containers().iter().any(|c| c.hostname == "app1");
+        if !left {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !left,
+        "the container PVE finished is removed: {:?}",
+        pve.containers()
+    );
+    assert!(
+        pve.containers().iter().any(|c| c.hostname == "web0"),
+        "nothing else is touched"
+    );
     let op = launch(
         &d,
-        json!({"name": "app1", "image": "debian/12", "backend": "proxmox"}),
+        json!({"name": "app1", "image": "debian/12", "backend": "proxmox", "start": false}),
+    )
+    .await?;
+    assert_eq!(op["status"], "success", "the name is free again: {op}");
+
+    // A container of that name Berth did not make is named, never removed.
+    let admin = crate::proxmox_live::pve_admin(&pve)?;
+    let upid = admin
+        .create_container(
+            "pve1",
+            &CreateContainer {
+                vmid: 150,
+                ostemplate: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst".into(),
+                hostname: "app2".into(),
+                password: None,
+                ssh_public_keys: None,
+                cores: None,
+                cpulimit: None,
+                memory: None,
+                swap: None,
+                rootfs: None,
+                net0: None,
+                unprivileged: true,
+                features: None,
+                tags: Some("berth".into()),
+                description: Some("made by hand".into()),
+                arch: None,
+            },
+        )
+        .await?;
+    crate::proxmox_live::done(&admin, upid).await?;
+    let op = launch(
+        &d,
+        json!({"name": "app2", "image": "debian/12", "backend": "proxmox"}),
     )
     .await?;
     let error = op["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("already has a container app1 (CT 101 on pve2)")
-            && error.contains("pct destroy 101"),
+        error.contains("already has a container app2 (CT 150 on pve1)")
+            && error.contains("pct destroy 150"),
         "{error}"
     );
+    tokio::time::sleep(Duration::from_millis(600)).await; // a few poll intervals
     assert!(
-        pve.containers().iter().any(|c| c.hostname == "app1"),
-        "the existing container is left alone"
+        pve.containers().iter().any(|c| c.vmid == 150),
+        "a container Berth did not make is left alone"
     );
     Ok(())
 }

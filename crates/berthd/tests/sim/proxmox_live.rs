@@ -133,7 +133,7 @@ async fn a_hanging_node_slows_no_local_read_and_remote_reads_go_stale() -> TestR
 const POLL_MS: u64 = 500;
 
 /// Someone at the PVE UI: a client of the double's own API.
-fn pve_admin(pve: &Double) -> Result<Client, Box<dyn std::error::Error>> {
+pub(crate) fn pve_admin(pve: &Double) -> Result<Client, Box<dyn std::error::Error>> {
     Ok(Client::new(ClientConfig {
         url: pve.url(),
         token_id: pve.token_id().into(),
@@ -144,7 +144,7 @@ fn pve_admin(pve: &Double) -> Result<Client, Box<dyn std::error::Error>> {
 }
 
 /// Runs a PVE task to its end.
-async fn done(client: &Client, upid: Upid) -> TestResult {
+pub(crate) async fn done(client: &Client, upid: Upid) -> TestResult {
     client
         .wait_task(&upid, Duration::from_millis(20), |_| {})
         .await?;

@@ -9,7 +9,7 @@ use berth_store::InstanceRecord;
 use berth_types::api::CreateInstanceRequest;
 use berth_types::wireguard::WgQuickConfig;
 use berth_types::{
-    BackendName, FieldError, ImageRef, InstanceImage, InstanceName, InstanceState, Operation,
+    Arch, BackendName, FieldError, ImageRef, InstanceImage, InstanceName, InstanceState, Operation,
     OperationKind, ServerImage,
 };
 use chrono::Utc;
@@ -43,7 +43,6 @@ impl App {
             }),
             None => InstanceImage::Catalog(ImageRef::parse(raw_image)?),
         };
-        let arch = self.images.arch_for(request.arch.as_deref())?;
         request.limits.validate()?;
         let (credentials, generated) = Self::credentials_for_create(&request)?;
         let wireguard = request
@@ -68,6 +67,7 @@ impl App {
             .backends
             .choose_runtime(&name, &backend, request.runtime.as_deref())?;
         let capabilities = self.runtime(&backend)?.capabilities();
+        let arch = self.arch_for_guest(request.arch.as_deref(), capabilities.placement)?;
         self.check_capacity(&request.limits, &backend).await?;
         if image.catalog().is_none() && capabilities.rootfs != RootfsSource::Local {
             return Err(FieldError::new(
@@ -137,6 +137,23 @@ impl App {
         let create = Create::new(record, (image, arch), start, credentials, wireguard, node);
         let operation = self.spawn_saga(spec, create)?;
         Ok((operation, generated))
+    }
+
+    /// The guest's architecture. A guest on this host: the one asked for if this host can run
+    /// it, else the host's. A guest on a cluster: the one asked for, if any — its node runs
+    /// it, so this host's emulation does not matter (an unknown name is still a 400).
+    fn arch_for_guest(
+        &self,
+        raw: Option<&str>,
+        placement: Placement,
+    ) -> Result<Option<Arch>, FieldError> {
+        match placement {
+            Placement::Host => self.images.arch_for(raw).map(Some),
+            Placement::Remote => raw
+                .filter(|r| !r.is_empty())
+                .map(|r| Arch::parse_field(r, "arch"))
+                .transpose(),
+        }
     }
 
     fn unused_name(&self) -> Result<InstanceName, AppError> {

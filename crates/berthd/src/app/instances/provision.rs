@@ -21,8 +21,9 @@ pub(crate) struct Create {
     pub record: InstanceRecord,
     /// A catalogue image (built when missing) or an image server's (fetched when missing).
     pub image: InstanceImage,
-    /// The guest's architecture; another than the host's runs through qemu-user.
-    pub arch: Arch,
+    /// The guest's architecture; another than the host's runs through qemu-user. `None` (a
+    /// remote guest none was asked for): the backend's own choice.
+    pub arch: Option<Arch>,
     /// Boot it once made.
     pub start: bool,
     pub credentials: RootCredentials,
@@ -56,7 +57,7 @@ declare_steps! {
 impl Create {
     pub fn new(
         record: InstanceRecord,
-        (image, arch): (InstanceImage, Arch),
+        (image, arch): (InstanceImage, Option<Arch>),
         start: bool,
         credentials: RootCredentials,
         wireguard: Option<WgQuickConfig>,
@@ -119,13 +120,14 @@ impl Create {
                 .begin(format!("image {image}: checking the cache"))
                 .await?;
             let progress = |percent, message| step.progress(percent, message);
+            let arch = self.arch.unwrap_or(app.images.arch);
             let tree = match &image {
                 InstanceImage::Catalog(image) => {
-                    let ensure = app.images.ensure(*image, self.arch, progress);
+                    let ensure = app.images.ensure(*image, arch, progress);
                     step.cancellable(ensure).await?.tree()
                 }
                 InstanceImage::Server(server) => {
-                    let fetch = app.images.fetch_server(server, self.arch, progress);
+                    let fetch = app.images.fetch_server(server, arch, progress);
                     step.cancellable(fetch).await?.tree()
                 }
             };
@@ -151,6 +153,7 @@ impl Create {
         step.on_undo(UndoAction::RemoveContainer {
             name: name.clone(),
             backend: backend.clone(),
+            instance: Some(self.record.id),
         });
         let request = ProvisionRequest {
             name: name.clone(),
@@ -160,6 +163,7 @@ impl Create {
             limits: self.record.limits,
             node: self.node.clone(),
             instance_id: self.record.id.to_string(),
+            arch: self.arch,
         };
         let progress = |p: Progress| step.progress(p.percent, format!("{backend}: {}", p.line));
         let placed = runtime
@@ -186,7 +190,7 @@ impl Create {
             .clone_for(cached, name, self.record.limits.disk)
             .await
             .map_err(|e| OpError::failed("cloning the image", e))?;
-        if app.images.is_foreign(self.arch) {
+        if self.arch.is_some_and(|arch| app.images.is_foreign(arch)) {
             let target = rootfs.clone();
             tokio::task::spawn_blocking(move || berth_image::tailor::fit_for_emulation(&target))
                 .await
@@ -256,6 +260,7 @@ impl Create {
             step.on_undo(UndoAction::RemoveContainer {
                 name: name.clone(),
                 backend: self.record.backend.clone(),
+                instance: Some(self.record.id),
             });
             app.boot(&self.record)
                 .await
