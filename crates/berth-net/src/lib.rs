@@ -20,9 +20,9 @@ pub use forward::{
     Forward, ForwardError, ForwardSpec, Listener, Protocol, check_conflicts, host_listeners,
 };
 pub use ipam::{Allocation, IpamError, Net4, Net6, NetworkPlan};
-pub use pool::AddressPool;
 pub use names::{format_mac, host_veth_name, instance_mac, netns_name};
 pub use netns::{NetnsError, NetnsPath};
 pub use nft::{Firewall, NftError, remove_table};
 pub use nl::NlError;
+pub use pool::AddressPool;
 pub use veth::{GUEST_IFNAME, GuestLink, VethError, attach, detach};

@@ -46,7 +46,8 @@ mod tests {
         let systemd = libc::SIGRTMIN() + 3;
         // A booted systemd as /proc shows it (measured on a debian/12 guest): SIGRTMIN+3
         // blocked for its signalfd, not caught.
-        let booted = "SigBlk:\t7fe3c0fe28014a03\nSigIgn:\t0000000080001000\nSigCgt:\t00000000000004ec\n";
+        let booted =
+            "SigBlk:\t7fe3c0fe28014a03\nSigIgn:\t0000000080001000\nSigCgt:\t00000000000004ec\n";
         assert_eq!(pick(booted), vec![systemd]);
         assert_eq!(pick(&status("SigCgt", &[systemd])), vec![systemd]);
         // BusyBox init as /proc shows it while it waits in sigtimedwait: SIGTSTP only.
