@@ -90,13 +90,7 @@ pub trait Runtime {
     /// backend's default, checked to be installed; `None` for a backend without a choice.
     /// `Err` says why not (unknown, not installed, no choice here).
     fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
-        match asked {
-            None => Ok(None),
-            Some(_) => Err(format!(
-                "backend {} runs every guest one way; it has no runtime to choose",
-                self.name()
-            )),
-        }
+        no_runtime_choice(self.name(), asked)
     }
 
     /// `Ok` when nothing of the backend's own is called `name`, so a failed provision may
@@ -357,5 +351,18 @@ impl Runtime for AnyRuntime {
     }
     async fn poll(&self) -> Result<(), RuntimeError> {
         dispatch!(self, rt => rt.poll().await)
+    }
+}
+
+/// A backend that runs every guest one way: no runtime asked is fine, one asked is refused.
+pub(crate) fn no_runtime_choice(
+    backend: &str,
+    asked: Option<&str>,
+) -> Result<Option<&'static str>, String> {
+    match asked {
+        None => Ok(None),
+        Some(_) => Err(format!(
+            "backend {backend} runs every guest one way; it has no runtime to choose"
+        )),
     }
 }

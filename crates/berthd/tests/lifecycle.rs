@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use real::{Error, RealDaemon, host_traces};
 
+/// How long systemd in a guest may take to finish booting (a loaded host is slow).
+const BOOT: Duration = Duration::from_secs(90);
+
 fn wait_until(
     what: &str,
     timeout: Duration,
@@ -21,19 +24,6 @@ fn wait_until(
         std::thread::sleep(Duration::from_millis(200));
     }
     Err(format!("timed out waiting for {what}").into())
-}
-
-/// systemd reaches running (or degraded) inside the guest. Right after start its bus socket
-/// may not exist yet (`offline`), so ask again until it answers.
-fn wait_booted(d: &RealDaemon, name: &str) -> Result<String, Error> {
-    let mut state = String::new();
-    wait_until("systemd to finish booting", Duration::from_secs(90), || {
-        let (_, out) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
-        state = out.trim().to_owned();
-        Ok(state == "running" || state == "degraded")
-    })
-    .map_err(|e| format!("{e}: is-system-running said {state:?}"))?;
-    Ok(state)
 }
 
 #[test]
@@ -60,7 +50,7 @@ fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
         "--processes",
         "512",
     ])?;
-    wait_booted(&d, &name)?;
+    d.wait_booted(&name, BOOT)?;
 
     let (_, comm) = d.exec(&name, &["cat", "/proc/1/comm"])?;
     assert_eq!(comm.trim(), "systemd");
@@ -82,13 +72,13 @@ fn launch_use_and_delete_leaves_nothing() -> Result<(), Error> {
     d.ok(&["stop", &name])?;
     assert_eq!(d.json(&["info", &name])?["state"], "stopped");
     d.ok(&["start", &name])?;
-    wait_booted(&d, &name)?;
+    d.wait_booted(&name, BOOT)?;
     d.ok(&["suspend", &name])?;
     assert_eq!(d.json(&["info", &name])?["state"], "suspended");
     d.ok(&["resume", &name])?;
     assert_eq!(d.json(&["info", &name])?["state"], "running");
     d.ok(&["restart", &name])?;
-    wait_booted(&d, &name)?;
+    d.wait_booted(&name, BOOT)?;
 
     d.ok(&["delete", "--force", &name])?;
     let out = d.berth(&["info", &name])?;
@@ -164,7 +154,7 @@ fn limits_are_enforced_inside() -> Result<(), Error> {
         "--disk",
         "1GiB",
     ])?;
-    wait_booted(&d, &name)?;
+    d.wait_booted(&name, BOOT)?;
     // cpu: half a core of quota per period, visible inside.
     let (_, quota) = d.exec(&name, &["sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max"])?;
     assert_eq!(quota.trim(), "50000");
@@ -228,7 +218,7 @@ fn instances_survive_berthd_kill9_and_are_found_again() -> Result<(), Error> {
         "the same guest was found again"
     );
     assert_eq!(d.json(&["info", &b])?["state"], "suspended");
-    wait_booted(&d, &a)?;
+    d.wait_booted(&a, BOOT)?;
     d.ok(&["resume", &b])?;
     d.ok(&["stop", &b])?;
     assert_eq!(d.json(&["info", &b])?["state"], "stopped");
@@ -413,8 +403,8 @@ fn root_password_and_keys_are_set_hashed_and_changeable() -> Result<(), Error> {
     );
 
     // Host keys are made per instance at first boot, never shared from the image.
-    wait_booted(&d, &a)?;
-    wait_booted(&d, &b)?;
+    d.wait_booted(&a, BOOT)?;
+    d.wait_booted(&b, BOOT)?;
     let (_, key_a) = d.exec(&a, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])?;
     let (_, key_b) = d.exec(&b, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])?;
     assert!(

@@ -11,27 +11,14 @@ mod real;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use real::{Error, RealDaemon, host_traces};
 
-const TOOLS: [&str; 2] = ["crun", "runc"];
+/// How long systemd in a guest may take to finish booting (a loaded host is slow).
+const BOOT: Duration = Duration::from_secs(300);
 
-/// Until systemd finished booting. Generous: the test host is shared, and two guests boot at
-/// once (a load of 150 made one take over 90 s); nothing here measures speed.
-fn wait_booted(d: &RealDaemon, name: &str) -> Result<(), Error> {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut state = String::new();
-    while Instant::now() < deadline {
-        let (_, out) = d.exec(name, &["systemctl", "is-system-running", "--wait"])?;
-        state = out.trim().to_owned();
-        if state == "running" || state == "degraded" {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(format!("{name}: systemd did not finish booting: {state:?}").into())
-}
+const TOOLS: [&str; 2] = ["crun", "runc"];
 
 /// Where the oci backend's tools keep their state (`--root`).
 fn engine_root(d: &RealDaemon) -> std::path::PathBuf {
@@ -151,7 +138,7 @@ fn per_rule_runtime_choice_runs_crun_and_runc_side_by_side() -> Result<(), Error
         d.ok(&["launch", "debian/12", name, "--memory", "256MiB"])?;
     }
     for name in [&on_crun, &on_runc] {
-        wait_booted(&d, name)?;
+        d.wait_booted(name, BOOT)?;
     }
     // Both at once, each under its own tool.
     assert_runs_under(&d, &on_crun, "crun")?;
@@ -205,7 +192,7 @@ fn per_rule_runtime_choice_runs_crun_and_runc_side_by_side() -> Result<(), Error
             "{tool} still has {name}"
         );
         d.ok(&["start", name])?;
-        wait_booted(&d, name)?;
+        d.wait_booted(name, BOOT)?;
         assert_runs_under(&d, name, tool)?;
         let (code, _) = d.exec(name, &["true"])?;
         assert_eq!(code, 0, "{name}: exec after the restart");

@@ -47,13 +47,7 @@ pub trait Launcher: Send + Sync + 'static {
     /// The tool a new guest runs under (`crate::Runtime::choose_runtime_tool`). Default: no
     /// choice, so only `None` is accepted.
     fn choose_runtime_tool(&self, asked: Option<&str>) -> Result<Option<&'static str>, String> {
-        match asked {
-            None => Ok(None),
-            Some(_) => Err(format!(
-                "backend {} runs every guest one way; it has no runtime to choose",
-                self.name()
-            )),
-        }
+        crate::no_runtime_choice(self.name(), asked)
     }
 
     /// Whether the supervisor mounts an unprivileged guest's root idmapped through its user

@@ -260,6 +260,22 @@ impl RealDaemon {
     }
 
     /// Runs a command in the instance; (exit code, stdout).
+    /// Waits until systemd in `name` says `running` or `degraded` (its answer), at most
+    /// `within`; the last answer in the error otherwise.
+    pub fn wait_booted(&self, name: &str, within: Duration) -> Result<String, Error> {
+        let deadline = Instant::now() + within;
+        let mut state = String::new();
+        while Instant::now() < deadline {
+            let (_, out) = self.exec(name, &["systemctl", "is-system-running", "--wait"])?;
+            state = out.trim().to_owned();
+            if state == "running" || state == "degraded" {
+                return Ok(state);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!("{name}: systemd did not finish booting: {state:?}").into())
+    }
+
     pub fn exec(&self, name: &str, command: &[&str]) -> Result<(i32, String), Error> {
         let mut args = vec!["exec", name, "--"];
         args.extend(command);
