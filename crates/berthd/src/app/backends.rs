@@ -297,22 +297,19 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A config with the sim backend, `default` and rules of (pattern, backend, runtime).
     fn config(
-        routing: &[(&str, &str)],
+        routing: &[(&str, &str, Option<&str>)],
         default: &str,
     ) -> Result<Config, Box<dyn std::error::Error>> {
         let mut config = Config::default();
         config.testing.sim_backend = true;
         config.default_backend = BackendName::parse(default)?;
-        for (pattern, backend) in routing {
-            let (backend, runtime) = match backend.split_once(':') {
-                Some((backend, runtime)) => (backend, Some(runtime.to_owned())),
-                None => (*backend, None),
-            };
+        for (pattern, backend, runtime) in routing {
             config.routing.push(crate::config::RoutingRule {
                 pattern: (*pattern).to_owned(),
                 backend: BackendName::parse(backend)?,
-                runtime,
+                runtime: runtime.map(str::to_owned),
             });
         }
         Ok(config)
@@ -325,7 +322,10 @@ mod tests {
     #[test]
     fn routing_picks_the_asked_then_the_first_matching_rule_then_the_default()
     -> Result<(), Box<dyn std::error::Error>> {
-        let backends = Backends::new(&config(&[("ct-*", "lxc"), ("ct-web*", "oci")], "builtin")?)?;
+        let backends = Backends::new(&config(
+            &[("ct-*", "lxc", None), ("ct-web*", "oci", None)],
+            "builtin",
+        )?)?;
         assert_eq!(backends.route(&instance("ct-web")?, None).as_str(), "lxc");
         assert_eq!(backends.route(&instance("web")?, None).as_str(), "builtin");
         let nspawn = BackendName::parse("nspawn")?;
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn runtimes_are_only_for_backends_that_offer_them() -> Result<(), Box<dyn std::error::Error>> {
-        let backends = Backends::new(&config(&[("ct-*", "oci:runc")], "sim")?)?;
+        let backends = Backends::new(&config(&[("ct-*", "oci", Some("runc"))], "sim")?)?;
         let sim = BackendName::parse("sim")?;
         let oci = BackendName::parse("oci")?;
         // No choice on sim: asked is a 400 naming runtime; not asked is none.
@@ -361,10 +361,11 @@ mod tests {
         assert_eq!(err.field, "runtime");
         assert!(err.message.contains("\"youki\""), "{}", err.message);
         // A rule's runtime must be one its backend offers.
-        for bad in ["lxc:crun", "oci:youki"] {
-            let Err(AppError::Internal(why)) = Backends::new(&config(&[("x*", bad)], "sim")?)
+        for (backend, bad) in [("lxc", "crun"), ("oci", "youki")] {
+            let Err(AppError::Internal(why)) =
+                Backends::new(&config(&[("x*", backend, Some(bad))], "sim")?)
             else {
-                return Err(format!("{bad} was accepted").into());
+                return Err(format!("{backend} with {bad} was accepted").into());
             };
             assert!(why.contains("routing[0].runtime"), "{why}");
         }
@@ -390,7 +391,7 @@ mod tests {
     #[test]
     fn imports_land_on_the_routed_backend_when_it_keeps_a_local_rootfs()
     -> Result<(), Box<dyn std::error::Error>> {
-        let backends = Backends::new(&config(&[("pve-*", "proxmox")], "sim")?)?;
+        let backends = Backends::new(&config(&[("pve-*", "proxmox", None)], "sim")?)?;
         assert_eq!(backends.route_import(&instance("web")?).as_str(), "sim");
         // proxmox keeps its own root filesystems (and is not even configured here).
         assert_eq!(
