@@ -24,16 +24,10 @@ impl App {
             .filter_map(|(name, runtime)| Some((name.clone(), runtime.poll_interval()?)))
             .collect();
         for (backend, every) in followed {
-            let app = Arc::downgrade(self);
             tracing::info!(%backend, every_ms = every.as_millis() as u64, "following remote backend");
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    let Some(app) = app.upgrade() else { return };
-                    app.follow_backend(&backend).await;
-                }
+            self.spawn_every(every, move |app| {
+                let backend = backend.clone();
+                async move { app.follow_backend(&backend).await }
             });
         }
     }

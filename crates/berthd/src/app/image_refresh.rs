@@ -33,15 +33,8 @@ impl App {
             return;
         };
         let every = (age / 2).clamp(Duration::from_secs(1), MAX_TICK);
-        let app = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(app) = app.upgrade() else { return };
-                app.refresh_images(Utc::now()).await;
-            }
+        self.spawn_every(every, |app| async move {
+            app.refresh_images(Utc::now()).await;
         });
     }
 

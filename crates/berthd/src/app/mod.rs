@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod network;
 pub mod operation;
 mod operations;
+mod periodic;
 mod purge;
 mod quota;
 mod recovery;

@@ -35,15 +35,8 @@ impl App {
 
     /// Runs the scheduler once a minute for as long as berthd runs.
     pub(crate) fn spawn_snapshot_scheduler(self: &Arc<Self>) {
-        let app = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(app) = app.upgrade() else { return };
-                app.run_snapshot_schedules(Utc::now()).await;
-            }
+        self.spawn_every(TICK, |app| async move {
+            app.run_snapshot_schedules(Utc::now()).await;
         });
     }
 
